@@ -1,0 +1,68 @@
+// The aggregator interface, in the shape of federated-compute's aggregators:
+// Accumulate() each client's update, ask CanReport(), then Report(); MergeWith()
+// combines shards where the method allows it.
+//
+// An update is a flat float vector of the aggregator's dimension (the trainable
+// weights after local training minus the weights the client received).
+#ifndef FEDTINY_AGGREGATION_AGGREGATOR_H_
+#define FEDTINY_AGGREGATION_AGGREGATOR_H_
+
+#include <cstdint>
+#include <string>
+
+#include "Eigen/Core"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace fedtiny::aggregation {
+
+// Who sent an update. Aggregators may ignore it; the per-cluster aggregator
+// routes on `cluster_id`.
+struct ClientInfo {
+  std::string client_id;
+  int32_t cluster_id = 0;
+};
+
+// Returns kInvalidArgument when `update` does not have `dim` entries, holds a NaN
+// or an Inf, or when `weight` is not a finite number > 0.
+absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
+                            double weight);
+
+// Aggregator combines client updates into one. Implementations are not
+// thread-safe: one thread at a time (the round engine serializes calls), and
+// each aggregator owns the memory it accumulates.
+class Aggregator {
+ public:
+  virtual ~Aggregator() = default;
+
+  // Accumulate adds one client's update with weight `weight` (usually its example
+  // count; methods that are not weighted ignore it). Returns kInvalidArgument for
+  // a wrong dimension, NaN/Inf, or weight <= 0, and kFailedPrecondition after
+  // too many updates for a bounded buffer; on error nothing changes.
+  virtual absl::Status Accumulate(absl::Span<const float> update, double weight,
+                                  const ClientInfo& info) = 0;
+
+  // CanReport is true when enough updates arrived for Report() to succeed
+  // (e.g. Krum needs n > 2f + 2).
+  [[nodiscard]] virtual bool CanReport() const = 0;
+
+  // Report returns the aggregate. kFailedPrecondition when !CanReport(). Does
+  // not consume what was accumulated: it may be called again.
+  virtual absl::StatusOr<Eigen::VectorXf> Report() = 0;
+
+  // MergeWith folds `other` (same method, parameters and dimension) into this
+  // aggregator so that Report() equals what one aggregator fed every update would
+  // report. kInvalidArgument for a mismatched aggregator; kUnimplemented for
+  // methods that cannot merge. On error neither side changes.
+  virtual absl::Status MergeWith(Aggregator&& other) = 0;
+
+  // The name of the method with its parameters, e.g. "trimmed_mean(beta=0.1)".
+  [[nodiscard]] virtual std::string Name() const = 0;
+  [[nodiscard]] virtual int64_t dim() const = 0;
+  [[nodiscard]] virtual int64_t num_updates() const = 0;
+};
+
+}  // namespace fedtiny::aggregation
+
+#endif  // FEDTINY_AGGREGATION_AGGREGATOR_H_

@@ -1,0 +1,35 @@
+// FedAvg: the weighted mean of the updates (McMahan et al. 2017), streaming in
+// O(dim) memory. The only method here that is a sum, hence the only one that
+// composes with secure aggregation, and it merges exactly across shards.
+#ifndef FEDTINY_AGGREGATION_FEDAVG_H_
+#define FEDTINY_AGGREGATION_FEDAVG_H_
+
+#include "Eigen/Core"
+#include "aggregation/aggregator.h"
+
+namespace fedtiny::aggregation {
+
+// FedAvgAggregator sums weight * update in double precision. Not thread-safe.
+class FedAvgAggregator final : public Aggregator {
+ public:
+  explicit FedAvgAggregator(int64_t dim);
+
+  absl::Status Accumulate(absl::Span<const float> update, double weight,
+                          const ClientInfo& info) override;
+  bool CanReport() const override { return count_ > 0; }
+  absl::StatusOr<Eigen::VectorXf> Report() override;
+  absl::Status MergeWith(Aggregator&& other) override;
+  std::string Name() const override { return "fedavg"; }
+  int64_t dim() const override { return sum_.size(); }
+  int64_t num_updates() const override { return count_; }
+  double total_weight() const { return total_weight_; }
+
+ private:
+  Eigen::VectorXd sum_;
+  double total_weight_ = 0;
+  int64_t count_ = 0;
+};
+
+}  // namespace fedtiny::aggregation
+
+#endif  // FEDTINY_AGGREGATION_FEDAVG_H_
