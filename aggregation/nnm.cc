@@ -1,0 +1,55 @@
+#include "aggregation/nnm.h"
+
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "aggregation/distances.h"
+
+namespace fedtiny::aggregation {
+
+RowMatrixXf NearestNeighborMix(const ConstRowMatrixMap& updates, int f) {
+  const int n = static_cast<int>(updates.rows());
+  const int k = n - f;
+  const Eigen::MatrixXd d2 = PairwiseSquaredDistances(updates);
+  RowMatrixXf mixed = RowMatrixXf::Zero(n, updates.cols());
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) {
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int a, int b) {
+                        // Nearest first; on ties the update itself, then by index.
+                        return std::make_tuple(d2(i, a), a != i, a) <
+                               std::make_tuple(d2(i, b), b != i, b);
+                      });
+    for (int t = 0; t < k; ++t) mixed.row(i) += updates.row(order[t]);
+    mixed.row(i) /= static_cast<float>(k);
+  }
+  return mixed;
+}
+
+NnmAggregator::NnmAggregator(int64_t dim, int f, AggregatorFactory inner)
+    : BufferedAggregator(dim), f_(f), inner_factory_(std::move(inner)) {
+  inner_name_ = inner_factory_(dim)->Name();
+}
+
+std::string NnmAggregator::Name() const {
+  return absl::StrCat("nnm(f=", f_, ")+", inner_name_);
+}
+
+absl::StatusOr<Eigen::VectorXf> NnmAggregator::Compute(
+    const ConstRowMatrixMap& updates, const std::vector<double>& weights) {
+  const RowMatrixXf mixed = NearestNeighborMix(updates, f_);
+  std::unique_ptr<Aggregator> inner = inner_factory_(dim());
+  for (int64_t i = 0; i < mixed.rows(); ++i) {
+    absl::Status s = inner->Accumulate(
+        absl::Span<const float>(mixed.row(i).data(), mixed.cols()), weights[i],
+        {});
+    if (!s.ok()) return s;
+  }
+  return inner->Report();
+}
+
+}  // namespace fedtiny::aggregation
