@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "aggregation/order_statistics.h"
+
 namespace fedtiny::aggregation {
 
 float MedianInPlace(float* values, int64_t n) {
@@ -15,11 +17,7 @@ float MedianInPlace(float* values, int64_t n) {
 
 absl::StatusOr<Eigen::VectorXf> CoordinateMedianAggregator::Compute(
     const ConstRowMatrixMap& updates, const std::vector<double>&) {
-  const int64_t n = updates.rows();
-  Eigen::VectorXf out;
-  ForEachCoordinate(
-      updates, [n](int64_t, float* v) { return MedianInPlace(v, n); }, out);
-  return out;
+  return CoordinateMedian(updates);
 }
 
 }  // namespace fedtiny::aggregation

@@ -28,7 +28,8 @@ std::vector<double> KrumScores(const Eigen::MatrixXd& d2,
     for (int j : active) {
       if (j != i) row.push_back(d2(i, j));
     }
-    std::partial_sort(row.begin(), row.begin() + k, row.end());
+    // The sum of the k smallest needs no order among them: selection, not sort.
+    std::nth_element(row.begin(), row.begin() + (k - 1), row.end());
     double s = 0;
     for (int t = 0; t < k; ++t) s += row[t];
     scores.push_back(s);

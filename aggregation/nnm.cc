@@ -14,20 +14,20 @@ RowMatrixXf NearestNeighborMix(const ConstRowMatrixMap& updates, int f) {
   const int n = static_cast<int>(updates.rows());
   const int k = n - f;
   const Eigen::MatrixXd d2 = PairwiseSquaredDistances(updates);
-  RowMatrixXf mixed = RowMatrixXf::Zero(n, updates.cols());
+  // Mixing is one product: row i of `select` holds 1/k at row i's k nearest.
+  RowMatrixXf select = RowMatrixXf::Zero(n, n);
   std::vector<int> order(n);
   for (int i = 0; i < n; ++i) {
     std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                      [&](int a, int b) {
-                        // Nearest first; on ties the update itself, then by index.
-                        return std::make_tuple(d2(i, a), a != i, a) <
-                               std::make_tuple(d2(i, b), b != i, b);
-                      });
-    for (int t = 0; t < k; ++t) mixed.row(i) += updates.row(order[t]);
-    mixed.row(i) /= static_cast<float>(k);
+    std::nth_element(order.begin(), order.begin() + (k - 1), order.end(),
+                     [&](int a, int b) {
+                       // Nearest first; on ties the update itself, then by index.
+                       return std::make_tuple(d2(i, a), a != i, a) <
+                              std::make_tuple(d2(i, b), b != i, b);
+                     });
+    for (int t = 0; t < k; ++t) select(i, order[t]) = 1.0f / k;
   }
-  return mixed;
+  return select * updates;
 }
 
 NnmAggregator::NnmAggregator(int64_t dim, int f, AggregatorFactory inner)

@@ -82,6 +82,33 @@ TEST(TrimmedMean, MatchesNaive) {
   }
 }
 
+// Order statistics on hard inputs: heavy ties, both signs, zeros of both signs,
+// extreme magnitudes, and dims that are not a multiple of the kernel's block.
+// Selection is exact, so the median may mix +-1e30 with tiny values; sums of
+// kept values may not (they would cancel differently in any order), so the
+// trimmed mean draws from a pool without them.
+TEST(OrderStatistics, TiesSignsAndMagnitudesMatchNaive) {
+  std::mt19937 rng(17);
+  const float pool[] = {0.f, -0.f, 1.f, -1.f, 3.5f, -2.25f, 1e-30f, -1e-38f,
+                        7.f, 7.f, 1e30f, -1e30f};
+  std::uniform_int_distribution<int> pick_any(0, 11), pick_moderate(0, 9);
+  for (int n : {1, 2, 3, 4, 9, 16, 31}) {
+    for (int d : {1, 63, 64, 65, 200}) {
+      naive::Mat x(n, naive::Vec(d));
+      for (auto& r : x)
+        for (double& v : r) v = pool[pick_any(rng)];
+      ExpectNear(Aggregate("median", x), naive::Median(x), 1e-6);
+      for (auto& r : x)
+        for (double& v : r) v = pool[pick_moderate(rng)];
+      for (double beta : {0.1, 0.25, 0.4}) {
+        TrimmedMeanAggregator agg(d, beta);
+        if (2 * agg.TrimCount(n) >= n) continue;
+        ExpectNear(Aggregate(agg, x), naive::TrimmedMean(x, agg.TrimCount(n)), 1e-6);
+      }
+    }
+  }
+}
+
 TEST(Krum, MatchesNaiveAndNeedsEnoughUpdates) {
   naive::Mat x = RandomUpdates(15, 40, 3);
   ExpectNear(Aggregate("krum:f=3", x), naive::MultiKrum(x, 3, 1), 1e-6);

@@ -4,18 +4,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "aggregation/order_statistics.h"
 
 namespace fedtiny::aggregation {
-
-float TrimmedMeanInPlace(float* values, int64_t n, int64_t k) {
-  if (k > 0) {
-    std::nth_element(values, values + k, values + n);
-    std::nth_element(values + k, values + (n - k - 1), values + n);
-  }
-  double sum = 0;
-  for (int64_t i = k; i < n - k; ++i) sum += values[i];
-  return static_cast<float>(sum / static_cast<double>(n - 2 * k));
-}
 
 std::string TrimmedMeanAggregator::Name() const {
   return absl::StrCat("trimmed_mean(beta=", beta_, ")");
@@ -40,11 +31,7 @@ absl::StatusOr<Eigen::VectorXf> TrimmedMeanAggregator::Compute(
     return absl::FailedPreconditionError(
         absl::StrCat(Name(), ": trims all ", n, " updates"));
   }
-  Eigen::VectorXf out;
-  ForEachCoordinate(
-      updates, [n, k](int64_t, float* v) { return TrimmedMeanInPlace(v, n, k); },
-      out);
-  return out;
+  return CoordinateTrimmedMean(updates, k);
 }
 
 }  // namespace fedtiny::aggregation

@@ -8,10 +8,6 @@
 
 namespace fedtiny::aggregation {
 
-// Mean of values[0, n) without the k smallest and k largest; reorders them.
-// Requires 2k < n.
-float TrimmedMeanInPlace(float* values, int64_t n, int64_t k);
-
 // Not thread-safe.
 class TrimmedMeanAggregator final : public BufferedAggregator {
  public:
