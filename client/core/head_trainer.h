@@ -1,0 +1,104 @@
+// Trains the head (the last layers) on the device: mini-batch SGD on softmax
+// cross-entropy, optional momentum, optional FedProx proximal term, backprop
+// only through the head.
+//
+// Memory contract: Create() sizes every buffer from the plan and the head's
+// widths; Train() allocates only the example order (n indices) on entry and
+// nothing inside the step loop. Each layer's update is applied in place as
+// backpropagation passes it, so no full gradient copy exists: working memory is
+// the weights, batch activations and two delta buffers (+ one weight-sized buffer
+// for momentum, + one for the proximal anchor).
+//
+// Interruption: `may_continue` is called before every batch; when it returns
+// false, Train() returns kIneligible with `state` positioned at the next batch.
+// Calling Train() again with the same head, data and state resumes bit-exactly.
+#ifndef FEDTINY_CLIENT_CORE_HEAD_TRAINER_H_
+#define FEDTINY_CLIENT_CORE_HEAD_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/core/model.h"
+
+namespace fedtiny::client {
+
+struct TrainPlan {
+  int epochs = 1;
+  int batch_size = 10;
+  float learning_rate = 0.05f;
+  float momentum = 0;     // 0: plain SGD.
+  float proximal_mu = 0;  // 0: no FedProx term.
+  uint64_t seed = 0;      // Shuffling; the same seed gives the same run.
+};
+
+// Where training stands; persist it (Serialize) to survive a process restart.
+struct TrainState {
+  bool started = false;
+  int epoch = 0;
+  int64_t next_batch = 0;
+  int64_t examples_seen = 0;
+  double loss_sum = 0;
+  std::vector<float> velocity;  // Momentum buffer (flat, Head::Flatten order).
+  std::vector<float> anchor;    // Proximal anchor: the head training started from.
+
+  // Bytes with a SHA-256 trailer; Parse returns kDataLoss for truncated or
+  // corrupt input.
+  std::string Serialize() const;
+  static absl::StatusOr<TrainState> Parse(const std::string& bytes);
+};
+
+// The example order of `epoch` (a permutation of [0, order.size())): a
+// Fisher-Yates shuffle from (seed, epoch) alone, so a resumed run sees the
+// same order.
+void EpochOrder(uint64_t seed, int epoch, std::vector<int64_t>& order);
+
+enum class StopReason { kCompleted, kIneligible };
+
+struct TrainResult {
+  StopReason reason = StopReason::kCompleted;
+  int64_t examples_seen = 0;  // Over the whole run, across resumptions.
+  double mean_loss = 0;       // Mean training loss over the examples seen.
+};
+
+// Owns its buffers; not thread-safe (one training at a time).
+class HeadTrainer {
+ public:
+  // kInvalidArgument for a malformed head or plan.
+  static absl::StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
+                                                             const TrainPlan& plan);
+
+  // Trains `head` in place on `features` (n x head input, row-major) and labels.
+  // kInvalidArgument when shapes disagree with the head or labels are out of
+  // range. Blocks for the duration of training.
+  absl::StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
+                                    absl::Span<const int32_t> labels,
+                                    const std::function<bool()>& may_continue,
+                                    TrainState& state);
+
+  // Bytes of weights + every training buffer (the working set of a step).
+  int64_t working_bytes() const;
+  const TrainPlan& plan() const { return plan_; }
+
+ private:
+  HeadTrainer(const Head& shape, const TrainPlan& plan);
+  void Step(Head& head, const RowMatrixXf& features, absl::Span<const int32_t> labels,
+            const int64_t* idx, int64_t b, TrainState& state);
+  void UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity,
+                   const float* anchor);
+
+  const TrainPlan plan_;
+  std::vector<int64_t> widths_;      // input, hidden..., classes
+  std::vector<RowMatrixXf> acts_;    // B x width per layer boundary
+  RowMatrixXf delta_a_, delta_b_;    // B x max width, ping-pong
+  std::vector<int64_t> param_offset_;  // Flat offset of each layer's weights.
+  std::vector<int64_t> order_;       // Example order of the current epoch.
+  int64_t num_params_ = 0;
+};
+
+}  // namespace fedtiny::client
+
+#endif  // FEDTINY_CLIENT_CORE_HEAD_TRAINER_H_

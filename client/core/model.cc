@@ -1,0 +1,182 @@
+#include "client/core/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace fedtiny::client {
+
+QuantizedDenseLayer Quantize(const DenseLayer& layer) {
+  QuantizedDenseLayer q;
+  const float lo = std::min(0.f, layer.w.minCoeff());
+  const float hi = std::max(0.f, layer.w.maxCoeff());
+  q.scale = hi > lo ? (hi - lo) / 255.f : 1.f;
+  q.zero_point = static_cast<int32_t>(std::lround(-128 - lo / q.scale));
+  q.q = ((layer.w.array() / q.scale).round() + static_cast<float>(q.zero_point))
+            .max(-128.f)
+            .min(127.f)
+            .cast<int8_t>();
+  q.b = layer.b;
+  q.relu = layer.relu;
+  return q;
+}
+
+namespace {
+
+void Activate(RowMatrixXf& z, const Eigen::VectorXf& b, bool relu) {
+  z.rowwise() += b.transpose();
+  if (relu) z = z.cwiseMax(0.f);
+}
+
+RowMatrixXf Apply(const DenseLayer& l, const RowMatrixXf& x) {
+  RowMatrixXf z = x * l.w.transpose();
+  Activate(z, l.b, l.relu);
+  return z;
+}
+
+RowMatrixXf Apply(const QuantizedDenseLayer& l, const RowMatrixXf& x) {
+  // W x = scale * (Q x - zero_point * sum(x)).
+  const Eigen::MatrixXf qf = l.q.cast<float>();
+  RowMatrixXf z = x * qf.transpose();
+  const Eigen::VectorXf row_sums = x.rowwise().sum();
+  z.colwise() -= static_cast<float>(l.zero_point) * row_sums;
+  z *= l.scale;
+  Activate(z, l.b, l.relu);
+  return z;
+}
+
+int64_t InOf(const BodyLayer& l) {
+  return std::visit([](const auto& x) { return x.in(); }, l);
+}
+int64_t OutOf(const BodyLayer& l) {
+  return std::visit([](const auto& x) { return x.out(); }, l);
+}
+
+}  // namespace
+
+absl::StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
+  RowMatrixXf x = inputs;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (x.cols() != InOf(layers_[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "body layer ", i, " expects ", InOf(layers_[i]), " inputs, got ", x.cols()));
+    }
+    x = std::visit([&x](const auto& l) { return Apply(l, x); }, layers_[i]);
+  }
+  return x;
+}
+
+int64_t Body::input_dim(int64_t fallback) const {
+  return layers_.empty() ? fallback : InOf(layers_.front());
+}
+int64_t Body::output_dim(int64_t fallback) const {
+  return layers_.empty() ? fallback : OutOf(layers_.back());
+}
+
+int64_t Body::weight_bytes() const {
+  int64_t bytes = 0;
+  for (const BodyLayer& l : layers_) {
+    if (const auto* d = std::get_if<DenseLayer>(&l)) {
+      bytes += (d->w.size() + d->b.size()) * 4;
+    } else {
+      const auto& q = std::get<QuantizedDenseLayer>(l);
+      bytes += q.q.size() + q.b.size() * 4 + 8;
+    }
+  }
+  return bytes;
+}
+
+absl::Status Head::Validate() const {
+  if (layers.empty()) return absl::InvalidArgumentError("head has no layers");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const DenseLayer& l = layers[i];
+    if (l.b.size() != l.out() || l.out() == 0 || l.in() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("head layer ", i, " is malformed"));
+    }
+    if (i > 0 && layers[i - 1].out() != l.in()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("head layer ", i, " input width differs from layer ", i - 1));
+    }
+  }
+  if (layers.back().relu) {
+    return absl::InvalidArgumentError("the head's last layer must be linear (logits)");
+  }
+  return absl::OkStatus();
+}
+
+int64_t Head::num_params() const {
+  int64_t n = 0;
+  for (const DenseLayer& l : layers) n += l.w.size() + l.b.size();
+  return n;
+}
+
+std::vector<float> Head::Flatten() const {
+  std::vector<float> flat;
+  flat.reserve(num_params());
+  for (const DenseLayer& l : layers) {
+    flat.insert(flat.end(), l.w.data(), l.w.data() + l.w.size());
+    flat.insert(flat.end(), l.b.data(), l.b.data() + l.b.size());
+  }
+  return flat;
+}
+
+absl::Status Head::Unflatten(absl::Span<const float> flat) {
+  if (static_cast<int64_t>(flat.size()) != num_params()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "head has ", num_params(), " parameters, got ", flat.size()));
+  }
+  const float* p = flat.data();
+  for (DenseLayer& l : layers) {
+    std::copy(p, p + l.w.size(), l.w.data());
+    p += l.w.size();
+    std::copy(p, p + l.b.size(), l.b.data());
+    p += l.b.size();
+  }
+  return absl::OkStatus();
+}
+
+Head MakeHead(const std::vector<int64_t>& widths, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Head head;
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    const float limit = std::sqrt(6.f / static_cast<float>(widths[i] + widths[i + 1]));
+    std::uniform_real_distribution<float> u(-limit, limit);
+    DenseLayer l;
+    l.w.resize(widths[i + 1], widths[i]);
+    for (int64_t k = 0; k < l.w.size(); ++k) l.w.data()[k] = u(rng);
+    l.b = Eigen::VectorXf::Zero(widths[i + 1]);
+    l.relu = i + 2 < widths.size();
+    head.layers.push_back(std::move(l));
+  }
+  return head;
+}
+
+absl::StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
+                                    absl::Span<const int32_t> labels) {
+  if (static_cast<size_t>(features.rows()) != labels.size() ||
+      features.cols() != head.input_dim()) {
+    return absl::InvalidArgumentError("evaluate: features and labels disagree with the head");
+  }
+  RowMatrixXf x = features;
+  for (const DenseLayer& l : head.layers) x = Apply(l, x);
+  Evaluation e;
+  e.examples = x.rows();
+  for (int64_t i = 0; i < x.rows(); ++i) {
+    const int32_t y = labels[i];
+    if (y < 0 || y >= x.cols()) return absl::InvalidArgumentError("label out of range");
+    Eigen::Index arg;
+    const float m = x.row(i).maxCoeff(&arg);
+    const double lse = m + std::log((x.row(i).array() - m).exp().sum());
+    e.loss += lse - x(i, y);
+    e.accuracy += arg == y ? 1 : 0;
+  }
+  if (e.examples > 0) {
+    e.loss /= e.examples;
+    e.accuracy /= e.examples;
+  }
+  return e;
+}
+
+}  // namespace fedtiny::client
