@@ -82,6 +82,8 @@ class HeadTrainer {
   // Bytes of weights + every training buffer (the working set of a step).
   int64_t working_bytes() const;
   const TrainPlan& plan() const { return plan_; }
+  // Changes the shuffling seed, so one trainer's buffers serve many clients.
+  void set_seed(uint64_t seed) { plan_.seed = seed; }
 
  private:
   HeadTrainer(const Head& shape, const TrainPlan& plan);
@@ -90,7 +92,7 @@ class HeadTrainer {
   void UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity,
                    const float* anchor);
 
-  const TrainPlan plan_;
+  TrainPlan plan_;
   std::vector<int64_t> widths_;      // input, hidden..., classes
   std::vector<RowMatrixXf> acts_;    // B x width per layer boundary
   RowMatrixXf delta_a_, delta_b_;    // B x max width, ping-pong

@@ -1,0 +1,127 @@
+// Small experiments on the real Fashion-MNIST data: the pipeline learns, attacks
+// hurt FedAvg and not a robust aggregator, runs repeat from a seed, and bad
+// configurations are rejected.
+#include "sim/experiment.h"
+
+#include "gtest/gtest.h"
+#include "sim/population.h"
+#include "sim/report.h"
+#include "tools/base/status_matchers.h"
+
+namespace fedtiny::sim {
+namespace {
+
+using ::fedtiny::testing::IsOk;
+using ::fedtiny::testing::StatusIs;
+
+const FashionMnist& Data() {
+  static const FashionMnist* d = new FashionMnist(*LoadFashionMnist());
+  return *d;
+}
+
+ExperimentConfig Small() {
+  ExperimentConfig c;
+  c.rounds = 8;
+  c.clients = 100;
+  c.per_round = 20;
+  c.proxy = 3000;
+  c.pretrain_epochs = 1;
+  c.heterogeneous = false;
+  c.threads = 2;
+  return c;
+}
+
+TEST(ExperimentTest, FederationImprovesAFreshHead) {
+  absl::StatusOr<ExperimentResult> r = RunExperiment(Small(), Data());
+  ASSERT_THAT(r, IsOk());
+  ASSERT_EQ(r->rounds.size(), 8u);
+  // The head starts from random weights: round 1 is weak, round 8 is not.
+  EXPECT_GT(r->final_accuracy, 0.70);
+  EXPECT_GT(r->final_accuracy, r->rounds.front().accuracy);
+  EXPECT_EQ(r->client_updates, 8 * 20);
+  for (const RoundRecord& rec : r->rounds) {
+    EXPECT_TRUE(rec.committed);
+    EXPECT_EQ(rec.reported, 20);
+  }
+}
+
+TEST(ExperimentTest, SameSeedSameRun) {
+  absl::StatusOr<ExperimentResult> a = RunExperiment(Small(), Data());
+  absl::StatusOr<ExperimentResult> b = RunExperiment(Small(), Data());
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  for (size_t i = 0; i < a->rounds.size(); ++i) {
+    EXPECT_EQ(a->rounds[i].accuracy, b->rounds[i].accuracy);
+  }
+}
+
+TEST(ExperimentTest, SignFlipBreaksFedAvgNotTheGeometricMedian) {
+  ExperimentConfig c = Small();
+  c.attacker_fraction = 0.3;
+  c.attack = "sign_flip:tau=4";  // Attackers send -3 x the honest mean.
+  c.aggregator = "fedavg";
+  absl::StatusOr<ExperimentResult> fedavg = RunExperiment(c, Data());
+  c.aggregator = "geometric_median";
+  absl::StatusOr<ExperimentResult> gm = RunExperiment(c, Data());
+  ASSERT_THAT(fedavg, IsOk());
+  ASSERT_THAT(gm, IsOk());
+  EXPECT_GT(gm->final_accuracy, 0.65);
+  EXPECT_LT(fedavg->final_accuracy, gm->final_accuracy - 0.2);
+}
+
+TEST(ExperimentTest, HeterogeneousFleetDropsAndStraggles) {
+  ExperimentConfig c = Small();
+  c.heterogeneous = true;
+  c.clients = 300;
+  absl::StatusOr<ExperimentResult> r = RunExperiment(c, Data());
+  ASSERT_THAT(r, IsOk());
+  int dropped = 0, stragglers = 0;
+  for (const RoundRecord& rec : r->rounds) {
+    dropped += rec.dropped;
+    stragglers += rec.stragglers;
+    EXPECT_LE(rec.reported, c.per_round);
+    EXPECT_EQ(rec.selected, 26);  // 20 x 1.3 over-selection.
+  }
+  EXPECT_GT(dropped, 0);
+  EXPECT_GT(stragglers, 0);
+  EXPECT_GT(r->rounds.back().virtual_time_s, r->rounds.front().virtual_time_s);
+  const std::string html = HtmlReport("t", {*r});
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(RoundsCsv(*r).find("round,"), 0u);
+}
+
+TEST(ExperimentTest, RejectsBadConfigs) {
+  ExperimentConfig c = Small();
+  c.per_round = 1000;
+  EXPECT_THAT(RunExperiment(c, Data()), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Small();
+  c.aggregator = "average";
+  EXPECT_THAT(RunExperiment(c, Data()), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Small();
+  c.attack = "flood";
+  EXPECT_THAT(RunExperiment(c, Data()), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(PopulationTest, ClassMixAttackersAndWindows) {
+  Population p(10000, 0.1, true, 7);
+  int attackers = 0, m4 = 0, gateway_always = 0, phone_night = 0;
+  for (int i = 0; i < p.size(); ++i) {
+    attackers += p.device(i).attacker;
+    m4 += p.class_of(i).name == "mcu-m4";
+    if (p.class_of(i).name == "gateway") gateway_always += p.Available(i, 0) && p.Available(i, 43200);
+    if (p.class_of(i).name == "phone-high") {
+      // A 7-hour window: available at some hour of the day, not at every hour.
+      int hours = 0;
+      for (int h = 0; h < 24; ++h) hours += p.Available(i, h * 3600.0);
+      phone_night += hours == 7;
+    }
+  }
+  EXPECT_EQ(attackers, 1000);
+  EXPECT_NEAR(m4, 1000, 150);
+  EXPECT_GT(gateway_always, 800);
+  EXPECT_GT(phone_night, 2000);
+}
+
+}  // namespace
+}  // namespace fedtiny::sim

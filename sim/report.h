@@ -1,0 +1,28 @@
+// Run outputs: a CSV of rounds, a JSON summary, and a self-contained HTML report
+// (inline SVG, no scripts, no network) with the accuracy curve and participation.
+#ifndef FEDTINY_SIM_REPORT_H_
+#define FEDTINY_SIM_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "sim/experiment.h"
+
+namespace fedtiny::sim {
+
+std::string RoundsCsv(const ExperimentResult& r);
+std::string SummaryJson(const ExperimentResult& r);
+// `runs` share the report: one curve each (e.g. a method comparison).
+std::string HtmlReport(const std::string& title, const std::vector<ExperimentResult>& runs);
+
+// Writes rounds.csv, summary.json and report.html into `dir` (created if
+// needed), each atomically. kInternal naming the path on I/O errors.
+absl::Status WriteRunFiles(const std::string& dir, const ExperimentResult& r);
+
+// One live line per round, for the progress display.
+std::string RoundLine(const RoundRecord& rec);
+
+}  // namespace fedtiny::sim
+
+#endif  // FEDTINY_SIM_REPORT_H_
