@@ -1,0 +1,125 @@
+#include "client/core/example_store.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/sha256.h"
+
+namespace fedtiny::client {
+
+namespace {
+constexpr char kMagic[] = "FTES";
+constexpr uint32_t kVersion = 1;
+}  // namespace
+
+ExampleStore::ExampleStore(const ExampleStoreOptions& options)
+    : options_(options),
+      capacity_(std::max<int64_t>(
+          0, std::min(options.max_examples,
+                      options.input_dim > 0 ? options.max_bytes / (options.input_dim * 4)
+                                            : options.max_examples))),
+      rng_(options.seed) {}
+
+absl::Status ExampleStore::Add(absl::Span<const float> features, int32_t label) {
+  if (static_cast<int64_t>(features.size()) != options_.input_dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "example has ", features.size(), " features, expected ", options_.input_dim));
+  }
+  for (float f : features) {
+    if (!std::isfinite(f)) return absl::InvalidArgumentError("example has NaN or Inf");
+  }
+  if (label < 0) return absl::InvalidArgumentError("negative label");
+  ++seen_;
+  if (capacity_ == 0) return absl::OkStatus();
+  std::vector<float> row(features.begin(), features.end());
+  if (size() < capacity_) {
+    features_.push_back(std::move(row));
+    labels_.push_back(label);
+  } else if (options_.eviction == ExampleStoreOptions::Eviction::kOldestFirst) {
+    features_.pop_front();
+    labels_.pop_front();
+    features_.push_back(std::move(row));
+    labels_.push_back(label);
+  } else {
+    // Algorithm R: keep each of the seen examples with equal probability.
+    const uint64_t j = rng_() % static_cast<uint64_t>(seen_);
+    if (j < static_cast<uint64_t>(capacity_)) {
+      features_[j] = std::move(row);
+      labels_[j] = label;
+    }
+  }
+  return absl::OkStatus();
+}
+
+RowMatrixXf ExampleStore::Features() const {
+  RowMatrixXf m(size(), options_.input_dim);
+  for (int64_t i = 0; i < size(); ++i) {
+    std::memcpy(m.row(i).data(), features_[i].data(), options_.input_dim * sizeof(float));
+  }
+  return m;
+}
+
+absl::Status ExampleStore::Save(const std::string& path) const {
+  std::string out(kMagic, 4);
+  auto put = [&out](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(kVersion);
+  put(options_.input_dim);
+  put(seen_);
+  put(size());
+  for (int64_t i = 0; i < size(); ++i) {
+    put(labels_[i]);
+    out.append(reinterpret_cast<const char*>(features_[i].data()),
+               options_.input_dim * sizeof(float));
+  }
+  absl::StatusOr<Sha256Digest> d = Sha256(out);
+  if (!d.ok()) return d.status();
+  out.append(reinterpret_cast<const char*>(d->data()), d->size());
+  return WriteFileAtomically(path, out);
+}
+
+absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
+                                                const ExampleStoreOptions& options) {
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  const std::string& b = *bytes;
+  if (b.size() < 4 + 32 || b.compare(0, 4, kMagic, 4) != 0) {
+    return absl::DataLossError(absl::StrCat(path, ": not an example store or truncated"));
+  }
+  const absl::string_view body(b.data(), b.size() - 32);
+  absl::StatusOr<Sha256Digest> d = Sha256(body);
+  if (!d.ok() || std::memcmp(d->data(), b.data() + body.size(), 32) != 0) {
+    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch (truncated or corrupt)"));
+  }
+  size_t pos = 4;
+  auto get = [&](auto& v) {
+    if (pos + sizeof(v) > body.size()) return false;
+    std::memcpy(&v, body.data() + pos, sizeof(v));
+    pos += sizeof(v);
+    return true;
+  };
+  uint32_t version = 0;
+  int64_t dim = 0, seen = 0, n = 0;
+  if (!get(version) || !get(dim) || !get(seen) || !get(n) || version != kVersion ||
+      dim != options.input_dim || n < 0 ||
+      body.size() - pos != static_cast<size_t>(n) * (4 + dim * sizeof(float))) {
+    return absl::DataLossError(absl::StrCat(path, ": malformed or for another input size"));
+  }
+  ExampleStore store(options);
+  for (int64_t i = 0; i < n; ++i) {
+    int32_t label = 0;
+    get(label);
+    std::vector<float> row(dim);
+    std::memcpy(row.data(), body.data() + pos, dim * sizeof(float));
+    pos += dim * sizeof(float);
+    if (store.size() < store.capacity()) {
+      store.features_.push_back(std::move(row));
+      store.labels_.push_back(label);
+    }
+  }
+  store.seen_ = seen;
+  return store;
+}
+
+}  // namespace fedtiny::client
