@@ -34,11 +34,11 @@ struct ClientData {
 absl::Status Validate(const ExperimentConfig& c, const FashionMnist& data) {
   if (c.rounds < 1 || c.clients < 1 || c.per_round < 1 || c.per_round > c.clients ||
       c.over_selection < 1 || c.epochs < 1 || c.batch < 1 || !(c.lr > 0) || c.threads < 1 ||
-      c.proxy < 1 || c.proxy >= data.train.images.rows() ||
+      c.proxy < 1 || c.proxy >= data.train.images.rows() || c.eval_every < 1 ||
       !(c.attacker_fraction >= 0 && c.attacker_fraction < 1)) {
     return absl::InvalidArgumentError(
         "experiment: need rounds, clients, epochs, batch, threads >= 1; "
-        "1 <= per_round <= clients; over_selection >= 1; lr > 0; "
+        "1 <= per_round <= clients; over_selection >= 1; lr > 0; eval_every >= 1; "
         "0 < proxy < training examples; attacker_fraction in [0, 1)");
   }
   return absl::OkStatus();
@@ -219,9 +219,13 @@ absl::StatusOr<ExperimentResult> RunExperiment(
         }
       }
     }
-    ASSIGN_OR_RETURN(client::Evaluation e, client::Evaluate(global, test_f32, data.test.labels));
-    rec.accuracy = e.accuracy;
-    rec.loss = e.loss;
+    if (r % c.eval_every == 0 || r == c.rounds) {
+      ASSIGN_OR_RETURN(client::Evaluation e,
+                       client::Evaluate(global, test_f32, data.test.labels));
+      rec.evaluated = true;
+      rec.accuracy = e.accuracy;
+      rec.loss = e.loss;
+    }
     rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.rounds.push_back(rec);
     if (on_round) on_round(rec);

@@ -42,6 +42,7 @@ struct ExperimentConfig {
   std::string attack = "sign_flip";
   bool heterogeneous = true;  // Device classes, windows, drop-outs, int8 bodies.
   int threads = 2;
+  int eval_every = 1;  // Evaluate the test set every k rounds (and the last).
   uint64_t seed = 1;
 };
 
@@ -54,6 +55,7 @@ struct RoundRecord {
   int stragglers = 0;
   int attackers = 0;          // Malicious updates among those aggregated.
   bool committed = false;     // false: too few reports, abandoned.
+  bool evaluated = false;     // Whether accuracy/loss were measured this round.
   double accuracy = 0;        // Test accuracy of the global model after the round.
   double loss = 0;
   int64_t bytes_down = 0;

@@ -36,6 +36,7 @@ ABSL_FLAG(std::string, attack, "sign_flip", "Attack spec, e.g. sign_flip, alie:t
 ABSL_FLAG(bool, heterogeneous, true, "Device classes, availability windows, drop-outs.");
 ABSL_FLAG(int, threads, 2, "Training threads.");
 ABSL_FLAG(int64_t, seed, 1, "Seed of everything random.");
+ABSL_FLAG(int, eval_every, 1, "Evaluate the test set every k rounds (and the last).");
 ABSL_FLAG(bool, quiet, false, "No per-round lines.");
 
 int main(int argc, char** argv) {
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   c.heterogeneous = absl::GetFlag(FLAGS_heterogeneous);
   c.threads = absl::GetFlag(FLAGS_threads);
   c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
+  c.eval_every = absl::GetFlag(FLAGS_eval_every);
 
   std::fprintf(stderr, "loading Fashion-MNIST from %s\n", absl::GetFlag(FLAGS_data_dir).c_str());
   absl::StatusOr<fedtiny::sim::FashionMnist> data =

@@ -57,6 +57,7 @@ std::string AccuracySvg(const std::vector<ExperimentResult>& runs) {
   for (size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::string> pts;
     for (const RoundRecord& rec : runs[i].rounds) {
+      if (!rec.evaluated) continue;
       const double x = left + (w - left - right) * rec.round / max_round;
       const double y = top + (h - top - bottom) * (1 - rec.accuracy);
       pts.push_back(absl::StrFormat("%.1f,%.1f", x, y));
@@ -98,12 +99,15 @@ std::string ParticipationSvg(const ExperimentResult& r) {
 }  // namespace
 
 std::string RoundLine(const RoundRecord& rec) {
+  const std::string quality =
+      rec.evaluated ? absl::StrFormat("acc %.4f  loss %.4f", rec.accuracy, rec.loss)
+                    : std::string("acc    -    loss    -  ");
   return absl::StrFormat(
       "round %3d  vtime %7.2fh  selected %4d  reported %4d  dropped %3d  stragglers %3d  "
-      "attackers %3d  acc %.4f  loss %.4f  up %.1f MB  down %.1f MB  wall %.2fs%s",
+      "attackers %3d  %s  up %.1f MB  down %.1f MB  wall %.2fs%s",
       rec.round, rec.virtual_time_s / 3600, rec.selected, rec.reported, rec.dropped,
-      rec.stragglers, rec.attackers, rec.accuracy, rec.loss, rec.bytes_up / 1e6,
-      rec.bytes_down / 1e6, rec.wall_s, rec.committed ? "" : "  (abandoned)");
+      rec.stragglers, rec.attackers, quality, rec.bytes_up / 1e6, rec.bytes_down / 1e6,
+      rec.wall_s, rec.committed ? "" : "  (abandoned)");
 }
 
 std::string RoundsCsv(const ExperimentResult& r) {
@@ -111,9 +115,11 @@ std::string RoundsCsv(const ExperimentResult& r) {
       "round,virtual_time_s,selected,reported,dropped,stragglers,attackers,committed,"
       "accuracy,loss,bytes_down,bytes_up,wall_s\n";
   for (const RoundRecord& x : r.rounds) {
-    absl::StrAppendFormat(&csv, "%d,%.1f,%d,%d,%d,%d,%d,%d,%.6f,%.6f,%d,%d,%.4f\n", x.round,
+    absl::StrAppendFormat(&csv, "%d,%.1f,%d,%d,%d,%d,%d,%d,%s,%s,%d,%d,%.4f\n", x.round,
                           x.virtual_time_s, x.selected, x.reported, x.dropped, x.stragglers,
-                          x.attackers, x.committed ? 1 : 0, x.accuracy, x.loss, x.bytes_down,
+                          x.attackers, x.committed ? 1 : 0,
+                          x.evaluated ? absl::StrFormat("%.6f", x.accuracy) : "",
+                          x.evaluated ? absl::StrFormat("%.6f", x.loss) : "", x.bytes_down,
                           x.bytes_up, x.wall_s);
   }
   return csv;
