@@ -1,0 +1,192 @@
+// The round engine of one task: a pure state machine. No threads, no sockets, no
+// clock of its own: every call takes `now`, and tokens come from an injected
+// RandomSource, so the simulator can drive it on virtual time.
+//
+// A round: OPEN (devices are admitted up to goal x over-selection, then upload)
+// -> CLOSING (goal reached or deadline passed; TakeClosedRound() hands out the
+// aggregated result) -> committed or abandoned (FinishRound(), after the caller
+// persisted it). Nothing changes the model until FinishRound(committed = true):
+// a round is never half-committed.
+#ifndef FEDTINY_COORDINATOR_ROUND_ENGINE_H_
+#define FEDTINY_COORDINATOR_ROUND_ENGINE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "aggregation/clustering.h"
+#include "aggregation/random_source.h"
+
+namespace fedtiny::coordinator {
+
+struct Eligibility {
+  bool require_charging = true;
+  bool require_idle = true;
+  bool require_unmetered = true;
+  int min_battery_percent = 50;
+};
+
+struct EngineConfig {
+  std::string task;
+  int rounds = 10;             // Committed rounds wanted.
+  int goal = 10;               // Reports per round.
+  double over_selection = 1.3;
+  int min_reports = 1;         // Fewer at the deadline: abandoned.
+  absl::Duration deadline = absl::Minutes(10);
+  int clusters = 1;
+  int64_t dim = 0;             // Head parameters.
+  std::string aggregator = "fedavg";
+  std::string server_optimizer = "sgd";
+  Eligibility eligibility;
+  absl::Duration cooldown = absl::ZeroDuration();
+  // Quota per device class: at most this many admitted per round (0: no quota).
+  std::map<std::string, int> class_quota;
+};
+
+struct DeviceCheckIn {
+  std::string device_id;
+  std::string device_class;
+  bool charging = false, idle = false, unmetered = false;
+  int battery_percent = 0;
+};
+
+struct Admitted {
+  int64_t round;
+  std::string token;  // 32 hex characters.
+  absl::Time deadline;
+};
+
+struct RetryLater {
+  absl::Duration earliest;
+  absl::Duration latest;
+  std::string reason;  // "ineligible", "cooling_down", "round_full", "paused", "done"
+};
+
+struct Upload {
+  int64_t round = 0;
+  std::string token;
+  int32_t cluster = 0;
+  int64_t model_version = 0;  // Version the delta was trained from.
+  int64_t example_count = 0;
+  std::vector<float> delta;
+  std::map<std::string, double> metrics;
+};
+
+struct RoundStats {
+  int64_t round = 0;
+  absl::Time opened, closed;
+  int selected = 0, reported = 0, failed = 0;
+  std::map<std::string, int> rejected;  // late, duplicate, bad_token, wrong_round, malformed, stale
+  std::map<std::string, double> metrics;  // Example-weighted means.
+};
+
+// The result of a closed round, to persist before FinishRound().
+struct ClosedRound {
+  RoundStats stats;
+  bool commit = false;  // Enough reports; the fields below are set.
+  std::map<int, std::vector<float>> heads;           // Cluster -> new head.
+  std::map<int, std::string> optimizer_states;       // Cluster -> serialized state.
+  std::map<int, int64_t> versions;                   // Cluster -> new version.
+  std::map<int, int> participants;                   // Cluster -> reports.
+};
+
+// The per-cluster model state the engine starts from (from storage).
+struct ClusterModel {
+  std::vector<float> head;
+  int64_t version = 0;
+  std::string optimizer_state;  // "" = fresh.
+};
+
+// Not thread-safe: the owner serializes calls. Owns its aggregation state;
+// borrows `random`, which must outlive it.
+class RoundEngine {
+ public:
+  // kInvalidArgument for a bad configuration or cluster models that do not match.
+  static absl::StatusOr<std::unique_ptr<RoundEngine>> Create(
+      EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,
+      int committed_rounds, aggregation::RandomSource* random);
+
+  // Admits the device into the open round (opening one if none is open) or
+  // tells it when to come back.
+  std::variant<Admitted, RetryLater> CheckIn(const DeviceCheckIn& device, absl::Time now);
+
+  // Accepts one upload. Codes: kNotFound (round never opened: "wrong_round"),
+  // kDeadlineExceeded (round closed or past its deadline: "late"),
+  // kPermissionDenied (token not issued in this round: "bad_token"),
+  // kAlreadyExists ("duplicate"), kFailedPrecondition (trained from another
+  // version: "stale"), kInvalidArgument ("malformed": size, NaN/Inf, example
+  // count, cluster). Each rejection is counted in the round's stats.
+  absl::Status Accept(const Upload& upload, absl::Time now);
+
+  // A device gave up (kPermissionDenied for an unknown token).
+  absl::Status Fail(int64_t round, const std::string& token, absl::Time now);
+
+  // If the open round reached its goal, or its deadline passed at `now`, closes
+  // it and returns the result to persist. At most one round is closing.
+  std::optional<ClosedRound> TakeClosedRound(absl::Time now);
+
+  // After persisting: `committed` applies the new heads and versions; otherwise
+  // the round counts as abandoned and the model stays as it was.
+  void FinishRound(const ClosedRound& closed, bool committed);
+
+  void set_paused(bool paused) { paused_ = paused; }
+  bool paused() const { return paused_; }
+  bool done() const { return committed_rounds_ >= config_.rounds; }
+  int committed_rounds() const { return committed_rounds_; }
+  const EngineConfig& config() const { return config_; }
+  const std::map<int, ClusterModel>& models() const { return models_; }
+  // The open (or closing) round's live stats; nullopt when none.
+  std::optional<RoundStats> current() const;
+  std::optional<absl::Time> open_deadline() const;
+
+ private:
+  struct Participant {
+    std::string device_id;
+    std::string device_class;
+    bool reported = false;
+    bool failed = false;
+  };
+  struct OpenRound {
+    RoundStats stats;
+    absl::Time deadline;
+    bool closing = false;
+    absl::flat_hash_map<std::string, Participant> by_token;
+    absl::flat_hash_map<std::string, std::string> token_of_device;
+    std::map<std::string, int> per_class;
+    std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
+    double metric_weight = 0;
+  };
+
+  RoundEngine(EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,
+              int committed_rounds, aggregation::RandomSource* random,
+              aggregation::AggregatorFactory factory);
+  void Open(absl::Time now);
+  bool Eligible(const DeviceCheckIn& d) const;
+  RetryLater Pace(absl::Time now, std::string reason) const;
+  absl::Status Reject(const char* reason, absl::Status status);
+  std::string NewToken();
+
+  const EngineConfig config_;
+  std::map<int, ClusterModel> models_;
+  int64_t next_round_;
+  int committed_rounds_;
+  aggregation::RandomSource* random_;
+  aggregation::AggregatorFactory factory_;
+  bool paused_ = false;
+  std::optional<OpenRound> open_;
+  absl::flat_hash_map<std::string, absl::Time> cooldown_until_;
+  // Check-in rate estimate for pace steering (devices per second, EWMA).
+  double checkin_rate_ = 0;
+  absl::Time last_checkin_ = absl::InfinitePast();
+};
+
+}  // namespace fedtiny::coordinator
+
+#endif  // FEDTINY_COORDINATOR_ROUND_ENGINE_H_

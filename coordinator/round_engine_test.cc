@@ -1,0 +1,264 @@
+// Every transition, deadline and rejection of the round engine, on a fake clock.
+#include "coordinator/round_engine.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "tools/base/status_matchers.h"
+
+namespace fedtiny::coordinator {
+namespace {
+
+using ::fedtiny::testing::IsOk;
+using ::fedtiny::testing::StatusIs;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+EngineConfig Config() {
+  EngineConfig c;
+  c.task = "t";
+  c.rounds = 3;
+  c.goal = 4;
+  c.over_selection = 1.5;  // 6 admitted per round.
+  c.min_reports = 2;
+  c.deadline = absl::Minutes(10);
+  c.dim = 3;
+  return c;
+}
+
+DeviceCheckIn Device(int i) {
+  return DeviceCheckIn{"dev-" + std::to_string(i), "phone", true, true, true, 90};
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<RoundEngine> Make(EngineConfig c = Config()) {
+    std::map<int, ClusterModel> models;
+    for (int k = 0; k < c.clusters; ++k) models[k] = ClusterModel{std::vector<float>(c.dim, 1.f), 0, ""};
+    absl::StatusOr<std::unique_ptr<RoundEngine>> e =
+        RoundEngine::Create(c, std::move(models), 1, 0, &random_);
+    EXPECT_THAT(e, IsOk());
+    return std::move(*e);
+  }
+  Admitted Admit(RoundEngine& e, int i, absl::Time t = kT0) {
+    auto r = e.CheckIn(Device(i), t);
+    EXPECT_TRUE(std::holds_alternative<Admitted>(r)) << "device " << i;
+    return std::get<Admitted>(r);
+  }
+  Upload Up(const Admitted& a, std::vector<float> delta, int64_t examples = 10) {
+    Upload u;
+    u.round = a.round;
+    u.token = a.token;
+    u.example_count = examples;
+    u.delta = std::move(delta);
+    u.metrics["loss"] = 1.0;
+    return u;
+  }
+  aggregation::SeededRandomSource random_{7};
+};
+
+TEST_F(EngineTest, AdmitsUpToOverSelectionThenPaces) {
+  auto e = Make();
+  for (int i = 0; i < 6; ++i) {
+    Admitted a = Admit(*e, i);
+    EXPECT_EQ(a.round, 1);
+    EXPECT_EQ(a.token.size(), 32u);
+    EXPECT_EQ(a.deadline, kT0 + absl::Minutes(10));
+  }
+  auto full = e->CheckIn(Device(6), kT0 + absl::Minutes(1));
+  ASSERT_TRUE(std::holds_alternative<RetryLater>(full));
+  const RetryLater& r = std::get<RetryLater>(full);
+  EXPECT_EQ(r.reason, "round_full");
+  EXPECT_EQ(r.earliest, absl::Minutes(9));  // When the round's deadline passes.
+  EXPECT_GT(r.latest, r.earliest);
+  // A device that checks in again gets its admission back, not a second one.
+  Admitted again = Admit(*e, 2, kT0 + absl::Minutes(2));
+  EXPECT_EQ(e->current()->selected, 6);
+  EXPECT_EQ(again.round, 1);
+}
+
+TEST_F(EngineTest, PaceWindowWidensWithTheCheckInRate) {
+  auto slow = Make(), fast = Make();
+  for (int i = 0; i < 6; ++i) Admit(*slow, i), Admit(*fast, i);
+  RetryLater slow_r, fast_r;
+  for (int i = 0; i < 50; ++i) {  // One check-in a minute vs ten a second.
+    slow_r = std::get<RetryLater>(slow->CheckIn(Device(100 + i), kT0 + absl::Minutes(i)));
+    fast_r = std::get<RetryLater>(fast->CheckIn(Device(100 + i), kT0 + absl::Milliseconds(100 * i)));
+  }
+  EXPECT_GT(fast_r.latest - fast_r.earliest, absl::ZeroDuration());
+  EXPECT_LT(fast_r.latest - fast_r.earliest, slow_r.latest - slow_r.earliest);
+}
+
+TEST_F(EngineTest, EligibilityCooldownAndQuota) {
+  EngineConfig c = Config();
+  c.cooldown = absl::Hours(1);
+  c.class_quota["mcu"] = 1;
+  auto e = Make(c);
+  DeviceCheckIn unplugged = Device(1);
+  unplugged.charging = false;
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(unplugged, kT0)).reason, "ineligible");
+  DeviceCheckIn low = Device(1);
+  low.battery_percent = 20;
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(low, kT0)).reason, "ineligible");
+  DeviceCheckIn mcu1 = Device(2), mcu2 = Device(3);
+  mcu1.device_class = mcu2.device_class = "mcu";
+  EXPECT_TRUE(std::holds_alternative<Admitted>(e->CheckIn(mcu1, kT0)));
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(mcu2, kT0)).reason, "round_full");
+  // After the round, the participant cools down.
+  auto closed = e->TakeClosedRound(kT0 + absl::Minutes(11));
+  ASSERT_TRUE(closed.has_value());
+  e->FinishRound(*closed, false);
+  auto cool = e->CheckIn(mcu1, kT0 + absl::Minutes(20));
+  ASSERT_TRUE(std::holds_alternative<RetryLater>(cool));
+  EXPECT_EQ(std::get<RetryLater>(cool).reason, "cooling_down");
+  EXPECT_TRUE(std::holds_alternative<Admitted>(e->CheckIn(mcu1, kT0 + absl::Minutes(72))));
+}
+
+TEST_F(EngineTest, GoalClosesTheRoundAndCommitsTheAggregate) {
+  auto e = Make();
+  std::vector<Admitted> a;
+  for (int i = 0; i < 6; ++i) a.push_back(Admit(*e, i));
+  // FedAvg with example weights 10, 10, 20, 40 and a plain SGD server (lr 1).
+  const std::vector<std::vector<float>> deltas = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 1}};
+  const int64_t counts[] = {10, 10, 20, 40};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(e->Accept(Up(a[i], deltas[i], counts[i]), kT0 + absl::Minutes(1)), IsOk());
+    EXPECT_FALSE(e->TakeClosedRound(kT0 + absl::Minutes(1)).has_value());
+  }
+  ASSERT_THAT(e->Accept(Up(a[3], deltas[3], counts[3]), kT0 + absl::Minutes(2)), IsOk());
+  std::optional<ClosedRound> closed = e->TakeClosedRound(kT0 + absl::Minutes(2));
+  ASSERT_TRUE(closed.has_value());
+  ASSERT_TRUE(closed->commit);
+  EXPECT_EQ(closed->stats.reported, 4);
+  EXPECT_EQ(closed->versions.at(0), 1);
+  EXPECT_EQ(closed->participants.at(0), 4);
+  const float want[] = {1 + 50.f / 80, 1 + 50.f / 80, 1 + 60.f / 80};
+  for (int j = 0; j < 3; ++j) EXPECT_NEAR(closed->heads.at(0)[j], want[j], 1e-6);
+  // Uploads after the goal closed the round are late, even with a valid token.
+  EXPECT_THAT(e->Accept(Up(a[4], {0, 0, 0}), kT0 + absl::Minutes(3)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // The model changes only once the caller says the round was persisted.
+  EXPECT_EQ(e->models().at(0).version, 0);
+  e->FinishRound(*closed, true);
+  EXPECT_EQ(e->models().at(0).version, 1);
+  EXPECT_NEAR(e->models().at(0).head[2], want[2], 1e-6);
+  EXPECT_EQ(e->committed_rounds(), 1);
+  // The next check-in opens round 2.
+  EXPECT_EQ(Admit(*e, 9, kT0 + absl::Minutes(4)).round, 2);
+}
+
+TEST_F(EngineTest, EveryBadUploadHasItsOwnCode) {
+  auto e = Make();
+  Admitted a = Admit(*e, 0), b = Admit(*e, 1);
+  const absl::Time t = kT0 + absl::Minutes(1);
+  Upload u = Up(a, {1, 1, 1});
+  u.round = 5;
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kNotFound));
+  u = Up(a, {1, 1, 1});
+  u.token = std::string(32, '0');
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kPermissionDenied));
+  u = Up(a, {1, 1});
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kInvalidArgument));
+  u = Up(a, {1, NAN, 1});
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kInvalidArgument));
+  u = Up(a, {1, 1, 1}, 0);
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kInvalidArgument));
+  u = Up(a, {1, 1, 1});
+  u.cluster = 1;
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kInvalidArgument));
+  u = Up(a, {1, 1, 1});
+  u.model_version = 3;
+  EXPECT_THAT(e->Accept(u, t), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(e->Accept(Up(a, {1, 1, 1}), t), IsOk());
+  EXPECT_THAT(e->Accept(Up(a, {1, 1, 1}), t), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(e->Accept(Up(b, {1, 1, 1}), kT0 + absl::Minutes(11)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  const RoundStats s = *e->current();
+  EXPECT_EQ(s.reported, 1);
+  EXPECT_EQ(s.rejected.at("wrong_round"), 1);
+  EXPECT_EQ(s.rejected.at("bad_token"), 1);
+  EXPECT_EQ(s.rejected.at("malformed"), 4);
+  EXPECT_EQ(s.rejected.at("stale"), 1);
+  EXPECT_EQ(s.rejected.at("duplicate"), 1);
+  EXPECT_EQ(s.rejected.at("late"), 1);
+  EXPECT_NEAR(s.metrics.at("loss"), 1.0, 1e-12);
+}
+
+TEST_F(EngineTest, TooFewReportsAtTheDeadlineAbandons) {
+  auto e = Make();
+  Admitted a = Admit(*e, 0);
+  Admit(*e, 1);
+  ASSERT_THAT(e->Accept(Up(a, {5, 5, 5}), kT0 + absl::Minutes(1)), IsOk());
+  EXPECT_FALSE(e->TakeClosedRound(kT0 + absl::Minutes(9)).has_value());
+  std::optional<ClosedRound> closed = e->TakeClosedRound(kT0 + absl::Minutes(10));
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_FALSE(closed->commit);  // 1 report < min_reports 2.
+  EXPECT_TRUE(closed->heads.empty());
+  e->FinishRound(*closed, false);
+  EXPECT_EQ(e->models().at(0).head, std::vector<float>(3, 1.f));
+  EXPECT_EQ(e->committed_rounds(), 0);
+  // An upload for the abandoned round is late; round 2 opens on the next check-in.
+  EXPECT_THAT(e->Accept(Up(a, {1, 1, 1}), kT0 + absl::Minutes(12)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(Admit(*e, 3, kT0 + absl::Minutes(12)).round, 2);
+}
+
+TEST_F(EngineTest, PersistFailureLeavesTheModelAndFailuresAreCounted) {
+  auto e = Make();
+  std::vector<Admitted> a;
+  for (int i = 0; i < 4; ++i) a.push_back(Admit(*e, i));
+  EXPECT_THAT(e->Fail(1, a[3].token, kT0), IsOk());
+  EXPECT_THAT(e->Fail(1, "nope", kT0), StatusIs(absl::StatusCode::kPermissionDenied));
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(e->Accept(Up(a[i], {1, 1, 1}), kT0), IsOk());
+  std::optional<ClosedRound> closed = e->TakeClosedRound(kT0 + absl::Minutes(10));
+  ASSERT_TRUE(closed && closed->commit);
+  EXPECT_EQ(closed->stats.failed, 1);
+  e->FinishRound(*closed, /*committed=*/false);  // The store refused the commit.
+  EXPECT_EQ(e->models().at(0).version, 0);
+  EXPECT_EQ(e->models().at(0).head, std::vector<float>(3, 1.f));
+}
+
+TEST_F(EngineTest, ClustersAggregateIndependentlyAndTheTaskEnds) {
+  EngineConfig c = Config();
+  c.clusters = 2;
+  c.rounds = 1;
+  c.goal = 2;
+  c.min_reports = 1;
+  auto e = Make(c);
+  Admitted a = Admit(*e, 0), b = Admit(*e, 1);
+  Upload ua = Up(a, {2, 2, 2}), ub = Up(b, {-1, -1, -1});
+  ub.cluster = 1;
+  ASSERT_THAT(e->Accept(ua, kT0), IsOk());
+  ASSERT_THAT(e->Accept(ub, kT0), IsOk());
+  std::optional<ClosedRound> closed = e->TakeClosedRound(kT0);
+  ASSERT_TRUE(closed && closed->commit);
+  EXPECT_EQ(closed->heads.at(0), std::vector<float>(3, 3.f));
+  EXPECT_EQ(closed->heads.at(1), std::vector<float>(3, 0.f));
+  e->FinishRound(*closed, true);
+  EXPECT_TRUE(e->done());
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(Device(5), kT0)).reason, "done");
+}
+
+TEST_F(EngineTest, PausedTasksAdmitNobody) {
+  auto e = Make();
+  e->set_paused(true);
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(Device(0), kT0)).reason, "paused");
+  e->set_paused(false);
+  Admit(*e, 0);
+}
+
+TEST_F(EngineTest, RejectsBadConfigs) {
+  EngineConfig c = Config();
+  c.min_reports = 9;
+  std::map<int, ClusterModel> m{{0, ClusterModel{std::vector<float>(3), 0, ""}}};
+  EXPECT_THAT(RoundEngine::Create(c, m, 1, 0, &random_), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Config();
+  c.aggregator = "mean";
+  EXPECT_THAT(RoundEngine::Create(c, m, 1, 0, &random_), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Config();
+  m[0].head.resize(4);
+  EXPECT_THAT(RoundEngine::Create(c, m, 1, 0, &random_), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator
