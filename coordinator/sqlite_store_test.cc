@@ -1,0 +1,105 @@
+#include "coordinator/sqlite_store.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/sha256.h"
+#include "tools/base/status_matchers.h"
+
+namespace fedtiny::coordinator {
+namespace {
+
+using ::fedtiny::testing::IsOk;
+using ::fedtiny::testing::StatusIs;
+
+std::string Dir(const std::string& name) {
+  const char* d = std::getenv("TEST_TMPDIR");
+  return std::string(d != nullptr ? d : "/tmp") + "/" + name;
+}
+
+VersionRow Version(const std::string& task, int cluster, int64_t v, const std::string& model) {
+  VersionRow row;
+  row.task = task;
+  row.cluster = cluster;
+  row.version = v;
+  row.parent_version = v - 1;
+  row.round = v;
+  row.aggregator = "fedavg";
+  row.model = model;
+  row.size_bytes = model.size();
+  row.sha256_hex = DigestToHex(*Sha256(model));
+  row.optimizer_state = "opt" + std::to_string(v);
+  return row;
+}
+
+TEST(SqliteStoreTest, TasksRoundsVersionsSurviveReopen) {
+  const std::string dir = Dir("reopen");
+  {
+    auto store = *SqliteStore::Open(dir);
+    ASSERT_THAT(store->CreateTask({"mnist", "cfg", 1, 100}, {Version("mnist", 0, 0, "m0")}), IsOk());
+    EXPECT_THAT(store->CreateTask({"mnist", "cfg", 1, 100}, {}),
+                StatusIs(absl::StatusCode::kAlreadyExists));
+    ASSERT_THAT(store->OpenRound({"mnist", 1, RoundState::kOpen, 200, 0, ""}), IsOk());
+    ASSERT_THAT(store->CloseRound({"mnist", 1, RoundState::kCommitted, 200, 300, "info1"},
+                                  {Version("mnist", 0, 1, "m1")}),
+                IsOk());
+    ASSERT_THAT(store->OpenRound({"mnist", 2, RoundState::kOpen, 400, 0, ""}), IsOk());
+    ASSERT_THAT(store->SetTaskState("mnist", 2), IsOk());
+    EXPECT_THAT(store->SetTaskState("nope", 2), StatusIs(absl::StatusCode::kNotFound));
+  }
+  auto store = *SqliteStore::Open(dir);
+  std::vector<TaskRow> tasks = *store->Tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].state, 2);
+  EXPECT_EQ(*store->LastRound("mnist"), 2);
+  EXPECT_EQ(*store->AbandonOpenRounds(500), 1);  // Round 2 was open at the "crash".
+  std::vector<RoundRow> rounds = *store->Rounds("mnist", 10);
+  ASSERT_EQ(rounds.size(), 2u);
+  EXPECT_EQ(rounds[0].state, RoundState::kAbandoned);
+  EXPECT_EQ(rounds[1].state, RoundState::kCommitted);
+  EXPECT_EQ(rounds[1].info, "info1");
+  std::vector<VersionRow> latest = *store->LatestVersions("mnist");
+  ASSERT_EQ(latest.size(), 1u);
+  EXPECT_EQ(latest[0].version, 1);
+  EXPECT_EQ(latest[0].model, "m1");
+  EXPECT_EQ(latest[0].optimizer_state, "opt1");
+  EXPECT_EQ(store->Versions("mnist")->size(), 2u);
+}
+
+TEST(SqliteStoreTest, NothingIsCommittedTwice) {
+  auto store = *SqliteStore::Open(Dir("twice"));
+  ASSERT_THAT(store->CreateTask({"t", "c", 1, 1}, {Version("t", 0, 0, "a")}), IsOk());
+  ASSERT_THAT(store->OpenRound({"t", 1, RoundState::kOpen, 1, 0, ""}), IsOk());
+  ASSERT_THAT(store->CloseRound({"t", 1, RoundState::kCommitted, 1, 2, ""}, {Version("t", 0, 1, "b")}), IsOk());
+  // The same version again, or closing the same round again, fails as a whole.
+  EXPECT_THAT(store->CloseRound({"t", 2, RoundState::kCommitted, 1, 2, ""}, {Version("t", 0, 1, "c")}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(store->CloseRound({"t", 1, RoundState::kCommitted, 1, 2, ""}, {Version("t", 0, 2, "d")}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(store->Versions("t")->size(), 2u);
+  EXPECT_EQ(store->LatestVersions("t")->at(0).model, "b");
+  EXPECT_EQ(*store->LastRound("t"), 1);
+}
+
+TEST(SqliteStoreTest, AlteredOrMissingBlobIsDataLoss) {
+  const std::string dir = Dir("blob");
+  auto store = *SqliteStore::Open(dir);
+  ASSERT_THAT(store->CreateTask({"t", "c", 1, 1}, {Version("t", 0, 0, "weights")}), IsOk());
+  const std::string blob =
+      dir + "/blobs/t-c0-v0-" + DigestToHex(*Sha256("weights")).substr(0, 16) + ".model";
+  ASSERT_THAT(ReadFile(blob), IsOk());
+  ASSERT_THAT(WriteFileAtomically(blob, "weightz"), IsOk());
+  EXPECT_THAT(store->LatestVersions("t"), StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_EQ(std::remove(blob.c_str()), 0);
+  EXPECT_THAT(store->LatestVersions("t"), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST(SqliteStoreTest, UnwritableDirectoryIsAClearError) {
+  EXPECT_THAT(SqliteStore::Open("/proc/fedtiny-cannot-exist"),
+              StatusIs(absl::StatusCode::kInternal));
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator
