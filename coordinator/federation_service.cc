@@ -5,41 +5,46 @@
 namespace fedtiny::coordinator {
 
 namespace {
-constexpr int kMaxDeviceIdBytes = 128;
-constexpr int64_t kIdleRetryEarliestMs = 60 * 1000;
-constexpr int64_t kIdleRetryLatestMs = 5 * 60 * 1000;
-}  // namespace
 
-absl::Status ValidateCheckIn(const fedtiny::v1::CheckInRequest& request) {
-  if (request.device_id().empty()) {
-    return absl::InvalidArgumentError("check-in: device_id is empty");
-  }
-  if (request.device_id().size() > kMaxDeviceIdBytes) {
-    return absl::InvalidArgumentError("check-in: device_id exceeds 128 bytes");
-  }
-  const int battery = request.state().battery_percent();
-  if (battery < 0 || battery > 100) {
-    return absl::InvalidArgumentError(
-        "check-in: state.battery_percent outside [0, 100]");
-  }
-  return absl::OkStatus();
+template <typename T>
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
+                                absl::StatusOr<T> result, T* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (result.ok()) *response = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
 }
 
-grpc::ServerUnaryReactor* FederationService::CheckIn(
-    grpc::CallbackServerContext* context,
-    const fedtiny::v1::CheckInRequest* request,
-    fedtiny::v1::CheckInResponse* response) {
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const absl::Status& s) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status valid = ValidateCheckIn(*request);
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
-  }
-  // No task is open yet: every device is told to come back later.
-  response->mutable_retry()->set_earliest_ms(kIdleRetryEarliestMs);
-  response->mutable_retry()->set_latest_ms(kIdleRetryLatestMs);
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* FederationService::CheckIn(grpc::CallbackServerContext* context,
+                                                     const v1::CheckInRequest* request,
+                                                     v1::CheckInResponse* response) {
+  return Reply(context, coordinator_->CheckIn(*request), response);
+}
+
+grpc::ServerUnaryReactor* FederationService::Download(grpc::CallbackServerContext* context,
+                                                      const v1::DownloadRequest* request,
+                                                      v1::DownloadResponse* response) {
+  return Reply(context, coordinator_->Download(*request), response);
+}
+
+grpc::ServerUnaryReactor* FederationService::Upload(grpc::CallbackServerContext* context,
+                                                    const v1::UploadRequest* request,
+                                                    v1::UploadResponse*) {
+  return Reply(context, coordinator_->Upload(*request));
+}
+
+grpc::ServerUnaryReactor* FederationService::ReportFailure(grpc::CallbackServerContext* context,
+                                                           const v1::FailureReport* request,
+                                                           v1::FailureResponse*) {
+  return Reply(context, coordinator_->ReportFailure(*request));
 }
 
 }  // namespace fedtiny::coordinator

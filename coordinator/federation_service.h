@@ -1,29 +1,35 @@
-// The Federation API (proto/federation.proto) that devices call.
+// The Federation API (proto/federation.proto) that devices call: a thin edge
+// that converts between gRPC and the Coordinator's absl::Status.
 #ifndef FEDTINY_COORDINATOR_FEDERATION_SERVICE_H_
 #define FEDTINY_COORDINATOR_FEDERATION_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/status/status.h"
+#include "coordinator/coordinator.h"
 #include "proto/federation.grpc.pb.h"
 
 namespace fedtiny::coordinator {
 
-// Checks that a CheckInRequest is well formed before anything acts on it.
-// Returns kInvalidArgument naming the offending field.
-absl::Status ValidateCheckIn(const fedtiny::v1::CheckInRequest& request);
-
-// FederationService serves devices. Thread-safe: gRPC calls it from many threads;
-// it holds no mutable state of its own.
-class FederationService final
-    : public fedtiny::v1::Federation::CallbackService {
+// Thread-safe (the Coordinator is). Borrows the Coordinator, which must outlive it.
+class FederationService final : public v1::Federation::CallbackService {
  public:
-  FederationService() = default;
+  explicit FederationService(Coordinator* coordinator) : coordinator_(coordinator) {}
 
-  grpc::ServerUnaryReactor* CheckIn(
-      grpc::CallbackServerContext* context,
-      const fedtiny::v1::CheckInRequest* request,
-      fedtiny::v1::CheckInResponse* response) override;
+  grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
+                                    const v1::CheckInRequest* request,
+                                    v1::CheckInResponse* response) override;
+  grpc::ServerUnaryReactor* Download(grpc::CallbackServerContext* context,
+                                     const v1::DownloadRequest* request,
+                                     v1::DownloadResponse* response) override;
+  grpc::ServerUnaryReactor* Upload(grpc::CallbackServerContext* context,
+                                   const v1::UploadRequest* request,
+                                   v1::UploadResponse* response) override;
+  grpc::ServerUnaryReactor* ReportFailure(grpc::CallbackServerContext* context,
+                                          const v1::FailureReport* request,
+                                          v1::FailureResponse* response) override;
+
+ private:
+  Coordinator* const coordinator_;
 };
 
 }  // namespace fedtiny::coordinator

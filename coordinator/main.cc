@@ -1,6 +1,11 @@
-// The coordinator binary: serves the Federation API until SIGINT or SIGTERM.
-//   coordinator --port=0            # loopback, a free port, printed on stdout
-//   coordinator --host=0.0.0.0 --port=8443 --tls_cert=c.pem --tls_key=k.pem
+// The coordinator binary: serves the Federation and Admin APIs until SIGINT or
+// SIGTERM.
+//   coordinator --data_dir=/var/lib/fedtiny              # loopback, a free port
+//   coordinator --data_dir=d --host=0.0.0.0 --port=8443 --tls_cert=c.pem --tls_key=k.pem
+// The operator token is read from --admin_token_file, or created on first start
+// in <data_dir>/admin.token (mode 0600). It is never printed.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -8,24 +13,49 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "aggregation/random_source.h"
 #include "coordinator/server.h"
+#include "tools/base/atomic_file.h"
 #include "tools/base/logging.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1",
-          "Address to listen on; loopback by default.");
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
 ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one.");
+ABSL_FLAG(std::string, data_dir, "coordinator-data", "Where state persists.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding the operator token; default <data_dir>/admin.token (created).");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle; operators with a client certificate it signed need no token.");
 
 namespace {
 
-// Blocks SIGINT/SIGTERM in every thread, then waits for one on a helper thread
-// and shuts the server down.
-void ServeUntilSignal(fedtiny::coordinator::Server& server) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+absl::StatusOr<std::string> OperatorToken(const std::string& data_dir) {
+  std::string path = absl::GetFlag(FLAGS_admin_token_file);
+  const bool given = !path.empty();
+  if (!given) path = data_dir + "/admin.token";
+  absl::StatusOr<std::string> token = fedtiny::ReadFile(path);
+  if (token.ok()) {
+    std::string t(absl::StripAsciiWhitespace(*token));
+    if (t.size() < 16) return absl::InvalidArgumentError(path + ": token shorter than 16 characters");
+    return t;
+  }
+  if (given || token.status().code() != absl::StatusCode::kNotFound) return token.status();
+  uint64_t words[2];
+  fedtiny::aggregation::OpenSslRandomSource().Fill(absl::MakeSpan(words, 2));
+  const std::string fresh = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(words), sizeof(words)));
+  mkdir(data_dir.c_str(), 0755);
+  absl::Status s = fedtiny::WriteFileAtomically(path, fresh + "\n");
+  if (!s.ok()) return s;
+  chmod(path.c_str(), 0600);
+  std::fprintf(stderr, "created an operator token in %s\n", path.c_str());
+  return fresh;
+}
+
+void ServeUntilSignal(fedtiny::coordinator::Server& server, sigset_t set) {
   std::thread waiter([&server, set] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -39,7 +69,7 @@ void ServeUntilSignal(fedtiny::coordinator::Server& server) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("fedtiny coordinator: serves the Federation API");
+  absl::SetProgramUsageMessage("fedtiny coordinator: serves the Federation and Admin APIs");
   absl::ParseCommandLine(argc, argv);
   sigset_t set;
   sigemptyset(&set);
@@ -50,16 +80,23 @@ int main(int argc, char** argv) {
   fedtiny::coordinator::Server::Options options;
   options.host = absl::GetFlag(FLAGS_host);
   options.port = absl::GetFlag(FLAGS_port);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
-  absl::StatusOr<fedtiny::coordinator::Server> server =
-      fedtiny::coordinator::Server::Start(options);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  absl::StatusOr<std::string> token = OperatorToken(options.data_dir);
+  if (!token.ok()) {
+    std::fprintf(stderr, "coordinator: operator token: %s\n", token.status().ToString().c_str());
+    return 1;
+  }
+  options.admin_token = *token;
+  absl::StatusOr<fedtiny::coordinator::Server> server = fedtiny::coordinator::Server::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", server.status().ToString().c_str());
     return 1;
   }
   std::printf("listening on %s\n", server->address().c_str());
   std::fflush(stdout);
-  ServeUntilSignal(*server);
+  ServeUntilSignal(*server, set);
   return 0;
 }

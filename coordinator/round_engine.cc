@@ -197,6 +197,16 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
   return absl::OkStatus();
 }
 
+absl::Status RoundEngine::CheckToken(int64_t round, const std::string& token) const {
+  if (!open_ || round != open_->stats.round) {
+    return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));
+  }
+  if (!open_->by_token.contains(TokenKey(token))) {
+    return absl::PermissionDeniedError("upload token was not issued for this round");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RoundEngine::Fail(int64_t round, const std::string& token, absl::Time) {
   if (!open_ || round != open_->stats.round) {
     return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));

@@ -125,6 +125,10 @@ class RoundEngine {
   // count, cluster). Each rejection is counted in the round's stats.
   absl::Status Accept(const Upload& upload, absl::Time now);
 
+  // OK when `token` was issued in the open round `round`; kNotFound when that
+  // round is not open, kPermissionDenied for an unknown token.
+  absl::Status CheckToken(int64_t round, const std::string& token) const;
+
   // A device gave up (kPermissionDenied for an unknown token).
   absl::Status Fail(int64_t round, const std::string& token, absl::Time now);
 

@@ -5,40 +5,50 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "aggregation/random_source.h"
+#include "coordinator/admin_service.h"
+#include "coordinator/coordinator.h"
 #include "coordinator/federation_service.h"
+#include "coordinator/sqlite_store.h"
+#include "tools/base/atomic_file.h"
+#include "tools/base/status_macros.h"
 
 namespace fedtiny::coordinator {
 
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+absl::StatusOr<std::string> ReadPem(const std::string& path) {
+  absl::StatusOr<std::string> s = ReadFile(path);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  return s;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const Server::Options& options) {
-  const bool has_cert = !options.tls_cert_file.empty();
-  const bool has_key = !options.tls_key_file.empty();
+    const Server::Options& o) {
+  const bool has_cert = !o.tls_cert_file.empty(), has_key = !o.tls_key_file.empty();
   if (has_cert != has_key) {
-    return absl::InvalidArgumentError(
-        "TLS needs both a certificate and a key file");
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
   }
-  if (!has_cert) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file);
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(options.tls_key_file);
-  if (!key.ok()) return key.status();
+  if (!has_cert) {
+    if (!o.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError("client certificates need TLS (--tls_cert, --tls_key)");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  ASSIGN_OR_RETURN(std::string cert, ReadPem(o.tls_cert_file));
+  ASSIGN_OR_RETURN(std::string key, ReadPem(o.tls_key_file));
   grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  ssl.pem_key_cert_pairs.push_back({key, cert});
+  if (!o.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(o.tls_client_ca_file));
+    // Devices need no certificate; operators may present one.
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
   return grpc::SslServerCredentials(ssl);
 }
 
@@ -47,29 +57,49 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
 struct Server::Impl {
   std::string host;
   int port = 0;
-  FederationService federation;
+  std::shared_ptr<Clock> clock;
+  aggregation::OpenSslRandomSource random;
+  std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<FederationService> federation;
+  std::unique_ptr<AdminService> admin;
   std::unique_ptr<grpc::Server> server;
+  absl::Notification stop_ticking;
+  std::thread ticker;
+
+  ~Impl() {
+    if (!stop_ticking.HasBeenNotified()) stop_ticking.Notify();
+    if (ticker.joinable()) ticker.join();
+  }
 };
 
 absl::StatusOr<Server> Server::Start(const Options& options) {
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      MakeCredentials(options);
-  if (!creds.ok()) return creds.status();
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("a data directory is required");
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, MakeCredentials(options));
   auto impl = std::make_unique<Impl>();
   impl->host = options.host;
+  impl->clock = options.clock ? options.clock : std::make_shared<RealClock>();
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options.data_dir));
+  ASSIGN_OR_RETURN(impl->coordinator,
+                   Coordinator::Create(std::move(store), impl->clock.get(), &impl->random));
+  impl->federation = std::make_unique<FederationService>(impl->coordinator.get());
+  impl->admin = std::make_unique<AdminService>(impl->coordinator.get(), options.admin_token,
+                                               !options.tls_client_ca_file.empty());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),
-                           *creds, &impl->port);
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), creds, &impl->port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  builder.RegisterService(&impl->federation);
+  builder.RegisterService(impl->federation.get());
+  builder.RegisterService(impl->admin.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.host, ":", options.port));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port));
   }
+  Impl* raw = impl.get();
+  const absl::Duration tick = options.tick;
+  impl->ticker = std::thread([raw, tick] {
+    while (!raw->stop_ticking.WaitForNotificationWithTimeout(tick)) raw->coordinator->Tick();
+  });
   return Server(std::move(impl));
 }
 
@@ -85,10 +115,8 @@ Server& Server::operator=(Server&& other) noexcept {
 Server::~Server() { Shutdown(); }
 
 int Server::port() const { return impl_->port; }
-
-std::string Server::address() const {
-  return absl::StrCat(impl_->host, ":", impl_->port);
-}
+std::string Server::address() const { return absl::StrCat(impl_->host, ":", impl_->port); }
+Coordinator* Server::coordinator() const { return impl_->coordinator.get(); }
 
 void Server::Wait() {
   if (impl_ != nullptr && impl_->server != nullptr) impl_->server->Wait();
@@ -96,8 +124,10 @@ void Server::Wait() {
 
 void Server::Shutdown() {
   if (impl_ == nullptr || impl_->server == nullptr) return;
-  impl_->server->Shutdown(std::chrono::system_clock::now() +
-                          std::chrono::seconds(2));
+  impl_->admin->StopWatches();
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (!impl_->stop_ticking.HasBeenNotified()) impl_->stop_ticking.Notify();
+  if (impl_->ticker.joinable()) impl_->ticker.join();
 }
 
 }  // namespace fedtiny::coordinator

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -24,7 +25,7 @@ class CoordinatorSmokeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<ChildProcess> child =
-        ChildProcess::Spawn({"coordinator/coordinator", "--port=0"});
+        ChildProcess::Spawn({"coordinator/coordinator", "--port=0", "--data_dir=" + std::string(std::getenv("TEST_TMPDIR")) + "/smoke"});
     ASSERT_TRUE(child.ok()) << child.status();
     child_ = std::make_unique<ChildProcess>(*std::move(child));
     absl::StatusOr<std::string> line = child_->ReadLine(absl::Seconds(30));

@@ -1,0 +1,158 @@
+#include "client/transport/participant.h"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "client/core/personalization.h"
+#include "proto/model_codec.h"
+
+namespace fedtiny::client {
+
+namespace {
+
+TrainPlan PlanOf(const v1::Plan& p, const std::string& device_id, int64_t round) {
+  TrainPlan t;
+  t.epochs = p.epochs();
+  t.batch_size = p.batch_size();
+  t.learning_rate = p.learning_rate();
+  t.momentum = p.momentum();
+  t.proximal_mu = p.proximal_mu();
+  t.seed = std::hash<std::string>()(device_id) ^ static_cast<uint64_t>(round) * 0x9E3779B97F4A7C15ull;
+  return t;
+}
+
+// Scales the delta down to `max_norm` (0: unbounded), as the plan asks.
+void Clip(std::vector<float>& delta, double max_norm) {
+  if (max_norm <= 0) return;
+  double sq = 0;
+  for (float v : delta) sq += static_cast<double>(v) * v;
+  const double norm = std::sqrt(sq);
+  if (norm <= max_norm) return;
+  const float scale = static_cast<float>(max_norm / norm);
+  for (float& v : delta) v *= scale;
+}
+
+}  // namespace
+
+Participant::Participant(DeviceProfile profile, const SessionOptions& session,
+                         const DeviceState* state, std::string checkpoint_path)
+    : profile_(std::move(profile)),
+      session_(session),
+      state_(state),
+      job_(std::move(checkpoint_path), state) {}
+
+RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int32_t> labels) {
+  if (pending_) {
+    // A copy: Participate() clears pending_ while it still reads the assignment.
+    const v1::Assignment resume = *pending_;
+    return Participate(resume, inputs, labels);
+  }
+  const DeviceStatus s = state_->Read();
+  v1::CheckInRequest req;
+  req.set_device_id(profile_.device_id);
+  req.set_population(profile_.population);
+  req.set_device_class(profile_.device_class);
+  req.mutable_capabilities()->set_ram_bytes(profile_.ram_bytes);
+  req.mutable_capabilities()->set_has_fpu(profile_.has_fpu);
+  req.mutable_capabilities()->set_supports_int8(profile_.supports_int8);
+  req.mutable_state()->set_charging(s.charging);
+  req.mutable_state()->set_idle(s.idle);
+  req.mutable_state()->set_unmetered_network(s.unmetered_network);
+  req.mutable_state()->set_battery_percent(s.battery_percent);
+  absl::StatusOr<v1::CheckInResponse> resp = session_.CheckIn(req);
+  RoundResult r;
+  if (!resp.ok()) {
+    r.kind = RoundResult::Kind::kFailed;
+    r.why = std::string(resp.status().message());
+    return r;
+  }
+  if (resp->has_retry()) {
+    r.retry_after = session_.JitteredDelay(resp->retry());
+    return r;
+  }
+  return Participate(resp->assignment(), inputs, labels);
+}
+
+RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf& inputs,
+                                     absl::Span<const int32_t> labels) {
+  RoundResult r;
+  r.task = a.task();
+  r.round = a.round();
+  auto fail = [&](const std::string& why) {
+    r.kind = RoundResult::Kind::kFailed;
+    r.why = why;
+    pending_.reset();
+    (void)job_.Abandon();
+    v1::FailureReport report;
+    report.set_task(a.task());
+    report.set_round(a.round());
+    report.set_upload_token(a.upload_token());
+    report.set_reason(why.substr(0, 200));
+    (void)session_.ReportFailure(report);
+    return r;
+  };
+  if (a.bundles_size() == 0) return fail("assignment has no model");
+  std::vector<Head> heads;
+  Body body;
+  for (const v1::ModelBundle& b : a.bundles()) {
+    auto held = held_.find({a.task(), b.cluster()});
+    absl::StatusOr<std::string> bytes =
+        session_.DownloadBundle(a, b, held == held_.end() ? 0 : held->second);
+    if (!bytes.ok()) return fail(absl::StrCat("download: ", bytes.status().message()));
+    v1::Model model;
+    if (!model.ParseFromString(*bytes)) return fail("download: bundle is not a Model");
+    absl::StatusOr<Head> head = HeadFromProto(model);
+    absl::StatusOr<Body> parsed_body = BodyFromProto(model);
+    if (!head.ok() || !parsed_body.ok()) return fail("download: malformed model");
+    heads.push_back(*std::move(head));
+    body = *std::move(parsed_body);
+  }
+  absl::StatusOr<RowMatrixXf> features = body.Features(inputs);
+  if (!features.ok()) return fail(std::string(features.status().message()));
+  absl::StatusOr<ClusterChoice> choice = PickCluster(heads, *features, labels);
+  if (!choice.ok()) return fail(std::string(choice.status().message()));
+  r.cluster = choice->cluster;
+  const Head& received = heads[r.cluster];
+  const v1::ModelBundle& bundle = a.bundles(r.cluster);
+  absl::StatusOr<TrainOutcome> out =
+      job_.Run(absl::StrCat(a.task(), "/", a.round(), "/", r.cluster), received,
+               PlanOf(a.plan(), profile_.device_id, a.round()), *features, labels);
+  if (!out.ok()) return fail(absl::StrCat("training: ", out.status().message()));
+  if (!out->completed) {
+    pending_ = a;
+    r.kind = RoundResult::Kind::kPaused;
+    r.why = out->why_stopped;
+    return r;
+  }
+  pending_.reset();
+  std::vector<float> delta = out->head.Flatten();
+  const std::vector<float> base = received.Flatten();
+  for (size_t i = 0; i < delta.size(); ++i) delta[i] -= base[i];
+  Clip(delta, a.plan().clip_norm());
+  absl::StatusOr<Evaluation> eval = Evaluate(out->head, *features, labels);
+  v1::UploadRequest up;
+  up.set_task(a.task());
+  up.set_round(a.round());
+  up.set_upload_token(a.upload_token());
+  up.set_cluster(r.cluster);
+  up.set_model_version(bundle.version());
+  up.set_example_count(static_cast<int64_t>(labels.size()));
+  up.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * sizeof(float)));
+  (*up.mutable_metrics())["train_loss"] = out->result.mean_loss;
+  if (eval.ok()) (*up.mutable_metrics())["accuracy"] = eval->accuracy;
+  absl::Status s = session_.Upload(up);
+  if (!s.ok()) {
+    r.kind = RoundResult::Kind::kFailed;
+    r.why = absl::StrCat("upload: ", s.message());
+    return r;
+  }
+  held_[{a.task(), r.cluster}] = bundle.version();
+  r.kind = RoundResult::Kind::kUploaded;
+  r.examples = static_cast<int64_t>(labels.size());
+  r.loss = out->result.mean_loss;
+  return r;
+}
+
+}  // namespace fedtiny::client

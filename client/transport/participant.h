@@ -1,0 +1,72 @@
+// One device taking part in federated rounds through the real transport: check
+// in, download and verify the bundles, pick the cluster head with the lowest
+// local loss, train the head while eligible (TrainingJob: checkpoint, resume),
+// and upload the delta with its metrics, or report the failure.
+#ifndef FEDTINY_CLIENT_TRANSPORT_PARTICIPANT_H_
+#define FEDTINY_CLIENT_TRANSPORT_PARTICIPANT_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/core/eligibility.h"
+#include "client/core/model.h"
+#include "client/core/training_job.h"
+#include "client/transport/session.h"
+
+namespace fedtiny::client {
+
+struct DeviceProfile {
+  std::string device_id;
+  std::string population;
+  std::string device_class = "phone";
+  int64_t ram_bytes = int64_t{4} << 30;
+  bool has_fpu = true;
+  bool supports_int8 = true;
+};
+
+struct RoundResult {
+  enum class Kind { kRetry, kUploaded, kPaused, kFailed } kind = Kind::kRetry;
+  absl::Duration retry_after;   // kRetry: when to check in again (jittered).
+  std::string task;
+  int64_t round = 0;
+  int cluster = 0;
+  int64_t examples = 0;
+  double loss = 0;
+  std::string why;              // kPaused / kFailed.
+};
+
+// Owns its session; borrows the DeviceState. Not thread-safe.
+class Participant {
+ public:
+  Participant(DeviceProfile profile, const SessionOptions& session, const DeviceState* state,
+              std::string checkpoint_path);
+
+  // One attempt: check in and, if admitted, take part. `inputs` are the
+  // device's raw examples (rows of the model's input width) and their labels.
+  // A pause (device no longer eligible) keeps the checkpoint: call again to
+  // resume the same assignment before its deadline. Errors from the network or
+  // the server come back as kFailed with the reason reported to the server.
+  RoundResult RunOnce(const RowMatrixXf& inputs, absl::Span<const int32_t> labels);
+
+  // Model versions this device holds, per (task, cluster): it refuses older ones.
+  const std::map<std::pair<std::string, int>, int64_t>& held_versions() const { return held_; }
+
+ private:
+  RoundResult Participate(const v1::Assignment& a, const RowMatrixXf& inputs,
+                          absl::Span<const int32_t> labels);
+
+  DeviceProfile profile_;
+  FederationSession session_;
+  const DeviceState* state_;
+  TrainingJob job_;
+  std::optional<v1::Assignment> pending_;  // Paused assignment to resume.
+  std::map<std::pair<std::string, int>, int64_t> held_;
+};
+
+}  // namespace fedtiny::client
+
+#endif  // FEDTINY_CLIENT_TRANSPORT_PARTICIPANT_H_

@@ -1,0 +1,126 @@
+#include "coordinator/admin_service.h"
+
+#include "absl/strings/match.h"
+#include "coordinator/grpc_status.h"
+#include "tools/base/constant_time.h"
+
+namespace fedtiny::coordinator {
+
+namespace {
+
+template <typename T>
+grpc::Status Fill(absl::StatusOr<T> result, T* out) {
+  if (result.ok()) *out = *std::move(result);
+  return ToGrpcStatus(result.status());
+}
+
+}  // namespace
+
+grpc::Status AdminService::Authorize(const grpc::ServerContext* context) const {
+  if (mtls_ && context->auth_context() != nullptr && context->auth_context()->IsPeerAuthenticated()) {
+    return grpc::Status::OK;
+  }
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  if (!token_.empty() && it != md.end()) {
+    const absl::string_view value(it->second.data(), it->second.size());
+    constexpr absl::string_view kBearer = "Bearer ";
+    if (absl::StartsWith(value, kBearer) &&
+        ConstantTimeEquals(value.substr(kBearer.size()), token_)) {
+      return grpc::Status::OK;
+    }
+  }
+  // Never echo what was sent: it may be a secret.
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "operator token missing or wrong (or no verified client certificate)");
+}
+
+#define FEDTINY_AUTHORIZE(ctx)                 \
+  do {                                         \
+    grpc::Status auth_ = Authorize(ctx);       \
+    if (!auth_.ok()) return auth_;             \
+  } while (false)
+
+grpc::Status AdminService::CreateTask(grpc::ServerContext* ctx, const v1::CreateTaskRequest* r,
+                                      v1::TaskInfo* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->CreateTask(r->config()), out);
+}
+
+grpc::Status AdminService::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest*,
+                                     v1::ListTasksResponse* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  for (v1::TaskInfo& t : coordinator_->ListTasks()) *out->add_tasks() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* r,
+                                   v1::TaskInfo* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->GetTask(r->task()), out);
+}
+
+grpc::Status AdminService::PauseTask(grpc::ServerContext* ctx, const v1::SetTaskStateRequest* r,
+                                     v1::TaskInfo* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->SetPaused(r->task(), true), out);
+}
+
+grpc::Status AdminService::ResumeTask(grpc::ServerContext* ctx, const v1::SetTaskStateRequest* r,
+                                      v1::TaskInfo* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->SetPaused(r->task(), false), out);
+}
+
+grpc::Status AdminService::ListRounds(grpc::ServerContext* ctx, const v1::ListRoundsRequest* r,
+                                      v1::ListRoundsResponse* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  absl::StatusOr<std::vector<v1::RoundInfo>> rounds = coordinator_->ListRounds(r->task(), r->limit());
+  if (!rounds.ok()) return ToGrpcStatus(rounds.status());
+  for (v1::RoundInfo& info : *rounds) *out->add_rounds() = std::move(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetRound(grpc::ServerContext* ctx, const v1::GetRoundRequest* r,
+                                    v1::RoundInfo* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->GetRound(r->task(), r->round()), out);
+}
+
+grpc::Status AdminService::WatchRounds(grpc::ServerContext* ctx, const v1::WatchRoundsRequest* r,
+                                       grpc::ServerWriter<v1::RoundInfo>* writer) {
+  FEDTINY_AUTHORIZE(ctx);
+  if (!r->task().empty()) {
+    absl::Status exists = coordinator_->GetTask(r->task()).status();
+    if (!exists.ok()) return ToGrpcStatus(exists);
+  }
+  // First the latest state already known, then every event as it happens.
+  int64_t seq = 0;
+  std::vector<v1::RoundInfo> backlog =
+      coordinator_->WaitForRoundEvents(r->task(), &seq, absl::ZeroDuration());
+  if (!backlog.empty() && !writer->Write(backlog.back())) return grpc::Status::OK;
+  while (!ctx->IsCancelled() && !stopping_) {
+    for (const v1::RoundInfo& info :
+         coordinator_->WaitForRoundEvents(r->task(), &seq, absl::Milliseconds(500))) {
+      if (!writer->Write(info)) return grpc::Status::OK;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListModels(grpc::ServerContext* ctx, const v1::ListModelsRequest* r,
+                                      v1::ListModelsResponse* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  absl::StatusOr<std::vector<v1::ModelVersion>> models = coordinator_->ListModels(r->task());
+  if (!models.ok()) return ToGrpcStatus(models.status());
+  for (v1::ModelVersion& m : *models) *out->add_versions() = std::move(m);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Fleet(grpc::ServerContext* ctx, const v1::FleetRequest* r,
+                                 v1::FleetResponse* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->Fleet(r->task()), out);
+}
+
+}  // namespace fedtiny::coordinator

@@ -1,0 +1,354 @@
+// flctl: the operator's command line for a fedtiny coordinator.
+//
+//   flctl [--server=HOST:PORT] [--token_file=F] [--tls_ca=ca.pem] [--json] COMMAND
+//     tasks                                   list tasks
+//     task create --config=task.textproto [--model=model.pb]
+//     task get NAME
+//     rounds [--task=T] [--limit=N] [--watch] list rounds; --watch streams them
+//     models --task=T                         model versions and lineage
+//     fleet --task=T                          devices by class and state
+//     pause TASK | resume TASK
+//     model init --widths=784,128,64,10 --body_layers=1 --out=model.pb [--seed=S]
+//
+// The operator token comes from --token_file, else $FLCTL_TOKEN, else
+// ./coordinator-data/admin.token. Errors are one line on stderr, exit code 1.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "client/core/model.h"
+#include "proto/admin.grpc.pb.h"
+#include "proto/model_codec.h"
+#include "tools/base/atomic_file.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
+ABSL_FLAG(std::string, token_file, "", "File with the operator token.");
+ABSL_FLAG(std::string, tls_ca, "", "PEM roots to verify the server (enables TLS).");
+ABSL_FLAG(std::string, tls_cert, "", "Client certificate (mutual TLS, instead of a token).");
+ABSL_FLAG(std::string, tls_key, "", "Client key for --tls_cert.");
+ABSL_FLAG(bool, json, false, "Print JSON (one object per line) instead of tables.");
+ABSL_FLAG(std::string, task, "", "Task name (rounds, models, fleet).");
+ABSL_FLAG(int, limit, 20, "Rounds to list.");
+ABSL_FLAG(bool, watch, false, "rounds: keep streaming round events.");
+ABSL_FLAG(std::string, config, "", "task create: TaskConfig in text format.");
+ABSL_FLAG(std::string, model, "", "task create: binary Model to use as the initial model.");
+ABSL_FLAG(std::string, widths, "784,128,64,10", "model init: layer widths.");
+ABSL_FLAG(int, body_layers, 1, "model init: how many layers form the frozen body.");
+ABSL_FLAG(std::string, out, "model.pb", "model init: output file.");
+ABSL_FLAG(int64_t, seed, 1, "model init: seed.");
+ABSL_FLAG(double, deadline_s, 10, "Per-call deadline, seconds (not for --watch).");
+
+namespace v1 = fedtiny::v1;
+
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "flctl: %s\n", message.c_str());
+  std::exit(1);
+}
+
+void Check(const grpc::Status& s) {
+  if (s.ok()) return;
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      Fail(absl::StrCat("cannot reach the coordinator at ", absl::GetFlag(FLAGS_server), " (",
+                        s.error_message(), ")"));
+    case grpc::StatusCode::UNAUTHENTICATED:
+      Fail("not authorized: the operator token is missing or wrong");
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      Fail(absl::StrCat("the coordinator at ", absl::GetFlag(FLAGS_server), " did not answer in time"));
+    default:
+      Fail(s.error_message());
+  }
+}
+
+std::string ReadAll(const std::string& path) {
+  absl::StatusOr<std::string> s = fedtiny::ReadFile(path);
+  if (!s.ok()) Fail(std::string(s.status().message()));
+  return *s;
+}
+
+std::string Token() {
+  std::string path = absl::GetFlag(FLAGS_token_file);
+  if (path.empty()) {
+    if (const char* env = std::getenv("FLCTL_TOKEN"); env != nullptr && *env) return env;
+    path = "coordinator-data/admin.token";
+  }
+  absl::StatusOr<std::string> t = fedtiny::ReadFile(path);
+  if (!t.ok()) return "";  // mTLS may still authorize; otherwise the server says no.
+  return std::string(absl::StripAsciiWhitespace(*t));
+}
+
+std::unique_ptr<v1::Admin::Stub> Connect() {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (absl::GetFlag(FLAGS_tls_ca).empty()) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadAll(absl::GetFlag(FLAGS_tls_ca));
+    if (!absl::GetFlag(FLAGS_tls_cert).empty()) {
+      ssl.pem_cert_chain = ReadAll(absl::GetFlag(FLAGS_tls_cert));
+      ssl.pem_private_key = ReadAll(absl::GetFlag(FLAGS_tls_key));
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  return v1::Admin::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_server), creds));
+}
+
+void Prepare(grpc::ClientContext& ctx, bool streaming = false) {
+  const std::string token = Token();
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  if (!streaming) {
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(1000 * absl::GetFlag(FLAGS_deadline_s))));
+  }
+}
+
+// Prints rows as an aligned table (header first), or each message as JSON.
+class Output {
+ public:
+  explicit Output(std::vector<std::string> header) : header_(std::move(header)) {}
+  void Add(const google::protobuf::Message& m, std::vector<std::string> row) {
+    if (absl::GetFlag(FLAGS_json)) {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions o;
+      o.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(m, &json, o);
+      std::printf("%s\n", json.c_str());
+    } else {
+      rows_.push_back(std::move(row));
+    }
+  }
+  void Print(bool with_header = true) {
+    if (absl::GetFlag(FLAGS_json)) return;
+    std::vector<size_t> w(header_.size(), 0);
+    for (size_t c = 0; c < header_.size(); ++c) w[c] = with_header ? header_[c].size() : 0;
+    for (const auto& r : rows_)
+      for (size_t c = 0; c < r.size() && c < w.size(); ++c) w[c] = std::max(w[c], r[c].size());
+    if (with_header) PrintRow(header_, w);
+    for (const auto& r : rows_) PrintRow(r, w);
+    rows_.clear();
+    std::fflush(stdout);
+  }
+
+ private:
+  static void PrintRow(const std::vector<std::string>& r, const std::vector<size_t>& w) {
+    std::string line;
+    for (size_t c = 0; c < r.size(); ++c) {
+      line += r[c];
+      if (c + 1 < r.size()) line += std::string(w[c] - r[c].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string Time(int64_t ms) {
+  if (ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+std::string StateName(v1::TaskState s) {
+  return s == v1::RUNNING ? "running" : s == v1::PAUSED ? "paused" : s == v1::DONE ? "done" : "?";
+}
+
+std::string RoundStateName(v1::RoundState s) {
+  return s == v1::OPEN ? "open" : s == v1::COMMITTED ? "committed" : s == v1::ABANDONED ? "abandoned" : "?";
+}
+
+template <typename Map>
+std::string Pairs(const Map& m) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : m) parts.push_back(absl::StrCat(k, "=", v));
+  std::sort(parts.begin(), parts.end());
+  return parts.empty() ? "-" : absl::StrJoin(parts, ",");
+}
+
+void PrintTasks(const std::vector<v1::TaskInfo>& tasks) {
+  Output out({"TASK", "STATE", "ROUNDS", "PER-ROUND", "CLUSTERS", "AGGREGATOR", "CREATED"});
+  for (const v1::TaskInfo& t : tasks) {
+    out.Add(t, {t.config().name(), StateName(t.state()),
+                absl::StrCat(t.committed_rounds(), "/", t.config().rounds()),
+                absl::StrCat(t.config().clients_per_round()), absl::StrCat(t.config().clusters()),
+                t.config().aggregator(), Time(t.created_ms())});
+  }
+  out.Print();
+}
+
+std::vector<std::string> RoundRow(const v1::RoundInfo& r) {
+  std::string metrics;
+  for (const auto& [k, v] : r.metrics()) absl::StrAppend(&metrics, metrics.empty() ? "" : ",", k, "=", absl::StrFormat("%.4g", v));
+  return {r.task(), absl::StrCat(r.round()), RoundStateName(r.state()), absl::StrCat(r.selected()),
+          absl::StrCat(r.reported()), absl::StrCat(r.failed()), Pairs(r.rejected()),
+          Pairs(r.versions()), metrics.empty() ? "-" : metrics, Time(r.opened_ms()), Time(r.closed_ms())};
+}
+
+const std::vector<std::string> kRoundHeader = {"TASK", "ROUND", "STATE", "SELECTED", "REPORTED",
+                                               "FAILED", "REJECTED", "VERSIONS", "METRICS",
+                                               "OPENED", "CLOSED"};
+
+int ModelInit() {
+  std::vector<int64_t> widths;
+  for (absl::string_view w : absl::StrSplit(absl::GetFlag(FLAGS_widths), ',')) {
+    int64_t v = 0;
+    if (!absl::SimpleAtoi(w, &v) || v < 1) Fail(absl::StrCat("bad width '", w, "'"));
+    widths.push_back(v);
+  }
+  const int body = absl::GetFlag(FLAGS_body_layers);
+  if (widths.size() < 2 || body < 0 || body >= static_cast<int>(widths.size()) - 1) {
+    Fail("--widths needs >= 2 widths and --body_layers must leave >= 1 head layer");
+  }
+  fedtiny::client::Head all = fedtiny::client::MakeHead(widths, absl::GetFlag(FLAGS_seed));
+  std::vector<fedtiny::client::BodyLayer> body_layers(all.layers.begin(), all.layers.begin() + body);
+  fedtiny::client::Head head;
+  head.layers.assign(all.layers.begin() + body, all.layers.end());
+  const v1::Model m = fedtiny::ModelToProto(fedtiny::client::Body(body_layers), head);
+  absl::Status s = fedtiny::WriteFileAtomically(absl::GetFlag(FLAGS_out), m.SerializeAsString());
+  if (!s.ok()) Fail(std::string(s.message()));
+  std::printf("wrote %s: %zu body layer(s), %zu head layer(s), %lld head parameters\n",
+              absl::GetFlag(FLAGS_out).c_str(), body_layers.size(), head.layers.size(),
+              static_cast<long long>(head.num_params()));
+  return 0;
+}
+
+int Run(const std::vector<std::string>& args) {
+  const std::string cmd = args.empty() ? "" : args[0];
+  const std::string sub = args.size() > 1 ? args[1] : "";
+  if (cmd == "model" && sub == "init") return ModelInit();
+  auto stub = Connect();
+  grpc::ClientContext ctx;
+  if (cmd == "tasks") {
+    Prepare(ctx);
+    v1::ListTasksResponse r;
+    Check(stub->ListTasks(&ctx, v1::ListTasksRequest(), &r));
+    PrintTasks({r.tasks().begin(), r.tasks().end()});
+    return 0;
+  }
+  if (cmd == "task" && sub == "create") {
+    Prepare(ctx);
+    v1::CreateTaskRequest req;
+    if (absl::GetFlag(FLAGS_config).empty()) Fail("task create needs --config=task.textproto");
+    if (!google::protobuf::TextFormat::ParseFromString(ReadAll(absl::GetFlag(FLAGS_config)),
+                                                       req.mutable_config())) {
+      Fail(absl::StrCat(absl::GetFlag(FLAGS_config), ": not a TaskConfig in text format"));
+    }
+    if (!absl::GetFlag(FLAGS_model).empty() &&
+        !req.mutable_config()->mutable_model()->ParseFromString(ReadAll(absl::GetFlag(FLAGS_model)))) {
+      Fail(absl::StrCat(absl::GetFlag(FLAGS_model), ": not a binary Model"));
+    }
+    v1::TaskInfo info;
+    Check(stub->CreateTask(&ctx, req, &info));
+    PrintTasks({info});
+    return 0;
+  }
+  if ((cmd == "task" && sub == "get") || cmd == "pause" || cmd == "resume") {
+    const std::string name = cmd == "task" ? (args.size() > 2 ? args[2] : "") : sub;
+    if (name.empty()) Fail(absl::StrCat(cmd, ": which task?"));
+    Prepare(ctx);
+    v1::TaskInfo info;
+    if (cmd == "task") {
+      v1::GetTaskRequest req;
+      req.set_task(name);
+      Check(stub->GetTask(&ctx, req, &info));
+    } else {
+      v1::SetTaskStateRequest req;
+      req.set_task(name);
+      Check(cmd == "pause" ? stub->PauseTask(&ctx, req, &info) : stub->ResumeTask(&ctx, req, &info));
+    }
+    PrintTasks({info});
+    return 0;
+  }
+  if (cmd == "rounds") {
+    const std::string task = absl::GetFlag(FLAGS_task);
+    if (absl::GetFlag(FLAGS_watch)) {
+      Prepare(ctx, /*streaming=*/true);
+      v1::WatchRoundsRequest req;
+      req.set_task(task);
+      auto reader = stub->WatchRounds(&ctx, req);
+      v1::RoundInfo info;
+      Output out(kRoundHeader);
+      bool first = true;
+      while (reader->Read(&info)) {
+        out.Add(info, RoundRow(info));
+        out.Print(first);
+        first = false;
+      }
+      Check(reader->Finish());
+      return 0;
+    }
+    if (task.empty()) Fail("rounds needs --task=T");
+    Prepare(ctx);
+    v1::ListRoundsRequest req;
+    req.set_task(task);
+    req.set_limit(absl::GetFlag(FLAGS_limit));
+    v1::ListRoundsResponse r;
+    Check(stub->ListRounds(&ctx, req, &r));
+    Output out(kRoundHeader);
+    for (const v1::RoundInfo& info : r.rounds()) out.Add(info, RoundRow(info));
+    out.Print();
+    return 0;
+  }
+  if (cmd == "models" || cmd == "fleet") {
+    const std::string task = absl::GetFlag(FLAGS_task);
+    if (task.empty()) Fail(absl::StrCat(cmd, " needs --task=T"));
+    Prepare(ctx);
+    if (cmd == "models") {
+      v1::ListModelsRequest req;
+      req.set_task(task);
+      v1::ListModelsResponse r;
+      Check(stub->ListModels(&ctx, req, &r));
+      Output out({"TASK", "CLUSTER", "VERSION", "PARENT", "ROUND", "AGGREGATOR", "PARTICIPANTS",
+                  "BYTES", "SHA256", "COMMITTED"});
+      for (const v1::ModelVersion& m : r.versions()) {
+        out.Add(m, {m.task(), absl::StrCat(m.cluster()), absl::StrCat(m.version()),
+                    m.version() == 0 ? "-" : absl::StrCat(m.parent_version()), absl::StrCat(m.round()),
+                    m.aggregator(), absl::StrCat(m.participants()), absl::StrCat(m.size_bytes()),
+                    m.sha256().substr(0, 12), Time(m.committed_ms())});
+      }
+      out.Print();
+    } else {
+      v1::FleetRequest req;
+      req.set_task(task);
+      v1::FleetResponse r;
+      Check(stub->Fleet(&ctx, req, &r));
+      Output out({"DEVICE-CLASS", "STATE", "DEVICES"});
+      for (const v1::FleetCount& c : r.counts()) {
+        out.Add(c, {c.device_class().empty() ? "-" : c.device_class(), c.state(), absl::StrCat(c.devices())});
+      }
+      out.Print();
+    }
+    return 0;
+  }
+  Fail(absl::StrCat("unknown command '", absl::StrJoin(args, " "), "' (see flctl --help)"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "flctl [flags] tasks | task create --config=F [--model=M] | task get T | "
+      "rounds --task=T [--watch] | models --task=T | fleet --task=T | pause T | resume T | "
+      "model init --widths=... --body_layers=N --out=F");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args(rest.begin() + 1, rest.end());
+  return Run(args);
+}
