@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -125,7 +126,8 @@ void Prepare(grpc::ClientContext& ctx, bool streaming = false) {
 // Prints rows as an aligned table (header first), or each message as JSON.
 class Output {
  public:
-  explicit Output(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit Output(std::vector<std::string> header, std::vector<size_t> min_widths = {})
+      : header_(std::move(header)), min_widths_(std::move(min_widths)) {}
   void Add(const google::protobuf::Message& m, std::vector<std::string> row) {
     if (absl::GetFlag(FLAGS_json)) {
       std::string json;
@@ -140,7 +142,9 @@ class Output {
   void Print(bool with_header = true) {
     if (absl::GetFlag(FLAGS_json)) return;
     std::vector<size_t> w(header_.size(), 0);
-    for (size_t c = 0; c < header_.size(); ++c) w[c] = with_header ? header_[c].size() : 0;
+    for (size_t c = 0; c < header_.size(); ++c) {
+      w[c] = std::max(header_[c].size(), c < min_widths_.size() ? min_widths_[c] : 0);
+    }
     for (const auto& r : rows_)
       for (size_t c = 0; c < r.size() && c < w.size(); ++c) w[c] = std::max(w[c], r[c].size());
     if (with_header) PrintRow(header_, w);
@@ -159,6 +163,7 @@ class Output {
     std::printf("%s\n", line.c_str());
   }
   std::vector<std::string> header_;
+  std::vector<size_t> min_widths_;  // Keeps streamed rows aligned.
   std::vector<std::vector<std::string>> rows_;
 };
 
@@ -195,8 +200,9 @@ void PrintTasks(const std::vector<v1::TaskInfo>& tasks) {
 }
 
 std::vector<std::string> RoundRow(const v1::RoundInfo& r) {
+  std::map<std::string, double> sorted(r.metrics().begin(), r.metrics().end());
   std::string metrics;
-  for (const auto& [k, v] : r.metrics()) absl::StrAppend(&metrics, metrics.empty() ? "" : ",", k, "=", absl::StrFormat("%.4g", v));
+  for (const auto& [k, v] : sorted) absl::StrAppend(&metrics, metrics.empty() ? "" : ",", k, "=", absl::StrFormat("%.4g", v));
   return {r.task(), absl::StrCat(r.round()), RoundStateName(r.state()), absl::StrCat(r.selected()),
           absl::StrCat(r.reported()), absl::StrCat(r.failed()), Pairs(r.rejected()),
           Pairs(r.versions()), metrics.empty() ? "-" : metrics, Time(r.opened_ms()), Time(r.closed_ms())};
@@ -285,7 +291,7 @@ int Run(const std::vector<std::string>& args) {
       req.set_task(task);
       auto reader = stub->WatchRounds(&ctx, req);
       v1::RoundInfo info;
-      Output out(kRoundHeader);
+      Output out(kRoundHeader, {8, 5, 9, 8, 8, 6, 12, 8, 34, 19, 19});
       bool first = true;
       while (reader->Read(&info)) {
         out.Add(info, RoundRow(info));
