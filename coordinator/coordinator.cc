@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
@@ -60,6 +61,7 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
                               c.eligibility().require_unmetered(),
                               c.eligibility().min_battery_percent()};
   e.cooldown = absl::Milliseconds(c.cooldown_ms());
+  for (const auto& [device_class, quota] : c.class_quota()) e.class_quota[device_class] = quota;
   return e;
 }
 
@@ -103,7 +105,9 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
       c.min_reports() < 1 || c.min_reports() > c.clients_per_round() ||
       c.round_deadline_ms() < 1 || c.clusters() < 1 || c.clusters() > 64 ||
       c.cooldown_ms() < 0 || c.int8_below_ram_bytes() < 0 ||
-      c.eligibility().min_battery_percent() < 0 || c.eligibility().min_battery_percent() > 100) {
+      c.eligibility().min_battery_percent() < 0 || c.eligibility().min_battery_percent() > 100 ||
+      std::any_of(c.class_quota().begin(), c.class_quota().end(),
+                  [](const auto& q) { return q.second < 1; })) {
     return absl::InvalidArgumentError(
         "task: need rounds, clients_per_round >= 1; over_selection >= 1; "
         "1 <= min_reports <= clients_per_round; round_deadline_ms > 0; clusters in [1, 64]");
@@ -345,6 +349,10 @@ absl::Status Coordinator::Upload(const v1::UploadRequest& r) {
   for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
   absl::Status s = t->engine->Accept(u, now);
   if (s.ok()) {
+    if (std::optional<std::string> device = t->engine->DeviceForToken(u.token)) {
+      auto seen = t->devices.find(*device);
+      if (seen != t->devices.end()) seen->second.cluster = r.cluster();
+    }
     Emit(RoundInfoOf(*t, *t->engine->current(), v1::OPEN, {}));
     MaybeClose(*t, now);
   }
@@ -526,13 +534,14 @@ absl::StatusOr<std::vector<v1::ModelVersion>> Coordinator::ListModels(const std:
 absl::StatusOr<v1::FleetResponse> Coordinator::Fleet(const std::string& task) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(Task * t, Find(task));
-  std::map<std::pair<std::string, std::string>, int64_t> counts;
-  for (const auto& [id, d] : t->devices) ++counts[{d.device_class, d.state}];
+  std::map<std::tuple<std::string, int, std::string>, int64_t> counts;
+  for (const auto& [id, d] : t->devices) ++counts[{d.device_class, d.cluster, d.state}];
   v1::FleetResponse out;
   for (const auto& [key, n] : counts) {
     v1::FleetCount* c = out.add_counts();
-    c->set_device_class(key.first);
-    c->set_state(key.second);
+    c->set_device_class(std::get<0>(key));
+    c->set_cluster(std::get<1>(key));
+    c->set_state(std::get<2>(key));
     c->set_devices(n);
   }
   return out;

@@ -67,6 +67,7 @@ class Coordinator {
   struct DeviceSeen {
     std::string device_class;
     std::string state;
+    int cluster = 0;  // The cluster of its last accepted upload.
   };
   struct Task {
     v1::TaskConfig config;

@@ -336,9 +336,10 @@ int Run(const std::vector<std::string>& args) {
       req.set_task(task);
       v1::FleetResponse r;
       Check(stub->Fleet(&ctx, req, &r));
-      Output out({"DEVICE-CLASS", "STATE", "DEVICES"});
+      Output out({"DEVICE-CLASS", "CLUSTER", "STATE", "DEVICES"});
       for (const v1::FleetCount& c : r.counts()) {
-        out.Add(c, {c.device_class().empty() ? "-" : c.device_class(), c.state(), absl::StrCat(c.devices())});
+        out.Add(c, {c.device_class().empty() ? "-" : c.device_class(), absl::StrCat(c.cluster()),
+                    c.state(), absl::StrCat(c.devices())});
       }
       out.Print();
     }

@@ -207,6 +207,13 @@ absl::Status RoundEngine::CheckToken(int64_t round, const std::string& token) co
   return absl::OkStatus();
 }
 
+std::optional<std::string> RoundEngine::DeviceForToken(const std::string& token) const {
+  if (!open_) return std::nullopt;
+  auto it = open_->by_token.find(TokenKey(token));
+  if (it == open_->by_token.end()) return std::nullopt;
+  return it->second.device_id;
+}
+
 absl::Status RoundEngine::Fail(int64_t round, const std::string& token, absl::Time) {
   if (!open_ || round != open_->stats.round) {
     return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));

@@ -129,6 +129,9 @@ class RoundEngine {
   // round is not open, kPermissionDenied for an unknown token.
   absl::Status CheckToken(int64_t round, const std::string& token) const;
 
+  // The device an upload token of the open round was issued to.
+  std::optional<std::string> DeviceForToken(const std::string& token) const;
+
   // A device gave up (kPermissionDenied for an unknown token).
   absl::Status Fail(int64_t round, const std::string& token, absl::Time now);
 

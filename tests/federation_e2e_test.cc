@@ -184,6 +184,17 @@ TEST_F(E2eTest, RealParticipantsCompleteRoundsAndTheModelImproves) {
   ASSERT_TRUE(admin_->GetTask(Ctx().get(), treq, &info).ok());
   EXPECT_EQ(info.state(), v1::DONE);
   EXPECT_EQ(info.committed_rounds(), 3);
+  v1::FleetRequest freq;
+  freq.set_task("activity");
+  v1::FleetResponse fleet;
+  ASSERT_TRUE(admin_->Fleet(Ctx().get(), freq, &fleet).ok());
+  int64_t seen = 0;
+  for (const v1::FleetCount& c : fleet.counts()) {
+    EXPECT_EQ(c.device_class(), "phone");
+    EXPECT_EQ(c.cluster(), 0);
+    seen += c.devices();
+  }
+  EXPECT_EQ(seen, 4);
   // The state survives a restart.
   Restart();
   ASSERT_TRUE(admin_->GetTask(Ctx().get(), treq, &info).ok());
@@ -295,6 +306,31 @@ TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
   EXPECT_EQ(rej.at("stale"), 1);
   EXPECT_EQ(rej.at("duplicate"), 1);
   EXPECT_EQ(rej.at("late"), 1);
+}
+
+TEST_F(E2eTest, ClassQuotaCapsAdmissionsPerRound) {
+  v1::TaskConfig c = Task("quota", 4, 1);
+  (*c.mutable_class_quota())["mcu"] = 1;
+  ASSERT_TRUE(Create(c).ok());
+  auto check_in = [&](const std::string& id, const std::string& cls) {
+    v1::CheckInRequest ci;
+    ci.set_device_id(id);
+    ci.set_population("phones");
+    ci.set_device_class(cls);
+    ci.mutable_state()->set_charging(true);
+    ci.mutable_state()->set_idle(true);
+    ci.mutable_state()->set_unmetered_network(true);
+    ci.mutable_state()->set_battery_percent(80);
+    v1::CheckInResponse resp;
+    EXPECT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
+    return resp.has_assignment();
+  };
+  EXPECT_TRUE(check_in("m1", "mcu"));
+  EXPECT_FALSE(check_in("m2", "mcu"));
+  EXPECT_TRUE(check_in("p1", "phone"));
+  (*c.mutable_class_quota())["mcu"] = 0;
+  c.set_name("quota-bad");
+  EXPECT_EQ(Create(c).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(E2eTest, AdminNeedsTheOperatorToken) {
