@@ -308,6 +308,47 @@ TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
   EXPECT_EQ(rej.at("late"), 1);
 }
 
+TEST_F(E2eTest, SessionVerifiesBundlesAndRefusesOlderVersions) {
+  ASSERT_TRUE(Create(Task("verify", 2, 5)).ok());
+  client::SessionOptions so;
+  so.address = server_->address();
+  so.chunk_bytes = 100;  // Many chunks: the download resumes from each offset.
+  client::FederationSession session(so);
+  v1::CheckInRequest ci;
+  ci.set_device_id("v1");
+  ci.set_population("phones");
+  ci.mutable_capabilities()->set_has_fpu(true);
+  ci.mutable_state()->set_charging(true);
+  ci.mutable_state()->set_idle(true);
+  ci.mutable_state()->set_unmetered_network(true);
+  ci.mutable_state()->set_battery_percent(80);
+  absl::StatusOr<v1::CheckInResponse> resp = session.CheckIn(ci);
+  ASSERT_TRUE(resp.ok() && resp->has_assignment());
+  const v1::Assignment& a = resp->assignment();
+  const v1::ModelBundle& b = a.bundles(0);
+  absl::StatusOr<std::string> bytes = session.DownloadBundle(a, b, 0);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(static_cast<int64_t>(bytes->size()), b.size_bytes());
+  v1::Model m;
+  EXPECT_TRUE(m.ParseFromString(*bytes));
+  // A device holding a newer version refuses this one.
+  EXPECT_EQ(session.DownloadBundle(a, b, b.version() + 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Bytes that do not match the announced hash are rejected.
+  v1::ModelBundle altered = b;
+  std::string sha = altered.sha256();
+  sha[0] ^= 1;
+  altered.set_sha256(sha);
+  EXPECT_EQ(session.DownloadBundle(a, altered, 0).status().code(), absl::StatusCode::kDataLoss);
+  // A server that is gone is a status, not a hang.
+  client::SessionOptions gone = so;
+  gone.address = "127.0.0.1:1";
+  gone.attempts = 2;
+  gone.call_deadline = absl::Seconds(1);
+  client::FederationSession dead(gone);
+  EXPECT_EQ(dead.CheckIn(ci).status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(E2eTest, ClassQuotaCapsAdmissionsPerRound) {
   v1::TaskConfig c = Task("quota", 4, 1);
   (*c.mutable_class_quota())["mcu"] = 1;
