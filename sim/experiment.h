@@ -4,8 +4,8 @@
 // server combines updates with the real aggregation/ code (robust aggregator and
 // server optimizer). Virtual time comes from the population's device classes.
 //
-// The round loop here stands in for the coordinator's round engine until that
-// lands (issue 4); see docs/simulator.md.
+// The rounds run on the coordinator's real RoundEngine (selection, tokens,
+// validation, per-cluster aggregation, server optimizer) on virtual time.
 #ifndef FEDTINY_SIM_EXPERIMENT_H_
 #define FEDTINY_SIM_EXPERIMENT_H_
 
@@ -42,6 +42,8 @@ struct ExperimentConfig {
   std::string attack = "sign_flip";
   bool heterogeneous = true;  // Device classes, windows, drop-outs, int8 bodies.
   int threads = 2;
+  int clusters = 1;        // Heads the coordinator keeps (devices pick one: IFCA).
+  int cluster_groups = 1;  // Data groups with permuted labels (cluster structure).
   int eval_every = 1;  // Evaluate the test set every k rounds (and the last).
   uint64_t seed = 1;
 };
@@ -56,6 +58,7 @@ struct RoundRecord {
   int attackers = 0;          // Malicious updates among those aggregated.
   bool committed = false;     // false: too few reports, abandoned.
   bool evaluated = false;     // Whether accuracy/loss were measured this round.
+  std::vector<double> group_accuracy;  // Per data group, with the head it picks.
   double accuracy = 0;        // Test accuracy of the global model after the round.
   double loss = 0;
   int64_t bytes_down = 0;

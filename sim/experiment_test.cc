@@ -91,6 +91,25 @@ TEST(ExperimentTest, HeterogeneousFleetDropsAndStraggles) {
   EXPECT_EQ(RoundsCsv(*r).find("round,"), 0u);
 }
 
+TEST(ExperimentTest, PerClusterHeadsBeatOneHeadOnPermutedLabelGroups) {
+  ExperimentConfig c = Small();
+  c.cluster_groups = 4;  // Four groups of devices, each with its own label permutation.
+  c.clients = 200;
+  c.per_round = 40;
+  c.rounds = 12;
+  c.partition = "iid";
+  c.clusters = 1;
+  absl::StatusOr<ExperimentResult> one = RunExperiment(c, Data());
+  c.clusters = 4;
+  absl::StatusOr<ExperimentResult> four = RunExperiment(c, Data());
+  ASSERT_THAT(one, IsOk());
+  ASSERT_THAT(four, IsOk());
+  // One head cannot fit four contradictory labelings; four heads can.
+  EXPECT_LT(one->final_accuracy, 0.5);
+  EXPECT_GT(four->final_accuracy, one->final_accuracy + 0.15);
+  EXPECT_EQ(four->rounds.back().group_accuracy.size(), 4u);
+}
+
 TEST(ExperimentTest, RejectsBadConfigs) {
   ExperimentConfig c = Small();
   c.per_round = 1000;

@@ -38,6 +38,8 @@ ABSL_FLAG(int, threads, 2, "Training threads.");
 ABSL_FLAG(int64_t, seed, 1, "Seed of everything random.");
 ABSL_FLAG(int, eval_every, 1, "Evaluate the test set every k rounds (and the last).");
 ABSL_FLAG(bool, quiet, false, "No per-round lines.");
+ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
+ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny simulator: federated training on Fashion-MNIST");
@@ -64,6 +66,8 @@ int main(int argc, char** argv) {
   c.threads = absl::GetFlag(FLAGS_threads);
   c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
   c.eval_every = absl::GetFlag(FLAGS_eval_every);
+  c.clusters = absl::GetFlag(FLAGS_clusters);
+  c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
 
   std::fprintf(stderr, "loading Fashion-MNIST from %s\n", absl::GetFlag(FLAGS_data_dir).c_str());
   absl::StatusOr<fedtiny::sim::FashionMnist> data =

@@ -99,9 +99,14 @@ std::string ParticipationSvg(const ExperimentResult& r) {
 }  // namespace
 
 std::string RoundLine(const RoundRecord& rec) {
-  const std::string quality =
+  std::string quality =
       rec.evaluated ? absl::StrFormat("acc %.4f  loss %.4f", rec.accuracy, rec.loss)
                     : std::string("acc    -    loss    -  ");
+  if (rec.evaluated && rec.group_accuracy.size() > 1) {
+    std::vector<std::string> g;
+    for (double a : rec.group_accuracy) g.push_back(absl::StrFormat("%.3f", a));
+    absl::StrAppend(&quality, "  groups ", absl::StrJoin(g, "/"));
+  }
   return absl::StrFormat(
       "round %3d  vtime %7.2fh  selected %4d  reported %4d  dropped %3d  stragglers %3d  "
       "attackers %3d  %s  up %.1f MB  down %.1f MB  wall %.2fs%s",
@@ -131,13 +136,14 @@ std::string SummaryJson(const ExperimentResult& r) {
       "{\"name\": %s, \"aggregator\": %s, \"server_optimizer\": %s, \"rounds\": %d, "
       "\"clients\": %d, \"per_round\": %d, \"epochs\": %d, \"batch\": %d, \"lr\": %g, "
       "\"partition\": %s, \"alpha\": %g, \"attacker_fraction\": %g, \"attack\": %s, "
-      "\"heterogeneous\": %s, \"seed\": %d, \"pretrain_accuracy\": %.4f, "
+      "\"heterogeneous\": %s, \"clusters\": %d, \"cluster_groups\": %d, \"seed\": %d, "
+      "\"pretrain_accuracy\": %.4f, "
       "\"final_accuracy\": %.4f, \"fl_seconds\": %.3f, \"client_updates\": %d, "
       "\"client_updates_per_s\": %.1f}\n",
       JsonString(c.name), JsonString(r.aggregator_name), JsonString(c.server_optimizer),
       c.rounds, c.clients, c.per_round, c.epochs, c.batch, c.lr, JsonString(c.partition),
       c.alpha, c.attacker_fraction, JsonString(c.attack), c.heterogeneous ? "true" : "false",
-      c.seed, r.pretrain_accuracy, r.final_accuracy, r.fl_seconds, r.client_updates,
+      c.clusters, c.cluster_groups, c.seed, r.pretrain_accuracy, r.final_accuracy, r.fl_seconds, r.client_updates,
       r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0);
 }
 
