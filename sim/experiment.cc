@@ -17,7 +17,8 @@
 #include "aggregation/server_optimizer.h"
 #include "client/core/head_trainer.h"
 #include "client/core/personalization.h"
-#include "coordinator/round_engine.h"
+#include "sim/round_driver.h"
+#include "sim/synthetic.h"
 #include "sim/partition.h"
 #include "sim/population.h"
 #include "tools/base/status_macros.h"
@@ -31,9 +32,21 @@ using client::DenseLayer;
 using client::Head;
 using client::RowMatrixXf;
 
-struct ClientData {
-  RowMatrixXf features;
-  std::vector<int32_t> labels;
+// Client data computed once (the body's features of each device's images).
+class PrecomputedSource final : public ClientDataSource {
+ public:
+  PrecomputedSource(std::vector<ClientData> clients, int64_t dim)
+      : clients_(std::move(clients)), dim_(dim) {}
+  int64_t num_clients() const override { return static_cast<int64_t>(clients_.size()); }
+  int64_t feature_dim() const override { return dim_; }
+  int64_t NumExamples(int64_t k) const override {
+    return static_cast<int64_t>(clients_[k].labels.size());
+  }
+  ClientData Get(int64_t k) const override { return clients_[k]; }
+
+ private:
+  const std::vector<ClientData> clients_;
+  const int64_t dim_;
 };
 
 absl::Status Validate(const ExperimentConfig& c, const FashionMnist& data) {
@@ -65,37 +78,6 @@ absl::StatusOr<DenseLayer> PretrainBody(const ExperimentConfig& c, const Fashion
   ASSIGN_OR_RETURN(client::Evaluation e, client::Evaluate(full, data.test.images, data.test.labels));
   *accuracy = e.accuracy;
   return full.layers[0];
-}
-
-// Trains the clients listed in `ids` in parallel, each from `heads[cluster[k]]`,
-// the head its IFCA choice picked; updates[k] = trained - that head.
-void TrainClients(const ExperimentConfig& c, const std::vector<Head>& heads,
-                  const std::vector<ClientData>& clients, const std::vector<int>& ids,
-                  const std::vector<int>& cluster, int round,
-                  std::vector<std::vector<float>>& updates) {
-  updates.assign(ids.size(), {});
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    client::TrainPlan plan{c.epochs, c.batch, c.lr, 0.f, c.prox_mu, 0};
-    auto trainer = *client::HeadTrainer::Create(heads[0], plan);
-    for (size_t k = next++; k < ids.size(); k = next++) {
-      const Head& start = heads[cluster[k]];
-      Head local = start;
-      client::TrainState state;
-      // Per client and round, so runs repeat whatever the thread interleaving.
-      trainer->set_seed(c.seed * 1000003ull + static_cast<uint64_t>(round) * 7919ull + ids[k]);
-      const ClientData& d = clients[ids[k]];
-      if (!trainer->Train(local, d.features, d.labels, [] { return true; }, state).ok()) continue;
-      std::vector<float> u = local.Flatten();
-      const std::vector<float> base = start.Flatten();
-      for (size_t i = 0; i < u.size(); ++i) u[i] -= base[i];
-      updates[k] = std::move(u);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < c.threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
 }
 
 // The label permutation of data group g (group 0: identity), for populations
@@ -142,10 +124,10 @@ absl::StatusOr<ExperimentResult> RunExperiment(
     const ExperimentConfig& c, const FashionMnist& data,
     const std::function<void(const RoundRecord&)>& on_round) {
   RETURN_IF_ERROR(Validate(c, data));
-  ASSIGN_OR_RETURN(aggregation::AggregatorFactory make_aggregator,
-                   aggregation::ParseAggregatorSpec(c.aggregator));
+  // Bad specs fail before the expensive pre-training.
+  RETURN_IF_ERROR(aggregation::ParseAggregatorSpec(c.aggregator).status());
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer).status());
-  ASSIGN_OR_RETURN(aggregation::AttackConfig attack, aggregation::ParseAttack(c.attack));
+  RETURN_IF_ERROR(aggregation::ParseAttack(c.attack).status());
   ExperimentResult result;
   result.config = c;
 
@@ -181,181 +163,47 @@ absl::StatusOr<ExperimentResult> RunExperiment(
     }
   }
 
-  // The coordinator's round engine runs the rounds, as it does in the server.
   std::vector<Head> heads;
-  std::map<int, coordinator::ClusterModel> models;
-  for (int k = 0; k < c.clusters; ++k) {
-    heads.push_back(client::MakeHead({128, 64, 10}, c.seed + 1 + k));
-    models[k] = coordinator::ClusterModel{heads.back().Flatten(), 0, ""};
-  }
-  const int64_t dim = heads[0].num_params();
-  const int64_t model_bytes = dim * static_cast<int64_t>(sizeof(float));
-  coordinator::EngineConfig ec;
-  ec.task = c.name.empty() ? "sim" : c.name;
-  ec.rounds = c.rounds;
-  ec.goal = c.per_round;
-  ec.over_selection = c.over_selection;
-  ec.min_reports = std::max(1, static_cast<int>(std::ceil(c.min_report_fraction * c.per_round)));
-  ec.deadline = absl::Seconds(c.deadline_s);
-  ec.clusters = c.clusters;
-  ec.dim = dim;
-  ec.aggregator = c.aggregator;
-  ec.server_optimizer = c.server_optimizer;
-  ec.eligibility = coordinator::Eligibility{false, false, false, 0};  // Availability is the population's.
-  aggregation::SeededRandomSource tokens(c.seed ^ 0x70CE75ull);
-  ASSIGN_OR_RETURN(std::unique_ptr<coordinator::RoundEngine> engine,
-                   coordinator::RoundEngine::Create(ec, models, 1, 0, &tokens));
-  result.aggregator_name = make_aggregator(dim)->Name();
-  aggregation::SeededRandomSource attack_noise(c.seed ^ 0xA77AC4ull);
-  const absl::Time epoch = absl::UnixEpoch();
+  for (int k = 0; k < c.clusters; ++k) heads.push_back(client::MakeHead({128, 64, 10}, c.seed + 1 + k));
+  const PrecomputedSource source(std::move(clients), 128);
+  const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
+    return EvaluateGroups(h, test_f32, data.test.labels, c.cluster_groups, c.seed, groups);
+  };
+  RETURN_IF_ERROR(RunRounds(c, source, population, std::move(heads), evaluate, result, on_round));
+  return result;
+}
 
-  const auto start = std::chrono::steady_clock::now();
-  double now = 0;
-  std::uniform_real_distribution<double> unit(0, 1);
-  for (int r = 1; r <= c.rounds; ++r) {
-    RoundRecord rec;
-    rec.round = r;
-    // Selection: available devices check in until the engine's round is full.
-    std::vector<int> eligible;
-    for (int k = 0; k < c.clients; ++k)
-      if (population.Available(k, now) && !clients[k].labels.empty()) eligible.push_back(k);
-    std::shuffle(eligible.begin(), eligible.end(), rng);
-    std::vector<std::pair<int, coordinator::Admitted>> admitted;
-    const int want = static_cast<int>(std::ceil(c.per_round * c.over_selection));
-    for (int k : eligible) {
-      if (static_cast<int>(admitted.size()) >= want) break;
-      coordinator::DeviceCheckIn d{absl::StrCat(k), population.class_of(k).name, true, true, true, 100};
-      auto outcome = engine->CheckIn(d, epoch + absl::Seconds(now));
-      if (auto* a = std::get_if<coordinator::Admitted>(&outcome)) admitted.emplace_back(k, *a);
-    }
-    rec.selected = static_cast<int>(admitted.size());
-    // Who finishes, and when (virtual time).
-    struct Finisher {
-      double secs;
-      int client;
-      std::string token;
-      int64_t round;
-    };
-    std::vector<Finisher> finishers;
-    for (const auto& [k, a] : admitted) {
-      const double flops = 6.0 * dim * clients[k].labels.size() * c.epochs;
-      const double secs = population.RoundSeconds(k, model_bytes * c.clusters, model_bytes, flops);
-      rec.bytes_down += model_bytes * c.clusters;
-      const bool interrupted = c.heterogeneous && (unit(rng) < population.class_of(k).dropout ||
-                                                   !population.Available(k, now + secs));
-      if (interrupted) {
-        ++rec.dropped;
-      } else if (secs > c.deadline_s) {
-        ++rec.stragglers;
-      } else {
-        finishers.push_back({secs, k, a.token, a.round});
-      }
-    }
-    std::sort(finishers.begin(), finishers.end(),
-              [](const Finisher& x, const Finisher& y) { return x.secs < y.secs; });
-    if (static_cast<int>(finishers.size()) > c.per_round) {
-      rec.stragglers += static_cast<int>(finishers.size()) - c.per_round;  // Past the goal.
-      finishers.resize(c.per_round);
-    }
-    // Each device picks the cluster head with the lowest loss on its data (IFCA).
-    std::vector<int> honest, malicious, honest_cluster;
-    std::vector<size_t> honest_at, malicious_at;
-    for (size_t i = 0; i < finishers.size(); ++i) {
-      const int k = finishers[i].client;
-      int cluster = 0;
-      if (c.clusters > 1) {
-        absl::StatusOr<client::ClusterChoice> choice =
-            client::PickCluster(heads, clients[k].features, clients[k].labels);
-        if (choice.ok()) cluster = choice->cluster;
-      }
-      if (population.device(k).attacker) {
-        malicious.push_back(k);
-        malicious_at.push_back(i);
-      } else {
-        honest.push_back(k);
-        honest_at.push_back(i);
-        honest_cluster.push_back(cluster);
-      }
-    }
-    std::vector<std::vector<float>> updates;
-    TrainClients(c, heads, clients, honest, honest_cluster, r, updates);
-    result.client_updates += static_cast<int64_t>(honest.size());
-    // Uploads reach the engine in finishing order, at their virtual times.
-    struct Pending {
-      double secs;
-      coordinator::Upload upload;
-      bool attacker;
-    };
-    std::vector<Pending> uploads;
-    std::vector<std::vector<float>> stacked(c.clusters);
-    for (size_t j = 0; j < honest.size(); ++j) {
-      if (updates[j].empty()) continue;
-      const Finisher& f = finishers[honest_at[j]];
-      stacked[honest_cluster[j]].insert(stacked[honest_cluster[j]].end(), updates[j].begin(),
-                                        updates[j].end());
-      coordinator::Upload u;
-      u.round = f.round;
-      u.token = f.token;
-      u.cluster = honest_cluster[j];
-      u.model_version = engine->models().at(u.cluster).version;
-      u.example_count = static_cast<int64_t>(clients[f.client].labels.size());
-      u.delta = std::move(updates[j]);
-      uploads.push_back({f.secs, std::move(u), false});
-    }
-    for (size_t j = 0; j < malicious.size(); ++j) {
-      // Attackers target cluster 0 with what they see of its honest updates.
-      const int64_t n_honest = static_cast<int64_t>(stacked[0].size()) / dim;
-      if (n_honest < 2) continue;
-      absl::StatusOr<Eigen::VectorXf> bad = aggregation::CraftAttack(
-          attack, aggregation::ConstRowMatrixMap(stacked[0].data(), n_honest, dim),
-          Eigen::VectorXf::Zero(dim), attack_noise);
-      if (!bad.ok()) continue;
-      const Finisher& f = finishers[malicious_at[j]];
-      coordinator::Upload u;
-      u.round = f.round;
-      u.token = f.token;
-      u.model_version = engine->models().at(0).version;
-      u.example_count = static_cast<int64_t>(clients[f.client].labels.size());
-      u.delta.assign(bad->data(), bad->data() + dim);
-      uploads.push_back({f.secs, std::move(u), true});
-    }
-    std::stable_sort(uploads.begin(), uploads.end(),
-                     [](const Pending& x, const Pending& y) { return x.secs < y.secs; });
-    double last_accepted_s = 0;
-    for (const Pending& p : uploads) {
-      if (engine->Accept(p.upload, epoch + absl::Seconds(now + p.secs)).ok()) {
-        ++rec.reported;
-        rec.attackers += p.attacker;
-        last_accepted_s = p.secs;
-      }
-    }
-    // The round closes when the goal is reached, or else at its deadline.
-    const double close_s = rec.reported >= c.per_round ? last_accepted_s : c.deadline_s;
-    std::optional<coordinator::ClosedRound> closed =
-        engine->TakeClosedRound(epoch + absl::Seconds(now + close_s));
-    if (closed) {
-      rec.committed = closed->commit;
-      engine->FinishRound(*closed, closed->commit);  // No store in the simulator.
-      for (const auto& [k, m] : engine->models()) RETURN_IF_ERROR(heads[k].Unflatten(m.head));
-    }
-    now += close_s + c.gap_s;
-    rec.virtual_time_s = now;
-    rec.bytes_up = rec.reported * model_bytes;
-    if (r % c.eval_every == 0 || r == c.rounds) {
-      ASSIGN_OR_RETURN(client::Evaluation e,
-                       EvaluateGroups(heads, test_f32, data.test.labels, c.cluster_groups,
-                                      c.seed, &rec.group_accuracy));
-      rec.evaluated = true;
-      rec.accuracy = e.accuracy;
-      rec.loss = e.loss;
-    }
-    rec.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    result.rounds.push_back(rec);
-    if (on_round) on_round(rec);
+absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
+    const ExperimentConfig& c, const SyntheticOptions& options,
+    const std::function<void(const RoundRecord&)>& on_round) {
+  if (c.rounds < 1 || c.per_round < 1 || options.clients < c.per_round || c.eval_every < 1 ||
+      c.clusters < 1 || c.threads < 1) {
+    return absl::InvalidArgumentError(
+        "synthetic: need rounds, per_round, threads, clusters >= 1 and clients >= per_round");
   }
-  result.fl_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.final_accuracy = result.rounds.back().accuracy;
+  ExperimentResult result;
+  result.config = c;
+  const SyntheticSource source(options);
+  const Population population(static_cast<int>(options.clients), c.attacker_fraction,
+                              c.heterogeneous, c.seed);
+  // Test set: held-out examples of up to 1,000 devices spread over the population.
+  const int64_t eval_devices = std::min<int64_t>(1000, options.clients);
+  client::RowMatrixXf test_x(eval_devices * 20, kSyntheticDim);
+  std::vector<int32_t> test_y;
+  for (int64_t i = 0; i < eval_devices; ++i) {
+    const ClientData t = source.Test(i * (options.clients / eval_devices), 20);
+    test_x.middleRows(i * 20, 20) = t.features;
+    test_y.insert(test_y.end(), t.labels.begin(), t.labels.end());
+  }
+  // Multinomial logistic regression, as in the FedProx paper.
+  std::vector<Head> heads;
+  for (int k = 0; k < c.clusters; ++k) {
+    heads.push_back(client::MakeHead({kSyntheticDim, kSyntheticClasses}, c.seed + 1 + k));
+  }
+  const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
+    return EvaluateGroups(h, test_x, test_y, 1, c.seed, groups);
+  };
+  RETURN_IF_ERROR(RunRounds(c, source, population, std::move(heads), evaluate, result, on_round));
   return result;
 }
 
