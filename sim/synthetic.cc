@@ -1,6 +1,7 @@
 #include "sim/synthetic.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -41,11 +42,15 @@ ClientData SyntheticSource::Make(int64_t k, int64_t n, uint64_t stream) const {
   ClientData d;
   d.features.resize(n, kSyntheticDim);
   d.labels.resize(n);
+  // Standard deviations sqrt(Sigma_jj) = j^-0.6, j = 1..60.
+  static const std::array<double, kSyntheticDim> kSd = [] {
+    std::array<double, kSyntheticDim> sd;
+    for (int j = 0; j < kSyntheticDim; ++j) sd[j] = std::pow(j + 1.0, -0.6);
+    return sd;
+  }();
   Eigen::Matrix<double, kSyntheticDim, 1> x;
   for (int64_t i = 0; i < n; ++i) {
-    for (int j = 0; j < kSyntheticDim; ++j) {
-      x[j] = v[j] + std::pow(j + 1.0, -0.6) * n01(ex);  // sd = sqrt(j^-1.2)
-    }
+    for (int j = 0; j < kSyntheticDim; ++j) x[j] = v[j] + kSd[j] * n01(ex);
     Eigen::Index y;
     (w * x + b).maxCoeff(&y);
     d.labels[i] = static_cast<int32_t>(y);
