@@ -33,7 +33,9 @@ struct ExperimentConfig {
   int threads = 2;
   int clusters = 1;        // Heads the coordinator keeps (devices pick one: IFCA).
   int cluster_groups = 1;  // Data groups with permuted labels (cluster structure).
-  int eval_every = 1;  // Evaluate the test set every k rounds (and the last).
+  int eval_every = 1;
+  // Devices sampled at each evaluation for local/personalized accuracy (0: off).
+  int personalize_devices = 0;  // Evaluate the test set every k rounds (and the last).
   uint64_t seed = 1;
 };
 
@@ -48,6 +50,9 @@ struct RoundRecord {
   bool committed = false;     // false: too few reports, abandoned.
   bool evaluated = false;     // Whether accuracy/loss were measured this round.
   std::vector<double> group_accuracy;  // Per data group, with the head it picks.
+  // On sampled devices' own held-out examples (when personalize_devices > 0):
+  double local_accuracy = 0;         // The global head the device picks.
+  double personalized_accuracy = 0;  // That head fine-tuned on the device's data.
   double accuracy = 0;        // Test accuracy of the global model after the round.
   double loss = 0;
   int64_t bytes_down = 0;

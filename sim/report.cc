@@ -102,6 +102,10 @@ std::string RoundLine(const RoundRecord& rec) {
   std::string quality =
       rec.evaluated ? absl::StrFormat("acc %.4f  loss %.4f", rec.accuracy, rec.loss)
                     : std::string("acc    -    loss    -  ");
+  if (rec.evaluated && rec.personalized_accuracy > 0) {
+    absl::StrAppendFormat(&quality, "  local %.3f  personal %.3f", rec.local_accuracy,
+                          rec.personalized_accuracy);
+  }
   if (rec.evaluated && rec.group_accuracy.size() > 1) {
     std::vector<std::string> g;
     for (double a : rec.group_accuracy) g.push_back(absl::StrFormat("%.3f", a));
@@ -118,13 +122,16 @@ std::string RoundLine(const RoundRecord& rec) {
 std::string RoundsCsv(const ExperimentResult& r) {
   std::string csv =
       "round,virtual_time_s,selected,reported,dropped,stragglers,attackers,committed,"
-      "accuracy,loss,bytes_down,bytes_up,wall_s\n";
+      "accuracy,loss,local_accuracy,personalized_accuracy,bytes_down,bytes_up,wall_s\n";
   for (const RoundRecord& x : r.rounds) {
-    absl::StrAppendFormat(&csv, "%d,%.1f,%d,%d,%d,%d,%d,%d,%s,%s,%d,%d,%.4f\n", x.round,
+    absl::StrAppendFormat(&csv, "%d,%.1f,%d,%d,%d,%d,%d,%d,%s,%s,%s,%s,%d,%d,%.4f\n", x.round,
                           x.virtual_time_s, x.selected, x.reported, x.dropped, x.stragglers,
                           x.attackers, x.committed ? 1 : 0,
                           x.evaluated ? absl::StrFormat("%.6f", x.accuracy) : "",
-                          x.evaluated ? absl::StrFormat("%.6f", x.loss) : "", x.bytes_down,
+                          x.evaluated ? absl::StrFormat("%.6f", x.loss) : "",
+                          x.personalized_accuracy > 0 ? absl::StrFormat("%.6f", x.local_accuracy) : "",
+                          x.personalized_accuracy > 0 ? absl::StrFormat("%.6f", x.personalized_accuracy) : "",
+                          x.bytes_down,
                           x.bytes_up, x.wall_s);
   }
   return csv;
@@ -138,12 +145,14 @@ std::string SummaryJson(const ExperimentResult& r) {
       "\"partition\": %s, \"alpha\": %g, \"attacker_fraction\": %g, \"attack\": %s, "
       "\"heterogeneous\": %s, \"clusters\": %d, \"cluster_groups\": %d, \"seed\": %d, "
       "\"pretrain_accuracy\": %.4f, "
-      "\"final_accuracy\": %.4f, \"fl_seconds\": %.3f, \"client_updates\": %d, "
+      "\"final_accuracy\": %.4f, \"final_local_accuracy\": %.4f, "
+      "\"final_personalized_accuracy\": %.4f, \"fl_seconds\": %.3f, \"client_updates\": %d, "
       "\"client_updates_per_s\": %.1f}\n",
       JsonString(c.name), JsonString(r.aggregator_name), JsonString(c.server_optimizer),
       c.rounds, c.clients, c.per_round, c.epochs, c.batch, c.lr, JsonString(c.partition),
       c.alpha, c.attacker_fraction, JsonString(c.attack), c.heterogeneous ? "true" : "false",
-      c.clusters, c.cluster_groups, c.seed, r.pretrain_accuracy, r.final_accuracy, r.fl_seconds, r.client_updates,
+      c.clusters, c.cluster_groups, c.seed, r.pretrain_accuracy, r.final_accuracy, r.rounds.back().local_accuracy,
+      r.rounds.back().personalized_accuracy, r.fl_seconds, r.client_updates,
       r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0);
 }
 
