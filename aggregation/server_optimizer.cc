@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "aggregation/aggregator.h"
+#include "tools/base/byte_io.h"
 
 namespace fedtiny::aggregation {
 
@@ -17,35 +18,6 @@ namespace {
 using Kind = ServerOptimizerConfig::Kind;
 constexpr char kMagic[4] = {'F', 'T', 'S', 'O'};
 constexpr uint32_t kVersion = 1;
-
-template <typename T>
-void Put(std::string& out, const T& v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-// Reads fixed-size values from a byte string, failing once on a short read.
-class Reader {
- public:
-  explicit Reader(absl::string_view in) : in_(in) {}
-  template <typename T>
-  bool Get(T& v) {
-    if (in_.size() < sizeof(T)) return false;
-    std::memcpy(&v, in_.data(), sizeof(T));
-    in_.remove_prefix(sizeof(T));
-    return true;
-  }
-  bool GetFloats(Eigen::VectorXf& v, int64_t n) {
-    if (static_cast<int64_t>(in_.size()) / 4 < n) return false;
-    v.resize(n);
-    std::memcpy(v.data(), in_.data(), n * sizeof(float));
-    in_.remove_prefix(n * sizeof(float));
-    return true;
-  }
-  bool AtEnd() const { return in_.empty(); }
-
- private:
-  absl::string_view in_;
-};
 
 }  // namespace
 
@@ -132,14 +104,14 @@ absl::Status ServerOptimizer::Apply(const Eigen::VectorXf& delta,
 
 std::string ServerOptimizer::Serialize() const {
   std::string out(kMagic, sizeof(kMagic));
-  Put(out, kVersion);
-  Put(out, static_cast<uint8_t>(config_.kind));
-  Put(out, config_.lr);
-  Put(out, config_.beta1);
-  Put(out, config_.beta2);
-  Put(out, config_.tau);
-  Put(out, steps_);
-  Put(out, dim());
+  PutValue(out, kVersion);
+  PutValue(out, static_cast<uint8_t>(config_.kind));
+  PutValue(out, config_.lr);
+  PutValue(out, config_.beta1);
+  PutValue(out, config_.beta2);
+  PutValue(out, config_.tau);
+  PutValue(out, steps_);
+  PutValue(out, dim());
   out.append(reinterpret_cast<const char*>(m_.data()), m_.size() * sizeof(float));
   out.append(reinterpret_cast<const char*>(v_.data()), v_.size() * sizeof(float));
   return out;
@@ -150,7 +122,7 @@ absl::StatusOr<ServerOptimizer> ServerOptimizer::Restore(absl::string_view bytes
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     return absl::InvalidArgumentError("server optimizer state: bad magic");
   }
-  Reader r(bytes.substr(sizeof(kMagic)));
+  ByteReader r(bytes.substr(sizeof(kMagic)));
   uint32_t version = 0;
   uint8_t kind = 0;
   ServerOptimizerConfig c;
@@ -167,9 +139,12 @@ absl::StatusOr<ServerOptimizer> ServerOptimizer::Restore(absl::string_view bytes
     return absl::InvalidArgumentError("server optimizer state: corrupt header");
   }
   c.kind = static_cast<Kind>(kind);
-  ServerOptimizer opt(c, 0);
+  if (static_cast<uint64_t>(dim) > r.rest().size() / (2 * sizeof(float))) {
+    return absl::InvalidArgumentError("server optimizer state: moment buffers truncated");
+  }
+  ServerOptimizer opt(c, dim);
   opt.steps_ = steps;
-  if (!r.GetFloats(opt.m_, dim) || !r.GetFloats(opt.v_, dim) || !r.AtEnd()) {
+  if (!r.GetRawFloats(dim, opt.m_.data()) || !r.GetRawFloats(dim, opt.v_.data()) || !r.AtEnd()) {
     return absl::InvalidArgumentError(
         "server optimizer state: moment buffers truncated or trailing bytes");
   }

@@ -51,6 +51,20 @@ LocalData Data(int n, uint32_t seed) {
   return d;
 }
 
+// An eligible phone checking in for the "phones" population.
+v1::CheckInRequest EligibleCheckIn(const std::string& device_id, const std::string& cls = "") {
+  v1::CheckInRequest ci;
+  ci.set_device_id(device_id);
+  ci.set_population("phones");
+  ci.set_device_class(cls);
+  ci.mutable_capabilities()->set_has_fpu(true);
+  ci.mutable_state()->set_charging(true);
+  ci.mutable_state()->set_idle(true);
+  ci.mutable_state()->set_unmetered_network(true);
+  ci.mutable_state()->set_battery_percent(80);
+  return ci;
+}
+
 v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
   v1::TaskConfig c;
   c.set_name(name);
@@ -204,14 +218,7 @@ TEST_F(E2eTest, RealParticipantsCompleteRoundsAndTheModelImproves) {
 
 TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
   ASSERT_TRUE(Create(Task("bad", 2, 5)).ok());
-  v1::CheckInRequest ci;
-  ci.set_device_id("d1");
-  ci.set_population("phones");
-  ci.mutable_capabilities()->set_has_fpu(true);
-  ci.mutable_state()->set_charging(true);
-  ci.mutable_state()->set_idle(true);
-  ci.mutable_state()->set_unmetered_network(true);
-  ci.mutable_state()->set_battery_percent(80);
+  v1::CheckInRequest ci = EligibleCheckIn("d1");
   v1::CheckInResponse resp;
   ASSERT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
   ASSERT_TRUE(resp.has_assignment());
@@ -314,14 +321,7 @@ TEST_F(E2eTest, SessionVerifiesBundlesAndRefusesOlderVersions) {
   so.address = server_->address();
   so.chunk_bytes = 100;  // Many chunks: the download resumes from each offset.
   client::FederationSession session(so);
-  v1::CheckInRequest ci;
-  ci.set_device_id("v1");
-  ci.set_population("phones");
-  ci.mutable_capabilities()->set_has_fpu(true);
-  ci.mutable_state()->set_charging(true);
-  ci.mutable_state()->set_idle(true);
-  ci.mutable_state()->set_unmetered_network(true);
-  ci.mutable_state()->set_battery_percent(80);
+  v1::CheckInRequest ci = EligibleCheckIn("v1");
   absl::StatusOr<v1::CheckInResponse> resp = session.CheckIn(ci);
   ASSERT_TRUE(resp.ok() && resp->has_assignment());
   const v1::Assignment& a = resp->assignment();
@@ -354,16 +354,8 @@ TEST_F(E2eTest, ClassQuotaCapsAdmissionsPerRound) {
   (*c.mutable_class_quota())["mcu"] = 1;
   ASSERT_TRUE(Create(c).ok());
   auto check_in = [&](const std::string& id, const std::string& cls) {
-    v1::CheckInRequest ci;
-    ci.set_device_id(id);
-    ci.set_population("phones");
-    ci.set_device_class(cls);
-    ci.mutable_state()->set_charging(true);
-    ci.mutable_state()->set_idle(true);
-    ci.mutable_state()->set_unmetered_network(true);
-    ci.mutable_state()->set_battery_percent(80);
     v1::CheckInResponse resp;
-    EXPECT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
+    EXPECT_TRUE(federation_->CheckIn(Ctx("").get(), EligibleCheckIn(id, cls), &resp).ok());
     return resp.has_assignment();
   };
   EXPECT_TRUE(check_in("m1", "mcu"));
@@ -453,13 +445,7 @@ TEST_F(E2eTest, WatchStreamsRoundEventsAndRestartAbandonsOpenRounds) {
   EXPECT_EQ(seen.back().round(), 1);
   // Open round 2, then "crash": after the restart it is recorded as abandoned
   // and round 3 opens next; version 1 is intact.
-  v1::CheckInRequest ci;
-  ci.set_device_id("late-device");
-  ci.set_population("phones");
-  ci.mutable_state()->set_charging(true);
-  ci.mutable_state()->set_idle(true);
-  ci.mutable_state()->set_unmetered_network(true);
-  ci.mutable_state()->set_battery_percent(80);
+  v1::CheckInRequest ci = EligibleCheckIn("late-device");
   v1::CheckInResponse resp;
   ASSERT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
   ASSERT_EQ(resp.assignment().round(), 2);

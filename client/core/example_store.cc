@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tools/base/atomic_file.h"
-#include "tools/base/sha256.h"
+#include "tools/base/byte_io.h"
 
 namespace fedtiny::client {
 
@@ -63,56 +63,41 @@ RowMatrixXf ExampleStore::Features() const {
 
 absl::Status ExampleStore::Save(const std::string& path) const {
   std::string out(kMagic, 4);
-  auto put = [&out](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
-  put(kVersion);
-  put(options_.input_dim);
-  put(seen_);
-  put(size());
+  PutValue(out, kVersion);
+  PutValue(out, options_.input_dim);
+  PutValue(out, seen_);
+  PutValue(out, size());
   for (int64_t i = 0; i < size(); ++i) {
-    put(labels_[i]);
+    PutValue(out, labels_[i]);
     out.append(reinterpret_cast<const char*>(features_[i].data()),
                options_.input_dim * sizeof(float));
   }
-  absl::StatusOr<Sha256Digest> d = Sha256(out);
-  if (!d.ok()) return d.status();
-  out.append(reinterpret_cast<const char*>(d->data()), d->size());
-  return WriteFileAtomically(path, out);
+  return WriteFileAtomically(path, WithSha256Trailer(std::move(out)));
 }
 
 absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
                                                 const ExampleStoreOptions& options) {
   absl::StatusOr<std::string> bytes = ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  const std::string& b = *bytes;
-  if (b.size() < 4 + 32 || b.compare(0, 4, kMagic, 4) != 0) {
-    return absl::DataLossError(absl::StrCat(path, ": not an example store or truncated"));
+  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(*bytes, path);
+  if (!body.ok()) return body.status();
+  if (body->substr(0, 4) != absl::string_view(kMagic, 4)) {
+    return absl::DataLossError(absl::StrCat(path, ": not an example store"));
   }
-  const absl::string_view body(b.data(), b.size() - 32);
-  absl::StatusOr<Sha256Digest> d = Sha256(body);
-  if (!d.ok() || std::memcmp(d->data(), b.data() + body.size(), 32) != 0) {
-    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch (truncated or corrupt)"));
-  }
-  size_t pos = 4;
-  auto get = [&](auto& v) {
-    if (pos + sizeof(v) > body.size()) return false;
-    std::memcpy(&v, body.data() + pos, sizeof(v));
-    pos += sizeof(v);
-    return true;
-  };
+  ByteReader r(body->substr(4));
   uint32_t version = 0;
   int64_t dim = 0, seen = 0, n = 0;
-  if (!get(version) || !get(dim) || !get(seen) || !get(n) || version != kVersion ||
+  if (!r.Get(version) || !r.Get(dim) || !r.Get(seen) || !r.Get(n) || version != kVersion ||
       dim != options.input_dim || n < 0 ||
-      body.size() - pos != static_cast<size_t>(n) * (4 + dim * sizeof(float))) {
+      r.rest().size() != static_cast<size_t>(n) * (4 + dim * sizeof(float))) {
     return absl::DataLossError(absl::StrCat(path, ": malformed or for another input size"));
   }
   ExampleStore store(options);
   for (int64_t i = 0; i < n; ++i) {
     int32_t label = 0;
-    get(label);
     std::vector<float> row(dim);
-    std::memcpy(row.data(), body.data() + pos, dim * sizeof(float));
-    pos += dim * sizeof(float);
+    r.Get(label);
+    r.GetRawFloats(dim, row.data());
     if (store.size() < store.capacity()) {
       store.features_.push_back(std::move(row));
       store.labels_.push_back(label);

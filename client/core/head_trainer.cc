@@ -6,7 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "tools/base/sha256.h"
+#include "tools/base/byte_io.h"
 
 namespace fedtiny::client {
 
@@ -182,63 +182,27 @@ absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& fe
   return result;
 }
 
-namespace {
-
-template <typename T>
-void Put(std::string& out, const T& v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-void PutFloats(std::string& out, const std::vector<float>& v) {
-  Put(out, static_cast<uint64_t>(v.size()));
-  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
-}
-
-}  // namespace
-
 std::string TrainState::Serialize() const {
   std::string out = "FTTS";
-  Put(out, static_cast<uint8_t>(started));
-  Put(out, epoch);
-  Put(out, next_batch);
-  Put(out, examples_seen);
-  Put(out, loss_sum);
+  PutValue(out, static_cast<uint8_t>(started));
+  PutValue(out, epoch);
+  PutValue(out, next_batch);
+  PutValue(out, examples_seen);
+  PutValue(out, loss_sum);
   PutFloats(out, velocity);
   PutFloats(out, anchor);
-  absl::StatusOr<Sha256Digest> d = Sha256(out);
-  out.append(reinterpret_cast<const char*>(d->data()), d->size());
-  return out;
+  return WithSha256Trailer(std::move(out));
 }
 
 absl::StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
-  constexpr size_t kDigest = 32;
-  if (bytes.size() < 4 + kDigest || bytes.compare(0, 4, "FTTS") != 0) {
-    return absl::DataLossError("train state: truncated or not a train state");
-  }
-  const absl::string_view body(bytes.data(), bytes.size() - kDigest);
-  absl::StatusOr<Sha256Digest> d = Sha256(body);
-  if (!d.ok() || std::memcmp(d->data(), bytes.data() + body.size(), kDigest) != 0) {
-    return absl::DataLossError("train state: checksum mismatch");
-  }
+  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(bytes, "train state");
+  if (!body.ok()) return body.status();
+  if (body->substr(0, 4) != "FTTS") return absl::DataLossError("train state: not a train state");
+  ByteReader r(body->substr(4));
   TrainState s;
-  size_t pos = 4;
-  auto get = [&](auto& v) {
-    if (pos + sizeof(v) > body.size()) return false;
-    std::memcpy(&v, body.data() + pos, sizeof(v));
-    pos += sizeof(v);
-    return true;
-  };
-  auto get_floats = [&](std::vector<float>& v) {
-    uint64_t n = 0;
-    if (!get(n) || n > (body.size() - pos) / sizeof(float)) return false;
-    v.resize(n);
-    std::memcpy(v.data(), body.data() + pos, n * sizeof(float));
-    pos += n * sizeof(float);
-    return true;
-  };
   uint8_t started = 0;
-  if (!get(started) || !get(s.epoch) || !get(s.next_batch) || !get(s.examples_seen) ||
-      !get(s.loss_sum) || !get_floats(s.velocity) || !get_floats(s.anchor) ||
-      pos != body.size()) {
+  if (!r.Get(started) || !r.Get(s.epoch) || !r.Get(s.next_batch) || !r.Get(s.examples_seen) ||
+      !r.Get(s.loss_sum) || !r.GetFloats(s.velocity) || !r.GetFloats(s.anchor) || !r.AtEnd()) {
     return absl::DataLossError("train state: malformed body");
   }
   s.started = started != 0;

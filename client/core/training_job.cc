@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tools/base/atomic_file.h"
-#include "tools/base/sha256.h"
+#include "tools/base/byte_io.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::client {
@@ -20,15 +20,11 @@ constexpr char kMagic[] = "FTCK";
 std::string Encode(const std::string& round_id, const std::vector<float>& head,
                    const TrainState& state) {
   std::string out(kMagic, 4);
-  auto put = [&out](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
-  put(static_cast<uint32_t>(round_id.size()));
+  PutValue(out, static_cast<uint32_t>(round_id.size()));
   out += round_id;
-  put(static_cast<uint64_t>(head.size()));
-  out.append(reinterpret_cast<const char*>(head.data()), head.size() * sizeof(float));
+  PutFloats(out, head);
   out += state.Serialize();  // Carries its own checksum.
-  const Sha256Digest d = *Sha256(out);
-  out.append(reinterpret_cast<const char*>(d.data()), d.size());
-  return out;
+  return WithSha256Trailer(std::move(out));
 }
 
 struct Decoded {
@@ -37,30 +33,15 @@ struct Decoded {
   TrainState state;
 };
 
-absl::StatusOr<Decoded> Decode(const std::string& b, const std::string& path) {
+absl::StatusOr<Decoded> Decode(const std::string& bytes, const std::string& path) {
   const absl::Status corrupt = absl::DataLossError(absl::StrCat(path, ": corrupt checkpoint"));
-  if (b.size() < 4 + 32 || b.compare(0, 4, kMagic, 4) != 0) return corrupt;
-  const absl::string_view body(b.data(), b.size() - 32);
-  absl::StatusOr<Sha256Digest> d = Sha256(body);
-  if (!d.ok() || std::memcmp(d->data(), b.data() + body.size(), 32) != 0) return corrupt;
-  size_t pos = 4;
+  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(bytes, path);
+  if (!body.ok() || body->substr(0, 4) != absl::string_view(kMagic, 4)) return corrupt;
+  ByteReader r(body->substr(4));
   uint32_t id_len = 0;
-  uint64_t n = 0;
-  auto get = [&](auto& v) {
-    if (pos + sizeof(v) > body.size()) return false;
-    std::memcpy(&v, body.data() + pos, sizeof(v));
-    pos += sizeof(v);
-    return true;
-  };
   Decoded out;
-  if (!get(id_len) || pos + id_len > body.size()) return corrupt;
-  out.round_id.assign(body.data() + pos, id_len);
-  pos += id_len;
-  if (!get(n) || n > (body.size() - pos) / sizeof(float)) return corrupt;
-  out.head.resize(n);
-  std::memcpy(out.head.data(), body.data() + pos, n * sizeof(float));
-  pos += n * sizeof(float);
-  ASSIGN_OR_RETURN(out.state, TrainState::Parse(std::string(body.substr(pos))));
+  if (!r.Get(id_len) || !r.GetBytes(id_len, out.round_id) || !r.GetFloats(out.head)) return corrupt;
+  ASSIGN_OR_RETURN(out.state, TrainState::Parse(std::string(r.rest())));
   return out;
 }
 
