@@ -52,8 +52,13 @@ std::string AccuracySvg(const std::vector<ExperimentResult>& runs) {
         "<text x='%g' y='%g' font-size='10' text-anchor='end'>%d%%</text>",
         left, w - right, y, y, left - 4, y + 3, t * 10);
   }
+  const int step = std::max(1, max_round / 5);
+  for (int r = step; r <= max_round; r += step) {
+    absl::StrAppendFormat(&svg, "<text x='%g' y='%g' font-size='10' text-anchor='middle'>%d</text>",
+                          left + (w - left - right) * r / max_round, h - bottom + 12, r);
+  }
   absl::StrAppendFormat(&svg, "<text x='%g' y='%g' font-size='11' text-anchor='middle'>round</text>",
-                        (w + left) / 2, h - 4);
+                        (w + left) / 2, h - 2);
   for (size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::string> pts;
     for (const RoundRecord& rec : runs[i].rounds) {
