@@ -122,6 +122,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
   std::unique_ptr<Coordinator> c(new Coordinator(std::move(store), clock, random));
   ASSIGN_OR_RETURN(int abandoned, c->store_->AbandonOpenRounds(Ms(clock->Now())));
   if (abandoned > 0) FT_LOG(WARNING) << abandoned << " round(s) open at the last stop: abandoned";
+  ASSIGN_OR_RETURN(int orphans, c->store_->CollectGarbage());
+  if (orphans > 0) FT_LOG(WARNING) << orphans << " unreferenced model blob(s) from an interrupted commit removed";
   ASSIGN_OR_RETURN(std::vector<TaskRow> rows, c->store_->Tasks());
   absl::MutexLock lock(&c->mu_);
   for (const TaskRow& row : rows) RETURN_IF_ERROR(c->LoadTask(row));

@@ -1,7 +1,11 @@
 #include "coordinator/sqlite_store.h"
 
 #include <sqlite3.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
 
 #include <cerrno>
 #include <cstring>
@@ -236,6 +240,30 @@ absl::Status SqliteStore::CloseRound(const RoundRow& r, const std::vector<Versio
     return st;
   }
   return Exec("COMMIT;");
+}
+
+absl::StatusOr<int> SqliteStore::CollectGarbage() {
+  std::set<std::string> referenced;
+  {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, absl::StrCat("SELECT ", kVersionColumns, " FROM versions").c_str());
+    while (s.Step()) referenced.insert(BlobPath(ReadVersion(s)));
+    RETURN_IF_ERROR(s.Done());
+  }
+  const std::string blobs = dir_ + "/blobs";
+  DIR* d = opendir(blobs.c_str());
+  if (d == nullptr) return absl::InternalError(absl::StrCat("cannot list ", blobs));
+  std::vector<std::string> orphans;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = blobs + "/" + name;
+    if (!referenced.count(path)) orphans.push_back(path);
+  }
+  closedir(d);
+  int removed = 0;
+  for (const std::string& path : orphans) removed += unlink(path.c_str()) == 0;
+  return removed;
 }
 
 absl::StatusOr<int> SqliteStore::AbandonOpenRounds(int64_t now_ms) {

@@ -27,6 +27,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<TaskRow>> Tasks() override;
   absl::Status OpenRound(const RoundRow& round) override;
   absl::Status CloseRound(const RoundRow& round, const std::vector<VersionRow>& versions) override;
+  absl::StatusOr<int> CollectGarbage() override;
   absl::StatusOr<int> AbandonOpenRounds(int64_t now_ms) override;
   absl::StatusOr<std::vector<RoundRow>> Rounds(const std::string& task, int limit) override;
   absl::StatusOr<int64_t> LastRound(const std::string& task) override;

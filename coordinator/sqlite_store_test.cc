@@ -96,6 +96,22 @@ TEST(SqliteStoreTest, AlteredOrMissingBlobIsDataLoss) {
   EXPECT_THAT(store->LatestVersions("t"), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+TEST(SqliteStoreTest, GarbageCollectionRemovesOnlyUnreferencedBlobs) {
+  const std::string dir = Dir("gc");
+  auto store = *SqliteStore::Open(dir);
+  ASSERT_THAT(store->CreateTask({"t", "c", 1, 1}, {Version("t", 0, 0, "kept")}), IsOk());
+  // A blob written by a commit that never reached its transaction (a crash).
+  ASSERT_THAT(WriteFileAtomically(dir + "/blobs/t-c0-v1-0123456789abcdef.model", "orphan"), IsOk());
+  ASSERT_THAT(WriteFileAtomically(dir + "/blobs/t-c0-v1-0123456789abcdef.model.tmp.99", "x"), IsOk());
+  absl::StatusOr<int> removed = store->CollectGarbage();
+  ASSERT_THAT(removed, IsOk());
+  EXPECT_EQ(*removed, 2);
+  EXPECT_THAT(ReadFile(dir + "/blobs/t-c0-v1-0123456789abcdef.model"),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(store->LatestVersions("t")->at(0).model, "kept");  // Committed blob intact.
+  EXPECT_EQ(*store->CollectGarbage(), 0);
+}
+
 TEST(SqliteStoreTest, UnwritableDirectoryIsAClearError) {
   EXPECT_THAT(SqliteStore::Open("/proc/fedtiny-cannot-exist"),
               StatusIs(absl::StatusCode::kInternal));

@@ -62,6 +62,10 @@ class Store {
   // marks it abandoned (no versions). kAlreadyExists if a version exists already:
   // nothing is committed twice.
   virtual absl::Status CloseRound(const RoundRow& round, const std::vector<VersionRow>& versions) = 0;
+  // Deletes stored blobs that no committed version references (left by a crash
+  // between writing a blob and the transaction that would have referenced it).
+  // Call at start-up, before anything commits. Returns how many were removed.
+  virtual absl::StatusOr<int> CollectGarbage() = 0;
   // Marks every round still open as abandoned (at start-up); returns how many.
   virtual absl::StatusOr<int> AbandonOpenRounds(int64_t now_ms) = 0;
   virtual absl::StatusOr<std::vector<RoundRow>> Rounds(const std::string& task, int limit) = 0;
