@@ -36,10 +36,36 @@ RowMatrixXf Apply(const DenseLayer& l, const RowMatrixXf& x) {
   return z;
 }
 
+// acc[k] += a * q[k], converting int8 to float in vector registers.
+__attribute__((target_clones("avx2", "default"), optimize("tree-vectorize")))
+void AxpyInt8(float a, const int8_t* __restrict q, float* __restrict acc, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += a * static_cast<float>(q[k]);
+}
+
 RowMatrixXf Apply(const QuantizedDenseLayer& l, const RowMatrixXf& x) {
-  // W x = scale * (Q x - zero_point * sum(x)).
-  const Eigen::MatrixXf qf = l.q.cast<float>();
-  RowMatrixXf z = x * qf.transpose();
+  // W x = scale * (Q x - zero_point * sum(x)). Q is converted to float one tile of
+  // input columns at a time: bounded extra memory (out x kTile floats) instead of
+  // a full float copy of the weights, and the products stay in Eigen's GEMM.
+  constexpr int64_t kTile = 64;
+  RowMatrixXf z = RowMatrixXf::Zero(x.rows(), l.out());
+  if (x.rows() <= 4) {
+    // A few examples: one scaled column per input, converted on the fly, no buffer.
+    Eigen::VectorXf acc(l.out());
+    for (int64_t r = 0; r < x.rows(); ++r) {
+      acc.setZero();
+      for (int64_t i = 0; i < l.in(); ++i) {
+        const float xi = x(r, i);
+        if (xi != 0.f) AxpyInt8(xi, l.q.col(i).data(), acc.data(), l.out());
+      }
+      z.row(r) = acc.transpose();
+    }
+  }
+  Eigen::MatrixXf tile(l.out(), kTile);
+  for (int64_t j = 0; x.rows() > 4 && j < l.in(); j += kTile) {
+    const int64_t w = std::min(kTile, l.in() - j);
+    tile.leftCols(w) = l.q.middleCols(j, w).cast<float>();
+    z.noalias() += x.middleCols(j, w) * tile.leftCols(w).transpose();
+  }
   const Eigen::VectorXf row_sums = x.rowwise().sum();
   z.colwise() -= static_cast<float>(l.zero_point) * row_sums;
   z *= l.scale;
