@@ -18,13 +18,6 @@ double LogAdd(double a, double b) {
   return std::log1p(std::exp(lo - hi)) + hi;
 }
 
-// log(exp(a) - exp(b)), a >= b.
-double LogSub(double a, double b) {
-  if (b == -kInf) return a;
-  if (a == b) return -kInf;
-  return std::log(std::expm1(a - b)) + b;
-}
-
 double LogErfc(double x) {
   const double r = std::erfc(x);
   if (r > 0) return std::log(r);
@@ -47,18 +40,20 @@ double LogAInt(double q, double sigma, int alpha) {
   return log_a;
 }
 
-// log A_alpha for fractional alpha: the two convergent series of Mironov et al.
+// log A_alpha for fractional alpha: the two series of Mironov, Talwar & Zhang
+// (2019, Sec. 3.3), each term taken by its absolute value. That is an upper bound
+// on A_alpha (the safe direction for privacy), as Google's dp_accounting computes
+// it; subtracting the terms with negative binomial coefficients, as the older TF
+// Privacy code did, can under-state RDP. Stops when both series are decreasing
+// and 30 nats below the total; +inf (the order is then useless) if they do not
+// converge within 1000 terms.
 double LogAFrac(double q, double sigma, double alpha) {
   double log_a0 = -kInf, log_a1 = -kInf;
+  double last_s0 = -kInf, last_s1 = -kInf;
   const double z0 = sigma * sigma * std::log(1 / q - 1) + 0.5;
-  double log_abs_coef = 0;  // log |binom(alpha, 0)|
-  double sign = 1;
-  for (int i = 0;; ++i) {
-    if (i > 0) {
-      const double factor = (alpha - (i - 1)) / i;
-      if (factor < 0) sign = -sign;
-      log_abs_coef += std::log(std::fabs(factor));
-    }
+  double log_abs_coef = 0;  // log |binom(alpha, i)|
+  for (int i = 0; i < 1000; ++i) {
+    if (i > 0) log_abs_coef += std::log(std::fabs((alpha - (i - 1)) / i));
     const double j = alpha - i;
     const double log_t0 = log_abs_coef + i * std::log(q) + j * std::log1p(-q);
     const double log_t1 = log_abs_coef + j * std::log(q) + i * std::log1p(-q);
@@ -66,16 +61,16 @@ double LogAFrac(double q, double sigma, double alpha) {
     const double log_e1 = std::log(0.5) + LogErfc((z0 - j) / (M_SQRT2 * sigma));
     const double log_s0 = log_t0 + (static_cast<double>(i) * i - i) / (2 * sigma * sigma) + log_e0;
     const double log_s1 = log_t1 + (j * j - j) / (2 * sigma * sigma) + log_e1;
-    if (sign > 0) {
-      log_a0 = LogAdd(log_a0, log_s0);
-      log_a1 = LogAdd(log_a1, log_s1);
-    } else {
-      log_a0 = LogSub(log_a0, log_s0);
-      log_a1 = LogSub(log_a1, log_s1);
+    log_a0 = LogAdd(log_a0, log_s0);
+    log_a1 = LogAdd(log_a1, log_s1);
+    const double total = LogAdd(log_a0, log_a1);
+    if (log_s0 < last_s0 && log_s1 < last_s1 && std::max(log_s0, log_s1) < total - 30) {
+      return total;
     }
-    if (std::max(log_s0, log_s1) < -30) break;
+    last_s0 = log_s0;
+    last_s1 = log_s1;
   }
-  return LogAdd(log_a0, log_a1);
+  return kInf;
 }
 
 }  // namespace
