@@ -1,6 +1,11 @@
 #include "coordinator/admin_service.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "coordinator/grpc_status.h"
 #include "tools/base/constant_time.h"
 
@@ -12,6 +17,28 @@ template <typename T>
 grpc::Status Fill(absl::StatusOr<T> result, T* out) {
   if (result.ok()) *out = *std::move(result);
   return ToGrpcStatus(result.status());
+}
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+// One page of `items` into `out` (a RepeatedPtrField): tokens are offsets into
+// the list, so a page is stable while nothing is added at its front.
+template <typename T, typename Field>
+grpc::Status Page(std::vector<T> items, int page_size, const std::string& page_token,
+                  Field* out, std::string* next_page_token) {
+  if (page_size < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must be >= 0");
+  }
+  const size_t size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  size_t offset = 0;
+  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &offset) || offset > items.size())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_token is not one this server gave");
+  }
+  const size_t end = std::min(items.size(), offset + size);
+  for (size_t i = offset; i < end; ++i) *out->Add() = std::move(items[i]);
+  next_page_token->assign(end < items.size() ? absl::StrCat(end) : "");
+  return grpc::Status::OK;
 }
 
 }  // namespace
@@ -47,11 +74,11 @@ grpc::Status AdminService::CreateTask(grpc::ServerContext* ctx, const v1::Create
   return Fill(coordinator_->CreateTask(r->config()), out);
 }
 
-grpc::Status AdminService::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest*,
+grpc::Status AdminService::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* r,
                                      v1::ListTasksResponse* out) {
   FEDTINY_AUTHORIZE(ctx);
-  for (v1::TaskInfo& t : coordinator_->ListTasks()) *out->add_tasks() = std::move(t);
-  return grpc::Status::OK;
+  return Page(coordinator_->ListTasks(), r->page_size(), r->page_token(), out->mutable_tasks(),
+              out->mutable_next_page_token());
 }
 
 grpc::Status AdminService::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* r,
@@ -77,8 +104,8 @@ grpc::Status AdminService::ListRounds(grpc::ServerContext* ctx, const v1::ListRo
   FEDTINY_AUTHORIZE(ctx);
   absl::StatusOr<std::vector<v1::RoundInfo>> rounds = coordinator_->ListRounds(r->task(), r->limit());
   if (!rounds.ok()) return ToGrpcStatus(rounds.status());
-  for (v1::RoundInfo& info : *rounds) *out->add_rounds() = std::move(info);
-  return grpc::Status::OK;
+  return Page(*std::move(rounds), r->page_size(), r->page_token(), out->mutable_rounds(),
+              out->mutable_next_page_token());
 }
 
 grpc::Status AdminService::GetRound(grpc::ServerContext* ctx, const v1::GetRoundRequest* r,
@@ -113,14 +140,24 @@ grpc::Status AdminService::ListModels(grpc::ServerContext* ctx, const v1::ListMo
   FEDTINY_AUTHORIZE(ctx);
   absl::StatusOr<std::vector<v1::ModelVersion>> models = coordinator_->ListModels(r->task());
   if (!models.ok()) return ToGrpcStatus(models.status());
-  for (v1::ModelVersion& m : *models) *out->add_versions() = std::move(m);
-  return grpc::Status::OK;
+  return Page(*std::move(models), r->page_size(), r->page_token(), out->mutable_versions(),
+              out->mutable_next_page_token());
 }
 
 grpc::Status AdminService::Fleet(grpc::ServerContext* ctx, const v1::FleetRequest* r,
                                  v1::FleetResponse* out) {
   FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->Fleet(r->task()), out);
+  absl::StatusOr<v1::FleetResponse> fleet = coordinator_->Fleet(r->task());
+  if (!fleet.ok()) return ToGrpcStatus(fleet.status());
+  std::vector<v1::FleetCount> counts(fleet->counts().begin(), fleet->counts().end());
+  return Page(std::move(counts), r->page_size(), r->page_token(), out->mutable_counts(),
+              out->mutable_next_page_token());
+}
+
+grpc::Status AdminService::Verify(grpc::ServerContext* ctx, const v1::VerifyRequest* r,
+                                  v1::VerifyResponse* out) {
+  FEDTINY_AUTHORIZE(ctx);
+  return Fill(coordinator_->Verify(r->task()), out);
 }
 
 }  // namespace fedtiny::coordinator

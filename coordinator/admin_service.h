@@ -37,6 +37,7 @@ class AdminService final : public v1::Admin::Service {
                            grpc::ServerWriter<v1::RoundInfo>*) override;
   grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*, v1::ListModelsResponse*) override;
   grpc::Status Fleet(grpc::ServerContext*, const v1::FleetRequest*, v1::FleetResponse*) override;
+  grpc::Status Verify(grpc::ServerContext*, const v1::VerifyRequest*, v1::VerifyResponse*) override;
 
  private:
   grpc::Status Authorize(const grpc::ServerContext* context) const;

@@ -9,6 +9,7 @@
 #include "aggregation/factory.h"
 #include "aggregation/server_optimizer.h"
 #include "proto/model_codec.h"
+#include "tools/base/constant_time.h"
 #include "tools/base/logging.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
@@ -18,6 +19,11 @@ namespace fedtiny::coordinator {
 namespace {
 
 constexpr int kMaxDeviceIdBytes = 128;
+constexpr int kMinSecretBytes = 16;
+constexpr int kMaxSecretBytes = 64;
+constexpr int64_t kDefaultMaxExamples = 1'000'000;
+constexpr int64_t kMaxMaxExamples = int64_t{1} << 40;  // Any weight sum stays exact in double.
+constexpr int kMaxAcceptedMetrics = 16;
 constexpr int64_t kDefaultChunk = 256 << 10;
 constexpr int64_t kMaxChunk = 4 << 20;
 constexpr size_t kMaxEvents = 2000;
@@ -42,7 +48,17 @@ absl::Status ValidateCheckIn(const v1::CheckInRequest& r) {
   if (r.device_class().size() > 64 || r.population().size() > 64) {
     return absl::InvalidArgumentError("check-in: device_class and population take <= 64 bytes");
   }
+  if (r.device_secret().size() < kMinSecretBytes || r.device_secret().size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError("check-in: device_secret must have 16 to 64 bytes");
+  }
   return absl::OkStatus();
+}
+
+// What the engine and the registry keep of a device secret: its SHA-256, so
+// comparisons never touch the secret and a memory dump does not reveal it.
+std::string SecretKey(const std::string& secret) {
+  absl::StatusOr<Sha256Digest> d = Sha256(secret);
+  return d.ok() ? std::string(reinterpret_cast<const char*>(d->data()), d->size()) : "";
 }
 
 EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
@@ -62,6 +78,8 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
                               c.eligibility().min_battery_percent()};
   e.cooldown = absl::Milliseconds(c.cooldown_ms());
   for (const auto& [device_class, quota] : c.class_quota()) e.class_quota[device_class] = quota;
+  e.max_example_count = c.max_example_count();
+  e.accepted_metrics.assign(c.accepted_metrics().begin(), c.accepted_metrics().end());
   return e;
 }
 
@@ -95,6 +113,20 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.aggregator().empty()) c.set_aggregator("fedavg");
   if (c.server_optimizer().empty()) c.set_server_optimizer("sgd");
   if (c.clusters() == 0) c.set_clusters(1);
+  if (c.max_example_count() == 0) c.set_max_example_count(kDefaultMaxExamples);
+  if (c.accepted_metrics().empty()) {
+    c.add_accepted_metrics("loss");
+    c.add_accepted_metrics("accuracy");
+  }
+  if (c.max_example_count() < 1 || c.max_example_count() > kMaxMaxExamples) {
+    return absl::InvalidArgumentError("task: max_example_count must be in [1, 2^40]");
+  }
+  if (c.accepted_metrics_size() > kMaxAcceptedMetrics ||
+      std::any_of(c.accepted_metrics().begin(), c.accepted_metrics().end(), [](const std::string& m) {
+        return m.empty() || m.size() > static_cast<size_t>(kMaxMetricNameBytes);
+      })) {
+    return absl::InvalidArgumentError("task: at most 16 accepted_metrics of 1 to 64 bytes each");
+  }
   if (!c.has_eligibility()) {
     c.mutable_eligibility()->set_require_charging(true);
     c.mutable_eligibility()->set_require_idle(true);
@@ -120,14 +152,66 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
     std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random) {
   std::unique_ptr<Coordinator> c(new Coordinator(std::move(store), clock, random));
+  RETURN_IF_ERROR(c->store_->CheckIntegrity());
   ASSIGN_OR_RETURN(int abandoned, c->store_->AbandonOpenRounds(Ms(clock->Now())));
   if (abandoned > 0) FT_LOG(WARNING) << abandoned << " round(s) open at the last stop: abandoned";
   ASSIGN_OR_RETURN(int orphans, c->store_->CollectGarbage());
   if (orphans > 0) FT_LOG(WARNING) << orphans << " unreferenced model blob(s) from an interrupted commit removed";
   ASSIGN_OR_RETURN(std::vector<TaskRow> rows, c->store_->Tasks());
+  for (const TaskRow& row : rows) {
+    ASSIGN_OR_RETURN(BlobChecks checks, c->CheckBlobs(row.name));
+    absl::MutexLock lock(&c->mu_);
+    for (auto& [key, integrity] : checks) {
+      if (integrity != "ok") {
+        FT_LOG(ERROR) << "task " << row.name << " cluster " << key.first << " version "
+                      << key.second << ": " << integrity;
+      }
+      c->integrity_[{row.name, key.first, key.second}] = std::move(integrity);
+    }
+  }
   absl::MutexLock lock(&c->mu_);
   for (const TaskRow& row : rows) RETURN_IF_ERROR(c->LoadTask(row));
   return c;
+}
+
+absl::StatusOr<Coordinator::BlobChecks> Coordinator::CheckBlobs(const std::string& task) {
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, store_->Versions(task));
+  BlobChecks out;
+  for (const VersionRow& v : rows) {
+    absl::Status s = store_->ReadBlob(v).status();
+    out[{v.cluster, v.version}] = s.ok() ? "ok" : std::string(s.message());
+  }
+  return out;
+}
+
+// The newest version of `bad`'s line older than it whose blob verifies and whose
+// head is finite, committed anew as version bad.version + 1 so that the lineage
+// says what happened and no version number is ever reused.
+absl::StatusOr<VersionRow> Coordinator::RollBack(const VersionRow& bad, const absl::Status& why) {
+  ASSIGN_OR_RETURN(std::vector<VersionRow> all, store_->Versions(bad.task));
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (it->cluster != bad.cluster || it->version >= bad.version) continue;
+    absl::StatusOr<std::string> blob = store_->ReadBlob(*it);
+    v1::Model m;
+    if (!blob.ok() || !m.ParseFromString(*blob) || !HeadParams(m).ok()) continue;
+    VersionRow v = *it;
+    v.version = bad.version + 1;
+    v.parent_version = it->version;
+    v.round = bad.round;
+    v.aggregator = "rollback";
+    v.participants = 0;
+    v.committed_ms = Ms(clock_->Now());
+    v.model = *std::move(blob);
+    RETURN_IF_ERROR(store_->CommitVersions({v}));
+    integrity_[{v.task, v.cluster, v.version}] = "ok";
+    FT_LOG(WARNING) << "task " << bad.task << " cluster " << bad.cluster << ": version "
+                    << bad.version << " is unusable (" << why.message() << "); rolled back to version "
+                    << it->version << ", committed as version " << v.version;
+    return v;
+  }
+  return absl::DataLossError(absl::StrCat("task ", bad.task, " cluster ", bad.cluster, ": version ",
+                                          bad.version, " is unusable (", why.message(),
+                                          ") and no older version is"));
 }
 
 absl::Status Coordinator::LoadTask(const TaskRow& row) {
@@ -139,13 +223,20 @@ absl::Status Coordinator::LoadTask(const TaskRow& row) {
   t.created_ms = row.created_ms;
   ASSIGN_OR_RETURN(std::vector<VersionRow> latest, store_->LatestVersions(row.name));
   std::map<int, ClusterModel> models;
-  for (const VersionRow& v : latest) {
+  for (VersionRow& v : latest) {
     v1::Model m;
     if (!m.ParseFromString(v.model)) {
       return absl::DataLossError(absl::StrCat("task ", row.name, ": model blob unreadable"));
     }
-    ASSIGN_OR_RETURN(std::vector<float> head, HeadParams(m));
-    models[v.cluster] = ClusterModel{std::move(head), v.version, v.optimizer_state};
+    absl::StatusOr<std::vector<float>> head = HeadParams(m);
+    if (!head.ok()) {
+      // A non-finite model must never keep the coordinator from starting.
+      ASSIGN_OR_RETURN(v, RollBack(v, head.status()));
+      if (!m.ParseFromString(v.model)) return absl::DataLossError("rollback model unreadable");
+      head = HeadParams(m);
+      RETURN_IF_ERROR(head.status());
+    }
+    models[v.cluster] = ClusterModel{*std::move(head), v.version, v.optimizer_state};
   }
   ASSIGN_OR_RETURN(std::vector<RoundRow> rounds, store_->Rounds(row.name, -1));
   const int committed = static_cast<int>(std::count_if(rounds.begin(), rounds.end(), [](const RoundRow& r) {
@@ -261,44 +352,82 @@ absl::StatusOr<v1::TaskInfo> Coordinator::SetPaused(const std::string& task, boo
   return Info(*t);
 }
 
+absl::Status Coordinator::BindDevice(const std::string& device_id, const std::string& key) {
+  auto [it, inserted] = device_keys_.try_emplace(device_id, key);
+  if (inserted) {
+    if (device_keys_.size() > kMaxDevicesTracked) {
+      // Bounded memory: forget old bindings (devices re-bind at their next
+      // check-in). Open-round assignments stay bound inside the engines.
+      FT_LOG(WARNING) << "device registry passed " << kMaxDevicesTracked << " ids: cleared";
+      device_keys_.clear();
+      device_keys_.emplace(device_id, key);
+    }
+    return absl::OkStatus();
+  }
+  if (!ConstantTimeEquals(it->second, key)) {
+    return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInRequest& r) {
   RETURN_IF_ERROR(ValidateCheckIn(r));
+  const std::string key = SecretKey(r.device_secret());
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(BindDevice(r.device_id(), key));
   v1::CheckInResponse out;
   Task* task = nullptr;
+  bool paused = false, done = false;
   for (auto& [name, t] : tasks_) {
-    if (t.config.population() == r.population() && !t.engine->done() && !t.engine->paused()) {
+    if (t.config.population() != r.population()) continue;
+    if (t.engine->done()) {
+      done = true;
+    } else if (t.engine->paused()) {
+      paused = true;
+    } else {
       task = &t;
       break;
     }
   }
   if (task == nullptr) {
-    out.mutable_retry()->set_earliest_ms(60'000);
-    out.mutable_retry()->set_latest_ms(300'000);
+    // docs/protocol.md: paused 5-10 min, finished 6-12 h, no such population 1-5 min.
+    const auto [earliest, latest] =
+        paused ? std::pair(absl::Minutes(5), absl::Minutes(10))
+               : done ? std::pair(absl::Hours(6), absl::Hours(12))
+                      : std::pair(absl::Minutes(1), absl::Minutes(5));
+    out.mutable_retry()->set_earliest_ms(absl::ToInt64Milliseconds(earliest));
+    out.mutable_retry()->set_latest_ms(absl::ToInt64Milliseconds(latest));
     return out;
   }
   const int64_t round_before = task->engine->current() ? task->engine->current()->round : 0;
   DeviceCheckIn d{r.device_id(), r.device_class(), r.state().charging(), r.state().idle(),
-                  r.state().unmetered_network(), r.state().battery_percent()};
+                  r.state().unmetered_network(), r.state().battery_percent(), key};
   auto result = task->engine->CheckIn(d, now);
-  if (task->devices.size() >= kMaxDevicesTracked) task->devices.clear();
-  DeviceSeen& seen = task->devices[r.device_id()];
-  seen.device_class = r.device_class();
   if (auto* retry = std::get_if<RetryLater>(&result)) {
-    seen.state = retry->reason == "round_full" ? "waiting" : retry->reason;
+    if (retry->reason == "device_id_taken") {
+      return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
+    }
+    Seen(*task, r, retry->reason == "round_full" ? "waiting" : retry->reason);
     out.mutable_retry()->set_earliest_ms(absl::ToInt64Milliseconds(retry->earliest));
     out.mutable_retry()->set_latest_ms(absl::ToInt64Milliseconds(retry->latest));
     return out;
   }
   const Admitted& a = std::get<Admitted>(result);
-  seen.state = "assigned";
   if (a.round != round_before) {
+    // Recorded before anyone hears of it, or the round never happened: a round
+    // number is never handed out that the store does not know.
     RoundRow row{task->config.name(), a.round, RoundState::kOpen, Ms(now), 0, ""};
     absl::Status s = store_->OpenRound(row);
-    if (!s.ok()) FT_LOG(ERROR) << "cannot record round " << a.round << " opening: " << s;
+    if (!s.ok()) {
+      task->engine->CancelOpen(a.round);
+      FT_LOG(ERROR) << "task " << task->config.name() << ": cannot record round " << a.round
+                    << " opening, not opened: " << s;
+      return absl::UnavailableError("the coordinator cannot record a new round now; retry later");
+    }
     Emit(RoundInfoOf(*task, *task->engine->current(), v1::OPEN, {}));
   }
+  Seen(*task, r, "assigned");
   const bool int8 = !r.capabilities().has_fpu() ||
                     r.capabilities().ram_bytes() < task->config.int8_below_ram_bytes();
   v1::Assignment* asg = out.mutable_assignment();
@@ -311,6 +440,13 @@ absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInReques
     *asg->add_bundles() = task->bundles.at({k, int8 ? "int8" : "float32"}).meta;
   }
   return out;
+}
+
+void Coordinator::Seen(Task& t, const v1::CheckInRequest& r, const std::string& state) {
+  if (t.devices.size() >= kMaxDevicesTracked) t.devices.clear();
+  DeviceSeen& seen = t.devices[r.device_id()];
+  seen.device_class = r.device_class();
+  seen.state = state;
 }
 
 absl::StatusOr<v1::DownloadResponse> Coordinator::Download(const v1::DownloadRequest& r) {
@@ -344,6 +480,7 @@ absl::Status Coordinator::Upload(const v1::UploadRequest& r) {
   u.cluster = r.cluster();
   u.model_version = r.model_version();
   u.example_count = r.example_count();
+  u.secret_key = SecretKey(r.device_secret());
   if (r.delta().size() % sizeof(float) == 0) {
     u.delta.resize(r.delta().size() / sizeof(float));
     std::memcpy(u.delta.data(), r.delta().data(), r.delta().size());
@@ -368,55 +505,23 @@ absl::Status Coordinator::ReportFailure(const v1::FailureReport& r) {
 }
 
 void Coordinator::MaybeClose(Task& t, absl::Time now) {
-  std::optional<ClosedRound> closed = t.engine->TakeClosedRound(now);
-  if (!closed) return;
+  if (!t.pending) t.pending = t.engine->TakeClosedRound(now);
+  if (!t.pending) return;
+  ClosedRound& closed = *t.pending;
   const std::string& name = t.config.name();
-  std::vector<VersionRow> versions;
-  bool ok = closed->commit;
-  for (const auto& [cluster, head] : closed->heads) {
-    if (!ok) break;
-    v1::Model m = t.config.model();
-    absl::Status s = SetHeadParams(head, m);
-    VersionRow v;
-    v.task = name;
-    v.cluster = cluster;
-    v.version = closed->versions.at(cluster);
-    v.parent_version = v.version - 1;
-    v.round = closed->stats.round;
-    v.aggregator = t.config.aggregator();
-    v.participants = closed->participants.at(cluster);
-    v.model = m.SerializeAsString();
-    v.size_bytes = static_cast<int64_t>(v.model.size());
-    absl::StatusOr<Sha256Digest> d = Sha256(v.model);
-    ok = s.ok() && d.ok();
-    if (ok) v.sha256_hex = DigestToHex(*d);
-    v.committed_ms = Ms(now);
-    v.optimizer_state = closed->optimizer_states.at(cluster);
-    versions.push_back(std::move(v));
+  absl::StatusOr<bool> committed = Persist(t, closed, now);
+  if (!committed.ok()) {
+    // Memory stays exactly at the store's: the round stays closing (no new round
+    // opens, its result is kept) and the next tick tries again.
+    FT_LOG(ERROR) << "task " << name << " round " << closed.stats.round
+                  << ": cannot record its close, retrying: " << committed.status();
+    return;
   }
-  v1::RoundInfo info = RoundInfoOf(t, closed->stats, ok ? v1::COMMITTED : v1::ABANDONED,
-                                   ok ? closed->versions : std::map<int, int64_t>{});
-  RoundRow row{name, closed->stats.round, ok ? RoundState::kCommitted : RoundState::kAbandoned,
-               Ms(closed->stats.opened), Ms(now), info.SerializeAsString()};
+  const bool ok = *committed;
+  t.engine->FinishRound(closed, ok);
   if (ok) {
-    absl::Status s = store_->CloseRound(row, versions);
-    if (!s.ok()) {
-      FT_LOG(ERROR) << "task " << name << " round " << row.round << ": commit failed, abandoning: " << s;
-      ok = false;
-      info.set_state(v1::ABANDONED);
-      info.clear_versions();
-      row.state = RoundState::kAbandoned;
-      row.info = info.SerializeAsString();
-    }
-  }
-  if (!ok) {
-    absl::Status s = store_->CloseRound(row, {});
-    if (!s.ok()) FT_LOG(ERROR) << "cannot record abandoned round " << row.round << ": " << s;
-  }
-  t.engine->FinishRound(*closed, ok);
-  if (ok) {
-    for (const auto& [cluster, head] : closed->heads) {
-      absl::Status s = BuildBundles(t, cluster, closed->versions.at(cluster), head);
+    for (const auto& [cluster, head] : closed.heads) {
+      absl::Status s = BuildBundles(t, cluster, closed.versions.at(cluster), head);
       if (!s.ok()) FT_LOG(ERROR) << "cannot build bundles: " << s;
     }
   }
@@ -425,9 +530,69 @@ void Coordinator::MaybeClose(Task& t, absl::Time now) {
     absl::Status s = store_->SetTaskState(name, v1::DONE);
     if (!s.ok()) FT_LOG(ERROR) << "cannot mark task " << name << " done: " << s;
   }
-  FT_LOG(INFO) << "task " << name << " round " << row.round << (ok ? " committed" : " abandoned")
-               << " with " << closed->stats.reported << " reports";
+  FT_LOG(INFO) << "task " << name << " round " << closed.stats.round
+               << (ok ? " committed" : " abandoned: " + closed.reason) << " with "
+               << closed.stats.reported << " reports";
+  v1::RoundInfo info = RoundInfoOf(t, closed.stats, ok ? v1::COMMITTED : v1::ABANDONED,
+                                   ok ? closed.versions : std::map<int, int64_t>{});
+  if (!ok) info.set_reason(closed.reason);
+  t.pending.reset();
   Emit(std::move(info));
+}
+
+// Writes a closed round to the store: committed (true), or abandoned (false)
+// when it cannot commit. An error means nothing was recorded.
+absl::StatusOr<bool> Coordinator::Persist(Task& t, ClosedRound& closed, absl::Time now) {
+  const std::string& name = t.config.name();
+  std::vector<VersionRow> versions;
+  for (const auto& [cluster, head] : closed.heads) {
+    if (!closed.commit) break;
+    v1::Model m = t.config.model();
+    absl::Status s = SetHeadParams(head, m);
+    absl::StatusOr<Sha256Digest> d = s.ok() ? Sha256(m.SerializeAsString()) : s;
+    if (!d.ok()) {
+      closed.commit = false;
+      closed.reason = absl::StrCat("cluster ", cluster, ": ", d.status().message());
+      break;
+    }
+    VersionRow v;
+    v.task = name;
+    v.cluster = cluster;
+    v.version = closed.versions.at(cluster);
+    v.parent_version = v.version - 1;
+    v.round = closed.stats.round;
+    v.aggregator = t.config.aggregator();
+    v.participants = closed.participants.at(cluster);
+    v.model = m.SerializeAsString();
+    v.size_bytes = static_cast<int64_t>(v.model.size());
+    v.sha256_hex = DigestToHex(*d);
+    v.committed_ms = Ms(now);
+    v.optimizer_state = closed.optimizer_states.at(cluster);
+    versions.push_back(std::move(v));
+  }
+  const int64_t opened = Ms(closed.stats.opened), closed_ms = Ms(closed.stats.closed);
+  if (closed.commit) {
+    v1::RoundInfo info = RoundInfoOf(t, closed.stats, v1::COMMITTED, closed.versions);
+    RoundRow row{name, closed.stats.round, RoundState::kCommitted, opened, closed_ms,
+                 info.SerializeAsString()};
+    absl::Status s = store_->CloseRound(row, versions);
+    if (s.ok()) {
+      for (const VersionRow& v : versions) integrity_[{name, v.cluster, v.version}] = "ok";
+      return true;
+    }
+    if (s.code() != absl::StatusCode::kAlreadyExists) return s;
+    // Permanent: a version with this number exists. Record the round abandoned.
+    closed.commit = false;
+    closed.reason = absl::StrCat("commit refused: ", s.message());
+  }
+  v1::RoundInfo info = RoundInfoOf(t, closed.stats, v1::ABANDONED, {});
+  info.set_reason(closed.reason);
+  RoundRow row{name, closed.stats.round, RoundState::kAbandoned, opened, closed_ms,
+               info.SerializeAsString()};
+  absl::Status s = store_->CloseRound(row, {});
+  // kAlreadyExists: the store has this round closed already; nothing to add.
+  if (!s.ok() && s.code() != absl::StatusCode::kAlreadyExists) return s;
+  return false;
 }
 
 void Coordinator::Tick() {
@@ -492,6 +657,10 @@ absl::StatusOr<std::vector<v1::RoundInfo>> Coordinator::ListRounds(const std::st
       info.set_task(task);
       info.set_round(row.round);
       info.set_opened_ms(row.opened_ms);
+      if (row.state == RoundState::kAbandoned) info.set_reason("open when the coordinator stopped");
+    }
+    for (const auto& [reason, n] : t->engine->LateRejections(row.round)) {
+      (*info.mutable_rejected())[reason] += n;
     }
     info.set_state(static_cast<v1::RoundState>(row.state));
     if (row.state == RoundState::kAbandoned) info.set_closed_ms(row.closed_ms);
@@ -509,26 +678,54 @@ absl::StatusOr<v1::RoundInfo> Coordinator::GetRound(const std::string& task, int
   return absl::NotFoundError(absl::StrCat("task ", task, " has no round ", round));
 }
 
+v1::ModelVersion Coordinator::ModelVersionOf(const VersionRow& v) const {
+  v1::ModelVersion m;
+  m.set_task(v.task);
+  m.set_cluster(v.cluster);
+  m.set_version(v.version);
+  m.set_parent_version(v.parent_version);
+  m.set_round(v.round);
+  m.set_aggregator(v.aggregator);
+  m.set_participants(v.participants);
+  m.set_sha256(v.sha256_hex);
+  m.set_size_bytes(v.size_bytes);
+  m.set_committed_ms(v.committed_ms);
+  auto it = integrity_.find({v.task, v.cluster, v.version});
+  m.set_integrity(it == integrity_.end() ? "unchecked" : it->second);
+  return m;
+}
+
 absl::StatusOr<std::vector<v1::ModelVersion>> Coordinator::ListModels(const std::string& task) {
   {
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(Find(task).status());
   }
   ASSIGN_OR_RETURN(std::vector<VersionRow> rows, store_->Versions(task));
+  absl::MutexLock lock(&mu_);
   std::vector<v1::ModelVersion> out;
+  for (const VersionRow& v : rows) out.push_back(ModelVersionOf(v));
+  return out;
+}
+
+absl::StatusOr<v1::VerifyResponse> Coordinator::Verify(const std::string& task) {
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(Find(task).status());
+  }
+  ASSIGN_OR_RETURN(BlobChecks checks, CheckBlobs(task));
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, store_->Versions(task));
+  absl::MutexLock lock(&mu_);
+  v1::VerifyResponse out;
   for (const VersionRow& v : rows) {
-    v1::ModelVersion m;
-    m.set_task(v.task);
-    m.set_cluster(v.cluster);
-    m.set_version(v.version);
-    m.set_parent_version(v.parent_version);
-    m.set_round(v.round);
-    m.set_aggregator(v.aggregator);
-    m.set_participants(v.participants);
-    m.set_sha256(v.sha256_hex);
-    m.set_size_bytes(v.size_bytes);
-    m.set_committed_ms(v.committed_ms);
-    out.push_back(std::move(m));
+    auto it = checks.find({v.cluster, v.version});
+    if (it == checks.end()) continue;  // Committed after the check.
+    out.set_checked(out.checked() + 1);
+    integrity_[{task, v.cluster, v.version}] = it->second;
+    if (it->second != "ok") {
+      FT_LOG(ERROR) << "task " << task << " cluster " << v.cluster << " version " << v.version
+                    << ": " << it->second;
+      *out.add_bad() = ModelVersionOf(v);
+    }
   }
   return out;
 }

@@ -9,6 +9,8 @@
 #define FEDTINY_COORDINATOR_COORDINATOR_H_
 
 #include <map>
+#include <optional>
+#include <tuple>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,9 +31,12 @@ namespace fedtiny::coordinator {
 // includes the store's fsyncs). Owns the store; borrows clock and random source.
 class Coordinator {
  public:
-  // Loads every task from `store`, abandons rounds left open, and restores each
-  // engine at its last committed versions. kDataLoss if a committed blob is
-  // missing or corrupt.
+  // Loads every task from `store`, abandons rounds left open, verifies every
+  // stored blob (old versions that fail are listed with their integrity), and
+  // restores each engine at its last committed versions. A newest version whose
+  // head is not finite is rolled back to the newest finite one (committed anew
+  // as the next version, aggregator "rollback"). kDataLoss if the metadata fails
+  // its integrity check or a newest blob is missing or corrupt.
   static absl::StatusOr<std::unique_ptr<Coordinator>> Create(
       std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random);
 
@@ -50,6 +55,9 @@ class Coordinator {
   absl::StatusOr<v1::RoundInfo> GetRound(const std::string& task, int64_t round);
   absl::StatusOr<std::vector<v1::ModelVersion>> ListModels(const std::string& task);
   absl::StatusOr<v1::FleetResponse> Fleet(const std::string& task);
+  // Re-reads every stored blob of `task` and checks its hash (kNotFound for an
+  // unknown task). Blocks on disk reads.
+  absl::StatusOr<v1::VerifyResponse> Verify(const std::string& task);
 
   // Round events (opened, progress, closed) after sequence number `*seq`, for
   // `task` ("" = all). Blocks up to `timeout` for the first; updates `*seq`.
@@ -76,11 +84,24 @@ class Coordinator {
     std::unique_ptr<RoundEngine> engine;
     std::map<std::pair<int, std::string>, Bundle> bundles;  // (cluster, variant)
     absl::flat_hash_map<std::string, DeviceSeen> devices;
+    // A closed round the store could not record yet; retried at every Tick.
+    std::optional<ClosedRound> pending;
   };
+  using BlobChecks = std::map<std::pair<int, int64_t>, std::string>;  // (cluster, version)
 
   Coordinator(std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random)
       : store_(std::move(store)), clock_(clock), random_(random) {}
   absl::Status LoadTask(const TaskRow& row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<BlobChecks> CheckBlobs(const std::string& task);
+  absl::StatusOr<VersionRow> RollBack(const VersionRow& bad, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status BindDevice(const std::string& device_id, const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Seen(Task& t, const v1::CheckInRequest& r, const std::string& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<bool> Persist(Task& t, ClosedRound& closed, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::ModelVersion ModelVersionOf(const VersionRow& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status BuildBundles(Task& t, int cluster, int64_t version, const std::vector<float>& head)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Task*> Find(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -98,6 +119,10 @@ class Coordinator {
   std::map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<int64_t, v1::RoundInfo>> events_ ABSL_GUARDED_BY(mu_);
   int64_t next_event_ ABSL_GUARDED_BY(mu_) = 1;
+  // Device id -> SHA-256 of its secret, bound at first check-in (bounded; see BindDevice).
+  absl::flat_hash_map<std::string, std::string> device_keys_ ABSL_GUARDED_BY(mu_);
+  // (task, cluster, version) -> "ok" or what is wrong with its blob.
+  std::map<std::tuple<std::string, int, int64_t>, std::string> integrity_ ABSL_GUARDED_BY(mu_);
 };
 
 // Validates an operator's TaskConfig and fills defaults (kInvalidArgument naming

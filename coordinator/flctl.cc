@@ -1,17 +1,21 @@
 // flctl: the operator's command line for a fedtiny coordinator.
 //
-//   flctl [--server=HOST:PORT] [--token_file=F] [--tls_ca=ca.pem] [--json] COMMAND
+//   flctl [--server=HOST:PORT] [--token_file=F] [--tls_ca=ca.pem | --insecure] [--json] COMMAND
 //     tasks                                   list tasks
 //     task create --config=task.textproto [--model=model.pb]
 //     task get NAME
 //     rounds [--task=T] [--limit=N] [--watch] list rounds; --watch streams them
 //     models --task=T                         model versions and lineage
 //     fleet --task=T                          devices by class and state
+//     verify --task=T                         re-check every stored model's SHA-256
 //     pause TASK | resume TASK
 //     model init --widths=784,128,64,10 --body_layers=1 --out=model.pb [--seed=S]
 //
 // The operator token comes from --token_file, else $FLCTL_TOKEN, else
-// ./coordinator-data/admin.token. Errors are one line on stderr, exit code 1.
+// ./coordinator-data/admin.token. TLS is the default (the system's roots, or
+// --tls_ca); plaintext needs --insecure, and then the token is only ever sent to
+// a loopback address. Lists are fetched page by page. Errors are one line on
+// stderr, exit code 1.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,6 +33,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -42,7 +47,9 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
 ABSL_FLAG(std::string, token_file, "", "File with the operator token.");
-ABSL_FLAG(std::string, tls_ca, "", "PEM roots to verify the server (enables TLS).");
+ABSL_FLAG(std::string, tls_ca, "", "PEM roots to verify the server (default: the system's).");
+ABSL_FLAG(bool, insecure, false,
+          "Plaintext instead of TLS; the operator token is then sent only to loopback.");
 ABSL_FLAG(std::string, tls_cert, "", "Client certificate (mutual TLS, instead of a token).");
 ABSL_FLAG(std::string, tls_key, "", "Client key for --tls_cert.");
 ABSL_FLAG(bool, json, false, "Print JSON (one object per line) instead of tables.");
@@ -98,13 +105,28 @@ std::string Token() {
   return std::string(absl::StripAsciiWhitespace(*t));
 }
 
+// Whether `address` (HOST:PORT, [V6]:PORT or unix:PATH) names this machine.
+bool IsLoopback(const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  std::string host = address;
+  if (absl::StartsWith(host, "[")) {
+    host = host.substr(1, host.find(']') == std::string::npos ? 0 : host.find(']') - 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
 std::unique_ptr<v1::Admin::Stub> Connect() {
   std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (absl::GetFlag(FLAGS_tls_ca).empty()) {
+  if (absl::GetFlag(FLAGS_insecure)) {
+    if (!absl::GetFlag(FLAGS_tls_ca).empty() || !absl::GetFlag(FLAGS_tls_cert).empty()) {
+      Fail("--insecure excludes --tls_ca and --tls_cert");
+    }
     creds = grpc::InsecureChannelCredentials();
   } else {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ReadAll(absl::GetFlag(FLAGS_tls_ca));
+    grpc::SslCredentialsOptions ssl;  // Empty roots: the system's.
+    if (!absl::GetFlag(FLAGS_tls_ca).empty()) ssl.pem_root_certs = ReadAll(absl::GetFlag(FLAGS_tls_ca));
     if (!absl::GetFlag(FLAGS_tls_cert).empty()) {
       ssl.pem_cert_chain = ReadAll(absl::GetFlag(FLAGS_tls_cert));
       ssl.pem_private_key = ReadAll(absl::GetFlag(FLAGS_tls_key));
@@ -116,11 +138,30 @@ std::unique_ptr<v1::Admin::Stub> Connect() {
 
 void Prepare(grpc::ClientContext& ctx, bool streaming = false) {
   const std::string token = Token();
+  if (!token.empty() && absl::GetFlag(FLAGS_insecure) && !IsLoopback(absl::GetFlag(FLAGS_server))) {
+    Fail(absl::StrCat("refusing to send the operator token in plaintext to ",
+                      absl::GetFlag(FLAGS_server), ": use TLS (drop --insecure)"));
+  }
   if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
   if (!streaming) {
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(static_cast<int64_t>(1000 * absl::GetFlag(FLAGS_deadline_s))));
   }
+}
+
+// Calls `call(ctx, page_token, &response)` page after page until the server
+// says there are no more; `each` sees every response.
+template <typename Response, typename Call, typename Each>
+void AllPages(Call call, Each each) {
+  std::string token;
+  do {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    Response r;
+    Check(call(ctx, token, &r));
+    each(r);
+    token = r.next_page_token();
+  } while (!token.empty());
 }
 
 // Prints rows as an aligned table (header first), or each message as JSON.
@@ -205,12 +246,13 @@ std::vector<std::string> RoundRow(const v1::RoundInfo& r) {
   for (const auto& [k, v] : sorted) absl::StrAppend(&metrics, metrics.empty() ? "" : ",", k, "=", absl::StrFormat("%.4g", v));
   return {r.task(), absl::StrCat(r.round()), RoundStateName(r.state()), absl::StrCat(r.selected()),
           absl::StrCat(r.reported()), absl::StrCat(r.failed()), Pairs(r.rejected()),
-          Pairs(r.versions()), metrics.empty() ? "-" : metrics, Time(r.opened_ms()), Time(r.closed_ms())};
+          Pairs(r.versions()), metrics.empty() ? "-" : metrics, Time(r.opened_ms()), Time(r.closed_ms()),
+          r.reason().empty() ? "-" : r.reason()};
 }
 
 const std::vector<std::string> kRoundHeader = {"TASK", "ROUND", "STATE", "SELECTED", "REPORTED",
                                                "FAILED", "REJECTED", "VERSIONS", "METRICS",
-                                               "OPENED", "CLOSED"};
+                                               "OPENED", "CLOSED", "REASON"};
 
 int ModelInit() {
   std::vector<int64_t> widths;
@@ -243,10 +285,15 @@ int Run(const std::vector<std::string>& args) {
   auto stub = Connect();
   grpc::ClientContext ctx;
   if (cmd == "tasks") {
-    Prepare(ctx);
-    v1::ListTasksResponse r;
-    Check(stub->ListTasks(&ctx, v1::ListTasksRequest(), &r));
-    PrintTasks({r.tasks().begin(), r.tasks().end()});
+    std::vector<v1::TaskInfo> tasks;
+    AllPages<v1::ListTasksResponse>(
+        [&](grpc::ClientContext& c, const std::string& token, v1::ListTasksResponse* r) {
+          v1::ListTasksRequest req;
+          req.set_page_token(token);
+          return stub->ListTasks(&c, req, r);
+        },
+        [&](const v1::ListTasksResponse& r) { tasks.insert(tasks.end(), r.tasks().begin(), r.tasks().end()); });
+    PrintTasks(tasks);
     return 0;
   }
   if (cmd == "task" && sub == "create") {
@@ -302,45 +349,69 @@ int Run(const std::vector<std::string>& args) {
       return 0;
     }
     if (task.empty()) Fail("rounds needs --task=T");
-    Prepare(ctx);
-    v1::ListRoundsRequest req;
-    req.set_task(task);
-    req.set_limit(absl::GetFlag(FLAGS_limit));
-    v1::ListRoundsResponse r;
-    Check(stub->ListRounds(&ctx, req, &r));
     Output out(kRoundHeader);
-    for (const v1::RoundInfo& info : r.rounds()) out.Add(info, RoundRow(info));
+    AllPages<v1::ListRoundsResponse>(
+        [&](grpc::ClientContext& c, const std::string& token, v1::ListRoundsResponse* r) {
+          v1::ListRoundsRequest req;
+          req.set_task(task);
+          req.set_limit(absl::GetFlag(FLAGS_limit));
+          req.set_page_token(token);
+          return stub->ListRounds(&c, req, r);
+        },
+        [&](const v1::ListRoundsResponse& r) {
+          for (const v1::RoundInfo& info : r.rounds()) out.Add(info, RoundRow(info));
+        });
     out.Print();
     return 0;
   }
-  if (cmd == "models" || cmd == "fleet") {
+  if (cmd == "models" || cmd == "fleet" || cmd == "verify") {
     const std::string task = absl::GetFlag(FLAGS_task);
     if (task.empty()) Fail(absl::StrCat(cmd, " needs --task=T"));
-    Prepare(ctx);
+    Output models({"TASK", "CLUSTER", "VERSION", "PARENT", "ROUND", "AGGREGATOR", "PARTICIPANTS",
+                   "BYTES", "SHA256", "COMMITTED", "INTEGRITY"});
+    auto add_model = [&models](const v1::ModelVersion& m) {
+      models.Add(m, {m.task(), absl::StrCat(m.cluster()), absl::StrCat(m.version()),
+                     m.version() == 0 ? "-" : absl::StrCat(m.parent_version()), absl::StrCat(m.round()),
+                     m.aggregator(), absl::StrCat(m.participants()), absl::StrCat(m.size_bytes()),
+                     m.sha256().substr(0, 12), Time(m.committed_ms()), m.integrity()});
+    };
     if (cmd == "models") {
-      v1::ListModelsRequest req;
+      AllPages<v1::ListModelsResponse>(
+          [&](grpc::ClientContext& c, const std::string& token, v1::ListModelsResponse* r) {
+            v1::ListModelsRequest req;
+            req.set_task(task);
+            req.set_page_token(token);
+            return stub->ListModels(&c, req, r);
+          },
+          [&](const v1::ListModelsResponse& r) {
+            for (const v1::ModelVersion& m : r.versions()) add_model(m);
+          });
+      models.Print();
+    } else if (cmd == "verify") {
+      Prepare(ctx);
+      v1::VerifyRequest req;
       req.set_task(task);
-      v1::ListModelsResponse r;
-      Check(stub->ListModels(&ctx, req, &r));
-      Output out({"TASK", "CLUSTER", "VERSION", "PARENT", "ROUND", "AGGREGATOR", "PARTICIPANTS",
-                  "BYTES", "SHA256", "COMMITTED"});
-      for (const v1::ModelVersion& m : r.versions()) {
-        out.Add(m, {m.task(), absl::StrCat(m.cluster()), absl::StrCat(m.version()),
-                    m.version() == 0 ? "-" : absl::StrCat(m.parent_version()), absl::StrCat(m.round()),
-                    m.aggregator(), absl::StrCat(m.participants()), absl::StrCat(m.size_bytes()),
-                    m.sha256().substr(0, 12), Time(m.committed_ms())});
-      }
-      out.Print();
+      v1::VerifyResponse r;
+      Check(stub->Verify(&ctx, req, &r));
+      for (const v1::ModelVersion& m : r.bad()) add_model(m);
+      models.Print();
+      std::fprintf(stderr, "checked %d model version(s): %d bad\n", r.checked(), r.bad_size());
+      return r.bad_size() == 0 ? 0 : 2;
     } else {
-      v1::FleetRequest req;
-      req.set_task(task);
-      v1::FleetResponse r;
-      Check(stub->Fleet(&ctx, req, &r));
       Output out({"DEVICE-CLASS", "CLUSTER", "STATE", "DEVICES"});
-      for (const v1::FleetCount& c : r.counts()) {
-        out.Add(c, {c.device_class().empty() ? "-" : c.device_class(), absl::StrCat(c.cluster()),
-                    c.state(), absl::StrCat(c.devices())});
-      }
+      AllPages<v1::FleetResponse>(
+          [&](grpc::ClientContext& c, const std::string& token, v1::FleetResponse* r) {
+            v1::FleetRequest req;
+            req.set_task(task);
+            req.set_page_token(token);
+            return stub->Fleet(&c, req, r);
+          },
+          [&](const v1::FleetResponse& r) {
+            for (const v1::FleetCount& c : r.counts()) {
+              out.Add(c, {c.device_class().empty() ? "-" : c.device_class(), absl::StrCat(c.cluster()),
+                          c.state(), absl::StrCat(c.devices())});
+            }
+          });
       out.Print();
     }
     return 0;
@@ -353,7 +424,8 @@ int Run(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "flctl [flags] tasks | task create --config=F [--model=M] | task get T | "
-      "rounds --task=T [--watch] | models --task=T | fleet --task=T | pause T | resume T | "
+      "rounds --task=T [--watch] | models --task=T | fleet --task=T | verify --task=T | "
+      "pause T | resume T | "
       "model init --widths=... --body_layers=N --out=F");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());

@@ -48,9 +48,9 @@ absl::StatusOr<std::string> OperatorToken(const std::string& data_dir) {
   const std::string fresh = absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(words), sizeof(words)));
   mkdir(data_dir.c_str(), 0755);
-  absl::Status s = fedtiny::WriteFileAtomically(path, fresh + "\n");
+  // Created 0600 from the first byte (never 0644 then chmod'ed).
+  absl::Status s = fedtiny::WriteFileAtomically(path, fresh + "\n", 0600);
   if (!s.ok()) return s;
-  chmod(path.c_str(), 0600);
   std::fprintf(stderr, "created an operator token in %s\n", path.c_str());
   return fresh;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -104,14 +105,16 @@ void RoundEngine::Open(absl::Time now) {
 
 std::variant<Admitted, RetryLater> RoundEngine::CheckIn(const DeviceCheckIn& d,
                                                         absl::Time now) {
+  if (done()) return RetryLater{absl::Hours(6), absl::Hours(12), "done"};
+  if (paused_) return RetryLater{absl::Minutes(5), absl::Minutes(10), "paused"};
+  if (!Eligible(d)) return RetryLater{absl::Minutes(10), absl::Minutes(30), "ineligible"};
+  // Pace from eligible demand only: a flood of ineligible devices says nothing
+  // about how fast rounds can fill.
   if (last_checkin_ != absl::InfinitePast()) {
     const double dt = std::max(0.0, absl::ToDoubleSeconds(now - last_checkin_));
     checkin_rate_ = checkin_rate_ * std::exp(-dt / kRateWindowS) + 1.0 / kRateWindowS;
   }
   last_checkin_ = now;
-  if (done()) return RetryLater{absl::Hours(6), absl::Hours(12), "done"};
-  if (paused_) return RetryLater{absl::Minutes(5), absl::Minutes(10), "paused"};
-  if (!Eligible(d)) return RetryLater{absl::Minutes(10), absl::Minutes(30), "ineligible"};
   auto cool = cooldown_until_.find(d.device_id);
   if (cool != cooldown_until_.end()) {
     if (cool->second > now) {
@@ -120,12 +123,7 @@ std::variant<Admitted, RetryLater> RoundEngine::CheckIn(const DeviceCheckIn& d,
     }
     cooldown_until_.erase(cool);
   }
-  if (open_) {
-    auto again = open_->token_of_device.find(d.device_id);
-    if (again != open_->token_of_device.end() && !open_->closing) {
-      return Admitted{open_->stats.round, again->second, open_->deadline};
-    }
-  }
+  if (auto again = Readmit(d)) return *std::move(again);
   if (!open_) Open(now);
   OpenRound& r = *open_;
   const int target = static_cast<int>(std::ceil(config_.goal * config_.over_selection));
@@ -135,61 +133,126 @@ std::variant<Admitted, RetryLater> RoundEngine::CheckIn(const DeviceCheckIn& d,
     return Pace(now, "round_full");
   }
   const std::string token = NewToken();
-  r.by_token[TokenKey(token)] = Participant{d.device_id, d.device_class};
-  r.token_of_device[d.device_id] = token;
+  r.by_token[TokenKey(token)] = Participant{d.device_id, d.device_class, d.secret_key};
+  r.token_of_device[d.device_id] = TokenKey(token);
   ++r.per_class[d.device_class];
   ++r.stats.selected;
   return Admitted{r.stats.round, token, r.deadline};
 }
 
-absl::Status RoundEngine::Reject(const char* reason, absl::Status status) {
-  if (open_) ++open_->stats.rejected[reason];
+// A device admitted to the open round checks in again (it lost the answer, or
+// someone else uses its id). The same secret gets a fresh token and the old one
+// is revoked, so no token is ever handed out twice; another secret gets nothing.
+std::optional<std::variant<Admitted, RetryLater>> RoundEngine::Readmit(const DeviceCheckIn& d) {
+  if (!open_) return std::nullopt;
+  auto again = open_->token_of_device.find(d.device_id);
+  if (again == open_->token_of_device.end()) return std::nullopt;
+  OpenRound& r = *open_;
+  auto it = r.by_token.find(again->second);
+  const absl::Duration wait = absl::Minutes(5);
+  if (it == r.by_token.end() || r.closing) return RetryLater{wait, 2 * wait, "round_full"};
+  if (it->second.secret_key != d.secret_key) {
+    return RetryLater{wait, 2 * wait, "device_id_taken"};
+  }
+  if (it->second.reported || it->second.failed) return RetryLater{wait, 2 * wait, "reported"};
+  Participant p = std::move(it->second);
+  r.by_token.erase(it);
+  const std::string token = NewToken();
+  r.by_token[TokenKey(token)] = std::move(p);
+  again->second = TokenKey(token);
+  return Admitted{r.stats.round, token, r.deadline};
+}
+
+void RoundEngine::CancelOpen(int64_t round) {
+  if (!open_ || open_->stats.round != round || round != next_round_ - 1) return;
+  open_.reset();
+  --next_round_;
+}
+
+absl::Status RoundEngine::Reject(int64_t round, const char* reason, absl::Status status) {
+  if (open_ && round == open_->stats.round) {
+    ++open_->stats.rejected[reason];
+  } else if (auto it = late_rejections_.find(round); it != late_rejections_.end()) {
+    ++it->second[reason];
+  } else if (open_) {
+    ++open_->stats.rejected[reason];  // A round never opened: seen during this one.
+  }
   return status;
 }
 
+std::map<std::string, int> RoundEngine::LateRejections(int64_t round) const {
+  auto it = late_rejections_.find(round);
+  return it == late_rejections_.end() ? std::map<std::string, int>{} : it->second;
+}
+
+absl::Status RoundEngine::CheckMetrics(const Upload& u) const {
+  if (u.metrics.size() > kMaxUploadMetrics) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxUploadMetrics, " metrics per upload, got ", u.metrics.size()));
+  }
+  for (const auto& [name, value] : u.metrics) {
+    if (name.empty() || name.size() > kMaxMetricNameBytes || !std::isfinite(value)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metric names take 1 to ", kMaxMetricNameBytes, " bytes and values must be finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
+  const int64_t round = u.round;
   if (!open_ || u.round != open_->stats.round) {
     if (u.round >= next_round_ || u.round < 1) {
-      return Reject("wrong_round", absl::NotFoundError(
+      return Reject(round, "wrong_round", absl::NotFoundError(
                                        absl::StrCat("round ", u.round, " was never opened")));
     }
-    return Reject("late", absl::DeadlineExceededError(
+    return Reject(round, "late", absl::DeadlineExceededError(
                               absl::StrCat("round ", u.round, " is closed")));
   }
   OpenRound& r = *open_;
   auto it = r.by_token.find(TokenKey(u.token));
   if (it == r.by_token.end()) {
-    return Reject("bad_token", absl::PermissionDeniedError(
+    return Reject(round, "bad_token", absl::PermissionDeniedError(
                                    "upload token was not issued for this round"));
   }
+  if (it->second.secret_key != u.secret_key) {
+    return Reject(round, "wrong_device", absl::PermissionDeniedError(
+                                      "upload token was issued to another device"));
+  }
   if (r.closing || now > r.deadline) {
-    return Reject("late", absl::DeadlineExceededError(
+    return Reject(round, "late", absl::DeadlineExceededError(
                               absl::StrCat("round ", u.round, " passed its deadline")));
   }
   Participant& p = it->second;
   if (p.reported) {
-    return Reject("duplicate", absl::AlreadyExistsError("this token already uploaded"));
+    return Reject(round, "duplicate", absl::AlreadyExistsError("this token already uploaded"));
   }
-  if (u.cluster < 0 || u.cluster >= config_.clusters || u.example_count <= 0) {
-    return Reject("malformed", absl::InvalidArgumentError(absl::StrCat(
+  if (u.cluster < 0 || u.cluster >= config_.clusters || u.example_count <= 0 ||
+      u.example_count > config_.max_example_count) {
+    return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
                                    "cluster must be in [0, ", config_.clusters,
-                                   ") and example_count > 0")));
+                                   ") and example_count in [1, ", config_.max_example_count, "]")));
   }
+  if (absl::Status m = CheckMetrics(u); !m.ok()) return Reject(round, "malformed", m);
   if (u.model_version != models_.at(u.cluster).version) {
-    return Reject("stale", absl::FailedPreconditionError(absl::StrCat(
+    return Reject(round, "stale", absl::FailedPreconditionError(absl::StrCat(
                                "update trained from version ", u.model_version,
                                ", cluster ", u.cluster, " is at ",
                                models_.at(u.cluster).version)));
   }
   absl::Status s = r.aggregator->Accumulate(u.delta, static_cast<double>(u.example_count),
                                             {p.device_id, u.cluster});
-  if (!s.ok()) return Reject("malformed", s);
+  if (!s.ok()) return Reject(round, "malformed", s);
   p.reported = true;
   ++r.stats.reported;
-  // Example-weighted running means of the reported metrics.
+  // Example-weighted running means of the accepted metrics.
   const double w = static_cast<double>(u.example_count);
   for (const auto& [name, value] : u.metrics) {
-    if (!std::isfinite(value)) continue;
+    if (std::find(config_.accepted_metrics.begin(), config_.accepted_metrics.end(), name) ==
+        config_.accepted_metrics.end()) {
+      ++r.stats.rejected["unknown_metric"];
+      continue;
+    }
     double& m = r.stats.metrics[name];
     m += (value - m) * w / (r.metric_weight + w);
   }
@@ -237,7 +300,11 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
   ClosedRound closed;
   closed.stats = r.stats;
   closed.stats.closed = now;
-  if (r.stats.reported < config_.min_reports) return closed;
+  if (r.stats.reported < config_.min_reports) {
+    closed.reason = absl::StrCat("too few reports (", r.stats.reported, " < ",
+                                 config_.min_reports, ")");
+    return closed;
+  }
   const auto opt_config = *aggregation::ParseServerOptimizer(config_.server_optimizer);
   for (auto& [cluster, delta] : r.aggregator->ReportAll()) {
     const ClusterModel& m = models_.at(cluster);
@@ -246,15 +313,24 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
             ? absl::StatusOr<aggregation::ServerOptimizer>(
                   aggregation::ServerOptimizer(opt_config, config_.dim))
             : aggregation::ServerOptimizer::Restore(m.optimizer_state);
-    if (!opt.ok()) continue;
     Eigen::VectorXf head = Eigen::Map<const Eigen::VectorXf>(m.head.data(), config_.dim);
-    if (!opt->Apply(delta, head).ok()) continue;
+    absl::Status s = opt.ok() ? opt->Apply(delta, head) : opt.status();
+    if (s.ok() && !(delta.allFinite() && head.allFinite())) {
+      s = absl::InvalidArgumentError("non-finite aggregate");
+    }
+    if (!s.ok()) {
+      // Never half-committed: one bad cluster abandons the whole round.
+      closed.reason = absl::StrCat("cluster ", cluster, ": ", s.message());
+      closed.heads.clear();
+      return closed;
+    }
     closed.heads[cluster].assign(head.data(), head.data() + head.size());
     closed.optimizer_states[cluster] = opt->Serialize();
     closed.versions[cluster] = m.version + 1;
     closed.participants[cluster] = static_cast<int>(r.aggregator->num_updates(cluster));
   }
   closed.commit = !closed.heads.empty();
+  if (!closed.commit) closed.reason = "no cluster had enough updates to aggregate";
   return closed;
 }
 
@@ -269,6 +345,9 @@ void RoundEngine::FinishRound(const ClosedRound& closed, bool committed) {
     ++committed_rounds_;
   }
   if (open_ && open_->stats.round == closed.stats.round) {
+    // Later uploads for this round are counted here (late_rejections_).
+    late_rejections_[closed.stats.round];
+    while (late_rejections_.size() > 64) late_rejections_.erase(late_rejections_.begin());
     if (config_.cooldown > absl::ZeroDuration()) {
       for (const auto& [key, p] : open_->by_token) {
         cooldown_until_[p.device_id] = closed.stats.closed + config_.cooldown;

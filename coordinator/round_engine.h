@@ -48,13 +48,25 @@ struct EngineConfig {
   absl::Duration cooldown = absl::ZeroDuration();
   // Quota per device class: at most this many admitted per round (0: no quota).
   std::map<std::string, int> class_quota;
+  // Uploads claiming more examples are malformed; bounds every weight.
+  int64_t max_example_count = 1'000'000;
+  // Metric names kept from uploads; others are dropped (rejected["unknown_metric"]).
+  std::vector<std::string> accepted_metrics = {"loss", "accuracy"};
 };
+
+// Limits on what one upload may carry besides its delta.
+inline constexpr int kMaxUploadMetrics = 16;
+inline constexpr int kMaxMetricNameBytes = 64;
 
 struct DeviceCheckIn {
   std::string device_id;
   std::string device_class;
   bool charging = false, idle = false, unmetered = false;
   int battery_percent = 0;
+  // What proves the device is the one that holds device_id (the coordinator
+  // passes a hash of the device's secret). A re-admission and an upload must
+  // carry the same key as the admission.
+  std::string secret_key;
 };
 
 struct Admitted {
@@ -66,7 +78,9 @@ struct Admitted {
 struct RetryLater {
   absl::Duration earliest;
   absl::Duration latest;
-  std::string reason;  // "ineligible", "cooling_down", "round_full", "paused", "done"
+  // "ineligible", "cooling_down", "round_full", "paused", "done", "reported",
+  // "device_id_taken" (another secret holds this id in the open round).
+  std::string reason;
 };
 
 struct Upload {
@@ -77,20 +91,24 @@ struct Upload {
   int64_t example_count = 0;
   std::vector<float> delta;
   std::map<std::string, double> metrics;
+  std::string secret_key;  // As DeviceCheckIn::secret_key.
 };
 
 struct RoundStats {
   int64_t round = 0;
   absl::Time opened, closed;
   int selected = 0, reported = 0, failed = 0;
-  std::map<std::string, int> rejected;  // late, duplicate, bad_token, wrong_round, malformed, stale
+  // late, duplicate, bad_token, wrong_device, wrong_round, malformed, stale,
+  // unknown_metric (metrics dropped from accepted uploads).
+  std::map<std::string, int> rejected;
   std::map<std::string, double> metrics;  // Example-weighted means.
 };
 
 // The result of a closed round, to persist before FinishRound().
 struct ClosedRound {
   RoundStats stats;
-  bool commit = false;  // Enough reports; the fields below are set.
+  bool commit = false;  // Enough reports and a finite result; the fields below are set.
+  std::string reason;   // Why not, when !commit.
   std::map<int, std::vector<float>> heads;           // Cluster -> new head.
   std::map<int, std::string> optimizer_states;       // Cluster -> serialized state.
   std::map<int, int64_t> versions;                   // Cluster -> new version.
@@ -119,11 +137,21 @@ class RoundEngine {
 
   // Accepts one upload. Codes: kNotFound (round never opened: "wrong_round"),
   // kDeadlineExceeded (round closed or past its deadline: "late"),
-  // kPermissionDenied (token not issued in this round: "bad_token"),
-  // kAlreadyExists ("duplicate"), kFailedPrecondition (trained from another
-  // version: "stale"), kInvalidArgument ("malformed": size, NaN/Inf, example
-  // count, cluster). Each rejection is counted in the round's stats.
+  // kPermissionDenied (token not issued in this round: "bad_token"; token of
+  // another device's secret: "wrong_device"), kAlreadyExists ("duplicate"),
+  // kFailedPrecondition (trained from another version: "stale"),
+  // kInvalidArgument ("malformed": size, NaN/Inf, example count outside
+  // [1, max_example_count], cluster, more than kMaxUploadMetrics metrics, a long
+  // name or a non-finite value). Each rejection is counted in the stats of the
+  // round the upload names: the open round's, or LateRejections() for a closed one.
   absl::Status Accept(const Upload& upload, absl::Time now);
+
+  // Uploads refused by reason for a recently closed round (the newest 64 kept).
+  std::map<std::string, int> LateRejections(int64_t round) const;
+
+  // Undoes the opening of `round` by the check-in that just opened it (the
+  // caller could not record it): the engine is exactly as before that check-in.
+  void CancelOpen(int64_t round);
 
   // OK when `token` was issued in the open round `round`; kNotFound when that
   // round is not open, kPermissionDenied for an unknown token.
@@ -157,6 +185,7 @@ class RoundEngine {
   struct Participant {
     std::string device_id;
     std::string device_class;
+    std::string secret_key;
     bool reported = false;
     bool failed = false;
   };
@@ -165,7 +194,7 @@ class RoundEngine {
     absl::Time deadline;
     bool closing = false;
     absl::flat_hash_map<std::string, Participant> by_token;
-    absl::flat_hash_map<std::string, std::string> token_of_device;
+    absl::flat_hash_map<std::string, std::string> token_of_device;  // -> TokenKey
     std::map<std::string, int> per_class;
     std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
     double metric_weight = 0;
@@ -177,7 +206,9 @@ class RoundEngine {
   void Open(absl::Time now);
   bool Eligible(const DeviceCheckIn& d) const;
   RetryLater Pace(absl::Time now, std::string reason) const;
-  absl::Status Reject(const char* reason, absl::Status status);
+  absl::Status Reject(int64_t round, const char* reason, absl::Status status);
+  std::optional<std::variant<Admitted, RetryLater>> Readmit(const DeviceCheckIn& d);
+  absl::Status CheckMetrics(const Upload& u) const;
   std::string NewToken();
 
   const EngineConfig config_;
@@ -189,6 +220,7 @@ class RoundEngine {
   bool paused_ = false;
   std::optional<OpenRound> open_;
   absl::flat_hash_map<std::string, absl::Time> cooldown_until_;
+  std::map<int64_t, std::map<std::string, int>> late_rejections_;  // Closed rounds.
   // Check-in rate estimate for pace steering (devices per second, EWMA).
   double checkin_rate_ = 0;
   absl::Time last_checkin_ = absl::InfinitePast();

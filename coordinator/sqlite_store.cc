@@ -2,17 +2,23 @@
 
 #include <sqlite3.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <set>
 
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/logging.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
 
@@ -113,22 +119,92 @@ constexpr char kVersionColumns[] =
     "task, cluster, version, parent, round, aggregator, participants, sha256, size, "
     "committed_ms, optimizer";
 
+// Takes an exclusive, non-blocking lock on `dir`/LOCK; the fd keeps it.
+absl::StatusOr<int> LockDirectory(const std::string& dir) {
+  const std::string path = dir + "/LOCK";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", dir, " is in use by another coordinator (", path, " is locked)"));
+    }
+    return absl::InternalError(absl::StrCat("cannot lock ", path, ": ", std::strerror(err)));
+  }
+  return fd;
+}
+
+// Model files under `blobs`, by name.
+absl::StatusOr<std::vector<std::string>> ListBlobs(const std::string& blobs) {
+  DIR* d = opendir(blobs.c_str());
+  if (d == nullptr) return absl::InternalError(absl::StrCat("cannot list ", blobs));
+  std::vector<std::string> out;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".model") == 0) out.push_back(name);
+  }
+  closedir(d);
+  return out;
+}
+
+// Parses "<task>-c<cluster>-v<version>-<hash16>.model" (see BlobPath).
+bool ParseBlobName(const std::string& name, std::string* task, int64_t* cluster, int64_t* version) {
+  std::vector<std::string> parts = absl::StrSplit(name.substr(0, name.size() - 6), '-');
+  if (parts.size() < 4) return false;
+  const std::string& c = parts[parts.size() - 3];
+  const std::string& v = parts[parts.size() - 2];
+  if (c.size() < 2 || c[0] != 'c' || v.size() < 2 || v[0] != 'v') return false;
+  if (!absl::SimpleAtoi(c.substr(1), cluster) || !absl::SimpleAtoi(v.substr(1), version)) return false;
+  task->clear();
+  for (size_t i = 0; i + 3 < parts.size(); ++i) absl::StrAppend(task, i ? "-" : "", parts[i]);
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& dir) {
   RETURN_IF_ERROR(MakeDir(dir));
   RETURN_IF_ERROR(MakeDir(dir + "/blobs"));
-  sqlite3* db = nullptr;
+  ASSIGN_OR_RETURN(int lock_fd, LockDirectory(dir));
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = OpenLocked(dir, lock_fd);
+  if (!store.ok()) close(lock_fd);
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::OpenLocked(const std::string& dir,
+                                                                     int lock_fd) {
   const std::string path = dir + "/state.db";
+  ASSIGN_OR_RETURN(std::vector<std::string> blobs, ListBlobs(dir + "/blobs"));
+  struct stat st;
+  const bool db_present = stat(path.c_str(), &st) == 0 && st.st_size > 0;
+  if (!db_present && !blobs.empty()) {
+    return absl::DataLossError(absl::StrCat(
+        path, " is missing or empty but ", dir, "/blobs holds ", blobs.size(),
+        " model file(s): refusing to start on an empty state (restore state.db, or move "
+        "blobs/ away to start afresh)"));
+  }
+  sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string why = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return absl::InternalError(absl::StrCat("cannot open ", path, ": ", why));
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(dir, db));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(dir, db, lock_fd));
   absl::MutexLock lock(&store->mu_);
   sqlite3_busy_timeout(db, 5000);
+  {
+    Stmt s(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'versions'");
+    const bool has_schema = s.Step() && s.Int(0) > 0;
+    RETURN_IF_ERROR(s.Done());
+    if (!has_schema && !blobs.empty()) {
+      return absl::DataLossError(absl::StrCat(
+          path, " holds no fedtiny state but ", dir, "/blobs holds ", blobs.size(),
+          " model file(s): refusing to start on an empty state"));
+    }
+  }
   RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
   RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL;"));
   RETURN_IF_ERROR(store->Exec(kSchema));
@@ -136,8 +212,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 }
 
 SqliteStore::~SqliteStore() {
-  absl::MutexLock lock(&mu_);
-  sqlite3_close(db_);
+  {
+    absl::MutexLock lock(&mu_);
+    sqlite3_close(db_);
+  }
+  close(lock_fd_);  // Releases the directory lock.
 }
 
 absl::Status SqliteStore::Exec(const char* sql) {
@@ -244,26 +323,77 @@ absl::Status SqliteStore::CloseRound(const RoundRow& r, const std::vector<Versio
 
 absl::StatusOr<int> SqliteStore::CollectGarbage() {
   std::set<std::string> referenced;
+  std::map<std::pair<std::string, int64_t>, int64_t> newest;  // (task, cluster) -> version
   {
     absl::MutexLock lock(&mu_);
     Stmt s(db_, absl::StrCat("SELECT ", kVersionColumns, " FROM versions").c_str());
-    while (s.Step()) referenced.insert(BlobPath(ReadVersion(s)));
+    while (s.Step()) {
+      const VersionRow v = ReadVersion(s);
+      referenced.insert(BlobPath(v));
+      int64_t& n = newest.try_emplace({v.task, v.cluster}, -1).first->second;
+      n = std::max(n, v.version);
+    }
     RETURN_IF_ERROR(s.Done());
   }
   const std::string blobs = dir_ + "/blobs";
-  DIR* d = opendir(blobs.c_str());
-  if (d == nullptr) return absl::InternalError(absl::StrCat("cannot list ", blobs));
-  std::vector<std::string> orphans;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    const std::string path = blobs + "/" + name;
-    if (!referenced.count(path)) orphans.push_back(path);
-  }
-  closedir(d);
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListBlobs(blobs));
   int removed = 0;
-  for (const std::string& path : orphans) removed += unlink(path.c_str()) == 0;
+  for (const std::string& name : names) {
+    const std::string path = blobs + "/" + name;
+    std::string task;
+    int64_t cluster = 0, version = 0;
+    if (referenced.count(path) || !ParseBlobName(name, &task, &cluster, &version)) continue;
+    auto it = newest.find({task, cluster});
+    const int64_t committed = it == newest.end() ? -1 : it->second;
+    // Only a blob newer than everything committed for its line can be the
+    // leftover of an interrupted commit; anything else is kept for a human.
+    if (version > committed) {
+      removed += unlink(path.c_str()) == 0;
+    } else {
+      FT_LOG(WARNING) << "keeping unreferenced blob " << path << " (not newer than version "
+                      << committed << " of its line)";
+    }
+  }
   return removed;
+}
+
+absl::Status SqliteStore::CommitVersions(const std::vector<VersionRow>& versions) {
+  RETURN_IF_ERROR(WriteBlobs(versions));
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  absl::Status st = InsertVersions(versions);
+  if (!st.ok()) {
+    (void)Exec("ROLLBACK;");
+    return st;
+  }
+  return Exec("COMMIT;");
+}
+
+absl::StatusOr<std::string> SqliteStore::ReadBlob(const VersionRow& v) {
+  absl::StatusOr<std::string> blob = ReadFile(BlobPath(v));
+  if (!blob.ok()) {
+    return absl::DataLossError(absl::StrCat("model blob of ", v.task, " cluster ", v.cluster,
+                                            " version ", v.version, ": ", blob.status().message()));
+  }
+  ASSIGN_OR_RETURN(Sha256Digest d, Sha256(*blob));
+  if (DigestToHex(d) != v.sha256_hex) {
+    return absl::DataLossError(absl::StrCat("model blob of ", v.task, " cluster ", v.cluster,
+                                            " version ", v.version, " fails its SHA-256"));
+  }
+  return blob;
+}
+
+absl::Status SqliteStore::CheckIntegrity() {
+  absl::MutexLock lock(&mu_);
+  Stmt s(db_, "PRAGMA integrity_check");
+  std::string result;
+  while (s.Step()) absl::StrAppend(&result, result.empty() ? "" : "; ", s.Blob(0));
+  RETURN_IF_ERROR(s.Done());
+  if (result != "ok") {
+    return absl::DataLossError(absl::StrCat(dir_, "/state.db fails SQLite's integrity check: ",
+                                            result.substr(0, 500)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> SqliteStore::AbandonOpenRounds(int64_t now_ms) {
@@ -322,17 +452,7 @@ absl::StatusOr<std::vector<VersionRow>> SqliteStore::LatestVersions(const std::s
     RETURN_IF_ERROR(s.Done());
   }
   for (VersionRow& v : out) {
-    absl::StatusOr<std::string> blob = ReadFile(BlobPath(v));
-    if (!blob.ok()) {
-      return absl::DataLossError(absl::StrCat("model blob of ", v.task, " cluster ", v.cluster,
-                                              " version ", v.version, ": ", blob.status().message()));
-    }
-    ASSIGN_OR_RETURN(Sha256Digest d, Sha256(*blob));
-    if (DigestToHex(d) != v.sha256_hex) {
-      return absl::DataLossError(absl::StrCat("model blob of ", v.task, " cluster ", v.cluster,
-                                              " version ", v.version, " fails its SHA-256"));
-    }
-    v.model = *std::move(blob);
+    ASSIGN_OR_RETURN(v.model, ReadBlob(v));
   }
   return out;
 }

@@ -62,10 +62,19 @@ class Store {
   // marks it abandoned (no versions). kAlreadyExists if a version exists already:
   // nothing is committed twice.
   virtual absl::Status CloseRound(const RoundRow& round, const std::vector<VersionRow>& versions) = 0;
-  // Deletes stored blobs that no committed version references (left by a crash
-  // between writing a blob and the transaction that would have referenced it).
+  // Deletes stored blobs provably left by a crash between writing a blob and the
+  // transaction that would have referenced it: unreferenced, and newer than the
+  // newest committed version of their task and cluster. Never anything else.
   // Call at start-up, before anything commits. Returns how many were removed.
   virtual absl::StatusOr<int> CollectGarbage() = 0;
+  // Appends versions outside a round (a start-up rollback): blobs first, then
+  // one transaction. kAlreadyExists if a version exists already.
+  virtual absl::Status CommitVersions(const std::vector<VersionRow>& versions) = 0;
+  // The stored model of a listed version, hash-verified: kDataLoss when the file
+  // is missing, truncated or altered.
+  virtual absl::StatusOr<std::string> ReadBlob(const VersionRow& version) = 0;
+  // The metadata store's own consistency check (kDataLoss when it fails).
+  virtual absl::Status CheckIntegrity() = 0;
   // Marks every round still open as abandoned (at start-up); returns how many.
   virtual absl::StatusOr<int> AbandonOpenRounds(int64_t now_ms) = 0;
   virtual absl::StatusOr<std::vector<RoundRow>> Rounds(const std::string& task, int limit) = 0;

@@ -12,9 +12,12 @@
 
 namespace fedtiny {
 
-// Replaces `path` with `contents`. kInternal naming the path and errno text on
+// Replaces `path` with `contents`. The file is created with `mode` (less the
+// umask) from its first byte: a secret written with 0600 is never readable by
+// others, not even for a moment. kInternal naming the path and errno text on
 // failure; the target is then unchanged. Blocks on disk I/O.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
+                                 int mode = 0644);
 
 // Reads the whole file. kNotFound if absent, kInternal on other errors.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -40,6 +41,21 @@ TEST(AtomicFileTest, ErrorsNameThePath) {
   EXPECT_THAT(ReadFile(TempDir() + "/absent"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(WriteFileAtomically("/nonexistent-dir/x", "y"),
               StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("/nonexistent-dir/x")));
+}
+
+TEST(AtomicFileTest, SecretsAreCreatedWithTheirModeEvenOverAStaleTemporary) {
+  const std::string dir = TempDir() + "/atomic-mode";
+  mkdir(dir.c_str(), 0755);
+  const std::string path = dir + "/admin.token";
+  // A temporary left by a killed process with our pid, readable by everyone.
+  const std::string stale = path + ".tmp." + std::to_string(getpid());
+  ASSERT_THAT(WriteFileAtomically(stale, "old"), IsOk());
+  chmod(stale.c_str(), 0666);
+  ASSERT_THAT(WriteFileAtomically(path, "secret", 0600), IsOk());
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(stat(stale.c_str(), &st), 0);  // Consumed, not left behind.
 }
 
 }  // namespace
