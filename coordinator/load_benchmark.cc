@@ -69,6 +69,7 @@ Result Run(const std::string& address, int clients, double seconds, bool upload)
         v1::CheckInRequest req;
         req.set_device_id(absl::StrCat(upload ? "u" : "r", clients, "-", t, "-", i));
         req.set_population("load");
+        req.set_device_secret(absl::StrCat("load-secret-", t, "-", i, "-0123456789"));
         req.mutable_capabilities()->set_has_fpu(true);
         req.mutable_state()->set_charging(true);
         req.mutable_state()->set_idle(true);
@@ -83,6 +84,7 @@ Result Run(const std::string& address, int clients, double seconds, bool upload)
         up.set_task("load");
         up.set_round(resp.assignment().round());
         up.set_upload_token(resp.assignment().upload_token());
+        up.set_device_secret(req.device_secret());
         up.set_example_count(10);
         up.set_delta(delta);
         v1::UploadResponse ur;

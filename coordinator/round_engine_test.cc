@@ -89,6 +89,59 @@ TEST_F(EngineTest, PaceWindowWidensWithTheCheckInRate) {
   EXPECT_LT(fast_r.latest - fast_r.earliest, slow_r.latest - slow_r.earliest);
 }
 
+TEST_F(EngineTest, IneligibleFloodsDoNotShrinkThePaceWindow) {
+  auto calm = Make(), flooded = Make();
+  for (int i = 0; i < 6; ++i) Admit(*calm, i), Admit(*flooded, i);
+  DeviceCheckIn unplugged = Device(500);
+  unplugged.charging = false;
+  for (int i = 0; i < 5000; ++i) {  // 500 ineligible check-ins a second.
+    ASSERT_EQ(std::get<RetryLater>(flooded->CheckIn(unplugged, kT0 + absl::Milliseconds(2 * i))).reason,
+              "ineligible");
+  }
+  const absl::Time t = kT0 + absl::Seconds(10);
+  RetryLater calm_r = std::get<RetryLater>(calm->CheckIn(Device(100), t));
+  RetryLater flooded_r = std::get<RetryLater>(flooded->CheckIn(Device(100), t));
+  EXPECT_EQ(flooded_r.latest - flooded_r.earliest, calm_r.latest - calm_r.earliest);
+}
+
+TEST_F(EngineTest, ReadmissionRevokesTheOldTokenAndNeedsTheSameSecret) {
+  auto e = Make();
+  DeviceCheckIn d = Device(1);
+  d.secret_key = "key-1";
+  auto first = std::get<Admitted>(e->CheckIn(d, kT0));
+  auto second = std::get<Admitted>(e->CheckIn(d, kT0 + absl::Seconds(1)));
+  EXPECT_NE(first.token, second.token);
+  EXPECT_EQ(e->current()->selected, 1);
+  EXPECT_THAT(e->CheckToken(1, first.token), StatusIs(absl::StatusCode::kPermissionDenied));
+  DeviceCheckIn impostor = d;
+  impostor.secret_key = "key-2";
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(impostor, kT0)).reason, "device_id_taken");
+  Upload u = Up(second, {0.1f, 0.1f, 0.1f});
+  u.secret_key = "key-2";
+  EXPECT_THAT(e->Accept(u, kT0), StatusIs(absl::StatusCode::kPermissionDenied));
+  u.secret_key = "key-1";
+  EXPECT_THAT(e->Accept(u, kT0), IsOk());
+  // Once reported, a check-in gets no second token for the round.
+  EXPECT_EQ(std::get<RetryLater>(e->CheckIn(d, kT0)).reason, "reported");
+}
+
+TEST_F(EngineTest, NonFiniteResultAbandonsWithAReason) {
+  EngineConfig c = Config();
+  c.server_optimizer = "sgd:lr=10";
+  auto e = Make(c);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_THAT(e->Accept(Up(Admit(*e, i), {3.4e38f, 3.4e38f, 3.4e38f}, 1000), kT0), IsOk());
+  }
+  auto closed = e->TakeClosedRound(kT0);
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_FALSE(closed->commit);
+  EXPECT_TRUE(closed->heads.empty());
+  EXPECT_THAT(closed->reason, ::testing::HasSubstr("non-finite"));
+  e->FinishRound(*closed, false);
+  EXPECT_EQ(e->models().at(0).version, 0);
+  EXPECT_EQ(e->models().at(0).head, std::vector<float>(3, 1.f));
+}
+
 TEST_F(EngineTest, EligibilityCooldownAndQuota) {
   EngineConfig c = Config();
   c.cooldown = absl::Hours(1);

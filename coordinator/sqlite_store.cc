@@ -136,14 +136,18 @@ absl::StatusOr<int> LockDirectory(const std::string& dir) {
   return fd;
 }
 
-// Model files under `blobs`, by name.
-absl::StatusOr<std::vector<std::string>> ListBlobs(const std::string& blobs) {
+// Model files under `blobs`, by name; or, with `temporaries`, the temporary
+// files of writes that never reached their rename (always safe to delete).
+absl::StatusOr<std::vector<std::string>> ListBlobs(const std::string& blobs,
+                                                   bool temporaries = false) {
   DIR* d = opendir(blobs.c_str());
   if (d == nullptr) return absl::InternalError(absl::StrCat("cannot list ", blobs));
   std::vector<std::string> out;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() > 6 && name.compare(name.size() - 6, 6, ".model") == 0) out.push_back(name);
+    const bool model = name.size() > 6 && name.compare(name.size() - 6, 6, ".model") == 0;
+    const bool temporary = name.find(".model.tmp.") != std::string::npos;
+    if (temporaries ? temporary : model) out.push_back(name);
   }
   closedir(d);
   return out;
@@ -337,7 +341,9 @@ absl::StatusOr<int> SqliteStore::CollectGarbage() {
   }
   const std::string blobs = dir_ + "/blobs";
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListBlobs(blobs));
+  ASSIGN_OR_RETURN(std::vector<std::string> temporaries, ListBlobs(blobs, /*temporaries=*/true));
   int removed = 0;
+  for (const std::string& name : temporaries) removed += unlink((blobs + "/" + name).c_str()) == 0;
   for (const std::string& name : names) {
     const std::string path = blobs + "/" + name;
     std::string task;

@@ -10,6 +10,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/str_cat.h"
 #include "client/core/eligibility.h"
 #include "client/transport/participant.h"
 #include "coordinator/clock.h"
@@ -55,6 +56,7 @@ LocalData Data(int n, uint32_t seed) {
 v1::CheckInRequest EligibleCheckIn(const std::string& device_id, const std::string& cls = "") {
   v1::CheckInRequest ci;
   ci.set_device_id(device_id);
+  ci.set_device_secret("secret-" + device_id + "-0123456789abcdef");
   ci.set_population("phones");
   ci.set_device_class(cls);
   ci.mutable_capabilities()->set_has_fpu(true);
@@ -229,6 +231,7 @@ TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
     u.set_task(a.task());
     u.set_round(a.round());
     u.set_upload_token(a.upload_token());
+    u.set_device_secret(ci.device_secret());
     u.set_example_count(10);
     std::vector<float> delta(dim, 0.01f);
     u.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), dim * 4));
@@ -289,7 +292,7 @@ TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
     std::unique_lock<std::mutex> l(mu);
     cv.wait(l, [&] { return done; });
   }
-  EXPECT_FALSE(raw_status.ok());
+  EXPECT_EQ(raw_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << raw_status.error_message();
   // Late: past the deadline, a valid token no longer counts.
   ci.set_device_id("d2");
   ASSERT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
@@ -299,6 +302,7 @@ TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
   late.set_task(b.task());
   late.set_round(b.round());
   late.set_upload_token(b.upload_token());
+  late.set_device_secret(ci.device_secret());
   late.set_example_count(1);
   late.set_delta(std::string(dim * 4, '\0'));
   v1::UploadResponse ur;
@@ -459,6 +463,50 @@ TEST_F(E2eTest, WatchStreamsRoundEventsAndRestartAbandonsOpenRounds) {
   RoundResult r = c->RunOnce(d.x, d.y);
   ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
   EXPECT_EQ(r.round, 3);
+}
+
+TEST_F(E2eTest, AdminListsArePagedAndMetricBombsBounce) {
+  for (const char* name : {"pa", "pb", "pc"}) {
+    v1::TaskConfig c = Task(name, 2, 5);
+    c.set_population(name);
+    ASSERT_TRUE(Create(c).ok());
+  }
+  v1::ListTasksRequest req;
+  req.set_page_size(2);
+  v1::ListTasksResponse page;
+  ASSERT_TRUE(admin_->ListTasks(Ctx().get(), req, &page).ok());
+  ASSERT_EQ(page.tasks_size(), 2);
+  ASSERT_FALSE(page.next_page_token().empty());
+  req.set_page_token(page.next_page_token());
+  v1::ListTasksResponse last;
+  ASSERT_TRUE(admin_->ListTasks(Ctx().get(), req, &last).ok());
+  ASSERT_EQ(last.tasks_size(), 1);
+  EXPECT_TRUE(last.next_page_token().empty());
+  EXPECT_NE(last.tasks(0).config().name(), page.tasks(0).config().name());
+  EXPECT_NE(last.tasks(0).config().name(), page.tasks(1).config().name());
+  req.set_page_token("not-a-token");
+  EXPECT_EQ(admin_->ListTasks(Ctx().get(), req, &last).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // ~3 MB of metric names from an admitted device: refused, and the round's
+  // info stays small enough for every Admin call.
+  v1::CheckInRequest ci = EligibleCheckIn("bomber");
+  ci.set_population("pa");
+  v1::CheckInResponse resp;
+  ASSERT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
+  ASSERT_TRUE(resp.has_assignment());
+  v1::UploadRequest u;
+  u.set_task("pa");
+  u.set_round(resp.assignment().round());
+  u.set_upload_token(resp.assignment().upload_token());
+  u.set_device_secret(ci.device_secret());
+  u.set_example_count(10);
+  u.set_delta(std::string((12 * 8 + 8 + 8 * 4 + 4) * 4, '\0'));
+  for (int i = 0; i < 3000; ++i) (*u.mutable_metrics())[absl::StrCat(i, std::string(1000, 'm'))] = i;
+  v1::UploadResponse ur;
+  EXPECT_EQ(federation_->Upload(Ctx("").get(), u, &ur).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::vector<v1::RoundInfo> rounds = Rounds("pa");
+  ASSERT_EQ(rounds.size(), 1u);
+  EXPECT_TRUE(rounds[0].metrics().empty());
+  EXPECT_EQ(rounds[0].rejected().at("malformed"), 1);
 }
 
 }  // namespace
