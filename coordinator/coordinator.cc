@@ -115,8 +115,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.clusters() == 0) c.set_clusters(1);
   if (c.max_example_count() == 0) c.set_max_example_count(kDefaultMaxExamples);
   if (c.accepted_metrics().empty()) {
-    c.add_accepted_metrics("loss");
-    c.add_accepted_metrics("accuracy");
+    for (const char* m : {"train_loss", "loss", "accuracy"}) c.add_accepted_metrics(m);
   }
   if (c.max_example_count() < 1 || c.max_example_count() > kMaxMaxExamples) {
     return absl::InvalidArgumentError("task: max_example_count must be in [1, 2^40]");

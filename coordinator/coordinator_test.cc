@@ -350,7 +350,7 @@ TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {
   absl::StatusOr<v1::TaskInfo> ok = c_->CreateTask(Config("t", 1));
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->config().max_example_count(), 1'000'000);
-  EXPECT_EQ(ok->config().accepted_metrics_size(), 2);
+  EXPECT_EQ(ok->config().accepted_metrics_size(), 3);
 }
 
 }  // namespace

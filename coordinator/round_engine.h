@@ -51,7 +51,7 @@ struct EngineConfig {
   // Uploads claiming more examples are malformed; bounds every weight.
   int64_t max_example_count = 1'000'000;
   // Metric names kept from uploads; others are dropped (rejected["unknown_metric"]).
-  std::vector<std::string> accepted_metrics = {"loss", "accuracy"};
+  std::vector<std::string> accepted_metrics = {"train_loss", "loss", "accuracy"};
 };
 
 // Limits on what one upload may carry besides its delta.
