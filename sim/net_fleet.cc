@@ -3,7 +3,10 @@
 // Dirichlet share of Fashion-MNIST as raw images and runs the task's body
 // itself. Retry windows are honoured, scaled by --time_scale so that a fleet's
 // hours pass in seconds.
-//   net_fleet --server=127.0.0.1:PORT --population=fmnist --clients=200
+// TLS by default (the system's roots, or --tls_ca); --insecure for a plaintext
+// coordinator on loopback.
+//   net_fleet --server=127.0.0.1:PORT --insecure --population=fmnist --clients=200
+//   net_fleet --server=coordinator.example:8443 --tls_ca=ca.pem
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -18,9 +21,12 @@
 #include "client/core/eligibility.h"
 #include "client/transport/participant.h"
 #include "sim/fashion_mnist.h"
+#include "tools/base/atomic_file.h"
 #include "sim/partition.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
+ABSL_FLAG(std::string, tls_ca, "", "PEM roots to verify the coordinator (default: the system's).");
+ABSL_FLAG(bool, insecure, false, "Plaintext instead of TLS (a loopback coordinator).");
 ABSL_FLAG(std::string, population, "fmnist", "Population the devices check in for.");
 ABSL_FLAG(int, clients, 200, "Virtual devices.");
 ABSL_FLAG(double, alpha, 0.5, "Dirichlet label skew.");
@@ -40,6 +46,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "net_fleet: %s\n", data.status().ToString().c_str());
     return 1;
   }
+  absl::StatusOr<std::string> ca = absl::GetFlag(FLAGS_tls_ca).empty()
+                                       ? absl::StatusOr<std::string>("")
+                                       : fedtiny::ReadFile(absl::GetFlag(FLAGS_tls_ca));
+  if (!ca.ok()) {
+    std::fprintf(stderr, "net_fleet: --tls_ca: %s\n", ca.status().ToString().c_str());
+    return 1;
+  }
   const int n = absl::GetFlag(FLAGS_clients);
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
   fedtiny::sim::Partition parts = fedtiny::sim::DirichletSplit(
@@ -56,6 +69,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) {
     fedtiny::client::SessionOptions s;
     s.address = absl::GetFlag(FLAGS_server);
+    s.insecure = absl::GetFlag(FLAGS_insecure);
+    if (!absl::GetFlag(FLAGS_tls_ca).empty()) s.tls_root_cert_pem = *ca;
     s.seed = static_cast<uint64_t>(i) + 1;
     fedtiny::client::DeviceProfile p{"net-" + std::to_string(i), absl::GetFlag(FLAGS_population),
                                      i % 5 == 0 ? "mcu-m7" : "phone"};

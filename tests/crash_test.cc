@@ -138,6 +138,7 @@ TEST(CrashTest, SigkillNeverLosesDuplicatesOrCorruptsCommittedVersions) {
       devices.emplace_back([&, d] {
         client::SessionOptions s;
         s.address = c.address();
+        s.insecure = true;
         s.attempts = 1;
         s.call_deadline = absl::Seconds(2);
         client::DeviceProfile p{"dev-" + std::to_string(d) + "-" + std::to_string(it), "crash"};

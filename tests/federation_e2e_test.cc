@@ -127,6 +127,7 @@ class E2eTest : public ::testing::Test {
   std::unique_ptr<Participant> Device(int i, const client::DeviceState* state) {
     client::SessionOptions s;
     s.address = server_->address();
+    s.insecure = true;
     s.seed = i + 1;
     client::DeviceProfile p{"device-" + std::to_string(i), "phones"};
     return std::make_unique<Participant>(p, s, state, TmpDir("ckpt-" + std::to_string(i) + "-" + std::to_string(rand())));
@@ -323,6 +324,7 @@ TEST_F(E2eTest, SessionVerifiesBundlesAndRefusesOlderVersions) {
   ASSERT_TRUE(Create(Task("verify", 2, 5)).ok());
   client::SessionOptions so;
   so.address = server_->address();
+  so.insecure = true;
   so.chunk_bytes = 100;  // Many chunks: the download resumes from each offset.
   client::FederationSession session(so);
   v1::CheckInRequest ci = EligibleCheckIn("v1");
