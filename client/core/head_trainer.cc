@@ -32,11 +32,14 @@ absl::StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& sha
                                                                  const TrainPlan& plan) {
   absl::Status valid = shape.Validate();
   if (!valid.ok()) return valid;
-  if (plan.epochs < 1 || plan.batch_size < 1 || !(plan.learning_rate > 0) ||
-      !(plan.momentum >= 0 && plan.momentum < 1) || !(plan.proximal_mu >= 0)) {
+  // Infinity passes "> 0" and ">= 0" and would turn the head into NaN.
+  if (plan.epochs < 1 || plan.batch_size < 1 ||
+      !(plan.learning_rate > 0 && std::isfinite(plan.learning_rate)) ||
+      !(plan.momentum >= 0 && plan.momentum < 1) ||
+      !(plan.proximal_mu >= 0 && std::isfinite(plan.proximal_mu))) {
     return absl::InvalidArgumentError(
-        "train plan: need epochs >= 1, batch_size >= 1, learning_rate > 0, "
-        "momentum in [0, 1), proximal_mu >= 0");
+        "train plan: need epochs >= 1, batch_size >= 1, finite learning_rate > 0, "
+        "momentum in [0, 1), finite proximal_mu >= 0");
   }
   return std::unique_ptr<HeadTrainer>(new HeadTrainer(shape, plan));
 }

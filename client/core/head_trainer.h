@@ -67,7 +67,10 @@ struct TrainResult {
 // Owns its buffers; not thread-safe (one training at a time).
 class HeadTrainer {
  public:
-  // kInvalidArgument for a malformed head or plan.
+  // kInvalidArgument for a malformed head or plan (epochs or batch size < 1,
+  // learning rate not finite and > 0, momentum outside [0, 1), proximal mu not
+  // finite and >= 0). Buffers grow with the batch size: a plan from outside is
+  // checked against the device's ranges first (client/transport/limits.h).
   static absl::StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
                                                              const TrainPlan& plan);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <random>
 #include <vector>
@@ -257,6 +258,12 @@ TEST(HeadTrainerTest, RejectsBadPlansAndData) {
   EXPECT_THAT(HeadTrainer::Create(head, TrainPlan{0, 1, 0.1f}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(HeadTrainer::Create(head, TrainPlan{1, 1, -0.1f}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // Infinity passes "> 0" and ">= 0" but would turn the head into NaN.
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_THAT(HeadTrainer::Create(head, TrainPlan{1, 1, inf}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(HeadTrainer::Create(head, TrainPlan{1, 1, 0.1f, 0.f, inf}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   auto t = *HeadTrainer::Create(head, TrainPlan{});
   Data data = RandomData(5, 4, 3, 1);

@@ -1,5 +1,6 @@
 #include "client/transport/participant.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -12,10 +13,14 @@ namespace fedtiny::client {
 
 namespace {
 
-TrainPlan PlanOf(const v1::Plan& p, const std::string& device_id, int64_t round) {
+// `p` has passed CheckPlan. A batch larger than the data trains exactly as a
+// batch of all of it, so the trainer's buffers are sized for at most `examples`.
+TrainPlan PlanOf(const v1::Plan& p, const std::string& device_id, int64_t round,
+                 int64_t examples) {
   TrainPlan t;
   t.epochs = p.epochs();
-  t.batch_size = p.batch_size();
+  t.batch_size =
+      static_cast<int>(std::min<int64_t>(p.batch_size(), std::max<int64_t>(examples, 1)));
   t.learning_rate = p.learning_rate();
   t.momentum = p.momentum();
   t.proximal_mu = p.proximal_mu();
@@ -66,6 +71,7 @@ RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int
   if (!resp.ok()) {
     r.kind = RoundResult::Kind::kFailed;
     r.why = std::string(resp.status().message());
+    r.status = resp.status();
     return r;
   }
   if (resp->has_retry()) {
@@ -80,46 +86,65 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   RoundResult r;
   r.task = a.task();
   r.round = a.round();
-  auto fail = [&](const std::string& why) {
+  // Gives the round up: reports `why` to the server and returns it.
+  auto fail = [&](const absl::Status& why) {
     r.kind = RoundResult::Kind::kFailed;
-    r.why = why;
+    r.why = std::string(why.message());
+    r.status = why;
     pending_.reset();
     (void)job_.Abandon();
     v1::FailureReport report;
     report.set_task(a.task());
     report.set_round(a.round());
     report.set_upload_token(a.upload_token());
-    report.set_reason(why.substr(0, 200));
+    report.set_reason(r.why.substr(0, 200));
     (void)session_.ReportFailure(report);
     return r;
   };
-  if (a.bundles_size() == 0) return fail("assignment has no model");
+  auto prefixed = [](const char* what, const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat(what, s.message()));
+  };
+  // Every server number is checked before it sizes anything.
+  if (absl::Status s = CheckPlan(a.plan()); !s.ok()) return fail(s);
+  if (a.bundles_size() == 0) return fail(absl::InvalidArgumentError("assignment has no model"));
+  if (absl::Status s = CheckBundles(a, profile_.limits); !s.ok()) return fail(s);
   std::vector<Head> heads;
   Body body;
   for (const v1::ModelBundle& b : a.bundles()) {
     auto held = held_.find({a.task(), b.cluster()});
     absl::StatusOr<std::string> bytes =
         session_.DownloadBundle(a, b, held == held_.end() ? 0 : held->second);
-    if (!bytes.ok()) return fail(absl::StrCat("download: ", bytes.status().message()));
+    if (!bytes.ok()) return fail(prefixed("download: ", bytes.status()));
     v1::Model model;
-    if (!model.ParseFromString(*bytes)) return fail("download: bundle is not a Model");
+    if (!model.ParseFromString(*bytes)) {
+      return fail(absl::DataLossError("download: bundle is not a Model"));
+    }
     absl::StatusOr<Head> head = HeadFromProto(model);
     absl::StatusOr<Body> parsed_body = BodyFromProto(model);
-    if (!head.ok() || !parsed_body.ok()) return fail("download: malformed model");
+    if (!head.ok()) return fail(prefixed("download: malformed model: ", head.status()));
+    if (!parsed_body.ok()) {
+      return fail(prefixed("download: malformed model: ", parsed_body.status()));
+    }
     heads.push_back(*std::move(head));
     body = *std::move(parsed_body);
   }
+  const int64_t examples = static_cast<int64_t>(labels.size());
+  const TrainPlan plan = PlanOf(a.plan(), profile_.device_id, a.round(), examples);
+  if (absl::Status s = CheckWorkingSet(body, heads, std::max<int64_t>(examples, inputs.rows()),
+                                       plan.batch_size, profile_.limits);
+      !s.ok()) {
+    return fail(s);
+  }
   absl::StatusOr<RowMatrixXf> features = body.Features(inputs);
-  if (!features.ok()) return fail(std::string(features.status().message()));
+  if (!features.ok()) return fail(features.status());
   absl::StatusOr<ClusterChoice> choice = PickCluster(heads, *features, labels);
-  if (!choice.ok()) return fail(std::string(choice.status().message()));
+  if (!choice.ok()) return fail(choice.status());
   r.cluster = choice->cluster;
   const Head& received = heads[r.cluster];
   const v1::ModelBundle& bundle = a.bundles(r.cluster);
-  absl::StatusOr<TrainOutcome> out =
-      job_.Run(absl::StrCat(a.task(), "/", a.round(), "/", r.cluster), received,
-               PlanOf(a.plan(), profile_.device_id, a.round()), *features, labels);
-  if (!out.ok()) return fail(absl::StrCat("training: ", out.status().message()));
+  absl::StatusOr<TrainOutcome> out = job_.Run(
+      absl::StrCat(a.task(), "/", a.round(), "/", r.cluster), received, plan, *features, labels);
+  if (!out.ok()) return fail(prefixed("training: ", out.status()));
   if (!out->completed) {
     pending_ = a;
     r.kind = RoundResult::Kind::kPaused;
@@ -130,6 +155,12 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   std::vector<float> delta = out->head.Flatten();
   const std::vector<float> base = received.Flatten();
   for (size_t i = 0; i < delta.size(); ++i) delta[i] -= base[i];
+  // A plan inside the ranges can still diverge; the server would refuse NaN/Inf.
+  for (float v : delta) {
+    if (!std::isfinite(v)) {
+      return fail(absl::InvalidArgumentError("training: the update is not finite (diverged)"));
+    }
+  }
   Clip(delta, a.plan().clip_norm());
   absl::StatusOr<Evaluation> eval = Evaluate(out->head, *features, labels);
   v1::UploadRequest up;
@@ -138,7 +169,7 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   up.set_upload_token(a.upload_token());
   up.set_cluster(r.cluster);
   up.set_model_version(bundle.version());
-  up.set_example_count(static_cast<int64_t>(labels.size()));
+  up.set_example_count(examples);
   up.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * sizeof(float)));
   (*up.mutable_metrics())["train_loss"] = out->result.mean_loss;
   if (eval.ok()) (*up.mutable_metrics())["accuracy"] = eval->accuracy;
@@ -146,11 +177,12 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   if (!s.ok()) {
     r.kind = RoundResult::Kind::kFailed;
     r.why = absl::StrCat("upload: ", s.message());
+    r.status = s;
     return r;
   }
   held_[{a.task(), r.cluster}] = bundle.version();
   r.kind = RoundResult::Kind::kUploaded;
-  r.examples = static_cast<int64_t>(labels.size());
+  r.examples = examples;
   r.loss = out->result.mean_loss;
   return r;
 }

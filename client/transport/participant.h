@@ -15,6 +15,7 @@
 #include "client/core/eligibility.h"
 #include "client/core/model.h"
 #include "client/core/training_job.h"
+#include "client/transport/limits.h"
 #include "client/transport/session.h"
 
 namespace fedtiny::client {
@@ -26,6 +27,7 @@ struct DeviceProfile {
   int64_t ram_bytes = int64_t{4} << 30;
   bool has_fpu = true;
   bool supports_int8 = true;
+  DeviceLimits limits;  // Assignments beyond these are refused and reported.
 };
 
 struct RoundResult {
@@ -37,6 +39,10 @@ struct RoundResult {
   int64_t examples = 0;
   double loss = 0;
   std::string why;              // kPaused / kFailed.
+  // kFailed: the cause. kInvalidArgument for a plan outside the documented
+  // ranges, kResourceExhausted for an assignment beyond the device's limits,
+  // kDataLoss for a bundle that fails verification, or the server's code.
+  absl::Status status;
 };
 
 // Owns its session; borrows the DeviceState. Not thread-safe.

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <thread>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/sha256.h"
@@ -19,9 +19,24 @@ absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-bool Transient(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+// gRPC's retry policy (gRFC A6) for every Federation method: UNAVAILABLE only.
+// DEADLINE_EXCEEDED is final (a late upload stays late), and gRPC never retries
+// past the call's own deadline. Empty when there is nothing to retry.
+std::string RetryServiceConfig(const SessionOptions& o) {
+  if (o.attempts < 2) return "";
+  const double initial = std::max(0.001, absl::ToDoubleSeconds(o.backoff));
+  return absl::StrFormat(
+      R"({"methodConfig": [{"name": [{"service": "%s"}], "retryPolicy": {)"
+      R"("maxAttempts": %d, "initialBackoff": "%.3fs", "maxBackoff": "%.3fs", )"
+      R"("backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]})",
+      v1::Federation::service_full_name(), std::min(o.attempts, 5), initial, initial * 16);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Credentials(const SessionOptions& o) {
+  if (o.insecure && o.tls_root_cert_pem.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = o.tls_root_cert_pem;  // Empty: the system's trusted roots.
+  return grpc::SslCredentials(ssl);
 }
 
 }  // namespace
@@ -30,44 +45,54 @@ FederationSession::FederationSession(const SessionOptions& options)
     : options_(options),
       rng_(options.seed != 0 ? options.seed
                              : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {
-  std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (options.tls_root_cert_pem.empty()) {
-    creds = grpc::InsecureChannelCredentials();
-  } else {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.tls_root_cert_pem;
-    creds = grpc::SslCredentials(ssl);
-  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.chunk_bytes + (1 << 20));
-  stub_ = v1::Federation::NewStub(grpc::CreateCustomChannel(options.address, creds, args));
+  const std::string retry = RetryServiceConfig(options);
+  if (!retry.empty()) {
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+    args.SetServiceConfigJSON(retry);
+    // A message larger than the retry buffer commits its call on the first
+    // attempt; uploads are about a model's head, so allow up to a bundle's size.
+    args.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE,
+                static_cast<int>(std::clamp<int64_t>(options.max_bundle_bytes, 256 << 10,
+                                                     std::numeric_limits<int>::max())));
+  }
+  // The policy is ours: a name resolver (DNS TXT records) may not replace it.
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  stub_ = v1::Federation::NewStub(
+      grpc::CreateCustomChannel(options.address, Credentials(options), args));
 }
 
 template <typename Call>
-grpc::Status FederationSession::WithRetries(Call call) {
-  absl::Duration delay = options_.backoff;
-  grpc::Status s;
-  for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.call_deadline)));
-    s = call(ctx);
-    if (s.ok() || !Transient(s) || attempt == options_.attempts) return s;
-    // Full jitter: sleep uniformly in [0, delay], then double the ceiling.
-    std::uniform_real_distribution<double> u(0, absl::ToDoubleMilliseconds(delay));
-    absl::SleepFor(absl::Milliseconds(u(rng_)));
-    delay *= 2;
-  }
-  return s;
+grpc::Status FederationSession::Within(absl::Duration deadline, Call call) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + std::max(deadline, absl::ZeroDuration())));
+  return call(ctx);
 }
 
 absl::StatusOr<v1::CheckInResponse> FederationSession::CheckIn(const v1::CheckInRequest& request) {
   v1::CheckInResponse response;
-  grpc::Status s = WithRetries([&](grpc::ClientContext& ctx) {
+  grpc::Status s = Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
     return stub_->CheckIn(&ctx, request, &response);
   });
   if (!s.ok()) return FromGrpc(s);
   return response;
+}
+
+absl::Status FederationSession::CheckPace(absl::Time start, int64_t got) const {
+  const absl::Duration elapsed = absl::Now() - start;
+  if (elapsed >= options_.download_deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "download: ", got, " bytes after ", absl::FormatDuration(elapsed),
+        "; giving up at the download_deadline"));
+  }
+  if (elapsed > options_.slow_download_grace &&
+      got < options_.min_download_bytes_per_second * absl::ToDoubleSeconds(elapsed)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "download: too slow, ", got, " bytes in ", absl::FormatDuration(elapsed),
+        "; the minimum is ", options_.min_download_bytes_per_second, " bytes/s"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignment& a,
@@ -77,12 +102,18 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing model version ", bundle.version(), ": this device holds ", held_version));
   }
-  if (bundle.size_bytes() < 0 || bundle.size_bytes() > (int64_t{1} << 30)) {
-    return absl::DataLossError("bundle size is implausible");
+  const int64_t size = bundle.size_bytes();
+  if (size < 0) return absl::DataLossError("download: negative bundle size");
+  if (size > options_.max_bundle_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "download: the bundle has ", size, " bytes, over this device's max_bundle_bytes (",
+        options_.max_bundle_bytes, ")"));
   }
-  std::string bytes;
-  bytes.reserve(bundle.size_bytes());
-  while (static_cast<int64_t>(bytes.size()) < bundle.size_bytes()) {
+  const absl::Time start = absl::Now();
+  std::string bytes;  // Grows as chunks arrive; nothing is reserved on the server's word.
+  while (static_cast<int64_t>(bytes.size()) < size) {
+    absl::Status pace = CheckPace(start, bytes.size());
+    if (!pace.ok()) return pace;
     v1::DownloadRequest req;
     req.set_task(a.task());
     req.set_round(a.round());
@@ -92,19 +123,22 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
     req.set_offset(static_cast<int64_t>(bytes.size()));  // Resume where we are.
     req.set_max_bytes(options_.chunk_bytes);
     v1::DownloadResponse resp;
-    grpc::Status s = WithRetries([&](grpc::ClientContext& ctx) {
+    const absl::Duration left = start + options_.download_deadline - absl::Now();
+    grpc::Status s = Within(std::min(options_.call_deadline, left), [&](grpc::ClientContext& ctx) {
       return stub_->Download(&ctx, req, &resp);
     });
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      absl::Status pace = CheckPace(start, bytes.size());  // Say which deadline ran out.
+      if (!pace.ok()) return pace;
+    }
     if (!s.ok()) return FromGrpc(s);
+    const int64_t missing = size - static_cast<int64_t>(bytes.size());
     if (resp.offset() != static_cast<int64_t>(bytes.size()) || resp.data().empty() ||
-        resp.bundle().version() != bundle.version() ||
-        resp.bundle().size_bytes() != bundle.size_bytes()) {
+        static_cast<int64_t>(resp.data().size()) > missing ||
+        resp.bundle().version() != bundle.version() || resp.bundle().size_bytes() != size) {
       return absl::DataLossError("download: the server sent a chunk that does not continue the bundle");
     }
     bytes += resp.data();
-  }
-  if (static_cast<int64_t>(bytes.size()) != bundle.size_bytes()) {
-    return absl::DataLossError("download: size differs from the bundle's");
   }
   absl::StatusOr<Sha256Digest> d = Sha256(bytes);
   if (!d.ok()) return d.status();
@@ -117,14 +151,14 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
 
 absl::Status FederationSession::Upload(const v1::UploadRequest& request) {
   v1::UploadResponse response;
-  return FromGrpc(WithRetries([&](grpc::ClientContext& ctx) {
+  return FromGrpc(Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
     return stub_->Upload(&ctx, request, &response);
   }));
 }
 
 absl::Status FederationSession::ReportFailure(const v1::FailureReport& report) {
   v1::FailureResponse response;
-  return FromGrpc(WithRetries([&](grpc::ClientContext& ctx) {
+  return FromGrpc(Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
     return stub_->ReportFailure(&ctx, report, &response);
   }));
 }

@@ -1,7 +1,9 @@
-// The device's gRPC session with the coordinator's Federation API. Every call has
-// a deadline; transient network failures (UNAVAILABLE, DEADLINE_EXCEEDED) are
-// retried with jittered exponential backoff; everything else becomes a Status.
-// Nothing here throws, crashes or hangs on a bad network or a bad server.
+// The device's gRPC session with the coordinator's Federation API. TLS unless
+// plaintext is asked for. Every call has a deadline; UNAVAILABLE is retried by
+// gRPC's own retry policy (jittered exponential backoff); everything else,
+// DEADLINE_EXCEEDED included, becomes a Status at once. Nothing here throws,
+// crashes or hangs on a bad network or a hostile server: every size the server
+// announces is bounded by the options below before it sizes anything.
 #ifndef FEDTINY_CLIENT_TRANSPORT_SESSION_H_
 #define FEDTINY_CLIENT_TRANSPORT_SESSION_H_
 
@@ -21,13 +23,30 @@
 namespace fedtiny::client {
 
 struct SessionOptions {
-  std::string address;            // "host:port"
-  std::string tls_root_cert_pem;  // Empty: plaintext (loopback and tests only).
+  std::string address;  // "host:port"
+  // TLS always, unless `insecure`: the server's certificate is verified against
+  // this CA, or against the system's trusted roots when it is empty.
+  std::string tls_root_cert_pem;
+  // Plaintext, for loopback tests and simulators only. It must be asked for; a
+  // configured CA wins over it (TLS).
+  bool insecure = false;
+  // Per call, over all of its attempts.
   absl::Duration call_deadline = absl::Seconds(10);
-  int attempts = 4;               // Per call, for transient failures.
+  // Attempts per call while the server answers UNAVAILABLE (gRPC's retry policy
+  // caps this at 5; 1 = no retry). No other code is retried: a DEADLINE_EXCEEDED
+  // upload is late, which is final.
+  int attempts = 4;
   absl::Duration backoff = absl::Milliseconds(200);  // First retry delay; doubles.
-  int chunk_bytes = 256 << 10;    // Download chunk.
-  uint64_t seed = 0;              // Jitter; 0 = from the clock.
+  int chunk_bytes = 256 << 10;  // Download chunk.
+  // A bundle announced larger than this is refused before a byte is fetched.
+  int64_t max_bundle_bytes = int64_t{64} << 20;
+  // One bundle's download, all chunks together, ends by this deadline...
+  absl::Duration download_deadline = absl::Minutes(10);
+  // ...and, once `slow_download_grace` has passed, must average at least this
+  // rate (against "slow retrieval": a server dripping bytes). 0: no minimum.
+  int64_t min_download_bytes_per_second = 8 << 10;
+  absl::Duration slow_download_grace = absl::Seconds(30);
+  uint64_t seed = 0;  // Jitter; 0 = from the clock.
 };
 
 // Thread-compatible: one thread uses a session at a time. Owns its channel.
@@ -35,16 +54,22 @@ class FederationSession {
  public:
   explicit FederationSession(const SessionOptions& options);
 
-  // Codes: those of the server (docs/protocol.md), or kUnavailable /
-  // kDeadlineExceeded after the retries.
+  // Codes: those of the server (docs/protocol.md), kUnavailable after the
+  // attempts, or kDeadlineExceeded. Blocks for at most `call_deadline`.
   absl::StatusOr<v1::CheckInResponse> CheckIn(const v1::CheckInRequest& request);
 
-  // Downloads the bundle in chunks, resuming after failures from the last good
-  // offset; verifies size and SHA-256. Refuses (kFailedPrecondition) a version
-  // older than `held_version`. kDataLoss when the bytes fail verification.
+  // Downloads the bundle in chunks, each from the offset reached; verifies size
+  // and SHA-256. Memory grows with the bytes that arrive, never with the size
+  // announced. Refuses (kFailedPrecondition) a version older than
+  // `held_version`; kResourceExhausted for a size over `max_bundle_bytes`
+  // (before any request); kDeadlineExceeded past `download_deadline` or under
+  // the minimum rate; kDataLoss when a chunk does not continue the bundle or the
+  // bytes fail verification. Blocks for at most `download_deadline`.
   absl::StatusOr<std::string> DownloadBundle(const v1::Assignment& assignment,
                                              const v1::ModelBundle& bundle, int64_t held_version);
 
+  // Sent again only while the server is UNAVAILABLE (by gRPC, up to `attempts`).
+  // Blocks for at most `call_deadline`.
   absl::Status Upload(const v1::UploadRequest& request);
   absl::Status ReportFailure(const v1::FailureReport& report);
 
@@ -52,8 +77,13 @@ class FederationSession {
   absl::Duration JitteredDelay(const v1::RetryWindow& window);
 
  private:
+  // Runs one gRPC call (gRPC's retry policy may make attempts inside it) with a
+  // context whose deadline is `deadline` from now.
   template <typename Call>
-  grpc::Status WithRetries(Call call);
+  static grpc::Status Within(absl::Duration deadline, Call call);
+  // kDeadlineExceeded when a download that started at `start` and has `got`
+  // bytes is past its deadline or, after the grace, under the minimum rate.
+  absl::Status CheckPace(absl::Time start, int64_t got) const;
 
   SessionOptions options_;
   std::unique_ptr<v1::Federation::Stub> stub_;

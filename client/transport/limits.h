@@ -1,0 +1,59 @@
+// What a device accepts from a coordinator. A server's numbers (bundle sizes
+// and counts, layer widths, plan fields) are checked here before they size an
+// allocation or a loop; an assignment outside these limits is refused with a
+// reason the participant reports, never attempted. The ranges are documented in
+// docs/protocol.md ("Limits") so that a coordinator can stay inside them.
+#ifndef FEDTINY_CLIENT_TRANSPORT_LIMITS_H_
+#define FEDTINY_CLIENT_TRANSPORT_LIMITS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/core/head_trainer.h"
+#include "client/core/model.h"
+#include "proto/federation.pb.h"
+
+namespace fedtiny::client {
+
+// The device's declared limits, besides SessionOptions::max_bundle_bytes (per
+// bundle, enforced by the session) and the plan ranges below.
+struct DeviceLimits {
+  int max_bundles = 16;  // Cluster heads per assignment.
+  // Memory a round may take: the announced bundles before download; then the
+  // models, the body's and heads' activations over the device's examples, and
+  // the training buffers.
+  int64_t max_working_bytes = int64_t{256} << 20;
+};
+
+// The plan ranges a device accepts (inclusive unless noted).
+struct PlanRanges {
+  static constexpr int kMaxEpochs = 100;         // epochs in [1, 100]
+  static constexpr int kMaxBatchSize = 4096;     // batch_size in [1, 4096]
+  static constexpr float kMaxLearningRate = 10;  // learning_rate in (0, 10]
+  static constexpr float kMaxMomentum = 0.999f;  // momentum in [0, 0.999]
+  static constexpr float kMaxProximalMu = 100;   // proximal_mu in [0, 100]
+  static constexpr float kMaxClipNorm = 1e6f;  // clip_norm 0 (off) or (0, 1e6]
+};
+
+// kInvalidArgument naming the first field outside PlanRanges (NaN and Inf are
+// outside every range).
+absl::Status CheckPlan(const v1::Plan& plan);
+
+// Before any download: kResourceExhausted when the assignment has more bundles
+// than `limits.max_bundles`, or announces more bytes in all than
+// `limits.max_working_bytes`; kDataLoss for a negative size.
+absl::Status CheckBundles(const v1::Assignment& assignment,
+                          const DeviceLimits& limits);
+
+// After decoding, before running anything: kResourceExhausted when the round
+// would need more than `limits.max_working_bytes` (an upper estimate, from the
+// models' widths, `examples` and the batch size). `heads` are validated
+// (Head::Validate), each with at least one layer.
+absl::Status CheckWorkingSet(const Body& body, const std::vector<Head>& heads,
+                             int64_t examples, int64_t batch_size,
+                             const DeviceLimits& limits);
+
+}  // namespace fedtiny::client
+
+#endif  // FEDTINY_CLIENT_TRANSPORT_LIMITS_H_
