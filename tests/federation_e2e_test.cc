@@ -2,6 +2,8 @@
 // tasks created through the Admin API, rounds completed by real participants
 // (download, verify, train, upload), every documented rejection, operator auth,
 // the round watch stream, pause/resume, stop-and-resume on the device, restart.
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -465,6 +467,32 @@ TEST_F(E2eTest, WatchStreamsRoundEventsAndRestartAbandonsOpenRounds) {
   RoundResult r = c->RunOnce(d.x, d.y);
   ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
   EXPECT_EQ(r.round, 3);
+}
+
+TEST_F(E2eTest, ADeviceKeepsItsSecretAcrossAppRestartsAndNobodyElseGetsItsId) {
+  ASSERT_TRUE(Create(Task("ids", 2, 5)).ok());
+  SettableDeviceState plugged(kPlugged);
+  const LocalData d = Data(40, 5);
+  client::SessionOptions s;
+  s.address = server_->address();
+  s.insecure = true;
+  const std::string ckpt = TmpDir("ids-ckpt");
+  {
+    Participant app(client::DeviceProfile{"phone-42", "phones"}, s, &plugged, ckpt);
+    ASSERT_EQ(app.RunOnce(d.x, d.y).kind, RoundResult::Kind::kUploaded);
+  }
+  struct stat st;
+  ASSERT_EQ(stat((ckpt + ".secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The same app, restarted: same id, same secret file, still welcome.
+  Participant again(client::DeviceProfile{"phone-42", "phones"}, s, &plugged, ckpt);
+  RoundResult r = again.RunOnce(d.x, d.y);
+  EXPECT_NE(r.status.code(), absl::StatusCode::kPermissionDenied) << r.why;
+  // Someone else claiming the id (another secret) is turned away.
+  Participant impostor(client::DeviceProfile{"phone-42", "phones"}, s, &plugged, TmpDir("ids-other"));
+  RoundResult denied = impostor.RunOnce(d.x, d.y);
+  EXPECT_EQ(denied.kind, RoundResult::Kind::kFailed);
+  EXPECT_EQ(denied.status.code(), absl::StatusCode::kPermissionDenied) << denied.why;
 }
 
 TEST_F(E2eTest, AdminListsArePagedAndMetricBombsBounce) {

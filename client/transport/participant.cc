@@ -5,9 +5,12 @@
 #include <cstring>
 #include <functional>
 
+#include <openssl/rand.h>
+
 #include "absl/strings/str_cat.h"
 #include "client/core/personalization.h"
 #include "proto/model_codec.h"
+#include "tools/base/atomic_file.h"
 
 namespace fedtiny::client {
 
@@ -39,6 +42,20 @@ void Clip(std::vector<float>& delta, double max_norm) {
   for (float& v : delta) v *= scale;
 }
 
+// The device's secret from `path`, or a fresh random one written there (0600).
+// When the file cannot be written, the secret lives as long as the process:
+// the coordinator then refuses this id after a restart of the app, which is
+// safer than a guessable fallback.
+std::string LoadOrCreateSecret(const std::string& path) {
+  absl::StatusOr<std::string> stored = ReadFile(path);
+  if (stored.ok() && stored->size() >= 16 && stored->size() <= 64) return *stored;
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return "";  // The coordinator refuses an empty one.
+  std::string secret(reinterpret_cast<const char*>(bytes), sizeof(bytes));
+  (void)WriteFileAtomically(path, secret, 0600);
+  return secret;
+}
+
 }  // namespace
 
 Participant::Participant(DeviceProfile profile, const SessionOptions& session,
@@ -46,7 +63,11 @@ Participant::Participant(DeviceProfile profile, const SessionOptions& session,
     : profile_(std::move(profile)),
       session_(session),
       state_(state),
-      job_(std::move(checkpoint_path), state) {}
+      job_(checkpoint_path, state) {
+  if (profile_.device_secret.empty()) {
+    profile_.device_secret = LoadOrCreateSecret(checkpoint_path + ".secret");
+  }
+}
 
 RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int32_t> labels) {
   if (pending_) {
@@ -57,6 +78,7 @@ RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int
   const DeviceStatus s = state_->Read();
   v1::CheckInRequest req;
   req.set_device_id(profile_.device_id);
+  req.set_device_secret(profile_.device_secret);
   req.set_population(profile_.population);
   req.set_device_class(profile_.device_class);
   req.mutable_capabilities()->set_ram_bytes(profile_.ram_bytes);
@@ -167,6 +189,7 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   up.set_task(a.task());
   up.set_round(a.round());
   up.set_upload_token(a.upload_token());
+  up.set_device_secret(profile_.device_secret);
   up.set_cluster(r.cluster);
   up.set_model_version(bundle.version());
   up.set_example_count(examples);

@@ -28,6 +28,10 @@ struct DeviceProfile {
   bool has_fpu = true;
   bool supports_int8 = true;
   DeviceLimits limits;  // Assignments beyond these are refused and reported.
+  // The secret that binds device_id at the coordinator (16-64 bytes). Empty: the
+  // participant keeps a random one in `<checkpoint_path>.secret` (mode 0600),
+  // created at first use, so the id stays usable across restarts.
+  std::string device_secret;
 };
 
 struct RoundResult {
@@ -65,7 +69,7 @@ class Participant {
   RoundResult Participate(const v1::Assignment& a, const RowMatrixXf& inputs,
                           absl::Span<const int32_t> labels);
 
-  DeviceProfile profile_;
+  DeviceProfile profile_;  // device_secret filled in by the constructor.
   FederationSession session_;
   const DeviceState* state_;
   TrainingJob job_;
