@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
 #include "aggregation/server_optimizer.h"
+#include "client/transport/limits.h"
 #include "proto/model_codec.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/logging.h"
@@ -99,11 +100,10 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (p->epochs() == 0) p->set_epochs(1);
   if (p->batch_size() == 0) p->set_batch_size(10);
   if (p->learning_rate() == 0) p->set_learning_rate(0.05f);
-  if (p->epochs() < 1 || p->batch_size() < 1 || !(p->learning_rate() > 0) ||
-      !(p->momentum() >= 0 && p->momentum() < 1) || !(p->proximal_mu() >= 0) ||
-      !(p->clip_norm() >= 0)) {
-    return absl::InvalidArgumentError(
-        "task: plan needs epochs >= 1, batch_size >= 1, learning_rate > 0, momentum in [0,1)");
+  // The ranges devices accept (docs/protocol.md): a plan outside them would only
+  // make every device refuse every assignment.
+  if (absl::Status plan = client::CheckPlan(*p); !plan.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task: ", plan.message()));
   }
   if (c.rounds() == 0) c.set_rounds(10);
   if (c.clients_per_round() == 0) c.set_clients_per_round(10);

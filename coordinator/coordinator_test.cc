@@ -347,6 +347,12 @@ TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {
   c = Config("t", 1);
   for (int i = 0; i < 17; ++i) c.add_accepted_metrics(absl::StrCat("m", i));
   EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Config("t", 1);
+  c.mutable_plan()->set_epochs(1'000'000);  // Devices would refuse it.
+  EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("epochs")));
+  c = Config("t", 1);
+  c.mutable_plan()->set_learning_rate(1e30f);
+  EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument));
   absl::StatusOr<v1::TaskInfo> ok = c_->CreateTask(Config("t", 1));
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->config().max_example_count(), 1'000'000);
