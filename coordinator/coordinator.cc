@@ -218,6 +218,14 @@ absl::Status Coordinator::LoadTask(const TaskRow& row) {
   if (!t.config.ParseFromString(row.config)) {
     return absl::DataLossError(absl::StrCat("task ", row.name, ": stored config unreadable"));
   }
+  // What was stored passed validation when created; anything else was altered.
+  absl::StatusOr<v1::TaskConfig> valid = ValidateTaskConfig(t.config);
+  if (!valid.ok() || valid->name() != row.name) {
+    return absl::DataLossError(absl::StrCat(
+        "task ", row.name, ": stored config fails validation (",
+        valid.ok() ? "its name differs from the row's" : valid.status().message(), ")"));
+  }
+  t.config = *std::move(valid);
   t.state = row.state;
   t.created_ms = row.created_ms;
   ASSIGN_OR_RETURN(std::vector<VersionRow> latest, store_->LatestVersions(row.name));

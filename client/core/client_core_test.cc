@@ -1,4 +1,5 @@
 // Eligibility, the example store, personalization and interruptible training jobs.
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -10,6 +11,7 @@
 #include "client/core/training_job.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/byte_io.h"
 #include "tools/base/status_matchers.h"
 
 namespace fedtiny::client {
@@ -54,6 +56,44 @@ ExampleStoreOptions Opts(int64_t max_examples, ExampleStoreOptions::Eviction e) 
   o.eviction = e;
   o.seed = 5;
   return o;
+}
+
+// A store file with a valid trailer but the given header and records.
+std::string StoreFile(int64_t dim, int64_t seen, int64_t n, const std::string& records) {
+  std::string out("FTES", 4);
+  PutValue(out, uint32_t{1});
+  PutValue(out, dim);
+  PutValue(out, seen);
+  PutValue(out, n);
+  return WithSha256Trailer(out + records);
+}
+
+TEST(ExampleStoreTest, LoadRefusesHostileFilesQuickly) {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/hostile.store";
+  const ExampleStoreOptions o = Opts(4, ExampleStoreOptions::Eviction::kOldestFirst);
+  // 2^60 records of 16 bytes "fit" in 0 bytes once the product wraps: it used
+  // to loop 2^60 times.
+  ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, int64_t{1} << 60, int64_t{1} << 60, "")), IsOk());
+  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));
+  std::string record;
+  PutValue(record, int32_t{1});
+  for (float v : {1.f, std::nanf(""), 2.f}) PutValue(record, v);
+  ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, record)), IsOk());
+  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // NaN.
+  std::string negative;
+  PutValue(negative, int32_t{-7});
+  for (float v : {1.f, 2.f, 3.f}) PutValue(negative, v);
+  ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, negative)), IsOk());
+  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // Label.
+  std::string good;
+  PutValue(good, int32_t{2});
+  for (float v : {1.f, 2.f, 3.f}) PutValue(good, v);
+  ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 0, 1, good)), IsOk());
+  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // seen < size.
+  ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, good)), IsOk());
+  absl::StatusOr<ExampleStore> ok = ExampleStore::Load(path, o);
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_EQ(ok->size(), 1);
 }
 
 TEST(ExampleStoreTest, BoundedOldestFirstAndByBytes) {

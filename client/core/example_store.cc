@@ -87,9 +87,11 @@ absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
   ByteReader r(body->substr(4));
   uint32_t version = 0;
   int64_t dim = 0, seen = 0, n = 0;
+  // Sizes are checked by division, never by a product that could wrap.
   if (!r.Get(version) || !r.Get(dim) || !r.Get(seen) || !r.Get(n) || version != kVersion ||
-      dim != options.input_dim || n < 0 ||
-      r.rest().size() != static_cast<size_t>(n) * (4 + dim * sizeof(float))) {
+      dim != options.input_dim || dim < 1 || n < 0 || seen < n ||
+      r.rest().size() % (4 + static_cast<uint64_t>(dim) * sizeof(float)) != 0 ||
+      static_cast<uint64_t>(n) != r.rest().size() / (4 + static_cast<uint64_t>(dim) * sizeof(float))) {
     return absl::DataLossError(absl::StrCat(path, ": malformed or for another input size"));
   }
   ExampleStore store(options);
@@ -98,6 +100,9 @@ absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
     std::vector<float> row(dim);
     r.Get(label);
     r.GetRawFloats(dim, row.data());
+    if (label < 0 || !std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
+      return absl::DataLossError(absl::StrCat(path, ": example ", i, " has a negative label or NaN/Inf"));
+    }
     if (store.size() < store.capacity()) {
       store.features_.push_back(std::move(row));
       store.labels_.push_back(label);

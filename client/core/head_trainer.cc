@@ -165,6 +165,18 @@ absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& fe
   const int64_t n = features.rows();
   const int64_t bs = plan_.batch_size;
   const int64_t batches = (n + bs - 1) / bs;
+  // A resumed state comes from a file: it must fit this trainer and this data,
+  // or Step would read past its buffers.
+  const auto sized = [this](const std::vector<float>& v, bool used) {
+    return used ? static_cast<int64_t>(v.size()) == num_params_ : v.empty();
+  };
+  if (state.epoch < 0 || state.epoch > plan_.epochs || state.next_batch < 0 ||
+      state.next_batch > batches || state.examples_seen < 0 || !std::isfinite(state.loss_sum) ||
+      !sized(state.velocity, plan_.momentum > 0) || !sized(state.anchor, plan_.proximal_mu > 0) ||
+      !std::all_of(state.velocity.begin(), state.velocity.end(), [](float v) { return std::isfinite(v); }) ||
+      !std::all_of(state.anchor.begin(), state.anchor.end(), [](float v) { return std::isfinite(v); })) {
+    return absl::InvalidArgumentError("train: the resumed state does not fit this plan, head or data");
+  }
   order_.resize(n);
   TrainResult result;
   for (; state.epoch < plan_.epochs; ++state.epoch, state.next_batch = 0) {

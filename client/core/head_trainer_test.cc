@@ -208,6 +208,31 @@ TEST(HeadTrainerTest, StopsWithinOneBatchAndResumesBitExactly) {
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
+TEST(HeadTrainerTest, AResumedStateThatDoesNotFitIsRefused) {
+  const TrainPlan plan{2, 8, 0.05f, 0.9f, 0.1f, 7};
+  Data data = RandomData(40, 16, 5, 3);
+  Head head = MakeHead({16, 12, 5}, 1);
+  auto t = *HeadTrainer::Create(head, plan);
+  const std::vector<float> before = head.Flatten();
+  auto refused = [&](auto mutate) {
+    TrainState s;
+    s.started = true;
+    s.velocity.assign(before.size(), 0.f);
+    s.anchor = before;
+    mutate(s);
+    return t->Train(head, data.x, data.y, kAlways, s).status().code() ==
+           absl::StatusCode::kInvalidArgument;
+  };
+  EXPECT_FALSE(refused([](TrainState&) {}));  // A fitting state trains.
+  head = MakeHead({16, 12, 5}, 1);
+  EXPECT_TRUE(refused([](TrainState& s) { s.velocity.resize(3); }));  // Short buffer.
+  EXPECT_TRUE(refused([](TrainState& s) { s.anchor.clear(); }));
+  EXPECT_TRUE(refused([](TrainState& s) { s.next_batch = int64_t{1} << 40; }));  // Past the data.
+  EXPECT_TRUE(refused([](TrainState& s) { s.epoch = -3; }));
+  EXPECT_TRUE(refused([](TrainState& s) { s.velocity[0] = std::nanf(""); }));
+  EXPECT_EQ(head.Flatten(), before);  // Nothing trained on a refused state.
+}
+
 TEST(HeadTrainerTest, CorruptStateIsDataLoss) {
   TrainState s;
   s.started = true;
