@@ -139,6 +139,12 @@ absl::StatusOr<ServerOptimizer> ServerOptimizer::Restore(absl::string_view bytes
     return absl::InvalidArgumentError("server optimizer state: corrupt header");
   }
   c.kind = static_cast<Kind>(kind);
+  // The ranges ParseServerOptimizer accepts: a stored state is data, not trust.
+  const auto unit = [](double v) { return v >= 0 && v < 1; };
+  if (!(std::isfinite(c.lr) && c.lr > 0) || !unit(c.beta1) || !unit(c.beta2) ||
+      !(std::isfinite(c.tau) && c.tau > 0)) {
+    return absl::InvalidArgumentError("server optimizer state: settings out of range");
+  }
   if (static_cast<uint64_t>(dim) > r.rest().size() / (2 * sizeof(float))) {
     return absl::InvalidArgumentError("server optimizer state: moment buffers truncated");
   }
@@ -147,6 +153,9 @@ absl::StatusOr<ServerOptimizer> ServerOptimizer::Restore(absl::string_view bytes
   if (!r.GetRawFloats(dim, opt.m_.data()) || !r.GetRawFloats(dim, opt.v_.data()) || !r.AtEnd()) {
     return absl::InvalidArgumentError(
         "server optimizer state: moment buffers truncated or trailing bytes");
+  }
+  if (!opt.m_.allFinite() || !opt.v_.allFinite() || (opt.v_.array() < 0).any()) {
+    return absl::InvalidArgumentError("server optimizer state: non-finite or negative moments");
   }
   return opt;
 }

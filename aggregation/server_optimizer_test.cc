@@ -111,6 +111,17 @@ TEST(ServerOptimizerTest, RejectsCorruptState) {
   }
   EXPECT_THAT(ServerOptimizer::Restore(s + "x"),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  // Well-formed bytes with values no spec could produce: a NaN learning rate
+  // (after magic, version and kind), a NaN second moment (the last float).
+  std::string nan_lr = s;
+  const double nan = std::nan("");
+  std::memcpy(&nan_lr[4 + 4 + 1], &nan, sizeof(nan));
+  EXPECT_THAT(ServerOptimizer::Restore(nan_lr), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::string nan_v = s;
+  const float nanf = std::nanf("");
+  std::memcpy(&nan_v[nan_v.size() - 4], &nanf, sizeof(nanf));
+  EXPECT_THAT(ServerOptimizer::Restore(nan_v), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ServerOptimizer::Restore(s), IsOk());
 }
 
 TEST(ServerOptimizerTest, BadInputChangesNothing) {
