@@ -23,6 +23,8 @@ __attribute__((target_clones("avx2", "default"))) bool HasNonFinite(
 
 }  // namespace
 
+bool AllFinite(absl::Span<const float> values) { return !HasNonFinite(values); }
+
 absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
                             double weight) {
   if (static_cast<int64_t>(update.size()) != dim) {
@@ -41,6 +43,24 @@ absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateTotalWeight(double total, double weight) {
+  if (std::isfinite(total + weight)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "total weight overflows: ", total, " + ", weight, " is not finite"));
+}
+
+absl::Status ValidateAggregate(const Eigen::VectorXf& aggregate,
+                               absl::string_view method) {
+  if (AllFinite(absl::MakeConstSpan(aggregate.data(), aggregate.size()))) {
+    return absl::OkStatus();
+  }
+  int64_t j = 0;
+  while (std::isfinite(aggregate[j])) ++j;
+  return absl::OutOfRangeError(
+      absl::StrCat(method, ": aggregate is ", aggregate[j], " at coordinate ",
+                   j, " (the updates overflow float arithmetic)"));
 }
 
 }  // namespace fedtiny::aggregation

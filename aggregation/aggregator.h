@@ -13,6 +13,7 @@
 #include "Eigen/Core"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace fedtiny::aggregation {
@@ -29,6 +30,19 @@ struct ClientInfo {
 absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
                             double weight);
 
+// True when no value is a NaN or an Inf. Vectorized: one cheap pass.
+bool AllFinite(absl::Span<const float> values);
+
+// Returns kInvalidArgument when `total` + `weight`, an aggregator's total
+// weight after accepting one more weight, is not finite. Weights are normalised
+// by their total, which must therefore exist.
+absl::Status ValidateTotalWeight(double total, double weight);
+
+// Returns kOutOfRange, naming `method` and the first bad coordinate, when
+// `aggregate` holds a NaN or an Inf; every Report() checks its result so.
+absl::Status ValidateAggregate(const Eigen::VectorXf& aggregate,
+                               absl::string_view method);
+
 // Aggregator combines client updates into one. Implementations are not
 // thread-safe: one thread at a time (the round engine serializes calls), and
 // each aggregator owns the memory it accumulates.
@@ -36,10 +50,11 @@ class Aggregator {
  public:
   virtual ~Aggregator() = default;
 
-  // Accumulate adds one client's update with weight `weight` (usually its example
-  // count; methods that are not weighted ignore it). Returns kInvalidArgument for
-  // a wrong dimension, NaN/Inf, or weight <= 0, and kFailedPrecondition after
-  // too many updates for a bounded buffer; on error nothing changes.
+  // Accumulate adds one client's update with weight `weight` (usually its
+  // example count; methods that are not weighted ignore it). Returns
+  // kInvalidArgument for a wrong dimension, NaN/Inf, weight <= 0, or a total
+  // weight that would no longer be finite, and kFailedPrecondition after too
+  // many updates for a bounded buffer; on error nothing changes.
   virtual absl::Status Accumulate(absl::Span<const float> update, double weight,
                                   const ClientInfo& info) = 0;
 
@@ -47,14 +62,17 @@ class Aggregator {
   // (e.g. Krum needs n > 2f + 2).
   [[nodiscard]] virtual bool CanReport() const = 0;
 
-  // Report returns the aggregate. kFailedPrecondition when !CanReport(). Does
-  // not consume what was accumulated: it may be called again.
+  // Report returns the aggregate. kFailedPrecondition when !CanReport();
+  // kOutOfRange instead of a vector with a NaN or an Inf (finite updates can
+  // still overflow float arithmetic near the float limit). Does not consume
+  // what was accumulated: it may be called again.
   virtual absl::StatusOr<Eigen::VectorXf> Report() = 0;
 
   // MergeWith folds `other` (same method, parameters and dimension) into this
-  // aggregator so that Report() equals what one aggregator fed every update would
-  // report. kInvalidArgument for a mismatched aggregator; kUnimplemented for
-  // methods that cannot merge. On error neither side changes.
+  // aggregator so that Report() equals what one aggregator fed every update
+  // would report. kInvalidArgument for a mismatched aggregator or a combined
+  // total weight that is not finite; kUnimplemented for methods that cannot
+  // merge. On error neither side changes.
   virtual absl::Status MergeWith(Aggregator&& other) = 0;
 
   // The name of the method with its parameters, e.g. "trimmed_mean(beta=0.1)".

@@ -1,5 +1,7 @@
 #include "aggregation/buffered_aggregator.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace fedtiny::aggregation {
@@ -7,9 +9,11 @@ namespace fedtiny::aggregation {
 absl::Status BufferedAggregator::Accumulate(absl::Span<const float> update,
                                             double weight, const ClientInfo&) {
   absl::Status valid = ValidateUpdate(update, dim_, weight);
+  if (valid.ok()) valid = ValidateTotalWeight(total_weight_, weight);
   if (!valid.ok()) return valid;
   data_.insert(data_.end(), update.begin(), update.end());
   weights_.push_back(weight);
+  total_weight_ += weight;
   return absl::OkStatus();
 }
 
@@ -19,7 +23,11 @@ absl::StatusOr<Eigen::VectorXf> BufferedAggregator::Report() {
         Name(), ": needs at least ", MinUpdates(), " updates, has ",
         num_updates()));
   }
-  return Compute(updates(), weights_);
+  absl::StatusOr<Eigen::VectorXf> out = Compute(updates(), weights_);
+  if (!out.ok()) return out;
+  absl::Status finite = ValidateAggregate(*out, Name());
+  if (!finite.ok()) return finite;
+  return out;
 }
 
 absl::Status BufferedAggregator::MergeWith(Aggregator&& other) {
@@ -28,8 +36,11 @@ absl::Status BufferedAggregator::MergeWith(Aggregator&& other) {
     return absl::InvalidArgumentError(absl::StrCat(
         Name(), ": cannot merge with ", other.Name(), " of dim ", other.dim()));
   }
+  absl::Status total = ValidateTotalWeight(total_weight_, o->total_weight_);
+  if (!total.ok()) return total;
   data_.insert(data_.end(), o->data_.begin(), o->data_.end());
   weights_.insert(weights_.end(), o->weights_.begin(), o->weights_.end());
+  total_weight_ += std::exchange(o->total_weight_, 0);
   o->data_.clear();
   o->weights_.clear();
   return absl::OkStatus();

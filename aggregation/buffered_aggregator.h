@@ -56,6 +56,7 @@ class BufferedAggregator : public Aggregator {
   const int64_t dim_;
   std::vector<float> data_;
   std::vector<double> weights_;
+  double total_weight_ = 0;  // Finite: Accumulate and MergeWith check.
 };
 
 // Calls `f(j, values)` for every coordinate j in [0, dim), where `values` points at

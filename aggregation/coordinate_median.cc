@@ -12,7 +12,8 @@ float MedianInPlace(float* values, int64_t n) {
   const float upper = values[mid];
   if (n % 2 == 1) return upper;
   const float lower = *std::max_element(values, values + mid);
-  return 0.5f * (lower + upper);
+  // The midpoint in double: lower + upper overflows float near its limit.
+  return static_cast<float>(0.5 * (static_cast<double>(lower) + upper));
 }
 
 absl::StatusOr<Eigen::VectorXf> CoordinateMedianAggregator::Compute(

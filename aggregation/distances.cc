@@ -2,17 +2,62 @@
 
 #include <algorithm>
 
+#include "aggregation/row_kernels.h"
+
 namespace fedtiny::aggregation {
 
+namespace {
+
+using RowMatrixXd =
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Coordinates per block: large enough that each rank update amortises its
+// packing, small enough that the block (n x 512 doubles) stays in cache for
+// moderate n.
+constexpr int64_t kBlock = 512;
+
+absl::Span<const float> Row(const ConstRowMatrixMap& x, int64_t i, int64_t j0,
+                            int64_t b) {
+  return absl::MakeConstSpan(x.data() + i * x.cols() + j0, b);
+}
+
+Eigen::VectorXd CoordinateMean(const ConstRowMatrixMap& x) {
+  Eigen::VectorXd mean = Eigen::VectorXd::Zero(x.cols());
+  for (int64_t i = 0; i < x.rows(); ++i) {
+    AddScaled(1.0 / x.rows(), Row(x, i, 0, x.cols()),
+              absl::MakeSpan(mean.data(), mean.size()));
+  }
+  return mean;
+}
+
+// Lower triangle of the Gram matrix of the rows of x minus `center`, in double.
+Eigen::MatrixXd CenteredGram(const ConstRowMatrixMap& x,
+                             const Eigen::VectorXd& center) {
+  const int64_t n = x.rows(), d = x.cols();
+  Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(n, n);
+  RowMatrixXd block(n, std::min(kBlock, d));
+  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
+    const int64_t b = std::min(kBlock, d - j0);
+    for (int64_t i = 0; i < n; ++i) {
+      Difference(Row(x, i, j0, b), absl::MakeConstSpan(center.data() + j0, b),
+                 absl::MakeSpan(block.row(i).data(), b));
+    }
+    gram.selfadjointView<Eigen::Lower>().rankUpdate(block.leftCols(b));
+  }
+  return gram;
+}
+
+}  // namespace
+
 Eigen::MatrixXd PairwiseSquaredDistances(const ConstRowMatrixMap& updates) {
-  const Eigen::MatrixXf gram = updates * updates.transpose();
-  const Eigen::VectorXd sq = gram.diagonal().cast<double>();
+  const Eigen::MatrixXd gram = CenteredGram(updates, CoordinateMean(updates));
   const int64_t n = updates.rows();
   Eigen::MatrixXd d2(n, n);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      d2(i, j) = i == j ? 0.0
-                        : std::max(0.0, sq[i] + sq[j] - 2.0 * gram(i, j));
+  for (int64_t j = 0; j < n; ++j) {
+    d2(j, j) = 0.0;
+    for (int64_t i = j + 1; i < n; ++i) {
+      d2(i, j) = d2(j, i) =
+          std::max(0.0, gram(i, i) + gram(j, j) - 2.0 * gram(i, j));
     }
   }
   return d2;

@@ -1,6 +1,15 @@
 // Pairwise squared L2 distances between updates through one Gram matrix product
-// (||a||^2 + ||b||^2 - 2 a.b): one GEMM of n x dim by dim x n instead of n^2
-// distance loops.
+// (||a||^2 + ||b||^2 - 2 a.b) instead of n^2 distance loops.
+//
+// Updates often share a large common component (a bias every client moves the
+// same way), and then the three terms are large and nearly cancel: in float,
+// the nearest neighbours of [1000, 1000.01, 1000.03, 1000.06] come out wrong.
+// So the updates are first centred on their coordinate-wise mean, and the Gram
+// matrix of the centred updates is accumulated in double, a block of
+// coordinates at a time (a symmetric rank-k update: half the multiplications of
+// the full product, so in double it costs about what the float product did).
+// What remains is a relative error of about 1e-16 * (distance from the mean /
+// distance between the pair)^2.
 #ifndef FEDTINY_AGGREGATION_DISTANCES_H_
 #define FEDTINY_AGGREGATION_DISTANCES_H_
 

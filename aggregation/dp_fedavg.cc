@@ -35,7 +35,11 @@ absl::StatusOr<Eigen::VectorXf> DpFedAvgAggregator::Report() {
                absl::MakeSpan(noise.data(), noise.size()));
   const double denom =
       options_.expected_clients > 0 ? options_.expected_clients : count_;
-  released_ = ((sum_ + noise.cast<double>()) / denom).cast<float>();
+  Eigen::VectorXf out = ((sum_ + noise.cast<double>()) / denom).cast<float>();
+  // Nothing is released on error, so a later call may draw again.
+  absl::Status finite = ValidateAggregate(out, Name());
+  if (!finite.ok()) return finite;
+  released_ = std::move(out);
   return *released_;
 }
 

@@ -23,10 +23,17 @@ namespace fedtiny::aggregation {
 
 namespace {
 
-// One parsed stage: a name and its key=value parameters.
+// A number as configs write it: digits with an optional sign, point and
+// exponent. SimpleAtod alone would also take "nan", "inf", hex and spaces.
+bool IsPlainNumber(absl::string_view v) {
+  return !v.empty() && v.find_first_not_of("0123456789.eE+-") == v.npos;
+}
+
+// One parsed stage: a name and its key=value parameters, kept as text until a
+// method says which type each key has.
 struct Stage {
   std::string name;
-  std::map<std::string, double> params;
+  std::map<std::string, std::string> params;
 
   absl::Status CheckKeys(std::set<std::string> allowed) const {
     for (const auto& [k, v] : params) {
@@ -37,20 +44,49 @@ struct Stage {
     }
     return absl::OkStatus();
   }
+  absl::Status Error(absl::string_view key, absl::string_view why) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat("aggregator '", name, "': parameter ", key, why));
+  }
+  // The text of `key`; kInvalidArgument when it is absent and has no fallback.
+  absl::StatusOr<const std::string*> Find(const std::string& key,
+                                          bool has_fallback) const {
+    auto it = params.find(key);
+    if (it != params.end()) return &it->second;
+    if (has_fallback) return nullptr;
+    return absl::InvalidArgumentError(
+        absl::StrCat("aggregator '", name, "' needs parameter '", key, "'"));
+  }
+  // A real number in [lo, hi], or `fallback` when the key is absent.
   absl::StatusOr<double> Get(const std::string& key, double lo, double hi,
                              std::optional<double> fallback = std::nullopt) const {
-    auto it = params.find(key);
-    if (it == params.end()) {
-      if (fallback) return *fallback;
-      return absl::InvalidArgumentError(
-          absl::StrCat("aggregator '", name, "' needs parameter '", key, "'"));
+    ASSIGN_OR_RETURN(const std::string* t, Find(key, fallback.has_value()));
+    if (t == nullptr) return *fallback;
+    double v = 0;
+    if (!IsPlainNumber(*t) || !absl::SimpleAtod(*t, &v)) {
+      return Error(key, absl::StrCat("='", *t, "' is not a number"));
     }
-    if (!(it->second >= lo && it->second <= hi)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "aggregator '", name, "': ", key, "=", it->second, " outside [", lo,
-          ", ", hi, "]"));
+    if (!(v >= lo && v <= hi)) {
+      return Error(key, absl::StrCat("=", *t, " outside [", lo, ", ", hi, "]"));
     }
-    return it->second;
+    return v;
+  }
+  // An integer in [lo, hi] written in decimal digits ("1.5", "1e3" and "2x" are
+  // errors, not 1, 1000 and 2), or `fallback` when the key is absent.
+  absl::StatusOr<int> GetInt(const std::string& key, int lo, int hi,
+                             std::optional<int> fallback = std::nullopt) const {
+    ASSIGN_OR_RETURN(const std::string* t, Find(key, fallback.has_value()));
+    if (t == nullptr) return *fallback;
+    const size_t sign = (*t)[0] == '-' ? 1 : 0;
+    int64_t v = 0;
+    if (t->size() == sign ||
+        t->find_first_not_of("0123456789", sign) != t->npos) {
+      return Error(key, absl::StrCat("='", *t, "' is not an integer"));
+    }
+    if (!absl::SimpleAtoi(*t, &v) || v < lo || v > hi) {
+      return Error(key, absl::StrCat("=", *t, " outside [", lo, ", ", hi, "]"));
+    }
+    return static_cast<int>(v);
   }
 };
 
@@ -62,17 +98,19 @@ absl::StatusOr<Stage> ParseStage(absl::string_view text) {
   if (head.size() == 1) return stage;
   for (absl::string_view kv : absl::StrSplit(head[1], ',')) {
     std::vector<absl::string_view> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
-    double value = 0;
-    if (p.size() != 2 || p[0].empty() || !absl::SimpleAtod(p[1], &value)) {
+    if (p.size() != 2 || p[0].empty() || p[1].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("aggregator '", stage.name, "': bad parameter '", kv, "'"));
     }
-    stage.params[std::string(p[0])] = value;
+    if (!stage.params.emplace(std::string(p[0]), std::string(p[1])).second) {
+      return stage.Error(p[0], " given twice");
+    }
   }
   return stage;
 }
 
 constexpr double kBig = 1e12;
+constexpr int kMaxCount = 1000000;  // Updates per round, iterations.
 
 absl::StatusOr<AggregatorFactory> MethodFactory(const Stage& s) {
   const std::string& n = s.name;
@@ -95,21 +133,20 @@ absl::StatusOr<AggregatorFactory> MethodFactory(const Stage& s) {
   if (n == "krum" || n == "multi_krum") {
     RETURN_IF_ERROR(s.CheckKeys(n == "krum" ? std::set<std::string>{"f"}
                                                : std::set<std::string>{"f", "m"}));
-    ASSIGN_OR_RETURN(double f, s.Get("f", 0, 1e6));
-    ASSIGN_OR_RETURN(double m, n == "krum" ? absl::StatusOr<double>(1)
-                                              : s.Get("m", 1, 1e6));
+    ASSIGN_OR_RETURN(int f, s.GetInt("f", 0, kMaxCount));
+    ASSIGN_OR_RETURN(int m, n == "krum" ? absl::StatusOr<int>(1)
+                                        : s.GetInt("m", 1, kMaxCount));
     return AggregatorFactory([f, m](int64_t d) {
-      return std::make_unique<KrumAggregator>(d, static_cast<int>(f),
-                                              static_cast<int>(m));
+      return std::make_unique<KrumAggregator>(d, f, m);
     });
   }
   if (n == "geometric_median") {
     RETURN_IF_ERROR(s.CheckKeys({"tol", "iters", "nu"}));
     GeometricMedianOptions o;
     ASSIGN_OR_RETURN(o.tolerance, s.Get("tol", 0, 1, o.tolerance));
-    ASSIGN_OR_RETURN(double iters, s.Get("iters", 1, 1e6, o.max_iterations));
-    ASSIGN_OR_RETURN(o.nu, s.Get("nu", 0, kBig, o.nu));
-    o.max_iterations = static_cast<int>(iters);
+    ASSIGN_OR_RETURN(o.max_iterations,
+                     s.GetInt("iters", 1, kMaxCount, o.max_iterations));
+    ASSIGN_OR_RETURN(o.nu, s.Get("nu", 0, 1, o.nu));
     return AggregatorFactory([o](int64_t d) {
       return std::make_unique<GeometricMedianAggregator>(d, o);
     });
@@ -117,18 +154,16 @@ absl::StatusOr<AggregatorFactory> MethodFactory(const Stage& s) {
   if (n == "centered_clipping") {
     RETURN_IF_ERROR(s.CheckKeys({"tau", "iters"}));
     ASSIGN_OR_RETURN(double tau, s.Get("tau", 1e-12, kBig));
-    ASSIGN_OR_RETURN(double iters, s.Get("iters", 1, 1000, 1));
+    ASSIGN_OR_RETURN(int iters, s.GetInt("iters", 1, 1000, 1));
     return AggregatorFactory([tau, iters](int64_t d) {
-      return std::make_unique<CenteredClippingAggregator>(d, tau,
-                                                          static_cast<int>(iters));
+      return std::make_unique<CenteredClippingAggregator>(d, tau, iters);
     });
   }
   if (n == "bulyan") {
     RETURN_IF_ERROR(s.CheckKeys({"f"}));
-    ASSIGN_OR_RETURN(double f, s.Get("f", 0, 1e6));
-    return AggregatorFactory([f](int64_t d) {
-      return std::make_unique<BulyanAggregator>(d, static_cast<int>(f));
-    });
+    ASSIGN_OR_RETURN(int f, s.GetInt("f", 0, kMaxCount));
+    return AggregatorFactory(
+        [f](int64_t d) { return std::make_unique<BulyanAggregator>(d, f); });
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown aggregator '", n, "'"));
 }
@@ -143,9 +178,9 @@ absl::StatusOr<AggregatorFactory> WrapStage(const Stage& s, AggregatorFactory in
   }
   if (s.name == "nnm") {
     RETURN_IF_ERROR(s.CheckKeys({"f"}));
-    ASSIGN_OR_RETURN(double f, s.Get("f", 0, 1e6));
+    ASSIGN_OR_RETURN(int f, s.GetInt("f", 0, kMaxCount));
     return AggregatorFactory([f, inner](int64_t d) {
-      return std::make_unique<NnmAggregator>(d, static_cast<int>(f), inner);
+      return std::make_unique<NnmAggregator>(d, f, inner);
     });
   }
   return absl::InvalidArgumentError(absl::StrCat(

@@ -1,24 +1,30 @@
 #include "aggregation/fedavg.h"
 
+#include <utility>
+
 namespace fedtiny::aggregation {
 
 FedAvgAggregator::FedAvgAggregator(int64_t dim)
-    : sum_(Eigen::VectorXd::Zero(dim)) {}
+    : mean_(Eigen::VectorXd::Zero(dim)) {}
 
 absl::Status FedAvgAggregator::Accumulate(absl::Span<const float> update,
                                           double weight, const ClientInfo&) {
   absl::Status valid = ValidateUpdate(update, dim(), weight);
+  if (valid.ok()) valid = ValidateTotalWeight(total_weight_, weight);
   if (!valid.ok()) return valid;
   Eigen::Map<const Eigen::VectorXf> u(update.data(), update.size());
-  sum_ += weight * u.cast<double>();
   total_weight_ += weight;
+  mean_ += (weight / total_weight_) * (u.cast<double>() - mean_);
   ++count_;
   return absl::OkStatus();
 }
 
 absl::StatusOr<Eigen::VectorXf> FedAvgAggregator::Report() {
   if (!CanReport()) return absl::FailedPreconditionError("fedavg: no updates");
-  return (sum_ / total_weight_).cast<float>();
+  Eigen::VectorXf out = mean_.cast<float>();
+  absl::Status finite = ValidateAggregate(out, Name());
+  if (!finite.ok()) return finite;
+  return out;
 }
 
 absl::Status FedAvgAggregator::MergeWith(Aggregator&& other) {
@@ -26,12 +32,15 @@ absl::Status FedAvgAggregator::MergeWith(Aggregator&& other) {
   if (o == nullptr || o->dim() != dim()) {
     return absl::InvalidArgumentError("fedavg: can only merge fedavg of the same dim");
   }
-  sum_ += o->sum_;
-  total_weight_ += o->total_weight_;
-  count_ += o->count_;
-  o->sum_.setZero();
+  absl::Status total = ValidateTotalWeight(total_weight_, o->total_weight_);
+  if (!total.ok()) return total;
+  if (o->count_ > 0) {
+    total_weight_ += o->total_weight_;
+    mean_ += (o->total_weight_ / total_weight_) * (o->mean_ - mean_);
+  }
+  count_ += std::exchange(o->count_, 0);
+  o->mean_.setZero();
   o->total_weight_ = 0;
-  o->count_ = 0;
   return absl::OkStatus();
 }
 

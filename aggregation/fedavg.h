@@ -9,7 +9,10 @@
 
 namespace fedtiny::aggregation {
 
-// FedAvgAggregator sums weight * update in double precision. Not thread-safe.
+// FedAvgAggregator keeps the running weighted mean in double, updated as
+// mean += (w / total) * (update - mean): weights enter only as fractions of the
+// total, so no huge example count times a large update can overflow, as a sum
+// of weight * update could. Not thread-safe.
 class FedAvgAggregator final : public Aggregator {
  public:
   explicit FedAvgAggregator(int64_t dim);
@@ -20,12 +23,12 @@ class FedAvgAggregator final : public Aggregator {
   absl::StatusOr<Eigen::VectorXf> Report() override;
   absl::Status MergeWith(Aggregator&& other) override;
   std::string Name() const override { return "fedavg"; }
-  int64_t dim() const override { return sum_.size(); }
+  int64_t dim() const override { return mean_.size(); }
   int64_t num_updates() const override { return count_; }
   double total_weight() const { return total_weight_; }
 
  private:
-  Eigen::VectorXd sum_;
+  Eigen::VectorXd mean_;
   double total_weight_ = 0;
   int64_t count_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "aggregation/fedavg.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -49,6 +50,28 @@ TEST(FedAvgTest, MatchesNaiveLoopOnRandomInputs) {
       den += ws[i];
     }
     EXPECT_NEAR((*r)[j], num / den, 1e-5);
+  }
+}
+
+// Example counts as weights may be huge: weight * update must not overflow
+// (1e300 * 3e38 does in double). Reference: weights normalised first.
+TEST(FedAvgTest, HugeUnequalWeightsMatchNormalisedNaive) {
+  const float big = 3e38f;
+  const std::vector<std::vector<float>> ups = {
+      {big, -big, 1}, {-big, big, 2}, {big, big, 3}};
+  const double ws[] = {1e300, 3e300, 2e300};
+  FedAvgAggregator agg(3);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_THAT(agg.Accumulate(ups[i], ws[i], {}), IsOk());
+  absl::StatusOr<Eigen::VectorXf> r = agg.Report();
+  ASSERT_THAT(r, IsOk());
+  for (int j = 0; j < 3; ++j) {
+    double want = 0, scale = 0;
+    for (int i = 0; i < 3; ++i) {
+      want += ws[i] / 6e300 * ups[i][j];
+      scale = std::max(scale, std::fabs(double{ups[i][j]}));
+    }
+    EXPECT_NEAR((*r)[j], want, 1e-6 * scale) << j;
   }
 }
 

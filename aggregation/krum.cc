@@ -28,9 +28,10 @@ absl::StatusOr<Eigen::VectorXf> KrumAggregator::Compute(
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return scores[a] < scores[b]; });
   selected_.assign(order.begin(), order.begin() + m_);
-  Eigen::VectorXf out = Eigen::VectorXf::Zero(updates.cols());
-  for (int i : selected_) out += updates.row(i).transpose();
-  return out / static_cast<float>(m_);
+  // In double: a float sum of m updates near the float limit would overflow.
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(updates.cols());
+  for (int i : selected_) sum += updates.row(i).transpose().cast<double>();
+  return (sum / m_).cast<float>();
 }
 
 }  // namespace fedtiny::aggregation

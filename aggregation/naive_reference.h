@@ -83,6 +83,27 @@ inline double GeoObjective(const Mat& x, const Vec& z) {
   return s;
 }
 
+// Plain Weiszfeld iterations in double, 20000 of them, from the coordinate-wise
+// median nudged off any update (Weiszfeld stalls on an update it starts at).
+inline Vec GeometricMedian(const Mat& x) {
+  Vec z = Median(x);
+  for (size_t j = 0; j < z.size(); ++j)
+    z[j] += 1e-7 * (1 + std::fabs(z[j])) * (j + 1);
+  for (int it = 0; it < 20000; ++it) {
+    Vec num(z.size(), 0.0);
+    double den = 0;
+    for (const Vec& r : x) {
+      const double w = 1.0 / std::max(std::sqrt(Dist2(r, z)), 1e-300);
+      den += w;
+      for (size_t j = 0; j < z.size(); ++j) num[j] += w * r[j];
+    }
+    for (double& v : num) v /= den;
+    if (num == z) break;
+    z = num;
+  }
+  return z;
+}
+
 inline Vec CenteredClipping(const Mat& x, double tau, int iters) {
   Vec v(x[0].size(), 0.0);
   for (int l = 0; l < iters; ++l) {

@@ -27,7 +27,21 @@ RowMatrixXf NearestNeighborMix(const ConstRowMatrixMap& updates, int f) {
                      });
     for (int t = 0; t < k; ++t) select(i, order[t]) = 1.0f / k;
   }
-  return select * updates;
+  RowMatrixXf mixed = select * updates;
+  // Near the float limit the float sum can overflow where the mean does not:
+  // redo those rows in double (rare, so the fast product stays the rule).
+  if (AllFinite(absl::MakeConstSpan(mixed.data(), mixed.size()))) return mixed;
+  for (int i = 0; i < n; ++i) {
+    if (AllFinite(absl::MakeConstSpan(mixed.row(i).data(), mixed.cols()))) {
+      continue;
+    }
+    Eigen::VectorXd sum = Eigen::VectorXd::Zero(updates.cols());
+    for (int j = 0; j < n; ++j) {
+      if (select(i, j) != 0) sum += updates.row(j).transpose().cast<double>();
+    }
+    mixed.row(i) = (sum / k).cast<float>().transpose();
+  }
+  return mixed;
 }
 
 NnmAggregator::NnmAggregator(int64_t dim, int f, AggregatorFactory inner)

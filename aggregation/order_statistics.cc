@@ -1,6 +1,7 @@
 #include "aggregation/order_statistics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -191,6 +192,9 @@ class KeyBlock {
     int32_t below_lo[kBlock], above_hi[kBlock], eq_lo[kBlock], eq_hi[kBlock];
     RangeStats(keys_.data(), n_, lo, hi, sums, below_lo, above_hi, eq_lo, eq_hi);
     for (int64_t j = 0; j < kBlock; ++j) {
+      // RangeStats' float partial sums overflow near the float limit: redo
+      // such a column in double (rare, so the vector kernel stays the rule).
+      if (!std::isfinite(sums[j])) sums[j] = SumBetween(j, lo[j], hi[j]);
       if (lo[j] == hi[j]) {  // Every kept value equals lo.
         sums[j] = static_cast<double>(n_ - 2 * k) * FromKey(lo[j]);
         continue;
@@ -204,6 +208,16 @@ class KeyBlock {
   }
 
  private:
+  // In double: the sum of column j's values with keys in (lo, hi).
+  double SumBetween(int64_t j, int32_t lo, int32_t hi) const {
+    double s = 0;
+    for (int64_t i = 0; i < n_; ++i) {
+      const int32_t k = keys_[i * kBlock + j];
+      if (k > lo && k < hi) s += FromKey(k);
+    }
+    return s;
+  }
+
   const int64_t n_;
   std::vector<int32_t> keys_;
 };
@@ -232,8 +246,10 @@ Eigen::VectorXf CoordinateMedian(const ConstRowMatrixMap& x) {
     block.Select(n / 2, upper);
     if (n % 2 == 0) block.PreviousRank(n / 2 - 1, upper, lower);
     for (int64_t j = 0; j < kBlock; ++j) {
+      // The midpoint in double: lower + upper overflows float near its limit.
       values[j] = n % 2 ? FromKey(upper[j])
-                        : 0.5f * (FromKey(lower[j]) + FromKey(upper[j]));
+                        : static_cast<float>(0.5 * (double{FromKey(lower[j])} +
+                                                    FromKey(upper[j])));
     }
   });
 }
