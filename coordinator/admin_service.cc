@@ -6,6 +6,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
+
 #include "coordinator/grpc_status.h"
 #include "tools/base/constant_time.h"
 
@@ -43,7 +46,7 @@ grpc::Status Page(std::vector<T> items, int page_size, const std::string& page_t
 
 }  // namespace
 
-grpc::Status AdminService::Authorize(const grpc::ServerContext* context) const {
+grpc::Status AdminService::Authorize(const grpc::ServerContextBase* context) const {
   if (mtls_ && context->auth_context() != nullptr && context->auth_context()->IsPeerAuthenticated()) {
     return grpc::Status::OK;
   }
@@ -68,50 +71,36 @@ grpc::Status AdminService::Authorize(const grpc::ServerContext* context) const {
     if (!auth_.ok()) return auth_;             \
   } while (false)
 
-grpc::Status AdminService::CreateTask(grpc::ServerContext* ctx, const v1::CreateTaskRequest* r,
-                                      v1::TaskInfo* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->CreateTask(r->config()), out);
+grpc::Status AdminService::DoCreateTask(const v1::CreateTaskRequest& r, v1::TaskInfo* out) {
+  return Fill(coordinator_->CreateTask(r.config()), out);
 }
 
-grpc::Status AdminService::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* r,
-                                     v1::ListTasksResponse* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Page(coordinator_->ListTasks(), r->page_size(), r->page_token(), out->mutable_tasks(),
+grpc::Status AdminService::DoListTasks(const v1::ListTasksRequest& r, v1::ListTasksResponse* out) {
+  return Page(coordinator_->ListTasks(), r.page_size(), r.page_token(), out->mutable_tasks(),
               out->mutable_next_page_token());
 }
 
-grpc::Status AdminService::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* r,
-                                   v1::TaskInfo* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->GetTask(r->task()), out);
+grpc::Status AdminService::DoGetTask(const v1::GetTaskRequest& r, v1::TaskInfo* out) {
+  return Fill(coordinator_->GetTask(r.task()), out);
 }
 
-grpc::Status AdminService::PauseTask(grpc::ServerContext* ctx, const v1::SetTaskStateRequest* r,
-                                     v1::TaskInfo* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->SetPaused(r->task(), true), out);
+grpc::Status AdminService::DoPauseTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out) {
+  return Fill(coordinator_->SetPaused(r.task(), true), out);
 }
 
-grpc::Status AdminService::ResumeTask(grpc::ServerContext* ctx, const v1::SetTaskStateRequest* r,
-                                      v1::TaskInfo* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->SetPaused(r->task(), false), out);
+grpc::Status AdminService::DoResumeTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out) {
+  return Fill(coordinator_->SetPaused(r.task(), false), out);
 }
 
-grpc::Status AdminService::ListRounds(grpc::ServerContext* ctx, const v1::ListRoundsRequest* r,
-                                      v1::ListRoundsResponse* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  absl::StatusOr<std::vector<v1::RoundInfo>> rounds = coordinator_->ListRounds(r->task(), r->limit());
+grpc::Status AdminService::DoListRounds(const v1::ListRoundsRequest& r, v1::ListRoundsResponse* out) {
+  absl::StatusOr<std::vector<v1::RoundInfo>> rounds = coordinator_->ListRounds(r.task(), r.limit());
   if (!rounds.ok()) return ToGrpcStatus(rounds.status());
-  return Page(*std::move(rounds), r->page_size(), r->page_token(), out->mutable_rounds(),
+  return Page(*std::move(rounds), r.page_size(), r.page_token(), out->mutable_rounds(),
               out->mutable_next_page_token());
 }
 
-grpc::Status AdminService::GetRound(grpc::ServerContext* ctx, const v1::GetRoundRequest* r,
-                                    v1::RoundInfo* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->GetRound(r->task(), r->round()), out);
+grpc::Status AdminService::DoGetRound(const v1::GetRoundRequest& r, v1::RoundInfo* out) {
+  return Fill(coordinator_->GetRound(r.task(), r.round()), out);
 }
 
 grpc::Status AdminService::WatchRounds(grpc::ServerContext* ctx, const v1::WatchRoundsRequest* r,
@@ -135,29 +124,98 @@ grpc::Status AdminService::WatchRounds(grpc::ServerContext* ctx, const v1::Watch
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListModels(grpc::ServerContext* ctx, const v1::ListModelsRequest* r,
-                                      v1::ListModelsResponse* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  absl::StatusOr<std::vector<v1::ModelVersion>> models = coordinator_->ListModels(r->task());
+grpc::Status AdminService::DoListModels(const v1::ListModelsRequest& r, v1::ListModelsResponse* out) {
+  absl::StatusOr<std::vector<v1::ModelVersion>> models = coordinator_->ListModels(r.task());
   if (!models.ok()) return ToGrpcStatus(models.status());
-  return Page(*std::move(models), r->page_size(), r->page_token(), out->mutable_versions(),
+  return Page(*std::move(models), r.page_size(), r.page_token(), out->mutable_versions(),
               out->mutable_next_page_token());
 }
 
-grpc::Status AdminService::Fleet(grpc::ServerContext* ctx, const v1::FleetRequest* r,
-                                 v1::FleetResponse* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  absl::StatusOr<v1::FleetResponse> fleet = coordinator_->Fleet(r->task());
+grpc::Status AdminService::DoFleet(const v1::FleetRequest& r, v1::FleetResponse* out) {
+  absl::StatusOr<v1::FleetResponse> fleet = coordinator_->Fleet(r.task());
   if (!fleet.ok()) return ToGrpcStatus(fleet.status());
   std::vector<v1::FleetCount> counts(fleet->counts().begin(), fleet->counts().end());
-  return Page(std::move(counts), r->page_size(), r->page_token(), out->mutable_counts(),
+  return Page(std::move(counts), r.page_size(), r.page_token(), out->mutable_counts(),
               out->mutable_next_page_token());
 }
 
-grpc::Status AdminService::Verify(grpc::ServerContext* ctx, const v1::VerifyRequest* r,
-                                  v1::VerifyResponse* out) {
-  FEDTINY_AUTHORIZE(ctx);
-  return Fill(coordinator_->Verify(r->task()), out);
+grpc::Status AdminService::DoVerify(const v1::VerifyRequest& r, v1::VerifyResponse* out) {
+  return Fill(coordinator_->Verify(r.task()), out);
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* AdminService::Serve(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw, grpc::ByteBuffer* response,
+    grpc::Status (AdminService::*handler)(const Request&, Response*)) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = Authorize(context); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  Request request;
+  grpc::ByteBuffer copy(*raw);  // The reader consumes its buffer.
+  grpc::ProtoBufferReader reader(&copy);
+  if (!request.ParseFromZeroCopyStream(&reader)) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 std::string("request is not a valid ") + Request::descriptor()->name()));
+    return reactor;
+  }
+  Response out;
+  grpc::Status s = (this->*handler)(request, &out);
+  bool own = false;
+  if (s.ok()) s = grpc::GenericSerialize<grpc::ProtoBufferWriter, Response>(out, response, &own);
+  reactor->Finish(s);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::CreateTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoCreateTask);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListTasks(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoListTasks);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoGetTask);
+}
+
+grpc::ServerUnaryReactor* AdminService::PauseTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoPauseTask);
+}
+
+grpc::ServerUnaryReactor* AdminService::ResumeTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoResumeTask);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListRounds(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoListRounds);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetRound(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoGetRound);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListModels(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoListModels);
+}
+
+grpc::ServerUnaryReactor* AdminService::Fleet(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoFleet);
+}
+
+grpc::ServerUnaryReactor* AdminService::Verify(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoVerify);
 }
 
 }  // namespace fedtiny::coordinator

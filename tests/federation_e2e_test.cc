@@ -495,6 +495,45 @@ TEST_F(E2eTest, ADeviceKeepsItsSecretAcrossAppRestartsAndNobodyElseGetsItsId) {
   EXPECT_EQ(denied.status.code(), absl::StatusCode::kPermissionDenied) << denied.why;
 }
 
+// A raw unary call of `method` with `bytes`; returns the status.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                     const std::string& bytes, const std::string& token) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), reply;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &reply, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> l(mu);
+    status = s;
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait(l, [&] { return done; });
+  return status;
+}
+
+TEST_F(E2eTest, UnparseableRequestsAreInvalidArgumentEverywhere) {
+  const std::string garbage = "\xff\xff\xff\xff\x0f not a protobuf";
+  for (const char* m : {"CheckIn", "Download", "Upload", "ReportFailure"}) {
+    EXPECT_EQ(RawCall(channel_, absl::StrCat("/fedtiny.v1.Federation/", m), garbage, "").error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT) << m;
+  }
+  for (const char* m : {"CreateTask", "ListTasks", "ListRounds", "ListModels", "Fleet", "Verify"}) {
+    const std::string method = absl::StrCat("/fedtiny.v1.Admin/", m);
+    EXPECT_EQ(RawCall(channel_, method, garbage, kToken).error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << m;
+    // Without the token nothing is parsed: the caller learns only that it is not allowed.
+    EXPECT_EQ(RawCall(channel_, method, garbage, "").error_code(), grpc::StatusCode::UNAUTHENTICATED) << m;
+  }
+}
+
 TEST_F(E2eTest, AdminListsArePagedAndMetricBombsBounce) {
   for (const char* name : {"pa", "pb", "pc"}) {
     v1::TaskConfig c = Task(name, 2, 5);
