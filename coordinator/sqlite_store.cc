@@ -76,6 +76,9 @@ class Stmt {
     if (rc_ == SQLITE_CONSTRAINT || (rc_ & 0xff) == SQLITE_CONSTRAINT) {
       return absl::AlreadyExistsError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
     }
+    if ((rc_ & 0xff) == SQLITE_CORRUPT || (rc_ & 0xff) == SQLITE_NOTADB) {
+      return absl::DataLossError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    }
     return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
   }
   int64_t Int(int c) const { return sqlite3_column_int64(stmt_, c); }
@@ -225,8 +228,10 @@ SqliteStore::~SqliteStore() {
 
 absl::Status SqliteStore::Exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    absl::Status s = absl::InternalError(absl::StrCat("sqlite: ", err ? err : "error"));
+  if (const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
+    const bool corrupt = (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+    const std::string what = absl::StrCat("sqlite: ", err ? err : "error");
+    absl::Status s = corrupt ? absl::DataLossError(what) : absl::InternalError(what);
     sqlite3_free(err);
     return s;
   }

@@ -163,6 +163,29 @@ TEST(SqliteStoreTest, IntegrityCheckPassesOnAHealthyStore) {
   EXPECT_THAT(store->CheckIntegrity(), IsOk());
 }
 
+TEST(SqliteStoreTest, IntegrityCheckFindsADamagedDatabase) {
+  const std::string dir = Dir("damaged");
+  {
+    auto store = *SqliteStore::Open(dir);
+    ASSERT_THAT(store->CreateTask({"t", "c", 1, 1}, {Version("t", 0, 0, "a")}), IsOk());
+    for (int r = 1; r <= 300; ++r) {  // Enough rows for many b-tree pages.
+      ASSERT_THAT(store->OpenRound({"t", r, RoundState::kOpen, r, 0, std::string(500, 'i')}), IsOk());
+    }
+  }  // Closing checkpoints the WAL into state.db.
+  absl::StatusOr<std::string> db = ReadFile(dir + "/state.db");
+  ASSERT_THAT(db, IsOk());
+  ASSERT_GT(db->size(), 40000u);
+  std::string damaged = *db;
+  for (size_t i = 3 * 4096 + 8; i < 3 * 4096 + 200; ++i) damaged[i] = static_cast<char>(i * 37);
+  ASSERT_THAT(WriteFileAtomically(dir + "/state.db", damaged), IsOk());
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir);
+  if (store.ok()) {
+    EXPECT_THAT((*store)->CheckIntegrity(), StatusIs(absl::StatusCode::kDataLoss));
+  } else {
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);  // Refused at open: also fine.
+  }
+}
+
 TEST(SqliteStoreTest, UnwritableDirectoryIsAClearError) {
   EXPECT_THAT(SqliteStore::Open("/proc/fedtiny-cannot-exist"),
               StatusIs(absl::StatusCode::kInternal));
