@@ -164,8 +164,11 @@ absl::Status FederationSession::ReportFailure(const v1::FailureReport& report) {
 }
 
 absl::Duration FederationSession::JitteredDelay(const v1::RetryWindow& w) {
-  const int64_t lo = std::max<int64_t>(0, w.earliest_ms());
-  const int64_t hi = std::max(lo, w.latest_ms());
+  // A server cannot park a device for longer than a day (the longest window the
+  // protocol uses is 6-12 h), nor ask for a negative delay.
+  constexpr int64_t kMaxMs = 24 * 3600 * 1000;
+  const int64_t lo = std::clamp<int64_t>(w.earliest_ms(), 0, kMaxMs);
+  const int64_t hi = std::clamp<int64_t>(w.latest_ms(), lo, kMaxMs);
   std::uniform_int_distribution<int64_t> u(lo, hi);
   return absl::Milliseconds(u(rng_));
 }

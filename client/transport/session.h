@@ -73,7 +73,8 @@ class FederationSession {
   absl::Status Upload(const v1::UploadRequest& request);
   absl::Status ReportFailure(const v1::FailureReport& report);
 
-  // A delay uniformly drawn in a retry window, for the caller's scheduler.
+  // A delay uniformly drawn in a retry window, for the caller's scheduler;
+  // windows are clamped to [0, 24 h].
   absl::Duration JitteredDelay(const v1::RetryWindow& window);
 
  private:

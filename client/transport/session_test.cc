@@ -64,6 +64,28 @@ absl::StatusOr<std::string> Download(FederationSession& session,
   return session.DownloadBundle(a, a.bundles(0), 0);
 }
 
+TEST(SessionTest, RetryWindowsAreClampedToADay) {
+  SessionOptions o;
+  o.address = "127.0.0.1:1";  // Never called.
+  o.insecure = true;
+  o.seed = 3;
+  FederationSession session(o);
+  v1::RetryWindow forever;
+  forever.set_earliest_ms(int64_t{1} << 53);
+  forever.set_latest_ms(int64_t{1} << 62);
+  EXPECT_EQ(session.JitteredDelay(forever), absl::Hours(24));
+  v1::RetryWindow negative;
+  negative.set_earliest_ms(-5000);
+  negative.set_latest_ms(-1);
+  EXPECT_EQ(session.JitteredDelay(negative), absl::ZeroDuration());
+  v1::RetryWindow normal;
+  normal.set_earliest_ms(1000);
+  normal.set_latest_ms(2000);
+  const absl::Duration d = session.JitteredDelay(normal);
+  EXPECT_GE(d, absl::Seconds(1));
+  EXPECT_LE(d, absl::Seconds(2));
+}
+
 TEST(SessionTest, TlsIsTheDefault) {
   HostileFederation server(Serving(10));  // Plaintext only.
   SessionOptions o = Plaintext(server);
