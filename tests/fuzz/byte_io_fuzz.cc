@@ -39,10 +39,14 @@ bool CheckGet(ByteReader& r, const std::string& data, size_t& pos) {
 bool Step(uint8_t op, ByteReader& r, const std::string& data, size_t& pos) {
   const size_t left = data.size() - pos;
   switch (op % 8) {
-    case 0: return CheckGet<uint8_t>(r, data, pos);
-    case 1: return CheckGet<uint32_t>(r, data, pos);
-    case 2: return CheckGet<int64_t>(r, data, pos);
-    case 3: return CheckGet<double>(r, data, pos);
+    case 0:
+      return CheckGet<uint8_t>(r, data, pos);
+    case 1:
+      return CheckGet<uint32_t>(r, data, pos);
+    case 2:
+      return CheckGet<int64_t>(r, data, pos);
+    case 3:
+      return CheckGet<double>(r, data, pos);
     case 4: {
       const size_t n = static_cast<size_t>(op >> 3) * 7;
       std::string out;
@@ -57,7 +61,8 @@ bool Step(uint8_t op, ByteReader& r, const std::string& data, size_t& pos) {
       if (left >= 8) std::memcpy(&n, data.data() + pos, 8);
       const bool fits = left >= 8 && n <= (left - 8) / sizeof(float);
       std::vector<float> v;
-      FUZZ_CHECK(r.GetFloats(v) == fits) << "GetFloats with count " << n << " and " << left << " bytes";
+      FUZZ_CHECK(r.GetFloats(v) == fits)
+          << "GetFloats with count " << n << " and " << left << " bytes";
       if (!fits) return false;
       std::string back;
       PutFloats(back, v);
@@ -70,7 +75,8 @@ bool Step(uint8_t op, ByteReader& r, const std::string& data, size_t& pos) {
       std::vector<float> v(n);
       FUZZ_CHECK(r.GetRawFloats(n, v.data()) == (left >= n * sizeof(float)));
       if (left < n * sizeof(float)) return false;
-      FUZZ_CHECK(n == 0 || std::memcmp(v.data(), data.data() + pos, n * sizeof(float)) == 0);
+      FUZZ_CHECK(n == 0 || std::memcmp(v.data(), data.data() + pos,
+                                       n * sizeof(float)) == 0);
       pos += n * sizeof(float);
       return true;
     }
@@ -85,7 +91,8 @@ void CheckReader(const std::string& program, const std::string& data) {
   size_t pos = 0;
   for (uint8_t op : program) {
     if (!Step(op, r, data, pos)) return;
-    FUZZ_CHECK(r.rest() == absl::string_view(data).substr(pos)) << "the reader lost its place";
+    FUZZ_CHECK(r.rest() == absl::string_view(data).substr(pos))
+        << "the reader lost its place";
   }
 }
 
@@ -95,14 +102,17 @@ void CheckTrailer(const std::string& data, uint8_t flip) {
     FUZZ_CHECK(data.size() >= 32 && body->size() == data.size() - 32);
     FUZZ_CHECK(WithSha256Trailer(std::string(*body)) == data);
   } else {
-    FUZZ_CHECK(body.status().code() == absl::StatusCode::kDataLoss) << body.status();
+    FUZZ_CHECK(body.status().code() == absl::StatusCode::kDataLoss)
+        << body.status();
   }
   std::string trailed = WithSha256Trailer(data);
   absl::StatusOr<absl::string_view> back = VerifySha256Trailer(trailed, "fuzz");
   FUZZ_CHECK_OK(back);
   FUZZ_CHECK(*back == data);
-  trailed[(data.size() * 131 + flip) % trailed.size()] ^= static_cast<char>(flip | 1);
-  FUZZ_CHECK(VerifySha256Trailer(trailed, "fuzz").status().code() == absl::StatusCode::kDataLoss)
+  trailed[(data.size() * 131 + flip) % trailed.size()] ^=
+      static_cast<char>(flip | 1);
+  FUZZ_CHECK(VerifySha256Trailer(trailed, "fuzz").status().code() ==
+             absl::StatusCode::kDataLoss)
       << "a changed byte went unnoticed";
 }
 

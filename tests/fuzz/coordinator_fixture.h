@@ -1,7 +1,8 @@
-// A real Coordinator on a real SqliteStore in a fresh temporary directory, with a
-// fake clock and seeded randomness, for the request-handler fuzz harnesses. One
-// fixture per input keeps every input reproducible on its own. The directory is
-// under /dev/shm when it exists, so the store's fsyncs cost microseconds.
+// A real Coordinator on a real SqliteStore in a fresh temporary directory, with
+// a fake clock and seeded randomness, for the request-handler fuzz harnesses.
+// One fixture per input keeps every input reproducible on its own. The
+// directory is under /dev/shm when it exists, so the store's fsyncs cost
+// microseconds.
 #ifndef FEDTINY_TESTS_FUZZ_COORDINATOR_FIXTURE_H_
 #define FEDTINY_TESTS_FUZZ_COORDINATOR_FIXTURE_H_
 
@@ -21,7 +22,8 @@
 
 namespace fedtiny::fuzz {
 
-// Owns the directory (removed on destruction) and the Coordinator. Not thread-safe.
+// Owns the directory (removed on destruction) and the Coordinator. Not
+// thread-safe.
 class CoordinatorFixture {
  public:
   CoordinatorFixture();
@@ -43,8 +45,8 @@ class CoordinatorFixture {
   // Checks in a fresh device ("probe-N") that satisfies any eligibility policy
   // and returns its assignment; moves time on (closing the open round) up to
   // three times when the round is full. nullopt if never admitted.
-  std::optional<v1::Assignment> AdmitProbe(const std::string& population, bool int8,
-                                           absl::Duration deadline);
+  std::optional<v1::Assignment> AdmitProbe(const std::string& population,
+                                           bool int8, absl::Duration deadline);
 
  private:
   std::string dir_;
@@ -61,14 +63,15 @@ v1::Model SmallModel();
 
 // A valid task on SmallModel() that admits any device, closes at `goal` reports
 // (or after a minute with at least one), and never runs out of rounds.
-v1::TaskConfig SmallTask(const std::string& name, const std::string& aggregator, int goal,
-                         int clusters);
+v1::TaskConfig SmallTask(const std::string& name, const std::string& aggregator,
+                         int goal, int clusters);
 
-// Downloads a bundle in chunks as a device does, and checks what a device checks
-// (total size, SHA-256) plus that the bytes parse as a Model whose body and head
-// decode to finite values. Aborts through FUZZ_CHECK otherwise; nullopt when the
-// head is non-finite and that is an open finding (I9-1 in FINDINGS.md).
-std::optional<v1::Model> DownloadAndVerify(coordinator::Coordinator& c, const v1::Assignment& a,
+// Downloads a bundle in chunks as a device does, and checks what a device
+// checks (total size, SHA-256) plus that the bytes parse as a Model whose body
+// and head decode to finite values. Aborts through FUZZ_CHECK otherwise;
+// nullopt when an open finding (I9-1, MC-1 in FINDINGS.md) spoils the bundle.
+std::optional<v1::Model> DownloadAndVerify(coordinator::Coordinator& c,
+                                           const v1::Assignment& a,
                                            const v1::ModelBundle& bundle);
 
 // Every float finite.

@@ -10,8 +10,8 @@
 // could have built (at most `capacity` examples, finite features, labels >= 0,
 // at least as many seen as held); it saves and reloads identically, and accepts
 // further examples.
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "client/core/example_store.h"
@@ -31,18 +31,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.input_dim = 3;
   options.max_examples = 4;
   options.seed = 1;
-  if (mode & 2) options.eviction = client::ExampleStoreOptions::Eviction::kReservoir;
+  if (mode & 2)
+    options.eviction = client::ExampleStoreOptions::Eviction::kReservoir;
 
-  // ES-2: a count whose byte size overflows passes the size check and loops ~2^60 times.
-  ByteReader header(absl::string_view(bytes).substr(std::min<size_t>(bytes.size(), 8)));
+  // ES-2: a count whose byte size overflows passes the size check and loops
+  // ~2^60 times.
+  ByteReader header(
+      absl::string_view(bytes).substr(std::min<size_t>(bytes.size(), 8)));
   int64_t dim = 0, seen = 0, n = 0;
-  const bool overflows = header.Get(dim) && header.Get(seen) && header.Get(n) && dim == 3 &&
-                         n > 0 && static_cast<uint64_t>(n) > UINT64_MAX / 16;
-  if (SkipOpenFinding("ES-2", overflows, "example count overflows the size check")) return 0;
+  const bool overflows = header.Get(dim) && header.Get(seen) && header.Get(n) &&
+                         dim == 3 && n > 0 &&
+                         static_cast<uint64_t>(n) > UINT64_MAX / 16;
+  if (SkipOpenFinding("ES-2", overflows,
+                      "example count overflows the size check"))
+    return 0;
   absl::StatusOr<client::ExampleStore> store =
       client::ExampleStore::Load(WriteScratch("examples", bytes), options);
   if (!store.ok()) {
-    FUZZ_CHECK(store.status().code() == absl::StatusCode::kDataLoss) << store.status();
+    FUZZ_CHECK(store.status().code() == absl::StatusCode::kDataLoss)
+        << store.status();
     return 0;
   }
   FUZZ_CHECK(store->size() <= store->capacity());
@@ -50,16 +57,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<int32_t> labels = store->Labels();
   bool labels_ok = true;
   for (int32_t y : labels) labels_ok &= y >= 0;
-  if (!FUZZ_FINDING("ES-1",
-                    store->seen() >= store->size() && store->seen() < INT64_MAX &&
-                        features.allFinite() && labels_ok,
-                    "loaded a store Add() cannot build (seen < size, NaN/Inf or label < 0)")) {
+  if (!FUZZ_FINDING(
+          "ES-1",
+          store->seen() >= store->size() && features.allFinite() && labels_ok,
+          "loaded a store Add() cannot build (seen < size, NaN/Inf "
+          "or label < 0)")) {
+    return 0;
+  }
+  // The six Add() calls below would overflow `seen` (undefined behaviour).
+  if (SkipOpenFinding("ES-1", store->seen() > INT64_MAX - 6,
+                      "seen near INT64_MAX overflows in Add()")) {
     return 0;
   }
 
   const std::string copy = WriteScratch("examples-copy", "");
   FUZZ_CHECK_OK(store->Save(copy));
-  absl::StatusOr<client::ExampleStore> back = client::ExampleStore::Load(copy, options);
+  absl::StatusOr<client::ExampleStore> back =
+      client::ExampleStore::Load(copy, options);
   FUZZ_CHECK_OK(back) << "a saved store does not load";
   FUZZ_CHECK(back->Features() == features && back->Labels() == labels &&
              back->seen() == store->seen());

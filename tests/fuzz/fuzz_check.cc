@@ -20,7 +20,8 @@ const std::set<std::string>& OpenFindings() {
     FUZZ_CHECK(in.good()) << "cannot read FEDTINY_FUZZ_OPEN_FINDINGS=" << path;
     for (std::string line; std::getline(in, line);) {
       line = line.substr(0, line.find('#'));
-      const size_t b = line.find_first_not_of(" \t"), e = line.find_last_not_of(" \t\r");
+      const size_t b = line.find_first_not_of(" \t"),
+                   e = line.find_last_not_of(" \t\r");
       if (b != std::string::npos) ids->insert(line.substr(b, e - b + 1));
     }
     return ids;
@@ -35,8 +36,10 @@ std::map<std::string, long>& Hits() {
 
 void PrintHits() {
   for (const auto& [id, n] : Hits()) {
-    std::fprintf(stderr, "open finding %s: %ld input(s) hit it (tests/fuzz/FINDINGS.md)\n",
-                 id.c_str(), n);
+    std::fprintf(
+        stderr,
+        "open finding %s: %ld input(s) hit it (tests/fuzz/FINDINGS.md)\n",
+        id.c_str(), n);
   }
 }
 
@@ -45,13 +48,14 @@ void PrintHits() {
 static void Count(const char* id, const std::string& what, const char* where) {
   if (Hits().empty()) std::atexit(PrintHits);
   if (Hits()[id]++ == 0) {
-    std::fprintf(stderr, "%s: open finding %s (not fatal while listed as open): %s\n", where, id,
-                 what.c_str());
+    std::fprintf(stderr,
+                 "%s: open finding %s (not fatal while listed as open): %s\n",
+                 where, id, what.c_str());
   }
 }
 
-bool FindingHolds(const char* id, bool holds, const std::string& what, const char* file,
-                  int line) {
+bool FindingHolds(const char* id, bool holds, const std::string& what,
+                  const char* file, int line) {
   if (holds) return true;
   if (!OpenFindings().count(id)) {
     CheckFailure(file, line, id).stream() << what;

@@ -1,6 +1,6 @@
-// Invariant checks for fuzz harnesses. A failed check prints where and why, then
-// aborts, so that libFuzzer and tests/fuzz/replay_main.cc both keep the input
-// that caused it. Unlike assert(), checks stay on in optimized builds.
+// Invariant checks for fuzz harnesses. A failed check prints where and why,
+// then aborts, so that libFuzzer and tests/fuzz/replay_main.cc both keep the
+// input that caused it. Unlike assert(), checks stay on in optimized builds.
 #ifndef FEDTINY_TESTS_FUZZ_FUZZ_CHECK_H_
 #define FEDTINY_TESTS_FUZZ_FUZZ_CHECK_H_
 
@@ -19,7 +19,8 @@ namespace fedtiny::fuzz {
 class CheckFailure {
  public:
   CheckFailure(const char* file, int line, const char* condition) {
-    stream_ << file << ":" << line << ": invariant violated: " << condition << " ";
+    stream_ << file << ":" << line << ": invariant violated: " << condition
+            << " ";
   }
   [[noreturn]] ~CheckFailure() {
     std::cerr << stream_.str() << std::endl;
@@ -42,8 +43,8 @@ struct Voidify {
 // tests/fuzz/open_findings.txt): then the hit is counted and reported once, and
 // false is returned so the harness stops working on this input. Once a defect
 // is fixed, its id leaves open_findings.txt and the check guards the fix.
-bool FindingHolds(const char* id, bool holds, const std::string& what, const char* file,
-                  int line);
+bool FindingHolds(const char* id, bool holds, const std::string& what,
+                  const char* file, int line);
 
 // For a defect whose input would run into undefined behaviour (an out-of-bounds
 // access, a hang): true, after counting it, when `hit` and `id` is open, so the
@@ -60,16 +61,17 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
 }  // namespace fedtiny::fuzz
 
 // FUZZ_CHECK(cond) << "details";  (safe inside an unbraced if/else)
-#define FUZZ_CHECK(cond)                  \
-  (cond) ? (void)0                        \
-         : ::fedtiny::fuzz::Voidify() &   \
-               ::fedtiny::fuzz::CheckFailure(__FILE__, __LINE__, #cond).stream()
+#define FUZZ_CHECK(cond)             \
+  (cond)                             \
+      ? (void)0                      \
+      : ::fedtiny::fuzz::Voidify() & \
+            ::fedtiny::fuzz::CheckFailure(__FILE__, __LINE__, #cond).stream()
 
 // FUZZ_CHECK_OK(status or statusor) << "details";  evaluates its argument once.
-#define FUZZ_CHECK_OK(expr)                                                           \
-  for (::absl::Status fuzz_check_status_ = ::fedtiny::fuzz::StatusOf(expr);           \
-       !fuzz_check_status_.ok();)                                                     \
-  ::fedtiny::fuzz::CheckFailure(__FILE__, __LINE__, #expr " is OK").stream()          \
+#define FUZZ_CHECK_OK(expr)                                                  \
+  for (::absl::Status fuzz_check_status_ = ::fedtiny::fuzz::StatusOf(expr);  \
+       !fuzz_check_status_.ok();)                                            \
+  ::fedtiny::fuzz::CheckFailure(__FILE__, __LINE__, #expr " is OK").stream() \
       << fuzz_check_status_ << " "
 
 // if (!FUZZ_FINDING("ID", cond, "what")) return 0;

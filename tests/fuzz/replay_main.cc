@@ -2,13 +2,15 @@
 // runs LLVMFuzzerTestOneInput on every file of the given corpus directories,
 // then on a bounded number of deterministic mutations of them (fixed seed), so
 // that `bazel test //...` exercises every harness for a few seconds with gcc.
-// Coverage-guided fuzzing is the libFuzzer build (tests/fuzz/fuzz.bzl, tools/fuzz).
+// Coverage-guided fuzzing is the libFuzzer build (tests/fuzz/fuzz.bzl,
+// tools/fuzz).
 //
 //   replay_main [--mutations=N] [--seed=S] [--max_len=BYTES] DIR_OR_FILE...
 //
-// On a crash, failed invariant or an input that runs longer than 20 s, the input
-// is written to $TEST_UNDECLARED_OUTPUTS_DIR (or /tmp) as crash-<hash> and its
-// path is printed; rerun the harness on that file alone to reproduce it.
+// On a crash, failed invariant or an input that runs longer than 20 s, the
+// input is written to $TEST_UNDECLARED_OUTPUTS_DIR (or /tmp) as crash-<hash>
+// and its path is printed; rerun the harness on that file alone to reproduce
+// it.
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -28,8 +30,10 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) __attribute__((weak));
-extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
+    __attribute__((weak));
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void))
+    __attribute__((weak));
 
 namespace {
 
@@ -58,7 +62,8 @@ void DumpCurrentInput() {
   uint64_t h = 1469598103934665603ull;  // FNV-1a names the file by content.
   for (unsigned char c : *g_current) h = (h ^ c) * 1099511628211ull;
   char path[4096];
-  snprintf(path, sizeof(path), "%s/crash-%016llx", dir, static_cast<unsigned long long>(h));
+  snprintf(path, sizeof(path), "%s/crash-%016llx", dir,
+           static_cast<unsigned long long>(h));
   FILE* f = fopen(path, "wb");
   if (f != nullptr) {
     fwrite(g_current->data(), 1, g_current->size(), f);
@@ -73,7 +78,8 @@ void DumpCurrentInput() {
 }
 
 void OnSignal(int sig) {
-  if (sig == SIGALRM) WriteStr(2, "\n==replay== timeout: one input ran longer than 20 s\n");
+  if (sig == SIGALRM)
+    WriteStr(2, "\n==replay== timeout: one input ran longer than 20 s\n");
   DumpCurrentInput();
   signal(sig, SIG_DFL);
   raise(sig == SIGALRM ? SIGABRT : sig);
@@ -91,7 +97,8 @@ std::vector<std::string> ListFiles(const std::string& path) {
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    for (std::string& f : ListFiles(path + "/" + name)) out.push_back(std::move(f));
+    for (std::string& f : ListFiles(path + "/" + name))
+      out.push_back(std::move(f));
   }
   closedir(d);
   std::sort(out.begin(), out.end());  // readdir order is not stable.
@@ -106,21 +113,40 @@ std::string ReadAll(const std::string& path) {
 }
 
 // Values that often sit on boundaries: sizes, signs, float extremes, NaN.
-const uint64_t kInteresting[] = {
-    0,          1,          0x7f,       0x80,       0xff,        0x7fff,
-    0xffff,     0x7fffffff, 0x80000000, 0xffffffff, 0x7f7fffff /* FLT_MAX */,
-    0x7f800000 /* +inf */, 0x7fc00000 /* NaN */, 0xff800000 /* -inf */,
-    0x7fffffffffffffffull, 0x8000000000000000ull, 0xffffffffffffffffull,
-    0x40000000 /* 2.0f */, 0x3f800000 /* 1.0f */, 1ull << 30, 1ull << 31, 1ull << 62};
+const uint64_t kInteresting[] = {0,
+                                 1,
+                                 0x7f,
+                                 0x80,
+                                 0xff,
+                                 0x7fff,
+                                 0xffff,
+                                 0x7fffffff,
+                                 0x80000000,
+                                 0xffffffff,
+                                 0x7f7fffff /* FLT_MAX */,
+                                 0x7f800000 /* +inf */,
+                                 0x7fc00000 /* NaN */,
+                                 0xff800000 /* -inf */,
+                                 0x7fffffffffffffffull,
+                                 0x8000000000000000ull,
+                                 0xffffffffffffffffull,
+                                 0x40000000 /* 2.0f */,
+                                 0x3f800000 /* 1.0f */,
+                                 1ull << 30,
+                                 1ull << 31,
+                                 1ull << 62};
 
 // libFuzzer-style mutations, drawn only from raw mt19937_64 words (whose
 // sequence the standard fixes), so the run is the same on every platform.
 class Mutator {
  public:
   explicit Mutator(uint64_t seed) : rng_(seed) {}
-  size_t Below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng_() % n); }
+  size_t Below(size_t n) {
+    return n == 0 ? 0 : static_cast<size_t>(rng_() % n);
+  }
 
-  std::string Mutate(std::string s, const std::vector<std::string>& corpus, size_t max_len) {
+  std::string Mutate(std::string s, const std::vector<std::string>& corpus,
+                     size_t max_len) {
     const int rounds = 1 + static_cast<int>(Below(4));
     for (int i = 0; i < rounds; ++i) MutateOnce(s, corpus);
     if (s.size() > max_len) s.resize(max_len);
@@ -139,7 +165,8 @@ class Mutator {
       case 2: {  // Overwrite with an interesting 1, 2, 4 or 8 byte value.
         const size_t width = size_t{1} << Below(4);
         if (s.size() < width) break;
-        const uint64_t v = kInteresting[Below(sizeof(kInteresting) / sizeof(kInteresting[0]))];
+        const uint64_t v =
+            kInteresting[Below(sizeof(kInteresting) / sizeof(kInteresting[0]))];
         std::memcpy(&s[Below(s.size() - width + 1)], &v, width);
         break;
       }
@@ -164,7 +191,8 @@ class Mutator {
         break;
       case 6: {  // Splice with another corpus entry.
         const std::string& other = corpus[Below(corpus.size())];
-        s = s.substr(0, Below(s.size() + 1)) + other.substr(Below(other.size() + 1));
+        s = s.substr(0, Below(s.size() + 1)) +
+            other.substr(Below(other.size() + 1));
         break;
       }
       default:  // Add or subtract a small number from a byte.
@@ -180,8 +208,8 @@ void RunOne(const std::string& input, const std::string& name) {
   *g_current = input;
   *g_current_name = name;
   alarm(kSecondsPerInput);
-  // A private copy of exactly the input's size, so reads past the end are caught;
-  // never a null pointer, as with libFuzzer.
+  // A private copy of exactly the input's size, so reads past the end are
+  // caught; never a null pointer, as with libFuzzer.
   static uint8_t empty[1];
   std::vector<uint8_t> copy(input.begin(), input.end());
   LLVMFuzzerTestOneInput(copy.empty() ? empty : copy.data(), copy.size());
@@ -204,19 +232,23 @@ int main(int argc, char** argv) {
     } else if (a.rfind("--max_len=", 0) == 0) {
       max_len = std::stoul(a.substr(10));
     } else if (a.rfind("-", 0) == 0) {
-      std::cerr << "replay: ignoring " << a << " (a libFuzzer flag; build with --config=fuzz)\n";
+      std::cerr << "replay: ignoring " << a
+                << " (a libFuzzer flag; build with --config=fuzz)\n";
     } else {
       paths.push_back(a);
     }
   }
-  if (const char* env = getenv("FEDTINY_FUZZ_MUTATIONS")) mutations = std::stol(env);
+  if (const char* env = getenv("FEDTINY_FUZZ_MUTATIONS"))
+    mutations = std::stol(env);
   if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
 
   std::string current, current_name;
   g_current = &current;
   g_current_name = &current_name;
-  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM}) signal(sig, OnSignal);
-  if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(DumpCurrentInput);
+  for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM})
+    signal(sig, OnSignal);
+  if (__sanitizer_set_death_callback)
+    __sanitizer_set_death_callback(DumpCurrentInput);
 
   std::vector<std::string> corpus;
   std::vector<std::string> names;
@@ -236,11 +268,12 @@ int main(int argc, char** argv) {
   for (long i = 0; i < mutations; ++i) {
     const size_t base = mutator.Below(corpus.size());
     RunOne(mutator.Mutate(corpus[base], corpus, max_len),
-           "mutation " + std::to_string(i) + " (seed " + std::to_string(seed) + ") of " +
-               names[base]);
+           "mutation " + std::to_string(i) + " (seed " + std::to_string(seed) +
+               ") of " + names[base]);
   }
   const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   std::cout << "replay: " << corpus.size() << " corpus files and " << mutations
             << " mutations passed in " << s << " s\n";
   return 0;

@@ -19,9 +19,12 @@ void RemoveScratch() {
 
 const std::string& ScratchDir() {
   static const std::string* dir = [] {
-    const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TEST_TMPDIR");
-    std::string templ = std::string(base ? base : "/tmp") + "/fedtiny-fuzz-XXXXXX";
-    FUZZ_CHECK(mkdtemp(templ.data()) != nullptr) << "cannot create a scratch directory";
+    const char* base =
+        access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TEST_TMPDIR");
+    std::string templ =
+        std::string(base ? base : "/tmp") + "/fedtiny-fuzz-XXXXXX";
+    FUZZ_CHECK(mkdtemp(templ.data()) != nullptr)
+        << "cannot create a scratch directory";
     auto* d = new std::string(templ);
     atexit(RemoveScratch);
     return d;

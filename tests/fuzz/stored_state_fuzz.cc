@@ -40,10 +40,14 @@ using coordinator::VersionRow;
 // Serves fixed rows and records writes. Thread-safe.
 class RowStore final : public coordinator::Store {
  public:
-  RowStore(TaskRow task, std::vector<VersionRow> versions, std::vector<RoundRow> rounds)
-      : task_(std::move(task)), versions_(std::move(versions)), rounds_(std::move(rounds)) {}
+  RowStore(TaskRow task, std::vector<VersionRow> versions,
+           std::vector<RoundRow> rounds)
+      : task_(std::move(task)),
+        versions_(std::move(versions)),
+        rounds_(std::move(rounds)) {}
 
-  absl::Status CreateTask(const TaskRow&, const std::vector<VersionRow>&) override {
+  absl::Status CreateTask(const TaskRow&,
+                          const std::vector<VersionRow>&) override {
     return absl::UnimplementedError("fixed rows");
   }
   absl::Status SetTaskState(const std::string&, int state) override {
@@ -60,7 +64,8 @@ class RowStore final : public coordinator::Store {
     rounds_.push_back(round);
     return absl::OkStatus();
   }
-  absl::Status CloseRound(const RoundRow& round, const std::vector<VersionRow>& versions) override {
+  absl::Status CloseRound(const RoundRow& round,
+                          const std::vector<VersionRow>& versions) override {
     absl::MutexLock l(&mu_);
     for (const VersionRow& v : versions) {
       for (const VersionRow& have : versions_) {
@@ -78,15 +83,19 @@ class RowStore final : public coordinator::Store {
     absl::MutexLock l(&mu_);
     int n = 0;
     for (RoundRow& r : rounds_) {
-      if (r.state == coordinator::RoundState::kOpen) r.state = coordinator::RoundState::kAbandoned, ++n;
+      if (r.state == coordinator::RoundState::kOpen)
+        r.state = coordinator::RoundState::kAbandoned, ++n;
     }
     return n;
   }
-  absl::StatusOr<std::vector<RoundRow>> Rounds(const std::string& task, int limit) override {
+  absl::StatusOr<std::vector<RoundRow>> Rounds(const std::string& task,
+                                               int limit) override {
     absl::MutexLock l(&mu_);
     std::vector<RoundRow> out;
     for (auto it = rounds_.rbegin(); it != rounds_.rend(); ++it) {
-      if (it->task == task && (limit <= 0 || static_cast<int>(out.size()) < limit)) out.push_back(*it);
+      if (it->task == task &&
+          (limit <= 0 || static_cast<int>(out.size()) < limit))
+        out.push_back(*it);
     }
     return out;
   }
@@ -98,7 +107,8 @@ class RowStore final : public coordinator::Store {
     }
     return last;
   }
-  absl::StatusOr<std::vector<VersionRow>> Versions(const std::string& task) override {
+  absl::StatusOr<std::vector<VersionRow>> Versions(
+      const std::string& task) override {
     absl::MutexLock l(&mu_);
     std::vector<VersionRow> out;
     for (const VersionRow& v : versions_) {
@@ -106,13 +116,15 @@ class RowStore final : public coordinator::Store {
     }
     return out;
   }
-  absl::StatusOr<std::vector<VersionRow>> LatestVersions(const std::string& task) override {
+  absl::StatusOr<std::vector<VersionRow>> LatestVersions(
+      const std::string& task) override {
     absl::MutexLock l(&mu_);
     std::map<int, VersionRow> latest;
     for (const VersionRow& v : versions_) {
       if (v.task != task) continue;
       auto it = latest.find(v.cluster);
-      if (it == latest.end() || it->second.version < v.version) latest[v.cluster] = v;
+      if (it == latest.end() || it->second.version < v.version)
+        latest[v.cluster] = v;
     }
     std::vector<VersionRow> out;
     for (auto& [cluster, v] : latest) out.push_back(v);
@@ -127,7 +139,8 @@ class RowStore final : public coordinator::Store {
 };
 
 // What a device sees of `task` after start-up, and after one more round.
-void CheckServes(coordinator::Coordinator& c, coordinator::FakeClock& clock, const v1::TaskInfo& t) {
+void CheckServes(coordinator::Coordinator& c, coordinator::FakeClock& clock,
+                 const v1::TaskInfo& t) {
   FUZZ_CHECK_OK(c.ListRounds(t.config().name(), -1));
   FUZZ_CHECK_OK(c.ListModels(t.config().name()));
   if (t.state() != v1::RUNNING) return;
@@ -161,9 +174,11 @@ void CheckServes(coordinator::Coordinator& c, coordinator::FakeClock& clock, con
     u.set_model_version(a.bundles(0).version());
     u.set_example_count(10);
     std::vector<float> delta(head.size(), 0.01f);
-    u.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * 4));
+    u.set_delta(std::string(reinterpret_cast<const char*>(delta.data()),
+                            delta.size() * 4));
     (void)c.Upload(u);
-    const int64_t deadline_ms = std::min<int64_t>(t.config().round_deadline_ms(), 86'400'000);
+    const int64_t deadline_ms =
+        std::min<int64_t>(t.config().round_deadline_ms(), 86'400'000);
     clock.Advance(absl::Milliseconds(deadline_ms) + absl::Seconds(1));
     c.Tick();
   }
@@ -192,26 +207,32 @@ void FuzzRows(FuzzInput& in, CoordinatorFixture& f) {
     r.info = in.Record();
     rounds.push_back(std::move(r));
   }
-  // ST-1: start-up trusts the stored config; an invalid one can abort it (an Eigen
-  // assertion quantizing an empty body layer).
+  // ST-1: start-up trusts the stored config; an invalid one can abort it (an
+  // Eigen assertion quantizing an empty body layer).
   v1::TaskConfig stored;
   const bool parsed = stored.ParseFromString(task.config);
-  absl::StatusOr<v1::TaskConfig> valid = coordinator::ValidateTaskConfig(stored);
-  if (SkipOpenFinding("ST-1", parsed && (!valid.ok() || stored.name() != task.name),
+  absl::StatusOr<v1::TaskConfig> valid =
+      coordinator::ValidateTaskConfig(stored);
+  if (SkipOpenFinding("ST-1",
+                      parsed && (!valid.ok() || stored.name() != task.name),
                       "start-up loads an invalid stored config")) {
     return;
   }
   aggregation::SeededRandomSource random(3);
-  absl::StatusOr<std::unique_ptr<coordinator::Coordinator>> c = coordinator::Coordinator::Create(
-      std::make_unique<RowStore>(task, versions, rounds), &f.clock(), &random);
+  absl::StatusOr<std::unique_ptr<coordinator::Coordinator>> c =
+      coordinator::Coordinator::Create(
+          std::make_unique<RowStore>(task, versions, rounds), &f.clock(),
+          &random);
   if (!c.ok()) return;  // A clear refusal to start is allowed here.
   for (const v1::TaskInfo& t : (*c)->ListTasks()) {
     // What CreateTask guaranteed must hold for what start-up loads.
-    absl::StatusOr<v1::TaskConfig> valid = coordinator::ValidateTaskConfig(t.config());
-    if (!FUZZ_FINDING("ST-1",
-                      (*c)->GetTask(t.config().name()).ok() && valid.ok() &&
-                          valid->SerializeAsString() == t.config().SerializeAsString(),
-                      "loaded a stored config that is invalid or names another task")) {
+    absl::StatusOr<v1::TaskConfig> valid =
+        coordinator::ValidateTaskConfig(t.config());
+    if (!FUZZ_FINDING(
+            "ST-1",
+            (*c)->GetTask(t.config().name()).ok() && valid.ok() &&
+                valid->SerializeAsString() == t.config().SerializeAsString(),
+            "loaded a stored config that is invalid or names another task")) {
       return;
     }
     CheckServes(**c, f.clock(), t);
@@ -223,7 +244,8 @@ void FuzzBlob(FuzzInput& in, CoordinatorFixture& f) {
   FUZZ_CHECK_OK(f.coordinator().CreateTask(config));
   const std::string bytes = in.Rest();
   std::string original;
-  for (const auto& e : std::filesystem::directory_iterator(f.dir() + "/blobs")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(f.dir() + "/blobs")) {
     std::ifstream in_file(e.path(), std::ios::binary);
     original.assign(std::istreambuf_iterator<char>(in_file), {});
     std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << bytes;
@@ -237,11 +259,14 @@ void FuzzBlob(FuzzInput& in, CoordinatorFixture& f) {
     return;
   }
   // Started: only the model as committed may be served.
-  std::optional<v1::Assignment> a = f.AdmitProbe(config.population(), false, absl::Minutes(1));
+  std::optional<v1::Assignment> a =
+      f.AdmitProbe(config.population(), false, absl::Minutes(1));
   FUZZ_CHECK(a.has_value());
-  std::optional<v1::Model> m = DownloadAndVerify(f.coordinator(), *a, a->bundles(0));
+  std::optional<v1::Model> m =
+      DownloadAndVerify(f.coordinator(), *a, a->bundles(0));
   if (!m) return;
-  FUZZ_CHECK(*HeadParams(*m) == *HeadParams(config.model())) << "an altered blob is served";
+  FUZZ_CHECK(*HeadParams(*m) == *HeadParams(config.model()))
+      << "an altered blob is served";
 }
 
 }  // namespace

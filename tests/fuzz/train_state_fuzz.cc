@@ -1,6 +1,6 @@
 // Fuzzes the device's training checkpoints: TrainState::Parse
-// (client/core/head_trainer.h) and the TrainingJob checkpoint file that wraps it
-// (client/core/training_job.h), then resumes training from what was read.
+// (client/core/head_trainer.h) and the TrainingJob checkpoint file that wraps
+// it (client/core/training_job.h), then resumes training from what was read.
 //
 // Input: [mode: uint8][bytes]. Mode bit 0: the bytes are a checkpoint file
 // (otherwise a bare TrainState); bit 1: the harness appends the outer SHA-256
@@ -9,10 +9,11 @@
 // uses momentum and a proximal term (buffers the state carries).
 //
 // Invariants: Parse accepts only what Serialize writes (a parsed state
-// re-serializes to the same bytes, up to the spelling of `started`); resuming from any state either trains or
-// is refused with INVALID_ARGUMENT / DATA_LOSS (never reads outside the
-// model's buffers, never runs for longer than the plan); a checkpoint run ends
-// with a head of the initial shape and a deleted checkpoint.
+// re-serializes to the same bytes, up to the spelling of `started`); resuming
+// from any state either trains or is refused with INVALID_ARGUMENT / DATA_LOSS
+// (never reads outside the model's buffers, never runs for longer than the
+// plan); a checkpoint run ends with a head of the initial shape and a deleted
+// checkpoint.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -45,7 +46,8 @@ struct Data {
   client::RowMatrixXf x = client::RowMatrixXf(kExamples, 3);
   std::vector<int32_t> y = {0, 1, 1, 0, 1};
   Data() {
-    for (int i = 0; i < x.size(); ++i) x.data()[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    for (int i = 0; i < x.size(); ++i)
+      x.data()[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
   }
 };
 
@@ -64,34 +66,44 @@ class Budget {
 // trains for ~2^31 epochs, a negative batch index reads before the example
 // order, a momentum or anchor buffer of another size is indexed out of bounds.
 bool Unsafe(const client::TrainState& s, int64_t num_params) {
-  return s.started && (s.epoch < 0 || s.next_batch < 0 ||
-                       (!s.velocity.empty() && static_cast<int64_t>(s.velocity.size()) != num_params) ||
-                       (!s.anchor.empty() && static_cast<int64_t>(s.anchor.size()) != num_params));
+  return s.started &&
+         (s.epoch < 0 || s.next_batch < 0 ||
+          (!s.velocity.empty() &&
+           static_cast<int64_t>(s.velocity.size()) != num_params) ||
+          (!s.anchor.empty() &&
+           static_cast<int64_t>(s.anchor.size()) != num_params));
 }
 
 void FuzzTrainState(const std::string& bytes, uint8_t mode) {
   absl::StatusOr<client::TrainState> state = client::TrainState::Parse(bytes);
   if (!state.ok()) {
-    FUZZ_CHECK(state.status().code() == absl::StatusCode::kDataLoss) << state.status();
+    FUZZ_CHECK(state.status().code() == absl::StatusCode::kDataLoss)
+        << state.status();
     return;
   }
-  // Serialize writes `started` as 0 or 1; Parse reads any non-zero byte as true.
+  // Serialize writes `started` as 0 or 1; Parse reads any non-zero byte as
+  // true.
   std::string canonical = bytes;
   canonical[4] = static_cast<char>(canonical[4] != 0);
-  FUZZ_CHECK(state->Serialize() == WithSha256Trailer(canonical.substr(0, canonical.size() - 32)))
+  FUZZ_CHECK(state->Serialize() ==
+             WithSha256Trailer(canonical.substr(0, canonical.size() - 32)))
       << "a parsed state does not re-serialize to its bytes";
   const client::TrainPlan plan = Plan(mode);
   client::Head head = client::MakeHead({3, 2}, 5);
-  if (SkipOpenFinding("TS-1", Unsafe(*state, head.num_params()), "resumed state not validated")) return;
+  if (SkipOpenFinding("TS-1", Unsafe(*state, head.num_params()),
+                      "resumed state not validated"))
+    return;
   absl::StatusOr<std::unique_ptr<client::HeadTrainer>> trainer =
       client::HeadTrainer::Create(head, plan);
   FUZZ_CHECK_OK(trainer);
   Data data;
-  // A fresh run takes epochs * ceil(n / batch) batches; a resumed one at most that.
-  const int64_t batches = plan.epochs * ((kExamples + plan.batch_size - 1) / plan.batch_size);
+  // A fresh run takes epochs * ceil(n / batch) batches; a resumed one at most
+  // that.
+  const int64_t batches =
+      plan.epochs * ((kExamples + plan.batch_size - 1) / plan.batch_size);
   Budget budget(batches + 1);
-  absl::StatusOr<client::TrainResult> r =
-      (*trainer)->Train(head, data.x, data.y, [&] { return budget.Next(); }, *state);
+  absl::StatusOr<client::TrainResult> r = (*trainer)->Train(
+      head, data.x, data.y, [&] { return budget.Next(); }, *state);
   if (!r.ok()) {
     FUZZ_CHECK(r.status().code() == absl::StatusCode::kInvalidArgument ||
                r.status().code() == absl::StatusCode::kDataLoss)
@@ -108,7 +120,8 @@ std::string RetrailEmbeddedState(const std::string& body) {
   std::string magic, id;
   uint32_t id_len = 0;
   std::vector<float> head;
-  if (!r.GetBytes(4, magic) || !r.Get(id_len) || !r.GetBytes(id_len, id) || !r.GetFloats(head)) {
+  if (!r.GetBytes(4, magic) || !r.Get(id_len) || !r.GetBytes(id_len, id) ||
+      !r.GetFloats(head)) {
     return body;
   }
   const std::string prefix = body.substr(0, body.size() - r.rest().size());
@@ -124,18 +137,22 @@ bool UnsafeCheckpoint(const std::string& bytes) {
   std::string magic, id;
   uint32_t id_len = 0;
   std::vector<float> head;
-  if (!r.GetBytes(4, magic) || magic != "FTCK" || !r.Get(id_len) || !r.GetBytes(id_len, id) ||
-      id != "round-1" || !r.GetFloats(head) || head.size() != 8) {
+  if (!r.GetBytes(4, magic) || magic != "FTCK" || !r.Get(id_len) ||
+      !r.GetBytes(id_len, id) || id != "round-1" || !r.GetFloats(head) ||
+      head.size() != 8) {
     return false;
   }
-  absl::StatusOr<client::TrainState> s = client::TrainState::Parse(std::string(r.rest()));
+  absl::StatusOr<client::TrainState> s =
+      client::TrainState::Parse(std::string(r.rest()));
   return s.ok() && Unsafe(*s, 8);
 }
 
 void FuzzCheckpoint(std::string bytes, uint8_t mode) {
   if (mode & 4) bytes = RetrailEmbeddedState(bytes);
   if (mode & 2) bytes = WithSha256Trailer(std::move(bytes));
-  if (SkipOpenFinding("TS-1", UnsafeCheckpoint(bytes), "resumed state not validated")) return;
+  if (SkipOpenFinding("TS-1", UnsafeCheckpoint(bytes),
+                      "resumed state not validated"))
+    return;
   const std::string path = WriteScratch("checkpoint", bytes);
   client::SettableDeviceState device;
   client::EligibilityPolicy any;
@@ -144,7 +161,8 @@ void FuzzCheckpoint(std::string bytes, uint8_t mode) {
   client::TrainingJob job(path, &device, any);
   const client::Head initial = client::MakeHead({3, 2}, 5);
   Data data;
-  absl::StatusOr<client::TrainOutcome> out = job.Run("round-1", initial, Plan(mode), data.x, data.y);
+  absl::StatusOr<client::TrainOutcome> out =
+      job.Run("round-1", initial, Plan(mode), data.x, data.y);
   if (!out.ok()) {
     FUZZ_CHECK(out.status().code() == absl::StatusCode::kDataLoss ||
                out.status().code() == absl::StatusCode::kInvalidArgument)

@@ -1,8 +1,8 @@
 // Fuzzes update decoding and what follows it: delta bytes -> floats in
 // Coordinator::Upload, the engine's validation, the aggregator and the server
-// optimizer, up to the committed and served model. Unlike federation_fuzz.cc the
-// requests are always well-addressed (live tokens), so every mutation lands in
-// the delta, the example count or the round's timing.
+// optimizer, up to the committed and served model. Unlike federation_fuzz.cc
+// the requests are always well-addressed (live tokens), so every mutation lands
+// in the delta, the example count or the round's timing.
 //
 // Input: a setup byte (aggregator, goal, server optimizer), then records of
 //   [flags: uint8][example_count: int64][delta: uint16 length + bytes]
@@ -42,7 +42,8 @@ struct Accepted {
 
 class Rounds {
  public:
-  Rounds(CoordinatorFixture& f, const v1::TaskConfig& config, Method method, bool sgd)
+  Rounds(CoordinatorFixture& f, const v1::TaskConfig& config, Method method,
+         bool sgd)
       : f_(f), config_(config), method_(method), sgd_(sgd) {
     head_ = *HeadParams(config.model());
   }
@@ -61,18 +62,20 @@ class Rounds {
   }
 
  private:
-  // Admits `goal` devices into a new round; the first one's bundle shows what the
-  // previous round left. False when an open finding ended the input.
+  // Admits `goal` devices into a new round; the first one's bundle shows what
+  // the previous round left. False when an open finding ended the input.
   bool OpenRound() {
     for (int i = 0; i < config_.clients_per_round(); ++i) {
-      std::optional<v1::Assignment> a = f_.AdmitProbe(config_.population(), false, kDeadline);
+      std::optional<v1::Assignment> a =
+          f_.AdmitProbe(config_.population(), false, kDeadline);
       FUZZ_CHECK(a.has_value()) << "a device is never admitted";
       if (i == 0) {
         FUZZ_CHECK(a->round() > round_);
         if (!CheckServed(*a)) return false;
         round_ = a->round();
       }
-      FUZZ_CHECK(a->round() == round_) << "devices of one batch landed in different rounds";
+      FUZZ_CHECK(a->round() == round_)
+          << "devices of one batch landed in different rounds";
       tokens_.push_back(*std::move(a));
     }
     round_open_ = true;
@@ -99,7 +102,8 @@ class Rounds {
       return;
     }
     std::optional<std::vector<float>> d = DecodeDelta(delta);
-    FUZZ_CHECK(d && d->size() == kHeadParams) << "accepted " << delta.size() << " delta bytes";
+    FUZZ_CHECK(d && d->size() == kHeadParams)
+        << "accepted " << delta.size() << " delta bytes";
     FUZZ_CHECK(AllFinite(*d)) << "accepted a non-finite delta";
     FUZZ_CHECK(count > 0) << "accepted example_count " << count;
     accepted_.push_back({*std::move(d), count});
@@ -109,13 +113,16 @@ class Rounds {
     f_.CloseDueRounds(kDeadline);
     tokens_.clear();
     round_open_ = false;
-    absl::StatusOr<v1::RoundInfo> info = f_.coordinator().GetRound(config_.name(), round_);
+    absl::StatusOr<v1::RoundInfo> info =
+        f_.coordinator().GetRound(config_.name(), round_);
     FUZZ_CHECK_OK(info);
-    FUZZ_CHECK(info->state() == v1::COMMITTED || info->state() == v1::ABANDONED);
+    FUZZ_CHECK(info->state() == v1::COMMITTED ||
+               info->state() == v1::ABANDONED);
     FUZZ_CHECK(info->reported() == static_cast<int>(accepted_.size()));
     committed_ = info->state() == v1::COMMITTED;
     if (committed_) {
-      FUZZ_CHECK(!accepted_.empty()) << "committed a round without accepted updates";
+      FUZZ_CHECK(!accepted_.empty())
+          << "committed a round without accepted updates";
       ++version_;
     }
     if (!CheckExpectation()) return false;
@@ -131,7 +138,8 @@ class Rounds {
     for (int i = 0; i < kHeadParams; ++i) {
       representable &= std::fabs(ExpectedFedAvg(accepted_, i)) <= FLT_MAX;
     }
-    return FUZZ_FINDING("I9-1", representable || !committed_, "committed a head beyond float range");
+    return FUZZ_FINDING("I9-1", representable || !committed_,
+                        "committed a head beyond float range");
   }
 
   double ExpectedFedAvg(const std::vector<Accepted>& updates, int i) const {
@@ -146,13 +154,16 @@ class Rounds {
   // False when an open finding (FINDINGS.md) ended the input early.
   bool CheckServed(const v1::Assignment& a) {
     FUZZ_CHECK(a.bundles_size() == 1 && a.bundles(0).version() == version_)
-        << "served version " << a.bundles(0).version() << ", expected " << version_;
-    std::optional<v1::Model> m = DownloadAndVerify(f_.coordinator(), a, a.bundles(0));
+        << "served version " << a.bundles(0).version() << ", expected "
+        << version_;
+    std::optional<v1::Model> m =
+        DownloadAndVerify(f_.coordinator(), a, a.bundles(0));
     if (!m) return false;
     absl::StatusOr<std::vector<float>> served = HeadParams(*m);
     FUZZ_CHECK_OK(served);
     if (round_ > 0 && !committed_) {
-      FUZZ_CHECK(*served == head_) << "an abandoned round changed the served head";
+      FUZZ_CHECK(*served == head_)
+          << "an abandoned round changed the served head";
     }
     if (round_ > 0 && committed_) CheckCommitted(*served);
     head_ = *std::move(served);
@@ -165,9 +176,12 @@ class Rounds {
     double moved_sq = 0;
     for (int i = 0; i < kHeadParams; ++i) {
       float lo = u[0].delta[i], hi = lo;
-      for (const Accepted& a : u) lo = std::min(lo, a.delta[i]), hi = std::max(hi, a.delta[i]);
+      for (const Accepted& a : u)
+        lo = std::min(lo, a.delta[i]), hi = std::max(hi, a.delta[i]);
       const double moved = static_cast<double>(served[i]) - head_[i];
-      const double tol = 1e-5 * (std::fabs(head_[i]) + std::max(std::fabs(lo), std::fabs(hi))) + 1e-30;
+      const double tol = 1e-5 * (std::fabs(head_[i]) +
+                                 std::max(std::fabs(lo), std::fabs(hi))) +
+                         1e-30;
       moved_sq += moved * moved;
       switch (method_) {
         case Method::kFedAvg: {
@@ -179,7 +193,8 @@ class Rounds {
             den += static_cast<double>(a.count);
           }
           const double want = head_[i] + num / den;
-          FUZZ_CHECK(std::fabs(served[i] - want) <= 1e-5 * (std::fabs(head_[i]) + mag / den) + 1e-30)
+          FUZZ_CHECK(std::fabs(served[i] - want) <=
+                     1e-5 * (std::fabs(head_[i]) + mag / den) + 1e-30)
               << "fedavg coordinate " << i << ": served " << served[i]
               << ", the weighted mean gives " << want;
           break;
@@ -187,15 +202,16 @@ class Rounds {
         case Method::kMedian:
         case Method::kTrimmedMean:
           FUZZ_CHECK(moved >= lo - tol && moved <= hi + tol)
-              << "coordinate " << i << " moved " << moved << " outside the updates' range [" << lo
-              << ", " << hi << "]";
+              << "coordinate " << i << " moved " << moved
+              << " outside the updates' range [" << lo << ", " << hi << "]";
           break;
         case Method::kNormBound:
           break;
       }
     }
     if (method_ == Method::kNormBound) {
-      FUZZ_CHECK(std::sqrt(moved_sq) <= 1.0 + 1e-4) << "norm_bound:c=1 moved the head by " << std::sqrt(moved_sq);
+      FUZZ_CHECK(std::sqrt(moved_sq) <= 1.0 + 1e-4)
+          << "norm_bound:c=1 moved the head by " << std::sqrt(moved_sq);
     }
   }
 
@@ -221,7 +237,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t setup = in.Take<uint8_t>();
   const Method method = static_cast<Method>(setup % 4);
   const bool sgd = (setup & 0x10) == 0;
-  fedtiny::v1::TaskConfig config = SmallTask("fuzz", kSpecs[setup % 4], 1 + (setup >> 2) % 4, 1);
+  fedtiny::v1::TaskConfig config =
+      SmallTask("fuzz", kSpecs[setup % 4], 1 + (setup >> 2) % 4, 1);
   if (!sgd) config.set_server_optimizer("fedadam:lr=0.1");
   CoordinatorFixture f;
   FUZZ_CHECK_OK(f.coordinator().CreateTask(config));
