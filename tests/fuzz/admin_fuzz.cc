@@ -1,0 +1,226 @@
+// Fuzzes the Admin request handlers (CreateTask and its TaskConfig validation,
+// GetTask, Pause/Resume, ListRounds, GetRound, ListModels, Fleet) of a real
+// Coordinator on a real store, as operator tools (or a stolen token) would call
+// them: the bytes are parsed as the request protos, as coordinator/
+// admin_service.cc receives them after authorization.
+//
+// Input: records of [op: uint8][request: uint16 length + bytes]; (op & 15) % 10
+// picks the call (8: a device checks in to the last created task and downloads
+// its bundles; 9: time moves on), bit 4 replaces the request's task name with
+// the last created task's.
+//
+// Invariants: error codes are the documented ones, and NOT_FOUND exactly for
+// unknown tasks; a created task's stored config is a fixed point of
+// ValidateTaskConfig, reads back unchanged and has a finite plan; its bundles
+// (float32 and int8 variants) download, match their SHA-256 and decode; list
+// limits hold; a restart on the same directory loads the same tasks.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <set>
+
+#include "tests/fuzz/coordinator_fixture.h"
+#include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_input.h"
+
+namespace fedtiny::fuzz {
+namespace {
+
+using absl::StatusCode;
+constexpr uint8_t kUseLastTask = 1 << 4;
+
+class AdminSession {
+ public:
+  explicit AdminSession(CoordinatorFixture& f) : f_(f) {}
+
+  void Run(FuzzInput& in) {
+    while (!in.empty()) {
+      const uint8_t op = in.Take<uint8_t>();
+      const std::string bytes = in.Record();
+      switch ((op & 15) % 10) {  // Bit 4 is a flag.
+        case 0:
+          CreateTask(bytes);
+          break;
+        case 1:
+          ByName<v1::GetTaskRequest>(bytes, op, [&](const std::string& t) {
+            return f_.coordinator().GetTask(t).status();
+          });
+          break;
+        case 2:
+          SetPaused(bytes, op, true);
+          break;
+        case 3:
+          SetPaused(bytes, op, false);
+          break;
+        case 4:
+          ListRounds(bytes, op);
+          break;
+        case 5:
+          GetRound(bytes, op);
+          break;
+        case 6:
+          ByName<v1::ListModelsRequest>(bytes, op, [&](const std::string& t) {
+            return f_.coordinator().ListModels(t).status();
+          });
+          break;
+        case 7:
+          ByName<v1::FleetRequest>(bytes, op, [&](const std::string& t) {
+            return f_.coordinator().Fleet(t).status();
+          });
+          break;
+        case 8:
+          ProbeLastTask(op & kUseLastTask);
+          break;
+        default:
+          f_.clock().Advance(
+              absl::Seconds(bytes.empty() ? 1
+                                          : static_cast<uint8_t>(bytes[0])) *
+              60);
+          f_.coordinator().Tick();
+      }
+    }
+  }
+
+  void Audit() {
+    std::string before;
+    for (const v1::TaskInfo& t : f_.coordinator().ListTasks())
+      before += t.config().SerializeAsString();
+    FUZZ_CHECK_OK(f_.Restart())
+        << "restart after creating " << names_.size() << " task(s)";
+    std::string after;
+    for (const v1::TaskInfo& t : f_.coordinator().ListTasks())
+      after += t.config().SerializeAsString();
+    FUZZ_CHECK(before == after) << "a restart changed the task configs";
+    FUZZ_CHECK(f_.coordinator().ListTasks().size() == names_.size());
+  }
+
+ private:
+  // The status of a call on a named task: NOT_FOUND exactly for unknown names.
+  void CheckNamed(const std::string& task, const absl::Status& s,
+                  std::initializer_list<StatusCode> also = {}) {
+    const bool known = names_.count(task) > 0;
+    if (!known) {
+      FUZZ_CHECK(s.code() == StatusCode::kNotFound)
+          << "'" << task << "': " << s;
+      return;
+    }
+    bool allowed = s.ok();
+    for (StatusCode c : also) allowed |= s.code() == c;
+    FUZZ_CHECK(allowed) << "'" << task << "': " << s;
+  }
+
+  template <typename Request, typename Call>
+  void ByName(const std::string& bytes, uint8_t op, Call call) {
+    Request r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    CheckNamed(r.task(), call(r.task()));
+  }
+
+  void CreateTask(const std::string& bytes) {
+    v1::CreateTaskRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    absl::StatusOr<v1::TaskInfo> info = f_.coordinator().CreateTask(r.config());
+    if (!info.ok()) {
+      FUZZ_CHECK(info.status().code() == StatusCode::kInvalidArgument ||
+                 (info.status().code() == StatusCode::kAlreadyExists &&
+                  names_.count(r.config().name())))
+          << info.status();
+      return;
+    }
+    const v1::TaskConfig& c = info->config();
+    FUZZ_CHECK(c.name() == r.config().name() && names_.insert(c.name()).second);
+    absl::StatusOr<v1::TaskConfig> again = coordinator::ValidateTaskConfig(c);
+    FUZZ_CHECK_OK(again) << "a stored config fails its own validation";
+    FUZZ_CHECK(again->SerializeAsString() == c.SerializeAsString())
+        << "validating a stored config changes it";
+    const v1::Plan& p = c.plan();
+    FUZZ_FINDING(
+        "AD-2",
+        std::isfinite(p.learning_rate()) && std::isfinite(p.momentum()) &&
+            std::isfinite(p.proximal_mu()) && std::isfinite(p.clip_norm()),
+        "accepted a plan with a non-finite value: " + p.ShortDebugString());
+    FUZZ_FINDING("AD-1", c.population().size() <= 64,
+                 "accepted a population no device can check in to (CheckIn "
+                 "takes <= 64 bytes)");
+    absl::StatusOr<v1::TaskInfo> read = f_.coordinator().GetTask(c.name());
+    FUZZ_CHECK_OK(read);
+    FUZZ_CHECK(read->config().SerializeAsString() == c.SerializeAsString());
+    last_ = c.name();
+    last_config_ = c;
+  }
+
+  void SetPaused(const std::string& bytes, uint8_t op, bool paused) {
+    v1::SetTaskStateRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<v1::TaskInfo> info =
+        f_.coordinator().SetPaused(r.task(), paused);
+    CheckNamed(r.task(), info.status(), {StatusCode::kFailedPrecondition});
+    if (info.ok())
+      FUZZ_CHECK(info->state() == (paused ? v1::PAUSED : v1::RUNNING));
+  }
+
+  void ListRounds(const std::string& bytes, uint8_t op) {
+    v1::ListRoundsRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<std::vector<v1::RoundInfo>> out =
+        f_.coordinator().ListRounds(r.task(), r.limit());
+    CheckNamed(r.task(), out.status());
+    if (out.ok() && r.limit() > 0)
+      FUZZ_CHECK(static_cast<int>(out->size()) <= r.limit());
+  }
+
+  void GetRound(const std::string& bytes, uint8_t op) {
+    v1::GetRoundRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<v1::RoundInfo> out =
+        f_.coordinator().GetRound(r.task(), r.round());
+    if (names_.count(r.task()) == 0 || !out.ok()) {
+      FUZZ_CHECK(out.status().code() == StatusCode::kNotFound) << out.status();
+      return;
+    }
+    FUZZ_CHECK(out->round() == r.round() && out->task() == r.task());
+  }
+
+  // What a device of each variant would get from the last created task.
+  void ProbeLastTask(bool int8) {
+    if (last_.empty()) return;
+    absl::StatusOr<v1::TaskInfo> info = f_.coordinator().GetTask(last_);
+    FUZZ_CHECK_OK(info);
+    if (info->state() != v1::RUNNING || last_config_.population().size() > 64)
+      return;
+    // Time moves past a round's deadline only when it is short enough to wait
+    // for.
+    const absl::Duration deadline = std::min(
+        absl::Milliseconds(last_config_.round_deadline_ms()), absl::Hours(24));
+    // Other running tasks may share the population and take the check-in.
+    std::optional<v1::Assignment> a =
+        f_.AdmitProbe(last_config_.population(), int8, deadline);
+    if (!a || a->task() != last_) return;
+    FUZZ_CHECK(a->bundles_size() == last_config_.clusters());
+    for (const v1::ModelBundle& b : a->bundles()) {
+      if (!DownloadAndVerify(f_.coordinator(), *a, b)) return;
+    }
+  }
+
+  CoordinatorFixture& f_;
+  std::set<std::string> names_;
+  std::string last_;
+  v1::TaskConfig last_config_;
+};
+
+}  // namespace
+}  // namespace fedtiny::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace fedtiny::fuzz;
+  FuzzInput in(data, size);
+  CoordinatorFixture f;
+  AdminSession session(f);
+  session.Run(in);
+  session.Audit();
+  return 0;
+}
