@@ -91,6 +91,9 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
     return absl::InvalidArgumentError("task: name must be 1-64 characters of [a-z0-9-]");
   }
   if (c.population().empty()) c.set_population(c.name());
+  if (c.population().size() > 64) {
+    return absl::InvalidArgumentError("task: population must have 1 to 64 bytes (as devices send)");
+  }
   ASSIGN_OR_RETURN(client::Body body, BodyFromProto(c.model()));
   ASSIGN_OR_RETURN(client::Head head, HeadFromProto(c.model()));
   if (body.output_dim(c.model().input_dim()) != head.input_dim()) {
@@ -488,7 +491,7 @@ absl::Status Coordinator::Upload(const v1::UploadRequest& r) {
   u.model_version = r.model_version();
   u.example_count = r.example_count();
   u.secret_key = SecretKey(r.device_secret());
-  if (r.delta().size() % sizeof(float) == 0) {
+  if (!r.delta().empty() && r.delta().size() % sizeof(float) == 0) {
     u.delta.resize(r.delta().size() / sizeof(float));
     std::memcpy(u.delta.data(), r.delta().data(), r.delta().size());
   }

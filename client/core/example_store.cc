@@ -1,6 +1,7 @@
 #include "client/core/example_store.h"
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -31,7 +32,7 @@ absl::Status ExampleStore::Add(absl::Span<const float> features, int32_t label) 
     if (!std::isfinite(f)) return absl::InvalidArgumentError("example has NaN or Inf");
   }
   if (label < 0) return absl::InvalidArgumentError("negative label");
-  ++seen_;
+  if (seen_ < std::numeric_limits<int64_t>::max()) ++seen_;  // Saturates, never wraps.
   if (capacity_ == 0) return absl::OkStatus();
   std::vector<float> row(features.begin(), features.end());
   if (size() < capacity_) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -10,10 +11,16 @@ namespace fedtiny::client {
 
 QuantizedDenseLayer Quantize(const DenseLayer& layer) {
   QuantizedDenseLayer q;
-  const float lo = std::min(0.f, layer.w.minCoeff());
-  const float hi = std::max(0.f, layer.w.maxCoeff());
-  q.scale = hi > lo ? (hi - lo) / 255.f : 1.f;
-  q.zero_point = static_cast<int32_t>(std::lround(-128 - lo / q.scale));
+  const float lo = layer.w.size() ? std::min(0.f, layer.w.minCoeff()) : 0.f;
+  const float hi = layer.w.size() ? std::max(0.f, layer.w.maxCoeff()) : 0.f;
+  // In double, then clamped to a positive normal float: a range wider than
+  // FLT_MAX or narrower than 255 denormals must still give a decodable layer.
+  const double scale = (static_cast<double>(hi) - lo) / 255.0;
+  q.scale = hi > lo ? static_cast<float>(std::clamp<double>(
+                          scale, std::numeric_limits<float>::min(), std::numeric_limits<float>::max()))
+                    : 1.f;
+  q.zero_point = static_cast<int32_t>(
+      std::clamp<double>(std::round(-128.0 - lo / static_cast<double>(q.scale)), -128, 127));
   q.q = ((layer.w.array() / q.scale).round() + static_cast<float>(q.zero_point))
             .max(-128.f)
             .min(127.f)

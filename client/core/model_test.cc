@@ -58,6 +58,23 @@ TEST(ModelTest, Int8BodyIsCloseToFloatAndFourTimesSmaller) {
   EXPECT_LE((deq - h.layers[0].w).cwiseAbs().maxCoeff(), q.scale * 0.5f + 1e-7f);
 }
 
+TEST(ModelTest, QuantizeGivesAUsableScaleForExtremeRanges) {
+  for (const auto& [lo, hi] : {std::pair(-3e38f, 3e38f), std::pair(0.f, 1e-43f), std::pair(-1e-44f, 0.f)}) {
+    DenseLayer l;
+    l.w = Eigen::MatrixXf::Zero(2, 2);
+    l.w(0, 0) = lo;
+    l.w(1, 1) = hi;
+    l.b = Eigen::VectorXf::Zero(2);
+    const QuantizedDenseLayer q = Quantize(l);
+    EXPECT_TRUE(std::isfinite(q.scale) && q.scale > 0) << lo << " " << hi << ": " << q.scale;
+    EXPECT_GE(q.zero_point, -128);
+    EXPECT_LE(q.zero_point, 127);
+    // The largest weight dequantizes to within a step of itself.
+    const float top = q.scale * (static_cast<float>(q.q(1, 1)) - static_cast<float>(q.zero_point));
+    EXPECT_LE(std::abs(static_cast<double>(top) - hi), 1.01 * q.scale) << lo << " " << hi;
+  }
+}
+
 TEST(ModelTest, FlattenRoundTripsAndValidates) {
   Head h = MakeHead({128, 64, 10}, 6);
   EXPECT_EQ(h.num_params(), 128 * 64 + 64 + 64 * 10 + 10);

@@ -94,6 +94,7 @@ std::optional<v1::Assignment> CoordinatorFixture::AdmitProbe(
   for (int attempt = 0; attempt < 3; ++attempt) {
     v1::CheckInRequest r;
     r.set_device_id(absl::StrCat("probe-", ++probes_));
+    r.set_device_secret(kProbeSecret);
     r.set_population(population);
     r.set_device_class("phone");
     r.mutable_capabilities()->set_ram_bytes(int64_t{8} << 30);

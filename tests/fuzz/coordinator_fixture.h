@@ -24,6 +24,10 @@ namespace fedtiny::fuzz {
 
 // Owns the directory (removed on destruction) and the Coordinator. Not
 // thread-safe.
+// The device secret every probe checks in and uploads with (ids differ, so one
+// secret for all binds each id to it).
+inline constexpr char kProbeSecret[] = "fuzz-probe-secret-0123456789";
+
 class CoordinatorFixture {
  public:
   CoordinatorFixture();

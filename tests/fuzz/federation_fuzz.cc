@@ -18,6 +18,7 @@
 // unchanged, the version lineage is consistent, and a restart on the same data
 // directory succeeds and serves the same versions.
 #include <cstdint>
+#include <type_traits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -90,6 +91,7 @@ class Session {
       r.set_task(live_->task());
       r.set_round(live_->round());
       r.set_upload_token(live_->upload_token());
+      if constexpr (std::is_same_v<Request, v1::UploadRequest>) r.set_device_secret(kProbeSecret);
     }
   }
 
@@ -100,7 +102,9 @@ class Session {
                        r.state().battery_percent() >= 0 &&
                        r.state().battery_percent() <= 100 &&
                        r.device_class().size() <= 64 &&
-                       r.population().size() <= 64;
+                       r.population().size() <= 64 &&
+                       r.device_secret().size() >= 16 &&
+                       r.device_secret().size() <= 64;
     absl::StatusOr<v1::CheckInResponse> out = f_.coordinator().CheckIn(r);
     if (!valid) {
       FUZZ_CHECK(!out.ok())
@@ -184,8 +188,9 @@ class Session {
     FUZZ_CHECK(delta && delta->size() == kHeadParams)
         << "accepted a delta of " << r.delta().size() << " bytes";
     FUZZ_CHECK(AllFinite(*delta)) << "accepted a non-finite delta";
-    FUZZ_CHECK(r.example_count() > 0)
+    FUZZ_CHECK(r.example_count() > 0 && r.example_count() <= 1'000'000)
         << "accepted example_count " << r.example_count();
+    FUZZ_CHECK(r.metrics().size() <= 16) << "accepted " << r.metrics().size() << " metrics";
     FUZZ_CHECK(r.cluster() >= 0 && r.cluster() < config_.clusters());
     FUZZ_CHECK(r.task() == config_.name());
   }

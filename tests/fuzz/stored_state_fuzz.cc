@@ -79,6 +79,28 @@ class RowStore final : public coordinator::Store {
     return absl::OkStatus();
   }
   absl::StatusOr<int> CollectGarbage() override { return 0; }
+  absl::Status CommitVersions(const std::vector<VersionRow>& versions) override {
+    absl::MutexLock l(&mu_);
+    for (const VersionRow& v : versions) {
+      for (const VersionRow& have : versions_) {
+        if (have.cluster == v.cluster && have.version == v.version) {
+          return absl::AlreadyExistsError("version exists");
+        }
+      }
+    }
+    versions_.insert(versions_.end(), versions.begin(), versions.end());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> ReadBlob(const VersionRow& version) override {
+    absl::MutexLock l(&mu_);
+    for (const VersionRow& v : versions_) {
+      if (v.task == version.task && v.cluster == version.cluster && v.version == version.version) {
+        return v.model;  // As if its SHA-256 had matched.
+      }
+    }
+    return absl::DataLossError("no such blob");
+  }
+  absl::Status CheckIntegrity() override { return absl::OkStatus(); }
   absl::StatusOr<int> AbandonOpenRounds(int64_t) override {
     absl::MutexLock l(&mu_);
     int n = 0;
@@ -147,6 +169,7 @@ void CheckServes(coordinator::Coordinator& c, coordinator::FakeClock& clock,
   for (int pass = 0; pass < 2; ++pass) {
     v1::CheckInRequest r;
     r.set_device_id("probe-" + std::to_string(pass));
+    r.set_device_secret(kProbeSecret);
     r.set_population(t.config().population());
     r.mutable_capabilities()->set_has_fpu(true);
     r.mutable_capabilities()->set_ram_bytes(int64_t{8} << 30);
@@ -170,6 +193,7 @@ void CheckServes(coordinator::Coordinator& c, coordinator::FakeClock& clock,
     u.set_task(a.task());
     u.set_round(a.round());
     u.set_upload_token(a.upload_token());
+    u.set_device_secret(kProbeSecret);
     u.set_cluster(0);
     u.set_model_version(a.bundles(0).version());
     u.set_example_count(10);

@@ -89,6 +89,7 @@ class Rounds {
     r.set_task(a.task());
     r.set_round(a.round());
     r.set_upload_token(a.upload_token());
+    r.set_device_secret(kProbeSecret);
     r.set_cluster(0);
     r.set_model_version(version_);
     r.set_example_count(count);

@@ -27,6 +27,7 @@ bool ByteReader::GetFloats(std::vector<float>& v) {
 
 bool ByteReader::GetRawFloats(size_t n, float* out) {
   if (in_.size() / sizeof(float) < n) return false;
+  if (n == 0) return true;  // `out` may be null (an empty vector's data()).
   std::memcpy(out, in_.data(), n * sizeof(float));
   in_.remove_prefix(n * sizeof(float));
   return true;
