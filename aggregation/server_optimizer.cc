@@ -77,27 +77,36 @@ absl::Status ServerOptimizer::Apply(const Eigen::VectorXf& delta,
   const float b1 = static_cast<float>(config_.beta1);
   const float b2 = static_cast<float>(config_.beta2);
   const float tau = static_cast<float>(config_.tau);
+  // The step is computed on copies and kept only if everything stays finite:
+  // a refused step leaves the weights and the moments as they were.
+  Eigen::VectorXf w = weights, m = m_, v = v_;
   switch (config_.kind) {
     case Kind::kSgd:
-      weights += lr * delta;
+      w += lr * delta;
       break;
     case Kind::kFedAvgM:
-      m_ = b1 * m_ + delta;
-      weights += lr * m_;
+      m = b1 * m + delta;
+      w += lr * m;
       break;
     case Kind::kFedAdam:
     case Kind::kFedYogi: {
-      m_ = b1 * m_ + (1 - b1) * delta;
+      m = b1 * m + (1 - b1) * delta;
       const Eigen::ArrayXf d2 = delta.array().square();
       if (config_.kind == Kind::kFedAdam) {
-        v_ = (b2 * v_.array() + (1 - b2) * d2).matrix();
+        v = (b2 * v.array() + (1 - b2) * d2).matrix();
       } else {
-        v_ = (v_.array() - (1 - b2) * d2 * (v_.array() - d2).sign()).matrix();
+        v = (v.array() - (1 - b2) * d2 * (v.array() - d2).sign()).matrix();
       }
-      weights.array() += lr * m_.array() / (v_.array().sqrt() + tau);
+      w.array() += lr * m.array() / (v.array().sqrt() + tau);
       break;
     }
   }
+  if (!w.allFinite() || !m.allFinite() || !v.allFinite()) {
+    return absl::OutOfRangeError("server optimizer: the step gives non-finite weights (float overflow); nothing applied");
+  }
+  weights = std::move(w);
+  m_ = std::move(m);
+  v_ = std::move(v);
   ++steps_;
   return absl::OkStatus();
 }

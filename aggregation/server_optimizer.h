@@ -40,7 +40,9 @@ class ServerOptimizer {
   ServerOptimizer(const ServerOptimizerConfig& config, int64_t dim);
 
   // Apply moves `weights` by one step for `delta`. kInvalidArgument when a size
-  // differs from dim() or delta holds NaN/Inf; then nothing changes.
+  // differs from dim() or delta holds NaN/Inf; kOutOfRange when the step would
+  // leave a weight or moment non-finite (a huge lr, delta or moment). On any
+  // error nothing changes.
   absl::Status Apply(const Eigen::VectorXf& delta, Eigen::VectorXf& weights);
 
   // The whole state (config, step count, moments) as bytes, and back. Restore

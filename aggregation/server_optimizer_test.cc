@@ -124,6 +124,18 @@ TEST(ServerOptimizerTest, RejectsCorruptState) {
   EXPECT_THAT(ServerOptimizer::Restore(s), IsOk());
 }
 
+TEST(ServerOptimizerTest, AnOverflowingStepIsRefusedAndChangesNothing) {
+  for (const char* spec : {"sgd:lr=1e30", "fedavgm:lr=1e30", "fedadam:lr=1e283", "fedyogi:lr=1e38"}) {
+    ServerOptimizer opt(*ParseServerOptimizer(spec), 3);
+    const std::string before = opt.Serialize();
+    Eigen::VectorXf w = Eigen::VectorXf::Constant(3, 0.5f);
+    const Eigen::VectorXf delta = Eigen::VectorXf::Constant(3, 1e10f);
+    EXPECT_THAT(opt.Apply(delta, w), StatusIs(absl::StatusCode::kOutOfRange)) << spec;
+    EXPECT_EQ(w, Eigen::VectorXf::Constant(3, 0.5f)) << spec;
+    EXPECT_EQ(opt.Serialize(), before) << spec;  // Moments and step count too.
+  }
+}
+
 TEST(ServerOptimizerTest, BadInputChangesNothing) {
   ServerOptimizer opt(*ParseServerOptimizer("fedavgm"), 3);
   Eigen::VectorXf x = Eigen::VectorXf::Ones(3);
