@@ -135,16 +135,20 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
     c.mutable_eligibility()->set_require_unmetered(true);
     c.mutable_eligibility()->set_min_battery_percent(50);
   }
-  if (c.rounds() < 1 || c.clients_per_round() < 1 || !(c.over_selection() >= 1) ||
+  constexpr int64_t kWeekMs = int64_t{7} * 24 * 3600 * 1000;
+  if (c.rounds() < 1 || c.clients_per_round() < 1 || c.clients_per_round() > 1'000'000 ||
+      !(c.over_selection() >= 1 && c.over_selection() <= 10) ||
       c.min_reports() < 1 || c.min_reports() > c.clients_per_round() ||
-      c.round_deadline_ms() < 1 || c.clusters() < 1 || c.clusters() > 64 ||
+      c.round_deadline_ms() < 1 || c.round_deadline_ms() > kWeekMs ||
+      c.cooldown_ms() > 365 * kWeekMs || c.clusters() < 1 || c.clusters() > 64 ||
       c.cooldown_ms() < 0 || c.int8_below_ram_bytes() < 0 ||
       c.eligibility().min_battery_percent() < 0 || c.eligibility().min_battery_percent() > 100 ||
       std::any_of(c.class_quota().begin(), c.class_quota().end(),
                   [](const auto& q) { return q.second < 1; })) {
     return absl::InvalidArgumentError(
-        "task: need rounds, clients_per_round >= 1; over_selection >= 1; "
-        "1 <= min_reports <= clients_per_round; round_deadline_ms > 0; clusters in [1, 64]");
+        "task: need rounds >= 1; clients_per_round in [1, 1e6]; over_selection in [1, 10]; "
+        "1 <= min_reports <= clients_per_round; round_deadline_ms in [1, one week]; "
+        "cooldown_ms in [0, 365 weeks]; clusters in [1, 64]");
   }
   RETURN_IF_ERROR(aggregation::ParseAggregatorSpec(c.aggregator()).status());
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer()).status());

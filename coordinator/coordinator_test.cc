@@ -351,6 +351,12 @@ TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {
   c.mutable_plan()->set_epochs(1'000'000);  // Devices would refuse it.
   EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("epochs")));
   c = Config("t", 1);
+  c.set_over_selection(1.2e24);  // Admitted count would not fit an int.
+  EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Config("t", 1);
+  c.set_round_deadline_ms(std::numeric_limits<int64_t>::max());
+  EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument));
+  c = Config("t", 1);
   c.mutable_plan()->set_learning_rate(1e30f);
   EXPECT_THAT(c_->CreateTask(c), StatusIs(absl::StatusCode::kInvalidArgument));
   absl::StatusOr<v1::TaskInfo> ok = c_->CreateTask(Config("t", 1));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "absl/strings/escaping.h"
@@ -30,11 +31,11 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
     EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,
     int committed_rounds, aggregation::RandomSource* random) {
   if (config.task.empty() || config.rounds < 1 || config.goal < 1 ||
-      config.over_selection < 1 || config.min_reports < 1 ||
+      !(config.over_selection >= 1 && config.over_selection <= 100) || config.min_reports < 1 ||
       config.min_reports > config.goal || config.deadline <= absl::ZeroDuration() ||
       config.clusters < 1 || config.dim < 1 || next_round < 1 || random == nullptr) {
     return absl::InvalidArgumentError(
-        "engine: need a task name, rounds >= 1, goal >= 1, over_selection >= 1, "
+        "engine: need a task name, rounds >= 1, goal >= 1, over_selection in [1, 100], "
         "1 <= min_reports <= goal, deadline > 0, clusters >= 1, dim >= 1");
   }
   ASSIGN_OR_RETURN(aggregation::AggregatorFactory factory,
@@ -126,7 +127,10 @@ std::variant<Admitted, RetryLater> RoundEngine::CheckIn(const DeviceCheckIn& d,
   if (auto again = Readmit(d)) return *std::move(again);
   if (!open_) Open(now);
   OpenRound& r = *open_;
-  const int target = static_cast<int>(std::ceil(config_.goal * config_.over_selection));
+  // over_selection <= 100 (Create): the product of an int and it fits a double
+  // exactly enough, and the clamp keeps the cast defined.
+  const int target = static_cast<int>(std::min<double>(
+      std::ceil(config_.goal * config_.over_selection), std::numeric_limits<int>::max()));
   auto quota = config_.class_quota.find(d.device_class);
   if (r.closing || now >= r.deadline || r.stats.selected >= target ||
       (quota != config_.class_quota.end() && r.per_class[d.device_class] >= quota->second)) {
