@@ -80,6 +80,7 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
   e.cooldown = absl::Milliseconds(c.cooldown_ms());
   for (const auto& [device_class, quota] : c.class_quota()) e.class_quota[device_class] = quota;
   e.max_example_count = c.max_example_count();
+  e.max_update_norm = c.max_update_norm();
   e.accepted_metrics.assign(c.accepted_metrics().begin(), c.accepted_metrics().end());
   return e;
 }
@@ -117,6 +118,10 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.server_optimizer().empty()) c.set_server_optimizer("sgd");
   if (c.clusters() == 0) c.set_clusters(1);
   if (c.max_example_count() == 0) c.set_max_example_count(kDefaultMaxExamples);
+  if (c.max_update_norm() == 0) c.set_max_update_norm(1e4);
+  if (!(c.max_update_norm() > 0 && c.max_update_norm() <= 1e30)) {
+    return absl::InvalidArgumentError("task: max_update_norm must be in (0, 1e30]");
+  }
   if (c.accepted_metrics().empty()) {
     for (const char* m : {"train_loss", "loss", "accuracy"}) c.add_accepted_metrics(m);
   }

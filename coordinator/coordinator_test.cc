@@ -142,11 +142,12 @@ TEST_F(CoordinatorTest, HugeExampleCountsAreMalformed) {
 
 TEST_F(CoordinatorTest, NonFiniteAggregateAbandonsTheRoundAndRestartWorks) {
   v1::TaskConfig config = Config("t", 2);
-  config.set_server_optimizer("sgd:lr=10");  // 10 x 3.4e38 overflows float whatever the aggregator.
+  config.set_max_update_norm(1e30);       // The loosest bound a task may set...
+  config.set_server_optimizer("sgd:lr=1e10");  // ...and a step that overflows float.
   ASSERT_THAT(c_->CreateTask(config), IsOk());
   const v1::Assignment a = Admit("d1"), b = Admit("d2");
-  ASSERT_THAT(c_->Upload(Upload(a, "d1", 3.4e38f, 1'000'000)), IsOk());
-  ASSERT_THAT(c_->Upload(Upload(b, "d2", 3.4e38f, 1'000'000)), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(a, "d1", 8e28f, 1'000'000)), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(b, "d2", 8e28f, 1'000'000)), IsOk());
   absl::StatusOr<v1::RoundInfo> r = c_->GetRound("t", 1);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->state(), v1::ABANDONED);
@@ -191,6 +192,16 @@ TEST_F(CoordinatorTest, NonFiniteStoredModelIsRolledBackAtStartUp) {
   EXPECT_EQ(Admit("d2").bundles(0).version(), 3);
   Restart();  // Idempotent: the rollback is committed, nothing more to do.
   EXPECT_EQ(Models("t").size(), 4u);
+}
+
+TEST_F(CoordinatorTest, HugeFiniteUpdatesAreMalformedByDefault) {
+  ASSERT_THAT(c_->CreateTask(Config("t", 1)), IsOk());
+  const v1::Assignment a = Admit("d1");
+  // 1e30 per weight is finite, and would be committed as a garbage model.
+  EXPECT_THAT(c_->Upload(Upload(a, "d1", 1e30f)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_update_norm")));
+  // Norm sqrt(140) x 800 = 9466 < 10,000: accepted.
+  EXPECT_THAT(c_->Upload(Upload(a, "d1", 800.f)), IsOk());
 }
 
 TEST_F(CoordinatorTest, DeviceIdsAreBoundToTheirSecretAndTokensNeverReissued) {
@@ -363,6 +374,7 @@ TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->config().max_example_count(), 1'000'000);
   EXPECT_EQ(ok->config().accepted_metrics_size(), 3);
+  EXPECT_EQ(ok->config().max_update_norm(), 1e4);
 }
 
 }  // namespace

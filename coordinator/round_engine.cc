@@ -32,6 +32,7 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
     int committed_rounds, aggregation::RandomSource* random) {
   if (config.task.empty() || config.rounds < 1 || config.goal < 1 ||
       !(config.over_selection >= 1 && config.over_selection <= 100) || config.min_reports < 1 ||
+      !(config.max_update_norm > 0) ||
       config.min_reports > config.goal || config.deadline <= absl::ZeroDuration() ||
       config.clusters < 1 || config.dim < 1 || next_round < 1 || random == nullptr) {
     return absl::InvalidArgumentError(
@@ -238,6 +239,13 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
                                    ") and example_count in [1, ", config_.max_example_count, "]")));
   }
   if (absl::Status m = CheckMetrics(u); !m.ok()) return Reject(round, "malformed", m);
+  double norm2 = 0;
+  for (float v : u.delta) norm2 += static_cast<double>(v) * v;  // Inf/NaN fail below.
+  if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {
+    return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
+                                      "update norm ", std::sqrt(norm2),
+                                      " exceeds the task's max_update_norm ", config_.max_update_norm)));
+  }
   if (u.model_version != models_.at(u.cluster).version) {
     return Reject(round, "stale", absl::FailedPreconditionError(absl::StrCat(
                                "update trained from version ", u.model_version,

@@ -52,6 +52,8 @@ struct EngineConfig {
   int64_t max_example_count = 1'000'000;
   // Metric names kept from uploads; others are dropped (rejected["unknown_metric"]).
   std::vector<std::string> accepted_metrics = {"train_loss", "loss", "accuracy"};
+  // Uploads whose delta has a larger L2 norm are malformed.
+  double max_update_norm = 1e4;
 };
 
 // Limits on what one upload may carry besides its delta.
@@ -141,7 +143,8 @@ class RoundEngine {
   // another device's secret: "wrong_device"), kAlreadyExists ("duplicate"),
   // kFailedPrecondition (trained from another version: "stale"),
   // kInvalidArgument ("malformed": size, NaN/Inf, example count outside
-  // [1, max_example_count], cluster, more than kMaxUploadMetrics metrics, a long
+  // [1, max_example_count], an L2 norm above max_update_norm, cluster, more
+  // than kMaxUploadMetrics metrics, a long
   // name or a non-finite value). Each rejection is counted in the stats of the
   // round the upload names: the open round's, or LateRejections() for a closed one.
   absl::Status Accept(const Upload& upload, absl::Time now);
