@@ -6,10 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include <grpcpp/support/proto_buffer_reader.h>
-#include <grpcpp/support/proto_buffer_writer.h>
-
 #include "coordinator/grpc_status.h"
+#include "coordinator/raw_message.h"
 #include "tools/base/constant_time.h"
 
 namespace fedtiny::coordinator {
@@ -153,17 +151,10 @@ grpc::ServerUnaryReactor* AdminService::Serve(
     return reactor;
   }
   Request request;
-  grpc::ByteBuffer copy(*raw);  // The reader consumes its buffer.
-  grpc::ProtoBufferReader reader(&copy);
-  if (!request.ParseFromZeroCopyStream(&reader)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 std::string("request is not a valid ") + Request::descriptor()->name()));
-    return reactor;
-  }
+  grpc::Status s = ParseRaw(*raw, &request);
   Response out;
-  grpc::Status s = (this->*handler)(request, &out);
-  bool own = false;
-  if (s.ok()) s = grpc::GenericSerialize<grpc::ProtoBufferWriter, Response>(out, response, &own);
+  if (s.ok()) s = (this->*handler)(request, &out);
+  if (s.ok()) s = SerializeRaw(out, response);
   reactor->Finish(s);
   return reactor;
 }

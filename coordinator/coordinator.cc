@@ -55,12 +55,6 @@ absl::Status ValidateCheckIn(const v1::CheckInRequest& r) {
   return absl::OkStatus();
 }
 
-// What the engine and the registry keep of a device secret: its SHA-256, so
-// comparisons never touch the secret and a memory dump does not reveal it.
-std::string SecretKey(const std::string& secret) {
-  absl::StatusOr<Sha256Digest> d = Sha256(secret);
-  return d.ok() ? std::string(reinterpret_cast<const char*>(d->data()), d->size()) : "";
-}
 
 EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
   EngineConfig e;
@@ -172,12 +166,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
   for (const TaskRow& row : rows) {
     ASSIGN_OR_RETURN(BlobChecks checks, c->CheckBlobs(row.name));
     absl::MutexLock lock(&c->mu_);
-    for (auto& [key, integrity] : checks) {
-      if (integrity != "ok") {
-        FT_LOG(ERROR) << "task " << row.name << " cluster " << key.first << " version "
-                      << key.second << ": " << integrity;
-      }
-      c->integrity_[{row.name, key.first, key.second}] = std::move(integrity);
+    for (auto& [v, integrity] : checks) {
+      c->integrity_[{row.name, v.cluster, v.version}] = std::move(integrity);
     }
   }
   absl::MutexLock lock(&c->mu_);
@@ -188,9 +178,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
 absl::StatusOr<Coordinator::BlobChecks> Coordinator::CheckBlobs(const std::string& task) {
   ASSIGN_OR_RETURN(std::vector<VersionRow> rows, store_->Versions(task));
   BlobChecks out;
-  for (const VersionRow& v : rows) {
+  for (VersionRow& v : rows) {
     absl::Status s = store_->ReadBlob(v).status();
-    out[{v.cluster, v.version}] = s.ok() ? "ok" : std::string(s.message());
+    if (!s.ok()) {
+      FT_LOG(ERROR) << "task " << task << " cluster " << v.cluster << " version " << v.version
+                    << ": " << s.message();
+    }
+    out.emplace_back(std::move(v), s.ok() ? "ok" : std::string(s.message()));
   }
   return out;
 }
@@ -391,7 +385,7 @@ absl::Status Coordinator::BindDevice(const std::string& device_id, const std::st
 
 absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInRequest& r) {
   RETURN_IF_ERROR(ValidateCheckIn(r));
-  const std::string key = SecretKey(r.device_secret());
+  const std::string key = SecretKeyOf(r.device_secret());
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(BindDevice(r.device_id(), key));
@@ -499,7 +493,7 @@ absl::Status Coordinator::Upload(const v1::UploadRequest& r) {
   u.cluster = r.cluster();
   u.model_version = r.model_version();
   u.example_count = r.example_count();
-  u.secret_key = SecretKey(r.device_secret());
+  u.secret_key = SecretKeyOf(r.device_secret());
   if (!r.delta().empty() && r.delta().size() % sizeof(float) == 0) {
     u.delta.resize(r.delta().size() / sizeof(float));
     std::memcpy(u.delta.data(), r.delta().data(), r.delta().size());
@@ -568,7 +562,8 @@ absl::StatusOr<bool> Coordinator::Persist(Task& t, ClosedRound& closed, absl::Ti
     if (!closed.commit) break;
     v1::Model m = t.config.model();
     absl::Status s = SetHeadParams(head, m);
-    absl::StatusOr<Sha256Digest> d = s.ok() ? Sha256(m.SerializeAsString()) : s;
+    std::string bytes = s.ok() ? m.SerializeAsString() : "";
+    absl::StatusOr<Sha256Digest> d = s.ok() ? Sha256(bytes) : s;
     if (!d.ok()) {
       closed.commit = false;
       closed.reason = absl::StrCat("cluster ", cluster, ": ", d.status().message());
@@ -582,7 +577,7 @@ absl::StatusOr<bool> Coordinator::Persist(Task& t, ClosedRound& closed, absl::Ti
     v.round = closed.stats.round;
     v.aggregator = t.config.aggregator();
     v.participants = closed.participants.at(cluster);
-    v.model = m.SerializeAsString();
+    v.model = std::move(bytes);
     v.size_bytes = static_cast<int64_t>(v.model.size());
     v.sha256_hex = DigestToHex(*d);
     v.committed_ms = Ms(now);
@@ -732,19 +727,12 @@ absl::StatusOr<v1::VerifyResponse> Coordinator::Verify(const std::string& task) 
     RETURN_IF_ERROR(Find(task).status());
   }
   ASSIGN_OR_RETURN(BlobChecks checks, CheckBlobs(task));
-  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, store_->Versions(task));
   absl::MutexLock lock(&mu_);
   v1::VerifyResponse out;
-  for (const VersionRow& v : rows) {
-    auto it = checks.find({v.cluster, v.version});
-    if (it == checks.end()) continue;  // Committed after the check.
+  for (const auto& [v, integrity] : checks) {
     out.set_checked(out.checked() + 1);
-    integrity_[{task, v.cluster, v.version}] = it->second;
-    if (it->second != "ok") {
-      FT_LOG(ERROR) << "task " << task << " cluster " << v.cluster << " version " << v.version
-                    << ": " << it->second;
-      *out.add_bad() = ModelVersionOf(v);
-    }
+    integrity_[{task, v.cluster, v.version}] = integrity;
+    if (integrity != "ok") *out.add_bad() = ModelVersionOf(v);
   }
   return out;
 }

@@ -87,7 +87,8 @@ class Coordinator {
     // A closed round the store could not record yet; retried at every Tick.
     std::optional<ClosedRound> pending;
   };
-  using BlobChecks = std::map<std::pair<int, int64_t>, std::string>;  // (cluster, version)
+  // Every stored version of a task with "ok", or what is wrong with its blob.
+  using BlobChecks = std::vector<std::pair<VersionRow, std::string>>;
 
   Coordinator(std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random)
       : store_(std::move(store)), clock_(clock), random_(random) {}

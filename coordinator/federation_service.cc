@@ -1,9 +1,7 @@
 #include "coordinator/federation_service.h"
 
-#include <grpcpp/support/proto_buffer_reader.h>
-#include <grpcpp/support/proto_buffer_writer.h>
-
 #include "coordinator/grpc_status.h"
+#include "coordinator/raw_message.h"
 
 namespace fedtiny::coordinator {
 
@@ -15,30 +13,15 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const grp
   return reactor;
 }
 
-// Parses `raw` as a Request: the whole buffer, and nothing but the message.
-template <typename Request>
-grpc::Status Parse(const grpc::ByteBuffer* raw, Request* request) {
-  grpc::ByteBuffer copy(*raw);  // The reader consumes its buffer.
-  grpc::ProtoBufferReader reader(&copy);
-  if (!request->ParseFromZeroCopyStream(&reader)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        std::string("request is not a valid ") + Request::descriptor()->name());
-  }
-  return grpc::Status::OK;
-}
-
 // Parses, calls `handler(request) -> StatusOr<Response>`, serializes the answer.
 template <typename Request, typename Handler>
 grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
                                 grpc::ByteBuffer* response, Handler handler) {
   Request request;
-  if (grpc::Status parsed = Parse(raw, &request); !parsed.ok()) return Finish(context, parsed);
+  if (grpc::Status parsed = ParseRaw(*raw, &request); !parsed.ok()) return Finish(context, parsed);
   auto result = handler(request);
   if (!result.ok()) return Finish(context, ToGrpcStatus(result.status()));
-  bool own = false;
-  grpc::Status s = grpc::GenericSerialize<grpc::ProtoBufferWriter, typename decltype(result)::value_type>(
-      *result, response, &own);
-  return Finish(context, s);
+  return Finish(context, SerializeRaw(*result, response));
 }
 
 template <typename Response>

@@ -18,14 +18,12 @@ namespace {
 
 constexpr double kRateWindowS = 60;  // Time constant of the check-in rate estimate.
 
-// Tokens are kept by their SHA-256: lookups and comparisons never touch the
-// secret itself, so their timing says nothing about it.
-std::string TokenKey(const std::string& token) {
-  absl::StatusOr<Sha256Digest> d = Sha256(token);
+}  // namespace
+
+std::string SecretKeyOf(absl::string_view secret) {
+  absl::StatusOr<Sha256Digest> d = Sha256(secret);
   return d.ok() ? std::string(reinterpret_cast<const char*>(d->data()), d->size()) : "";
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
     EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,
@@ -138,8 +136,8 @@ std::variant<Admitted, RetryLater> RoundEngine::CheckIn(const DeviceCheckIn& d,
     return Pace(now, "round_full");
   }
   const std::string token = NewToken();
-  r.by_token[TokenKey(token)] = Participant{d.device_id, d.device_class, d.secret_key};
-  r.token_of_device[d.device_id] = TokenKey(token);
+  r.by_token[SecretKeyOf(token)] = Participant{d.device_id, d.device_class, d.secret_key};
+  r.token_of_device[d.device_id] = SecretKeyOf(token);
   ++r.per_class[d.device_class];
   ++r.stats.selected;
   return Admitted{r.stats.round, token, r.deadline};
@@ -163,8 +161,8 @@ std::optional<std::variant<Admitted, RetryLater>> RoundEngine::Readmit(const Dev
   Participant p = std::move(it->second);
   r.by_token.erase(it);
   const std::string token = NewToken();
-  r.by_token[TokenKey(token)] = std::move(p);
-  again->second = TokenKey(token);
+  r.by_token[SecretKeyOf(token)] = std::move(p);
+  again->second = SecretKeyOf(token);
   return Admitted{r.stats.round, token, r.deadline};
 }
 
@@ -215,7 +213,7 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
                               absl::StrCat("round ", u.round, " is closed")));
   }
   OpenRound& r = *open_;
-  auto it = r.by_token.find(TokenKey(u.token));
+  auto it = r.by_token.find(SecretKeyOf(u.token));
   if (it == r.by_token.end()) {
     return Reject(round, "bad_token", absl::PermissionDeniedError(
                                    "upload token was not issued for this round"));
@@ -276,7 +274,7 @@ absl::Status RoundEngine::CheckToken(int64_t round, const std::string& token) co
   if (!open_ || round != open_->stats.round) {
     return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));
   }
-  if (!open_->by_token.contains(TokenKey(token))) {
+  if (!open_->by_token.contains(SecretKeyOf(token))) {
     return absl::PermissionDeniedError("upload token was not issued for this round");
   }
   return absl::OkStatus();
@@ -284,7 +282,7 @@ absl::Status RoundEngine::CheckToken(int64_t round, const std::string& token) co
 
 std::optional<std::string> RoundEngine::DeviceForToken(const std::string& token) const {
   if (!open_) return std::nullopt;
-  auto it = open_->by_token.find(TokenKey(token));
+  auto it = open_->by_token.find(SecretKeyOf(token));
   if (it == open_->by_token.end()) return std::nullopt;
   return it->second.device_id;
 }
@@ -293,7 +291,7 @@ absl::Status RoundEngine::Fail(int64_t round, const std::string& token, absl::Ti
   if (!open_ || round != open_->stats.round) {
     return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));
   }
-  auto it = open_->by_token.find(TokenKey(token));
+  auto it = open_->by_token.find(SecretKeyOf(token));
   if (it == open_->by_token.end()) {
     return absl::PermissionDeniedError("upload token was not issued for this round");
   }

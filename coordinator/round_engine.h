@@ -20,6 +20,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "aggregation/clustering.h"
 #include "aggregation/random_source.h"
@@ -55,6 +56,11 @@ struct EngineConfig {
   // Uploads whose delta has a larger L2 norm are malformed.
   double max_update_norm = 1e4;
 };
+
+// What the engine keeps of a secret (an upload token, a device secret): its
+// SHA-256, so lookups and comparisons never touch the secret itself and their
+// timing says nothing about it. The coordinator keys its device registry by it too.
+std::string SecretKeyOf(absl::string_view secret);
 
 // Limits on what one upload may carry besides its delta.
 inline constexpr int kMaxUploadMetrics = 16;
@@ -197,7 +203,7 @@ class RoundEngine {
     absl::Time deadline;
     bool closing = false;
     absl::flat_hash_map<std::string, Participant> by_token;
-    absl::flat_hash_map<std::string, std::string> token_of_device;  // -> TokenKey
+    absl::flat_hash_map<std::string, std::string> token_of_device;  // -> SecretKeyOf(token)
     std::map<std::string, int> per_class;
     std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
     double metric_weight = 0;

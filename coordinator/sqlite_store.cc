@@ -42,6 +42,21 @@ CREATE TABLE IF NOT EXISTS versions(
   PRIMARY KEY(task, cluster, version));
 )sql";
 
+// The status for a failed SQLite call: a violated constraint is kAlreadyExists
+// (nothing is written twice), a damaged file kDataLoss, anything else kInternal.
+absl::Status SqliteError(int rc, absl::string_view message) {
+  const std::string what = absl::StrCat("sqlite: ", message);
+  switch (rc & 0xff) {  // The primary result code.
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(what);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(what);
+    default:
+      return absl::InternalError(what);
+  }
+}
+
 // A prepared statement, finalized on destruction. Not thread-safe.
 class Stmt {
  public:
@@ -73,13 +88,7 @@ class Stmt {
   }
   absl::Status Done() const {
     if (rc_ == SQLITE_DONE || rc_ == SQLITE_ROW || rc_ == SQLITE_OK) return absl::OkStatus();
-    if (rc_ == SQLITE_CONSTRAINT || (rc_ & 0xff) == SQLITE_CONSTRAINT) {
-      return absl::AlreadyExistsError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
-    }
-    if ((rc_ & 0xff) == SQLITE_CORRUPT || (rc_ & 0xff) == SQLITE_NOTADB) {
-      return absl::DataLossError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
-    }
-    return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    return SqliteError(rc_, sqlite3_errmsg(db_));
   }
   int64_t Int(int c) const { return sqlite3_column_int64(stmt_, c); }
   std::string Blob(int c) const {
@@ -229,9 +238,7 @@ SqliteStore::~SqliteStore() {
 absl::Status SqliteStore::Exec(const char* sql) {
   char* err = nullptr;
   if (const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
-    const bool corrupt = (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
-    const std::string what = absl::StrCat("sqlite: ", err ? err : "error");
-    absl::Status s = corrupt ? absl::DataLossError(what) : absl::InternalError(what);
+    absl::Status s = SqliteError(rc, err ? err : "error");
     sqlite3_free(err);
     return s;
   }

@@ -88,11 +88,13 @@ absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
   ByteReader r(body->substr(4));
   uint32_t version = 0;
   int64_t dim = 0, seen = 0, n = 0;
+  const bool header = r.Get(version) && r.Get(dim) && r.Get(seen) && r.Get(n) &&
+                      version == kVersion && dim == options.input_dim && dim >= 1 && n >= 0 &&
+                      seen >= n;
   // Sizes are checked by division, never by a product that could wrap.
-  if (!r.Get(version) || !r.Get(dim) || !r.Get(seen) || !r.Get(n) || version != kVersion ||
-      dim != options.input_dim || dim < 1 || n < 0 || seen < n ||
-      r.rest().size() % (4 + static_cast<uint64_t>(dim) * sizeof(float)) != 0 ||
-      static_cast<uint64_t>(n) != r.rest().size() / (4 + static_cast<uint64_t>(dim) * sizeof(float))) {
+  const uint64_t record = 4 + static_cast<uint64_t>(header ? dim : 0) * sizeof(float);
+  if (!header || r.rest().size() % record != 0 ||
+      static_cast<uint64_t>(n) != r.rest().size() / record) {
     return absl::DataLossError(absl::StrCat(path, ": malformed or for another input size"));
   }
   ExampleStore store(options);
