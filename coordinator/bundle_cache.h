@@ -1,0 +1,37 @@
+// What devices download: a task's model with one cluster's head, serialized once
+// per variant ("float32", and "int8" with an int8 body), with its SHA-256. The
+// float32 bytes are also the blob a committed version stores.
+#ifndef FEDTINY_COORDINATOR_BUNDLE_CACHE_H_
+#define FEDTINY_COORDINATOR_BUNDLE_CACHE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/admin.pb.h"
+#include "proto/federation.pb.h"
+
+namespace fedtiny::coordinator {
+
+// Immutable once built; shared by reference between the cache and downloads.
+struct Bundle {
+  v1::ModelBundle meta;  // sha256 holds the raw 32 bytes.
+  std::string bytes;     // Serialized v1::Model.
+  std::string sha256_hex;
+};
+
+// (cluster, variant) -> bundle.
+using BundleMap = std::map<std::pair<int, std::string>, std::shared_ptr<const Bundle>>;
+
+// Both variants of `cluster` at `version`. kInvalidArgument for a head that does
+// not fit the config's model or is not finite.
+absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config, int cluster, int64_t version,
+                                       const std::vector<float>& head);
+
+}  // namespace fedtiny::coordinator
+
+#endif  // FEDTINY_COORDINATOR_BUNDLE_CACHE_H_

@@ -1,0 +1,143 @@
+#include "coordinator/memory_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "tools/base/sha256.h"
+
+namespace fedtiny::coordinator {
+
+absl::Status MemoryStore::InsertVersions(const std::vector<VersionRow>& versions) {
+  for (const VersionRow& v : versions) {
+    if (versions_.count({v.task, v.version, v.cluster})) {
+      return absl::AlreadyExistsError(absl::StrCat("version ", v.version, " of ", v.task,
+                                                   " cluster ", v.cluster, " exists"));
+    }
+  }
+  for (const VersionRow& v : versions) versions_[{v.task, v.version, v.cluster}] = v;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::CreateTask(const TaskRow& task, const std::vector<VersionRow>& initial) {
+  absl::MutexLock lock(&mu_);
+  if (tasks_.count(task.name)) {
+    return absl::AlreadyExistsError(absl::StrCat("task ", task.name, " exists"));
+  }
+  absl::Status s = InsertVersions(initial);
+  if (s.ok()) tasks_[task.name] = task;
+  return s;
+}
+
+absl::Status MemoryStore::SetTaskState(const std::string& task, int state) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(task);
+  if (it != tasks_.end()) it->second.state = state;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TaskRow>> MemoryStore::Tasks() {
+  absl::MutexLock lock(&mu_);
+  std::vector<TaskRow> out;
+  for (const auto& [name, t] : tasks_) out.push_back(t);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const TaskRow& a, const TaskRow& b) { return a.created_ms < b.created_ms; });
+  return out;
+}
+
+absl::Status MemoryStore::OpenRound(const RoundRow& r) {
+  absl::MutexLock lock(&mu_);
+  if (!rounds_.emplace(std::pair(r.task, r.round), r).second) {
+    return absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " exists"));
+  }
+  rounds_[{r.task, r.round}].state = RoundState::kOpen;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::CloseRound(const RoundRow& r, const std::vector<VersionRow>& versions) {
+  absl::MutexLock lock(&mu_);
+  auto it = rounds_.find({r.task, r.round});
+  if (it != rounds_.end() && it->second.state != RoundState::kOpen) {
+    return absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " is already closed"));
+  }
+  // The blobs are hashed as SqliteStore does before it writes them.
+  for (const VersionRow& v : versions) {
+    absl::StatusOr<Sha256Digest> d = Sha256(v.model);
+    if (!d.ok()) return d.status();
+    if (DigestToHex(*d) != v.sha256_hex) return absl::InvalidArgumentError("blob does not match its hash");
+  }
+  if (absl::Status s = InsertVersions(versions); !s.ok()) return s;
+  rounds_[{r.task, r.round}] = r;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::CommitVersions(const std::vector<VersionRow>& versions) {
+  absl::MutexLock lock(&mu_);
+  return InsertVersions(versions);
+}
+
+absl::StatusOr<std::string> MemoryStore::ReadBlob(const VersionRow& version) {
+  absl::MutexLock lock(&mu_);
+  auto it = versions_.find({version.task, version.version, version.cluster});
+  if (it == versions_.end()) return absl::DataLossError("no such version blob");
+  absl::StatusOr<Sha256Digest> d = Sha256(it->second.model);
+  if (!d.ok() || DigestToHex(*d) != it->second.sha256_hex) {
+    return absl::DataLossError("blob does not match its hash");
+  }
+  return it->second.model;
+}
+
+absl::StatusOr<int> MemoryStore::AbandonOpenRounds(int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  int n = 0;
+  for (auto& [key, r] : rounds_) {
+    if (r.state != RoundState::kOpen) continue;
+    r.state = RoundState::kAbandoned;
+    r.closed_ms = now_ms;
+    ++n;
+  }
+  return n;
+}
+
+absl::StatusOr<std::vector<RoundRow>> MemoryStore::Rounds(const std::string& task, int limit) {
+  absl::MutexLock lock(&mu_);
+  std::vector<RoundRow> out;
+  for (auto it = rounds_.rbegin(); it != rounds_.rend(); ++it) {
+    if (it->first.first != task) continue;
+    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> MemoryStore::LastRound(const std::string& task) {
+  absl::MutexLock lock(&mu_);
+  int64_t last = 0;
+  for (const auto& [key, r] : rounds_) {
+    if (key.first == task) last = std::max(last, key.second);
+  }
+  return last;
+}
+
+absl::StatusOr<std::vector<VersionRow>> MemoryStore::Versions(const std::string& task) {
+  absl::MutexLock lock(&mu_);
+  std::vector<VersionRow> out;
+  for (const auto& [key, v] : versions_) {
+    if (std::get<0>(key) != task) continue;
+    out.push_back(v);
+    out.back().model.clear();
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<VersionRow>> MemoryStore::LatestVersions(const std::string& task) {
+  absl::MutexLock lock(&mu_);
+  std::map<int, const VersionRow*> newest;
+  for (const auto& [key, v] : versions_) {
+    if (std::get<0>(key) == task) newest[v.cluster] = &v;  // Ordered by version.
+  }
+  std::vector<VersionRow> out;
+  for (const auto& [cluster, v] : newest) out.push_back(*v);
+  return out;
+}
+
+}  // namespace fedtiny::coordinator

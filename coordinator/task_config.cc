@@ -1,0 +1,148 @@
+#include "coordinator/task_config.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "aggregation/factory.h"
+#include "aggregation/random_source.h"
+#include "aggregation/server_optimizer.h"
+#include "client/transport/limits.h"
+#include "proto/model_codec.h"
+#include "tools/base/status_macros.h"
+
+namespace fedtiny::coordinator {
+
+namespace {
+
+constexpr int64_t kDefaultMaxExamples = 1'000'000;
+constexpr int64_t kMaxMaxExamples = int64_t{1} << 40;  // Any weight sum stays exact in double.
+constexpr int kMaxAcceptedMetrics = 16;
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+}  // namespace
+
+EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
+  EngineConfig e;
+  e.task = c.name();
+  e.rounds = c.rounds();
+  e.goal = c.clients_per_round();
+  e.over_selection = c.over_selection();
+  e.min_reports = c.min_reports();
+  e.deadline = absl::Milliseconds(c.round_deadline_ms());
+  e.clusters = c.clusters();
+  e.dim = dim;
+  e.aggregator = c.aggregator();
+  e.server_optimizer = c.server_optimizer();
+  e.eligibility = Eligibility{c.eligibility().require_charging(), c.eligibility().require_idle(),
+                              c.eligibility().require_unmetered(),
+                              c.eligibility().min_battery_percent()};
+  e.cooldown = absl::Milliseconds(c.cooldown_ms());
+  for (const auto& [device_class, quota] : c.class_quota()) e.class_quota[device_class] = quota;
+  e.max_example_count = c.max_example_count();
+  e.max_update_norm = c.max_update_norm();
+  e.accepted_metrics.assign(c.accepted_metrics().begin(), c.accepted_metrics().end());
+  return e;
+}
+
+absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
+  if (!ValidName(c.name())) {
+    return absl::InvalidArgumentError("task: name must be 1-64 characters of [a-z0-9-]");
+  }
+  if (c.population().empty()) c.set_population(c.name());
+  if (c.population().size() > 64) {
+    return absl::InvalidArgumentError("task: population must have 1 to 64 bytes (as devices send)");
+  }
+  ASSIGN_OR_RETURN(client::Body body, BodyFromProto(c.model()));
+  ASSIGN_OR_RETURN(client::Head head, HeadFromProto(c.model()));
+  if (body.output_dim(c.model().input_dim()) != head.input_dim()) {
+    return absl::InvalidArgumentError("task: the body's output width differs from the head's input");
+  }
+  v1::Plan* p = c.mutable_plan();
+  if (p->epochs() == 0) p->set_epochs(1);
+  if (p->batch_size() == 0) p->set_batch_size(10);
+  if (p->learning_rate() == 0) p->set_learning_rate(0.05f);
+  // The ranges devices accept (docs/protocol.md): a plan outside them would only
+  // make every device refuse every assignment.
+  if (absl::Status plan = client::CheckPlan(*p); !plan.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task: ", plan.message()));
+  }
+  if (c.rounds() == 0) c.set_rounds(10);
+  if (c.clients_per_round() == 0) c.set_clients_per_round(10);
+  if (c.over_selection() == 0) c.set_over_selection(1.3);
+  if (c.min_reports() == 0) c.set_min_reports(std::max(1, c.clients_per_round() / 2));
+  if (c.round_deadline_ms() == 0) c.set_round_deadline_ms(10 * 60 * 1000);
+  if (c.aggregator().empty()) c.set_aggregator("fedavg");
+  if (c.server_optimizer().empty()) c.set_server_optimizer("sgd");
+  if (c.clusters() == 0) c.set_clusters(1);
+  if (c.max_example_count() == 0) c.set_max_example_count(kDefaultMaxExamples);
+  if (c.max_update_norm() == 0) c.set_max_update_norm(1e4);
+  if (!(c.max_update_norm() > 0 && c.max_update_norm() <= 1e30)) {
+    return absl::InvalidArgumentError("task: max_update_norm must be in (0, 1e30]");
+  }
+  if (c.accepted_metrics().empty()) {
+    for (const char* m : {"train_loss", "loss", "accuracy"}) c.add_accepted_metrics(m);
+  }
+  if (c.max_example_count() < 1 || c.max_example_count() > kMaxMaxExamples) {
+    return absl::InvalidArgumentError("task: max_example_count must be in [1, 2^40]");
+  }
+  if (c.accepted_metrics_size() > kMaxAcceptedMetrics ||
+      std::any_of(c.accepted_metrics().begin(), c.accepted_metrics().end(), [](const std::string& m) {
+        return m.empty() || m.size() > static_cast<size_t>(kMaxMetricNameBytes);
+      })) {
+    return absl::InvalidArgumentError("task: at most 16 accepted_metrics of 1 to 64 bytes each");
+  }
+  if (!c.has_eligibility()) {
+    c.mutable_eligibility()->set_require_charging(true);
+    c.mutable_eligibility()->set_require_idle(true);
+    c.mutable_eligibility()->set_require_unmetered(true);
+    c.mutable_eligibility()->set_min_battery_percent(50);
+  }
+  constexpr int64_t kWeekMs = int64_t{7} * 24 * 3600 * 1000;
+  if (c.rounds() < 1 || c.clients_per_round() < 1 || c.clients_per_round() > 1'000'000 ||
+      !(c.over_selection() >= 1 && c.over_selection() <= 10) ||
+      c.min_reports() < 1 || c.min_reports() > c.clients_per_round() ||
+      c.round_deadline_ms() < 1 || c.round_deadline_ms() > kWeekMs ||
+      c.cooldown_ms() > 365 * kWeekMs || c.clusters() < 1 || c.clusters() > 64 ||
+      c.cooldown_ms() < 0 || c.int8_below_ram_bytes() < 0 ||
+      c.eligibility().min_battery_percent() < 0 || c.eligibility().min_battery_percent() > 100 ||
+      std::any_of(c.class_quota().begin(), c.class_quota().end(),
+                  [](const auto& q) { return q.second < 1; })) {
+    return absl::InvalidArgumentError(
+        "task: need rounds >= 1; clients_per_round in [1, 1e6]; over_selection in [1, 10]; "
+        "1 <= min_reports <= clients_per_round; round_deadline_ms in [1, one week]; "
+        "cooldown_ms in [0, 365 weeks]; clusters in [1, 64]");
+  }
+  RETURN_IF_ERROR(aggregation::ParseAggregatorSpec(c.aggregator()).status());
+  RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer()).status());
+  return c;
+}
+
+
+std::string VariantFor(const v1::TaskConfig& config, const v1::DeviceCapabilities& device) {
+  return !device.has_fpu() || device.ram_bytes() < config.int8_below_ram_bytes() ? "int8"
+                                                                                   : "float32";
+}
+
+absl::StatusOr<std::vector<std::vector<float>>> InitialHeads(const v1::TaskConfig& config) {
+  ASSIGN_OR_RETURN(std::vector<float> head, HeadParams(config.model()));
+  std::vector<std::vector<float>> out;
+  for (int k = 0; k < std::max(1, config.clusters()); ++k) {
+    std::vector<float> h = head;
+    if (k > 0) {
+      aggregation::SeededRandomSource rng(static_cast<uint64_t>(k));
+      std::vector<float> noise(h.size());
+      aggregation::FillGaussian(rng, 0.01, absl::MakeSpan(noise));
+      for (size_t i = 0; i < h.size(); ++i) h[i] += noise[i];
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+}  // namespace fedtiny::coordinator

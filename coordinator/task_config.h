@@ -1,0 +1,36 @@
+// A task's configuration: validation and defaults (one validator for the server
+// and the simulator), the engine configuration it maps to, the variant a device
+// receives, and the heads a task starts from. Pure functions; thread-safe.
+#ifndef FEDTINY_COORDINATOR_TASK_CONFIG_H_
+#define FEDTINY_COORDINATOR_TASK_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/round_engine.h"
+#include "proto/admin.pb.h"
+#include "proto/federation.pb.h"
+
+namespace fedtiny::coordinator {
+
+// Validates an operator's (or an experiment's) TaskConfig and fills defaults
+// (kInvalidArgument naming the field otherwise).
+absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig config);
+
+// The engine configuration of a validated task whose head has `dim` parameters.
+EngineConfig EngineConfigOf(const v1::TaskConfig& config, int64_t dim);
+
+// The model variant a device gets: "int8" (int8 body) for a device without an
+// FPU or with less RAM than the task's int8_below_ram_bytes, else "float32".
+std::string VariantFor(const v1::TaskConfig& config, const v1::DeviceCapabilities& device);
+
+// The flat head of each cluster at version 0: cluster 0 is the config's head;
+// the others are perturbed by a small seeded Gaussian (sigma 0.01, seed = the
+// cluster index), or no client could ever prefer one over another.
+absl::StatusOr<std::vector<std::vector<float>>> InitialHeads(const v1::TaskConfig& config);
+
+}  // namespace fedtiny::coordinator
+
+#endif  // FEDTINY_COORDINATOR_TASK_CONFIG_H_

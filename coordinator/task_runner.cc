@@ -1,0 +1,565 @@
+#include "coordinator/task_runner.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/task_config.h"
+#include "proto/model_codec.h"
+#include "tools/base/logging.h"
+#include "tools/base/sha256.h"
+#include "tools/base/status_macros.h"
+
+namespace fedtiny::coordinator {
+
+namespace {
+
+constexpr int64_t kDefaultChunk = 256 << 10;
+constexpr int64_t kMaxChunk = 4 << 20;
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+
+void SetRetry(v1::CheckInResponse& out, absl::Duration earliest, absl::Duration latest) {
+  out.mutable_retry()->set_earliest_ms(absl::ToInt64Milliseconds(earliest));
+  out.mutable_retry()->set_latest_ms(absl::ToInt64Milliseconds(latest));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- FleetTracker
+
+void FleetTracker::Seen(const std::string& device_id, const std::string& device_class,
+                        const std::string& state) {
+  absl::MutexLock lock(&mu_);
+  if (devices_.size() >= capacity_ && !devices_.contains(device_id)) devices_.clear();
+  Device& d = devices_[device_id];
+  d.device_class = device_class;
+  d.state = state;
+}
+
+void FleetTracker::Reported(const std::string& device_id, int cluster) {
+  absl::MutexLock lock(&mu_);
+  auto it = devices_.find(device_id);
+  if (it != devices_.end()) it->second.cluster = cluster;
+}
+
+v1::FleetResponse FleetTracker::Counts() const {
+  std::map<std::tuple<std::string, int, std::string>, int64_t> counts;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, d] : devices_) ++counts[{d.device_class, d.cluster, d.state}];
+  }
+  v1::FleetResponse out;
+  for (const auto& [key, n] : counts) {
+    v1::FleetCount* c = out.add_counts();
+    c->set_device_class(std::get<0>(key));
+    c->set_cluster(std::get<1>(key));
+    c->set_state(std::get<2>(key));
+    c->set_devices(n);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ create and load
+
+absl::StatusOr<std::unique_ptr<TaskRunner>> TaskRunner::Create(const v1::TaskConfig& config,
+                                                              const RunnerEnv& env) {
+  ASSIGN_OR_RETURN(std::vector<std::vector<float>> heads, InitialHeads(config));
+  const int64_t now = Ms(env.clock->Now());
+  std::vector<VersionRow> initial;
+  for (int k = 0; k < static_cast<int>(heads.size()); ++k) {
+    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config, k, 0, heads[k]));
+    const Bundle& f32 = *b.at({k, "float32"});
+    VersionRow v;
+    v.task = config.name();
+    v.cluster = k;
+    v.aggregator = "initial";
+    v.model = f32.bytes;
+    v.size_bytes = static_cast<int64_t>(v.model.size());
+    v.sha256_hex = f32.sha256_hex;
+    v.committed_ms = now;
+    initial.push_back(std::move(v));
+  }
+  TaskRow row{config.name(), config.SerializeAsString(), v1::RUNNING, now};
+  RETURN_IF_ERROR(env.store->CreateTask(row, initial));
+  return Load(row, env);
+}
+
+absl::StatusOr<std::unique_ptr<TaskRunner>> TaskRunner::Load(const TaskRow& row,
+                                                            const RunnerEnv& env) {
+  v1::TaskConfig config;
+  if (!config.ParseFromString(row.config)) {
+    return absl::DataLossError(absl::StrCat("task ", row.name, ": stored config unreadable"));
+  }
+  // What was stored passed validation when created; anything else was altered.
+  absl::StatusOr<v1::TaskConfig> valid = ValidateTaskConfig(config);
+  if (!valid.ok() || valid->name() != row.name) {
+    return absl::DataLossError(absl::StrCat(
+        "task ", row.name, ": stored config fails validation (",
+        valid.ok() ? "its name differs from the row's" : valid.status().message(), ")"));
+  }
+  std::unique_ptr<TaskRunner> r(new TaskRunner(*std::move(valid), row.created_ms, env));
+  RETURN_IF_ERROR(r->Restore(row.state));
+  return r;
+}
+
+absl::StatusOr<TaskRunner::BlobChecks> TaskRunner::CheckBlobs() {
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, env_.store->Versions(name()));
+  BlobChecks out;
+  for (VersionRow& v : rows) {
+    absl::Status s = env_.store->ReadBlob(v).status();
+    if (!s.ok()) {
+      FT_LOG(ERROR) << "task " << name() << " cluster " << v.cluster << " version " << v.version
+                    << ": " << s.message();
+    }
+    out.emplace_back(std::move(v), s.ok() ? "ok" : std::string(s.message()));
+  }
+  return out;
+}
+
+// The newest version of `bad`'s line older than it whose blob verifies and whose
+// head is finite, committed anew as version bad.version + 1 so that the lineage
+// says what happened and no version number is ever reused.
+absl::StatusOr<VersionRow> TaskRunner::RollBack(const VersionRow& bad, const absl::Status& why) {
+  ASSIGN_OR_RETURN(std::vector<VersionRow> all, env_.store->Versions(bad.task));
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (it->cluster != bad.cluster || it->version >= bad.version) continue;
+    absl::StatusOr<std::string> blob = env_.store->ReadBlob(*it);
+    v1::Model m;
+    if (!blob.ok() || !m.ParseFromString(*blob) || !HeadParams(m).ok()) continue;
+    VersionRow v = *it;
+    v.version = bad.version + 1;
+    v.parent_version = it->version;
+    v.round = bad.round;
+    v.aggregator = "rollback";
+    v.participants = 0;
+    v.committed_ms = Ms(env_.clock->Now());
+    v.model = *std::move(blob);
+    RETURN_IF_ERROR(env_.store->CommitVersions({v}));
+    FT_LOG(WARNING) << "task " << bad.task << " cluster " << bad.cluster << ": version "
+                    << bad.version << " is unusable (" << why.message() << "); rolled back to version "
+                    << it->version << ", committed as version " << v.version;
+    return v;
+  }
+  return absl::DataLossError(absl::StrCat("task ", bad.task, " cluster ", bad.cluster, ": version ",
+                                          bad.version, " is unusable (", why.message(),
+                                          ") and no older version is"));
+}
+
+absl::Status TaskRunner::Restore(int state) {
+  ASSIGN_OR_RETURN(BlobChecks checks, CheckBlobs());
+  std::map<std::pair<int, int64_t>, std::string> integrity;
+  for (auto& [v, ok] : checks) integrity[{v.cluster, v.version}] = std::move(ok);
+  ASSIGN_OR_RETURN(std::vector<VersionRow> latest, env_.store->LatestVersions(name()));
+  std::map<int, ClusterModel> models;
+  for (VersionRow& v : latest) {
+    v1::Model m;
+    if (!m.ParseFromString(v.model)) {
+      return absl::DataLossError(absl::StrCat("task ", name(), ": model blob unreadable"));
+    }
+    absl::StatusOr<std::vector<float>> head = HeadParams(m);
+    if (!head.ok()) {
+      // A non-finite model must never keep the coordinator from starting.
+      ASSIGN_OR_RETURN(v, RollBack(v, head.status()));
+      integrity[{v.cluster, v.version}] = "ok";
+      if (!m.ParseFromString(v.model)) return absl::DataLossError("rollback model unreadable");
+      head = HeadParams(m);
+      RETURN_IF_ERROR(head.status());
+    }
+    models[v.cluster] = ClusterModel{*std::move(head), v.version, v.optimizer_state};
+  }
+  BundleMap bundles;
+  for (const auto& [cluster, m] : models) {
+    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config_, cluster, m.version, m.head));
+    bundles.merge(b);
+  }
+  ASSIGN_OR_RETURN(std::vector<RoundRow> rounds, env_.store->Rounds(name(), -1));
+  const int committed = static_cast<int>(std::count_if(rounds.begin(), rounds.end(), [](const RoundRow& r) {
+    return r.state == RoundState::kCommitted;
+  }));
+  ASSIGN_OR_RETURN(int64_t last, env_.store->LastRound(name()));
+  const int64_t dim = models.empty() ? 0 : static_cast<int64_t>(models.begin()->second.head.size());
+  ASSIGN_OR_RETURN(std::unique_ptr<RoundEngine> engine,
+                   RoundEngine::Create(EngineConfigOf(config_, dim), std::move(models), last + 1,
+                                       committed, env_.random));
+  engine->set_paused(state == v1::PAUSED);
+  absl::MutexLock lock(&mu_);
+  engine_ = std::move(engine);
+  bundles_ = std::move(bundles);
+  integrity_ = std::move(integrity);
+  done_recorded_ = state == v1::DONE;
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------- federation API
+
+v1::TaskState TaskRunner::StateLocked() const {
+  return engine_->done() ? v1::DONE : (engine_->paused() ? v1::PAUSED : v1::RUNNING);
+}
+
+v1::TaskState TaskRunner::state() const {
+  absl::MutexLock lock(&mu_);
+  return StateLocked();
+}
+
+absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest& r,
+                                                        const std::string& secret_key) {
+  const absl::Time now = env_.clock->Now();
+  const DeviceCheckIn d{r.device_id(), r.device_class(), r.state().charging(), r.state().idle(),
+                        r.state().unmetered_network(), r.state().battery_percent(), secret_key};
+  const std::string variant = VariantFor(config_, r.capabilities());
+  const RetryLater come_back{absl::Seconds(1), absl::Seconds(5), "round_full"};
+  v1::CheckInResponse out;
+  std::optional<v1::RoundInfo> opened;
+  mu_.Lock();
+  std::variant<Admitted, RetryLater> result = engine_->CheckIn(d, now);
+  if (auto* a = std::get_if<Admitted>(&result); a != nullptr && a->round != recorded_round_) {
+    // A new round: recorded before anyone hears of it, or it never happened (a
+    // round number is never handed out that the store does not know). The
+    // record syncs to disk, so it is written without the lock; check-ins that
+    // arrive meanwhile are told to come back in a few seconds.
+    const int64_t round = a->round;
+    engine_->CancelOpen(round);
+    if (opening_) {
+      result = come_back;
+    } else {
+      opening_ = true;
+      mu_.Unlock();
+      const absl::Status s =
+          env_.store->OpenRound({name(), round, RoundState::kOpen, Ms(now), 0, ""});
+      mu_.Lock();
+      opening_ = false;
+      if (!s.ok()) {
+        mu_.Unlock();
+        FT_LOG(ERROR) << "task " << name() << ": cannot record round " << round
+                      << " opening, not opened: " << s;
+        return absl::UnavailableError("the coordinator cannot record a new round now; retry later");
+      }
+      recorded_round_ = round;
+      result = engine_->CheckIn(d, now);
+      a = std::get_if<Admitted>(&result);
+      if (a != nullptr && a->round == round) {
+        opened = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+      } else if (a != nullptr) {  // Cannot happen: the engine reuses the cancelled number.
+        engine_->CancelOpen(a->round);
+        result = come_back;
+      }
+    }
+  }
+  if (const auto* retry = std::get_if<RetryLater>(&result)) {
+    mu_.Unlock();
+    if (retry->reason == "device_id_taken") {
+      return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
+    }
+    fleet_.Seen(r.device_id(), r.device_class(),
+                retry->reason == "round_full" ? "waiting" : retry->reason);
+    SetRetry(out, retry->earliest, retry->latest);
+    return out;
+  }
+  const Admitted& a = std::get<Admitted>(result);
+  v1::Assignment* asg = out.mutable_assignment();
+  asg->set_task(name());
+  asg->set_round(a.round);
+  asg->set_upload_token(a.token);
+  *asg->mutable_plan() = config_.plan();
+  asg->set_deadline_ms(absl::ToInt64Milliseconds(a.deadline - now));
+  for (int k = 0; k < config_.clusters(); ++k) {
+    *asg->add_bundles() = bundles_.at({k, variant})->meta;
+  }
+  mu_.Unlock();
+  fleet_.Seen(r.device_id(), r.device_class(), "assigned");
+  if (opened) env_.events->Emit(*std::move(opened));
+  return out;
+}
+
+absl::StatusOr<v1::DownloadResponse> TaskRunner::Download(const v1::DownloadRequest& r) {
+  const std::string variant = r.variant().empty() ? "float32" : r.variant();
+  std::shared_ptr<const Bundle> b;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(engine_->CheckToken(r.round(), r.upload_token()));
+    auto it = bundles_.find({r.cluster(), variant});
+    if (it == bundles_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no bundle for cluster ", r.cluster(), " variant ", variant));
+    }
+    b = it->second;
+  }
+  if (r.offset() < 0 || r.offset() > static_cast<int64_t>(b->bytes.size())) {
+    return absl::OutOfRangeError(
+        absl::StrCat("offset ", r.offset(), " outside [0, ", b->bytes.size(), "]"));
+  }
+  const int64_t chunk = r.max_bytes() > 0 ? std::min<int64_t>(r.max_bytes(), kMaxChunk) : kDefaultChunk;
+  v1::DownloadResponse out;
+  *out.mutable_bundle() = b->meta;
+  out.set_offset(r.offset());
+  out.set_data(b->bytes.substr(r.offset(), chunk));
+  return out;
+}
+
+absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
+  const absl::Time now = env_.clock->Now();
+  coordinator::Upload u;
+  u.round = r.round();
+  u.token = r.upload_token();
+  u.cluster = r.cluster();
+  u.model_version = r.model_version();
+  u.example_count = r.example_count();
+  u.secret_key = SecretKeyOf(r.device_secret());
+  // A size that is not a whole number of floats leaves the delta empty: the
+  // engine refuses it as malformed (wrong size).
+  if (!r.delta().empty() && r.delta().size() % sizeof(float) == 0) {
+    u.delta.resize(r.delta().size() / sizeof(float));
+    std::memcpy(u.delta.data(), r.delta().data(), r.delta().size());
+  }
+  for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
+  std::optional<std::string> device;
+  v1::RoundInfo progress;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(engine_->Accept(u, now));
+    device = engine_->DeviceForToken(u.token);
+    progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+  }
+  if (device) fleet_.Reported(*device, r.cluster());
+  env_.events->Emit(std::move(progress));
+  MaybeCommit(now);
+  return absl::OkStatus();
+}
+
+absl::Status TaskRunner::ReportFailure(const v1::FailureReport& r) {
+  const absl::Time now = env_.clock->Now();
+  absl::MutexLock lock(&mu_);
+  return engine_->Fail(r.round(), r.upload_token(), now);
+}
+
+void TaskRunner::Tick() { MaybeCommit(env_.clock->Now()); }
+
+// --------------------------------------------------------------- the committer
+
+void TaskRunner::MaybeCommit(absl::Time now) {
+  absl::MutexLock commit(&commit_mu_);
+  ClosedRound closed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!pending_) pending_ = engine_->TakeClosedRound(now);
+    if (!pending_) return;
+    closed = *pending_;
+  }
+  BundleMap bundles;
+  absl::StatusOr<bool> committed = Persist(closed, bundles, now);
+  if (!committed.ok()) {
+    // Memory stays exactly at the store's: the round stays closing (no new round
+    // opens, its result is kept) and the next tick tries again.
+    FT_LOG(ERROR) << "task " << name() << " round " << closed.stats.round
+                  << ": cannot record its close, retrying: " << committed.status();
+    return;
+  }
+  const bool ok = *committed;
+  v1::RoundInfo info = RoundInfoOf(closed.stats, ok ? v1::COMMITTED : v1::ABANDONED,
+                                   ok ? closed.versions : std::map<int, int64_t>{});
+  if (!ok) info.set_reason(closed.reason);
+  bool mark_done = false;
+  {
+    absl::MutexLock lock(&mu_);
+    engine_->FinishRound(closed, ok);
+    if (ok) {
+      for (auto& [key, b] : bundles) {
+        integrity_[{key.first, b->meta.version()}] = "ok";
+        bundles_[key] = std::move(b);
+      }
+    }
+    pending_.reset();
+    mark_done = engine_->done() && !done_recorded_;
+    if (mark_done) done_recorded_ = true;
+  }
+  if (mark_done) {
+    absl::Status s = env_.store->SetTaskState(name(), v1::DONE);
+    if (!s.ok()) FT_LOG(ERROR) << "cannot mark task " << name() << " done: " << s;
+  }
+  FT_LOG(INFO) << "task " << name() << " round " << closed.stats.round
+               << (ok ? " committed" : " abandoned: " + closed.reason) << " with "
+               << closed.stats.reported << " reports";
+  env_.events->Emit(std::move(info));
+}
+
+absl::StatusOr<bool> TaskRunner::Persist(ClosedRound& closed, BundleMap& bundles, absl::Time now) {
+  std::vector<VersionRow> versions;
+  bundles.clear();
+  // Bundles are built before the commit: a head that cannot become a bundle
+  // abandons the round instead of committing a version no device can fetch.
+  for (const auto& [cluster, head] : closed.heads) {
+    if (!closed.commit) break;
+    absl::StatusOr<BundleMap> b = BuildBundles(config_, cluster, closed.versions.at(cluster), head);
+    if (!b.ok()) {
+      closed.commit = false;
+      closed.reason = absl::StrCat("cluster ", cluster, ": ", b.status().message());
+      bundles.clear();
+      break;
+    }
+    const Bundle& f32 = *b->at({cluster, "float32"});
+    VersionRow v;
+    v.task = name();
+    v.cluster = cluster;
+    v.version = closed.versions.at(cluster);
+    v.parent_version = v.version - 1;
+    v.round = closed.stats.round;
+    v.aggregator = config_.aggregator();
+    v.participants = closed.participants.at(cluster);
+    v.model = f32.bytes;
+    v.size_bytes = static_cast<int64_t>(v.model.size());
+    v.sha256_hex = f32.sha256_hex;
+    v.committed_ms = Ms(now);
+    v.optimizer_state = closed.optimizer_states.at(cluster);
+    versions.push_back(std::move(v));
+    bundles.merge(*b);
+  }
+  const int64_t opened = Ms(closed.stats.opened), closed_ms = Ms(closed.stats.closed);
+  if (closed.commit) {
+    v1::RoundInfo info = RoundInfoOf(closed.stats, v1::COMMITTED, closed.versions);
+    RoundRow row{name(), closed.stats.round, RoundState::kCommitted, opened, closed_ms,
+                 info.SerializeAsString()};
+    absl::Status s = env_.store->CloseRound(row, versions);
+    if (s.ok()) return true;
+    if (s.code() != absl::StatusCode::kAlreadyExists) return s;
+    // Permanent: a version with this number exists. Record the round abandoned.
+    closed.commit = false;
+    closed.reason = absl::StrCat("commit refused: ", s.message());
+    bundles.clear();
+  }
+  v1::RoundInfo info = RoundInfoOf(closed.stats, v1::ABANDONED, {});
+  info.set_reason(closed.reason);
+  RoundRow row{name(), closed.stats.round, RoundState::kAbandoned, opened, closed_ms,
+               info.SerializeAsString()};
+  absl::Status s = env_.store->CloseRound(row, {});
+  // kAlreadyExists: the store has this round closed already; nothing to add.
+  if (!s.ok() && s.code() != absl::StatusCode::kAlreadyExists) return s;
+  return false;
+}
+
+v1::RoundInfo TaskRunner::RoundInfoOf(const RoundStats& s, v1::RoundState state,
+                                      const std::map<int, int64_t>& versions) const {
+  v1::RoundInfo info;
+  info.set_task(name());
+  info.set_round(s.round);
+  info.set_state(state);
+  info.set_opened_ms(Ms(s.opened));
+  if (state != v1::OPEN) info.set_closed_ms(Ms(s.closed));
+  info.set_selected(s.selected);
+  info.set_reported(s.reported);
+  info.set_failed(s.failed);
+  for (const auto& [k, v] : s.rejected) (*info.mutable_rejected())[k] = v;
+  for (const auto& [k, v] : versions) (*info.mutable_versions())[k] = v;
+  for (const auto& [k, v] : s.metrics) (*info.mutable_metrics())[k] = v;
+  info.set_aggregator(config_.aggregator());
+  return info;
+}
+
+// ------------------------------------------------------------------ admin API
+
+v1::TaskInfo TaskRunner::Info() const {
+  v1::TaskInfo info;
+  *info.mutable_config() = config_;
+  info.set_created_ms(created_ms_);
+  absl::MutexLock lock(&mu_);
+  info.set_state(StateLocked());
+  info.set_committed_rounds(engine_->committed_rounds());
+  return info;
+}
+
+absl::StatusOr<v1::TaskInfo> TaskRunner::SetPaused(bool paused) {
+  absl::MutexLock commit(&commit_mu_);  // Task-state writes are serialized here.
+  {
+    absl::MutexLock lock(&mu_);
+    if (engine_->done()) {
+      return absl::FailedPreconditionError(absl::StrCat("task ", name(), " is done"));
+    }
+  }
+  RETURN_IF_ERROR(env_.store->SetTaskState(name(), paused ? v1::PAUSED : v1::RUNNING));
+  {
+    absl::MutexLock lock(&mu_);
+    engine_->set_paused(paused);
+  }
+  return Info();
+}
+
+absl::StatusOr<std::vector<v1::RoundInfo>> TaskRunner::ListRounds(int limit) {
+  std::vector<v1::RoundInfo> out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<RoundStats> cur = engine_->current()) {
+      out.push_back(RoundInfoOf(*cur, v1::OPEN, {}));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<RoundRow> rows, env_.store->Rounds(name(), limit));
+  absl::MutexLock lock(&mu_);
+  for (const RoundRow& row : rows) {
+    if (!out.empty() && out.front().round() == row.round) continue;  // Still open.
+    v1::RoundInfo info;
+    // Rounds recorded only at opening (then abandoned) carry no info.
+    if (!info.ParseFromString(row.info) || info.round() != row.round) {
+      info.Clear();
+      info.set_task(name());
+      info.set_round(row.round);
+      info.set_opened_ms(row.opened_ms);
+      if (row.state == RoundState::kAbandoned) info.set_reason("open when the coordinator stopped");
+    }
+    for (const auto& [reason, n] : engine_->LateRejections(row.round)) {
+      (*info.mutable_rejected())[reason] += n;
+    }
+    info.set_state(static_cast<v1::RoundState>(row.state));
+    if (row.state == RoundState::kAbandoned) info.set_closed_ms(row.closed_ms);
+    out.push_back(std::move(info));
+  }
+  if (limit > 0 && static_cast<int>(out.size()) > limit) out.resize(limit);
+  return out;
+}
+
+v1::ModelVersion TaskRunner::ModelVersionOf(const VersionRow& v) const {
+  v1::ModelVersion m;
+  m.set_task(v.task);
+  m.set_cluster(v.cluster);
+  m.set_version(v.version);
+  m.set_parent_version(v.parent_version);
+  m.set_round(v.round);
+  m.set_aggregator(v.aggregator);
+  m.set_participants(v.participants);
+  m.set_sha256(v.sha256_hex);
+  m.set_size_bytes(v.size_bytes);
+  m.set_committed_ms(v.committed_ms);
+  auto it = integrity_.find({v.cluster, v.version});
+  m.set_integrity(it == integrity_.end() ? "unchecked" : it->second);
+  return m;
+}
+
+absl::StatusOr<std::vector<v1::ModelVersion>> TaskRunner::ListModels() {
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, env_.store->Versions(name()));
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::ModelVersion> out;
+  for (const VersionRow& v : rows) out.push_back(ModelVersionOf(v));
+  return out;
+}
+
+absl::StatusOr<v1::VerifyResponse> TaskRunner::Verify() {
+  ASSIGN_OR_RETURN(BlobChecks checks, CheckBlobs());
+  absl::MutexLock lock(&mu_);
+  v1::VerifyResponse out;
+  for (const auto& [v, integrity] : checks) {
+    out.set_checked(out.checked() + 1);
+    integrity_[{v.cluster, v.version}] = integrity;
+    if (integrity != "ok") *out.add_bad() = ModelVersionOf(v);
+  }
+  return out;
+}
+
+std::map<int, std::string> TaskRunner::CurrentModels() const {
+  std::map<int, std::string> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, b] : bundles_) {
+    if (key.second == "float32") out[key.first] = b->bytes;
+  }
+  return out;
+}
+
+}  // namespace fedtiny::coordinator

@@ -1,0 +1,146 @@
+// One task, end to end: its validated config, its round engine, the bundle
+// cache devices download from, the round committer (closed round -> version
+// rows -> store -> engine -> bundles -> events) and the fleet tracker. The
+// server's Coordinator keeps one per task; the simulator drives the same class
+// through the same Coordinator, over an in-memory Store and a virtual clock.
+//
+// Locking: `mu_` guards the engine and the caches and is held only for memory
+// work. Store writes that sync to disk (a round's opening record, a round's
+// commit, a task state change) happen outside it, under `commit_mu_`, which
+// check-ins never take: while a round commits, check-ins are told to come back
+// and uploads for it are late, exactly as for any closing round.
+#ifndef FEDTINY_COORDINATOR_TASK_RUNNER_H_
+#define FEDTINY_COORDINATOR_TASK_RUNNER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "aggregation/random_source.h"
+#include "coordinator/bundle_cache.h"
+#include "coordinator/clock.h"
+#include "coordinator/event_log.h"
+#include "coordinator/round_engine.h"
+#include "coordinator/store.h"
+#include "proto/admin.pb.h"
+#include "proto/federation.pb.h"
+
+namespace fedtiny::coordinator {
+
+// What a runner borrows; everything must outlive it. `random` and `store` must
+// be thread-safe (runners of different tasks call them concurrently).
+struct RunnerEnv {
+  Store* store = nullptr;
+  const Clock* clock = nullptr;
+  aggregation::RandomSource* random = nullptr;
+  EventLog* events = nullptr;
+};
+
+// Devices last seen by one task, for the fleet view. Thread-safe; bounded (cleared
+// past `capacity` ids).
+class FleetTracker {
+ public:
+  explicit FleetTracker(size_t capacity = 1'000'000) : capacity_(capacity) {}
+  void Seen(const std::string& device_id, const std::string& device_class, const std::string& state);
+  void Reported(const std::string& device_id, int cluster);
+  v1::FleetResponse Counts() const;
+
+ private:
+  struct Device {
+    std::string device_class;
+    std::string state;
+    int cluster = 0;  // The cluster of its last accepted upload.
+  };
+  const size_t capacity_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Device> devices_ ABSL_GUARDED_BY(mu_);
+};
+
+// Thread-safe (see the locking note above). Owns its engine and caches.
+class TaskRunner {
+ public:
+  // Records a new task (validated config) and its version 0 models in the store.
+  static absl::StatusOr<std::unique_ptr<TaskRunner>> Create(const v1::TaskConfig& config,
+                                                            const RunnerEnv& env);
+  // Restores a stored task: verifies every blob (old versions that fail are
+  // listed with their integrity), rolls a non-finite newest head back, and
+  // restores the engine at its last committed versions. kDataLoss if the stored
+  // config fails validation or a newest blob is missing or corrupt.
+  static absl::StatusOr<std::unique_ptr<TaskRunner>> Load(const TaskRow& row, const RunnerEnv& env);
+
+  const v1::TaskConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name(); }
+  // RUNNING, PAUSED or DONE.
+  v1::TaskState state() const;
+
+  // Federation API; the caller validated the request and bound the device id
+  // to `secret_key`. Codes as in docs/protocol.md.
+  absl::StatusOr<v1::CheckInResponse> CheckIn(const v1::CheckInRequest& request,
+                                              const std::string& secret_key);
+  absl::StatusOr<v1::DownloadResponse> Download(const v1::DownloadRequest& request);
+  absl::Status Upload(const v1::UploadRequest& request);
+  absl::Status ReportFailure(const v1::FailureReport& report);
+  // Closes (commits or abandons) the open round if its deadline passed, or
+  // retries a close the store refused earlier.
+  void Tick();
+
+  // Admin API.
+  v1::TaskInfo Info() const;
+  absl::StatusOr<v1::TaskInfo> SetPaused(bool paused);
+  absl::StatusOr<std::vector<v1::RoundInfo>> ListRounds(int limit);
+  absl::StatusOr<std::vector<v1::ModelVersion>> ListModels();
+  absl::StatusOr<v1::VerifyResponse> Verify();
+  v1::FleetResponse Fleet() const { return fleet_.Counts(); }
+
+  // The newest model of each cluster, serialized v1::Model (float32 variant).
+  std::map<int, std::string> CurrentModels() const;
+
+ private:
+  using BlobChecks = std::vector<std::pair<VersionRow, std::string>>;
+
+  TaskRunner(v1::TaskConfig config, int64_t created_ms, const RunnerEnv& env)
+      : config_(std::move(config)), created_ms_(created_ms), env_(env) {}
+  absl::Status Restore(int state) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<BlobChecks> CheckBlobs();
+  absl::StatusOr<VersionRow> RollBack(const VersionRow& bad, const absl::Status& why);
+  // Takes the closed round (if any) and commits or abandons it.
+  void MaybeCommit(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_, commit_mu_);
+  // Writes a closed round: committed (true) or abandoned (false). An error
+  // means nothing was recorded. `bundles` receives the new clusters' bundles.
+  absl::StatusOr<bool> Persist(ClosedRound& closed, BundleMap& bundles, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  v1::RoundInfo RoundInfoOf(const RoundStats& s, v1::RoundState state,
+                            const std::map<int, int64_t>& versions) const;
+  v1::ModelVersion ModelVersionOf(const VersionRow& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::TaskState StateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const v1::TaskConfig config_;
+  const int64_t created_ms_;
+  const RunnerEnv env_;
+  FleetTracker fleet_;
+
+  // Serializes commits and task-state writes; taken before mu_, never after it.
+  absl::Mutex commit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_;
+  std::unique_ptr<RoundEngine> engine_ ABSL_GUARDED_BY(mu_);
+  BundleMap bundles_ ABSL_GUARDED_BY(mu_);
+  // A closed round the store could not record yet; retried at every Tick.
+  std::optional<ClosedRound> pending_ ABSL_GUARDED_BY(mu_);
+  // The round whose opening the store has recorded (admissions need it).
+  int64_t recorded_round_ ABSL_GUARDED_BY(mu_) = 0;
+  bool opening_ ABSL_GUARDED_BY(mu_) = false;  // A check-in is recording an opening.
+  bool done_recorded_ ABSL_GUARDED_BY(mu_) = false;
+  // (cluster, version) -> "ok" or what is wrong with its blob.
+  std::map<std::pair<int, int64_t>, std::string> integrity_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fedtiny::coordinator
+
+#endif  // FEDTINY_COORDINATOR_TASK_RUNNER_H_
