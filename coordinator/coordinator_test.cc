@@ -10,8 +10,11 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <future>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "client/core/model.h"
 #include "coordinator/fault_injection_store.h"
 #include "coordinator/sqlite_store.h"
@@ -375,6 +378,52 @@ TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {
   EXPECT_EQ(ok->config().max_example_count(), 1'000'000);
   EXPECT_EQ(ok->config().accepted_metrics_size(), 3);
   EXPECT_EQ(ok->config().max_update_norm(), 1e4);
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator
+
+namespace fedtiny::coordinator {
+namespace {
+
+// A commit blocked inside the store (a slow fsync) must not hold up check-ins:
+// another task admits devices, and this task's check-ins are told to come back.
+TEST_F(CoordinatorTest, CheckInsAreServedWhileARoundCommits) {
+  ASSERT_THAT(c_->CreateTask(Config("slow", 1)), IsOk());
+  v1::TaskConfig other = Config("other", 1);
+  other.set_population("watches");
+  ASSERT_THAT(c_->CreateTask(other), IsOk());
+  const v1::Assignment a = Admit("d1");
+  absl::Notification entered, release;
+  store_->on_close_round = [&] {
+    entered.Notify();
+    release.WaitForNotification();
+  };
+  std::thread uploader([&] { EXPECT_THAT(c_->Upload(Upload(a, "d1", 0.1f)), IsOk()); });
+  entered.WaitForNotification();
+  auto served = std::async(std::launch::async, [&] {
+    v1::CheckInRequest w = CheckIn("w1");
+    w.set_population("watches");
+    absl::StatusOr<v1::CheckInResponse> to_other = c_->CheckIn(w);
+    absl::StatusOr<v1::CheckInResponse> to_slow = c_->CheckIn(CheckIn("d2"));
+    return std::make_pair(to_other.ok() && to_other->has_assignment(),
+                          to_slow.ok() && to_slow->has_retry());
+  });
+  const bool answered = served.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  EXPECT_TRUE(answered) << "check-ins waited on a commit";
+  if (answered) {
+    const auto [other_admitted, slow_told_to_retry] = served.get();
+    EXPECT_TRUE(other_admitted);
+    EXPECT_TRUE(slow_told_to_retry);
+  }
+  release.Notify();
+  uploader.join();
+  if (!answered) served.wait();
+  store_->on_close_round = nullptr;
+  absl::StatusOr<v1::RoundInfo> r = c_->GetRound("slow", a.round());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->state(), v1::COMMITTED);
+  EXPECT_EQ(r->versions().at(0), 1);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #define FEDTINY_COORDINATOR_FAULT_INJECTION_STORE_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ class FaultInjectionStore final : public Store {
   std::atomic<bool> fail_writes{false};
   // How many writes failed because of fail_writes.
   std::atomic<int> failed_writes{0};
+  // When set, called at the start of every CloseRound (tests block a commit here).
+  std::function<void()> on_close_round;
 
   absl::Status CreateTask(const TaskRow& task, const std::vector<VersionRow>& initial) override {
     if (Fail()) return Full();
@@ -41,6 +44,7 @@ class FaultInjectionStore final : public Store {
     return base_->OpenRound(round);
   }
   absl::Status CloseRound(const RoundRow& round, const std::vector<VersionRow>& versions) override {
+    if (on_close_round) on_close_round();
     if (Fail()) return Full();
     return base_->CloseRound(round, versions);
   }
