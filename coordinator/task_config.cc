@@ -86,7 +86,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
     return absl::InvalidArgumentError("task: max_update_norm must be in (0, 1e30]");
   }
   if (c.accepted_metrics().empty()) {
-    for (const char* m : {"train_loss", "loss", "accuracy"}) c.add_accepted_metrics(m);
+    for (const char* m : {"train_loss", "train_accuracy", "loss", "accuracy"}) c.add_accepted_metrics(m);
   }
   if (c.max_example_count() < 1 || c.max_example_count() > kMaxMaxExamples) {
     return absl::InvalidArgumentError("task: max_example_count must be in [1, 2^40]");

@@ -1,6 +1,7 @@
 #include "client/transport/limits.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <variant>
 
@@ -124,6 +125,19 @@ absl::Status CheckWorkingSet(const Body& body, const std::vector<Head>& heads,
         static_cast<double>(limits.max_working_bytes) / (1 << 20)));
   }
   return absl::OkStatus();
+}
+
+TrainPlan TrainPlanOf(const v1::Plan& p, const std::string& device_id, int64_t round,
+                      int64_t examples) {
+  TrainPlan t;
+  t.epochs = p.epochs();
+  t.batch_size =
+      static_cast<int>(std::min<int64_t>(p.batch_size(), std::max<int64_t>(examples, 1)));
+  t.learning_rate = p.learning_rate();
+  t.momentum = p.momentum();
+  t.proximal_mu = p.proximal_mu();
+  t.seed = std::hash<std::string>()(device_id) ^ static_cast<uint64_t>(round) * 0x9E3779B97F4A7C15ull;
+  return t;
 }
 
 }  // namespace fedtiny::client

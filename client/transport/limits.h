@@ -7,6 +7,7 @@
 #define FEDTINY_CLIENT_TRANSPORT_LIMITS_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,6 +40,13 @@ struct PlanRanges {
 // kInvalidArgument naming the first field outside PlanRanges (NaN and Inf are
 // outside every range).
 absl::Status CheckPlan(const v1::Plan& plan);
+
+// The trainer's plan for `plan` (which passed CheckPlan) on a device holding
+// `examples` examples: a batch larger than the data trains exactly as a batch
+// of all of it, so buffers are sized for at most `examples`; the shuffling seed
+// comes from the device id and the round, so a resumed round repeats itself.
+TrainPlan TrainPlanOf(const v1::Plan& plan, const std::string& device_id, int64_t round,
+                      int64_t examples);
 
 // Before any download: kResourceExhausted when the assignment has more bundles
 // than `limits.max_bundles`, or announces more bytes in all than

@@ -9,38 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/core/personalization.h"
+#include "client/core/round.h"
 #include "proto/model_codec.h"
 #include "tools/base/atomic_file.h"
 
 namespace fedtiny::client {
 
 namespace {
-
-// `p` has passed CheckPlan. A batch larger than the data trains exactly as a
-// batch of all of it, so the trainer's buffers are sized for at most `examples`.
-TrainPlan PlanOf(const v1::Plan& p, const std::string& device_id, int64_t round,
-                 int64_t examples) {
-  TrainPlan t;
-  t.epochs = p.epochs();
-  t.batch_size =
-      static_cast<int>(std::min<int64_t>(p.batch_size(), std::max<int64_t>(examples, 1)));
-  t.learning_rate = p.learning_rate();
-  t.momentum = p.momentum();
-  t.proximal_mu = p.proximal_mu();
-  t.seed = std::hash<std::string>()(device_id) ^ static_cast<uint64_t>(round) * 0x9E3779B97F4A7C15ull;
-  return t;
-}
-
-// Scales the delta down to `max_norm` (0: unbounded), as the plan asks.
-void Clip(std::vector<float>& delta, double max_norm) {
-  if (max_norm <= 0) return;
-  double sq = 0;
-  for (float v : delta) sq += static_cast<double>(v) * v;
-  const double norm = std::sqrt(sq);
-  if (norm <= max_norm) return;
-  const float scale = static_cast<float>(max_norm / norm);
-  for (float& v : delta) v *= scale;
-}
 
 // The device's secret from `path`, or a fresh random one written there (0600).
 // When the file cannot be written, the secret lives as long as the process:
@@ -151,7 +126,7 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
     body = *std::move(parsed_body);
   }
   const int64_t examples = static_cast<int64_t>(labels.size());
-  const TrainPlan plan = PlanOf(a.plan(), profile_.device_id, a.round(), examples);
+  const TrainPlan plan = TrainPlanOf(a.plan(), profile_.device_id, a.round(), examples);
   if (absl::Status s = CheckWorkingSet(body, heads, std::max<int64_t>(examples, inputs.rows()),
                                        plan.batch_size, profile_.limits);
       !s.ok()) {
@@ -159,32 +134,26 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   }
   absl::StatusOr<RowMatrixXf> features = body.Features(inputs);
   if (!features.ok()) return fail(features.status());
-  absl::StatusOr<ClusterChoice> choice = PickCluster(heads, *features, labels);
-  if (!choice.ok()) return fail(choice.status());
-  r.cluster = choice->cluster;
-  const Head& received = heads[r.cluster];
-  const v1::ModelBundle& bundle = a.bundles(r.cluster);
-  absl::StatusOr<TrainOutcome> out = job_.Run(
-      absl::StrCat(a.task(), "/", a.round(), "/", r.cluster), received, plan, *features, labels);
-  if (!out.ok()) return fail(prefixed("training: ", out.status()));
-  if (!out->completed) {
+  const std::string job_prefix = absl::StrCat(a.task(), "/", a.round(), "/");
+  absl::StatusOr<DeviceUpdate> update = RunRound(
+      heads, *features, labels, a.plan().clip_norm(),
+      [&](int cluster, Head& head) -> absl::StatusOr<LocalTraining> {
+        absl::StatusOr<TrainOutcome> out =
+            job_.Run(absl::StrCat(job_prefix, cluster), head, plan, *features, labels);
+        if (!out.ok()) return prefixed("training: ", out.status());
+        head = out->head;
+        return LocalTraining{out->completed, out->why_stopped, out->result};
+      });
+  if (!update.ok()) return fail(update.status());
+  r.cluster = update->cluster;
+  if (!update->completed) {
     pending_ = a;
     r.kind = RoundResult::Kind::kPaused;
-    r.why = out->why_stopped;
+    r.why = update->why_stopped;
     return r;
   }
   pending_.reset();
-  std::vector<float> delta = out->head.Flatten();
-  const std::vector<float> base = received.Flatten();
-  for (size_t i = 0; i < delta.size(); ++i) delta[i] -= base[i];
-  // A plan inside the ranges can still diverge; the server would refuse NaN/Inf.
-  for (float v : delta) {
-    if (!std::isfinite(v)) {
-      return fail(absl::InvalidArgumentError("training: the update is not finite (diverged)"));
-    }
-  }
-  Clip(delta, a.plan().clip_norm());
-  absl::StatusOr<Evaluation> eval = Evaluate(out->head, *features, labels);
+  const v1::ModelBundle& bundle = a.bundles(r.cluster);
   v1::UploadRequest up;
   up.set_task(a.task());
   up.set_round(a.round());
@@ -192,10 +161,14 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   up.set_device_secret(profile_.device_secret);
   up.set_cluster(r.cluster);
   up.set_model_version(bundle.version());
-  up.set_example_count(examples);
-  up.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * sizeof(float)));
-  (*up.mutable_metrics())["train_loss"] = out->result.mean_loss;
-  if (eval.ok()) (*up.mutable_metrics())["accuracy"] = eval->accuracy;
+  up.set_example_count(update->example_count);
+  up.set_delta(std::string(reinterpret_cast<const char*>(update->delta.data()),
+                           update->delta.size() * sizeof(float)));
+  double loss = 0;
+  for (const auto& [name, value] : update->metrics) {
+    (*up.mutable_metrics())[name] = value;
+    if (name == "train_loss") loss = value;
+  }
   absl::Status s = session_.Upload(up);
   if (!s.ok()) {
     r.kind = RoundResult::Kind::kFailed;
@@ -205,8 +178,8 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   }
   held_[{a.task(), r.cluster}] = bundle.version();
   r.kind = RoundResult::Kind::kUploaded;
-  r.examples = examples;
-  r.loss = out->result.mean_loss;
+  r.examples = update->example_count;
+  r.loss = loss;
   return r;
 }
 

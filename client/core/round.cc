@@ -1,0 +1,61 @@
+#include "client/core/round.h"
+
+#include <cmath>
+
+#include "client/core/personalization.h"
+#include "tools/base/status_macros.h"
+
+namespace fedtiny::client {
+
+void HeadDelta(const Head& trained, const Head& start, std::vector<float>& delta) {
+  delta.resize(static_cast<size_t>(start.num_params()));
+  float* out = delta.data();
+  for (size_t l = 0; l < start.layers.size(); ++l) {
+    const DenseLayer& a = trained.layers[l];
+    const DenseLayer& b = start.layers[l];
+    for (Eigen::Index i = 0; i < b.w.size(); ++i) *out++ = a.w.data()[i] - b.w.data()[i];
+    for (Eigen::Index i = 0; i < b.b.size(); ++i) *out++ = a.b.data()[i] - b.b.data()[i];
+  }
+}
+
+void ClipToNorm(std::vector<float>& delta, double max_norm) {
+  if (max_norm <= 0) return;
+  double sq = 0;
+  for (float v : delta) sq += static_cast<double>(v) * v;
+  const double norm = std::sqrt(sq);
+  if (norm <= max_norm) return;
+  const float scale = static_cast<float>(max_norm / norm);
+  for (float& v : delta) v *= scale;
+}
+
+absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
+                                      absl::Span<const int32_t> labels, double clip_norm,
+                                      TrainFn train) {
+  if (heads.empty()) return absl::InvalidArgumentError("round: no heads");
+  DeviceUpdate u;
+  if (heads.size() > 1) {
+    ASSIGN_OR_RETURN(ClusterChoice choice, PickCluster(heads, features, labels));
+    u.cluster = choice.cluster;
+  }
+  const Head& start = heads[u.cluster];
+  Head local = start;
+  ASSIGN_OR_RETURN(LocalTraining t, train(u.cluster, local));
+  if (!t.completed) {
+    u.completed = false;
+    u.why_stopped = std::move(t.why_stopped);
+    return u;
+  }
+  HeadDelta(local, start, u.delta);
+  // A plan inside the ranges can still diverge; the server would refuse NaN/Inf.
+  for (float v : u.delta) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError("training: the update is not finite (diverged)");
+    }
+  }
+  ClipToNorm(u.delta, clip_norm);
+  u.example_count = static_cast<int64_t>(labels.size());
+  u.metrics.emplace_back("train_loss", t.result.mean_loss);
+  return u;
+}
+
+}  // namespace fedtiny::client
