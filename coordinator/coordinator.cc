@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
 #include "aggregation/server_optimizer.h"
 #include "client/transport/limits.h"
+#include "proto/delta_codec.h"
 #include "proto/model_codec.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/logging.h"
@@ -494,10 +494,9 @@ absl::Status Coordinator::Upload(const v1::UploadRequest& r) {
   u.model_version = r.model_version();
   u.example_count = r.example_count();
   u.secret_key = SecretKeyOf(r.device_secret());
-  if (!r.delta().empty() && r.delta().size() % sizeof(float) == 0) {
-    u.delta.resize(r.delta().size() / sizeof(float));
-    std::memcpy(u.delta.data(), r.delta().data(), r.delta().size());
-  }
+  // A partial float leaves the delta empty, which the engine refuses as malformed.
+  absl::StatusOr<std::vector<float>> delta = DecodeDelta(r.delta());
+  if (delta.ok()) u.delta = *std::move(delta);
   for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
   absl::Status s = t->engine->Accept(u, now);
   if (s.ok()) {

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 
 #include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/core/personalization.h"
+#include "proto/delta_codec.h"
 #include "proto/model_codec.h"
 #include "tools/base/atomic_file.h"
 
@@ -193,7 +193,7 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   up.set_cluster(r.cluster);
   up.set_model_version(bundle.version());
   up.set_example_count(examples);
-  up.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * sizeof(float)));
+  up.set_delta(EncodeDelta(delta));
   (*up.mutable_metrics())["train_loss"] = out->result.mean_loss;
   if (eval.ok()) (*up.mutable_metrics())["accuracy"] = eval->accuracy;
   absl::Status s = session_.Upload(up);
