@@ -38,7 +38,8 @@ struct QuantizedDenseLayer {
   int64_t out() const { return q.rows(); }
 };
 
-// Per-tensor affine int8 quantization of a float layer (min/max calibrated).
+// Per-tensor affine int8 quantization of a float layer (min/max calibrated;
+// tools/base/int8_quant.h, the same as the coordinator's int8 bundles).
 QuantizedDenseLayer Quantize(const DenseLayer& layer);
 
 using BodyLayer = std::variant<DenseLayer, QuantizedDenseLayer>;
