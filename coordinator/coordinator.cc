@@ -89,10 +89,8 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.population().size() > 64) {
     return absl::InvalidArgumentError("task: population must have 1 to 64 bytes (as devices send)");
   }
-  ASSIGN_OR_RETURN(client::Body body, BodyFromProto(c.model()));
-  ASSIGN_OR_RETURN(client::Head head, HeadFromProto(c.model()));
-  if (body.output_dim(c.model().input_dim()) != head.input_dim()) {
-    return absl::InvalidArgumentError("task: the body's output width differs from the head's input");
+  if (absl::Status model = ValidateModel(c.model()); !model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task: ", model.message()));
   }
   v1::Plan* p = c.mutable_plan();
   if (p->epochs() == 0) p->set_epochs(1);

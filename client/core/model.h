@@ -72,8 +72,9 @@ struct Head {
   int64_t num_params() const;
   int64_t input_dim() const { return layers.front().in(); }
   int64_t num_classes() const { return layers.back().out(); }
-  // All weights then biases, layer by layer, as one flat vector (the update
-  // format the coordinator aggregates).
+  // Each layer's weights (column-major) then bias, layer by layer, as one flat
+  // vector: the flat head layout of the wire (defined in proto/model_codec.h),
+  // the update format the coordinator aggregates.
   std::vector<float> Flatten() const;
   // The inverse; kInvalidArgument for a wrong size.
   absl::Status Unflatten(absl::Span<const float> flat);

@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/core/personalization.h"
+#include "client/transport/model_proto.h"
 #include "proto/delta_codec.h"
-#include "proto/model_codec.h"
 #include "tools/base/atomic_file.h"
 
 namespace fedtiny::client {
