@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
 #include "aggregation/server_optimizer.h"
-#include "client/transport/limits.h"
 #include "proto/delta_codec.h"
 #include "proto/model_codec.h"
+#include "proto/plan_ranges.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/logging.h"
 #include "tools/base/sha256.h"
@@ -98,7 +98,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (p->learning_rate() == 0) p->set_learning_rate(0.05f);
   // The ranges devices accept (docs/protocol.md): a plan outside them would only
   // make every device refuse every assignment.
-  if (absl::Status plan = client::CheckPlan(*p); !plan.ok()) {
+  if (absl::Status plan = CheckPlan(*p); !plan.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("task: ", plan.message()));
   }
   if (c.rounds() == 0) c.set_rounds(10);
