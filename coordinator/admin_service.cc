@@ -6,8 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "coordinator/grpc_status.h"
 #include "coordinator/raw_message.h"
+#include "proto/grpc_status.h"
 #include "tools/base/constant_time.h"
 
 namespace fedtiny::coordinator {

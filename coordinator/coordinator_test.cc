@@ -16,10 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "client/core/model.h"
+#include "client/transport/model_proto.h"
 #include "coordinator/fault_injection_store.h"
 #include "coordinator/sqlite_store.h"
 #include "gtest/gtest.h"
-#include "proto/model_codec.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_matchers.h"
 

@@ -1,7 +1,7 @@
 #include "coordinator/federation_service.h"
 
-#include "coordinator/grpc_status.h"
 #include "coordinator/raw_message.h"
+#include "proto/grpc_status.h"
 
 namespace fedtiny::coordinator {
 

@@ -41,8 +41,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/core/model.h"
+#include "client/transport/model_proto.h"
 #include "proto/admin.grpc.pb.h"
-#include "proto/model_codec.h"
 #include "tools/base/atomic_file.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
@@ -269,7 +269,7 @@ int ModelInit() {
   std::vector<fedtiny::client::BodyLayer> body_layers(all.layers.begin(), all.layers.begin() + body);
   fedtiny::client::Head head;
   head.layers.assign(all.layers.begin() + body, all.layers.end());
-  const v1::Model m = fedtiny::ModelToProto(fedtiny::client::Body(body_layers), head);
+  const v1::Model m = fedtiny::client::ModelToProto(fedtiny::client::Body(body_layers), head);
   absl::Status s = fedtiny::WriteFileAtomically(absl::GetFlag(FLAGS_out), m.SerializeAsString());
   if (!s.ok()) Fail(std::string(s.message()));
   std::printf("wrote %s: %zu body layer(s), %zu head layer(s), %lld head parameters\n",

@@ -16,11 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/core/model.h"
+#include "client/transport/model_proto.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/server.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/federation.grpc.pb.h"
-#include "proto/model_codec.h"
 
 ABSL_FLAG(std::vector<std::string>, clients, std::vector<std::string>({"1", "4", "16"}),
           "Concurrent clients to try.");
@@ -40,7 +40,7 @@ v1::TaskConfig Task() {
   fedtiny::client::Head all = fedtiny::client::MakeHead({784, 128, 64, 10}, 1);
   fedtiny::client::Head head;
   head.layers.assign(all.layers.begin() + 1, all.layers.end());
-  *c.mutable_model() = fedtiny::ModelToProto(fedtiny::client::Body({all.layers[0]}), head);
+  *c.mutable_model() = fedtiny::client::ModelToProto(fedtiny::client::Body({all.layers[0]}), head);
   c.set_rounds(1000);
   c.set_clients_per_round(1000000);  // Never closes by goal during the run.
   c.set_over_selection(1.0);

@@ -6,8 +6,8 @@
 #include "aggregation/factory.h"
 #include "aggregation/random_source.h"
 #include "aggregation/server_optimizer.h"
-#include "client/transport/limits.h"
 #include "proto/model_codec.h"
+#include "proto/plan_ranges.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::coordinator {
@@ -58,10 +58,8 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.population().size() > 64) {
     return absl::InvalidArgumentError("task: population must have 1 to 64 bytes (as devices send)");
   }
-  ASSIGN_OR_RETURN(client::Body body, BodyFromProto(c.model()));
-  ASSIGN_OR_RETURN(client::Head head, HeadFromProto(c.model()));
-  if (body.output_dim(c.model().input_dim()) != head.input_dim()) {
-    return absl::InvalidArgumentError("task: the body's output width differs from the head's input");
+  if (absl::Status model = ValidateModel(c.model()); !model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task: ", model.message()));
   }
   v1::Plan* p = c.mutable_plan();
   if (p->epochs() == 0) p->set_epochs(1);
@@ -69,7 +67,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (p->learning_rate() == 0) p->set_learning_rate(0.05f);
   // The ranges devices accept (docs/protocol.md): a plan outside them would only
   // make every device refuse every assignment.
-  if (absl::Status plan = client::CheckPlan(*p); !plan.ok()) {
+  if (absl::Status plan = CheckPlan(*p); !plan.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("task: ", plan.message()));
   }
   if (c.rounds() == 0) c.set_rounds(10);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/task_config.h"
+#include "proto/delta_codec.h"
 #include "proto/model_codec.h"
 #include "tools/base/logging.h"
 #include "tools/base/sha256.h"
@@ -307,12 +308,9 @@ absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
   u.model_version = r.model_version();
   u.example_count = r.example_count();
   u.secret_key = SecretKeyOf(r.device_secret());
-  // A size that is not a whole number of floats leaves the delta empty: the
-  // engine refuses it as malformed (wrong size).
-  if (!r.delta().empty() && r.delta().size() % sizeof(float) == 0) {
-    u.delta.resize(r.delta().size() / sizeof(float));
-    std::memcpy(u.delta.data(), r.delta().data(), r.delta().size());
-  }
+  // A partial float leaves the delta empty, which the engine refuses as malformed.
+  absl::StatusOr<std::vector<float>> delta = DecodeDelta(r.delta());
+  if (delta.ok()) u.delta = *std::move(delta);
   for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
   std::optional<std::string> device;
   v1::RoundInfo progress;

@@ -1,13 +1,23 @@
 #include "proto/model_codec.h"
 
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/int8_quant.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny {
 
 namespace {
+
+bool AllFinite(const google::protobuf::RepeatedField<float>& values) {
+  for (float v : values) {
+    if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
 
 absl::Status CheckLayer(const v1::DenseLayer& l, const std::string& where) {
   const int64_t n = static_cast<int64_t>(l.inputs()) * l.outputs();
@@ -20,50 +30,42 @@ absl::Status CheckLayer(const v1::DenseLayer& l, const std::string& where) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": weights need exactly ", n, " float32 or int8 values"));
   }
-  for (float v : l.weights().values())
-    if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(where, ": NaN/Inf"));
-  for (float v : l.bias().values())
-    if (!std::isfinite(v)) return absl::InvalidArgumentError(absl::StrCat(where, ": NaN/Inf"));
+  if (!AllFinite(l.weights().values()) || !AllFinite(l.bias().values())) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": NaN/Inf"));
+  }
   if (i8 && !(l.weights().scale() > 0 && std::isfinite(l.weights().scale()))) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": int8 scale must be > 0"));
   }
   return absl::OkStatus();
 }
 
-client::DenseLayer FloatLayer(const v1::DenseLayer& l) {
-  client::DenseLayer d;
-  d.w = Eigen::Map<const Eigen::MatrixXf>(l.weights().values().data(), l.outputs(), l.inputs());
-  d.b = Eigen::Map<const Eigen::VectorXf>(l.bias().values().data(), l.outputs());
-  d.relu = l.relu();
-  return d;
+int64_t NumParams(const v1::Model& model) {
+  int64_t n = 0;
+  for (const v1::DenseLayer& l : model.head()) n += l.weights().values_size() + l.bias().values_size();
+  return n;
 }
 
-void PutFloat(const client::DenseLayer& d, v1::DenseLayer& l) {
-  l.set_inputs(d.in());
-  l.set_outputs(d.out());
-  l.set_relu(d.relu);
-  l.mutable_weights()->add_shape(d.out());
-  l.mutable_weights()->add_shape(d.in());
-  l.mutable_weights()->mutable_values()->Add(d.w.data(), d.w.data() + d.w.size());
-  l.mutable_bias()->mutable_values()->Add(d.b.data(), d.b.data() + d.b.size());
-}
-
-void PutInt8(const client::QuantizedDenseLayer& q, v1::DenseLayer& l) {
-  l.set_inputs(q.in());
-  l.set_outputs(q.out());
-  l.set_relu(q.relu);
-  l.mutable_weights()->add_shape(q.out());
-  l.mutable_weights()->add_shape(q.in());
-  l.mutable_weights()->set_int8_values(reinterpret_cast<const char*>(q.q.data()), q.q.size());
-  l.mutable_weights()->set_scale(q.scale);
-  l.mutable_weights()->set_zero_point(q.zero_point);
-  l.mutable_bias()->mutable_values()->Add(q.b.data(), q.b.data() + q.b.size());
+v1::DenseLayer Int8Layer(const v1::DenseLayer& l) {
+  const Int8Affine affine = ChooseInt8Affine(l.weights().values());
+  std::string q(static_cast<size_t>(l.weights().values_size()), '\0');
+  QuantizeInt8(l.weights().values(), affine,
+               absl::MakeSpan(reinterpret_cast<int8_t*>(q.data()), q.size()));
+  v1::DenseLayer out;
+  out.set_inputs(l.inputs());
+  out.set_outputs(l.outputs());
+  out.set_relu(l.relu());
+  out.mutable_weights()->add_shape(l.outputs());
+  out.mutable_weights()->add_shape(l.inputs());
+  out.mutable_weights()->set_int8_values(std::move(q));
+  out.mutable_weights()->set_scale(affine.scale);
+  out.mutable_weights()->set_zero_point(affine.zero_point);
+  *out.mutable_bias()->mutable_values() = l.bias().values();
+  return out;
 }
 
 }  // namespace
 
-absl::StatusOr<client::Body> BodyFromProto(const v1::Model& model) {
-  std::vector<client::BodyLayer> layers;
+absl::Status ValidateBody(const v1::Model& model) {
   int64_t width = model.input_dim();
   for (int i = 0; i < model.body_size(); ++i) {
     const v1::DenseLayer& l = model.body(i);
@@ -72,64 +74,63 @@ absl::StatusOr<client::Body> BodyFromProto(const v1::Model& model) {
       return absl::InvalidArgumentError(absl::StrCat("body layer ", i, ": input width mismatch"));
     }
     width = l.outputs();
-    if (l.weights().values_size() > 0) {
-      layers.push_back(FloatLayer(l));
-    } else {
-      client::QuantizedDenseLayer q;
-      q.q = Eigen::Map<const Eigen::Matrix<int8_t, Eigen::Dynamic, Eigen::Dynamic>>(
-          reinterpret_cast<const int8_t*>(l.weights().int8_values().data()), l.outputs(),
-          l.inputs());
-      q.scale = l.weights().scale();
-      q.zero_point = l.weights().zero_point();
-      q.b = Eigen::Map<const Eigen::VectorXf>(l.bias().values().data(), l.outputs());
-      q.relu = l.relu();
-      layers.push_back(std::move(q));
-    }
   }
-  return client::Body(std::move(layers));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<client::Head> HeadFromProto(const v1::Model& model) {
-  client::Head head;
+absl::Status ValidateHead(const v1::Model& model) {
+  if (model.head_size() == 0) return absl::InvalidArgumentError("head has no layers");
   for (int i = 0; i < model.head_size(); ++i) {
     const v1::DenseLayer& l = model.head(i);
     RETURN_IF_ERROR(CheckLayer(l, absl::StrCat("head layer ", i)));
     if (l.weights().values_size() == 0) {
       return absl::InvalidArgumentError(absl::StrCat("head layer ", i, ": must be float32"));
     }
-    head.layers.push_back(FloatLayer(l));
-  }
-  RETURN_IF_ERROR(head.Validate());
-  return head;
-}
-
-v1::Model ModelToProto(const client::Body& body, const client::Head& head) {
-  v1::Model m;
-  m.set_input_dim(static_cast<int32_t>(body.input_dim(head.input_dim())));
-  for (const client::BodyLayer& l : body.layers()) {
-    if (const auto* d = std::get_if<client::DenseLayer>(&l)) {
-      PutFloat(*d, *m.add_body());
-    } else {
-      PutInt8(std::get<client::QuantizedDenseLayer>(l), *m.add_body());
+    if (i > 0 && model.head(i - 1).outputs() != l.inputs()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("head layer ", i, " input width differs from layer ", i - 1));
     }
   }
-  for (const client::DenseLayer& d : head.layers) PutFloat(d, *m.add_head());
-  return m;
+  if (model.head(model.head_size() - 1).relu()) {
+    return absl::InvalidArgumentError("the head's last layer must be linear (logits)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateModel(const v1::Model& model) {
+  RETURN_IF_ERROR(ValidateBody(model));
+  RETURN_IF_ERROR(ValidateHead(model));
+  const int64_t features =
+      model.body_size() == 0 ? model.input_dim() : model.body(model.body_size() - 1).outputs();
+  if (features != model.head(0).inputs()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the body's output width (", features, ") differs from the head's input (",
+        model.head(0).inputs(), ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<float>> HeadParams(const v1::Model& model) {
-  ASSIGN_OR_RETURN(client::Head head, HeadFromProto(model));
-  return head.Flatten();
+  RETURN_IF_ERROR(ValidateHead(model));
+  std::vector<float> flat;
+  flat.reserve(static_cast<size_t>(NumParams(model)));
+  for (const v1::DenseLayer& l : model.head()) {
+    flat.insert(flat.end(), l.weights().values().begin(), l.weights().values().end());
+    flat.insert(flat.end(), l.bias().values().begin(), l.bias().values().end());
+  }
+  return flat;
 }
 
 absl::Status SetHeadParams(absl::Span<const float> flat, v1::Model& model) {
-  ASSIGN_OR_RETURN(client::Head head, HeadFromProto(model));
-  RETURN_IF_ERROR(head.Unflatten(flat));
-  for (int i = 0; i < model.head_size(); ++i) {
-    v1::DenseLayer* l = model.mutable_head(i);
-    const client::DenseLayer& d = head.layers[i];
-    l->mutable_weights()->mutable_values()->Assign(d.w.data(), d.w.data() + d.w.size());
-    l->mutable_bias()->mutable_values()->Assign(d.b.data(), d.b.data() + d.b.size());
+  RETURN_IF_ERROR(ValidateHead(model));
+  if (static_cast<int64_t>(flat.size()) != NumParams(model)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("head has ", NumParams(model), " parameters, got ", flat.size()));
+  }
+  const float* p = flat.data();
+  for (v1::DenseLayer& l : *model.mutable_head()) {
+    for (float& w : *l.mutable_weights()->mutable_values()) w = *p++;
+    for (float& b : *l.mutable_bias()->mutable_values()) b = *p++;
   }
   return absl::OkStatus();
 }
@@ -137,11 +138,8 @@ absl::Status SetHeadParams(absl::Span<const float> flat, v1::Model& model) {
 v1::Model Int8BodyVariant(const v1::Model& model) {
   v1::Model out = model;
   for (int i = 0; i < out.body_size(); ++i) {
-    const v1::DenseLayer& l = model.body(i);
-    if (l.weights().values_size() == 0) continue;  // Already int8.
-    v1::DenseLayer q;
-    PutInt8(client::Quantize(FloatLayer(l)), q);
-    *out.mutable_body(i) = q;
+    if (model.body(i).weights().values_size() == 0) continue;  // Already int8.
+    *out.mutable_body(i) = Int8Layer(model.body(i));
   }
   return out;
 }

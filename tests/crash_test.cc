@@ -17,10 +17,10 @@
 
 #include "absl/strings/match.h"
 #include "client/core/eligibility.h"
+#include "client/transport/model_proto.h"
 #include "client/transport/participant.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
-#include "proto/model_codec.h"
 #include "tests/child_process.h"
 #include "tools/base/atomic_file.h"
 

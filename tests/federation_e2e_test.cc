@@ -14,12 +14,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/core/eligibility.h"
+#include "client/transport/model_proto.h"
 #include "client/transport/participant.h"
 #include "coordinator/clock.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
-#include "proto/model_codec.h"
 
 namespace fedtiny {
 namespace {

@@ -7,11 +7,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include "client/core/eligibility.h"
+#include "client/transport/model_proto.h"
 #include "client/transport/participant.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
-#include "proto/model_codec.h"
 #include "tools/base/atomic_file.h"
 
 namespace fedtiny {

@@ -6,25 +6,18 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/int8_quant.h"
 
 namespace fedtiny::client {
 
 QuantizedDenseLayer Quantize(const DenseLayer& layer) {
+  const absl::Span<const float> w(layer.w.data(), static_cast<size_t>(layer.w.size()));
+  const Int8Affine affine = ChooseInt8Affine(w);
   QuantizedDenseLayer q;
-  const float lo = layer.w.size() ? std::min(0.f, layer.w.minCoeff()) : 0.f;
-  const float hi = layer.w.size() ? std::max(0.f, layer.w.maxCoeff()) : 0.f;
-  // In double, then clamped to a positive normal float: a range wider than
-  // FLT_MAX or narrower than 255 denormals must still give a decodable layer.
-  const double scale = (static_cast<double>(hi) - lo) / 255.0;
-  q.scale = hi > lo ? static_cast<float>(std::clamp<double>(
-                          scale, std::numeric_limits<float>::min(), std::numeric_limits<float>::max()))
-                    : 1.f;
-  q.zero_point = static_cast<int32_t>(
-      std::clamp<double>(std::round(-128.0 - lo / static_cast<double>(q.scale)), -128, 127));
-  q.q = ((layer.w.array() / q.scale).round() + static_cast<float>(q.zero_point))
-            .max(-128.f)
-            .min(127.f)
-            .cast<int8_t>();
+  q.scale = affine.scale;
+  q.zero_point = affine.zero_point;
+  q.q.resize(layer.w.rows(), layer.w.cols());
+  QuantizeInt8(w, affine, absl::MakeSpan(q.q.data(), static_cast<size_t>(q.q.size())));
   q.b = layer.b;
   q.relu = layer.relu;
   return q;

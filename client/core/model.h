@@ -38,7 +38,8 @@ struct QuantizedDenseLayer {
   int64_t out() const { return q.rows(); }
 };
 
-// Per-tensor affine int8 quantization of a float layer (min/max calibrated).
+// Per-tensor affine int8 quantization of a float layer (min/max calibrated;
+// tools/base/int8_quant.h, the same as the coordinator's int8 bundles).
 QuantizedDenseLayer Quantize(const DenseLayer& layer);
 
 using BodyLayer = std::variant<DenseLayer, QuantizedDenseLayer>;
@@ -71,8 +72,9 @@ struct Head {
   int64_t num_params() const;
   int64_t input_dim() const { return layers.front().in(); }
   int64_t num_classes() const { return layers.back().out(); }
-  // All weights then biases, layer by layer, as one flat vector (the update
-  // format the coordinator aggregates).
+  // Each layer's weights (column-major) then bias, layer by layer, as one flat
+  // vector: the flat head layout of the wire (defined in proto/model_codec.h),
+  // the update format the coordinator aggregates.
   std::vector<float> Flatten() const;
   // The inverse; kInvalidArgument for a wrong size.
   absl::Status Unflatten(absl::Span<const float> flat);

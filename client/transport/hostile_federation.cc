@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "proto/model_codec.h"
+#include "client/transport/model_proto.h"
 #include "tools/base/sha256.h"
 
 namespace fedtiny::client::testing {

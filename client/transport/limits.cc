@@ -12,15 +12,6 @@ namespace fedtiny::client {
 
 namespace {
 
-// NaN fails every comparison, so it is outside every range.
-bool Within(double v, double lo, double hi) { return v >= lo && v <= hi; }
-
-absl::Status Outside(const char* field, double value,
-                     const std::string& range) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("plan: ", field, " ", value, " is outside ", range));
-}
-
 // Floats per example that one dense layer holds in flight: its input and
 // output.
 double Width(int64_t in, int64_t out) {
@@ -28,36 +19,6 @@ double Width(int64_t in, int64_t out) {
 }
 
 }  // namespace
-
-absl::Status CheckPlan(const v1::Plan& p) {
-  using R = PlanRanges;
-  if (!Within(p.epochs(), 1, R::kMaxEpochs)) {
-    return Outside("epochs", p.epochs(),
-                   absl::StrCat("[1, ", R::kMaxEpochs, "]"));
-  }
-  if (!Within(p.batch_size(), 1, R::kMaxBatchSize)) {
-    return Outside("batch_size", p.batch_size(),
-                   absl::StrCat("[1, ", R::kMaxBatchSize, "]"));
-  }
-  if (!(p.learning_rate() > 0) ||
-      !Within(p.learning_rate(), 0, R::kMaxLearningRate)) {
-    return Outside("learning_rate", p.learning_rate(),
-                   absl::StrCat("(0, ", R::kMaxLearningRate, "]"));
-  }
-  if (!Within(p.momentum(), 0, R::kMaxMomentum)) {
-    return Outside("momentum", p.momentum(),
-                   absl::StrCat("[0, ", R::kMaxMomentum, "]"));
-  }
-  if (!Within(p.proximal_mu(), 0, R::kMaxProximalMu)) {
-    return Outside("proximal_mu", p.proximal_mu(),
-                   absl::StrCat("[0, ", R::kMaxProximalMu, "]"));
-  }
-  if (!Within(p.clip_norm(), 0, R::kMaxClipNorm)) {
-    return Outside("clip_norm", p.clip_norm(),
-                   absl::StrCat("[0, ", R::kMaxClipNorm, "] (0: no clipping)"));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status CheckBundles(const v1::Assignment& a, const DeviceLimits& limits) {
   if (a.bundles_size() > limits.max_bundles) {

@@ -14,11 +14,13 @@
 #include "client/core/head_trainer.h"
 #include "client/core/model.h"
 #include "proto/federation.pb.h"
+#include "proto/plan_ranges.h"
 
 namespace fedtiny::client {
 
 // The device's declared limits, besides SessionOptions::max_bundle_bytes (per
-// bundle, enforced by the session) and the plan ranges below.
+// bundle, enforced by the session) and the plan ranges (CheckPlan and
+// PlanRanges in proto/plan_ranges.h, shared with the coordinator).
 struct DeviceLimits {
   int max_bundles = 16;  // Cluster heads per assignment.
   // Memory a round may take: the announced bundles before download; then the
@@ -26,20 +28,6 @@ struct DeviceLimits {
   // the training buffers.
   int64_t max_working_bytes = int64_t{256} << 20;
 };
-
-// The plan ranges a device accepts (inclusive unless noted).
-struct PlanRanges {
-  static constexpr int kMaxEpochs = 100;         // epochs in [1, 100]
-  static constexpr int kMaxBatchSize = 4096;     // batch_size in [1, 4096]
-  static constexpr float kMaxLearningRate = 10;  // learning_rate in (0, 10]
-  static constexpr float kMaxMomentum = 0.999f;  // momentum in [0, 0.999]
-  static constexpr float kMaxProximalMu = 100;   // proximal_mu in [0, 100]
-  static constexpr float kMaxClipNorm = 1e6f;  // clip_norm 0 (off) or (0, 1e6]
-};
-
-// kInvalidArgument naming the first field outside PlanRanges (NaN and Inf are
-// outside every range).
-absl::Status CheckPlan(const v1::Plan& plan);
 
 // The trainer's plan for `plan` (which passed CheckPlan) on a device holding
 // `examples` examples: a batch larger than the data trains exactly as a batch

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 
 #include <openssl/rand.h>
@@ -10,7 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/core/personalization.h"
 #include "client/core/round.h"
-#include "proto/model_codec.h"
+#include "client/transport/model_proto.h"
+#include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
 
 namespace fedtiny::client {
@@ -162,8 +162,7 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   up.set_cluster(r.cluster);
   up.set_model_version(bundle.version());
   up.set_example_count(update->example_count);
-  up.set_delta(std::string(reinterpret_cast<const char*>(update->delta.data()),
-                           update->delta.size() * sizeof(float)));
+  up.set_delta(EncodeDelta(update->delta));
   double loss = 0;
   for (const auto& [name, value] : update->metrics) {
     (*up.mutable_metrics())[name] = value;

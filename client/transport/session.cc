@@ -7,17 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "proto/grpc_status.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/sha256.h"
 
 namespace fedtiny::client {
 
 namespace {
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 // gRPC's retry policy (gRFC A6) for every Federation method: UNAVAILABLE only.
 // DEADLINE_EXCEEDED is final (a late upload stays late), and gRPC never retries
@@ -75,7 +71,7 @@ absl::StatusOr<v1::CheckInResponse> FederationSession::CheckIn(const v1::CheckIn
   grpc::Status s = Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
     return stub_->CheckIn(&ctx, request, &response);
   });
-  if (!s.ok()) return FromGrpc(s);
+  if (!s.ok()) return FromGrpcStatus(s);
   return response;
 }
 
@@ -131,7 +127,7 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
       absl::Status pace = CheckPace(start, bytes.size());  // Say which deadline ran out.
       if (!pace.ok()) return pace;
     }
-    if (!s.ok()) return FromGrpc(s);
+    if (!s.ok()) return FromGrpcStatus(s);
     const int64_t missing = size - static_cast<int64_t>(bytes.size());
     if (resp.offset() != static_cast<int64_t>(bytes.size()) || resp.data().empty() ||
         static_cast<int64_t>(resp.data().size()) > missing ||
@@ -151,14 +147,14 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
 
 absl::Status FederationSession::Upload(const v1::UploadRequest& request) {
   v1::UploadResponse response;
-  return FromGrpc(Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
     return stub_->Upload(&ctx, request, &response);
   }));
 }
 
 absl::Status FederationSession::ReportFailure(const v1::FailureReport& report) {
   v1::FailureResponse response;
-  return FromGrpc(Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
     return stub_->ReportFailure(&ctx, report, &response);
   }));
 }

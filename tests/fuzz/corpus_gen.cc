@@ -17,6 +17,7 @@
 
 #include "aggregation/server_optimizer.h"
 #include "client/core/head_trainer.h"
+#include "client/transport/model_proto.h"
 #include "proto/model_codec.h"
 #include "tests/fuzz/coordinator_fixture.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -349,7 +350,7 @@ void ModelCodec() {
   Write("model_codec", "head_only", head_only.SerializeAsString());
   client::Head two = client::MakeHead({3, 4, 2}, 1);
   Write("model_codec", "two_head_layers",
-        ModelToProto(*BodyFromProto(m), two).SerializeAsString());
+        client::ModelToProto(*client::BodyFromProto(m), two).SerializeAsString());
   v1::Model bad = m;
   bad.mutable_head(0)->mutable_bias()->add_values(1);
   Write("model_codec", "bad_bias", bad.SerializeAsString());

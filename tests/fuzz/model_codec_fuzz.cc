@@ -1,10 +1,12 @@
-// Fuzzes the model codec (proto/model_codec.h): the bytes are a serialized
+// Fuzzes the model codec (proto/model_codec.h) and the SDK's conversions
+// (client/transport/model_proto.h): the bytes are a serialized
 // v1::Model, as a device receives it in a bundle and as an operator sends it in
 // a TaskConfig.
 //
 // Invariants: a model that decodes re-encodes to bytes that decode to the same
 // body and head, and re-encoding is then a fixed point (byte-identical); its
-// head is finite and HeadParams / SetHeadParams round-trip bit-exactly; a wrong
+// head is finite, HeadParams is Head::Flatten (one flat layout on both sides)
+// and HeadParams / SetHeadParams round-trip bit-exactly; a wrong
 // parameter count is refused; the int8 variant the coordinator serves to
 // devices without an FPU decodes too, with the same head; running the body on
 // one input works for both variants.
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "client/transport/model_proto.h"
 #include "proto/model_codec.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -25,8 +28,8 @@ void CheckRoundTrip(const v1::Model& m, const client::Body& body,
   const std::string once = ModelToProto(body, head).SerializeAsString();
   v1::Model reparsed;
   FUZZ_CHECK(reparsed.ParseFromString(once));
-  absl::StatusOr<client::Body> body2 = BodyFromProto(reparsed);
-  absl::StatusOr<client::Head> head2 = HeadFromProto(reparsed);
+  absl::StatusOr<client::Body> body2 = client::BodyFromProto(reparsed);
+  absl::StatusOr<client::Head> head2 = client::HeadFromProto(reparsed);
   FUZZ_CHECK_OK(body2) << "an encoded body does not decode";
   FUZZ_CHECK_OK(head2) << "an encoded head does not decode";
   FUZZ_CHECK(Flat(*head2) == Flat(head)) << "the head changed in a round trip";
@@ -38,7 +41,8 @@ void CheckRoundTrip(const v1::Model& m, const client::Body& body,
 void CheckHeadParams(const v1::Model& m, const client::Head& head) {
   absl::StatusOr<std::vector<float>> params = HeadParams(m);
   FUZZ_CHECK_OK(params);
-  FUZZ_CHECK(static_cast<int64_t>(params->size()) == head.num_params());
+  FUZZ_CHECK(*params == Flat(head))
+      << "HeadParams and Head::Flatten disagree on the flat layout";
   for (float v : *params)
     FUZZ_CHECK(std::isfinite(v)) << "a decoded head holds NaN/Inf";
   v1::Model copy = m;
@@ -55,13 +59,13 @@ void CheckHeadParams(const v1::Model& m, const client::Head& head) {
 
 void CheckInt8Variant(const v1::Model& m, const client::Head& head) {
   const v1::Model q = Int8BodyVariant(m);
-  absl::StatusOr<client::Body> body = BodyFromProto(q);
+  absl::StatusOr<client::Body> body = client::BodyFromProto(q);
   if (!FUZZ_FINDING("MC-1", body.ok(),
                     "the int8 variant of a valid model does not decode: " +
                         body.status().ToString())) {
     return;
   }
-  absl::StatusOr<client::Head> qhead = HeadFromProto(q);
+  absl::StatusOr<client::Head> qhead = client::HeadFromProto(q);
   FUZZ_CHECK_OK(qhead);
   FUZZ_CHECK(Flat(*qhead) == Flat(head)) << "the int8 variant changed the head";
   for (const client::BodyLayer& l : body->layers()) {
@@ -88,8 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fedtiny::fuzz;
   v1::Model m;
   if (!m.ParseFromArray(data, static_cast<int>(size))) return 0;
-  absl::StatusOr<client::Body> body = BodyFromProto(m);
-  absl::StatusOr<client::Head> head = HeadFromProto(m);
+  absl::StatusOr<client::Body> body = client::BodyFromProto(m);
+  absl::StatusOr<client::Head> head = client::HeadFromProto(m);
   if (head.ok()) CheckHeadParams(m, *head);
   if (body.ok()) {
     CheckFeatures(*body, m.input_dim(), head.ok() ? head->input_dim() : 1);

@@ -1,8 +1,8 @@
-#include "coordinator/grpc_status.h"
+#include "proto/grpc_status.h"
 
 #include "gtest/gtest.h"
 
-namespace fedtiny::coordinator {
+namespace fedtiny {
 namespace {
 
 TEST(GrpcStatusTest, RoundTripsEveryCode) {
@@ -19,5 +19,13 @@ TEST(GrpcStatusTest, RoundTripsEveryCode) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST(GrpcStatusTest, ReadsWhatAClientReceives) {
+  const absl::Status s =
+      FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "down");
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+}
+
 }  // namespace
-}  // namespace fedtiny::coordinator
+}  // namespace fedtiny

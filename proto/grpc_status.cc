@@ -1,8 +1,8 @@
-#include "coordinator/grpc_status.h"
+#include "proto/grpc_status.h"
 
 #include <string>
 
-namespace fedtiny::coordinator {
+namespace fedtiny {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -16,4 +16,4 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
                       status.error_message());
 }
 
-}  // namespace fedtiny::coordinator
+}  // namespace fedtiny
