@@ -376,7 +376,8 @@ TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {
   absl::StatusOr<v1::TaskInfo> ok = c_->CreateTask(Config("t", 1));
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->config().max_example_count(), 1'000'000);
-  EXPECT_EQ(ok->config().accepted_metrics_size(), 3);
+  EXPECT_EQ(ok->config().accepted_metrics_size(), 4);
+  EXPECT_EQ(ok->config().accepted_metrics(1), "train_accuracy");
   EXPECT_EQ(ok->config().max_update_norm(), 1e4);
 }
 

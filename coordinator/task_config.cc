@@ -1,6 +1,7 @@
 #include "coordinator/task_config.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
@@ -133,10 +134,19 @@ absl::StatusOr<std::vector<std::vector<float>>> InitialHeads(const v1::TaskConfi
   for (int k = 0; k < std::max(1, config.clusters()); ++k) {
     std::vector<float> h = head;
     if (k > 0) {
+      // Each layer's weights get Glorot-normal noise (sigma^2 = 2 / (in + out)),
+      // so clusters start as distinct models, as independent initializations
+      // would, and devices can tell them apart (IFCA).
       aggregation::SeededRandomSource rng(static_cast<uint64_t>(k));
-      std::vector<float> noise(h.size());
-      aggregation::FillGaussian(rng, 0.01, absl::MakeSpan(noise));
-      for (size_t i = 0; i < h.size(); ++i) h[i] += noise[i];
+      size_t at = 0;
+      for (const v1::DenseLayer& l : config.model().head()) {
+        const size_t w = static_cast<size_t>(l.inputs()) * static_cast<size_t>(l.outputs());
+        std::vector<float> noise(w);
+        aggregation::FillGaussian(rng, std::sqrt(2.0 / (l.inputs() + l.outputs())),
+                                  absl::MakeSpan(noise));
+        for (size_t i = 0; i < w; ++i) h[at + i] += noise[i];
+        at += w + static_cast<size_t>(l.outputs());
+      }
     }
     out.push_back(std::move(h));
   }

@@ -27,8 +27,9 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& config, int64_t dim);
 std::string VariantFor(const v1::TaskConfig& config, const v1::DeviceCapabilities& device);
 
 // The flat head of each cluster at version 0: cluster 0 is the config's head;
-// the others are perturbed by a small seeded Gaussian (sigma 0.01, seed = the
-// cluster index), or no client could ever prefer one over another.
+// the others add seeded Glorot-normal noise (seed = the cluster index) to each
+// layer's weights, so that the clusters start apart and devices can tell them
+// apart (IFCA).
 absl::StatusOr<std::vector<std::vector<float>>> InitialHeads(const v1::TaskConfig& config);
 
 }  // namespace fedtiny::coordinator

@@ -26,6 +26,14 @@ class ClientDataSource {
   virtual int64_t NumExamples(int64_t k) const = 0;
   // Device k's training data (made on demand by generating sources).
   virtual ClientData Get(int64_t k) const = 0;
+  // Device k's data as the body of the model variant it received sees it
+  // (`int8`: the int8 body; sources without a body ignore it). A reference to
+  // stored data when the source keeps it (no copy), else made into `scratch`.
+  virtual const ClientData& View(int64_t k, bool int8, ClientData& scratch) const {
+    (void)int8;
+    scratch = Get(k);
+    return scratch;
+  }
 };
 
 }  // namespace fedtiny::sim

@@ -17,6 +17,9 @@
 #include "aggregation/server_optimizer.h"
 #include "client/core/head_trainer.h"
 #include "client/core/personalization.h"
+#include "client/transport/model_proto.h"
+#include "coordinator/task_config.h"
+#include "proto/model_codec.h"
 #include "sim/round_driver.h"
 #include "sim/synthetic.h"
 #include "sim/partition.h"
@@ -35,30 +38,47 @@ using client::RowMatrixXf;
 // Client data computed once (the body's features of each device's images).
 class PrecomputedSource final : public ClientDataSource {
  public:
-  PrecomputedSource(std::vector<ClientData> clients, int64_t dim)
-      : clients_(std::move(clients)), dim_(dim) {}
+  // `int8_clients` (the same examples through the int8 body) may be empty when
+  // no device receives the int8 variant.
+  PrecomputedSource(std::vector<ClientData> clients, std::vector<ClientData> int8_clients,
+                    int64_t dim)
+      : clients_(std::move(clients)), int8_clients_(std::move(int8_clients)), dim_(dim) {}
   int64_t num_clients() const override { return static_cast<int64_t>(clients_.size()); }
   int64_t feature_dim() const override { return dim_; }
   int64_t NumExamples(int64_t k) const override {
     return static_cast<int64_t>(clients_[k].labels.size());
   }
   ClientData Get(int64_t k) const override { return clients_[k]; }
+  const ClientData& View(int64_t k, bool int8, ClientData&) const override {
+    return int8 && !int8_clients_.empty() ? int8_clients_[k] : clients_[k];
+  }
 
  private:
   const std::vector<ClientData> clients_;
+  const std::vector<ClientData> int8_clients_;
   const int64_t dim_;
 };
 
+// A task name (1-64 of [a-z0-9-]) from a run name.
+std::string TaskNameOf(const std::string& run) {
+  std::string out;
+  for (char ch : run.substr(0, 64)) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out += (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') ? l : '-';
+  }
+  return out.empty() ? "sim" : out;
+}
+
 absl::Status Validate(const ExperimentConfig& c, const FashionMnist& data) {
-  if (c.rounds < 1 || c.clients < 1 || c.per_round < 1 || c.per_round > c.clients ||
-      c.over_selection < 1 || c.epochs < 1 || c.batch < 1 || !(c.lr > 0) || c.threads < 1 ||
+  // The task's own fields are checked by the coordinator's validator.
+  if (c.clients < 1 || c.task.clients_per_round() > c.clients || c.threads < 1 ||
       c.proxy < 1 || c.proxy >= data.train.images.rows() || c.eval_every < 1 ||
-      c.clusters < 1 || c.clusters > 16 || c.cluster_groups < 1 || c.cluster_groups > 16 ||
+      c.cluster_groups < 1 || c.cluster_groups > 16 ||
       !(c.attacker_fraction >= 0 && c.attacker_fraction < 1)) {
     return absl::InvalidArgumentError(
-        "experiment: need rounds, clients, epochs, batch, threads >= 1; "
-        "1 <= per_round <= clients; over_selection >= 1; lr > 0; eval_every >= 1; "
-        "0 < proxy < training examples; attacker_fraction in [0, 1)");
+        "experiment: need clients, threads >= 1; clients_per_round <= clients; "
+        "eval_every >= 1; 0 < proxy < training examples; cluster_groups in [1, 16]; "
+        "attacker_fraction in [0, 1)");
   }
   return absl::OkStatus();
 }
@@ -121,20 +141,29 @@ absl::StatusOr<client::Evaluation> EvaluateGroups(const std::vector<Head>& heads
 }  // namespace
 
 absl::StatusOr<ExperimentResult> RunExperiment(
-    const ExperimentConfig& c, const FashionMnist& data,
+    const ExperimentConfig& config, const FashionMnist& data,
     const std::function<void(const RoundRecord&)>& on_round) {
-  RETURN_IF_ERROR(Validate(c, data));
+  RETURN_IF_ERROR(Validate(config, data));
   // Bad specs fail before the expensive pre-training.
-  RETURN_IF_ERROR(aggregation::ParseAggregatorSpec(c.aggregator).status());
-  RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer).status());
+  ExperimentConfig c = config;
+  if (c.task.name().empty()) c.task.set_name(TaskNameOf(c.name));
+  {
+    v1::TaskConfig probe = c.task;
+    *probe.mutable_model() = client::ModelToProto(
+        Body({client::MakeHead({784, 128}, 1).layers[0]}), client::MakeHead({128, 64, 10}, 1));
+    RETURN_IF_ERROR(coordinator::ValidateTaskConfig(probe).status());
+  }
   RETURN_IF_ERROR(aggregation::ParseAttack(c.attack).status());
   ExperimentResult result;
-  result.config = c;
 
-  // The frozen body and the features it gives, float32 and int8.
+  // The frozen body; the task's model is that body and a fresh head. Devices
+  // see the body of the variant the coordinator sends them (float32, or int8
+  // for small devices), so features are computed through both, once.
   ASSIGN_OR_RETURN(DenseLayer layer, PretrainBody(c, data, &result.pretrain_accuracy));
-  const Body body_f32({layer});
-  const Body body_i8({client::Quantize(layer)});
+  *c.task.mutable_model() = client::ModelToProto(Body({layer}), client::MakeHead({128, 64, 10}, c.seed + 1));
+  result.config = c;
+  ASSIGN_OR_RETURN(const Body body_f32, client::BodyFromProto(c.task.model()));
+  ASSIGN_OR_RETURN(const Body body_i8, client::BodyFromProto(Int8BodyVariant(c.task.model())));
   ASSIGN_OR_RETURN(RowMatrixXf train_f32, body_f32.Features(data.train.images));
   ASSIGN_OR_RETURN(RowMatrixXf test_f32, body_f32.Features(data.test.images));
   RowMatrixXf train_i8;
@@ -151,36 +180,42 @@ absl::StatusOr<ExperimentResult> RunExperiment(
   const Population population(c.clients, c.attacker_fraction, c.heterogeneous, c.seed);
   std::vector<std::array<int32_t, 10>> group_perm;
   for (int g = 0; g < c.cluster_groups; ++g) group_perm.push_back(GroupPermutation(g, c.seed));
-  std::vector<ClientData> clients(c.clients);
+  std::vector<ClientData> clients(c.clients), clients_i8(c.heterogeneous ? c.clients : 0);
   for (int k = 0; k < c.clients; ++k) {
-    const RowMatrixXf& src = population.class_of(k).int8_body && c.heterogeneous ? train_i8 : train_f32;
     clients[k].features.resize(parts[k].size(), 128);
+    if (c.heterogeneous) clients_i8[k].features.resize(parts[k].size(), 128);
     for (size_t i = 0; i < parts[k].size(); ++i) {
       const int64_t row = parts[k][i] + c.proxy;
-      clients[k].features.row(i) = src.row(row);
+      clients[k].features.row(i) = train_f32.row(row);
+      if (c.heterogeneous) clients_i8[k].features.row(i) = train_i8.row(row);
       // Devices of data group k % cluster_groups see permuted labels.
       clients[k].labels.push_back(group_perm[k % c.cluster_groups][data.train.labels[row]]);
     }
+    if (c.heterogeneous) clients_i8[k].labels = clients[k].labels;
   }
 
-  std::vector<Head> heads;
-  for (int k = 0; k < c.clusters; ++k) heads.push_back(client::MakeHead({128, 64, 10}, c.seed + 1 + k));
-  const PrecomputedSource source(std::move(clients), 128);
+  const PrecomputedSource source(std::move(clients), std::move(clients_i8), 128);
   const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
     return EvaluateGroups(h, test_f32, data.test.labels, c.cluster_groups, c.seed, groups);
   };
-  RETURN_IF_ERROR(RunRounds(c, source, population, std::move(heads), evaluate, result, on_round));
+  RETURN_IF_ERROR(RunInProcess(c, source, population, evaluate, result, on_round));
   return result;
 }
 
 absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
-    const ExperimentConfig& c, const SyntheticOptions& options,
+    const ExperimentConfig& config, const SyntheticOptions& options,
     const std::function<void(const RoundRecord&)>& on_round) {
-  if (c.rounds < 1 || c.per_round < 1 || options.clients < c.per_round || c.eval_every < 1 ||
-      c.clusters < 1 || c.threads < 1) {
+  if (options.clients < config.task.clients_per_round() || config.eval_every < 1 ||
+      config.threads < 1) {
     return absl::InvalidArgumentError(
-        "synthetic: need rounds, per_round, threads, clusters >= 1 and clients >= per_round");
+        "synthetic: need threads, eval_every >= 1 and clients >= clients_per_round");
   }
+  ExperimentConfig c = config;
+  if (c.task.name().empty()) c.task.set_name(TaskNameOf(c.name));
+  // Multinomial logistic regression, as in the FedProx paper: no body.
+  *c.task.mutable_model() = client::ModelToProto(
+      Body(), client::MakeHead({kSyntheticDim, kSyntheticClasses}, c.seed + 1));
+  c.task.mutable_model()->set_input_dim(kSyntheticDim);
   ExperimentResult result;
   result.config = c;
   const SyntheticSource source(options);
@@ -195,15 +230,10 @@ absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
     test_x.middleRows(i * 20, 20) = t.features;
     test_y.insert(test_y.end(), t.labels.begin(), t.labels.end());
   }
-  // Multinomial logistic regression, as in the FedProx paper.
-  std::vector<Head> heads;
-  for (int k = 0; k < c.clusters; ++k) {
-    heads.push_back(client::MakeHead({kSyntheticDim, kSyntheticClasses}, c.seed + 1 + k));
-  }
   const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
     return EvaluateGroups(h, test_x, test_y, 1, c.seed, groups);
   };
-  RETURN_IF_ERROR(RunRounds(c, source, population, std::move(heads), evaluate, result, on_round));
+  RETURN_IF_ERROR(RunInProcess(c, source, population, evaluate, result, on_round));
   return result;
 }
 

@@ -21,9 +21,9 @@ const FashionMnist& Data() {
 
 ExperimentConfig Small() {
   ExperimentConfig c;
-  c.rounds = 8;
+  c.task.set_rounds(8);
   c.clients = 100;
-  c.per_round = 20;
+  c.task.set_clients_per_round(20);
   c.proxy = 3000;
   c.pretrain_epochs = 1;
   c.heterogeneous = false;
@@ -59,9 +59,9 @@ TEST(ExperimentTest, SignFlipBreaksFedAvgNotTheGeometricMedian) {
   ExperimentConfig c = Small();
   c.attacker_fraction = 0.3;
   c.attack = "sign_flip:tau=4";  // Attackers send -3 x the honest mean.
-  c.aggregator = "fedavg";
+  c.task.set_aggregator("fedavg");
   absl::StatusOr<ExperimentResult> fedavg = RunExperiment(c, Data());
-  c.aggregator = "geometric_median";
+  c.task.set_aggregator("geometric_median");
   absl::StatusOr<ExperimentResult> gm = RunExperiment(c, Data());
   ASSERT_THAT(fedavg, IsOk());
   ASSERT_THAT(gm, IsOk());
@@ -82,7 +82,7 @@ TEST(ExperimentTest, HeterogeneousFleetDropsAndStraggles) {
   for (const RoundRecord& rec : r->rounds) {
     dropped += rec.dropped;
     stragglers += rec.stragglers;
-    EXPECT_LE(rec.reported, c.per_round);
+    EXPECT_LE(rec.reported, c.task.clients_per_round());
     EXPECT_EQ(rec.selected, 26);  // 20 x 1.3 over-selection.
   }
   EXPECT_GT(dropped, 0);
@@ -98,12 +98,12 @@ TEST(ExperimentTest, PerClusterHeadsBeatOneHeadOnPermutedLabelGroups) {
   ExperimentConfig c = Small();
   c.cluster_groups = 4;  // Four groups of devices, each with its own label permutation.
   c.clients = 200;
-  c.per_round = 40;
-  c.rounds = 12;
+  c.task.set_clients_per_round(40);
+  c.task.set_rounds(12);
   c.partition = "iid";
-  c.clusters = 1;
+  c.task.set_clusters(1);
   absl::StatusOr<ExperimentResult> one = RunExperiment(c, Data());
-  c.clusters = 4;
+  c.task.set_clusters(4);
   absl::StatusOr<ExperimentResult> four = RunExperiment(c, Data());
   ASSERT_THAT(one, IsOk());
   ASSERT_THAT(four, IsOk());
@@ -127,10 +127,10 @@ TEST(ExperimentTest, PersonalHeadsBeatTheGlobalHeadOnSkewedDevices) {
 
 TEST(ExperimentTest, RejectsBadConfigs) {
   ExperimentConfig c = Small();
-  c.per_round = 1000;
+  c.task.set_clients_per_round(1000);
   EXPECT_THAT(RunExperiment(c, Data()), StatusIs(absl::StatusCode::kInvalidArgument));
   c = Small();
-  c.aggregator = "average";
+  c.task.set_aggregator("average");
   EXPECT_THAT(RunExperiment(c, Data()), StatusIs(absl::StatusCode::kInvalidArgument));
   c = Small();
   c.attack = "flood";

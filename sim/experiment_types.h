@@ -6,36 +6,37 @@
 #include <string>
 #include <vector>
 
+#include "proto/admin.pb.h"
+
 namespace fedtiny::sim {
 
+// The task part of an experiment: what the coordinator runs. Defaults: 50
+// rounds of 100 reports (over-selection 1.3, a 900 s
+// virtual deadline), plan 1 epoch x batch 10 x lr 0.05, FedAvg with plain SGD,
+// one head, no eligibility rule (the population decides who is available), the
+// int8 variant for devices under 2 MiB of RAM or without an FPU. The model is
+// filled in by the experiment (pre-trained body, fresh head); min_reports is
+// left to the validator (half of clients_per_round).
+v1::TaskConfig DefaultExperimentTask();
+
 struct ExperimentConfig {
-  std::string name = "experiment";
-  int rounds = 50;
+  std::string name = "experiment";  // Run name; the task's name is derived from it when unset.
+  // Exactly what `flctl task create` takes: one validator (the coordinator's) serves both.
+  v1::TaskConfig task = DefaultExperimentTask();
   int clients = 1000;
-  int per_round = 100;
-  double over_selection = 1.3;
-  double min_report_fraction = 0.5;  // Fewer reports than this x per_round: abandoned.
-  double deadline_s = 900;           // Virtual seconds per round.
   double gap_s = 60;                 // Virtual seconds between rounds.
-  int epochs = 1;
-  int batch = 10;
-  float lr = 0.05f;
-  float prox_mu = 0;
   std::string partition = "dirichlet";
   double alpha = 0.5;
   int proxy = 6000;
   int pretrain_epochs = 3;
-  std::string aggregator = "fedavg";
-  std::string server_optimizer = "sgd";
   double attacker_fraction = 0;
   std::string attack = "sign_flip";
-  bool heterogeneous = true;  // Device classes, windows, drop-outs, int8 bodies.
+  bool heterogeneous = true;  // Device classes, windows, drop-outs, int8 variants.
   int threads = 2;
-  int clusters = 1;        // Heads the coordinator keeps (devices pick one: IFCA).
   int cluster_groups = 1;  // Data groups with permuted labels (cluster structure).
-  int eval_every = 1;
+  int eval_every = 1;      // Evaluate the test set every k rounds (and the last).
   // Devices sampled at each evaluation for local/personalized accuracy (0: off).
-  int personalize_devices = 0;  // Evaluate the test set every k rounds (and the last).
+  int personalize_devices = 0;
   uint64_t seed = 1;
 };
 
@@ -44,6 +45,7 @@ struct RoundRecord {
   double virtual_time_s = 0;  // When the round closed.
   int selected = 0;
   int reported = 0;
+  int rejected = 0;           // Uploads the coordinator refused (malformed, late, ...).
   int dropped = 0;
   int stragglers = 0;
   int attackers = 0;          // Malicious updates among those aggregated.

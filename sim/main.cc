@@ -4,10 +4,16 @@
 // per round, then the final accuracy and the report's path.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "google/protobuf/text_format.h"
+#include "tools/base/atomic_file.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
@@ -45,6 +51,17 @@ ABSL_FLAG(double, synthetic_alpha, 1.0, "Synthetic: how much device models diffe
 ABSL_FLAG(double, synthetic_beta, 1.0, "Synthetic: how much device inputs differ.");
 ABSL_FLAG(int, personalize_devices, 50,
           "Devices sampled at each evaluation for local vs personalized accuracy (0: off).");
+ABSL_FLAG(double, min_report_fraction, 0.5,
+          "Fewer reports than this x per_round by the deadline: the round is abandoned.");
+ABSL_FLAG(double, deadline_s, 900, "Round deadline, virtual seconds.");
+ABSL_FLAG(double, momentum, 0, "Client momentum (the plan's).");
+ABSL_FLAG(double, clip_norm, 0, "Clients clip their update to this L2 norm (0: off).");
+ABSL_FLAG(std::string, task_config, "",
+          "TaskConfig in text format (as `flctl task create --config` takes); replaces the "
+          "task flags (rounds, per_round, over_selection, min_report_fraction, deadline_s, "
+          "epochs, batch, lr, prox_mu, momentum, clip_norm, aggregator, server_optimizer, clusters).");
+ABSL_FLAG(std::string, write_task_config, "",
+          "Write the task as run (validated, with its model) in text format, for `flctl task create`.");
 ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
 ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
 
@@ -53,27 +70,46 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   fedtiny::sim::ExperimentConfig c;
   c.name = absl::GetFlag(FLAGS_name);
-  c.rounds = absl::GetFlag(FLAGS_rounds);
+  fedtiny::v1::TaskConfig& t = c.task;
+  if (!absl::GetFlag(FLAGS_task_config).empty()) {
+    // The same file `flctl task create --config` takes; it replaces the task flags.
+    std::ifstream in(absl::GetFlag(FLAGS_task_config));
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in || !google::protobuf::TextFormat::ParseFromString(text.str(), &t)) {
+      std::fprintf(stderr, "sim: cannot read a TaskConfig from %s\n",
+                   absl::GetFlag(FLAGS_task_config).c_str());
+      return 1;
+    }
+    t.clear_model();  // The experiment makes the model (pre-trained body, fresh head).
+  } else {
+    t.set_rounds(absl::GetFlag(FLAGS_rounds));
+    t.set_clients_per_round(absl::GetFlag(FLAGS_per_round));
+    t.set_over_selection(absl::GetFlag(FLAGS_over_selection));
+    t.set_min_reports(std::max(1, static_cast<int>(std::ceil(
+                                      absl::GetFlag(FLAGS_min_report_fraction) * t.clients_per_round()))));
+    t.set_round_deadline_ms(static_cast<int64_t>(absl::GetFlag(FLAGS_deadline_s) * 1000));
+    t.mutable_plan()->set_epochs(absl::GetFlag(FLAGS_epochs));
+    t.mutable_plan()->set_batch_size(absl::GetFlag(FLAGS_batch));
+    t.mutable_plan()->set_learning_rate(static_cast<float>(absl::GetFlag(FLAGS_lr)));
+    t.mutable_plan()->set_proximal_mu(static_cast<float>(absl::GetFlag(FLAGS_prox_mu)));
+    t.mutable_plan()->set_momentum(static_cast<float>(absl::GetFlag(FLAGS_momentum)));
+    t.mutable_plan()->set_clip_norm(static_cast<float>(absl::GetFlag(FLAGS_clip_norm)));
+    t.set_aggregator(absl::GetFlag(FLAGS_aggregator));
+    t.set_server_optimizer(absl::GetFlag(FLAGS_server_optimizer));
+    t.set_clusters(absl::GetFlag(FLAGS_clusters));
+  }
   c.clients = absl::GetFlag(FLAGS_clients);
-  c.per_round = absl::GetFlag(FLAGS_per_round);
-  c.over_selection = absl::GetFlag(FLAGS_over_selection);
-  c.epochs = absl::GetFlag(FLAGS_epochs);
-  c.batch = absl::GetFlag(FLAGS_batch);
-  c.lr = static_cast<float>(absl::GetFlag(FLAGS_lr));
-  c.prox_mu = static_cast<float>(absl::GetFlag(FLAGS_prox_mu));
   c.partition = absl::GetFlag(FLAGS_partition);
   c.alpha = absl::GetFlag(FLAGS_alpha);
   c.proxy = absl::GetFlag(FLAGS_proxy);
   c.pretrain_epochs = absl::GetFlag(FLAGS_pretrain_epochs);
-  c.aggregator = absl::GetFlag(FLAGS_aggregator);
-  c.server_optimizer = absl::GetFlag(FLAGS_server_optimizer);
   c.attacker_fraction = absl::GetFlag(FLAGS_attackers);
   c.attack = absl::GetFlag(FLAGS_attack);
   c.heterogeneous = absl::GetFlag(FLAGS_heterogeneous);
   c.threads = absl::GetFlag(FLAGS_threads);
   c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
   c.eval_every = absl::GetFlag(FLAGS_eval_every);
-  c.clusters = absl::GetFlag(FLAGS_clusters);
   c.personalize_devices = absl::GetFlag(FLAGS_personalize_devices);
   c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
 
@@ -94,7 +130,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "%s: %d clients (%s), %d per round, %d rounds, aggregator %s, %.0f%% %s attackers\n",
                c.name.c_str(), c.clients, c.heterogeneous ? "heterogeneous" : "homogeneous",
-               c.per_round, c.rounds, c.aggregator.c_str(), 100 * c.attacker_fraction,
+               t.clients_per_round(), t.rounds(), t.aggregator().c_str(), 100 * c.attacker_fraction,
                c.attack.c_str());
   const bool quiet = absl::GetFlag(FLAGS_quiet);
   auto print = [quiet](const fedtiny::sim::RoundRecord& rec) {
@@ -113,6 +149,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sim: %s\n", r.status().ToString().c_str());
     return 1;
   }
+  if (!absl::GetFlag(FLAGS_write_task_config).empty()) {
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(r->config.task, &text);
+    absl::Status w = fedtiny::WriteFileAtomically(absl::GetFlag(FLAGS_write_task_config), text);
+    if (!w.ok()) {
+      std::fprintf(stderr, "sim: %s\n", w.ToString().c_str());
+      return 1;
+    }
+  }
   const std::string dir = absl::StrCat(absl::GetFlag(FLAGS_out), "/", c.name);
   absl::Status written = fedtiny::sim::WriteRunFiles(dir, *r);
   if (!written.ok()) {
@@ -125,14 +170,15 @@ int main(int argc, char** argv) {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
   std::printf("peak memory: %.0f MB; mean wall time per round: %.3f s\n",
-              usage.ru_maxrss / 1024.0, r->fl_seconds / c.rounds);
+              usage.ru_maxrss / 1024.0, r->fl_seconds / static_cast<double>(r->rounds.size()));
   if (r->rounds.back().personalized_accuracy > 0) {
     std::printf("on devices' own held-out data: global head %.2f%%, personalized head %.2f%%\n",
                 100 * r->rounds.back().local_accuracy, 100 * r->rounds.back().personalized_accuracy);
   }
   std::printf("final test accuracy: %.2f%% after %d rounds (%lld client updates in %.1f s, "
               "%.0f updates/s)\n",
-              100 * r->final_accuracy, c.rounds, static_cast<long long>(r->client_updates),
+              100 * r->final_accuracy, static_cast<int>(r->rounds.size()),
+              static_cast<long long>(r->client_updates),
               r->fl_seconds, r->client_updates / r->fl_seconds);
   std::printf("report: %s/report.html\n", dir.c_str());
   std::printf("%s", fedtiny::sim::SummaryJson(*r).c_str());

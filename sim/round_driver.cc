@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -14,7 +16,11 @@
 #include "aggregation/factory.h"
 #include "client/core/head_trainer.h"
 #include "client/core/personalization.h"
-#include "coordinator/round_engine.h"
+#include "client/core/round.h"
+#include "client/transport/limits.h"
+#include "coordinator/memory_store.h"
+#include "client/transport/model_proto.h"
+#include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::sim {
@@ -25,47 +31,7 @@ using client::Head;
 
 // Above this many devices, selection samples devices instead of scanning all.
 constexpr int64_t kScanLimit = 100000;
-
-struct Trained {
-  int cluster = 0;
-  int64_t examples = 0;
-  std::vector<float> update;  // Empty if training failed.
-};
-
-// Each device fetches its data, picks the head with the lowest local loss (IFCA)
-// and trains it; out[k].update = trained - picked head.
-void TrainClients(const ExperimentConfig& c, const std::vector<Head>& heads,
-                  const ClientDataSource& data, const std::vector<int>& ids, int round,
-                  std::vector<Trained>& out) {
-  out.assign(ids.size(), {});
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    client::TrainPlan plan{c.epochs, c.batch, c.lr, 0.f, c.prox_mu, 0};
-    auto trainer = *client::HeadTrainer::Create(heads[0], plan);
-    for (size_t k = next++; k < ids.size(); k = next++) {
-      const ClientData d = data.Get(ids[k]);
-      Trained& t = out[k];
-      t.examples = static_cast<int64_t>(d.labels.size());
-      if (heads.size() > 1) {
-        absl::StatusOr<client::ClusterChoice> choice = client::PickCluster(heads, d.features, d.labels);
-        if (choice.ok()) t.cluster = choice->cluster;
-      }
-      const Head& start = heads[t.cluster];
-      Head local = start;
-      client::TrainState state;
-      // Per device and round, so runs repeat whatever the thread interleaving.
-      trainer->set_seed(c.seed * 1000003ull + static_cast<uint64_t>(round) * 7919ull + ids[k]);
-      if (!trainer->Train(local, d.features, d.labels, [] { return true; }, state).ok()) continue;
-      t.update = local.Flatten();
-      const std::vector<float> base = start.Flatten();
-      for (size_t i = 0; i < base.size(); ++i) t.update[i] -= base[i];
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < c.threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
-}
+constexpr int64_t kChunkBytes = 4 << 20;
 
 // Devices that may check in now, in random order: every available device with
 // data (small populations), or a random sample of `want` x 4 (large ones).
@@ -89,6 +55,67 @@ std::vector<int> Candidates(const ClientDataSource& data, const Population& popu
   return out;
 }
 
+// Decoded heads of the bundles devices were assigned, by bundle hash: every
+// device of a round gets the same bytes, so the simulator downloads and decodes
+// each bundle once (the bytes still go through the coordinator's Download, are
+// checked against the announced hash, and count in every device's traffic).
+class BundleHeads {
+ public:
+  absl::StatusOr<std::vector<Head>> For(Federation& fed, const v1::Assignment& a) {
+    std::vector<Head> heads;
+    for (const v1::ModelBundle& b : a.bundles()) {
+      auto it = cache_.find(b.sha256());
+      if (it == cache_.end()) {
+        ASSIGN_OR_RETURN(Head h, Fetch(fed, a, b));
+        if (cache_.size() > 64) cache_.clear();
+        it = cache_.emplace(b.sha256(), std::move(h)).first;
+      }
+      heads.push_back(it->second);
+    }
+    return heads;
+  }
+
+ private:
+  static absl::StatusOr<Head> Fetch(Federation& fed, const v1::Assignment& a,
+                                    const v1::ModelBundle& b) {
+    std::string bytes;
+    while (static_cast<int64_t>(bytes.size()) < b.size_bytes()) {
+      v1::DownloadRequest r;
+      r.set_task(a.task());
+      r.set_round(a.round());
+      r.set_upload_token(a.upload_token());
+      r.set_cluster(b.cluster());
+      r.set_variant(b.variant());
+      r.set_offset(static_cast<int64_t>(bytes.size()));
+      r.set_max_bytes(kChunkBytes);
+      ASSIGN_OR_RETURN(v1::DownloadResponse d, fed.Download(r));
+      if (d.data().empty()) return absl::DataLossError("download: empty chunk");
+      bytes += d.data();
+    }
+    ASSIGN_OR_RETURN(Sha256Digest digest, Sha256(bytes));
+    if (std::string(reinterpret_cast<const char*>(digest.data()), digest.size()) != b.sha256()) {
+      return absl::DataLossError("download: bundle does not match its hash");
+    }
+    v1::Model m;
+    if (!m.ParseFromString(bytes)) return absl::DataLossError("download: bundle is not a Model");
+    return client::HeadFromProto(m);
+  }
+
+  std::map<std::string, Head> cache_;
+};
+
+absl::StatusOr<std::vector<Head>> CurrentHeads(Federation& fed, const std::string& task) {
+  ASSIGN_OR_RETURN(auto models, fed.CurrentModels(task));
+  std::vector<Head> heads;
+  for (const auto& [cluster, bytes] : models) {
+    v1::Model m;
+    if (!m.ParseFromString(bytes)) return absl::DataLossError("current model unreadable");
+    ASSIGN_OR_RETURN(Head h, client::HeadFromProto(m));
+    heads.push_back(std::move(h));
+  }
+  return heads;
+}
+
 // Local vs personalized accuracy on `devices` sampled devices: each device's
 // examples split 80/20; the head its data picks is scored on the 20%, then a copy
 // fine-tuned on the 80% (one epoch, the round's plan) is scored on the same 20%.
@@ -98,10 +125,12 @@ void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
   std::uniform_int_distribution<int64_t> pick(0, data.num_clients() - 1);
   double local = 0, personal = 0;
   int counted = 0;
+  const v1::Plan& plan = c.task.plan();
+  ClientData scratch;
   for (int tries = 0; counted < c.personalize_devices && tries < 20 * c.personalize_devices; ++tries) {
     const int64_t k = pick(rng);
     if (data.NumExamples(k) < 10) continue;
-    const ClientData d = data.Get(k);
+    const ClientData& d = data.View(k, false, scratch);
     const int64_t n = static_cast<int64_t>(d.labels.size()), cut = n * 4 / 5;
     const client::RowMatrixXf train_x = d.features.topRows(cut), test_x = d.features.bottomRows(n - cut);
     const absl::Span<const int32_t> train_y(d.labels.data(), cut), test_y(d.labels.data() + cut, n - cut);
@@ -109,7 +138,8 @@ void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
     if (!choice.ok()) continue;
     const Head& global = heads[choice->cluster];
     absl::StatusOr<Head> mine = client::FineTunePersonalHead(
-        global, train_x, train_y, client::TrainPlan{1, c.batch, c.lr, 0.f, 0.f, static_cast<uint64_t>(k)});
+        global, train_x, train_y,
+        client::TrainPlan{1, plan.batch_size(), plan.learning_rate(), 0.f, 0.f, static_cast<uint64_t>(k)});
     absl::StatusOr<client::Evaluation> g = client::Evaluate(global, test_x, test_y);
     if (!mine.ok() || !g.ok()) continue;
     absl::StatusOr<client::Evaluation> p = client::Evaluate(*mine, test_x, test_y);
@@ -124,159 +154,235 @@ void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
   }
 }
 
+// One admitted device of the round.
+struct SimDevice {
+  int id = 0;
+  v1::Assignment assignment;
+  std::vector<Head> heads;  // Decoded from its bundles.
+  double secs = 0;          // Virtual seconds from check-in to upload.
+  absl::StatusOr<client::DeviceUpdate> update = absl::UnknownError("not trained");
+};
+
+// The honest devices' rounds, on `threads` threads: client::RunRound with a
+// HeadTrainer per thread, reused across devices.
+void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vector<SimDevice*>& devices) {
+  const v1::Plan& plan = c.task.plan();
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    std::unique_ptr<client::HeadTrainer> trainer;
+    ClientData scratch;
+    for (size_t i = next++; i < devices.size(); i = next++) {
+      SimDevice& dev = *devices[i];
+      const bool int8 = dev.assignment.bundles(0).variant() == "int8";
+      const ClientData& d = data.View(dev.id, int8, scratch);
+      const client::TrainPlan p = client::TrainPlanOf(plan, absl::StrCat(dev.id),
+                                                      dev.assignment.round(),
+                                                      static_cast<int64_t>(d.labels.size()));
+      if (trainer == nullptr) {
+        client::TrainPlan full = p;
+        full.batch_size = plan.batch_size();
+        absl::StatusOr<std::unique_ptr<client::HeadTrainer>> t =
+            client::HeadTrainer::Create(dev.heads[0], full);
+        if (!t.ok()) {
+          dev.update = t.status();
+          continue;
+        }
+        trainer = *std::move(t);
+      }
+      // A batch larger than the data trains as one batch of all of it, so the
+      // trainer sized for the plan's batch serves every device.
+      trainer->set_seed(p.seed);
+      dev.update = client::RunRound(
+          dev.heads, d.features, d.labels, plan.clip_norm(),
+          [&](int, Head& head) -> absl::StatusOr<client::LocalTraining> {
+            client::TrainState state;
+            ASSIGN_OR_RETURN(client::TrainResult r,
+                             trainer->Train(head, d.features, d.labels, [] { return true; }, state));
+            return client::LocalTraining{true, "", r};
+          });
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < c.threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+}
+
+v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int cluster,
+                           int64_t examples, absl::Span<const float> delta,
+                           const std::vector<std::pair<std::string, double>>& metrics) {
+  v1::UploadRequest u;
+  u.set_task(dev.assignment.task());
+  u.set_round(dev.assignment.round());
+  u.set_upload_token(dev.assignment.upload_token());
+  u.set_device_secret(SimDeviceSecret(c.seed, dev.id));
+  u.set_cluster(cluster);
+  u.set_model_version(dev.assignment.bundles(cluster).version());
+  u.set_example_count(examples);
+  u.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * sizeof(float)));
+  for (const auto& [name, value] : metrics) (*u.mutable_metrics())[name] = value;
+  return u;
+}
+
 }  // namespace
 
+std::string SimDeviceSecret(uint64_t seed, int64_t k) {
+  return absl::StrCat("sim-", seed, "-device-", k, "-secret");
+}
+
 absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
-                       const Population& population, std::vector<Head> heads,
-                       const EvaluateFn& evaluate, ExperimentResult& result,
+                       const Population& population, Federation& fed,
+                       coordinator::FakeClock& clock, const EvaluateFn& evaluate,
+                       ExperimentResult& result,
                        const std::function<void(const RoundRecord&)>& on_round) {
   ASSIGN_OR_RETURN(aggregation::AttackConfig attack, aggregation::ParseAttack(c.attack));
-  ASSIGN_OR_RETURN(aggregation::AggregatorFactory make_aggregator,
-                   aggregation::ParseAggregatorSpec(c.aggregator));
-  std::map<int, coordinator::ClusterModel> models;
-  for (size_t k = 0; k < heads.size(); ++k) {
-    models[static_cast<int>(k)] = coordinator::ClusterModel{heads[k].Flatten(), 0, ""};
-  }
-  const int64_t dim = heads[0].num_params();
-  const int64_t model_bytes = dim * static_cast<int64_t>(sizeof(float));
-  coordinator::EngineConfig ec;
-  ec.task = c.name.empty() ? "sim" : c.name;
-  ec.rounds = c.rounds;
-  ec.goal = c.per_round;
-  ec.over_selection = c.over_selection;
-  ec.min_reports = std::max(1, static_cast<int>(std::ceil(c.min_report_fraction * c.per_round)));
-  ec.deadline = absl::Seconds(c.deadline_s);
-  ec.clusters = static_cast<int>(heads.size());
-  ec.dim = dim;
-  ec.aggregator = c.aggregator;
-  ec.server_optimizer = c.server_optimizer;
-  ec.eligibility = coordinator::Eligibility{false, false, false, 0};  // The population decides.
-  aggregation::SeededRandomSource tokens(c.seed ^ 0x70CE75ull);
-  ASSIGN_OR_RETURN(std::unique_ptr<coordinator::RoundEngine> engine,
-                   coordinator::RoundEngine::Create(ec, models, 1, 0, &tokens));
-  result.aggregator_name = make_aggregator(dim)->Name();
+  const v1::TaskConfig& task = c.task;
+  const double deadline_s = task.round_deadline_ms() / 1000.0;
+  const int goal = task.clients_per_round();
   aggregation::SeededRandomSource attack_noise(c.seed ^ 0xA77AC4ull);
-  const absl::Time epoch = absl::UnixEpoch();
   std::mt19937_64 rng(c.seed ^ 0x5E1EC7ull);
   std::uniform_real_distribution<double> unit(0, 1);
-
+  const absl::Time origin = clock.Now();
+  auto set_time = [&](double t) {
+    const absl::Duration d = origin + absl::Seconds(t) - clock.Now();
+    if (d > absl::ZeroDuration()) clock.Advance(d);
+  };
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<aggregation::Aggregator> agg,
+                     aggregation::MakeAggregator(task.aggregator(), 1));
+    result.aggregator_name = agg->Name();
+  }
+  BundleHeads bundles;
+  int committed = 0;
   const auto start = std::chrono::steady_clock::now();
   double now = 0;
-  for (int r = 1; r <= c.rounds; ++r) {
+  for (int r = 1; committed < task.rounds() && r <= 3 * task.rounds(); ++r) {
     RoundRecord rec;
     rec.round = r;
-    // Selection: candidates check in until the engine's round is full.
-    const int want = static_cast<int>(std::ceil(c.per_round * c.over_selection));
-    std::vector<std::pair<int, coordinator::Admitted>> admitted;
+    set_time(now);
+    // Selection: candidates check in until the coordinator's round is full.
+    const int want = static_cast<int>(std::ceil(goal * task.over_selection()));
+    std::vector<SimDevice> admitted;
     for (int k : Candidates(data, population, now, want, rng)) {
       if (static_cast<int>(admitted.size()) >= want) break;
-      coordinator::DeviceCheckIn d{absl::StrCat(k), population.class_of(k).name, true, true, true, 100};
-      auto outcome = engine->CheckIn(d, epoch + absl::Seconds(now));
-      if (auto* a = std::get_if<coordinator::Admitted>(&outcome)) admitted.emplace_back(k, *a);
+      const DeviceClass& cls = population.class_of(k);
+      v1::CheckInRequest req;
+      req.set_device_id(absl::StrCat(k));
+      req.set_device_secret(SimDeviceSecret(c.seed, k));
+      req.set_population(task.population());
+      req.set_device_class(cls.name);
+      req.mutable_capabilities()->set_ram_bytes(cls.ram_bytes);
+      req.mutable_capabilities()->set_has_fpu(cls.has_fpu);
+      req.mutable_capabilities()->set_supports_int8(true);
+      req.mutable_state()->set_charging(true);  // The population decided availability.
+      req.mutable_state()->set_idle(true);
+      req.mutable_state()->set_unmetered_network(true);
+      req.mutable_state()->set_battery_percent(100);
+      ASSIGN_OR_RETURN(v1::CheckInResponse resp, fed.CheckIn(req));
+      if (!resp.has_assignment()) continue;
+      SimDevice dev;
+      dev.id = k;
+      dev.assignment = resp.assignment();
+      ASSIGN_OR_RETURN(dev.heads, bundles.For(fed, dev.assignment));
+      admitted.push_back(std::move(dev));
     }
     rec.selected = static_cast<int>(admitted.size());
     // Who finishes, and when (virtual time).
-    struct Finisher {
-      double secs;
-      int client;
-      std::string token;
-      int64_t round;
-    };
-    std::vector<Finisher> finishers;
-    for (const auto& [k, a] : admitted) {
-      const double flops = 6.0 * dim * data.NumExamples(k) * c.epochs;
-      const double secs = population.RoundSeconds(k, model_bytes * ec.clusters, model_bytes, flops);
-      rec.bytes_down += model_bytes * ec.clusters;
-      const bool interrupted = c.heterogeneous && (unit(rng) < population.class_of(k).dropout ||
-                                                   !population.Available(k, now + secs));
+    std::vector<SimDevice*> finishers;
+    for (SimDevice& dev : admitted) {
+      int64_t down = 0;
+      for (const v1::ModelBundle& b : dev.assignment.bundles()) down += b.size_bytes();
+      const int64_t up = static_cast<int64_t>(dev.heads[0].num_params() * sizeof(float));
+      const double flops = 6.0 * static_cast<double>(dev.heads[0].num_params()) *
+                           static_cast<double>(data.NumExamples(dev.id)) * task.plan().epochs();
+      dev.secs = population.RoundSeconds(dev.id, down, up, flops);
+      rec.bytes_down += down;
+      const bool interrupted = c.heterogeneous && (unit(rng) < population.class_of(dev.id).dropout ||
+                                                   !population.Available(dev.id, now + dev.secs));
       if (interrupted) {
         ++rec.dropped;
-      } else if (secs > c.deadline_s) {
+      } else if (dev.secs > deadline_s) {
         ++rec.stragglers;
       } else {
-        finishers.push_back({secs, k, a.token, a.round});
+        finishers.push_back(&dev);
       }
     }
-    std::sort(finishers.begin(), finishers.end(),
-              [](const Finisher& x, const Finisher& y) { return x.secs < y.secs; });
-    if (static_cast<int>(finishers.size()) > c.per_round) {
-      rec.stragglers += static_cast<int>(finishers.size()) - c.per_round;  // Past the goal.
-      finishers.resize(c.per_round);
-    }
-    std::vector<int> honest;
-    std::vector<size_t> honest_at, malicious_at;
-    for (size_t i = 0; i < finishers.size(); ++i) {
-      if (population.device(finishers[i].client).attacker) {
-        malicious_at.push_back(i);
-      } else {
-        honest.push_back(finishers[i].client);
-        honest_at.push_back(i);
-      }
-    }
-    std::vector<Trained> trained;
-    TrainClients(c, heads, data, honest, r, trained);
-    result.client_updates += static_cast<int64_t>(honest.size());
-    // Uploads reach the engine in finishing order, at their virtual times.
-    struct Pending {
-      double secs;
-      coordinator::Upload upload;
-      bool attacker;
-    };
-    std::vector<Pending> uploads;
-    std::vector<float> cluster0;  // Honest updates attackers see (cluster 0).
-    for (size_t j = 0; j < honest.size(); ++j) {
-      Trained& t = trained[j];
-      if (t.update.empty()) continue;
-      const Finisher& f = finishers[honest_at[j]];
-      if (t.cluster == 0) cluster0.insert(cluster0.end(), t.update.begin(), t.update.end());
-      coordinator::Upload u;
-      u.round = f.round;
-      u.token = f.token;
-      u.cluster = t.cluster;
-      u.model_version = engine->models().at(t.cluster).version;
-      u.example_count = t.examples;
-      u.delta = std::move(t.update);
-      uploads.push_back({f.secs, std::move(u), false});
-    }
-    const int64_t n_honest = static_cast<int64_t>(cluster0.size()) / dim;
-    for (size_t i : malicious_at) {
-      if (n_honest < 2) break;
-      absl::StatusOr<Eigen::VectorXf> bad = aggregation::CraftAttack(
-          attack, aggregation::ConstRowMatrixMap(cluster0.data(), n_honest, dim),
-          Eigen::VectorXf::Zero(dim), attack_noise);
-      if (!bad.ok()) continue;
-      const Finisher& f = finishers[i];
-      coordinator::Upload u;
-      u.round = f.round;
-      u.token = f.token;
-      u.model_version = engine->models().at(0).version;
-      u.example_count = data.NumExamples(f.client);  // Attackers claim a typical count.
-      u.delta.assign(bad->data(), bad->data() + dim);
-      uploads.push_back({f.secs, std::move(u), true});
-    }
-    std::stable_sort(uploads.begin(), uploads.end(),
-                     [](const Pending& x, const Pending& y) { return x.secs < y.secs; });
+    std::stable_sort(finishers.begin(), finishers.end(),
+                     [](const SimDevice* x, const SimDevice* y) { return x->secs < y->secs; });
+    // Devices train and upload in finishing order, in chunks of what the round
+    // still needs: once the coordinator closes the round (goal reached), the
+    // rest would only be refused as late, so they are not trained.
+    std::vector<float> cluster0;  // Honest cluster-0 updates so far (attackers see them).
     double last_accepted_s = 0;
-    for (const Pending& p : uploads) {
-      if (engine->Accept(p.upload, epoch + absl::Seconds(now + p.secs)).ok()) {
-        ++rec.reported;
-        rec.attackers += p.attacker;
-        last_accepted_s = p.secs;
+    bool closed = false;
+    size_t next = 0;
+    while (!closed && next < finishers.size()) {
+      const size_t need = static_cast<size_t>(std::max(1, goal - rec.reported));
+      std::vector<SimDevice*> chunk(finishers.begin() + next,
+                                 finishers.begin() + std::min(finishers.size(), next + need));
+      next += chunk.size();
+      std::vector<SimDevice*> honest;
+      for (SimDevice* d : chunk) {
+        if (!population.device(d->id).attacker) honest.push_back(d);
       }
+      TrainAll(c, data, honest);
+      result.client_updates += static_cast<int64_t>(honest.size());
+      for (SimDevice* d : honest) {
+        if (d->update.ok() && d->update->cluster == 0) {
+          cluster0.insert(cluster0.end(), d->update->delta.begin(), d->update->delta.end());
+        }
+      }
+      for (SimDevice* d : chunk) {
+        const bool attacker = population.device(d->id).attacker;
+        v1::UploadRequest up;
+        if (attacker) {
+          const int64_t dim = d->heads[0].num_params();
+          const int64_t n_honest = static_cast<int64_t>(cluster0.size()) / dim;
+          if (n_honest < 2) continue;
+          absl::StatusOr<Eigen::VectorXf> bad = aggregation::CraftAttack(
+              attack, aggregation::ConstRowMatrixMap(cluster0.data(), n_honest, dim),
+              Eigen::VectorXf::Zero(dim), attack_noise);
+          if (!bad.ok()) continue;
+          // Attackers claim a typical example count.
+          up = UploadOf(c, *d, 0, data.NumExamples(d->id), absl::MakeConstSpan(bad->data(), dim), {});
+        } else {
+          if (!d->update.ok()) continue;  // Training failed: nothing to upload.
+          up = UploadOf(c, *d, d->update->cluster, d->update->example_count, d->update->delta,
+                        d->update->metrics);
+        }
+        set_time(now + d->secs);
+        rec.bytes_up += static_cast<int64_t>(up.delta().size());
+        const absl::Status s = fed.Upload(up);
+        if (s.ok()) {
+          ++rec.reported;
+          rec.attackers += attacker;
+          last_accepted_s = d->secs;
+        } else {
+          ++rec.rejected;
+          if (s.code() == absl::StatusCode::kDeadlineExceeded) closed = true;
+        }
+      }
+      if (rec.reported >= goal) closed = true;
     }
+    rec.stragglers += static_cast<int>(finishers.size() - next);  // Past the goal.
     // The round closes when the goal is reached, or else at its deadline.
-    const double close_s = rec.reported >= c.per_round ? last_accepted_s : c.deadline_s;
-    std::optional<coordinator::ClosedRound> closed =
-        engine->TakeClosedRound(epoch + absl::Seconds(now + close_s));
-    if (closed) {
-      rec.committed = closed->commit;
-      engine->FinishRound(*closed, closed->commit);  // No store in the simulator.
-      for (const auto& [k, m] : engine->models()) RETURN_IF_ERROR(heads[k].Unflatten(m.head));
+    double close_s = last_accepted_s;
+    if (!admitted.empty() && rec.reported < goal) {
+      close_s = deadline_s;
+      set_time(now + deadline_s);
+      fed.Tick();
     }
+    if (!admitted.empty()) {
+      ASSIGN_OR_RETURN(v1::RoundInfo info, fed.GetRound(task.name(), admitted[0].assignment.round()));
+      rec.committed = info.state() == v1::COMMITTED;
+    } else {
+      close_s = deadline_s;  // Nobody could come: the coordinator waits.
+    }
+    committed += rec.committed;
     now += close_s + c.gap_s;
     rec.virtual_time_s = now;
-    rec.bytes_up = rec.reported * model_bytes;
-    if (r % c.eval_every == 0 || r == c.rounds) {
+    if (r % c.eval_every == 0 || committed >= task.rounds()) {
+      ASSIGN_OR_RETURN(std::vector<Head> heads, CurrentHeads(fed, task.name()));
       ASSIGN_OR_RETURN(client::Evaluation e, evaluate(heads, &rec.group_accuracy));
       rec.evaluated = true;
       rec.accuracy = e.accuracy;
@@ -288,8 +394,28 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
     if (on_round) on_round(rec);
   }
   result.fl_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (result.rounds.empty()) return absl::InternalError("no round ran");
+  if (!result.rounds.back().evaluated) {
+    return absl::InternalError("the last round was not evaluated");
+  }
   result.final_accuracy = result.rounds.back().accuracy;
   return absl::OkStatus();
+}
+
+absl::Status RunInProcess(const ExperimentConfig& config, const ClientDataSource& data,
+                          const Population& population, const EvaluateFn& evaluate,
+                          ExperimentResult& result,
+                          const std::function<void(const RoundRecord&)>& on_round) {
+  coordinator::FakeClock clock(kSimEpoch);
+  aggregation::SeededRandomSource tokens(config.seed ^ 0x70CE75ull);
+  ASSIGN_OR_RETURN(std::unique_ptr<coordinator::Coordinator> coord,
+                   coordinator::Coordinator::Create(std::make_unique<coordinator::MemoryStore>(),
+                                                    &clock, &tokens));
+  ASSIGN_OR_RETURN(v1::TaskInfo info, coord->CreateTask(config.task));
+  ExperimentConfig c = config;
+  c.task = info.config();  // As validated, defaults filled.
+  InProcessFederation fed(coord.get());
+  return RunRounds(c, data, population, fed, clock, evaluate, result, on_round);
 }
 
 }  // namespace fedtiny::sim

@@ -1,8 +1,11 @@
-// The in-process driver: rounds on the coordinator's real RoundEngine, on virtual
-// time, over a population and any ClientDataSource. Devices check in through the
-// engine; reporting devices fetch (or generate) their data, pick a cluster head
-// (IFCA), train with the SDK's HeadTrainer on `config.threads` threads, and upload
-// through the engine; attackers upload crafted updates.
+// The simulator's round loop. Virtual devices (a Population over any
+// ClientDataSource) talk to a Federation, the real coordinator in process or a
+// real server over gRPC, on a virtual clock: they check in, download the
+// bundles they are assigned, run the device's round (client::RunRound: pick the
+// cluster head, train, delta, clip, metrics) with the SDK's HeadTrainer on
+// `threads` threads, and upload at their virtual finishing times; attackers
+// upload crafted updates. The coordinator alone decides selection, model
+// variants, lateness, when a round closes and what it commits.
 #ifndef FEDTINY_SIM_ROUND_DRIVER_H_
 #define FEDTINY_SIM_ROUND_DRIVER_H_
 
@@ -11,8 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "client/core/model.h"
+#include "coordinator/clock.h"
 #include "sim/client_data.h"
 #include "sim/experiment_types.h"
+#include "sim/federation.h"
 #include "sim/population.h"
 
 namespace fedtiny::sim {
@@ -21,13 +26,30 @@ namespace fedtiny::sim {
 using EvaluateFn = std::function<absl::StatusOr<client::Evaluation>(
     const std::vector<client::Head>& heads, std::vector<double>* group_accuracy)>;
 
-// Runs config.rounds rounds from `initial` heads (one per cluster), appending to
-// result.rounds and counting result.client_updates. kInvalidArgument for specs
-// the engine refuses. Blocks.
+// Runs rounds of the task `config.task` (created on `federation` already, its
+// config as validated) until it has committed config.task.rounds() rounds (at
+// most 3x that many attempts), appending to result.rounds and counting
+// result.client_updates. `clock` is the clock the coordinator reads; the driver
+// moves it. Blocks.
 absl::Status RunRounds(const ExperimentConfig& config, const ClientDataSource& data,
-                       const Population& population, std::vector<client::Head> initial,
-                       const EvaluateFn& evaluate, ExperimentResult& result,
+                       const Population& population, Federation& federation,
+                       coordinator::FakeClock& clock, const EvaluateFn& evaluate,
+                       ExperimentResult& result,
                        const std::function<void(const RoundRecord&)>& on_round);
+
+// The experiment in process: a Coordinator over a MemoryStore on a virtual
+// clock, the task created from config.task (validated by the coordinator's own
+// validator; kInvalidArgument naming the field otherwise), then RunRounds.
+absl::Status RunInProcess(const ExperimentConfig& config, const ClientDataSource& data,
+                          const Population& population, const EvaluateFn& evaluate,
+                          ExperimentResult& result,
+                          const std::function<void(const RoundRecord&)>& on_round);
+
+// The device secret of virtual device `k` (16..64 bytes, stable per seed).
+std::string SimDeviceSecret(uint64_t seed, int64_t k);
+
+// The virtual clock's origin.
+inline const absl::Time kSimEpoch = absl::FromUnixSeconds(1'800'000'000);
 
 }  // namespace fedtiny::sim
 

@@ -51,9 +51,9 @@ TEST(SyntheticTest, LazyDeterministicAndShapedLikeLeaf) {
 
 TEST(SyntheticTest, FederatedLogisticRegressionLearnsRecurringDevices) {
   ExperimentConfig c;
-  c.rounds = 30;
-  c.per_round = 20;
-  c.epochs = 5;
+  c.task.set_rounds(30);
+  c.task.set_clients_per_round(20);
+  c.task.mutable_plan()->set_epochs(5);
   c.eval_every = 10;
   c.heterogeneous = false;
   SyntheticOptions o;
