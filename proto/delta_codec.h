@@ -24,6 +24,13 @@ std::string EncodeDelta(absl::Span<const float> delta);
 // or non-finite values as "malformed"). Pure, thread-safe.
 absl::StatusOr<std::vector<float>> DecodeDelta(absl::string_view bytes);
 
+namespace delta_internal {
+// The byte-by-byte forms, right on any host (for tests; the public functions
+// use them on big-endian hosts).
+std::string EncodePortable(absl::Span<const float> delta);
+void DecodePortable(absl::string_view bytes, std::vector<float>& delta);
+}  // namespace delta_internal
+
 }  // namespace fedtiny
 
 #endif  // FEDTINY_PROTO_DELTA_CODEC_H_

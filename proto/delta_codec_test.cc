@@ -58,5 +58,19 @@ TEST(DeltaCodecTest, RefusesAPartialValue) {
   }
 }
 
+TEST(DeltaCodecTest, FastPathMatchesThePortableBytes) {
+  std::vector<float> v(1001);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::ldexp(static_cast<float>(i) - 500.25f, static_cast<int>(i % 40) - 20);
+  const std::string fast = EncodeDelta(v);
+  EXPECT_EQ(fast, delta_internal::EncodePortable(v));
+  std::vector<float> portable;
+  delta_internal::DecodePortable(fast, portable);
+  absl::StatusOr<std::vector<float>> decoded = DecodeDelta(fast);
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_EQ(decoded->size(), portable.size());
+  EXPECT_EQ(std::memcmp(decoded->data(), portable.data(), portable.size() * 4), 0);
+  EXPECT_EQ(std::memcmp(decoded->data(), v.data(), v.size() * 4), 0);
+}
+
 }  // namespace
 }  // namespace fedtiny

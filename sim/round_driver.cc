@@ -20,6 +20,7 @@
 #include "client/transport/limits.h"
 #include "coordinator/memory_store.h"
 #include "client/transport/model_proto.h"
+#include "proto/delta_codec.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
 
@@ -61,18 +62,22 @@ std::vector<int> Candidates(const ClientDataSource& data, const Population& popu
 // checked against the announced hash, and count in every device's traffic).
 class BundleHeads {
  public:
-  absl::StatusOr<std::vector<Head>> For(Federation& fed, const v1::Assignment& a) {
-    std::vector<Head> heads;
+  // The heads of an assignment's bundles, shared by every device assigned the
+  // same bundles (no copy per device).
+  absl::StatusOr<std::shared_ptr<const std::vector<Head>>> For(Federation& fed,
+                                                               const v1::Assignment& a) {
+    std::string key;
+    for (const v1::ModelBundle& b : a.bundles()) key += b.sha256();
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    auto heads = std::make_shared<std::vector<Head>>();
     for (const v1::ModelBundle& b : a.bundles()) {
-      auto it = cache_.find(b.sha256());
-      if (it == cache_.end()) {
-        ASSIGN_OR_RETURN(Head h, Fetch(fed, a, b));
-        if (cache_.size() > 64) cache_.clear();
-        it = cache_.emplace(b.sha256(), std::move(h)).first;
-      }
-      heads.push_back(it->second);
+      ASSIGN_OR_RETURN(Head h, Fetch(fed, a, b));
+      heads->push_back(std::move(h));
     }
-    return heads;
+    if (cache_.size() > 16) cache_.clear();
+    cache_.emplace(key, heads);
+    return std::shared_ptr<const std::vector<Head>>(std::move(heads));
   }
 
  private:
@@ -101,7 +106,7 @@ class BundleHeads {
     return client::HeadFromProto(m);
   }
 
-  std::map<std::string, Head> cache_;
+  std::map<std::string, std::shared_ptr<const std::vector<Head>>> cache_;
 };
 
 absl::StatusOr<std::vector<Head>> CurrentHeads(Federation& fed, const std::string& task) {
@@ -158,7 +163,7 @@ void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
 struct SimDevice {
   int id = 0;
   v1::Assignment assignment;
-  std::vector<Head> heads;  // Decoded from its bundles.
+  std::shared_ptr<const std::vector<Head>> heads;  // Decoded from its bundles.
   double secs = 0;          // Virtual seconds from check-in to upload.
   absl::StatusOr<client::DeviceUpdate> update = absl::UnknownError("not trained");
 };
@@ -182,7 +187,7 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
         client::TrainPlan full = p;
         full.batch_size = plan.batch_size();
         absl::StatusOr<std::unique_ptr<client::HeadTrainer>> t =
-            client::HeadTrainer::Create(dev.heads[0], full);
+            client::HeadTrainer::Create((*dev.heads)[0], full);
         if (!t.ok()) {
           dev.update = t.status();
           continue;
@@ -193,7 +198,7 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
       // trainer sized for the plan's batch serves every device.
       trainer->set_seed(p.seed);
       dev.update = client::RunRound(
-          dev.heads, d.features, d.labels, plan.clip_norm(),
+          *dev.heads, d.features, d.labels, plan.clip_norm(),
           [&](int, Head& head) -> absl::StatusOr<client::LocalTraining> {
             client::TrainState state;
             ASSIGN_OR_RETURN(client::TrainResult r,
@@ -219,7 +224,7 @@ v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int 
   u.set_cluster(cluster);
   u.set_model_version(dev.assignment.bundles(cluster).version());
   u.set_example_count(examples);
-  u.set_delta(std::string(reinterpret_cast<const char*>(delta.data()), delta.size() * sizeof(float)));
+  u.set_delta(EncodeDelta(delta));
   for (const auto& [name, value] : metrics) (*u.mutable_metrics())[name] = value;
   return u;
 }
@@ -292,8 +297,8 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
     for (SimDevice& dev : admitted) {
       int64_t down = 0;
       for (const v1::ModelBundle& b : dev.assignment.bundles()) down += b.size_bytes();
-      const int64_t up = static_cast<int64_t>(dev.heads[0].num_params() * sizeof(float));
-      const double flops = 6.0 * static_cast<double>(dev.heads[0].num_params()) *
+      const int64_t up = static_cast<int64_t>((*dev.heads)[0].num_params() * sizeof(float));
+      const double flops = 6.0 * static_cast<double>((*dev.heads)[0].num_params()) *
                            static_cast<double>(data.NumExamples(dev.id)) * task.plan().epochs();
       dev.secs = population.RoundSeconds(dev.id, down, up, flops);
       rec.bytes_down += down;
@@ -336,7 +341,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
         const bool attacker = population.device(d->id).attacker;
         v1::UploadRequest up;
         if (attacker) {
-          const int64_t dim = d->heads[0].num_params();
+          const int64_t dim = (*d->heads)[0].num_params();
           const int64_t n_honest = static_cast<int64_t>(cluster0.size()) / dim;
           if (n_honest < 2) continue;
           absl::StatusOr<Eigen::VectorXf> bad = aggregation::CraftAttack(
