@@ -263,10 +263,12 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
       ++r.stats.rejected["unknown_metric"];
       continue;
     }
+    // Each metric has its own weight: uploads that omit it do not dilute it.
     double& m = r.stats.metrics[name];
-    m += (value - m) * w / (r.metric_weight + w);
+    double& seen = r.metric_weights[name];
+    m += (value - m) * w / (seen + w);
+    seen += w;
   }
-  r.metric_weight += w;
   return absl::OkStatus();
 }
 

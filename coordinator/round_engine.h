@@ -109,7 +109,7 @@ struct RoundStats {
   // late, duplicate, bad_token, wrong_device, wrong_round, malformed, stale,
   // unknown_metric (metrics dropped from accepted uploads).
   std::map<std::string, int> rejected;
-  std::map<std::string, double> metrics;  // Example-weighted means.
+  std::map<std::string, double> metrics;  // Example-weighted means, each over the uploads that sent it.
 };
 
 // The result of a closed round, to persist before FinishRound().
@@ -206,7 +206,7 @@ class RoundEngine {
     absl::flat_hash_map<std::string, std::string> token_of_device;  // -> SecretKeyOf(token)
     std::map<std::string, int> per_class;
     std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
-    double metric_weight = 0;
+    std::map<std::string, double> metric_weights;  // Example weight seen per metric.
   };
 
   RoundEngine(EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,

@@ -316,3 +316,26 @@ TEST_F(EngineTest, RejectsBadConfigs) {
 
 }  // namespace
 }  // namespace fedtiny::coordinator
+
+namespace fedtiny::coordinator {
+namespace {
+
+// Each metric is averaged over the uploads that sent it, weighted by their
+// example counts: an upload without "accuracy" does not pull its mean to 0.
+TEST_F(EngineTest, MetricsAreWeightedPerMetric) {
+  auto e = Make();
+  const Admitted a = Admit(*e, 0), b = Admit(*e, 1), c = Admit(*e, 2);
+  Upload ua = Up(a, {1, 1, 1}, 10);
+  ua.metrics = {{"loss", 2.0}, {"accuracy", 0.5}};
+  Upload ub = Up(b, {1, 1, 1}, 30);
+  ub.metrics = {{"loss", 1.0}};
+  Upload uc = Up(c, {1, 1, 1}, 20);
+  uc.metrics = {{"loss", 4.0}, {"accuracy", 0.8}};
+  for (const Upload* u : {&ua, &ub, &uc}) ASSERT_THAT(e->Accept(*u, kT0), IsOk());
+  const RoundStats s = *e->current();
+  EXPECT_NEAR(s.metrics.at("loss"), (2.0 * 10 + 1.0 * 30 + 4.0 * 20) / 60, 1e-12);
+  EXPECT_NEAR(s.metrics.at("accuracy"), (0.5 * 10 + 0.8 * 20) / 30, 1e-12);
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator
