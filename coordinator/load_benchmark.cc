@@ -13,6 +13,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/core/model.h"
@@ -22,9 +23,10 @@
 #include "proto/admin.grpc.pb.h"
 #include "proto/federation.grpc.pb.h"
 
-ABSL_FLAG(std::vector<std::string>, clients, std::vector<std::string>({"1", "4", "16"}),
+ABSL_FLAG(std::vector<std::string>, clients, std::vector<std::string>({"1", "2", "4"}),
           "Concurrent clients to try.");
 ABSL_FLAG(double, seconds, 4, "Seconds per measurement.");
+ABSL_FLAG(int, depth, 32, "RPCs in flight per client connection.");
 ABSL_FLAG(std::string, data_dir, "/tmp/fedtiny-load-benchmark", "Server state (wiped).");
 
 namespace v1 = fedtiny::v1;
@@ -54,45 +56,89 @@ struct Result {
   double checkins_per_s, uploads_per_s, mb_per_s;
 };
 
-Result Run(const std::string& address, int clients, double seconds, bool upload) {
+// One connection per client thread, `depth` RPCs in flight on it (async
+// completion queue), so the generator is not latency-bound: each slot checks a
+// fresh device in and, when admitted, uploads its delta, then starts over.
+Result Run(const std::string& address, int clients, int depth, double seconds, bool upload) {
   std::atomic<int64_t> checkins{0}, uploads{0}, bytes{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
+  const std::string delta(8906 * sizeof(float), '\0');
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&, t] {
       grpc::ChannelArguments args;
       args.SetInt("grpc.use_local_subchannel_pool", 1);  // A connection per client.
       auto stub = v1::Federation::NewStub(
           grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-      const std::string delta(8906 * sizeof(float), '\0');
-      for (int64_t i = 0; !stop; ++i) {
+      grpc::CompletionQueue cq;
+      struct Slot {
+        int64_t next_device = 0;
+        bool uploading = false;
         v1::CheckInRequest req;
-        req.set_device_id(absl::StrCat(upload ? "u" : "r", clients, "-", t, "-", i));
-        req.set_population("load");
-        req.set_device_secret(absl::StrCat("load-secret-", t, "-", i, "-0123456789"));
-        req.mutable_capabilities()->set_has_fpu(true);
-        req.mutable_state()->set_charging(true);
-        req.mutable_state()->set_idle(true);
-        req.mutable_state()->set_unmetered_network(upload);  // Metered: not eligible.
-        req.mutable_state()->set_battery_percent(90);
         v1::CheckInResponse resp;
-        grpc::ClientContext ctx;
-        if (!stub->CheckIn(&ctx, req, &resp).ok()) continue;
-        ++checkins;
-        if (!resp.has_assignment()) continue;
         v1::UploadRequest up;
-        up.set_task("load");
-        up.set_round(resp.assignment().round());
-        up.set_upload_token(resp.assignment().upload_token());
-        up.set_device_secret(req.device_secret());
-        up.set_example_count(10);
-        up.set_delta(delta);
         v1::UploadResponse ur;
-        grpc::ClientContext uctx;
-        if (stub->Upload(&uctx, up, &ur).ok()) {
+        std::unique_ptr<grpc::ClientContext> ctx;
+        grpc::Status status;
+        std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CheckInResponse>> checkin_rpc;
+        std::unique_ptr<grpc::ClientAsyncResponseReader<v1::UploadResponse>> upload_rpc;
+      };
+      std::vector<Slot> slots(depth);
+      auto start_checkin = [&](int s) {
+        Slot& slot = slots[s];
+        const int64_t i = slot.next_device++;
+        slot.uploading = false;
+        slot.req.Clear();
+        slot.req.set_device_id(absl::StrCat(upload ? "u" : "r", clients, "-", t, "-", s, "-", i));
+        slot.req.set_population("load");
+        slot.req.set_device_secret(absl::StrCat("load-secret-", t, "-", s, "-", i, "-0123456789"));
+        slot.req.mutable_capabilities()->set_has_fpu(true);
+        slot.req.mutable_state()->set_charging(true);
+        slot.req.mutable_state()->set_idle(true);
+        slot.req.mutable_state()->set_unmetered_network(upload);  // Metered: not eligible.
+        slot.req.mutable_state()->set_battery_percent(90);
+        slot.ctx = std::make_unique<grpc::ClientContext>();
+        slot.checkin_rpc = stub->AsyncCheckIn(slot.ctx.get(), slot.req, &cq);
+        slot.checkin_rpc->Finish(&slot.resp, &slot.status, reinterpret_cast<void*>(int64_t{s}));
+      };
+      auto start_upload = [&](int s) {
+        Slot& slot = slots[s];
+        slot.uploading = true;
+        slot.up.set_task("load");
+        slot.up.set_round(slot.resp.assignment().round());
+        slot.up.set_upload_token(slot.resp.assignment().upload_token());
+        slot.up.set_device_secret(slot.req.device_secret());
+        slot.up.set_example_count(10);
+        slot.up.set_delta(delta);
+        slot.ctx = std::make_unique<grpc::ClientContext>();
+        slot.upload_rpc = stub->AsyncUpload(slot.ctx.get(), slot.up, &cq);
+        slot.upload_rpc->Finish(&slot.ur, &slot.status, reinterpret_cast<void*>(int64_t{s}));
+      };
+      for (int s = 0; s < depth; ++s) start_checkin(s);
+      int in_flight = depth;
+      void* tag;
+      bool ok;
+      while (in_flight > 0 && cq.Next(&tag, &ok)) {
+        const int s = static_cast<int>(reinterpret_cast<int64_t>(tag));
+        Slot& slot = slots[s];
+        if (!slot.uploading) {
+          if (slot.status.ok()) ++checkins;
+          if (!stop && slot.status.ok() && slot.resp.has_assignment()) {
+            start_upload(s);
+            continue;
+          }
+        } else if (slot.status.ok()) {
           ++uploads;
           bytes += static_cast<int64_t>(delta.size());
         }
+        if (stop) {
+          --in_flight;
+        } else {
+          start_checkin(s);
+        }
+      }
+      cq.Shutdown();
+      while (cq.Next(&tag, &ok)) {
       }
     });
   }
@@ -106,6 +152,7 @@ Result Run(const std::string& address, int clients, double seconds, bool upload)
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // As the server binary.
   const std::string dir = absl::GetFlag(FLAGS_data_dir);
   std::system(("rm -rf " + dir).c_str());
   fedtiny::coordinator::Server::Options o;
@@ -120,10 +167,12 @@ int main(int argc, char** argv) {
   std::printf("%-8s %-22s %14s %12s %10s\n", "clients", "path", "check-ins/s", "uploads/s", "MB/s");
   for (const std::string& c : absl::GetFlag(FLAGS_clients)) {
     const int clients = std::stoi(c);
-    Result up = Run(server->address(), clients, absl::GetFlag(FLAGS_seconds), true);
+    Result up = Run(server->address(), clients, absl::GetFlag(FLAGS_depth),
+                    absl::GetFlag(FLAGS_seconds), true);
     std::printf("%-8d %-22s %14.0f %12.0f %10.1f\n", clients, "check-in + upload", up.checkins_per_s,
                 up.uploads_per_s, up.mb_per_s);
-    Result retry = Run(server->address(), clients, absl::GetFlag(FLAGS_seconds), false);
+    Result retry = Run(server->address(), clients, absl::GetFlag(FLAGS_depth),
+                       absl::GetFlag(FLAGS_seconds), false);
     std::printf("%-8d %-22s %14.0f %12s %10s\n", clients, "check-in (retry window)",
                 retry.checkins_per_s, "-", "-");
   }

@@ -237,8 +237,11 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
                                    ") and example_count in [1, ", config_.max_example_count, "]")));
   }
   if (absl::Status m = CheckMetrics(u); !m.ok()) return Reject(round, "malformed", m);
-  double norm2 = 0;
-  for (float v : u.delta) norm2 += static_cast<double>(v) * v;  // Inf/NaN fail below.
+  // In double, vectorized by Eigen; Inf/NaN make it non-finite and fail below.
+  const double norm2 =
+      Eigen::Map<const Eigen::VectorXf>(u.delta.data(), static_cast<Eigen::Index>(u.delta.size()))
+          .cast<double>()
+          .squaredNorm();
   if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {
     return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
                                       "update norm ", std::sqrt(norm2),

@@ -16,6 +16,7 @@
 #include "tools/base/atomic_file.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "sim/experiment.h"
 #include "sim/fashion_mnist.h"
@@ -68,6 +69,9 @@ ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster str
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny simulator: federated training on Fashion-MNIST");
   absl::ParseCommandLine(argc, argv);
+  // As in the coordinator's binary: absl::Mutex's deadlock detection (a debug
+  // aid) is off for runs; tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   fedtiny::sim::ExperimentConfig c;
   c.name = absl::GetFlag(FLAGS_name);
   fedtiny::v1::TaskConfig& t = c.task;
