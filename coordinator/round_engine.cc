@@ -67,9 +67,8 @@ RoundEngine::RoundEngine(EngineConfig config, std::map<int, ClusterModel> models
       factory_(std::move(factory)) {}
 
 bool RoundEngine::Eligible(const DeviceCheckIn& d) const {
-  const Eligibility& e = config_.eligibility;
-  return (!e.require_charging || d.charging) && (!e.require_idle || d.idle) &&
-         (!e.require_unmetered || d.unmetered) && d.battery_percent >= e.min_battery_percent;
+  return config_.eligibility.Allows(
+      DeviceStatus{d.charging, d.idle, d.unmetered, d.battery_percent, false});
 }
 
 // Pace steering (Bonawitz et al. 2019): spread the devices that cannot be

@@ -24,15 +24,9 @@
 #include "absl/time/time.h"
 #include "aggregation/clustering.h"
 #include "aggregation/random_source.h"
+#include "tools/base/eligibility.h"
 
 namespace fedtiny::coordinator {
-
-struct Eligibility {
-  bool require_charging = true;
-  bool require_idle = true;
-  bool require_unmetered = true;
-  int min_battery_percent = 50;
-};
 
 struct EngineConfig {
   std::string task;
@@ -45,7 +39,7 @@ struct EngineConfig {
   int64_t dim = 0;             // Head parameters.
   std::string aggregator = "fedavg";
   std::string server_optimizer = "sgd";
-  Eligibility eligibility;
+  EligibilityPolicy eligibility;  // Applied at check-in (thermal state is not reported).
   absl::Duration cooldown = absl::ZeroDuration();
   // Quota per device class: at most this many admitted per round (0: no quota).
   std::map<std::string, int> class_quota;

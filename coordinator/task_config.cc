@@ -40,9 +40,10 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
   e.dim = dim;
   e.aggregator = c.aggregator();
   e.server_optimizer = c.server_optimizer();
-  e.eligibility = Eligibility{c.eligibility().require_charging(), c.eligibility().require_idle(),
-                              c.eligibility().require_unmetered(),
-                              c.eligibility().min_battery_percent()};
+  e.eligibility = EligibilityPolicy{c.eligibility().require_charging(),
+                                    c.eligibility().require_idle(),
+                                    c.eligibility().require_unmetered(),
+                                    c.eligibility().min_battery_percent(), false};
   e.cooldown = absl::Milliseconds(c.cooldown_ms());
   for (const auto& [device_class, quota] : c.class_quota()) e.class_quota[device_class] = quota;
   e.max_example_count = c.max_example_count();

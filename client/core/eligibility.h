@@ -6,15 +6,13 @@
 #include <atomic>
 #include <string>
 
+#include "tools/base/eligibility.h"
+
 namespace fedtiny::client {
 
-struct DeviceStatus {
-  bool charging = false;
-  bool idle = false;               // Screen off / user not interacting.
-  bool unmetered_network = false;  // Wi-Fi or Ethernet, not cellular.
-  int battery_percent = 0;
-  bool thermal_throttled = false;
-};
+// The shared types (tools/base/eligibility.h), under the SDK's names.
+using ::fedtiny::DeviceStatus;
+using ::fedtiny::EligibilityPolicy;
 
 // Implemented by the app for its platform (Android: BatteryManager, PowerManager,
 // ConnectivityManager; embedded: the board's power-management signals).
@@ -23,19 +21,6 @@ class DeviceState {
  public:
   virtual ~DeviceState() = default;
   virtual DeviceStatus Read() const = 0;
-};
-
-// Defaults: charging, idle, unmetered, battery >= 50%, not throttled.
-struct EligibilityPolicy {
-  bool require_charging = true;
-  bool require_idle = true;
-  bool require_unmetered = true;
-  int min_battery_percent = 50;
-  bool forbid_thermal_throttling = true;
-
-  bool Allows(const DeviceStatus& s) const { return WhyNot(s).empty(); }
-  // "" when allowed, else the first unmet condition ("not charging", ...).
-  std::string WhyNot(const DeviceStatus& s) const;
 };
 
 // A DeviceState whose status the test or simulator sets. Thread-safe.
