@@ -125,7 +125,7 @@ absl::StatusOr<ExperimentResult> RunExperiment(
     const std::function<void(const RoundRecord&)>& on_round) {
   RETURN_IF_ERROR(Validate(c, data));
   // Bad specs fail before the expensive pre-training.
-  RETURN_IF_ERROR(aggregation::ParseAggregatorSpec(c.aggregator).status());
+  RETURN_IF_ERROR(aggregation::ValidateAggregatorSpec(c.aggregator));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer).status());
   RETURN_IF_ERROR(aggregation::ParseAttack(c.attack).status());
   ExperimentResult result;

@@ -131,8 +131,9 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
                        const EvaluateFn& evaluate, ExperimentResult& result,
                        const std::function<void(const RoundRecord&)>& on_round) {
   ASSIGN_OR_RETURN(aggregation::AttackConfig attack, aggregation::ParseAttack(c.attack));
+  aggregation::SeededRandomSource tokens(c.seed ^ 0x70CE75ull);
   ASSIGN_OR_RETURN(aggregation::AggregatorFactory make_aggregator,
-                   aggregation::ParseAggregatorSpec(c.aggregator));
+                   aggregation::ParseAggregatorSpec(c.aggregator, {&tokens}));
   std::map<int, coordinator::ClusterModel> models;
   for (size_t k = 0; k < heads.size(); ++k) {
     models[static_cast<int>(k)] = coordinator::ClusterModel{heads[k].Flatten(), 0, ""};
@@ -151,7 +152,6 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
   ec.aggregator = c.aggregator;
   ec.server_optimizer = c.server_optimizer;
   ec.eligibility = coordinator::Eligibility{false, false, false, 0};  // The population decides.
-  aggregation::SeededRandomSource tokens(c.seed ^ 0x70CE75ull);
   ASSIGN_OR_RETURN(std::unique_ptr<coordinator::RoundEngine> engine,
                    coordinator::RoundEngine::Create(ec, models, 1, 0, &tokens));
   result.aggregator_name = make_aggregator(dim)->Name();
