@@ -2,8 +2,14 @@
 // next to a reference that streams the same bytes once (a plain sum). Reports
 // updates/s (items_per_second) and update bytes consumed per second
 // (bytes_per_second). One iteration = accumulate n updates + report.
+// Also: `memory_read_bandwidth` (a vectorized read-only sum over 1 GiB, far
+// beyond the last-level cache: the machine's streaming read bandwidth, against
+// which FedAvg's bytes/s is judged) and `gram` (the centred double Gram matrix
+// behind Krum, Multi-Krum, Bulyan and NNM, alone). The CPU model is printed in
+// the context header.
 //   bazel run -c opt //aggregation:aggregation_benchmark
 //   bazel run -c opt //aggregation:aggregation_benchmark -- --benchmark_filter=d:10000/
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -11,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "aggregation/distances.h"
 #include "aggregation/dp_fedavg.h"
 #include "aggregation/factory.h"
 #include "benchmark/benchmark.h"
@@ -53,6 +60,54 @@ void BM_ReferenceSum(benchmark::State& state, int64_t n, int64_t dim) {
   SetCounters(state, n, dim);
 }
 
+// Eight independent lanes of four floats, so the sum is limited by memory, not
+// by the latency of one addition chain.
+typedef float V4F __attribute__((vector_size(16), aligned(4)));
+__attribute__((target_clones("avx2", "default"))) float StreamSum(
+    const float* x, int64_t n) {
+  V4F a[8] = {};
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    for (int k = 0; k < 8; ++k) {
+      V4F v;
+      __builtin_memcpy(&v, x + j + 4 * k, 16);
+      a[k] += v;
+    }
+  }
+  for (int k = 1; k < 8; ++k) a[0] += a[k];
+  float s = a[0][0] + a[0][1] + a[0][2] + a[0][3];
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
+void BM_MemoryReadBandwidth(benchmark::State& state) {
+  const int64_t n = int64_t{1} << 28;  // 1 GiB of floats.
+  std::vector<float> x(n, 1.f);
+  for (auto _ : state) benchmark::DoNotOptimize(StreamSum(x.data(), n));
+  state.SetBytesProcessed(state.iterations() * n * sizeof(float));
+}
+
+void BM_Gram(benchmark::State& state, int64_t n, int64_t dim) {
+  const std::vector<float>& u = Updates(n, dim);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        PairwiseSquaredDistances(ConstRowMatrixMap(u.data(), n, dim)));
+  }
+  SetCounters(state, n, dim);
+}
+
+extern "C" char* openblas_get_corename(void);
+
+// The "model name" line of /proc/cpuinfo, for the context header.
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
 void Feed(Aggregator& agg, const std::vector<float>& u, int64_t n, int64_t dim) {
   for (int64_t i = 0; i < n; ++i) {
     absl::Status s = agg.Accumulate(
@@ -87,6 +142,18 @@ void BM_DpFedAvg(benchmark::State& state, int64_t n, int64_t dim) {
 }
 
 void RegisterAll() {
+  benchmark::AddCustomContext("cpu_model", CpuModel());
+  // OpenBLAS picks its kernels from the CPU model; 0.3.21 does not know every
+  // recent one and then falls back to generic SSE3 ("Prescott") kernels, unless
+  // OPENBLAS_CORETYPE names the right ones (see docs/benchmarks.md).
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+  benchmark::RegisterBenchmark("memory_read_bandwidth/1GiB", BM_MemoryReadBandwidth)
+      ->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (int64_t n : {100, 1000}) {
+    benchmark::RegisterBenchmark(absl::StrCat("gram/n:", n, "/d:100000/").c_str(),
+                                 BM_Gram, n, 100000)
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
   for (int64_t dim : {10000, 1000000}) {
     for (int64_t n : {100, 1000}) {
       const int64_t f = n / 10;

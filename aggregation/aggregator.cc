@@ -25,8 +25,8 @@ __attribute__((target_clones("avx2", "default"))) bool HasNonFinite(
 
 bool AllFinite(absl::Span<const float> values) { return !HasNonFinite(values); }
 
-absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
-                            double weight) {
+absl::Status ValidateUpdateShape(absl::Span<const float> update, int64_t dim,
+                                 double weight) {
   if (static_cast<int64_t>(update.size()) != dim) {
     return absl::InvalidArgumentError(absl::StrCat(
         "update has ", update.size(), " values, expected ", dim));
@@ -35,6 +35,13 @@ absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
     return absl::InvalidArgumentError(
         absl::StrCat("update weight must be finite and > 0, got ", weight));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
+                            double weight) {
+  absl::Status shape = ValidateUpdateShape(update, dim, weight);
+  if (!shape.ok()) return shape;
   if (!HasNonFinite(update)) return absl::OkStatus();
   for (size_t i = 0; i < update.size(); ++i) {
     if (!std::isfinite(update[i])) {

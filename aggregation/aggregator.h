@@ -30,6 +30,12 @@ struct ClientInfo {
 absl::Status ValidateUpdate(absl::Span<const float> update, int64_t dim,
                             double weight);
 
+// ValidateUpdate without the NaN/Inf scan: kInvalidArgument for a wrong size or
+// a weight that is not a finite number > 0. For aggregators that check
+// finiteness inside their own single pass over the update (FedAvg).
+absl::Status ValidateUpdateShape(absl::Span<const float> update, int64_t dim,
+                                 double weight);
+
 // True when no value is a NaN or an Inf. Vectorized: one cheap pass.
 bool AllFinite(absl::Span<const float> values);
 

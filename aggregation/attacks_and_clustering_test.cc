@@ -13,6 +13,7 @@ namespace {
 
 using ::fedtiny::testing::IsOk;
 using ::fedtiny::testing::StatusIs;
+using ::testing::HasSubstr;
 
 const float kThree[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 ConstRowMatrixMap Three() { return ConstRowMatrixMap(kThree, 3, 3); }
@@ -79,11 +80,48 @@ TEST(Clustering, PerClusterAggregationIsIndependent) {
   ASSERT_THAT(agg.Accumulate({{-5.f, 0.f}}, 1, {"c", 2}), IsOk());
   EXPECT_THAT(agg.Accumulate({{1.f, 1.f}}, 1, {"d", 3}),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  std::map<int, Eigen::VectorXf> r = agg.ReportAll();
+  std::map<int, Eigen::VectorXf> r = *agg.ReportAll();
   ASSERT_EQ(r.size(), 2u);
   EXPECT_TRUE(r[0].isApprox(Eigen::Vector2f(2, 2)));
   EXPECT_TRUE(r[2].isApprox(Eigen::Vector2f(-5, 0)));
   EXPECT_EQ(agg.num_updates(1), 0);
+}
+
+// A hand-written fake whose Report() fails, as a method's finite-result check can.
+class FailingReport final : public Aggregator {
+ public:
+  explicit FailingReport(int64_t dim) : dim_(dim) {}
+  absl::Status Accumulate(absl::Span<const float>, double, const ClientInfo&) override {
+    ++n_;
+    return absl::OkStatus();
+  }
+  bool CanReport() const override { return n_ > 0; }
+  absl::StatusOr<Eigen::VectorXf> Report() override {
+    return absl::OutOfRangeError("aggregate is inf at coordinate 0");
+  }
+  absl::Status MergeWith(Aggregator&&) override { return absl::UnimplementedError(""); }
+  std::string Name() const override { return "failing"; }
+  int64_t dim() const override { return dim_; }
+  int64_t num_updates() const override { return n_; }
+
+ private:
+  const int64_t dim_;
+  int64_t n_ = 0;
+};
+
+// Issue #10: ReportAll used to drop a cluster whose Report() failed, so the
+// round committed the other clusters as if that one had had too few updates.
+TEST(Clustering, ReportAllNamesTheClusterThatFailed) {
+  AggregatorFactory fedavg = *ParseAggregatorSpec("fedavg");
+  int built = 0;  // Cluster 0 is built first (fedavg), cluster 1 second (failing).
+  ClusteredAggregator agg(3, 2, [&](int64_t d) -> std::unique_ptr<Aggregator> {
+    return built++ == 0 ? fedavg(d) : std::make_unique<FailingReport>(d);
+  });
+  ASSERT_THAT(agg.Accumulate({{1.f, 1.f}}, 1, {"a", 0}), IsOk());
+  ASSERT_THAT(agg.Accumulate({{2.f, 2.f}}, 1, {"b", 1}), IsOk());
+  EXPECT_THAT(agg.ReportAll(),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr("cluster 1: aggregate is inf at coordinate 0")));
 }
 
 TEST(Clustering, CflSplitsOpposedGroupsOnly) {

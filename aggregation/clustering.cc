@@ -23,12 +23,16 @@ absl::Status ClusteredAggregator::Accumulate(absl::Span<const float> update,
   return agg->Accumulate(update, weight, info);
 }
 
-std::map<int, Eigen::VectorXf> ClusteredAggregator::ReportAll() {
+absl::StatusOr<std::map<int, Eigen::VectorXf>> ClusteredAggregator::ReportAll() {
   std::map<int, Eigen::VectorXf> out;
   for (auto& [cluster, agg] : per_cluster_) {
     if (!agg->CanReport()) continue;
     absl::StatusOr<Eigen::VectorXf> r = agg->Report();
-    if (r.ok()) out.emplace(cluster, *std::move(r));
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat("cluster ", cluster, ": ",
+                                                          r.status().message()));
+    }
+    out.emplace(cluster, *std::move(r));
   }
   return out;
 }

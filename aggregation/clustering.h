@@ -17,7 +17,8 @@
 
 namespace fedtiny::aggregation {
 
-// Owns one aggregator per cluster, created on first use. Not thread-safe.
+// ClusteredAggregator owns one aggregator per cluster, created on first use by
+// the factory it owns. Not thread-safe: one thread at a time, as Aggregator.
 class ClusteredAggregator {
  public:
   ClusteredAggregator(int num_clusters, int64_t dim, AggregatorFactory factory);
@@ -26,9 +27,12 @@ class ClusteredAggregator {
   // id outside [0, num_clusters) or a bad update (as Aggregator::Accumulate).
   absl::Status Accumulate(absl::Span<const float> update, double weight,
                           const ClientInfo& info);
-  // The aggregate of every cluster that can report; clusters without enough
-  // updates are absent (their head stays as it was).
-  std::map<int, Eigen::VectorXf> ReportAll();
+  // ReportAll returns the aggregate of every cluster that can report; clusters
+  // without enough updates are absent (their head stays as it was). When a
+  // cluster that can report fails to, returns that error (same code) with
+  // "cluster K: " in front, and no partial result: callers must not commit
+  // some clusters of a round and silently skip another.
+  absl::StatusOr<std::map<int, Eigen::VectorXf>> ReportAll();
   int64_t num_updates(int cluster) const;
   int num_clusters() const { return num_clusters_; }
 

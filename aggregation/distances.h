@@ -6,8 +6,11 @@
 // the nearest neighbours of [1000, 1000.01, 1000.03, 1000.06] come out wrong.
 // So the updates are first centred on their coordinate-wise mean, and the Gram
 // matrix of the centred updates is accumulated in double, a block of
-// coordinates at a time (a symmetric rank-k update: half the multiplications of
-// the full product, so in double it costs about what the float product did).
+// coordinates at a time: a symmetric rank-k update (half the multiplications of
+// the full product) by OpenBLAS's dsyrk, at the speed of numpy's float64
+// product. OpenBLAS may use several threads (OPENBLAS_NUM_THREADS). The first
+// call logs a warning when OpenBLAS fell back to generic kernels on a CPU with
+// AVX2 (it does not recognise every recent model; OPENBLAS_CORETYPE fixes it).
 // What remains is a relative error of about 1e-16 * (distance from the mean /
 // distance between the pair)^2.
 #ifndef FEDTINY_AGGREGATION_DISTANCES_H_

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "aggregation/row_kernels.h"
+
 namespace fedtiny::aggregation {
 
 FedAvgAggregator::FedAvgAggregator(int64_t dim)
@@ -9,12 +11,18 @@ FedAvgAggregator::FedAvgAggregator(int64_t dim)
 
 absl::Status FedAvgAggregator::Accumulate(absl::Span<const float> update,
                                           double weight, const ClientInfo&) {
-  absl::Status valid = ValidateUpdate(update, dim(), weight);
+  absl::Status valid = ValidateUpdateShape(update, dim(), weight);
   if (valid.ok()) valid = ValidateTotalWeight(total_weight_, weight);
   if (!valid.ok()) return valid;
-  Eigen::Map<const Eigen::VectorXf> u(update.data(), update.size());
-  total_weight_ += weight;
-  mean_ += (weight / total_weight_) * (u.cast<double>() - mean_);
+  const double total = total_weight_ + weight;
+  next_.resize(dim());
+  if (!BlendIfFinite(weight / total, update,
+                     absl::MakeConstSpan(mean_.data(), mean_.size()),
+                     absl::MakeSpan(next_.data(), next_.size()))) {
+    return ValidateUpdate(update, dim(), weight);  // Names the first NaN/Inf.
+  }
+  mean_.swap(next_);
+  total_weight_ = total;
   ++count_;
   return absl::OkStatus();
 }

@@ -12,7 +12,9 @@ namespace fedtiny::aggregation {
 // FedAvgAggregator keeps the running weighted mean in double, updated as
 // mean += (w / total) * (update - mean): weights enter only as fractions of the
 // total, so no huge example count times a large update can overflow, as a sum
-// of weight * update could. Not thread-safe.
+// of weight * update could. Accumulate reads the update once: the NaN/Inf check
+// and the blend share one pass, written to a second buffer that replaces the
+// mean only on success (2 * dim doubles in all). Not thread-safe; owns both.
 class FedAvgAggregator final : public Aggregator {
  public:
   explicit FedAvgAggregator(int64_t dim);
@@ -29,6 +31,7 @@ class FedAvgAggregator final : public Aggregator {
 
  private:
   Eigen::VectorXd mean_;
+  Eigen::VectorXd next_;  // Scratch for Accumulate; swapped with mean_.
   double total_weight_ = 0;
   int64_t count_ = 0;
 };

@@ -100,6 +100,33 @@ TEST(FedAvgTest, RejectsBadInputAndKeepsState) {
   EXPECT_EQ(*r, Eigen::VectorXf::Ones(3));
 }
 
+// The check and the blend share one pass, so by the time a NaN late in a long
+// update is seen, the values before it have been blended: they must have gone
+// to scratch, not into the mean. The error still names the first bad index.
+TEST(FedAvgTest, LateNaNInLongUpdateChangesNothing) {
+  const int d = 1001;
+  FedAvgAggregator agg(d);
+  std::vector<float> a(d), b(d, 5.f);
+  for (int j = 0; j < d; ++j) a[j] = 0.25f * j;
+  ASSERT_THAT(agg.Accumulate(a, 3, {}), IsOk());
+  b[700] = std::numeric_limits<float>::quiet_NaN();
+  b[999] = std::numeric_limits<float>::infinity();
+  EXPECT_THAT(agg.Accumulate(b, 1, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("update value 700 is nan")));
+  EXPECT_EQ(agg.num_updates(), 1);
+  EXPECT_EQ(agg.total_weight(), 3);
+  Eigen::VectorXf r = *agg.Report();
+  for (int j = 0; j < d; ++j) ASSERT_EQ(r[j], a[j]) << j;
+  // And the next good update blends into the untouched mean: (3a + 5) / 4.
+  b[700] = b[999] = 5.f;
+  ASSERT_THAT(agg.Accumulate(b, 1, {}), IsOk());
+  r = *agg.Report();
+  for (int j = 0; j < d; ++j) {
+    ASSERT_NEAR(r[j], (3.0 * a[j] + 5.0) / 4.0, 1e-5) << j;
+  }
+}
+
 TEST(FedAvgTest, ReportWithoutUpdatesFails) {
   FedAvgAggregator agg(4);
   EXPECT_FALSE(agg.CanReport());

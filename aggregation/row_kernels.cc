@@ -1,5 +1,6 @@
 #include "aggregation/row_kernels.h"
 
+#include <cmath>
 #include <cstdint>
 
 namespace fedtiny::aggregation {
@@ -67,7 +68,51 @@ __attribute__((target_clones("avx2", "default"))) void DifferenceImpl(
   for (; j < n; ++j) out[j] = static_cast<double>(x[j]) - z[j];
 }
 
+typedef int32_t V4I __attribute__((vector_size(16), aligned(4)));
+
+// NaN and +-Inf are the floats whose exponent bits are all ones; the test is
+// on the integer bits (a float compare would need -ffast-math to vectorize).
+inline V4I NonFinite(V4F x) {
+  const V4I kExp = {0x7f800000, 0x7f800000, 0x7f800000, 0x7f800000};
+  V4I bits;
+  __builtin_memcpy(&bits, &x, 16);
+  return (bits & kExp) == kExp;
+}
+
+__attribute__((target_clones("avx2", "default"))) bool BlendIfFiniteImpl(
+    double c, const float* __restrict x, const double* __restrict m,
+    double* __restrict out, int64_t n) {
+  const V4D cv = {c, c, c, c};
+  V4I bad = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    V4F x0, x1;
+    V4D m0, m1;
+    __builtin_memcpy(&x0, x + j, 16);
+    __builtin_memcpy(&x1, x + j + 4, 16);
+    __builtin_memcpy(&m0, m + j, 32);
+    __builtin_memcpy(&m1, m + j + 4, 32);
+    bad |= NonFinite(x0) | NonFinite(x1);
+    const V4D o0 = m0 + cv * (__builtin_convertvector(x0, V4D) - m0);
+    const V4D o1 = m1 + cv * (__builtin_convertvector(x1, V4D) - m1);
+    __builtin_memcpy(out + j, &o0, 32);
+    __builtin_memcpy(out + j + 4, &o1, 32);
+  }
+  bool ok = (bad[0] | bad[1] | bad[2] | bad[3]) == 0;
+  for (; j < n; ++j) {
+    ok &= std::isfinite(x[j]);
+    out[j] = m[j] + c * (static_cast<double>(x[j]) - m[j]);
+  }
+  return ok;
+}
+
 }  // namespace
+
+bool BlendIfFinite(double c, absl::Span<const float> x, absl::Span<const double> m,
+                   absl::Span<double> out) {
+  return BlendIfFiniteImpl(c, x.data(), m.data(), out.data(),
+                           static_cast<int64_t>(x.size()));
+}
 
 double SquaredDistance(absl::Span<const float> x, absl::Span<const double> z) {
   return SquaredDistanceImpl(x.data(), z.data(),

@@ -20,6 +20,15 @@ void AddScaled(double c, absl::Span<const float> x, absl::Span<double> out);
 void Difference(absl::Span<const float> x, absl::Span<const double> z,
                 absl::Span<double> out);
 
+// BlendIfFinite: out[j] = m[j] + c * (x[j] - m[j]) in double (a running
+// weighted mean taking one more update), checking in the same single pass over
+// x that no x[j] is a NaN or an Inf. Returns false when one is; `out` then holds
+// garbage and must be discarded (m is never written, so a caller that blends
+// into a second buffer and swaps on success changes nothing on error).
+// Requires equal sizes; `out` may not alias `x` or `m`.
+bool BlendIfFinite(double c, absl::Span<const float> x, absl::Span<const double> m,
+                   absl::Span<double> out);
+
 }  // namespace fedtiny::aggregation
 
 #endif  // FEDTINY_AGGREGATION_ROW_KERNELS_H_

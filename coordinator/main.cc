@@ -5,7 +5,9 @@
 // The operator token is read from --admin_token_file, or created on first start
 // in <data_dir>/admin.token (mode 0600). It is never printed.
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -56,11 +58,31 @@ absl::StatusOr<std::string> OperatorToken(const std::string& data_dir) {
   return fresh;
 }
 
-void ServeUntilSignal(fedtiny::coordinator::Server& server, sigset_t set) {
-  std::thread waiter([&server, set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    FT_LOG(INFO) << "signal " << sig << ", shutting down";
+// SIGINT/SIGTERM write one byte to a pipe (async-signal-safe, and right on any
+// thread: libraries such as OpenBLAS start threads before main() could block
+// signals); a waiter thread reads it and shuts the server down.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  const char byte = static_cast<char>(sig);
+  (void)!write(g_signal_pipe[1], &byte, 1);
+}
+
+bool InstallSignalHandlers() {
+  if (pipe(g_signal_pipe) != 0) return false;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  return sigaction(SIGINT, &sa, nullptr) == 0 && sigaction(SIGTERM, &sa, nullptr) == 0;
+}
+
+void ServeUntilSignal(fedtiny::coordinator::Server& server) {
+  std::thread waiter([&server] {
+    char sig = 0;
+    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    FT_LOG(INFO) << "signal " << static_cast<int>(sig) << ", shutting down";
     server.Shutdown();
   });
   server.Wait();
@@ -76,11 +98,10 @@ int main(int argc, char** argv) {
   // lock graph on every lock and mutex destruction, gRPC's included: off in the
   // server binary; tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // Inherited by gRPC's threads.
+  if (!InstallSignalHandlers()) {
+    std::fprintf(stderr, "coordinator: cannot install signal handlers\n");
+    return 1;
+  }
 
   fedtiny::coordinator::Server::Options options;
   options.host = absl::GetFlag(FLAGS_host);
@@ -102,6 +123,6 @@ int main(int argc, char** argv) {
   }
   std::printf("listening on %s\n", server->address().c_str());
   std::fflush(stdout);
-  ServeUntilSignal(*server, set);
+  ServeUntilSignal(*server);
   return 0;
 }

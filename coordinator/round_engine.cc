@@ -38,7 +38,7 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
         "1 <= min_reports <= goal, deadline > 0, clusters >= 1, dim >= 1");
   }
   ASSIGN_OR_RETURN(aggregation::AggregatorFactory factory,
-                   aggregation::ParseAggregatorSpec(config.aggregator));
+                   aggregation::ParseAggregatorSpec(config.aggregator, {random}));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(config.server_optimizer).status());
   if (static_cast<int>(models.size()) != config.clusters) {
     return absl::InvalidArgumentError("engine: one model per cluster is needed");
@@ -320,7 +320,12 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
     return closed;
   }
   const auto opt_config = *aggregation::ParseServerOptimizer(config_.server_optimizer);
-  for (auto& [cluster, delta] : r.aggregator->ReportAll()) {
+  absl::StatusOr<std::map<int, Eigen::VectorXf>> deltas = r.aggregator->ReportAll();
+  if (!deltas.ok()) {
+    closed.reason = std::string(deltas.status().message());  // Abandoned, as below.
+    return closed;
+  }
+  for (auto& [cluster, delta] : *deltas) {
     const ClusterModel& m = models_.at(cluster);
     absl::StatusOr<aggregation::ServerOptimizer> opt =
         m.optimizer_state.empty()

@@ -118,7 +118,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
         "1 <= min_reports <= clients_per_round; round_deadline_ms in [1, one week]; "
         "cooldown_ms in [0, 365 weeks]; clusters in [1, 64]");
   }
-  RETURN_IF_ERROR(aggregation::ParseAggregatorSpec(c.aggregator()).status());
+  RETURN_IF_ERROR(aggregation::ValidateAggregatorSpec(c.aggregator()));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer()).status());
   return c;
 }

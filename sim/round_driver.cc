@@ -253,8 +253,9 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
     if (d > absl::ZeroDuration()) clock.Advance(d);
   };
   {
+    aggregation::SeededRandomSource unused(0);  // Only the name is read.
     ASSIGN_OR_RETURN(std::unique_ptr<aggregation::Aggregator> agg,
-                     aggregation::MakeAggregator(task.aggregator(), 1));
+                     aggregation::MakeAggregator(task.aggregator(), 1, {&unused}));
     result.aggregator_name = agg->Name();
   }
   BundleHeads bundles;
