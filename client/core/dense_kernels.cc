@@ -7,7 +7,16 @@
 namespace fedtiny::client {
 namespace {
 
-constexpr int kV = 8;  // Floats per vector.
+// Floats per vector: the target's own SIMD width. A vector type wider than the
+// hardware's is lowered through memory, piece by piece (ten times slower on
+// SSE2), so the width follows the compiler's target macros; no SIMD: 1 (scalar).
+#if defined(__AVX__)
+constexpr int kV = 8;
+#elif defined(__SSE2__) || defined(__ARM_NEON) || defined(__wasm_simd128__)
+constexpr int kV = 4;
+#else
+constexpr int kV = 1;
+#endif
 using Vec = float __attribute__((vector_size(kV * sizeof(float))));
 
 // Unaligned load and store; memcpy compiles to one vector move. By reference:

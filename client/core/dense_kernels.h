@@ -2,12 +2,11 @@
 // batches (a 128 -> 64 -> 10 head, batches of 10): sizes where a general GEMM
 // spends more time packing and dispatching than multiplying.
 //
-// Portable C++ (GCC/Clang vector extensions, no intrinsics): the compiler
-// lowers the 8-float vectors to whatever the target has (two SSE2 or NEON
-// registers, one AVX2 register, scalar code on a Cortex-M). Register-blocked
-// over rows and output columns; a width that is not a multiple of 8 is covered
-// by one last overlapping vector, widths under 8 by scalar loops. Nothing is
-// allocated.
+// Portable C++ (GCC/Clang vector extensions, no intrinsics): vectors of the
+// target's SIMD width (8 floats with AVX, 4 with SSE2 or NEON, 1 without SIMD,
+// e.g. a Cortex-M). Register-blocked over rows and output columns; a width that
+// is not a multiple of the vector is covered by one last overlapping vector,
+// widths under one vector by scalar loops. Nothing is allocated.
 //
 // Layout: `x` are row pointers (each row `k` floats); a k x n operand `t` is
 // row-major with stride n (an Eigen column-major out x in weight matrix is its

@@ -25,7 +25,7 @@ std::vector<const float*> RowPointers(const std::vector<float>& m, int64_t rows,
   return p;
 }
 
-// Widths around the vector width (8) and its multiples, and the workload's.
+// Widths around the vector widths (4, 8) and their multiples, and the workload's.
 const int64_t kWidths[] = {1, 3, 7, 8, 9, 10, 12, 16, 17, 20, 24, 64};
 const int64_t kRowCounts[] = {1, 2, 4, 5, 6, 10, 11};
 
