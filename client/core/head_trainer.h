@@ -90,7 +90,9 @@ class HeadTrainer {
 
   // Trains `head` in place on `features` (n x head input, row-major) and
   // labels. kInvalidArgument when shapes disagree with the head or labels are
-  // out of range. Blocks for the duration of training.
+  // out of range, or when a resumed `state` does not fit this plan, head or data
+  // (buffer sizes, positions, non-finite values, correct outside [0,
+  // examples_seen]); nothing is trained then. Blocks for the duration of training.
   absl::StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
                                     absl::Span<const int32_t> labels,
                                     const std::function<bool()>& may_continue, TrainState& state);
