@@ -333,9 +333,13 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       }
       TrainAll(c, data, honest);
       result.client_updates += static_cast<int64_t>(honest.size());
-      for (SimDevice* d : honest) {
-        if (d->update.ok() && d->update->cluster == 0) {
-          cluster0.insert(cluster0.end(), d->update->delta.begin(), d->update->delta.end());
+      // Attackers see the honest cluster-0 updates so far (kept only when some
+      // attacker will use them).
+      if (c.attacker_fraction > 0) {
+        for (SimDevice* d : honest) {
+          if (d->update.ok() && d->update->cluster == 0) {
+            cluster0.insert(cluster0.end(), d->update->delta.begin(), d->update->delta.end());
+          }
         }
       }
       for (SimDevice* d : chunk) {

@@ -184,6 +184,8 @@ TEST_F(E2eTest, RealParticipantsCompleteRoundsAndTheModelImproves) {
     EXPECT_EQ(r.state(), v1::COMMITTED);
     EXPECT_EQ(r.reported(), 3);
     EXPECT_GT(r.metrics().at("train_loss"), 0);
+    EXPECT_GT(r.metrics().at("train_accuracy"), 0);
+    EXPECT_LE(r.metrics().at("train_accuracy"), 1);
   }
   EXPECT_EQ(rounds[0].versions().at(0), 3);
   v1::ListModelsRequest mreq;

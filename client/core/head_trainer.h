@@ -6,8 +6,15 @@
 // widths; Train() allocates only the example order (n indices) on entry and
 // nothing inside the step loop. Each layer's update is applied in place as
 // backpropagation passes it, so no full gradient copy exists: working memory is
-// the weights, batch activations and two delta buffers (+ one weight-sized buffer
-// for momentum, + one for the proximal anchor).
+// the weights, batch activations, two delta buffers and one transposed copy of
+// the largest non-first layer (+ one weight-sized buffer for momentum, + one
+// for the proximal anchor). A batch's input rows are read where they lie in
+// `features`, not copied.
+//
+// Speed: the products are dense_kernels.h's register-blocked loops, not a
+// general GEMM: at these sizes (e.g. 128 -> 64 -> 10, batch 10) packing and
+// dispatch would cost more than the arithmetic. Build with --config=x86_64_v3
+// (.bazelrc) for AVX2/FMA on x86; the default build stays portable.
 //
 // Interruption: `may_continue` is called before every batch; when it returns
 // false, Train() returns kIneligible with `state` positioned at the next batch.
@@ -42,11 +49,14 @@ struct TrainState {
   int64_t next_batch = 0;
   int64_t examples_seen = 0;
   double loss_sum = 0;
+  int64_t correct = 0;          // Examples predicted right before their batch's step.
   std::vector<float> velocity;  // Momentum buffer (flat, Head::Flatten order).
   std::vector<float> anchor;    // Proximal anchor: the head training started from.
 
   // Bytes with a SHA-256 trailer; Parse returns kDataLoss for truncated or
-  // corrupt input.
+  // corrupt input. Parse also reads the format before `correct` existed (magic
+  // "FTTS"): such a state resumes with correct = 0, so its run counts only the
+  // examples seen after the resumption.
   std::string Serialize() const;
   static absl::StatusOr<TrainState> Parse(const std::string& bytes);
 };
@@ -62,6 +72,10 @@ struct TrainResult {
   StopReason reason = StopReason::kCompleted;
   int64_t examples_seen = 0;  // Over the whole run, across resumptions.
   double mean_loss = 0;       // Mean training loss over the examples seen.
+  // Examples whose prediction (argmax of the logits of the forward pass, before
+  // that batch's step; first maximum on ties) equalled the label, over the
+  // whole run: a free training-accuracy figure, correct / examples_seen.
+  int64_t correct = 0;
 };
 
 // Owns its buffers; not thread-safe (one training at a time).
@@ -74,13 +88,14 @@ class HeadTrainer {
   static absl::StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
                                                              const TrainPlan& plan);
 
-  // Trains `head` in place on `features` (n x head input, row-major) and labels.
-  // kInvalidArgument when shapes disagree with the head or labels are out of
-  // range. Blocks for the duration of training.
+  // Trains `head` in place on `features` (n x head input, row-major) and
+  // labels. kInvalidArgument when shapes disagree with the head or labels are
+  // out of range, or when a resumed `state` does not fit this plan, head or data
+  // (buffer sizes, positions, non-finite values, correct outside [0,
+  // examples_seen]); nothing is trained then. Blocks for the duration of training.
   absl::StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
                                     absl::Span<const int32_t> labels,
-                                    const std::function<bool()>& may_continue,
-                                    TrainState& state);
+                                    const std::function<bool()>& may_continue, TrainState& state);
 
   // Bytes of weights + every training buffer (the working set of a step).
   int64_t working_bytes() const;
@@ -92,15 +107,21 @@ class HeadTrainer {
   HeadTrainer(const Head& shape, const TrainPlan& plan);
   void Step(Head& head, const RowMatrixXf& features, absl::Span<const int32_t> labels,
             const int64_t* idx, int64_t b, TrainState& state);
-  void UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity,
-                   const float* anchor);
+  // Softmax cross-entropy of the logits into delta_a_: (softmax - onehot) / b.
+  void LossDelta(absl::Span<const int32_t> labels, const int64_t* idx, int64_t b,
+                 TrainState& state);
+  void UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity, const float* anchor);
+  const float* const* Rows(int l) const { return rows_.data() + l * plan_.batch_size; }
 
   TrainPlan plan_;
-  std::vector<int64_t> widths_;      // input, hidden..., classes
-  std::vector<RowMatrixXf> acts_;    // B x width per layer boundary
-  RowMatrixXf delta_a_, delta_b_;    // B x max width, ping-pong
-  std::vector<int64_t> param_offset_;  // Flat offset of each layer's weights.
-  std::vector<int64_t> order_;       // Example order of the current epoch.
+  std::vector<int64_t> widths_;           // input, hidden..., classes
+  std::vector<std::vector<float>> acts_;  // B x width after each layer, row-major
+  std::vector<float> delta_a_, delta_b_;  // B x width, ping-pong
+  std::vector<float> transposed_;         // One layer's weights, out x in row-major
+  std::vector<const float*> rows_;        // Row pointers of each layer's input (B each)
+  std::vector<const float*> delta_rows_;  // Row pointers of delta_a_ (B)
+  std::vector<int64_t> param_offset_;     // Flat offset of each layer's weights.
+  std::vector<int64_t> order_;            // Example order of the current epoch.
   int64_t num_params_ = 0;
 };
 

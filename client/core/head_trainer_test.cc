@@ -7,9 +7,11 @@
 #include <limits>
 #include <new>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tools/base/byte_io.h"
 #include "tools/base/status_matchers.h"
 
 // Counts heap allocations while g_counting is set (this test binary only).
@@ -67,8 +69,8 @@ TEST(HeadTrainerTest, OneFullBatchStepIsTheFiniteDifferenceGradient) {
     m[k] -= h;
     ASSERT_THAT(plus.Unflatten(p), IsOk());
     ASSERT_THAT(minus.Unflatten(m), IsOk());
-    const double fd = (Evaluate(plus, data.x, data.y)->loss -
-                       Evaluate(minus, data.x, data.y)->loss) / (2 * h);
+    const double fd =
+        (Evaluate(plus, data.x, data.y)->loss - Evaluate(minus, data.x, data.y)->loss) / (2 * h);
     const double grad = (before[k] - after[k]) / lr;
     EXPECT_NEAR(grad, fd, 2e-3 + 2e-2 * std::fabs(fd)) << "parameter " << k;
   }
@@ -150,8 +152,8 @@ void NaiveEpoch(NaiveHead& h, const Data& d, const TrainPlan& p, NaiveHead& vel,
 }
 
 TEST(HeadTrainerTest, OneEpochMatchesNaiveImplementation) {
-  for (TrainPlan plan : {TrainPlan{1, 7, 0.1f, 0.f, 0.f, 3},
-                         TrainPlan{1, 5, 0.05f, 0.9f, 0.5f, 4}}) {
+  for (TrainPlan plan :
+       {TrainPlan{1, 7, 0.1f, 0.f, 0.f, 3}, TrainPlan{1, 5, 0.05f, 0.9f, 0.5f, 4}}) {
     Head head = MakeHead({8, 6, 4}, 21);
     Data data = RandomData(23, 8, 4, 9);
     NaiveHead naive(head), anchor(head), vel(head);
@@ -188,8 +190,8 @@ TEST(HeadTrainerTest, StopsWithinOneBatchAndResumesBitExactly) {
     TrainState s;
     int calls = 0;
     // The device is unplugged before the 20th batch.
-    absl::StatusOr<TrainResult> r =
-        t->Train(interrupted, data.x, data.y, [&] { return ++calls < 20; }, s);
+    absl::StatusOr<TrainResult> r = t->Train(
+        interrupted, data.x, data.y, [&] { return ++calls < 20; }, s);
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->reason, StopReason::kIneligible);
     EXPECT_EQ(calls, 20);
@@ -255,15 +257,127 @@ TEST(HeadTrainerTest, NoHeapAllocationInTheStepLoopAndWithinBudget) {
   TrainState state;
   int calls = 0;
   g_allocations = 0;
-  // Count from the first batch to the last: everything in between is the step loop.
-  absl::StatusOr<TrainResult> r = trainer->Train(head, data.x, data.y, [&] {
-    if (++calls == 1) g_counting = true;
-    return true;
-  }, state);
+  // Count from the first batch to the last: everything in between is the step
+  // loop.
+  absl::StatusOr<TrainResult> r = trainer->Train(
+      head, data.x, data.y,
+      [&] {
+        if (++calls == 1) g_counting = true;
+        return true;
+      },
+      state);
   g_counting = false;
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(calls, 40);
   EXPECT_EQ(g_allocations.load(), 0);
+}
+
+// The workload's shapes (widths 128 -> 64 -> 10, batches of 10 with a short
+// last one) take the vector paths of dense_kernels, including the overlapping
+// last vector of the 10 classes; the naive double implementation must agree.
+TEST(HeadTrainerTest, WorkloadShapesMatchNaiveImplementation) {
+  for (TrainPlan plan :
+       {TrainPlan{1, 10, 0.05f, 0.f, 0.f, 5}, TrainPlan{1, 10, 0.05f, 0.9f, 0.2f, 6}}) {
+    Head head = MakeHead({128, 64, 10}, 31);
+    for (DenseLayer& l : head.layers) l.b.setConstant(0.01f);
+    Data data = RandomData(63, 128, 10, 12);
+    data.x *= 0.3f;
+    NaiveHead naive(head), anchor(head), vel(head);
+    for (int l = 0; l < 2; ++l) {
+      for (auto& row : vel.w[l]) std::fill(row.begin(), row.end(), 0.0);
+      std::fill(vel.b[l].begin(), vel.b[l].end(), 0.0);
+    }
+    NaiveEpoch(naive, data, plan, vel, anchor);
+    auto trainer = *HeadTrainer::Create(head, plan);
+    TrainState state;
+    ASSERT_THAT(trainer->Train(head, data.x, data.y, kAlways, state), IsOk());
+    double worst = 0;
+    for (int l = 0; l < 2; ++l)
+      for (int o = 0; o < head.layers[l].out(); ++o) {
+        worst = std::max(worst, std::fabs(head.layers[l].b[o] - naive.b[l][o]));
+        for (int i = 0; i < head.layers[l].in(); ++i)
+          worst = std::max(worst, std::fabs(head.layers[l].w(o, i) - naive.w[l][o][i]));
+      }
+    EXPECT_LT(worst, 2e-5) << "momentum " << plan.momentum;
+  }
+}
+
+// `correct` counted independently: the trainer stops before every batch, the
+// test scores that batch's examples (EpochOrder) with Evaluate on the head as
+// it stands, then resumes from the serialized state; over 2 epochs and a short
+// last batch.
+TEST(HeadTrainerTest, CorrectCountsPredictionsBeforeEachStepAcrossResumptions) {
+  const TrainPlan plan{2, 10, 0.1f, 0.f, 0.f, 17};
+  Data data = RandomData(47, 12, 4, 21);
+  Head head = MakeHead({12, 16, 4}, 2);
+  auto trainer = *HeadTrainer::Create(head, plan);
+  TrainState state;
+  int64_t independent = 0, stops = 0;
+  std::vector<int64_t> order(data.x.rows());
+  while (stops < 100) {
+    // Score the batch the state is positioned at, on the head as it stands.
+    EpochOrder(plan.seed, state.epoch, order);
+    const int64_t start = state.next_batch * plan.batch_size;
+    const int64_t end = std::min<int64_t>(start + plan.batch_size, data.x.rows());
+    for (int64_t k = start; k < end; ++k) {
+      RowMatrixXf one = data.x.row(order[k]);
+      const int32_t y = data.y[order[k]];
+      independent += Evaluate(head, one, absl::MakeConstSpan(&y, 1))->accuracy == 1.0;
+    }
+    bool asked = false;  // One batch per call.
+    absl::StatusOr<TrainResult> r = trainer->Train(
+        head, data.x, data.y, [&] { return !std::exchange(asked, true); }, state);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->correct, independent);
+    if (r->reason == StopReason::kCompleted) break;
+    ++stops;
+    absl::StatusOr<TrainState> restored = TrainState::Parse(state.Serialize());
+    ASSERT_THAT(restored, IsOk());
+    EXPECT_EQ(restored->correct, state.correct);
+    state = *std::move(restored);
+  }
+  EXPECT_GT(independent, 0);
+  EXPECT_LT(independent,
+            2 * data.x.rows());  // Could fail: not every example right.
+  EXPECT_EQ(stops, 2 * 5 - 1);   // 5 batches per epoch; the last call completes.
+  EXPECT_EQ(state.examples_seen, 2 * data.x.rows());
+}
+
+// A state written before `correct` existed ("FTTS") still resumes.
+TEST(HeadTrainerTest, ParsesTheFormerStateFormat) {
+  std::string body = "FTTS";
+  PutValue(body, static_cast<uint8_t>(1));
+  PutValue(body, int{1});
+  PutValue(body, int64_t{3});
+  PutValue(body, int64_t{30});
+  PutValue(body, double{12.5});
+  PutFloats(body, {1.f, 2.f});
+  PutFloats(body, {});
+  absl::StatusOr<TrainState> s = TrainState::Parse(WithSha256Trailer(body));
+  ASSERT_THAT(s, IsOk());
+  EXPECT_TRUE(s->started);
+  EXPECT_EQ(s->epoch, 1);
+  EXPECT_EQ(s->next_batch, 3);
+  EXPECT_EQ(s->examples_seen, 30);
+  EXPECT_EQ(s->loss_sum, 12.5);
+  EXPECT_EQ(s->correct, 0);
+  EXPECT_EQ(s->velocity, (std::vector<float>{1.f, 2.f}));
+  TrainState now = *s;
+  now.correct = 7;
+  EXPECT_EQ(TrainState::Parse(now.Serialize())->correct, 7);
+  // A count above the examples seen cannot come from a run: refused.
+  Head head = MakeHead({4, 3}, 1);
+  auto t = *HeadTrainer::Create(head, TrainPlan{});
+  Data data = RandomData(5, 4, 3, 1);
+  now.epoch = 0;
+  now.next_batch = 0;
+  now.velocity.clear();
+  TrainState fits = now;
+  fits.correct = 30;
+  EXPECT_THAT(t->Train(head, data.x, data.y, kAlways, fits), IsOk());
+  now.correct = 31;
+  EXPECT_THAT(t->Train(head, data.x, data.y, kAlways, now),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(HeadTrainerTest, LearnsASeparableProblem) {

@@ -55,6 +55,10 @@ absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowM
   ClipToNorm(u.delta, clip_norm);
   u.example_count = static_cast<int64_t>(labels.size());
   u.metrics.emplace_back("train_loss", t.result.mean_loss);
+  if (t.result.examples_seen > 0) {
+    u.metrics.emplace_back("train_accuracy", static_cast<double>(t.result.correct) /
+                                                 static_cast<double>(t.result.examples_seen));
+  }
   return u;
 }
 

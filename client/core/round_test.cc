@@ -32,16 +32,22 @@ TEST(RunRoundTest, DeltaIsTrainedMinusReceivedInFlatOrderAndMetricsAreNamed) {
     EXPECT_EQ(cluster, 0);
     for (DenseLayer& l : head.layers) l.w.array() += 0.5f;  // A known "training" step.
     seen = head;
-    return absl::StatusOr<LocalTraining>(LocalTraining{true, "", TrainResult{StopReason::kCompleted, 20, 1.25}});
+    TrainResult r;
+    r.examples_seen = 20;
+    r.mean_loss = 1.25;
+    r.correct = 15;
+    return absl::StatusOr<LocalTraining>(LocalTraining{true, "", r});
   });
   ASSERT_THAT(u, IsOk());
   const std::vector<float> a = seen.Flatten(), b = h.Flatten();
   ASSERT_EQ(u->delta.size(), b.size());
   for (size_t i = 0; i < b.size(); ++i) EXPECT_FLOAT_EQ(u->delta[i], a[i] - b[i]) << i;
   EXPECT_EQ(u->example_count, 20);
-  ASSERT_FALSE(u->metrics.empty());
+  ASSERT_EQ(u->metrics.size(), 2u);
   EXPECT_EQ(u->metrics[0].first, "train_loss");
   EXPECT_DOUBLE_EQ(u->metrics[0].second, 1.25);
+  EXPECT_EQ(u->metrics[1].first, "train_accuracy");
+  EXPECT_DOUBLE_EQ(u->metrics[1].second, 0.75);
 }
 
 TEST(RunRoundTest, ClipsToThePlanNormAndRefusesNonFiniteUpdates) {
