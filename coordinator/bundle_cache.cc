@@ -6,13 +6,18 @@
 
 namespace fedtiny::coordinator {
 
-absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config, int cluster, int64_t version,
-                                       const std::vector<float>& head) {
-  v1::Model m = config.model();
-  RETURN_IF_ERROR(SetHeadParams(head, m));
+VariantTemplates TemplatesOf(const v1::TaskConfig& config) {
+  return VariantTemplates{config.model(), Int8BodyVariant(config.model())};
+}
+
+absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,
+                                       const VariantTemplates& templates, int cluster,
+                                       int64_t version, const std::vector<float>& head) {
   BundleMap out;
-  for (const auto& [variant, model] :
-       {std::pair<std::string, v1::Model>{"float32", m}, {"int8", Int8BodyVariant(m)}}) {
+  for (const v1::Model* tmpl : {&templates.float32, &templates.int8}) {
+    const std::string variant = tmpl == &templates.float32 ? "float32" : "int8";
+    v1::Model model = *tmpl;
+    RETURN_IF_ERROR(SetHeadParams(head, model));
     auto b = std::make_shared<Bundle>();
     b->bytes = model.SerializeAsString();
     ASSIGN_OR_RETURN(Sha256Digest d, Sha256(b->bytes));

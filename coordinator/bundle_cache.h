@@ -27,10 +27,19 @@ struct Bundle {
 // (cluster, variant) -> bundle.
 using BundleMap = std::map<std::pair<int, std::string>, std::shared_ptr<const Bundle>>;
 
+// A task's two model variants without their head: the config's model and its
+// int8-body variant (quantized once per task, not once per commit).
+struct VariantTemplates {
+  v1::Model float32;
+  v1::Model int8;
+};
+VariantTemplates TemplatesOf(const v1::TaskConfig& config);
+
 // Both variants of `cluster` at `version`. kInvalidArgument for a head that does
 // not fit the config's model or is not finite.
-absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config, int cluster, int64_t version,
-                                       const std::vector<float>& head);
+absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,
+                                       const VariantTemplates& templates, int cluster,
+                                       int64_t version, const std::vector<float>& head);
 
 }  // namespace fedtiny::coordinator
 

@@ -18,6 +18,22 @@ namespace {
 
 constexpr double kRateWindowS = 60;  // Time constant of the check-in rate estimate.
 
+// Sum of squares in double (a float sum overflows for finite values above
+// ~1e19), with four independent accumulators so the adds overlap.
+double SquaredNorm(const std::vector<float>& v) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= v.size(); i += 4) {
+    const double a = v[i], b = v[i + 1], c = v[i + 2], d = v[i + 3];
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+  }
+  for (; i < v.size(); ++i) s0 += static_cast<double>(v[i]) * v[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
 }  // namespace
 
 std::string SecretKeyOf(absl::string_view secret) {
@@ -236,11 +252,7 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
                                    ") and example_count in [1, ", config_.max_example_count, "]")));
   }
   if (absl::Status m = CheckMetrics(u); !m.ok()) return Reject(round, "malformed", m);
-  // In double, vectorized by Eigen; Inf/NaN make it non-finite and fail below.
-  const double norm2 =
-      Eigen::Map<const Eigen::VectorXf>(u.delta.data(), static_cast<Eigen::Index>(u.delta.size()))
-          .cast<double>()
-          .squaredNorm();
+  const double norm2 = SquaredNorm(u.delta);  // Inf/NaN make it non-finite and fail below.
   if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {
     return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
                                       "update norm ", std::sqrt(norm2),

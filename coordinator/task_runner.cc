@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<TaskRunner>> TaskRunner::Create(const v1::TaskCon
   const int64_t now = Ms(env.clock->Now());
   std::vector<VersionRow> initial;
   for (int k = 0; k < static_cast<int>(heads.size()); ++k) {
-    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config, k, 0, heads[k]));
+    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config, TemplatesOf(config), k, 0, heads[k]));
     const Bundle& f32 = *b.at({k, "float32"});
     VersionRow v;
     v.task = config.name();
@@ -172,7 +172,7 @@ absl::Status TaskRunner::Restore(int state) {
   }
   BundleMap bundles;
   for (const auto& [cluster, m] : models) {
-    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config_, cluster, m.version, m.head));
+    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config_, templates_, cluster, m.version, m.head));
     bundles.merge(b);
   }
   ASSIGN_OR_RETURN(std::vector<RoundRow> rounds, env_.store->Rounds(name(), -1));
@@ -389,7 +389,7 @@ absl::StatusOr<bool> TaskRunner::Persist(ClosedRound& closed, BundleMap& bundles
   // abandons the round instead of committing a version no device can fetch.
   for (const auto& [cluster, head] : closed.heads) {
     if (!closed.commit) break;
-    absl::StatusOr<BundleMap> b = BuildBundles(config_, cluster, closed.versions.at(cluster), head);
+    absl::StatusOr<BundleMap> b = BuildBundles(config_, templates_, cluster, closed.versions.at(cluster), head);
     if (!b.ok()) {
       closed.commit = false;
       closed.reason = absl::StrCat("cluster ", cluster, ": ", b.status().message());

@@ -106,7 +106,10 @@ class TaskRunner {
   using BlobChecks = std::vector<std::pair<VersionRow, std::string>>;
 
   TaskRunner(v1::TaskConfig config, int64_t created_ms, const RunnerEnv& env)
-      : config_(std::move(config)), created_ms_(created_ms), env_(env) {}
+      : config_(std::move(config)),
+        templates_(TemplatesOf(config_)),
+        created_ms_(created_ms),
+        env_(env) {}
   absl::Status Restore(int state) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<BlobChecks> CheckBlobs();
   absl::StatusOr<VersionRow> RollBack(const VersionRow& bad, const absl::Status& why);
@@ -122,6 +125,7 @@ class TaskRunner {
   v1::TaskState StateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const v1::TaskConfig config_;
+  const VariantTemplates templates_;
   const int64_t created_ms_;
   const RunnerEnv env_;
   FleetTracker fleet_;

@@ -166,10 +166,16 @@ struct SimDevice {
   std::shared_ptr<const std::vector<Head>> heads;  // Decoded from its bundles.
   double secs = 0;          // Virtual seconds from check-in to upload.
   absl::StatusOr<client::DeviceUpdate> update = absl::UnknownError("not trained");
+  v1::UploadRequest upload;  // Built by the worker that trained it.
 };
 
+v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int cluster,
+                           int64_t examples, absl::Span<const float> delta,
+                           const std::vector<std::pair<std::string, double>>& metrics);
+
 // The honest devices' rounds, on `threads` threads: client::RunRound with a
-// HeadTrainer per thread, reused across devices.
+// HeadTrainer per thread, reused across devices; each worker also encodes its
+// devices' uploads.
 void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vector<SimDevice*>& devices) {
   const v1::Plan& plan = c.task.plan();
   std::atomic<size_t> next{0};
@@ -205,6 +211,10 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
                              trainer->Train(head, d.features, d.labels, [] { return true; }, state));
             return client::LocalTraining{true, "", r};
           });
+      if (dev.update.ok()) {
+        dev.upload = UploadOf(c, dev, dev.update->cluster, dev.update->example_count,
+                              dev.update->delta, dev.update->metrics);
+      }
     }
   };
   std::vector<std::thread> pool;
@@ -357,8 +367,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
           up = UploadOf(c, *d, 0, data.NumExamples(d->id), absl::MakeConstSpan(bad->data(), dim), {});
         } else {
           if (!d->update.ok()) continue;  // Training failed: nothing to upload.
-          up = UploadOf(c, *d, d->update->cluster, d->update->example_count, d->update->delta,
-                        d->update->metrics);
+          up = std::move(d->upload);
         }
         set_time(now + d->secs);
         rec.bytes_up += static_cast<int64_t>(up.delta().size());

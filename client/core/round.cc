@@ -13,8 +13,12 @@ void HeadDelta(const Head& trained, const Head& start, std::vector<float>& delta
   for (size_t l = 0; l < start.layers.size(); ++l) {
     const DenseLayer& a = trained.layers[l];
     const DenseLayer& b = start.layers[l];
-    for (Eigen::Index i = 0; i < b.w.size(); ++i) *out++ = a.w.data()[i] - b.w.data()[i];
-    for (Eigen::Index i = 0; i < b.b.size(); ++i) *out++ = a.b.data()[i] - b.b.data()[i];
+    Eigen::Map<Eigen::VectorXf>(out, b.w.size()) =
+        Eigen::Map<const Eigen::VectorXf>(a.w.data(), a.w.size()) -
+        Eigen::Map<const Eigen::VectorXf>(b.w.data(), b.w.size());
+    out += b.w.size();
+    Eigen::Map<Eigen::VectorXf>(out, b.b.size()) = a.b - b.b;
+    out += b.b.size();
   }
 }
 
@@ -47,10 +51,9 @@ absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowM
   }
   HeadDelta(local, start, u.delta);
   // A plan inside the ranges can still diverge; the server would refuse NaN/Inf.
-  for (float v : u.delta) {
-    if (!std::isfinite(v)) {
-      return absl::InvalidArgumentError("training: the update is not finite (diverged)");
-    }
+  if (!Eigen::Map<const Eigen::VectorXf>(u.delta.data(), static_cast<Eigen::Index>(u.delta.size()))
+           .allFinite()) {
+    return absl::InvalidArgumentError("training: the update is not finite (diverged)");
   }
   ClipToNorm(u.delta, clip_norm);
   u.example_count = static_cast<int64_t>(labels.size());
