@@ -88,6 +88,7 @@ Result Run(const std::string& address, int clients, int depth, double seconds, b
     threads.emplace_back([&, t] {
       grpc::ChannelArguments args;
       args.SetInt("grpc.use_local_subchannel_pool", 1);  // A connection per client.
+      args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
       auto stub = v1::Federation::NewStub(
           grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
       grpc::CompletionQueue cq;
