@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "google/protobuf/text_format.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/logging.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
@@ -72,6 +74,11 @@ int main(int argc, char** argv) {
   // As in the coordinator's binary: absl::Mutex's deadlock detection (a debug
   // aid) is off for runs; tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // The coordinator inside logs every commit; the simulator prints its own line
+  // per round, so only its warnings and errors show (FEDTINY_MIN_LOG_LEVEL=0: all).
+  if (std::getenv("FEDTINY_MIN_LOG_LEVEL") == nullptr) {
+    fedtiny::logging::SetMinSeverity(fedtiny::logging::Severity::kWarning);
+  }
   fedtiny::sim::ExperimentConfig c;
   c.name = absl::GetFlag(FLAGS_name);
   fedtiny::v1::TaskConfig& t = c.task;
