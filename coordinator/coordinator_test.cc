@@ -429,3 +429,29 @@ TEST_F(CoordinatorTest, CheckInsAreServedWhileARoundCommits) {
 
 }  // namespace
 }  // namespace fedtiny::coordinator
+
+namespace fedtiny::coordinator {
+namespace {
+
+TEST_F(CoordinatorTest, FleetCountsFollowThePausedTask) {
+  ASSERT_THAT(c_->CreateTask(Config("fleet", 3)), IsOk());
+  Admit("f1");
+  Admit("f2");
+  auto states = [&] {
+    std::map<std::string, int64_t> by_state;
+    absl::StatusOr<v1::FleetResponse> f = c_->Fleet("fleet");
+    EXPECT_THAT(f, IsOk());
+    if (f.ok()) {
+      for (const v1::FleetCount& n : f->counts()) by_state[n.state()] += n.devices();
+    }
+    return by_state;
+  };
+  EXPECT_EQ(states(), (std::map<std::string, int64_t>{{"assigned", 2}}));
+  ASSERT_THAT(c_->SetPaused("fleet", true), IsOk());
+  EXPECT_EQ(states(), (std::map<std::string, int64_t>{{"paused", 2}}));
+  ASSERT_THAT(c_->SetPaused("fleet", false), IsOk());
+  EXPECT_EQ(states(), (std::map<std::string, int64_t>{{"assigned", 2}}));
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator

@@ -16,6 +16,11 @@
 // --tls_ca); plaintext needs --insecure, and then the token is only ever sent to
 // a loopback address. Lists are fetched page by page. Errors are one line on
 // stderr, exit code 1.
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -23,14 +28,16 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/text_format.h>
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
+#include "coordinator/json_output.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -52,7 +59,10 @@ ABSL_FLAG(bool, insecure, false,
           "Plaintext instead of TLS; the operator token is then sent only to loopback.");
 ABSL_FLAG(std::string, tls_cert, "", "Client certificate (mutual TLS, instead of a token).");
 ABSL_FLAG(std::string, tls_key, "", "Client key for --tls_cert.");
-ABSL_FLAG(bool, json, false, "Print JSON (one object per line) instead of tables.");
+ABSL_FLAG(bool, json, false,
+          "Print JSON instead of tables: one object per line, flushed, every field (zeros "
+          "included), numbers as numbers, lower-case enum names.");
+ABSL_FLAG(bool, with_weights, false, "--json: include model weights (left out by default).");
 ABSL_FLAG(std::string, task, "", "Task name (rounds, models, fleet).");
 ABSL_FLAG(int, limit, 20, "Rounds to list.");
 ABSL_FLAG(bool, watch, false, "rounds: keep streaming round events.");
@@ -171,11 +181,13 @@ class Output {
       : header_(std::move(header)), min_widths_(std::move(min_widths)) {}
   void Add(const google::protobuf::Message& m, std::vector<std::string> row) {
     if (absl::GetFlag(FLAGS_json)) {
-      std::string json;
-      google::protobuf::util::JsonPrintOptions o;
-      o.preserve_proto_field_names = true;
-      (void)google::protobuf::util::MessageToJsonString(m, &json, o);
-      std::printf("%s\n", json.c_str());
+      // One whole line per message, flushed at once: a reader (or a pipe cut by
+      // SIGTERM) never sees half an object.
+      const std::string line =
+          fedtiny::coordinator::MessageToJson(m, {absl::GetFlag(FLAGS_with_weights)})
+              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
     } else {
       rows_.push_back(std::move(row));
     }
@@ -337,6 +349,27 @@ int Run(const std::vector<std::string>& args) {
       v1::WatchRoundsRequest req;
       req.set_task(task);
       auto reader = stub->WatchRounds(&ctx, req);
+      // SIGINT/SIGTERM end the watch cleanly: the handler only writes to a pipe
+      // (async-signal-safe); a thread cancels the stream between events, so the
+      // last line printed is whole, and flctl exits 0.
+      static int wake[2] = {-1, -1};
+      static std::atomic<bool> stopped{false};
+      if (pipe(wake) != 0) Fail("cannot create a pipe");
+      struct sigaction sa = {};
+      sa.sa_handler = [](int) {
+        stopped = true;
+        const char b = 1;
+        (void)!write(wake[1], &b, 1);
+      };
+      sigemptyset(&sa.sa_mask);
+      sigaction(SIGINT, &sa, nullptr);
+      sigaction(SIGTERM, &sa, nullptr);
+      std::thread canceller([&ctx] {
+        char b;
+        while (read(wake[0], &b, 1) < 0 && errno == EINTR) {
+        }
+        ctx.TryCancel();
+      });
       v1::RoundInfo info;
       Output out(kRoundHeader, {8, 5, 9, 8, 8, 6, 12, 8, 34, 19, 19});
       bool first = true;
@@ -345,7 +378,14 @@ int Run(const std::vector<std::string>& args) {
         out.Print(first);
         first = false;
       }
-      Check(reader->Finish());
+      const grpc::Status done = reader->Finish();
+      if (!stopped) {
+        const char b = 0;
+        (void)!write(wake[1], &b, 1);  // Lets the canceller thread end.
+      }
+      canceller.join();
+      if (stopped) return 0;
+      Check(done);
       return 0;
     }
     if (task.empty()) Fail("rounds needs --task=T");
@@ -427,6 +467,12 @@ int main(int argc, char** argv) {
       "rounds --task=T [--watch] | models --task=T | fleet --task=T | verify --task=T | "
       "pause T | resume T | "
       "model init --widths=... --body_layers=N --out=F");
+  // --help lists every flag (absl's default shows only flags of a file named
+  // after the binary, and printed "No flags matched" here).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view) { return true; };
+  usage.contains_helpshort_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   return Run(args);

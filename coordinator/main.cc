@@ -14,6 +14,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
@@ -24,7 +25,7 @@
 #include "tools/base/logging.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
-ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one.");
+ABSL_FLAG(int, port, 50051, "Port to listen on (flctl's default target); 0 picks a free one.");
 ABSL_FLAG(std::string, data_dir, "coordinator-data", "Where state persists.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the operator token; default <data_dir>/admin.token (created).");
@@ -93,6 +94,12 @@ void ServeUntilSignal(fedtiny::coordinator::Server& server) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny coordinator: serves the Federation and Admin APIs");
+  // --help lists every flag (absl's default shows only flags of a file named
+  // after the binary, and printed "No flags matched").
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view) { return true; };
+  usage.contains_helpshort_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   // absl::Mutex's deadlock detection (a debug aid, on in Debian's abseil) builds a
   // lock graph on every lock and mutex destruction, gRPC's included: off in the

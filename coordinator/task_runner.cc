@@ -45,11 +45,13 @@ void FleetTracker::Reported(const std::string& device_id, int cluster) {
   if (it != devices_.end()) it->second.cluster = cluster;
 }
 
-v1::FleetResponse FleetTracker::Counts() const {
+v1::FleetResponse FleetTracker::Counts(const std::string& override_state) const {
   std::map<std::tuple<std::string, int, std::string>, int64_t> counts;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [id, d] : devices_) ++counts[{d.device_class, d.cluster, d.state}];
+    for (const auto& [id, d] : devices_) {
+      ++counts[{d.device_class, d.cluster, override_state.empty() ? d.state : override_state}];
+    }
   }
   v1::FleetResponse out;
   for (const auto& [key, n] : counts) {
@@ -549,6 +551,11 @@ absl::StatusOr<v1::VerifyResponse> TaskRunner::Verify() {
     if (integrity != "ok") *out.add_bad() = ModelVersionOf(v);
   }
   return out;
+}
+
+v1::FleetResponse TaskRunner::Fleet() const {
+  const v1::TaskState s = state();
+  return fleet_.Counts(s == v1::DONE ? "done" : s == v1::PAUSED ? "paused" : "");
 }
 
 std::map<int, std::string> TaskRunner::CurrentModels() const {

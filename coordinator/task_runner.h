@@ -50,7 +50,8 @@ class FleetTracker {
   explicit FleetTracker(size_t capacity = 1'000'000) : capacity_(capacity) {}
   void Seen(const std::string& device_id, const std::string& device_class, const std::string& state);
   void Reported(const std::string& device_id, int cluster);
-  v1::FleetResponse Counts() const;
+  // `override_state` non-empty: every device counts with that state.
+  v1::FleetResponse Counts(const std::string& override_state = "") const;
 
  private:
   struct Device {
@@ -97,7 +98,9 @@ class TaskRunner {
   absl::StatusOr<std::vector<v1::RoundInfo>> ListRounds(int limit);
   absl::StatusOr<std::vector<v1::ModelVersion>> ListModels();
   absl::StatusOr<v1::VerifyResponse> Verify();
-  v1::FleetResponse Fleet() const { return fleet_.Counts(); }
+  // Devices by class, cluster and state; once the task is paused or done, every
+  // device it knows counts as "paused" or "done".
+  v1::FleetResponse Fleet() const;
 
   // The newest model of each cluster, serialized v1::Model (float32 variant).
   std::map<int, std::string> CurrentModels() const;

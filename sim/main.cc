@@ -17,6 +17,7 @@
 #include "tools/base/atomic_file.h"
 #include "tools/base/logging.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
@@ -70,6 +71,12 @@ ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster str
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny simulator: federated training on Fashion-MNIST");
+  // --help lists every flag (absl's default shows only flags of a file named
+  // after the binary, and printed "No flags matched").
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view) { return true; };
+  usage.contains_helpshort_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   // As in the coordinator's binary: absl::Mutex's deadlock detection (a debug
   // aid) is off for runs; tests keep it.

@@ -15,6 +15,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "gtest/gtest.h"
 #include "proto/federation.grpc.pb.h"
 #include "proto/health.grpc.pb.h"
@@ -130,6 +132,77 @@ TEST_F(CoordinatorSmokeTest, FlctlUsesTlsUnlessToldOtherwise) {
 TEST_F(CoordinatorSmokeTest, SigtermStopsCleanly) {
   child_->Signal(SIGTERM);
   const int status = child_->Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(CoordinatorSmokeTest, HelpListsEveryBinarysFlags) {
+  auto [c_code, c_out] = RunShell("coordinator/coordinator --help");
+  EXPECT_TRUE(absl::StrContains(c_out, "--data_dir")) << c_out;
+  EXPECT_FALSE(absl::StrContains(c_out, "No flags matched")) << c_out;
+  auto [f_code, f_out] = RunShell("coordinator/flctl --help");
+  EXPECT_TRUE(absl::StrContains(f_out, "--json")) << f_out;
+  EXPECT_TRUE(absl::StrContains(f_out, "--with_weights")) << f_out;
+}
+
+// flctl --json as a script reads it: one parseable object per line, zeros
+// present, numbers as numbers, lower-case states, no weights unless asked; and
+// `rounds --watch --json` ends on SIGTERM with whole lines and exit code 0.
+TEST_F(CoordinatorSmokeTest, FlctlJsonScriptsWell) {
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  const std::string flctl = "coordinator/flctl --deadline_s=5 --insecure --server=" + address_ +
+                            " --token_file=" + data_dir_ + "/admin.token ";
+  {
+    std::FILE* f = std::fopen((tmp + "/task.textproto").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("name: \"json\"\npopulation: \"phones\"\nclients_per_round: 2\n", f);
+    std::fclose(f);
+  }
+  auto [m_code, m_out] =
+      RunShell(flctl + "model init --widths=8,6,4 --body_layers=1 --out=" + tmp + "/m.pb");
+  ASSERT_EQ(m_code, 0) << m_out;
+  auto [t_code, t_out] = RunShell(flctl + "task create --config=" + tmp + "/task.textproto --model=" +
+                                  tmp + "/m.pb");
+  ASSERT_EQ(t_code, 0) << t_out;
+  auto [j_code, j_out] = RunShell(flctl + "--json tasks");
+  ASSERT_EQ(j_code, 0) << j_out;
+  const nlohmann::json task = nlohmann::json::parse(j_out.substr(0, j_out.find('\n')));
+  EXPECT_EQ(task.at("state"), "running");
+  EXPECT_TRUE(task.at("committed_rounds").is_number_integer());
+  EXPECT_EQ(task.at("committed_rounds").get<int>(), 0);
+  EXPECT_TRUE(task.at("config").at("rounds").is_number_integer());
+  EXPECT_FALSE(absl::StrContains(j_out, "\"values\"")) << "weights printed without --with-weights";
+  auto [w_code, w_out] = RunShell(flctl + "--json --with_weights tasks");
+  EXPECT_TRUE(absl::StrContains(w_out, "\"values\"")) << w_out;
+
+  absl::StatusOr<ChildProcess> watch = ChildProcess::Spawn(
+      {"coordinator/flctl", "--insecure", "--server=" + address_,
+       "--token_file=" + data_dir_ + "/admin.token", "--json", "rounds", "--watch"});
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  absl::SleepFor(absl::Milliseconds(300));  // The stream is open.
+  auto stub = fedtiny::v1::Federation::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  fedtiny::v1::CheckInRequest req;
+  req.set_device_id("phone-json");
+  req.set_population("phones");
+  req.set_device_secret("phone-json-secret-0123456789");
+  req.mutable_capabilities()->set_has_fpu(true);
+  req.mutable_state()->set_charging(true);
+  req.mutable_state()->set_idle(true);
+  req.mutable_state()->set_unmetered_network(true);
+  req.mutable_state()->set_battery_percent(90);
+  fedtiny::v1::CheckInResponse resp;
+  ASSERT_TRUE(stub->CheckIn(&ctx, req, &resp).ok());
+  ASSERT_TRUE(resp.has_assignment());
+  absl::StatusOr<std::string> line = watch->ReadLine(absl::Seconds(10));
+  ASSERT_TRUE(line.ok()) << line.status();
+  const nlohmann::json event = nlohmann::json::parse(*line);
+  EXPECT_EQ(event.at("state"), "open");
+  EXPECT_EQ(event.at("round").get<int64_t>(), 1);
+  EXPECT_EQ(event.at("reported").get<int>(), 0);
+  watch->Signal(SIGTERM);
+  const int status = watch->Wait();
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
