@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "client/core/model.h"
@@ -20,6 +21,7 @@
 #include "coordinator/fault_injection_store.h"
 #include "coordinator/sqlite_store.h"
 #include "gtest/gtest.h"
+#include "tools/base/logging.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_matchers.h"
 
@@ -451,6 +453,38 @@ TEST_F(CoordinatorTest, FleetCountsFollowThePausedTask) {
   EXPECT_EQ(states(), (std::map<std::string, int64_t>{{"paused", 2}}));
   ASSERT_THAT(c_->SetPaused("fleet", false), IsOk());
   EXPECT_EQ(states(), (std::map<std::string, int64_t>{{"assigned", 2}}));
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator
+
+namespace fedtiny::coordinator {
+namespace {
+
+// Device secrets and upload tokens never reach the log, whatever goes wrong:
+// everything the coordinator logs during a hostile session is scanned for them
+// (raw, and hex as a careless log line would print them).
+TEST_F(CoordinatorTest, SecretsAndTokensAreNeverLogged) {
+  logging::SetMinSeverity(logging::Severity::kInfo);
+  ::testing::internal::CaptureStderr();
+  ASSERT_THAT(c_->CreateTask(Config("quiet", 1)), IsOk());
+  const v1::Assignment a = Admit("s1");
+  EXPECT_FALSE(c_->CheckIn(CheckIn("s1", "another-secret-0123456789")).ok());
+  v1::UploadRequest bad = Upload(a, "s1", 0.1f);
+  bad.set_upload_token("not-the-token-0123456789abcdef");
+  EXPECT_FALSE(c_->Upload(bad).ok());
+  store_->fail_writes = true;
+  EXPECT_THAT(c_->Upload(Upload(a, "s1", 0.1f)), IsOk());  // Commit fails: logged, retried.
+  store_->fail_writes = false;
+  c_->Tick();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("quiet"), std::string::npos) << "the session logged nothing to scan";
+  for (const std::string& secret :
+       {std::string("secret-of-s1-0123456789"), std::string("another-secret-0123456789"),
+        a.upload_token(), std::string("not-the-token-0123456789abcdef")}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret;
+    EXPECT_EQ(log.find(absl::BytesToHexString(secret)), std::string::npos) << secret;
+  }
 }
 
 }  // namespace

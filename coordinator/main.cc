@@ -25,6 +25,8 @@
 #include "tools/base/logging.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
+ABSL_FLAG(std::string, log_format, "text",
+          "text (RFC 3339 UTC time, severity, file:line, message) or json (one object per line).");
 ABSL_FLAG(int, port, 50051, "Port to listen on (flctl's default target); 0 picks a free one.");
 ABSL_FLAG(std::string, data_dir, "coordinator-data", "Where state persists.");
 ABSL_FLAG(std::string, admin_token_file, "",
@@ -105,6 +107,13 @@ int main(int argc, char** argv) {
   // lock graph on every lock and mutex destruction, gRPC's included: off in the
   // server binary; tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (absl::GetFlag(FLAGS_log_format) != "text" && absl::GetFlag(FLAGS_log_format) != "json") {
+    std::fprintf(stderr, "coordinator: --log_format must be text or json\n");
+    return 1;
+  }
+  fedtiny::logging::SetFormat(absl::GetFlag(FLAGS_log_format) == "json"
+                                  ? fedtiny::logging::Format::kJson
+                                  : fedtiny::logging::Format::kText);
   if (!InstallSignalHandlers()) {
     std::fprintf(stderr, "coordinator: cannot install signal handlers\n");
     return 1;
