@@ -469,10 +469,10 @@ int main(int argc, char** argv) {
       "model init --widths=... --body_layers=N --out=F");
   // --help lists every flag (absl's default shows only flags of a file named
   // after the binary, and printed "No flags matched" here).
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view) { return true; };
-  usage.contains_helpshort_flags = [](absl::string_view) { return true; };
-  absl::SetFlagsUsageConfig(usage);
+  absl::FlagsUsageConfig flags_usage;
+  flags_usage.contains_help_flags = [](absl::string_view) { return true; };
+  flags_usage.contains_helpshort_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(flags_usage);
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   return Run(args);

@@ -98,10 +98,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny coordinator: serves the Federation and Admin APIs");
   // --help lists every flag (absl's default shows only flags of a file named
   // after the binary, and printed "No flags matched").
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view) { return true; };
-  usage.contains_helpshort_flags = [](absl::string_view) { return true; };
-  absl::SetFlagsUsageConfig(usage);
+  absl::FlagsUsageConfig flags_usage;
+  flags_usage.contains_help_flags = [](absl::string_view) { return true; };
+  flags_usage.contains_helpshort_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(flags_usage);
   absl::ParseCommandLine(argc, argv);
   // absl::Mutex's deadlock detection (a debug aid, on in Debian's abseil) builds a
   // lock graph on every lock and mutex destruction, gRPC's included: off in the

@@ -73,10 +73,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny simulator: federated training on Fashion-MNIST");
   // --help lists every flag (absl's default shows only flags of a file named
   // after the binary, and printed "No flags matched").
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view) { return true; };
-  usage.contains_helpshort_flags = [](absl::string_view) { return true; };
-  absl::SetFlagsUsageConfig(usage);
+  absl::FlagsUsageConfig flags_usage;
+  flags_usage.contains_help_flags = [](absl::string_view) { return true; };
+  flags_usage.contains_helpshort_flags = [](absl::string_view) { return true; };
+  absl::SetFlagsUsageConfig(flags_usage);
   absl::ParseCommandLine(argc, argv);
   // As in the coordinator's binary: absl::Mutex's deadlock detection (a debug
   // aid) is off for runs; tests keep it.
