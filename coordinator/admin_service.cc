@@ -141,6 +141,10 @@ grpc::Status AdminService::DoVerify(const v1::VerifyRequest& r, v1::VerifyRespon
   return Fill(coordinator_->Verify(r.task()), out);
 }
 
+grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out) {
+  return Fill(coordinator_->GetModel(r.task(), r.cluster(), r.version()), out);
+}
+
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* AdminService::Serve(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw, grpc::ByteBuffer* response,
@@ -207,6 +211,11 @@ grpc::ServerUnaryReactor* AdminService::Fleet(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* AdminService::Verify(grpc::CallbackServerContext* ctx,
                                                const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
   return Serve(ctx, raw, out, &AdminService::DoVerify);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetModel(grpc::CallbackServerContext* ctx,
+                                                  const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoGetModel);
 }
 
 }  // namespace fedtiny::coordinator

@@ -18,7 +18,7 @@
 
 namespace fedtiny::coordinator {
 
-using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::Service>>>>>>>>>>;
+using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::WithRawCallbackMethod_GetModel<v1::Admin::Service>>>>>>>>>>>;
 
 // Thread-safe. Borrows the Coordinator, which must outlive it.
 class AdminService final : public RawAdminService {
@@ -50,6 +50,8 @@ class AdminService final : public RawAdminService {
       grpc::ByteBuffer*) override;
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
       grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
   grpc::Status WatchRounds(grpc::ServerContext*, const v1::WatchRoundsRequest*,
                            grpc::ServerWriter<v1::RoundInfo>*) override;
 
@@ -69,6 +71,7 @@ class AdminService final : public RawAdminService {
   grpc::Status DoListModels(const v1::ListModelsRequest& r, v1::ListModelsResponse* out);
   grpc::Status DoFleet(const v1::FleetRequest& r, v1::FleetResponse* out);
   grpc::Status DoVerify(const v1::VerifyRequest& r, v1::VerifyResponse* out);
+  grpc::Status DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out);
   grpc::Status Authorize(const grpc::ServerContextBase* context) const;
 
   Coordinator* const coordinator_;

@@ -192,4 +192,10 @@ absl::StatusOr<std::map<int, std::string>> Coordinator::CurrentModels(const std:
   return t->CurrentModels();
 }
 
+absl::StatusOr<v1::GetModelResponse> Coordinator::GetModel(const std::string& task, int cluster,
+                                                          int64_t version) {
+  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  return t->GetModel(cluster, version);
+}
+
 }  // namespace fedtiny::coordinator

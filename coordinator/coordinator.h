@@ -60,6 +60,10 @@ class Coordinator {
   // Re-reads every stored blob of `task` and checks its hash (kNotFound for an
   // unknown task). Blocks on disk reads.
   absl::StatusOr<v1::VerifyResponse> Verify(const std::string& task);
+  // One stored version (its blob hash-verified): kNotFound for an unknown task,
+  // cluster or version, kDataLoss for a blob that fails its check.
+  absl::StatusOr<v1::GetModelResponse> GetModel(const std::string& task, int cluster,
+                                                int64_t version);
   // The newest model of each cluster of `task` (serialized v1::Model, float32).
   absl::StatusOr<std::map<int, std::string>> CurrentModels(const std::string& task);
 

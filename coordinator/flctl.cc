@@ -51,6 +51,7 @@
 #include "client/transport/model_proto.h"
 #include "proto/admin.grpc.pb.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/sha256.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
 ABSL_FLAG(std::string, token_file, "", "File with the operator token.");
@@ -70,7 +71,9 @@ ABSL_FLAG(std::string, config, "", "task create: TaskConfig in text format.");
 ABSL_FLAG(std::string, model, "", "task create: binary Model to use as the initial model.");
 ABSL_FLAG(std::string, widths, "784,128,64,10", "model init: layer widths.");
 ABSL_FLAG(int, body_layers, 1, "model init: how many layers form the frozen body.");
-ABSL_FLAG(std::string, out, "model.pb", "model init: output file.");
+ABSL_FLAG(std::string, out, "model.pb", "model init, models get: output file.");
+ABSL_FLAG(int, cluster, 0, "models get: cluster.");
+ABSL_FLAG(int64_t, model_version, -1, "models get: version.");
 ABSL_FLAG(int64_t, seed, 1, "model init: seed.");
 ABSL_FLAG(double, deadline_s, 10, "Per-call deadline, seconds (not for --watch).");
 
@@ -404,6 +407,31 @@ int Run(const std::vector<std::string>& args) {
     out.Print();
     return 0;
   }
+  if (cmd == "models" && args.size() > 1 && args[1] == "get") {
+    // models get: one committed version, verified, written as a Model file.
+    const std::string task = absl::GetFlag(FLAGS_task);
+    const int64_t version = absl::GetFlag(FLAGS_model_version);
+    if (task.empty() || version < 0) Fail("models get needs --task=T --model_version=V [--cluster=K] [--out=F]");
+    Prepare(ctx);
+    v1::GetModelRequest req;
+    req.set_task(task);
+    req.set_cluster(absl::GetFlag(FLAGS_cluster));
+    req.set_version(version);
+    v1::GetModelResponse r;
+    Check(stub->GetModel(&ctx, req, &r));
+    absl::StatusOr<fedtiny::Sha256Digest> digest = fedtiny::Sha256(r.model());
+    if (!digest.ok() || fedtiny::DigestToHex(*digest) != r.version().sha256()) {
+      Fail("the model received does not match its SHA-256");
+    }
+    absl::Status written = fedtiny::WriteFileAtomically(absl::GetFlag(FLAGS_out), r.model());
+    if (!written.ok()) Fail(std::string(written.message()));
+    Output out({"TASK", "CLUSTER", "VERSION", "BYTES", "SHA256", "FILE"});
+    const v1::ModelVersion& m = r.version();
+    out.Add(m, {m.task(), absl::StrCat(m.cluster()), absl::StrCat(m.version()),
+                absl::StrCat(r.model().size()), m.sha256().substr(0, 12), absl::GetFlag(FLAGS_out)});
+    out.Print();
+    return 0;
+  }
   if (cmd == "models" || cmd == "fleet" || cmd == "verify") {
     const std::string task = absl::GetFlag(FLAGS_task);
     if (task.empty()) Fail(absl::StrCat(cmd, " needs --task=T"));
@@ -464,7 +492,8 @@ int Run(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "flctl [flags] tasks | task create --config=F [--model=M] | task get T | "
-      "rounds --task=T [--watch] | models --task=T | fleet --task=T | verify --task=T | "
+      "rounds --task=T [--watch] | models --task=T | "
+      "models get --task=T --model_version=V [--cluster=K] [--out=F] | fleet --task=T | verify --task=T | "
       "pause T | resume T | "
       "model init --widths=... --body_layers=N --out=F");
   // --help lists every flag (absl's default shows only flags of a file named

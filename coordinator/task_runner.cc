@@ -558,6 +558,20 @@ v1::FleetResponse TaskRunner::Fleet() const {
   return fleet_.Counts(s == v1::DONE ? "done" : s == v1::PAUSED ? "paused" : "");
 }
 
+absl::StatusOr<v1::GetModelResponse> TaskRunner::GetModel(int cluster, int64_t version) {
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, env_.store->Versions(name()));
+  for (const VersionRow& v : rows) {
+    if (v.cluster != cluster || v.version != version) continue;
+    v1::GetModelResponse out;
+    ASSIGN_OR_RETURN(*out.mutable_model(), env_.store->ReadBlob(v));
+    absl::MutexLock lock(&mu_);
+    *out.mutable_version() = ModelVersionOf(v);
+    return out;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("task ", name(), " has no version ", version, " of cluster ", cluster));
+}
+
 std::map<int, std::string> TaskRunner::CurrentModels() const {
   std::map<int, std::string> out;
   absl::MutexLock lock(&mu_);

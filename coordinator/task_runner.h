@@ -98,6 +98,8 @@ class TaskRunner {
   absl::StatusOr<std::vector<v1::RoundInfo>> ListRounds(int limit);
   absl::StatusOr<std::vector<v1::ModelVersion>> ListModels();
   absl::StatusOr<v1::VerifyResponse> Verify();
+  // One stored version with its blob (hash-verified; kNotFound, kDataLoss).
+  absl::StatusOr<v1::GetModelResponse> GetModel(int cluster, int64_t version);
   // Devices by class, cluster and state; once the task is paused or done, every
   // device it knows counts as "paused" or "done".
   v1::FleetResponse Fleet() const;

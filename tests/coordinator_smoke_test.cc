@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -19,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "gtest/gtest.h"
 #include "proto/federation.grpc.pb.h"
+#include "proto/model.pb.h"
 #include "proto/health.grpc.pb.h"
 #include "tests/child_process.h"
 
@@ -174,6 +177,22 @@ TEST_F(CoordinatorSmokeTest, FlctlJsonScriptsWell) {
   EXPECT_FALSE(absl::StrContains(j_out, "\"values\"")) << "weights printed without --with-weights";
   auto [w_code, w_out] = RunShell(flctl + "--json --with_weights tasks");
   EXPECT_TRUE(absl::StrContains(w_out, "\"values\"")) << w_out;
+
+  // models get: the version-0 model as a file, byte for byte the stored blob.
+  auto [g_code, g_out] = RunShell(flctl + "--json models get --task=json --model_version=0 --out=" +
+                                  tmp + "/v0.pb");
+  ASSERT_EQ(g_code, 0) << g_out;
+  const nlohmann::json got = nlohmann::json::parse(g_out.substr(0, g_out.find('\n')));
+  EXPECT_EQ(got.at("version").get<int64_t>(), 0);
+  std::ifstream in(tmp + "/v0.pb", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fedtiny::v1::Model model;
+  ASSERT_TRUE(model.ParseFromString(bytes));
+  EXPECT_EQ(model.head_size(), 1);  // widths 8,6,4 with one body layer: head 6 -> 4.
+  auto [n_code, n_out] =
+      RunShell(flctl + "models get --task=json --model_version=7 --out=" + tmp + "/v7.pb");
+  EXPECT_EQ(n_code, 1) << n_out;
+  EXPECT_TRUE(absl::StrContains(n_out, "no version 7")) << n_out;
 
   absl::StatusOr<ChildProcess> watch = ChildProcess::Spawn(
       {"coordinator/flctl", "--insecure", "--server=" + address_,
