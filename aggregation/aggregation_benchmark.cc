@@ -9,7 +9,6 @@
 // the context header.
 //   bazel run -c opt //aggregation:aggregation_benchmark
 //   bazel run -c opt //aggregation:aggregation_benchmark -- --benchmark_filter=d:10000/
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -21,6 +20,7 @@
 #include "aggregation/dp_fedavg.h"
 #include "aggregation/factory.h"
 #include "benchmark/benchmark.h"
+#include "tools/base/cpu_check.h"
 
 namespace fedtiny::aggregation {
 namespace {
@@ -98,16 +98,6 @@ void BM_Gram(benchmark::State& state, int64_t n, int64_t dim) {
 
 extern "C" char* openblas_get_corename(void);
 
-// The "model name" line of /proc/cpuinfo, for the context header.
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
 void Feed(Aggregator& agg, const std::vector<float>& u, int64_t n, int64_t dim) {
   for (int64_t i = 0; i < n; ++i) {
     absl::Status s = agg.Accumulate(
@@ -142,7 +132,7 @@ void BM_DpFedAvg(benchmark::State& state, int64_t n, int64_t dim) {
 }
 
 void RegisterAll() {
-  benchmark::AddCustomContext("cpu_model", CpuModel());
+  benchmark::AddCustomContext("cpu_model", fedtiny::CpuModelName());
   // OpenBLAS picks its kernels from the CPU model; 0.3.21 does not know every
   // recent one and then falls back to generic SSE3 ("Prescott") kernels, unless
   // OPENBLAS_CORETYPE names the right ones (see docs/benchmarks.md).
