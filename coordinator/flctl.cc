@@ -36,7 +36,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage_config.h"
 #include "coordinator/json_output.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
@@ -51,6 +50,7 @@
 #include "client/transport/model_proto.h"
 #include "proto/admin.grpc.pb.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/flags_help.h"
 #include "tools/base/sha256.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
@@ -496,12 +496,7 @@ int main(int argc, char** argv) {
       "models get --task=T --model_version=V [--cluster=K] [--out=F] | fleet --task=T | verify --task=T | "
       "pause T | resume T | "
       "model init --widths=... --body_layers=N --out=F");
-  // --help lists every flag (absl's default shows only flags of a file named
-  // after the binary, and printed "No flags matched" here).
-  absl::FlagsUsageConfig flags_usage;
-  flags_usage.contains_help_flags = [](absl::string_view) { return true; };
-  flags_usage.contains_helpshort_flags = [](absl::string_view) { return true; };
-  absl::SetFlagsUsageConfig(flags_usage);
+  fedtiny::ListEveryFlagInHelp();
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());
   return Run(args);

@@ -14,7 +14,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage_config.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
@@ -22,6 +21,7 @@
 #include "aggregation/random_source.h"
 #include "coordinator/server.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/flags_help.h"
 #include "tools/base/logging.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
@@ -96,12 +96,7 @@ void ServeUntilSignal(fedtiny::coordinator::Server& server) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny coordinator: serves the Federation and Admin APIs");
-  // --help lists every flag (absl's default shows only flags of a file named
-  // after the binary, and printed "No flags matched").
-  absl::FlagsUsageConfig flags_usage;
-  flags_usage.contains_help_flags = [](absl::string_view) { return true; };
-  flags_usage.contains_helpshort_flags = [](absl::string_view) { return true; };
-  absl::SetFlagsUsageConfig(flags_usage);
+  fedtiny::ListEveryFlagInHelp();
   absl::ParseCommandLine(argc, argv);
   // absl::Mutex's deadlock detection (a debug aid, on in Debian's abseil) builds a
   // lock graph on every lock and mutex destruction, gRPC's included: off in the

@@ -15,9 +15,9 @@
 #include "absl/flags/flag.h"
 #include "google/protobuf/text_format.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/flags_help.h"
 #include "tools/base/logging.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage_config.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
@@ -71,12 +71,7 @@ ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster str
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny simulator: federated training on Fashion-MNIST");
-  // --help lists every flag (absl's default shows only flags of a file named
-  // after the binary, and printed "No flags matched").
-  absl::FlagsUsageConfig flags_usage;
-  flags_usage.contains_help_flags = [](absl::string_view) { return true; };
-  flags_usage.contains_helpshort_flags = [](absl::string_view) { return true; };
-  absl::SetFlagsUsageConfig(flags_usage);
+  fedtiny::ListEveryFlagInHelp();
   absl::ParseCommandLine(argc, argv);
   // As in the coordinator's binary: absl::Mutex's deadlock detection (a debug
   // aid) is off for runs; tests keep it.
