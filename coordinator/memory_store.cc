@@ -59,7 +59,9 @@ absl::Status MemoryStore::CloseRound(const RoundRow& r, const std::vector<Versio
   if (it != rounds_.end() && it->second.state != RoundState::kOpen) {
     return absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " is already closed"));
   }
-  // The blobs are hashed as SqliteStore does before it writes them.
+  // Stricter than SqliteStore (which writes what it is given and checks at read):
+  // a blob that does not match its hash is refused here, so a caller's bug shows
+  // at the commit that made it.
   for (const VersionRow& v : versions) {
     absl::StatusOr<Sha256Digest> d = Sha256(v.model);
     if (!d.ok()) return d.status();

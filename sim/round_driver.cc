@@ -171,7 +171,19 @@ struct SimDevice {
 
 v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int cluster,
                            int64_t examples, absl::Span<const float> delta,
-                           const std::vector<std::pair<std::string, double>>& metrics);
+                           const std::vector<std::pair<std::string, double>>& metrics) {
+  v1::UploadRequest u;
+  u.set_task(dev.assignment.task());
+  u.set_round(dev.assignment.round());
+  u.set_upload_token(dev.assignment.upload_token());
+  u.set_device_secret(SimDeviceSecret(c.seed, dev.id));
+  u.set_cluster(cluster);
+  u.set_model_version(dev.assignment.bundles(cluster).version());
+  u.set_example_count(examples);
+  u.set_delta(EncodeDelta(delta));
+  for (const auto& [name, value] : metrics) (*u.mutable_metrics())[name] = value;
+  return u;
+}
 
 // The honest devices' rounds, on `threads` threads: client::RunRound with a
 // HeadTrainer per thread, reused across devices; each worker also encodes its
@@ -223,21 +235,6 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
   for (std::thread& t : pool) t.join();
 }
 
-v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int cluster,
-                           int64_t examples, absl::Span<const float> delta,
-                           const std::vector<std::pair<std::string, double>>& metrics) {
-  v1::UploadRequest u;
-  u.set_task(dev.assignment.task());
-  u.set_round(dev.assignment.round());
-  u.set_upload_token(dev.assignment.upload_token());
-  u.set_device_secret(SimDeviceSecret(c.seed, dev.id));
-  u.set_cluster(cluster);
-  u.set_model_version(dev.assignment.bundles(cluster).version());
-  u.set_example_count(examples);
-  u.set_delta(EncodeDelta(delta));
-  for (const auto& [name, value] : metrics) (*u.mutable_metrics())[name] = value;
-  return u;
-}
 
 }  // namespace
 
