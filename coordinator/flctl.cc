@@ -16,11 +16,8 @@
 // --tls_ca); plaintext needs --insecure, and then the token is only ever sent to
 // a loopback address. Lists are fetched page by page. Errors are one line on
 // stderr, exit code 1.
-#include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -51,6 +48,7 @@
 #include "proto/admin.grpc.pb.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/flags_help.h"
+#include "tools/base/stop_signal.h"
 #include "tools/base/sha256.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
@@ -352,26 +350,15 @@ int Run(const std::vector<std::string>& args) {
       v1::WatchRoundsRequest req;
       req.set_task(task);
       auto reader = stub->WatchRounds(&ctx, req);
-      // SIGINT/SIGTERM end the watch cleanly: the handler only writes to a pipe
-      // (async-signal-safe); a thread cancels the stream between events, so the
-      // last line printed is whole, and flctl exits 0.
-      static int wake[2] = {-1, -1};
-      static std::atomic<bool> stopped{false};
-      if (pipe(wake) != 0) Fail("cannot create a pipe");
-      struct sigaction sa = {};
-      sa.sa_handler = [](int) {
-        stopped = true;
-        const char b = 1;
-        (void)!write(wake[1], &b, 1);
-      };
-      sigemptyset(&sa.sa_mask);
-      sigaction(SIGINT, &sa, nullptr);
-      sigaction(SIGTERM, &sa, nullptr);
-      std::thread canceller([&ctx] {
-        char b;
-        while (read(wake[0], &b, 1) < 0 && errno == EINTR) {
+      // SIGINT/SIGTERM end the watch cleanly: a thread cancels the stream between
+      // events, so the last line printed is whole, and flctl exits 0.
+      if (!fedtiny::InstallStopSignals()) Fail("cannot install signal handlers");
+      std::atomic<bool> stopped{false};
+      std::thread canceller([&ctx, &stopped] {
+        if (fedtiny::WaitForStop() != 0) {
+          stopped = true;
+          ctx.TryCancel();
         }
-        ctx.TryCancel();
       });
       v1::RoundInfo info;
       Output out(kRoundHeader, {8, 5, 9, 8, 8, 6, 12, 8, 34, 19, 19});
@@ -382,10 +369,7 @@ int Run(const std::vector<std::string>& args) {
         first = false;
       }
       const grpc::Status done = reader->Finish();
-      if (!stopped) {
-        const char b = 0;
-        (void)!write(wake[1], &b, 1);  // Lets the canceller thread end.
-      }
+      fedtiny::WakeStopWaiter();  // Lets the canceller end if no signal came.
       canceller.join();
       if (stopped) return 0;
       Check(done);

@@ -1,14 +1,11 @@
 // The coordinator binary: serves the Federation and Admin APIs until SIGINT or
 // SIGTERM.
-//   coordinator --data_dir=/var/lib/fedtiny              # loopback, a free port
+//   coordinator --data_dir=/var/lib/fedtiny              # 127.0.0.1:50051
 //   coordinator --data_dir=d --host=0.0.0.0 --port=8443 --tls_cert=c.pem --tls_key=k.pem
 // The operator token is read from --admin_token_file, or created on first start
 // in <data_dir>/admin.token (mode 0600). It is never printed.
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -23,6 +20,7 @@
 #include "tools/base/atomic_file.h"
 #include "tools/base/flags_help.h"
 #include "tools/base/logging.h"
+#include "tools/base/stop_signal.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
 ABSL_FLAG(std::string, log_format, "text",
@@ -61,31 +59,10 @@ absl::StatusOr<std::string> OperatorToken(const std::string& data_dir) {
   return fresh;
 }
 
-// SIGINT/SIGTERM write one byte to a pipe (async-signal-safe, and right on any
-// thread: libraries such as OpenBLAS start threads before main() could block
-// signals); a waiter thread reads it and shuts the server down.
-int g_signal_pipe[2] = {-1, -1};
-
-void OnSignal(int sig) {
-  const char byte = static_cast<char>(sig);
-  (void)!write(g_signal_pipe[1], &byte, 1);
-}
-
-bool InstallSignalHandlers() {
-  if (pipe(g_signal_pipe) != 0) return false;
-  struct sigaction sa = {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  return sigaction(SIGINT, &sa, nullptr) == 0 && sigaction(SIGTERM, &sa, nullptr) == 0;
-}
-
 void ServeUntilSignal(fedtiny::coordinator::Server& server) {
   std::thread waiter([&server] {
-    char sig = 0;
-    while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
-    }
-    FT_LOG(INFO) << "signal " << static_cast<int>(sig) << ", shutting down";
+    const int sig = fedtiny::WaitForStop();
+    FT_LOG(INFO) << "signal " << sig << ", shutting down";
     server.Shutdown();
   });
   server.Wait();
@@ -109,7 +86,7 @@ int main(int argc, char** argv) {
   fedtiny::logging::SetFormat(absl::GetFlag(FLAGS_log_format) == "json"
                                   ? fedtiny::logging::Format::kJson
                                   : fedtiny::logging::Format::kText);
-  if (!InstallSignalHandlers()) {
+  if (!fedtiny::InstallStopSignals()) {
     std::fprintf(stderr, "coordinator: cannot install signal handlers\n");
     return 1;
   }

@@ -1,7 +1,6 @@
 #include "coordinator/task_runner.h"
 
 #include <algorithm>
-#include <cstring>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -9,7 +8,6 @@
 #include "proto/delta_codec.h"
 #include "proto/model_codec.h"
 #include "tools/base/logging.h"
-#include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::coordinator {
@@ -70,9 +68,10 @@ absl::StatusOr<std::unique_ptr<TaskRunner>> TaskRunner::Create(const v1::TaskCon
                                                               const RunnerEnv& env) {
   ASSIGN_OR_RETURN(std::vector<std::vector<float>> heads, InitialHeads(config));
   const int64_t now = Ms(env.clock->Now());
+  const VariantTemplates templates = TemplatesOf(config);
   std::vector<VersionRow> initial;
   for (int k = 0; k < static_cast<int>(heads.size()); ++k) {
-    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config, TemplatesOf(config), k, 0, heads[k]));
+    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config, templates, k, 0, heads[k]));
     const Bundle& f32 = *b.at({k, "float32"});
     VersionRow v;
     v.task = config.name();
