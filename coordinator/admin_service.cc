@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "coordinator/raw_message.h"
+#include "coordinator/task_config.h"
 #include "proto/grpc_status.h"
 #include "tools/base/constant_time.h"
+#include "tools/base/logging.h"
 
 namespace fedtiny::coordinator {
 
@@ -42,20 +46,110 @@ grpc::Status Page(std::vector<T> items, int page_size, const std::string& page_t
   return grpc::Status::OK;
 }
 
+// What the audit log says a request asked for: (task, detail).
+std::pair<std::string, std::string> AuditOf(const v1::CreateTaskRequest& r) {
+  const v1::TaskConfig& c = r.config();
+  return {c.name(), absl::StrCat("rounds=", c.rounds(), " clients_per_round=", c.clients_per_round(),
+                                 " aggregator=", c.aggregator(), " clusters=", c.clusters())};
+}
+std::pair<std::string, std::string> AuditOf(const v1::SetTaskStateRequest& r) { return {r.task(), ""}; }
+std::pair<std::string, std::string> AuditOf(const v1::DeleteTaskRequest& r) { return {r.task(), ""}; }
+std::pair<std::string, std::string> AuditOf(const v1::UpdateTaskRequest& r) {
+  return {r.task(), DescribeEdit(r)};
+}
+std::pair<std::string, std::string> AuditOf(const v1::RollbackRequest& r) {
+  return {r.task(), absl::StrCat("cluster=", r.cluster(), " to_version=", r.to_version())};
+}
+std::pair<std::string, std::string> AuditOf(const v1::PinRequest& r) {
+  return {r.task(), absl::StrCat("cluster=", r.cluster(), " version=", r.version(),
+                                 r.pinned() ? " pin" : " unpin")};
+}
+template <typename Request>
+std::pair<std::string, std::string> AuditOf(const Request&) { return {"", ""}; }
+
+bool ValidTokenName(absl::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '@' || c == '-';
+  });
+}
+
 }  // namespace
 
-grpc::Status AdminService::Authorize(const grpc::ServerContextBase* context) const {
+absl::StatusOr<std::vector<NamedToken>> ParseOperatorTokens(absl::string_view file) {
+  std::vector<NamedToken> out;
+  const std::vector<absl::string_view> lines = absl::StrSplit(file, '\n');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const absl::string_view line = absl::StripAsciiWhitespace(lines[i]);
+    if (line.empty() || line[0] == '#') continue;
+    NamedToken t;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) {
+      t = {"operator", std::string(line)};
+    } else {
+      t = {std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))};
+    }
+    if (!ValidTokenName(t.name)) {
+      return absl::InvalidArgumentError(absl::StrCat("token line ", i + 1, ": bad name"));
+    }
+    if (t.token.size() < 16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token line ", i + 1, ": token shorter than 16 characters"));
+    }
+    out.push_back(std::move(t));
+  }
+  if (out.size() > 1 && std::any_of(out.begin(), out.end(), [&](const NamedToken& t) {
+        return std::count_if(out.begin(), out.end(), [&](const NamedToken& u) { return u.name == t.name; }) > 1;
+      })) {
+    return absl::InvalidArgumentError("token names must be unique");
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<NamedToken> TokensOrNone(const std::string& file) {
+  absl::StatusOr<std::vector<NamedToken>> tokens = ParseOperatorTokens(file);
+  if (!tokens.ok()) {
+    FT_LOG(ERROR) << "operator tokens refused (" << tokens.status().message()
+                  << "): only client certificates are accepted";
+    return {};
+  }
+  return *std::move(tokens);
+}
+
+}  // namespace
+
+AdminService::AdminService(Coordinator* coordinator, const std::string& tokens, bool mtls)
+    : coordinator_(coordinator), tokens_(TokensOrNone(tokens)), mtls_(mtls) {}
+
+grpc::Status AdminService::Authorize(const grpc::ServerContextBase* context, std::string* who) const {
   if (mtls_ && context->auth_context() != nullptr && context->auth_context()->IsPeerAuthenticated()) {
+    std::string subject;
+    for (const char* property : {"x509_subject", "x509_common_name"}) {
+      std::vector<grpc::string_ref> v = context->auth_context()->FindPropertyValues(property);
+      if (!v.empty()) {
+        subject.assign(v.front().data(), v.front().size());
+        break;
+      }
+    }
+    *who = absl::StrCat("cert:", subject.empty() ? "unknown subject" : subject);
     return grpc::Status::OK;
   }
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
-  if (!token_.empty() && it != md.end()) {
+  if (!tokens_.empty() && it != md.end()) {
     const absl::string_view value(it->second.data(), it->second.size());
     constexpr absl::string_view kBearer = "Bearer ";
-    if (absl::StartsWith(value, kBearer) &&
-        ConstantTimeEquals(value.substr(kBearer.size()), token_)) {
-      return grpc::Status::OK;
+    if (absl::StartsWith(value, kBearer)) {
+      // Every token is compared (in constant time), whichever matches.
+      const NamedToken* match = nullptr;
+      for (const NamedToken& t : tokens_) {
+        if (ConstantTimeEquals(value.substr(kBearer.size()), t.token)) match = &t;
+      }
+      if (match != nullptr) {
+        *who = match->name;
+        return grpc::Status::OK;
+      }
     }
   }
   // Never echo what was sent: it may be a secret.
@@ -65,7 +159,8 @@ grpc::Status AdminService::Authorize(const grpc::ServerContextBase* context) con
 
 #define FEDTINY_AUTHORIZE(ctx)                 \
   do {                                         \
-    grpc::Status auth_ = Authorize(ctx);       \
+    std::string who_;                          \
+    grpc::Status auth_ = Authorize(ctx, &who_); \
     if (!auth_.ok()) return auth_;             \
   } while (false)
 
@@ -125,6 +220,10 @@ grpc::Status AdminService::WatchRounds(grpc::ServerContext* ctx, const v1::Watch
 grpc::Status AdminService::DoListModels(const v1::ListModelsRequest& r, v1::ListModelsResponse* out) {
   absl::StatusOr<std::vector<v1::ModelVersion>> models = coordinator_->ListModels(r.task());
   if (!models.ok()) return ToGrpcStatus(models.status());
+  absl::StatusOr<StorageUse> use = coordinator_->StorageUsage();
+  if (!use.ok()) return ToGrpcStatus(use.status());
+  out->set_stored_blobs(use->blobs);
+  out->set_stored_bytes(use->bytes);
   return Page(*std::move(models), r.page_size(), r.page_token(), out->mutable_versions(),
               out->mutable_next_page_token());
 }
@@ -141,6 +240,50 @@ grpc::Status AdminService::DoVerify(const v1::VerifyRequest& r, v1::VerifyRespon
   return Fill(coordinator_->Verify(r.task()), out);
 }
 
+grpc::Status AdminService::DoRollbackModel(const v1::RollbackRequest& r, v1::ModelVersion* out) {
+  return Fill(coordinator_->RollbackModel(r.task(), r.cluster(), r.to_version()), out);
+}
+
+grpc::Status AdminService::DoPinModel(const v1::PinRequest& r, v1::ModelVersion* out) {
+  return Fill(coordinator_->PinModel(r.task(), r.cluster(), r.version(), r.pinned()), out);
+}
+
+grpc::Status AdminService::DoStopTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out) {
+  return Fill(coordinator_->StopTask(r.task()), out);
+}
+
+grpc::Status AdminService::DoDeleteTask(const v1::DeleteTaskRequest& r, v1::DeleteTaskResponse*) {
+  return ToGrpcStatus(coordinator_->DeleteTask(r.task(), r.confirm()));
+}
+
+grpc::Status AdminService::DoUpdateTask(const v1::UpdateTaskRequest& r, v1::TaskInfo* out) {
+  return Fill(coordinator_->UpdateTask(r), out);
+}
+
+grpc::Status AdminService::DoListAudit(const v1::ListAuditRequest& r, v1::ListAuditResponse* out) {
+  absl::StatusOr<std::vector<AuditRow>> rows = coordinator_->ListAudit(r.task(), r.limit());
+  if (!rows.ok()) return ToGrpcStatus(rows.status());
+  std::vector<v1::AuditEntry> entries;
+  for (const AuditRow& a : *rows) {
+    v1::AuditEntry e;
+    e.set_seq(a.seq);
+    e.set_time_ms(a.time_ms);
+    e.set_who(a.who);
+    e.set_action(a.action);
+    e.set_task(a.task);
+    e.set_detail(a.detail);
+    e.set_outcome(a.outcome);
+    entries.push_back(std::move(e));
+  }
+  return Page(std::move(entries), r.page_size(), r.page_token(), out->mutable_entries(),
+              out->mutable_next_page_token());
+}
+
+grpc::Status AdminService::DoListDevices(const v1::ListDevicesRequest& r,
+                                         v1::ListDevicesResponse* out) {
+  return Fill(coordinator_->ListDevices(r), out);
+}
+
 grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out) {
   return Fill(coordinator_->GetModel(r.task(), r.cluster(), r.version()), out);
 }
@@ -148,9 +291,10 @@ grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModel
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* AdminService::Serve(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw, grpc::ByteBuffer* response,
-    grpc::Status (AdminService::*handler)(const Request&, Response*)) {
+    grpc::Status (AdminService::*handler)(const Request&, Response*), const char* action) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status auth = Authorize(context); !auth.ok()) {
+  std::string who;
+  if (grpc::Status auth = Authorize(context, &who); !auth.ok()) {
     reactor->Finish(auth);
     return reactor;
   }
@@ -158,6 +302,16 @@ grpc::ServerUnaryReactor* AdminService::Serve(
   grpc::Status s = ParseRaw(*raw, &request);
   Response out;
   if (s.ok()) s = (this->*handler)(request, &out);
+  if (action != nullptr) {
+    AuditRow row;
+    row.who = std::move(who);
+    row.action = action;
+    std::tie(row.task, row.detail) = AuditOf(request);
+    row.outcome = s.ok() ? "ok" : FromGrpcStatus(s).ToString();
+    if (absl::Status a = coordinator_->RecordAudit(std::move(row)); !a.ok()) {
+      FT_LOG(ERROR) << "audit log: cannot record " << action << ": " << a;
+    }
+  }
   if (s.ok()) s = SerializeRaw(out, response);
   reactor->Finish(s);
   return reactor;
@@ -165,7 +319,7 @@ grpc::ServerUnaryReactor* AdminService::Serve(
 
 grpc::ServerUnaryReactor* AdminService::CreateTask(grpc::CallbackServerContext* ctx,
                                                const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
-  return Serve(ctx, raw, out, &AdminService::DoCreateTask);
+  return Serve(ctx, raw, out, &AdminService::DoCreateTask, "CreateTask");
 }
 
 grpc::ServerUnaryReactor* AdminService::ListTasks(grpc::CallbackServerContext* ctx,
@@ -180,12 +334,12 @@ grpc::ServerUnaryReactor* AdminService::GetTask(grpc::CallbackServerContext* ctx
 
 grpc::ServerUnaryReactor* AdminService::PauseTask(grpc::CallbackServerContext* ctx,
                                                const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
-  return Serve(ctx, raw, out, &AdminService::DoPauseTask);
+  return Serve(ctx, raw, out, &AdminService::DoPauseTask, "PauseTask");
 }
 
 grpc::ServerUnaryReactor* AdminService::ResumeTask(grpc::CallbackServerContext* ctx,
                                                const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
-  return Serve(ctx, raw, out, &AdminService::DoResumeTask);
+  return Serve(ctx, raw, out, &AdminService::DoResumeTask, "ResumeTask");
 }
 
 grpc::ServerUnaryReactor* AdminService::ListRounds(grpc::CallbackServerContext* ctx,
@@ -216,6 +370,41 @@ grpc::ServerUnaryReactor* AdminService::Verify(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* AdminService::GetModel(grpc::CallbackServerContext* ctx,
                                                   const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
   return Serve(ctx, raw, out, &AdminService::DoGetModel);
+}
+
+grpc::ServerUnaryReactor* AdminService::RollbackModel(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoRollbackModel, "RollbackModel");
+}
+
+grpc::ServerUnaryReactor* AdminService::PinModel(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoPinModel, "PinModel");
+}
+
+grpc::ServerUnaryReactor* AdminService::StopTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoStopTask, "StopTask");
+}
+
+grpc::ServerUnaryReactor* AdminService::DeleteTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoDeleteTask, "DeleteTask");
+}
+
+grpc::ServerUnaryReactor* AdminService::UpdateTask(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoUpdateTask, "UpdateTask");
+}
+
+grpc::ServerUnaryReactor* AdminService::ListAudit(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoListAudit);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListDevices(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoListDevices);
 }
 
 }  // namespace fedtiny::coordinator

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -18,14 +19,29 @@
 
 namespace fedtiny::coordinator {
 
-using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::WithRawCallbackMethod_GetModel<v1::Admin::Service>>>>>>>>>>>;
+using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::WithRawCallbackMethod_GetModel<
+    v1::Admin::WithRawCallbackMethod_RollbackModel<v1::Admin::WithRawCallbackMethod_PinModel<v1::Admin::WithRawCallbackMethod_StopTask<v1::Admin::WithRawCallbackMethod_DeleteTask<v1::Admin::WithRawCallbackMethod_UpdateTask<v1::Admin::WithRawCallbackMethod_ListAudit<v1::Admin::WithRawCallbackMethod_ListDevices<
+    v1::Admin::Service>>>>>>>>>>>>>>>>>>;
+
+// One operator token and the name the audit log records for it.
+struct NamedToken {
+  std::string name;
+  std::string token;
+};
+
+// The operator tokens of a token file: one bare token (named "operator"), or
+// one "name:token" per line (blank lines and "#" comments skipped). Names are
+// [A-Za-z0-9._@-]; tokens have at least 16 characters. kInvalidArgument naming
+// the line (never its token).
+absl::StatusOr<std::vector<NamedToken>> ParseOperatorTokens(absl::string_view file);
 
 // Thread-safe. Borrows the Coordinator, which must outlive it.
 class AdminService final : public RawAdminService {
  public:
-  // `token` empty: only mutual-TLS clients are accepted.
-  AdminService(Coordinator* coordinator, std::string token, bool mtls)
-      : coordinator_(coordinator), token_(std::move(token)), mtls_(mtls) {}
+  // `tokens`: a token file's contents (ParseOperatorTokens); empty: only
+  // mutual-TLS clients are accepted. A file that does not parse accepts no
+  // token (and says so in the log).
+  AdminService(Coordinator* coordinator, const std::string& tokens, bool mtls);
 
   // Ends every WatchRounds stream (for shutdown).
   void StopWatches() { stopping_ = true; }
@@ -52,15 +68,32 @@ class AdminService final : public RawAdminService {
       grpc::ByteBuffer*) override;
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
       grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* RollbackModel(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* PinModel(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* StopTask(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* DeleteTask(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* UpdateTask(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+      grpc::ByteBuffer*) override;
   grpc::Status WatchRounds(grpc::ServerContext*, const v1::WatchRoundsRequest*,
                            grpc::ServerWriter<v1::RoundInfo>*) override;
 
  private:
   // Authorizes, parses `raw` as Request, runs `handler`, serializes its answer.
+  // `action` non-null: the call changes state, and is recorded in the audit log
+  // (who, what, when, outcome) once it has run, or failed to parse.
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw,
                                   grpc::ByteBuffer* response,
-                                  grpc::Status (AdminService::*handler)(const Request&, Response*));
+                                  grpc::Status (AdminService::*handler)(const Request&, Response*),
+                                  const char* action = nullptr);
   grpc::Status DoCreateTask(const v1::CreateTaskRequest& r, v1::TaskInfo* out);
   grpc::Status DoListTasks(const v1::ListTasksRequest& r, v1::ListTasksResponse* out);
   grpc::Status DoGetTask(const v1::GetTaskRequest& r, v1::TaskInfo* out);
@@ -72,10 +105,18 @@ class AdminService final : public RawAdminService {
   grpc::Status DoFleet(const v1::FleetRequest& r, v1::FleetResponse* out);
   grpc::Status DoVerify(const v1::VerifyRequest& r, v1::VerifyResponse* out);
   grpc::Status DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out);
-  grpc::Status Authorize(const grpc::ServerContextBase* context) const;
+  grpc::Status DoRollbackModel(const v1::RollbackRequest& r, v1::ModelVersion* out);
+  grpc::Status DoPinModel(const v1::PinRequest& r, v1::ModelVersion* out);
+  grpc::Status DoStopTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out);
+  grpc::Status DoDeleteTask(const v1::DeleteTaskRequest& r, v1::DeleteTaskResponse* out);
+  grpc::Status DoUpdateTask(const v1::UpdateTaskRequest& r, v1::TaskInfo* out);
+  grpc::Status DoListAudit(const v1::ListAuditRequest& r, v1::ListAuditResponse* out);
+  grpc::Status DoListDevices(const v1::ListDevicesRequest& r, v1::ListDevicesResponse* out);
+  // OK with the caller's name in `*who` (a token's name, or "cert:<subject>").
+  grpc::Status Authorize(const grpc::ServerContextBase* context, std::string* who) const;
 
   Coordinator* const coordinator_;
-  const std::string token_;
+  const std::vector<NamedToken> tokens_;
   const bool mtls_;
   std::atomic<bool> stopping_{false};
 };

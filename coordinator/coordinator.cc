@@ -42,18 +42,18 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
   if (orphans > 0) FT_LOG(WARNING) << orphans << " unreferenced model blob(s) from an interrupted commit removed";
   ASSIGN_OR_RETURN(std::vector<TaskRow> rows, c->store_->Tasks());
   for (const TaskRow& row : rows) {
-    ASSIGN_OR_RETURN(std::unique_ptr<TaskRunner> runner, TaskRunner::Load(row, c->Env()));
+    ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> runner, TaskRunner::Load(row, c->Env()));
     absl::MutexLock lock(&c->mu_);
     c->tasks_[row.name] = std::move(runner);
   }
   return c;
 }
 
-absl::StatusOr<TaskRunner*> Coordinator::Find(const std::string& name) {
+absl::StatusOr<std::shared_ptr<TaskRunner>> Coordinator::Find(const std::string& name) {
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(name);
   if (it == tasks_.end()) return absl::NotFoundError(absl::StrCat("no task '", name, "'"));
-  return it->second.get();
+  return it->second;
 }
 
 absl::StatusOr<v1::TaskInfo> Coordinator::CreateTask(const v1::TaskConfig& raw) {
@@ -66,8 +66,8 @@ absl::StatusOr<v1::TaskInfo> Coordinator::CreateTask(const v1::TaskConfig& raw) 
   }
   // Written without the registry lock; a concurrent create of the same name
   // fails in the store (kAlreadyExists).
-  ASSIGN_OR_RETURN(std::unique_ptr<TaskRunner> runner, TaskRunner::Create(config, Env()));
-  TaskRunner* r = runner.get();
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> runner, TaskRunner::Create(config, Env()));
+  std::shared_ptr<TaskRunner> r = runner;
   {
     absl::MutexLock lock(&mu_);
     if (!tasks_.emplace(config.name(), std::move(runner)).second) {
@@ -80,41 +80,97 @@ absl::StatusOr<v1::TaskInfo> Coordinator::CreateTask(const v1::TaskConfig& raw) 
 }
 
 std::vector<v1::TaskInfo> Coordinator::ListTasks() {
-  std::vector<TaskRunner*> runners;
+  std::vector<std::shared_ptr<TaskRunner>> runners;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [name, t] : tasks_) runners.push_back(t.get());
+    for (const auto& [name, t] : tasks_) runners.push_back(t);
   }
   std::vector<v1::TaskInfo> out;
-  for (TaskRunner* t : runners) out.push_back(t->Info());
+  for (const std::shared_ptr<TaskRunner>& t : runners) out.push_back(t->Info());
   return out;
 }
 
 absl::StatusOr<v1::TaskInfo> Coordinator::GetTask(const std::string& task) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->Info();
 }
 
 absl::StatusOr<v1::TaskInfo> Coordinator::SetPaused(const std::string& task, bool paused) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->SetPaused(paused);
+}
+
+absl::StatusOr<v1::TaskInfo> Coordinator::StopTask(const std::string& task) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
+  return t->Stop();
+}
+
+absl::Status Coordinator::DeleteTask(const std::string& task, const std::string& confirm) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
+  if (confirm != task) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("deleting task '", task, "' needs confirm set to its name"));
+  }
+  // Stopped first: the open round is recorded abandoned and none opens again.
+  if (t->state() != v1::STOPPED) RETURN_IF_ERROR(t->Stop().status());
+  RETURN_IF_ERROR(store_->DeleteTask(task));
+  {
+    absl::MutexLock lock(&mu_);
+    tasks_.erase(task);  // Calls in flight keep their runner; its writes now fail.
+  }
+  FT_LOG(WARNING) << "task " << task << " deleted";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::TaskInfo> Coordinator::UpdateTask(const v1::UpdateTaskRequest& edit) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(edit.task()));
+  return t->Edit(edit);
+}
+
+absl::StatusOr<v1::ModelVersion> Coordinator::RollbackModel(const std::string& task, int cluster,
+                                                            int64_t to_version) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
+  return t->Rollback(cluster, to_version);
+}
+
+absl::StatusOr<v1::ModelVersion> Coordinator::PinModel(const std::string& task, int cluster,
+                                                       int64_t version, bool pinned) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
+  return t->Pin(cluster, version, pinned);
+}
+
+absl::StatusOr<v1::ListDevicesResponse> Coordinator::ListDevices(const v1::ListDevicesRequest& r) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(r.task()));
+  return t->ListDevices(r);
+}
+
+absl::StatusOr<StorageUse> Coordinator::StorageUsage() { return store_->Usage(); }
+
+absl::Status Coordinator::RecordAudit(AuditRow row) {
+  row.time_ms = absl::ToUnixMillis(clock_->Now());
+  return store_->AppendAudit(row);
+}
+
+absl::StatusOr<std::vector<AuditRow>> Coordinator::ListAudit(const std::string& task, int limit) {
+  return store_->Audit(task, limit);
 }
 
 absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInRequest& r) {
   RETURN_IF_ERROR(ValidateCheckIn(r));
   const std::string key = SecretKeyOf(r.device_secret());
   RETURN_IF_ERROR(devices_.Bind(r.device_id(), key));
-  std::vector<TaskRunner*> candidates;
+  std::vector<std::shared_ptr<TaskRunner>> candidates;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, t] : tasks_) {
-      if (t->config().population() == r.population()) candidates.push_back(t.get());
+      if (t->config().population() == r.population()) candidates.push_back(t);
     }
   }
   bool paused = false, done = false;
-  for (TaskRunner* t : candidates) {
+  for (const std::shared_ptr<TaskRunner>& t : candidates) {
     switch (t->state()) {
       case v1::DONE:
+      case v1::STOPPED:
         done = true;
         break;
       case v1::PAUSED:
@@ -136,31 +192,31 @@ absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInReques
 }
 
 absl::StatusOr<v1::DownloadResponse> Coordinator::Download(const v1::DownloadRequest& r) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(r.task()));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(r.task()));
   return t->Download(r);
 }
 
 absl::Status Coordinator::Upload(const v1::UploadRequest& r) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(r.task()));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(r.task()));
   return t->Upload(r);
 }
 
 absl::Status Coordinator::ReportFailure(const v1::FailureReport& r) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(r.task()));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(r.task()));
   return t->ReportFailure(r);
 }
 
 void Coordinator::Tick() {
-  std::vector<TaskRunner*> runners;
+  std::vector<std::shared_ptr<TaskRunner>> runners;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [name, t] : tasks_) runners.push_back(t.get());
+    for (const auto& [name, t] : tasks_) runners.push_back(t);
   }
-  for (TaskRunner* t : runners) t->Tick();
+  for (const std::shared_ptr<TaskRunner>& t : runners) t->Tick();
 }
 
 absl::StatusOr<std::vector<v1::RoundInfo>> Coordinator::ListRounds(const std::string& task, int limit) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->ListRounds(limit);
 }
 
@@ -173,28 +229,28 @@ absl::StatusOr<v1::RoundInfo> Coordinator::GetRound(const std::string& task, int
 }
 
 absl::StatusOr<std::vector<v1::ModelVersion>> Coordinator::ListModels(const std::string& task) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->ListModels();
 }
 
 absl::StatusOr<v1::VerifyResponse> Coordinator::Verify(const std::string& task) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->Verify();
 }
 
 absl::StatusOr<v1::FleetResponse> Coordinator::Fleet(const std::string& task) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->Fleet();
 }
 
 absl::StatusOr<std::map<int, std::string>> Coordinator::CurrentModels(const std::string& task) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->CurrentModels();
 }
 
 absl::StatusOr<v1::GetModelResponse> Coordinator::GetModel(const std::string& task, int cluster,
                                                           int64_t version) {
-  ASSIGN_OR_RETURN(TaskRunner * t, Find(task));
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->GetModel(cluster, version);
 }
 

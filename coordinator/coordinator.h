@@ -53,6 +53,21 @@ class Coordinator {
   std::vector<v1::TaskInfo> ListTasks();
   absl::StatusOr<v1::TaskInfo> GetTask(const std::string& task);
   absl::StatusOr<v1::TaskInfo> SetPaused(const std::string& task, bool paused);
+  absl::StatusOr<v1::TaskInfo> StopTask(const std::string& task);
+  // Stops the task if needed, then removes it, its rounds, versions and blobs
+  // (those no other task shares). `confirm` must equal `task`.
+  absl::Status DeleteTask(const std::string& task, const std::string& confirm);
+  absl::StatusOr<v1::TaskInfo> UpdateTask(const v1::UpdateTaskRequest& edit);
+  absl::StatusOr<v1::ModelVersion> RollbackModel(const std::string& task, int cluster,
+                                                 int64_t to_version);
+  absl::StatusOr<v1::ModelVersion> PinModel(const std::string& task, int cluster, int64_t version,
+                                            bool pinned);
+  absl::StatusOr<v1::ListDevicesResponse> ListDevices(const v1::ListDevicesRequest& request);
+  // What the stored blobs take (every task).
+  absl::StatusOr<StorageUse> StorageUsage();
+  // The audit log: RecordAudit stamps the time and appends durably.
+  absl::Status RecordAudit(AuditRow row);
+  absl::StatusOr<std::vector<AuditRow>> ListAudit(const std::string& task, int limit);
   absl::StatusOr<std::vector<v1::RoundInfo>> ListRounds(const std::string& task, int limit);
   absl::StatusOr<v1::RoundInfo> GetRound(const std::string& task, int64_t round);
   absl::StatusOr<std::vector<v1::ModelVersion>> ListModels(const std::string& task);
@@ -95,7 +110,8 @@ class Coordinator {
   Coordinator(std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random)
       : store_(std::move(store)), clock_(clock), random_(random) {}
   RunnerEnv Env() { return RunnerEnv{store_.get(), clock_, &random_, &events_}; }
-  absl::StatusOr<TaskRunner*> Find(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::shared_ptr<TaskRunner>> Find(const std::string& name)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::unique_ptr<Store> store_;
   const Clock* const clock_;
@@ -103,9 +119,9 @@ class Coordinator {
   EventLog events_;
   DeviceRegistry devices_;
   absl::Mutex mu_;
-  // Tasks are never removed, so a runner pointer stays valid for the
-  // coordinator's lifetime once found.
-  std::map<std::string, std::unique_ptr<TaskRunner>> tasks_ ABSL_GUARDED_BY(mu_);
+  // Shared with the calls in flight: a deleted task's runner lives until the
+  // last of them returns.
+  std::map<std::string, std::shared_ptr<TaskRunner>> tasks_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fedtiny::coordinator

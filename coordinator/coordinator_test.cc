@@ -116,15 +116,13 @@ class CoordinatorTest : public ::testing::Test {
     return m.ok() ? *m : std::vector<v1::ModelVersion>{};
   }
 
+  // The file holding the part of `version`'s model that is its own (the head;
+  // the body is shared with the other versions).
   std::string BlobOf(const std::string& task, int version) {
-    std::string found;
-    for (const v1::ModelVersion& m : Models(task)) {
-      if (m.version() == version) {
-        found = absl::StrCat(dir_, "/blobs/", task, "-c0-v", version, "-", m.sha256().substr(0, 16),
-                             ".model");
-      }
-    }
-    return found;
+    absl::StatusOr<v1::GetModelResponse> m = c_->GetModel(task, 0, version);
+    if (!m.ok()) return "";
+    const int64_t prefix = TaskRunner::BodyPrefixBytes(c_->GetTask(task)->config());
+    return absl::StrCat(dir_, "/blobs/", DigestToHex(*Sha256(m->model().substr(prefix))), ".blob");
   }
 
   static constexpr int kDim = 12 * 8 + 8 + 8 * 4 + 4;
@@ -485,6 +483,207 @@ TEST_F(CoordinatorTest, SecretsAndTokensAreNeverLogged) {
     EXPECT_EQ(log.find(secret), std::string::npos) << secret;
     EXPECT_EQ(log.find(absl::BytesToHexString(secret)), std::string::npos) << secret;
   }
+}
+
+
+// ------------------------------------------------------- the operator's calls
+
+class OperatorTest : public CoordinatorTest {
+ protected:
+  // Commits one round of `task` (goal 1) with device `id`.
+  void CommitOne(const std::string& task, const std::string& id, float value) {
+    const v1::Assignment a = Admit(id);
+    ASSERT_EQ(a.task(), task);
+    ASSERT_THAT(c_->Upload(Upload(a, id, value)), IsOk());
+  }
+  std::string CurrentModel(const std::string& task) {
+    absl::StatusOr<std::map<int, std::string>> m = c_->CurrentModels(task);
+    return m.ok() ? m->at(0) : "";
+  }
+};
+
+TEST_F(OperatorTest, RollbackMakesAnOldVersionCurrentAsANewVersion) {
+  ASSERT_THAT(c_->CreateTask(Config("t", 1)), IsOk());
+  const std::string v0 = CurrentModel("t");
+  CommitOne("t", "d1", 0.25f);
+  CommitOne("t", "d2", 0.5f);
+  ASSERT_NE(CurrentModel("t"), v0);
+  const v1::Assignment open = Admit("d3");  // Round 3 is open during the rollback.
+  EXPECT_THAT(c_->RollbackModel("t", 0, 9), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(c_->RollbackModel("t", 0, 2), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(c_->RollbackModel("t", 3, 0), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<v1::ModelVersion> v = c_->RollbackModel("t", 0, 0);
+  ASSERT_THAT(v, IsOk());
+  EXPECT_EQ(v->version(), 3);
+  EXPECT_EQ(v->parent_version(), 0);
+  EXPECT_EQ(v->aggregator(), "rollback");
+  EXPECT_EQ(CurrentModel("t"), v0);  // Byte for byte.
+  // The open round was abandoned, and says why; its upload is late.
+  absl::StatusOr<v1::RoundInfo> r3 = c_->GetRound("t", open.round());
+  ASSERT_THAT(r3, IsOk());
+  EXPECT_EQ(r3->state(), v1::ABANDONED);
+  EXPECT_THAT(r3->reason(), HasSubstr("rolled back to version 0"));
+  EXPECT_THAT(c_->Upload(Upload(open, "d3", 0.1f)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // Devices get version 3 and train from it; the lineage is append-only.
+  const v1::Assignment next = Admit("d4");
+  EXPECT_EQ(next.bundles(0).version(), 3);
+  ASSERT_THAT(c_->Upload(Upload(next, "d4", 0.1f)), IsOk());
+  EXPECT_EQ(Models("t").size(), 5u);
+  EXPECT_EQ(Models("t").back().parent_version(), 3);
+  Restart();
+  EXPECT_EQ(Models("t").size(), 5u);
+  EXPECT_EQ(Admit("d5").bundles(0).version(), 4);
+}
+
+TEST_F(OperatorTest, RetentionKeepsTheNewestAndThePinnedAndStoresTheBodyOnce) {
+  v1::TaskConfig config = Config("t", 1);
+  config.set_keep_versions(2);
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  ASSERT_THAT(c_->PinModel("t", 0, 0, true), IsOk());
+  for (int i = 1; i <= 4; ++i) CommitOne("t", absl::StrCat("d", i), 0.1f * i);
+  const std::vector<v1::ModelVersion> models = Models("t");
+  ASSERT_EQ(models.size(), 5u);  // Every version stays listed.
+  for (const v1::ModelVersion& m : models) {
+    const bool kept = m.version() == 0 || m.version() >= 3;
+    EXPECT_EQ(m.integrity(), kept ? "ok" : "pruned") << m.version();
+    EXPECT_EQ(m.pinned(), m.version() == 0) << m.version();
+  }
+  EXPECT_THAT(c_->GetModel("t", 0, 1), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(c_->RollbackModel("t", 0, 2), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(c_->GetModel("t", 0, 0), IsOk());
+  // Three versions' blobs on disk: one body file, three head files.
+  absl::StatusOr<StorageUse> use = c_->StorageUsage();
+  ASSERT_THAT(use, IsOk());
+  EXPECT_EQ(use->blobs, 4);
+  EXPECT_LT(use->bytes, 2 * models.back().size_bytes());
+  // Verify checks what is kept and does not call pruned blobs bad.
+  absl::StatusOr<v1::VerifyResponse> verify = c_->Verify("t");
+  ASSERT_THAT(verify, IsOk());
+  EXPECT_EQ(verify->bad_size(), 0);
+}
+
+TEST_F(OperatorTest, StopAbandonsTheOpenRoundAndIsFinal) {
+  ASSERT_THAT(c_->CreateTask(Config("t", 2)), IsOk());
+  const v1::Assignment a = Admit("d1");
+  absl::StatusOr<v1::TaskInfo> stopped = c_->StopTask("t");
+  ASSERT_THAT(stopped, IsOk());
+  EXPECT_EQ(stopped->state(), v1::STOPPED);
+  EXPECT_EQ(c_->GetRound("t", a.round())->state(), v1::ABANDONED);
+  EXPECT_THAT(c_->SetPaused("t", false), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(c_->StopTask("t"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  v1::UpdateTaskRequest edit;
+  edit.set_task("t");
+  edit.set_rounds(50);
+  EXPECT_THAT(c_->UpdateTask(edit), StatusIs(absl::StatusCode::kFailedPrecondition));
+  absl::StatusOr<v1::CheckInResponse> r = c_->CheckIn(CheckIn("d2"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->has_retry());
+  EXPECT_EQ(c_->Fleet("t")->counts(0).state(), "stopped");
+  Restart();
+  EXPECT_EQ(c_->GetTask("t")->state(), v1::STOPPED);
+  EXPECT_TRUE(c_->CheckIn(CheckIn("d3"))->has_retry());
+}
+
+TEST_F(OperatorTest, EditsApplyAreStoredAndCanRunADoneTaskAgain) {
+  v1::TaskConfig config = Config("t", 1);
+  config.set_rounds(1);
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  CommitOne("t", "d1", 0.1f);
+  ASSERT_EQ(c_->GetTask("t")->state(), v1::DONE);
+  v1::UpdateTaskRequest edit;
+  edit.set_task("t");
+  edit.set_min_reports(5);  // More than the goal (1).
+  EXPECT_THAT(c_->UpdateTask(edit), StatusIs(absl::StatusCode::kInvalidArgument));
+  edit.Clear();
+  edit.set_task("t");
+  edit.set_rounds(3);
+  edit.set_clients_per_round(2);
+  (*edit.mutable_class_quota())["phone"] = 5;
+  absl::StatusOr<v1::TaskInfo> info = c_->UpdateTask(edit);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state(), v1::RUNNING);  // Done no more: two rounds to go.
+  EXPECT_EQ(info->config().rounds(), 3);
+  EXPECT_EQ(info->config().clients_per_round(), 2);
+  EXPECT_EQ(info->config().min_reports(), 1);  // Untouched.
+  // The new goal applies: one upload no longer closes the round.
+  const v1::Assignment a = Admit("d2"), b = Admit("d3");
+  ASSERT_THAT(c_->Upload(Upload(a, "d2", 0.1f)), IsOk());
+  EXPECT_EQ(c_->GetTask("t")->committed_rounds(), 1);
+  ASSERT_THAT(c_->Upload(Upload(b, "d3", 0.1f)), IsOk());
+  EXPECT_EQ(c_->GetTask("t")->committed_rounds(), 2);
+  Restart();
+  EXPECT_EQ(c_->GetTask("t")->config().clients_per_round(), 2);
+  EXPECT_EQ(c_->GetTask("t")->config().class_quota().at("phone"), 5);
+  EXPECT_EQ(c_->GetTask("t")->state(), v1::RUNNING);
+}
+
+TEST_F(OperatorTest, DeleteNeedsTheNameAndRemovesEverything) {
+  ASSERT_THAT(c_->CreateTask(Config("t", 1)), IsOk());
+  CommitOne("t", "d1", 0.1f);
+  EXPECT_THAT(c_->DeleteTask("t", "not-t"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(c_->GetTask("t")->state(), v1::RUNNING);  // Untouched by the refusal.
+  ASSERT_THAT(c_->DeleteTask("t", "t"), IsOk());
+  EXPECT_THAT(c_->GetTask("t"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(c_->DeleteTask("t", "t"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(c_->StorageUsage()->blobs, 0);
+  Restart();
+  EXPECT_TRUE(c_->ListTasks().empty());
+  // The name is free again, and the new task starts from round 1.
+  ASSERT_THAT(c_->CreateTask(Config("t", 1)), IsOk());
+  EXPECT_EQ(Admit("d2").round(), 1);
+}
+
+TEST_F(OperatorTest, DevicesArePagedWithWhatEachContributed) {
+  ASSERT_THAT(c_->CreateTask(Config("t", 1)), IsOk());
+  CommitOne("t", "d1", 0.1f);
+  const v1::Assignment a = Admit("d2");
+  v1::UploadRequest bad = Upload(a, "d2", 0.1f);
+  bad.set_example_count(0);  // Malformed: counted against d2.
+  EXPECT_THAT(c_->Upload(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  for (int i = 3; i <= 7; ++i) (void)c_->CheckIn(CheckIn(absl::StrCat("d", i)));
+  v1::ListDevicesRequest req;
+  req.set_task("t");
+  req.set_page_size(3);
+  std::vector<v1::DeviceInfo> all;
+  for (int page = 0; page < 10; ++page) {
+    absl::StatusOr<v1::ListDevicesResponse> r = c_->ListDevices(req);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->total(), 7);
+    all.insert(all.end(), r->devices().begin(), r->devices().end());
+    if (r->next_page_token().empty()) break;
+    req.set_page_token(r->next_page_token());
+  }
+  ASSERT_EQ(all.size(), 7u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].device_id(), absl::StrCat("d", i + 1));
+  EXPECT_EQ(all[0].rounds_contributed(), 1);
+  EXPECT_EQ(all[0].state(), "assigned");
+  EXPECT_EQ(all[0].last_seen_ms(), absl::ToUnixMillis(kT0));
+  EXPECT_EQ(all[1].rejections(), 1);
+  EXPECT_EQ(all[1].last_rejection(), "malformed");
+  req.set_page_token("!!");
+  EXPECT_THAT(c_->ListDevices(req), StatusIs(absl::StatusCode::kInvalidArgument));
+  req.clear_page_token();
+  req.set_state("assigned");
+  absl::StatusOr<v1::ListDevicesResponse> assigned = c_->ListDevices(req);
+  ASSERT_THAT(assigned, IsOk());
+  for (const v1::DeviceInfo& d : assigned->devices()) EXPECT_EQ(d.state(), "assigned");
+  ASSERT_THAT(c_->SetPaused("t", true), IsOk());
+  req.set_state("paused");
+  EXPECT_EQ(c_->ListDevices(req)->total(), 7);
+}
+
+TEST_F(OperatorTest, TheAuditLogRecordsWhoDidWhat) {
+  ASSERT_THAT(c_->RecordAudit({0, 0, "alice", "PauseTask", "t", "", "ok"}), IsOk());
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_THAT(c_->RecordAudit({0, 0, "cert:CN=bob", "StopTask", "u", "", "NOT_FOUND: no task"}), IsOk());
+  absl::StatusOr<std::vector<AuditRow>> rows = c_->ListAudit("", 0);
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].who, "cert:CN=bob");
+  EXPECT_EQ((*rows)[0].time_ms, absl::ToUnixMillis(kT0 + absl::Seconds(5)));  // Stamped by the clock.
+  EXPECT_EQ((*rows)[1].action, "PauseTask");
+  Restart();
+  EXPECT_EQ(c_->ListAudit("t", 0)->size(), 1u);
 }
 
 }  // namespace

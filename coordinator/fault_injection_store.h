@@ -22,8 +22,9 @@ class FaultInjectionStore final : public Store {
  public:
   explicit FaultInjectionStore(std::unique_ptr<Store> base) : base_(std::move(base)) {}
 
-  // While set, every write (CreateTask, SetTaskState, OpenRound, CloseRound,
-  // CommitVersions) fails with kResourceExhausted and changes nothing.
+  // While set, every write (CreateTask, SetTaskState, UpdateTaskConfig,
+  // DeleteTask, OpenRound, CloseRound, CommitVersions, SetPinned, Prune,
+  // AppendAudit) fails with kResourceExhausted and changes nothing.
   std::atomic<bool> fail_writes{false};
   // How many writes failed because of fail_writes.
   std::atomic<int> failed_writes{0};
@@ -37,6 +38,14 @@ class FaultInjectionStore final : public Store {
   absl::Status SetTaskState(const std::string& task, int state) override {
     if (Fail()) return Full();
     return base_->SetTaskState(task, state);
+  }
+  absl::Status UpdateTaskConfig(const std::string& task, const std::string& config) override {
+    if (Fail()) return Full();
+    return base_->UpdateTaskConfig(task, config);
+  }
+  absl::Status DeleteTask(const std::string& task) override {
+    if (Fail()) return Full();
+    return base_->DeleteTask(task);
   }
   absl::StatusOr<std::vector<TaskRow>> Tasks() override { return base_->Tasks(); }
   absl::Status OpenRound(const RoundRow& round) override {
@@ -71,6 +80,23 @@ class FaultInjectionStore final : public Store {
   }
   absl::StatusOr<std::vector<VersionRow>> LatestVersions(const std::string& task) override {
     return base_->LatestVersions(task);
+  }
+  absl::Status SetPinned(const std::string& task, int32_t cluster, int64_t version,
+                         bool pinned) override {
+    if (Fail()) return Full();
+    return base_->SetPinned(task, cluster, version, pinned);
+  }
+  absl::StatusOr<int> Prune(const std::string& task, int keep) override {
+    if (Fail()) return Full();
+    return base_->Prune(task, keep);
+  }
+  absl::StatusOr<StorageUse> Usage() override { return base_->Usage(); }
+  absl::Status AppendAudit(AuditRow& row) override {
+    if (Fail()) return Full();
+    return base_->AppendAudit(row);
+  }
+  absl::StatusOr<std::vector<AuditRow>> Audit(const std::string& task, int limit) override {
+    return base_->Audit(task, limit);
   }
 
  private:

@@ -4,11 +4,21 @@
 //     tasks                                   list tasks
 //     task create --config=task.textproto [--model=model.pb]
 //     task get NAME
+//     task edit NAME [--rounds=N] [--clients_per_round=N] [--round_deadline_s=S]
+//               [--min_reports=N] [--over_selection=X] [--eligibility=...]
+//               [--class_quota=c=N,...|none] [--cooldown_s=S] [--keep_versions=N]
+//     task delete NAME [--yes]                asks for the name on a terminal
+//     pause TASK | resume TASK | stop TASK
 //     rounds [--task=T] [--limit=N] [--watch] list rounds; --watch streams them
+//                                             (a refreshing screen on a terminal)
 //     models --task=T                         model versions and lineage
+//     models get --task=T --model_version=V [--cluster=K] [--out=F]
+//     models rollback --task=T --model_version=V [--cluster=K]
+//     models pin|unpin --task=T --model_version=V [--cluster=K]
 //     fleet --task=T                          devices by class and state
+//     devices --task=T [--state=S] [--page_size=N] [--page_token=P]
+//     audit [--task=T] [--limit=N]            who changed what, newest first
 //     verify --task=T                         re-check every stored model's SHA-256
-//     pause TASK | resume TASK
 //     model init --widths=784,128,64,10 --body_layers=1 --out=model.pb [--seed=S]
 //
 // The operator token comes from --token_file, else $FLCTL_TOKEN, else
@@ -16,6 +26,9 @@
 // --tls_ca); plaintext needs --insecure, and then the token is only ever sent to
 // a loopback address. Lists are fetched page by page. Errors are one line on
 // stderr, exit code 1.
+
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -33,8 +46,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "coordinator/json_output.h"
 #include "absl/flags/usage.h"
+#include "coordinator/json_output.h"
+#include "coordinator/top_view.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -71,7 +85,24 @@ ABSL_FLAG(std::string, widths, "784,128,64,10", "model init: layer widths.");
 ABSL_FLAG(int, body_layers, 1, "model init: how many layers form the frozen body.");
 ABSL_FLAG(std::string, out, "model.pb", "model init, models get: output file.");
 ABSL_FLAG(int, cluster, 0, "models get: cluster.");
-ABSL_FLAG(int64_t, model_version, -1, "models get: version.");
+ABSL_FLAG(int64_t, model_version, -1, "models get/rollback/pin/unpin: version.");
+ABSL_FLAG(bool, yes, false, "task delete: do not ask for confirmation.");
+ABSL_FLAG(std::string, state, "", "devices: only devices in this state.");
+ABSL_FLAG(int, page_size, 50, "devices: devices per page.");
+ABSL_FLAG(std::string, page_token, "", "devices: the page to show (printed after the previous one).");
+// task edit: absent (the defaults) leaves a field as it is.
+ABSL_FLAG(int, rounds, -1, "task edit: committed rounds wanted.");
+ABSL_FLAG(int, clients_per_round, -1, "task edit: goal count per round.");
+ABSL_FLAG(double, round_deadline_s, -1, "task edit: round deadline, seconds.");
+ABSL_FLAG(int, min_reports, -1, "task edit: fewer reports at the deadline abandon the round.");
+ABSL_FLAG(double, over_selection, -1, "task edit: devices admitted per goal device.");
+ABSL_FLAG(std::string, eligibility, "",
+          "task edit: the whole policy, e.g. charging,idle,unmetered,battery=50 (\"any\" for none).");
+ABSL_FLAG(std::string, class_quota, "",
+          "task edit: per-class admissions per round, e.g. phone=20,mcu=5, or \"none\".");
+ABSL_FLAG(double, cooldown_s, -1, "task edit: how long a device that took part waits, seconds.");
+ABSL_FLAG(int, keep_versions, -1,
+          "task edit: retention, the newest versions per cluster whose blobs are kept (0 = all).");
 ABSL_FLAG(int64_t, seed, 1, "model init: seed.");
 ABSL_FLAG(double, deadline_s, 10, "Per-call deadline, seconds (not for --watch).");
 
@@ -227,7 +258,8 @@ std::string Time(int64_t ms) {
 }
 
 std::string StateName(v1::TaskState s) {
-  return s == v1::RUNNING ? "running" : s == v1::PAUSED ? "paused" : s == v1::DONE ? "done" : "?";
+  return s == v1::RUNNING ? "running" : s == v1::PAUSED ? "paused" : s == v1::DONE ? "done"
+         : s == v1::STOPPED ? "stopped" : "?";
 }
 
 std::string RoundStateName(v1::RoundState s) {
@@ -266,6 +298,110 @@ std::vector<std::string> RoundRow(const v1::RoundInfo& r) {
 const std::vector<std::string> kRoundHeader = {"TASK", "ROUND", "STATE", "SELECTED", "REPORTED",
                                                "FAILED", "REJECTED", "VERSIONS", "METRICS",
                                                "OPENED", "CLOSED", "REASON"};
+
+// `task edit`'s flags as an UpdateTaskRequest; only the flags given are set.
+v1::UpdateTaskRequest EditOf(const std::string& task) {
+  v1::UpdateTaskRequest e;
+  e.set_task(task);
+  if (absl::GetFlag(FLAGS_rounds) >= 0) e.set_rounds(absl::GetFlag(FLAGS_rounds));
+  if (absl::GetFlag(FLAGS_clients_per_round) >= 0) e.set_clients_per_round(absl::GetFlag(FLAGS_clients_per_round));
+  if (absl::GetFlag(FLAGS_round_deadline_s) >= 0) {
+    e.set_round_deadline_ms(static_cast<int64_t>(absl::GetFlag(FLAGS_round_deadline_s) * 1000));
+  }
+  if (absl::GetFlag(FLAGS_min_reports) >= 0) e.set_min_reports(absl::GetFlag(FLAGS_min_reports));
+  if (absl::GetFlag(FLAGS_over_selection) >= 0) e.set_over_selection(absl::GetFlag(FLAGS_over_selection));
+  if (absl::GetFlag(FLAGS_cooldown_s) >= 0) {
+    e.set_cooldown_ms(static_cast<int64_t>(absl::GetFlag(FLAGS_cooldown_s) * 1000));
+  }
+  if (absl::GetFlag(FLAGS_keep_versions) >= 0) e.set_keep_versions(absl::GetFlag(FLAGS_keep_versions));
+  if (const std::string el = absl::GetFlag(FLAGS_eligibility); !el.empty()) {
+    v1::EligibilityPolicy* p = e.mutable_eligibility();
+    for (absl::string_view item : absl::StrSplit(el, ',', absl::SkipEmpty())) {
+      int battery = 0;
+      if (item == "any") continue;
+      if (item == "charging") p->set_require_charging(true);
+      else if (item == "idle") p->set_require_idle(true);
+      else if (item == "unmetered") p->set_require_unmetered(true);
+      else if (absl::ConsumePrefix(&item, "battery=") && absl::SimpleAtoi(item, &battery)) {
+        p->set_min_battery_percent(battery);
+      } else {
+        Fail(absl::StrCat("--eligibility: unknown item '", item,
+                          "' (charging, idle, unmetered, battery=N, any)"));
+      }
+    }
+  }
+  if (const std::string q = absl::GetFlag(FLAGS_class_quota); q == "none") {
+    e.set_clear_class_quota(true);
+  } else if (!q.empty()) {
+    for (absl::string_view item : absl::StrSplit(q, ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+      int n = 0;
+      if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &n)) {
+        Fail(absl::StrCat("--class_quota: '", item, "' is not class=N"));
+      }
+      (*e.mutable_class_quota())[kv.first] = n;
+    }
+  }
+  return e;
+}
+
+// Whether the operator confirms deleting `task`: --yes, or its name typed on a
+// terminal. Without a terminal and without --yes, no.
+bool ConfirmDelete(const std::string& task) {
+  if (absl::GetFlag(FLAGS_yes)) return true;
+  if (!isatty(STDIN_FILENO)) Fail("task delete: pass --yes (no terminal to confirm on)");
+  std::fprintf(stderr,
+               "Deleting task '%s' removes its rounds, model versions and blobs for good.\n"
+               "Type the task's name to confirm: ", task.c_str());
+  std::string typed;
+  std::getline(std::cin, typed);
+  return absl::StripAsciiWhitespace(typed) == task;
+}
+
+void PrintModelVersions(const std::vector<v1::ModelVersion>& versions) {
+  Output out({"TASK", "CLUSTER", "VERSION", "PARENT", "ROUND", "AGGREGATOR", "PARTICIPANTS",
+              "BYTES", "SHA256", "COMMITTED", "PINNED", "INTEGRITY"});
+  for (const v1::ModelVersion& m : versions) {
+    out.Add(m, {m.task(), absl::StrCat(m.cluster()), absl::StrCat(m.version()),
+                m.version() == 0 ? "-" : absl::StrCat(m.parent_version()), absl::StrCat(m.round()),
+                m.aggregator(), absl::StrCat(m.participants()), absl::StrCat(m.size_bytes()),
+                m.sha256().substr(0, 12), Time(m.committed_ms()), m.pinned() ? "yes" : "-",
+                m.integrity()});
+  }
+  out.Print();
+}
+
+// `rounds --watch` on a terminal: one screen redrawn in place (TopView).
+void WatchOnTerminal(v1::Admin::Stub& stub, grpc::ClientReaderInterface<v1::RoundInfo>& reader) {
+  fedtiny::coordinator::TopView view;
+  auto refresh_tasks = [&] {
+    AllPages<v1::ListTasksResponse>(
+        [&](grpc::ClientContext& c, const std::string& token, v1::ListTasksResponse* r) {
+          v1::ListTasksRequest req;
+          req.set_page_token(token);
+          return stub.ListTasks(&c, req, r);
+        },
+        [&](const v1::ListTasksResponse& r) {
+          for (const v1::TaskInfo& t : r.tasks()) view.SetTask(t);
+        });
+  };
+  refresh_tasks();
+  absl::Time drawn = absl::InfinitePast();
+  v1::RoundInfo info;
+  while (reader.Read(&info)) {
+    view.Update(info);
+    const absl::Time now = absl::Now();
+    // Progress redraws at most 10 times a second; a round's close always.
+    if (info.state() == v1::OPEN && now - drawn < absl::Milliseconds(100)) continue;
+    if (info.state() != v1::OPEN) refresh_tasks();
+    winsize ws{};
+    const bool sized = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
+    std::string screen = view.Render(now, sized ? ws.ws_col : 120, sized ? ws.ws_row - 1 : 40);
+    std::printf("%s%s", fedtiny::coordinator::TopView::kClear, screen.c_str());
+    std::fflush(stdout);
+    drawn = now;
+  }
+}
 
 int ModelInit() {
   std::vector<int64_t> widths;
@@ -326,7 +462,31 @@ int Run(const std::vector<std::string>& args) {
     PrintTasks({info});
     return 0;
   }
-  if ((cmd == "task" && sub == "get") || cmd == "pause" || cmd == "resume") {
+  if (cmd == "task" && (sub == "edit" || sub == "delete")) {
+    const std::string name = args.size() > 2 ? args[2] : "";
+    if (name.empty()) Fail(absl::StrCat("task ", sub, ": which task?"));
+    if (sub == "edit") {
+      const v1::UpdateTaskRequest req = EditOf(name);
+      if (v1::UpdateTaskRequest bare; bare.set_task(name), req.SerializeAsString() == bare.SerializeAsString()) {
+        Fail("task edit: nothing to change (see flctl --help for the flags it takes)");
+      }
+      Prepare(ctx);
+      v1::TaskInfo info;
+      Check(stub->UpdateTask(&ctx, req, &info));
+      PrintTasks({info});
+      return 0;
+    }
+    if (!ConfirmDelete(name)) Fail("task delete: not confirmed; nothing deleted");
+    Prepare(ctx);
+    v1::DeleteTaskRequest req;
+    req.set_task(name);
+    req.set_confirm(name);
+    v1::DeleteTaskResponse r;
+    Check(stub->DeleteTask(&ctx, req, &r));
+    std::fprintf(stderr, "deleted task %s\n", name.c_str());
+    return 0;
+  }
+  if ((cmd == "task" && sub == "get") || cmd == "pause" || cmd == "resume" || cmd == "stop") {
     const std::string name = cmd == "task" ? (args.size() > 2 ? args[2] : "") : sub;
     if (name.empty()) Fail(absl::StrCat(cmd, ": which task?"));
     Prepare(ctx);
@@ -338,7 +498,9 @@ int Run(const std::vector<std::string>& args) {
     } else {
       v1::SetTaskStateRequest req;
       req.set_task(name);
-      Check(cmd == "pause" ? stub->PauseTask(&ctx, req, &info) : stub->ResumeTask(&ctx, req, &info));
+      Check(cmd == "pause"    ? stub->PauseTask(&ctx, req, &info)
+            : cmd == "resume" ? stub->ResumeTask(&ctx, req, &info)
+                              : stub->StopTask(&ctx, req, &info));
     }
     PrintTasks({info});
     return 0;
@@ -360,13 +522,17 @@ int Run(const std::vector<std::string>& args) {
           ctx.TryCancel();
         }
       });
-      v1::RoundInfo info;
-      Output out(kRoundHeader, {8, 5, 9, 8, 8, 6, 12, 8, 34, 19, 19});
-      bool first = true;
-      while (reader->Read(&info)) {
-        out.Add(info, RoundRow(info));
-        out.Print(first);
-        first = false;
+      if (!absl::GetFlag(FLAGS_json) && isatty(STDOUT_FILENO)) {
+        WatchOnTerminal(*stub, *reader);
+      } else {
+        v1::RoundInfo info;
+        Output out(kRoundHeader, {8, 5, 9, 8, 8, 6, 12, 8, 34, 19, 19});
+        bool first = true;
+        while (reader->Read(&info)) {
+          out.Add(info, RoundRow(info));
+          out.Print(first);
+          first = false;
+        }
       }
       const grpc::Status done = reader->Finish();
       fedtiny::WakeStopWaiter();  // Lets the canceller end if no signal came.
@@ -416,6 +582,77 @@ int Run(const std::vector<std::string>& args) {
     out.Print();
     return 0;
   }
+  if (cmd == "models" && (sub == "rollback" || sub == "pin" || sub == "unpin")) {
+    const std::string task = absl::GetFlag(FLAGS_task);
+    const int64_t version = absl::GetFlag(FLAGS_model_version);
+    if (task.empty() || version < 0) {
+      Fail(absl::StrCat("models ", sub, " needs --task=T --model_version=V [--cluster=K]"));
+    }
+    Prepare(ctx);
+    v1::ModelVersion m;
+    if (sub == "rollback") {
+      v1::RollbackRequest req;
+      req.set_task(task);
+      req.set_cluster(absl::GetFlag(FLAGS_cluster));
+      req.set_to_version(version);
+      Check(stub->RollbackModel(&ctx, req, &m));
+    } else {
+      v1::PinRequest req;
+      req.set_task(task);
+      req.set_cluster(absl::GetFlag(FLAGS_cluster));
+      req.set_version(version);
+      req.set_pinned(sub == "pin");
+      Check(stub->PinModel(&ctx, req, &m));
+    }
+    PrintModelVersions({m});
+    return 0;
+  }
+  if (cmd == "audit") {
+    Output out({"SEQ", "TIME", "WHO", "ACTION", "TASK", "DETAIL", "OUTCOME"});
+    AllPages<v1::ListAuditResponse>(
+        [&](grpc::ClientContext& c, const std::string& token, v1::ListAuditResponse* r) {
+          v1::ListAuditRequest req;
+          req.set_task(absl::GetFlag(FLAGS_task));
+          req.set_limit(absl::GetFlag(FLAGS_limit));
+          req.set_page_token(token);
+          return stub->ListAudit(&c, req, r);
+        },
+        [&](const v1::ListAuditResponse& r) {
+          for (const v1::AuditEntry& e : r.entries()) {
+            out.Add(e, {absl::StrCat(e.seq()), Time(e.time_ms()), e.who(), e.action(),
+                        e.task().empty() ? "-" : e.task(), e.detail().empty() ? "-" : e.detail(),
+                        e.outcome()});
+          }
+        });
+    out.Print();
+    return 0;
+  }
+  if (cmd == "devices") {
+    const std::string task = absl::GetFlag(FLAGS_task);
+    if (task.empty()) Fail("devices needs --task=T");
+    Prepare(ctx);
+    v1::ListDevicesRequest req;
+    req.set_task(task);
+    req.set_state(absl::GetFlag(FLAGS_state));
+    req.set_page_size(absl::GetFlag(FLAGS_page_size));
+    req.set_page_token(absl::GetFlag(FLAGS_page_token));
+    v1::ListDevicesResponse r;
+    Check(stub->ListDevices(&ctx, req, &r));
+    Output out({"DEVICE", "CLASS", "STATE", "CLUSTER", "LAST-SEEN", "ROUNDS", "REJECTIONS",
+                "LAST-REJECTION"});
+    for (const v1::DeviceInfo& d : r.devices()) {
+      out.Add(d, {d.device_id(), d.device_class().empty() ? "-" : d.device_class(), d.state(),
+                  absl::StrCat(d.cluster()), Time(d.last_seen_ms()), absl::StrCat(d.rounds_contributed()),
+                  absl::StrCat(d.rejections()), d.last_rejection().empty() ? "-" : d.last_rejection()});
+    }
+    out.Print();
+    std::fprintf(stderr, "%d of %lld device(s)%s\n", r.devices_size(),
+                 static_cast<long long>(r.total()),
+                 r.next_page_token().empty()
+                     ? ""
+                     : absl::StrCat("; next page: --page_token=", r.next_page_token()).c_str());
+    return 0;
+  }
   if (cmd == "models" || cmd == "fleet" || cmd == "verify") {
     const std::string task = absl::GetFlag(FLAGS_task);
     if (task.empty()) Fail(absl::StrCat(cmd, " needs --task=T"));
@@ -428,6 +665,8 @@ int Run(const std::vector<std::string>& args) {
                      m.sha256().substr(0, 12), Time(m.committed_ms()), m.integrity()});
     };
     if (cmd == "models") {
+      std::vector<v1::ModelVersion> versions;
+      int64_t blobs = 0, bytes = 0;
       AllPages<v1::ListModelsResponse>(
           [&](grpc::ClientContext& c, const std::string& token, v1::ListModelsResponse* r) {
             v1::ListModelsRequest req;
@@ -436,9 +675,15 @@ int Run(const std::vector<std::string>& args) {
             return stub->ListModels(&c, req, r);
           },
           [&](const v1::ListModelsResponse& r) {
-            for (const v1::ModelVersion& m : r.versions()) add_model(m);
+            versions.insert(versions.end(), r.versions().begin(), r.versions().end());
+            blobs = r.stored_blobs();
+            bytes = r.stored_bytes();
           });
-      models.Print();
+      PrintModelVersions(versions);
+      if (!absl::GetFlag(FLAGS_json)) {
+        std::fprintf(stderr, "store: %lld blob file(s), %lld bytes (every task; shared bodies once)\n",
+                     static_cast<long long>(blobs), static_cast<long long>(bytes));
+      }
     } else if (cmd == "verify") {
       Prepare(ctx);
       v1::VerifyRequest req;
@@ -476,10 +721,12 @@ int Run(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "flctl [flags] tasks | task create --config=F [--model=M] | task get T | "
+      "task edit T [--rounds=N ...] | task delete T [--yes] | pause T | resume T | stop T | "
       "rounds --task=T [--watch] | models --task=T | "
-      "models get --task=T --model_version=V [--cluster=K] [--out=F] | fleet --task=T | verify --task=T | "
-      "pause T | resume T | "
-      "model init --widths=... --body_layers=N --out=F");
+      "models get --task=T --model_version=V [--cluster=K] [--out=F] | "
+      "models rollback|pin|unpin --task=T --model_version=V [--cluster=K] | "
+      "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | audit [--task=T] | "
+      "verify --task=T | model init --widths=... --body_layers=N --out=F");
   fedtiny::ListEveryFlagInHelp();
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());

@@ -14,7 +14,11 @@ absl::Status MemoryStore::InsertVersions(const std::vector<VersionRow>& versions
                                                    " cluster ", v.cluster, " exists"));
     }
   }
-  for (const VersionRow& v : versions) versions_[{v.task, v.version, v.cluster}] = v;
+  for (const VersionRow& v : versions) {
+    VersionRow& row = versions_[{v.task, v.version, v.cluster}];
+    row = v;
+    row.pruned = false;
+  }
   return absl::OkStatus();
 }
 
@@ -28,10 +32,35 @@ absl::Status MemoryStore::CreateTask(const TaskRow& task, const std::vector<Vers
   return s;
 }
 
+absl::Status MemoryStore::CheckTaskExists(const std::string& task) const {
+  if (!tasks_.count(task)) return absl::NotFoundError(absl::StrCat("no task ", task));
+  return absl::OkStatus();
+}
+
 absl::Status MemoryStore::SetTaskState(const std::string& task, int state) {
   absl::MutexLock lock(&mu_);
-  auto it = tasks_.find(task);
-  if (it != tasks_.end()) it->second.state = state;
+  if (absl::Status s = CheckTaskExists(task); !s.ok()) return s;
+  tasks_[task].state = state;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::UpdateTaskConfig(const std::string& task, const std::string& config) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckTaskExists(task); !s.ok()) return s;
+  tasks_[task].config = config;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::DeleteTask(const std::string& task) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckTaskExists(task); !s.ok()) return s;
+  tasks_.erase(task);
+  for (auto it = rounds_.begin(); it != rounds_.end();) {
+    it = it->first.first == task ? rounds_.erase(it) : std::next(it);
+  }
+  for (auto it = versions_.begin(); it != versions_.end();) {
+    it = std::get<0>(it->first) == task ? versions_.erase(it) : std::next(it);
+  }
   return absl::OkStatus();
 }
 
@@ -46,6 +75,7 @@ absl::StatusOr<std::vector<TaskRow>> MemoryStore::Tasks() {
 
 absl::Status MemoryStore::OpenRound(const RoundRow& r) {
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckTaskExists(r.task); !s.ok()) return s;
   if (!rounds_.emplace(std::pair(r.task, r.round), r).second) {
     return absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " exists"));
   }
@@ -55,6 +85,7 @@ absl::Status MemoryStore::OpenRound(const RoundRow& r) {
 
 absl::Status MemoryStore::CloseRound(const RoundRow& r, const std::vector<VersionRow>& versions) {
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckTaskExists(r.task); !s.ok()) return s;
   auto it = rounds_.find({r.task, r.round});
   if (it != rounds_.end() && it->second.state != RoundState::kOpen) {
     return absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " is already closed"));
@@ -74,13 +105,17 @@ absl::Status MemoryStore::CloseRound(const RoundRow& r, const std::vector<Versio
 
 absl::Status MemoryStore::CommitVersions(const std::vector<VersionRow>& versions) {
   absl::MutexLock lock(&mu_);
+  for (const VersionRow& v : versions) {
+    if (absl::Status s = CheckTaskExists(v.task); !s.ok()) return s;
+  }
   return InsertVersions(versions);
 }
 
 absl::StatusOr<std::string> MemoryStore::ReadBlob(const VersionRow& version) {
   absl::MutexLock lock(&mu_);
   auto it = versions_.find({version.task, version.version, version.cluster});
-  if (it == versions_.end()) return absl::DataLossError("no such version blob");
+  if (it == versions_.end()) return absl::NotFoundError("no such version");
+  if (it->second.pruned) return absl::NotFoundError("pruned by the retention policy");
   absl::StatusOr<Sha256Digest> d = Sha256(it->second.model);
   if (!d.ok() || DigestToHex(*d) != it->second.sha256_hex) {
     return absl::DataLossError("blob does not match its hash");
@@ -139,6 +174,67 @@ absl::StatusOr<std::vector<VersionRow>> MemoryStore::LatestVersions(const std::s
   }
   std::vector<VersionRow> out;
   for (const auto& [cluster, v] : newest) out.push_back(*v);
+  return out;
+}
+
+absl::Status MemoryStore::SetPinned(const std::string& task, int32_t cluster, int64_t version,
+                                    bool pinned) {
+  absl::MutexLock lock(&mu_);
+  auto it = versions_.find({task, version, cluster});
+  if (it == versions_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("task ", task, " has no version ", version, " of cluster ", cluster));
+  }
+  if (pinned && it->second.pruned) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", version, " of cluster ", cluster, " was pruned: its blob is gone"));
+  }
+  it->second.pinned = pinned;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> MemoryStore::Prune(const std::string& task, int keep) {
+  if (keep < 1) return absl::InvalidArgumentError("retention keeps at least one version");
+  absl::MutexLock lock(&mu_);
+  std::map<int, int> seen;  // Cluster -> newer versions seen so far.
+  int pruned = 0;
+  for (auto it = versions_.rbegin(); it != versions_.rend(); ++it) {  // Newest first.
+    VersionRow& v = it->second;
+    if (v.task != task) continue;
+    if (++seen[v.cluster] <= keep || v.pinned || v.pruned) continue;
+    v.pruned = true;
+    v.model.clear();
+    v.model.shrink_to_fit();
+    ++pruned;
+  }
+  return pruned;
+}
+
+absl::StatusOr<StorageUse> MemoryStore::Usage() {
+  absl::MutexLock lock(&mu_);
+  StorageUse use;
+  for (const auto& [key, v] : versions_) {
+    if (v.pruned) continue;
+    ++use.blobs;
+    use.bytes += static_cast<int64_t>(v.model.size());
+  }
+  return use;
+}
+
+absl::Status MemoryStore::AppendAudit(AuditRow& row) {
+  absl::MutexLock lock(&mu_);
+  row.seq = static_cast<int64_t>(audit_.size()) + 1;
+  audit_.push_back(row);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<AuditRow>> MemoryStore::Audit(const std::string& task, int limit) {
+  absl::MutexLock lock(&mu_);
+  std::vector<AuditRow> out;
+  for (auto it = audit_.rbegin(); it != audit_.rend(); ++it) {
+    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+    if (task.empty() || it->task == task) out.push_back(*it);
+  }
   return out;
 }
 

@@ -365,6 +365,46 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
   return closed;
 }
 
+std::optional<ClosedRound> RoundEngine::AbandonOpenRound(absl::Time now, std::string reason) {
+  if (!open_ || open_->closing) return std::nullopt;
+  open_->closing = true;
+  ClosedRound closed;
+  closed.stats = open_->stats;
+  closed.stats.closed = now;
+  closed.reason = std::move(reason);
+  return closed;
+}
+
+absl::Status RoundEngine::Reconfigure(EngineConfig c) {
+  const EngineConfig& o = config_;
+  if (c.task != o.task || c.clusters != o.clusters || c.dim != o.dim ||
+      c.aggregator != o.aggregator || c.server_optimizer != o.server_optimizer ||
+      c.max_example_count != o.max_example_count || c.max_update_norm != o.max_update_norm ||
+      c.accepted_metrics != o.accepted_metrics) {
+    return absl::InvalidArgumentError(
+        "only rounds, goal, over-selection, minimum reports, deadline, eligibility, cooldown "
+        "and class quotas may change while a task runs");
+  }
+  config_ = std::move(c);
+  return absl::OkStatus();
+}
+
+absl::Status RoundEngine::ReplaceModel(int cluster, ClusterModel model) {
+  if (open_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", open_->stats.round, " is open: its updates were trained from the "
+                     "current model"));
+  }
+  auto it = models_.find(cluster);
+  if (it == models_.end()) return absl::InvalidArgumentError(absl::StrCat("no cluster ", cluster));
+  if (static_cast<int64_t>(model.head.size()) != config_.dim) {
+    return absl::InvalidArgumentError(absl::StrCat("head has ", model.head.size(),
+                                                   " parameters, the task's has ", config_.dim));
+  }
+  it->second = std::move(model);
+  return absl::OkStatus();
+}
+
 void RoundEngine::FinishRound(const ClosedRound& closed, bool committed) {
   if (committed && closed.commit) {
     for (const auto& [cluster, head] : closed.heads) {

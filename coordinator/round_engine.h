@@ -174,9 +174,28 @@ class RoundEngine {
   // the round counts as abandoned and the model stays as it was.
   void FinishRound(const ClosedRound& closed, bool committed);
 
+  // Closes the open round (unless it is closing already) as abandoned for
+  // `reason`, to persist and FinishRound(closed, false) like any other.
+  std::optional<ClosedRound> AbandonOpenRound(absl::Time now, std::string reason);
+
+  // Applies an operator's edit: `config` may differ from the current one only
+  // in rounds, goal, over_selection, min_reports, deadline, eligibility,
+  // cooldown and class quotas (kInvalidArgument otherwise). The open round keeps
+  // its deadline; everything else applies from the next check-in.
+  absl::Status Reconfigure(EngineConfig config);
+
+  // Makes `model` current for its cluster (an operator's rollback, already
+  // persisted). kFailedPrecondition while a round is open or closing, whose
+  // updates were trained from the model it replaces; kInvalidArgument for an
+  // unknown cluster or a head of the wrong size.
+  absl::Status ReplaceModel(int cluster, ClusterModel model);
+
   void set_paused(bool paused) { paused_ = paused; }
   bool paused() const { return paused_; }
-  bool done() const { return committed_rounds_ >= config_.rounds; }
+  // Ends the task for good (an operator's stop): done() from now on.
+  void Stop() { stopped_ = true; }
+  bool stopped() const { return stopped_; }
+  bool done() const { return stopped_ || committed_rounds_ >= config_.rounds; }
   int committed_rounds() const { return committed_rounds_; }
   const EngineConfig& config() const { return config_; }
   const std::map<int, ClusterModel>& models() const { return models_; }
@@ -214,13 +233,14 @@ class RoundEngine {
   absl::Status CheckMetrics(const Upload& u) const;
   std::string NewToken();
 
-  const EngineConfig config_;
+  EngineConfig config_;
   std::map<int, ClusterModel> models_;
   int64_t next_round_;
   int committed_rounds_;
   aggregation::RandomSource* random_;
   aggregation::AggregatorFactory factory_;
   bool paused_ = false;
+  bool stopped_ = false;
   std::optional<OpenRound> open_;
   absl::flat_hash_map<std::string, absl::Time> cooldown_until_;
   std::map<int64_t, std::map<std::string, int>> late_rejections_;  // Closed rounds.

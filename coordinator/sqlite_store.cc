@@ -14,6 +14,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -39,7 +40,20 @@ CREATE TABLE IF NOT EXISTS versions(
   parent INTEGER NOT NULL, round INTEGER NOT NULL, aggregator TEXT NOT NULL,
   participants INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
   committed_ms INTEGER NOT NULL, optimizer BLOB,
+  parts TEXT NOT NULL DEFAULT '', pinned INTEGER NOT NULL DEFAULT 0,
+  pruned INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(task, cluster, version));
+CREATE TABLE IF NOT EXISTS audit(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, who TEXT NOT NULL,
+  action TEXT NOT NULL, task TEXT NOT NULL, detail TEXT NOT NULL, outcome TEXT NOT NULL);
+)sql";
+
+// Stores made before content-addressed blobs lack the versions table's last
+// three columns; their rows keep reading their one-file-per-version blobs.
+constexpr char kAddPartsColumns[] = R"sql(
+ALTER TABLE versions ADD COLUMN parts TEXT NOT NULL DEFAULT '';
+ALTER TABLE versions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE versions ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // The status for a failed SQLite call: a violated constraint is kAlreadyExists
@@ -124,12 +138,16 @@ VersionRow ReadVersion(const Stmt& s) {
   v.size_bytes = s.Int(8);
   v.committed_ms = s.Int(9);
   v.optimizer_state = s.Blob(10);
+  v.pinned = s.Int(11) != 0;
+  v.pruned = s.Int(12) != 0;
   return v;
 }
 
 constexpr char kVersionColumns[] =
     "task, cluster, version, parent, round, aggregator, participants, sha256, size, "
-    "committed_ms, optimizer";
+    "committed_ms, optimizer, pinned, pruned";
+
+constexpr char kBlobSuffix[] = ".blob";
 
 // Takes an exclusive, non-blocking lock on `dir`/LOCK; the fd keeps it.
 absl::StatusOr<int> LockDirectory(const std::string& dir) {
@@ -157,8 +175,9 @@ absl::StatusOr<std::vector<std::string>> ListBlobs(const std::string& blobs,
   std::vector<std::string> out;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    const bool model = name.size() > 6 && name.compare(name.size() - 6, 6, ".model") == 0;
-    const bool temporary = name.find(".model.tmp.") != std::string::npos;
+    const bool model = absl::EndsWith(name, ".model") || absl::EndsWith(name, kBlobSuffix);
+    const bool temporary = name.find(".model.tmp.") != std::string::npos ||
+                           name.find(".blob.tmp.") != std::string::npos;
     if (temporaries ? temporary : model) out.push_back(name);
   }
   closedir(d);
@@ -224,6 +243,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::OpenLocked(const std::
   RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL;"));
   RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL;"));
   RETURN_IF_ERROR(store->Exec(kSchema));
+  {
+    Stmt s(db, "SELECT COUNT(*) FROM pragma_table_info('versions') WHERE name = 'parts'");
+    const bool has_parts = s.Step() && s.Int(0) > 0;
+    RETURN_IF_ERROR(s.Done());
+    if (!has_parts) RETURN_IF_ERROR(store->Exec(kAddPartsColumns));
+  }
   return store;
 }
 
@@ -245,46 +270,90 @@ absl::Status SqliteStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-std::string SqliteStore::BlobPath(const VersionRow& v) const {
-  // Task names are validated ([a-z0-9-]) before they reach the store. The hash in
-  // the name means a write that is later refused (e.g. a duplicate version) can
-  // never replace the blob of a committed version.
+std::string SqliteStore::LegacyBlobPath(const VersionRow& v) const {
+  // Task names are validated ([a-z0-9-]) before they reach the store.
   return absl::StrCat(dir_, "/blobs/", v.task, "-c", v.cluster, "-v", v.version, "-",
                       v.sha256_hex.substr(0, 16), ".model");
 }
 
-absl::Status SqliteStore::WriteBlobs(const std::vector<VersionRow>& versions) {
-  for (const VersionRow& v : versions) {
-    RETURN_IF_ERROR(WriteFileAtomically(BlobPath(v), v.model));
-  }
-  return absl::OkStatus();
+std::string SqliteStore::PartPath(const std::string& sha256_hex) const {
+  return absl::StrCat(dir_, "/blobs/", sha256_hex, kBlobSuffix);
 }
 
-absl::Status SqliteStore::InsertVersions(const std::vector<VersionRow>& versions) {
+absl::StatusOr<std::vector<std::string>> SqliteStore::WriteBlobs(
+    const std::vector<VersionRow>& versions) {
+  std::vector<std::string> out;
   for (const VersionRow& v : versions) {
-    Stmt s(db_, "INSERT INTO versions VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    std::vector<absl::string_view> parts;
+    const size_t prefix = static_cast<size_t>(std::max<int64_t>(v.shared_prefix_bytes, 0));
+    if (prefix > 0 && prefix < v.model.size()) {
+      parts = {absl::string_view(v.model).substr(0, prefix),
+               absl::string_view(v.model).substr(prefix)};
+    } else {
+      parts = {v.model};
+    }
+    std::string names;
+    for (absl::string_view part : parts) {
+      ASSIGN_OR_RETURN(Sha256Digest d, Sha256(part));
+      const std::string hex = DigestToHex(d);
+      const std::string path = PartPath(hex);
+      struct stat st;
+      // Content-addressed: a file of this name and size holds these bytes
+      // already (ReadBlob checks every part's hash anyway).
+      if (stat(path.c_str(), &st) != 0 || st.st_size != static_cast<off_t>(part.size())) {
+        RETURN_IF_ERROR(WriteFileAtomically(path, part));
+      }
+      absl::StrAppend(&names, names.empty() ? "" : ",", hex);
+    }
+    out.push_back(std::move(names));
+  }
+  return out;
+}
+
+absl::Status SqliteStore::InsertVersions(const std::vector<VersionRow>& versions,
+                                         const std::vector<std::string>& parts) {
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const VersionRow& v = versions[i];
+    Stmt s(db_, "INSERT INTO versions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.BindText(1, v.task).Bind(2, v.cluster).Bind(3, v.version).Bind(4, v.parent_version)
         .Bind(5, v.round).BindText(6, v.aggregator).Bind(7, v.participants)
         .BindText(8, v.sha256_hex).Bind(9, v.size_bytes).Bind(10, v.committed_ms)
-        .Bind(11, v.optimizer_state);
+        .Bind(11, v.optimizer_state).BindText(12, parts[i]).Bind(13, v.pinned ? 1 : 0)
+        .Bind(14, 0);
     RETURN_IF_ERROR(s.Run());
   }
   return absl::OkStatus();
 }
 
-absl::Status SqliteStore::CreateTask(const TaskRow& task, const std::vector<VersionRow>& initial) {
-  RETURN_IF_ERROR(WriteBlobs(initial));
-  absl::MutexLock lock(&mu_);
+absl::Status SqliteStore::CheckTaskExists(const std::string& task) {
+  Stmt s(db_, "SELECT COUNT(*) FROM tasks WHERE name = ?");
+  s.BindText(1, task);
+  const bool exists = s.Step() && s.Int(0) > 0;
+  RETURN_IF_ERROR(s.Done());
+  if (!exists) return absl::NotFoundError(absl::StrCat("no task ", task));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::InTransaction(const std::function<absl::Status()>& body) {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
-  Stmt s(db_, "INSERT INTO tasks VALUES(?,?,?,?)");
-  s.BindText(1, task.name).Bind(2, task.config).Bind(3, task.state).Bind(4, task.created_ms);
-  absl::Status st = s.Run();
-  if (st.ok()) st = InsertVersions(initial);
+  absl::Status st = body();
   if (!st.ok()) {
     (void)Exec("ROLLBACK;");
     return st;
   }
   return Exec("COMMIT;");
+}
+
+absl::Status SqliteStore::CreateTask(const TaskRow& task, const std::vector<VersionRow>& initial) {
+  absl::MutexLock blobs(&blob_mu_);
+  ASSIGN_OR_RETURN(std::vector<std::string> parts, WriteBlobs(initial));
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::Status {
+    Stmt s(db_, "INSERT INTO tasks VALUES(?,?,?,?)");
+    s.BindText(1, task.name).Bind(2, task.config).Bind(3, task.state).Bind(4, task.created_ms);
+    RETURN_IF_ERROR(s.Run());
+    return InsertVersions(initial, parts);
+  });
 }
 
 absl::Status SqliteStore::SetTaskState(const std::string& task, int state) {
@@ -294,6 +363,42 @@ absl::Status SqliteStore::SetTaskState(const std::string& task, int state) {
   RETURN_IF_ERROR(s.Run());
   if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("no task ", task));
   return absl::OkStatus();
+}
+
+absl::Status SqliteStore::UpdateTaskConfig(const std::string& task, const std::string& config) {
+  absl::MutexLock lock(&mu_);
+  Stmt s(db_, "UPDATE tasks SET config = ? WHERE name = ?");
+  s.Bind(1, config).BindText(2, task);
+  RETURN_IF_ERROR(s.Run());
+  if (sqlite3_changes(db_) == 0) return absl::NotFoundError(absl::StrCat("no task ", task));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::DeleteTask(const std::string& task) {
+  absl::MutexLock blobs(&blob_mu_);
+  std::vector<std::string> legacy;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      RETURN_IF_ERROR(CheckTaskExists(task));
+      Stmt rows(db_, absl::StrCat("SELECT ", kVersionColumns,
+                                  ", parts FROM versions WHERE task = ?").c_str());
+      rows.BindText(1, task);
+      while (rows.Step()) {
+        if (rows.Blob(13).empty()) legacy.push_back(LegacyBlobPath(ReadVersion(rows)));
+      }
+      RETURN_IF_ERROR(rows.Done());
+      for (const char* sql : {"DELETE FROM versions WHERE task = ?",
+                              "DELETE FROM rounds WHERE task = ?", "DELETE FROM tasks WHERE name = ?"}) {
+        Stmt s(db_, sql);
+        s.BindText(1, task);
+        RETURN_IF_ERROR(s.Run());
+      }
+      return absl::OkStatus();
+    }));
+  }
+  for (const std::string& path : legacy) unlink(path.c_str());
+  return RemoveUnreferencedParts().status();
 }
 
 absl::StatusOr<std::vector<TaskRow>> SqliteStore::Tasks() {
@@ -307,45 +412,72 @@ absl::StatusOr<std::vector<TaskRow>> SqliteStore::Tasks() {
 
 absl::Status SqliteStore::OpenRound(const RoundRow& r) {
   absl::MutexLock lock(&mu_);
-  Stmt s(db_, "INSERT INTO rounds VALUES(?,?,?,?,?,?)");
-  s.BindText(1, r.task).Bind(2, r.round).Bind(3, static_cast<int>(RoundState::kOpen))
-      .Bind(4, r.opened_ms).Bind(5, 0).Bind(6, r.info);
-  return s.Run();
+  return InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckTaskExists(r.task));
+    Stmt s(db_, "INSERT INTO rounds VALUES(?,?,?,?,?,?)");
+    s.BindText(1, r.task).Bind(2, r.round).Bind(3, static_cast<int>(RoundState::kOpen))
+        .Bind(4, r.opened_ms).Bind(5, 0).Bind(6, r.info);
+    return s.Run();
+  });
 }
 
 absl::Status SqliteStore::CloseRound(const RoundRow& r, const std::vector<VersionRow>& versions) {
-  RETURN_IF_ERROR(WriteBlobs(versions));
+  absl::MutexLock blobs(&blob_mu_);
+  ASSIGN_OR_RETURN(std::vector<std::string> parts, WriteBlobs(versions));
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
-  absl::Status st = InsertVersions(versions);
-  if (st.ok()) {
+  return InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckTaskExists(r.task));
+    RETURN_IF_ERROR(InsertVersions(versions, parts));
     Stmt s(db_,
            "INSERT INTO rounds VALUES(?,?,?,?,?,?) ON CONFLICT(task, round) DO UPDATE SET "
            "state = excluded.state, closed_ms = excluded.closed_ms, info = excluded.info "
            "WHERE rounds.state = 1");
     s.BindText(1, r.task).Bind(2, r.round).Bind(3, static_cast<int>(r.state))
         .Bind(4, r.opened_ms).Bind(5, r.closed_ms).Bind(6, r.info);
-    st = s.Run();
-    if (st.ok() && sqlite3_changes(db_) == 0) {
-      st = absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " is already closed"));
+    RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(db_) == 0) {
+      return absl::AlreadyExistsError(absl::StrCat("round ", r.round, " of ", r.task, " is already closed"));
     }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int> SqliteStore::RemoveUnreferencedParts() {
+  std::set<std::string> referenced;
+  {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, "SELECT parts FROM versions WHERE pruned = 0 AND parts != ''");
+    while (s.Step()) {
+      for (absl::string_view hex : absl::StrSplit(s.Blob(0), ',')) {
+        referenced.insert(absl::StrCat(hex, kBlobSuffix));
+      }
+    }
+    RETURN_IF_ERROR(s.Done());
   }
-  if (!st.ok()) {
-    (void)Exec("ROLLBACK;");
-    return st;
+  const std::string blobs = dir_ + "/blobs";
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListBlobs(blobs));
+  int removed = 0;
+  for (const std::string& name : names) {
+    if (!absl::EndsWith(name, kBlobSuffix) || referenced.count(name)) continue;
+    removed += unlink((blobs + "/" + name).c_str()) == 0;
   }
-  return Exec("COMMIT;");
+  return removed;
 }
 
 absl::StatusOr<int> SqliteStore::CollectGarbage() {
+  absl::MutexLock blob_lock(&blob_mu_);
+  // Content-addressed parts no unpruned version references are leftovers of an
+  // interrupted commit, prune or delete: always safe to remove (blob_mu_ keeps
+  // commits out meanwhile).
+  ASSIGN_OR_RETURN(int removed, RemoveUnreferencedParts());
   std::set<std::string> referenced;
   std::map<std::pair<std::string, int64_t>, int64_t> newest;  // (task, cluster) -> version
   {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, absl::StrCat("SELECT ", kVersionColumns, " FROM versions").c_str());
+    Stmt s(db_, absl::StrCat("SELECT ", kVersionColumns, ", parts FROM versions").c_str());
     while (s.Step()) {
       const VersionRow v = ReadVersion(s);
-      referenced.insert(BlobPath(v));
+      if (s.Blob(13).empty() && !v.pruned) referenced.insert(LegacyBlobPath(v));
       int64_t& n = newest.try_emplace({v.task, v.cluster}, -1).first->second;
       n = std::max(n, v.version);
     }
@@ -354,9 +486,10 @@ absl::StatusOr<int> SqliteStore::CollectGarbage() {
   const std::string blobs = dir_ + "/blobs";
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListBlobs(blobs));
   ASSIGN_OR_RETURN(std::vector<std::string> temporaries, ListBlobs(blobs, /*temporaries=*/true));
-  int removed = 0;
   for (const std::string& name : temporaries) removed += unlink((blobs + "/" + name).c_str()) == 0;
+  // Blobs of the one-file-per-version layout (stores made before parts).
   for (const std::string& name : names) {
+    if (!absl::EndsWith(name, ".model")) continue;
     const std::string path = blobs + "/" + name;
     std::string task;
     int64_t cluster = 0, version = 0;
@@ -376,27 +509,48 @@ absl::StatusOr<int> SqliteStore::CollectGarbage() {
 }
 
 absl::Status SqliteStore::CommitVersions(const std::vector<VersionRow>& versions) {
-  RETURN_IF_ERROR(WriteBlobs(versions));
+  absl::MutexLock blobs(&blob_mu_);
+  ASSIGN_OR_RETURN(std::vector<std::string> parts, WriteBlobs(versions));
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
-  absl::Status st = InsertVersions(versions);
-  if (!st.ok()) {
-    (void)Exec("ROLLBACK;");
-    return st;
-  }
-  return Exec("COMMIT;");
+  return InTransaction([&]() -> absl::Status {
+    for (const VersionRow& v : versions) RETURN_IF_ERROR(CheckTaskExists(v.task));
+    return InsertVersions(versions, parts);
+  });
 }
 
 absl::StatusOr<std::string> SqliteStore::ReadBlob(const VersionRow& v) {
-  absl::StatusOr<std::string> blob = ReadFile(BlobPath(v));
-  if (!blob.ok()) {
-    return absl::DataLossError(absl::StrCat("model blob of ", v.task, " cluster ", v.cluster,
-                                            " version ", v.version, ": ", blob.status().message()));
+  const std::string what =
+      absl::StrCat("model blob of ", v.task, " cluster ", v.cluster, " version ", v.version);
+  std::string parts;
+  bool pruned = false, found = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, "SELECT parts, pruned FROM versions WHERE task = ? AND cluster = ? AND version = ?");
+    s.BindText(1, v.task).Bind(2, v.cluster).Bind(3, v.version);
+    if (s.Step()) {
+      found = true;
+      parts = s.Blob(0);
+      pruned = s.Int(1) != 0;
+    }
+    RETURN_IF_ERROR(s.Done());
   }
-  ASSIGN_OR_RETURN(Sha256Digest d, Sha256(*blob));
+  if (!found) return absl::NotFoundError(absl::StrCat(what, ": no such version"));
+  if (pruned) return absl::NotFoundError(absl::StrCat(what, ": pruned by the retention policy"));
+  std::string blob;
+  if (parts.empty()) {
+    absl::StatusOr<std::string> legacy = ReadFile(LegacyBlobPath(v));
+    if (!legacy.ok()) return absl::DataLossError(absl::StrCat(what, ": ", legacy.status().message()));
+    blob = *std::move(legacy);
+  } else {
+    for (absl::string_view hex : absl::StrSplit(parts, ',')) {
+      absl::StatusOr<std::string> part = ReadFile(PartPath(std::string(hex)));
+      if (!part.ok()) return absl::DataLossError(absl::StrCat(what, ": ", part.status().message()));
+      absl::StrAppend(&blob, *part);
+    }
+  }
+  ASSIGN_OR_RETURN(Sha256Digest d, Sha256(blob));
   if (DigestToHex(d) != v.sha256_hex) {
-    return absl::DataLossError(absl::StrCat("model blob of ", v.task, " cluster ", v.cluster,
-                                            " version ", v.version, " fails its SHA-256"));
+    return absl::DataLossError(absl::StrCat(what, " fails its SHA-256"));
   }
   return blob;
 }
@@ -412,6 +566,94 @@ absl::Status SqliteStore::CheckIntegrity() {
                                             result.substr(0, 500)));
   }
   return absl::OkStatus();
+}
+
+absl::Status SqliteStore::SetPinned(const std::string& task, int32_t cluster, int64_t version,
+                                    bool pinned) {
+  absl::MutexLock lock(&mu_);
+  Stmt q(db_, "SELECT pruned FROM versions WHERE task = ? AND cluster = ? AND version = ?");
+  q.BindText(1, task).Bind(2, cluster).Bind(3, version);
+  const bool found = q.Step();
+  const bool pruned = found && q.Int(0) != 0;
+  RETURN_IF_ERROR(q.Done());
+  if (!found) {
+    return absl::NotFoundError(
+        absl::StrCat("task ", task, " has no version ", version, " of cluster ", cluster));
+  }
+  if (pinned && pruned) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", version, " of cluster ", cluster, " was pruned: its blob is gone"));
+  }
+  Stmt s(db_, "UPDATE versions SET pinned = ? WHERE task = ? AND cluster = ? AND version = ?");
+  s.Bind(1, pinned ? 1 : 0).BindText(2, task).Bind(3, cluster).Bind(4, version);
+  return s.Run();
+}
+
+absl::StatusOr<int> SqliteStore::Prune(const std::string& task, int keep) {
+  if (keep < 1) return absl::InvalidArgumentError("retention keeps at least one version");
+  absl::MutexLock blobs(&blob_mu_);
+  int pruned = 0;
+  std::vector<std::string> legacy;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      constexpr char kDoomed[] =
+          " FROM versions v WHERE task = ? AND pruned = 0 AND pinned = 0 AND version NOT IN "
+          "(SELECT version FROM versions w WHERE w.task = v.task AND w.cluster = v.cluster "
+          "ORDER BY version DESC LIMIT ?)";
+      Stmt rows(db_, absl::StrCat("SELECT ", kVersionColumns, ", parts", kDoomed).c_str());
+      rows.BindText(1, task).Bind(2, keep);
+      while (rows.Step()) {
+        if (rows.Blob(13).empty()) legacy.push_back(LegacyBlobPath(ReadVersion(rows)));
+      }
+      RETURN_IF_ERROR(rows.Done());
+      Stmt s(db_, absl::StrCat("UPDATE versions SET pruned = 1 WHERE rowid IN (SELECT rowid",
+                               kDoomed, ")").c_str());
+      s.BindText(1, task).Bind(2, keep);
+      RETURN_IF_ERROR(s.Run());
+      pruned = sqlite3_changes(db_);
+      return absl::OkStatus();
+    }));
+  }
+  for (const std::string& path : legacy) unlink(path.c_str());
+  if (pruned > 0) RETURN_IF_ERROR(RemoveUnreferencedParts().status());
+  return pruned;
+}
+
+absl::StatusOr<StorageUse> SqliteStore::Usage() {
+  const std::string blobs = dir_ + "/blobs";
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListBlobs(blobs));
+  StorageUse use;
+  for (const std::string& name : names) {
+    struct stat st;
+    if (stat((blobs + "/" + name).c_str(), &st) != 0) continue;  // Removed meanwhile.
+    ++use.blobs;
+    use.bytes += st.st_size;
+  }
+  return use;
+}
+
+absl::Status SqliteStore::AppendAudit(AuditRow& row) {
+  absl::MutexLock lock(&mu_);
+  Stmt s(db_, "INSERT INTO audit(time_ms, who, action, task, detail, outcome) VALUES(?,?,?,?,?,?)");
+  s.Bind(1, row.time_ms).BindText(2, row.who).BindText(3, row.action).BindText(4, row.task)
+      .BindText(5, row.detail).BindText(6, row.outcome);
+  RETURN_IF_ERROR(s.Run());
+  row.seq = sqlite3_last_insert_rowid(db_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<AuditRow>> SqliteStore::Audit(const std::string& task, int limit) {
+  absl::MutexLock lock(&mu_);
+  Stmt s(db_, "SELECT seq, time_ms, who, action, task, detail, outcome FROM audit "
+              "WHERE ? = '' OR task = ? ORDER BY seq DESC LIMIT ?");
+  s.BindText(1, task).BindText(2, task).Bind(3, limit > 0 ? limit : -1);
+  std::vector<AuditRow> out;
+  while (s.Step()) {
+    out.push_back(AuditRow{s.Int(0), s.Int(1), s.Blob(2), s.Blob(3), s.Blob(4), s.Blob(5), s.Blob(6)});
+  }
+  RETURN_IF_ERROR(s.Done());
+  return out;
 }
 
 absl::StatusOr<int> SqliteStore::AbandonOpenRounds(int64_t now_ms) {

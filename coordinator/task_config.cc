@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
@@ -118,9 +119,66 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
         "1 <= min_reports <= clients_per_round; round_deadline_ms in [1, one week]; "
         "cooldown_ms in [0, 365 weeks]; clusters in [1, 64]");
   }
+  if (c.keep_versions() < 0 || c.keep_versions() > 1'000'000) {
+    return absl::InvalidArgumentError("task: keep_versions must be in [0, 1e6] (0 keeps every blob)");
+  }
   RETURN_IF_ERROR(aggregation::ValidateAggregatorSpec(c.aggregator()));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer()).status());
   return c;
+}
+
+absl::StatusOr<v1::TaskConfig> ApplyEdit(const v1::TaskConfig& current,
+                                         const v1::UpdateTaskRequest& edit) {
+  v1::TaskConfig c = current;
+  if (edit.has_rounds()) c.set_rounds(edit.rounds());
+  if (edit.has_clients_per_round()) c.set_clients_per_round(edit.clients_per_round());
+  if (edit.has_round_deadline_ms()) c.set_round_deadline_ms(edit.round_deadline_ms());
+  if (edit.has_min_reports()) c.set_min_reports(edit.min_reports());
+  if (edit.has_over_selection()) c.set_over_selection(edit.over_selection());
+  if (edit.has_eligibility()) *c.mutable_eligibility() = edit.eligibility();
+  if (edit.clear_class_quota() && !edit.class_quota().empty()) {
+    return absl::InvalidArgumentError("edit: class_quota and clear_class_quota exclude each other");
+  }
+  if (edit.clear_class_quota()) c.clear_class_quota();
+  if (!edit.class_quota().empty()) *c.mutable_class_quota() = edit.class_quota();
+  if (edit.has_cooldown_ms()) c.set_cooldown_ms(edit.cooldown_ms());
+  if (edit.has_keep_versions()) c.set_keep_versions(edit.keep_versions());
+  // Values that validation would default (0) are refused rather than defaulted.
+  if ((edit.has_rounds() && edit.rounds() < 1) ||
+      (edit.has_clients_per_round() && edit.clients_per_round() < 1) ||
+      (edit.has_round_deadline_ms() && edit.round_deadline_ms() < 1) ||
+      (edit.has_min_reports() && edit.min_reports() < 1) ||
+      (edit.has_over_selection() && edit.over_selection() < 1)) {
+    return absl::InvalidArgumentError(
+        "edit: rounds, clients_per_round, round_deadline_ms and min_reports must be >= 1, "
+        "over_selection >= 1");
+  }
+  return ValidateTaskConfig(std::move(c));
+}
+
+std::string DescribeEdit(const v1::UpdateTaskRequest& edit) {
+  std::string out;
+  auto add = [&out](absl::string_view k, const auto& v) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", k, "=", v);
+  };
+  if (edit.has_rounds()) add("rounds", edit.rounds());
+  if (edit.has_clients_per_round()) add("clients_per_round", edit.clients_per_round());
+  if (edit.has_round_deadline_ms()) add("round_deadline_ms", edit.round_deadline_ms());
+  if (edit.has_min_reports()) add("min_reports", edit.min_reports());
+  if (edit.has_over_selection()) add("over_selection", edit.over_selection());
+  if (edit.has_eligibility()) {
+    const v1::EligibilityPolicy& e = edit.eligibility();
+    add("eligibility", absl::StrCat("charging:", e.require_charging(), ",idle:", e.require_idle(),
+                                    ",unmetered:", e.require_unmetered(),
+                                    ",min_battery:", e.min_battery_percent()));
+  }
+  if (edit.clear_class_quota()) add("class_quota", "none");
+  for (const auto& [k, v] : std::map<std::string, int>(edit.class_quota().begin(), edit.class_quota().end())) {
+    add(absl::StrCat("class_quota[", k, "]"), v);
+  }
+  if (edit.has_cooldown_ms()) add("cooldown_ms", edit.cooldown_ms());
+  if (edit.has_keep_versions()) add("keep_versions", edit.keep_versions());
+  return out;
 }
 
 

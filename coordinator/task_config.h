@@ -19,6 +19,13 @@ namespace fedtiny::coordinator {
 // (kInvalidArgument naming the field otherwise).
 absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig config);
 
+// The config after an operator's edit (UpdateTaskRequest: the fields that may
+// change while a task runs), validated as a whole. kInvalidArgument.
+absl::StatusOr<v1::TaskConfig> ApplyEdit(const v1::TaskConfig& current,
+                                         const v1::UpdateTaskRequest& edit);
+// The edit's fields as "key=value ..." for the audit log.
+std::string DescribeEdit(const v1::UpdateTaskRequest& edit);
+
 // The engine configuration of a validated task whose head has `dim` parameters.
 EngineConfig EngineConfigOf(const v1::TaskConfig& config, int64_t dim);
 

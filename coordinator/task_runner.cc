@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "coordinator/task_config.h"
 #include "proto/delta_codec.h"
@@ -19,6 +21,18 @@ constexpr int64_t kMaxChunk = 4 << 20;
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 
+// The stats' name for a refused upload (RoundEngine::Accept's codes).
+std::string RejectionReason(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kNotFound: return "wrong_round";
+    case absl::StatusCode::kDeadlineExceeded: return "late";
+    case absl::StatusCode::kPermissionDenied: return "bad_token";
+    case absl::StatusCode::kAlreadyExists: return "duplicate";
+    case absl::StatusCode::kFailedPrecondition: return "stale";
+    default: return "malformed";
+  }
+}
+
 void SetRetry(v1::CheckInResponse& out, absl::Duration earliest, absl::Duration latest) {
   out.mutable_retry()->set_earliest_ms(absl::ToInt64Milliseconds(earliest));
   out.mutable_retry()->set_latest_ms(absl::ToInt64Milliseconds(latest));
@@ -29,18 +43,64 @@ void SetRetry(v1::CheckInResponse& out, absl::Duration earliest, absl::Duration 
 // ---------------------------------------------------------------- FleetTracker
 
 void FleetTracker::Seen(const std::string& device_id, const std::string& device_class,
-                        const std::string& state) {
+                        const std::string& state, int64_t now_ms) {
   absl::MutexLock lock(&mu_);
   if (devices_.size() >= capacity_ && !devices_.contains(device_id)) devices_.clear();
   Device& d = devices_[device_id];
   d.device_class = device_class;
   d.state = state;
+  d.last_seen_ms = now_ms;
 }
 
 void FleetTracker::Reported(const std::string& device_id, int cluster) {
   absl::MutexLock lock(&mu_);
   auto it = devices_.find(device_id);
-  if (it != devices_.end()) it->second.cluster = cluster;
+  if (it == devices_.end()) return;
+  it->second.cluster = cluster;
+  ++it->second.contributed;
+}
+
+void FleetTracker::Rejected(const std::string& device_id, const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  auto it = devices_.find(device_id);
+  if (it == devices_.end()) return;
+  ++it->second.rejections;
+  it->second.last_rejection = reason;
+}
+
+std::vector<v1::DeviceInfo> FleetTracker::List(const std::string& state,
+                                               const std::string& override_state,
+                                               const std::string& after_id, int limit,
+                                               int64_t* total) const {
+  std::vector<std::pair<std::string, Device>> page;
+  *total = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, d] : devices_) {
+      const std::string& s = override_state.empty() ? d.state : override_state;
+      if (!state.empty() && s != state) continue;
+      ++*total;
+      if (id > after_id) page.emplace_back(id, d);
+    }
+  }
+  const size_t n = std::min(page.size(), static_cast<size_t>(std::max(limit, 0)));
+  std::partial_sort(page.begin(), page.begin() + n, page.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<v1::DeviceInfo> out;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [id, d] = page[i];
+    v1::DeviceInfo info;
+    info.set_device_id(id);
+    info.set_device_class(d.device_class);
+    info.set_state(override_state.empty() ? d.state : override_state);
+    info.set_cluster(d.cluster);
+    info.set_last_seen_ms(d.last_seen_ms);
+    info.set_rounds_contributed(d.contributed);
+    info.set_rejections(d.rejections);
+    info.set_last_rejection(d.last_rejection);
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 v1::FleetResponse FleetTracker::Counts(const std::string& override_state) const {
@@ -64,6 +124,15 @@ v1::FleetResponse FleetTracker::Counts(const std::string& override_state) const 
 
 // ------------------------------------------------------------ create and load
 
+int64_t TaskRunner::BodyPrefixBytes(const v1::TaskConfig& config) {
+  // Protocol buffers serialize fields in field-number order, so a float32
+  // model's bytes start with input_dim (1) and body (2), then the head (3).
+  v1::Model prefix;
+  prefix.set_input_dim(config.model().input_dim());
+  *prefix.mutable_body() = config.model().body();
+  return static_cast<int64_t>(prefix.ByteSizeLong());
+}
+
 absl::StatusOr<std::unique_ptr<TaskRunner>> TaskRunner::Create(const v1::TaskConfig& config,
                                                               const RunnerEnv& env) {
   ASSIGN_OR_RETURN(std::vector<std::vector<float>> heads, InitialHeads(config));
@@ -81,6 +150,7 @@ absl::StatusOr<std::unique_ptr<TaskRunner>> TaskRunner::Create(const v1::TaskCon
     v.size_bytes = static_cast<int64_t>(v.model.size());
     v.sha256_hex = f32.sha256_hex;
     v.committed_ms = now;
+    v.shared_prefix_bytes = BodyPrefixBytes(config);
     initial.push_back(std::move(v));
   }
   TaskRow row{config.name(), config.SerializeAsString(), v1::RUNNING, now};
@@ -110,6 +180,7 @@ absl::StatusOr<TaskRunner::BlobChecks> TaskRunner::CheckBlobs() {
   ASSIGN_OR_RETURN(std::vector<VersionRow> rows, env_.store->Versions(name()));
   BlobChecks out;
   for (VersionRow& v : rows) {
+    if (v.pruned) continue;  // Retention removed it: nothing to check.
     absl::Status s = env_.store->ReadBlob(v).status();
     if (!s.ok()) {
       FT_LOG(ERROR) << "task " << name() << " cluster " << v.cluster << " version " << v.version
@@ -138,6 +209,8 @@ absl::StatusOr<VersionRow> TaskRunner::RollBack(const VersionRow& bad, const abs
     v.participants = 0;
     v.committed_ms = Ms(env_.clock->Now());
     v.model = *std::move(blob);
+    v.shared_prefix_bytes = body_prefix_bytes_;
+    v.pinned = false;
     RETURN_IF_ERROR(env_.store->CommitVersions({v}));
     FT_LOG(WARNING) << "task " << bad.task << " cluster " << bad.cluster << ": version "
                     << bad.version << " is unusable (" << why.message() << "); rolled back to version "
@@ -186,17 +259,19 @@ absl::Status TaskRunner::Restore(int state) {
                    RoundEngine::Create(EngineConfigOf(config_, dim), std::move(models), last + 1,
                                        committed, env_.random));
   engine->set_paused(state == v1::PAUSED);
+  if (state == v1::STOPPED) engine->Stop();
   absl::MutexLock lock(&mu_);
   engine_ = std::move(engine);
   bundles_ = std::move(bundles);
   integrity_ = std::move(integrity);
-  done_recorded_ = state == v1::DONE;
+  done_recorded_ = state == v1::DONE || state == v1::STOPPED;
   return absl::OkStatus();
 }
 
 // ------------------------------------------------------------- federation API
 
 v1::TaskState TaskRunner::StateLocked() const {
+  if (engine_->stopped()) return v1::STOPPED;
   return engine_->done() ? v1::DONE : (engine_->paused() ? v1::PAUSED : v1::RUNNING);
 }
 
@@ -255,7 +330,7 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
       return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
     }
     fleet_.Seen(r.device_id(), r.device_class(),
-                retry->reason == "round_full" ? "waiting" : retry->reason);
+                retry->reason == "round_full" ? "waiting" : retry->reason, Ms(now));
     SetRetry(out, retry->earliest, retry->latest);
     return out;
   }
@@ -270,7 +345,7 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
     *asg->add_bundles() = bundles_.at({k, variant})->meta;
   }
   mu_.Unlock();
-  fleet_.Seen(r.device_id(), r.device_class(), "assigned");
+  fleet_.Seen(r.device_id(), r.device_class(), "assigned", Ms(now));
   if (opened) env_.events->Emit(*std::move(opened));
   return out;
 }
@@ -315,11 +390,16 @@ absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
   for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
   std::optional<std::string> device;
   v1::RoundInfo progress;
+  absl::Status accepted;
   {
     absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(engine_->Accept(u, now));
     device = engine_->DeviceForToken(u.token);
-    progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+    accepted = engine_->Accept(u, now);
+    if (accepted.ok()) progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+  }
+  if (!accepted.ok()) {
+    if (device) fleet_.Rejected(*device, RejectionReason(accepted));
+    return accepted;
   }
   if (device) fleet_.Reported(*device, r.cluster());
   env_.events->Emit(std::move(progress));
@@ -339,11 +419,19 @@ void TaskRunner::Tick() { MaybeCommit(env_.clock->Now()); }
 
 void TaskRunner::MaybeCommit(absl::Time now) {
   absl::MutexLock commit(&commit_mu_);
+  absl::Status s = CloseRound(now, nullptr);
+  if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": " << s;
+}
+
+absl::Status TaskRunner::CloseRound(absl::Time now, const std::string* abandon_reason) {
   ClosedRound closed;
   {
     absl::MutexLock lock(&mu_);
-    if (!pending_) pending_ = engine_->TakeClosedRound(now);
-    if (!pending_) return;
+    if (!pending_) {
+      pending_ = abandon_reason ? engine_->AbandonOpenRound(now, *abandon_reason)
+                                : engine_->TakeClosedRound(now);
+    }
+    if (!pending_) return absl::OkStatus();
     closed = *pending_;
   }
   BundleMap bundles;
@@ -351,9 +439,10 @@ void TaskRunner::MaybeCommit(absl::Time now) {
   if (!committed.ok()) {
     // Memory stays exactly at the store's: the round stays closing (no new round
     // opens, its result is kept) and the next tick tries again.
-    FT_LOG(ERROR) << "task " << name() << " round " << closed.stats.round
-                  << ": cannot record its close, retrying: " << committed.status();
-    return;
+    return absl::Status(committed.status().code(),
+                        absl::StrCat("round ", closed.stats.round,
+                                     ": cannot record its close, retrying: ",
+                                     committed.status().message()));
   }
   const bool ok = *committed;
   v1::RoundInfo info = RoundInfoOf(closed.stats, ok ? v1::COMMITTED : v1::ABANDONED,
@@ -381,6 +470,24 @@ void TaskRunner::MaybeCommit(absl::Time now) {
                << (ok ? " committed" : " abandoned: " + closed.reason) << " with "
                << closed.stats.reported << " reports";
   env_.events->Emit(std::move(info));
+  if (ok) Prune();
+  return absl::OkStatus();
+}
+
+void TaskRunner::Prune() {
+  int keep = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    keep = current_.keep_versions();
+  }
+  if (keep <= 0) return;
+  absl::StatusOr<int> pruned = env_.store->Prune(name(), keep);
+  if (!pruned.ok()) {
+    // Retention is housekeeping: the next commit tries again.
+    FT_LOG(WARNING) << "task " << name() << ": retention failed: " << pruned.status();
+  } else if (*pruned > 0) {
+    FT_LOG(INFO) << "task " << name() << ": retention pruned " << *pruned << " version(s)";
+  }
 }
 
 absl::StatusOr<bool> TaskRunner::Persist(ClosedRound& closed, BundleMap& bundles, absl::Time now) {
@@ -411,6 +518,7 @@ absl::StatusOr<bool> TaskRunner::Persist(ClosedRound& closed, BundleMap& bundles
     v.sha256_hex = f32.sha256_hex;
     v.committed_ms = Ms(now);
     v.optimizer_state = closed.optimizer_states.at(cluster);
+    v.shared_prefix_bytes = body_prefix_bytes_;
     versions.push_back(std::move(v));
     bundles.merge(*b);
   }
@@ -459,9 +567,9 @@ v1::RoundInfo TaskRunner::RoundInfoOf(const RoundStats& s, v1::RoundState state,
 
 v1::TaskInfo TaskRunner::Info() const {
   v1::TaskInfo info;
-  *info.mutable_config() = config_;
   info.set_created_ms(created_ms_);
   absl::MutexLock lock(&mu_);
+  *info.mutable_config() = current_;
   info.set_state(StateLocked());
   info.set_committed_rounds(engine_->committed_rounds());
   return info;
@@ -472,7 +580,8 @@ absl::StatusOr<v1::TaskInfo> TaskRunner::SetPaused(bool paused) {
   {
     absl::MutexLock lock(&mu_);
     if (engine_->done()) {
-      return absl::FailedPreconditionError(absl::StrCat("task ", name(), " is done"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("task ", name(), engine_->stopped() ? " is stopped" : " is done"));
     }
   }
   RETURN_IF_ERROR(env_.store->SetTaskState(name(), paused ? v1::PAUSED : v1::RUNNING));
@@ -481,6 +590,168 @@ absl::StatusOr<v1::TaskInfo> TaskRunner::SetPaused(bool paused) {
     engine_->set_paused(paused);
   }
   return Info();
+}
+
+absl::StatusOr<v1::TaskInfo> TaskRunner::Stop() {
+  absl::MutexLock commit(&commit_mu_);
+  bool was_paused = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (engine_->stopped()) {
+      return absl::FailedPreconditionError(absl::StrCat("task ", name(), " is stopped already"));
+    }
+    // Paused meanwhile, so no round opens between the abandon and the stop.
+    was_paused = engine_->paused();
+    engine_->set_paused(true);
+  }
+  auto restore = absl::MakeCleanup([&] {
+    absl::MutexLock lock(&mu_);
+    engine_->set_paused(was_paused);
+  });
+  const std::string reason = "task stopped by an operator";
+  RETURN_IF_ERROR(CloseRound(env_.clock->Now(), &reason));
+  RETURN_IF_ERROR(env_.store->SetTaskState(name(), v1::STOPPED));
+  {
+    absl::MutexLock lock(&mu_);
+    engine_->Stop();
+    done_recorded_ = true;
+  }
+  return Info();
+}
+
+absl::StatusOr<v1::TaskInfo> TaskRunner::Edit(const v1::UpdateTaskRequest& edit) {
+  absl::MutexLock commit(&commit_mu_);
+  v1::TaskConfig current;
+  int64_t dim = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (engine_->stopped()) {
+      return absl::FailedPreconditionError(absl::StrCat("task ", name(), " is stopped"));
+    }
+    current = current_;
+    dim = engine_->config().dim;
+  }
+  ASSIGN_OR_RETURN(v1::TaskConfig next, ApplyEdit(current, edit));
+  RETURN_IF_ERROR(env_.store->UpdateTaskConfig(name(), next.SerializeAsString()));
+  std::optional<v1::TaskState> new_state;
+  {
+    absl::MutexLock lock(&mu_);
+    const bool was_done = engine_->done();
+    // Cannot fail: ApplyEdit changes only what Reconfigure accepts.
+    absl::Status s = engine_->Reconfigure(EngineConfigOf(next, dim));
+    if (!s.ok()) return absl::InternalError(absl::StrCat("edit stored but not applied: ", s.message()));
+    current_ = next;
+    if (engine_->done() != was_done) {
+      new_state = StateLocked();
+      done_recorded_ = engine_->done();
+    }
+  }
+  if (new_state) {
+    // More rounds for a done task run it again; fewer than committed end it.
+    absl::Status s = env_.store->SetTaskState(name(), *new_state);
+    if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": cannot record its state: " << s;
+  }
+  if (edit.has_keep_versions()) Prune();
+  return Info();
+}
+
+absl::StatusOr<v1::ModelVersion> TaskRunner::Rollback(int cluster, int64_t to_version) {
+  absl::MutexLock commit(&commit_mu_);
+  if (cluster < 0 || cluster >= config_.clusters()) {
+    return absl::NotFoundError(absl::StrCat("task ", name(), " has no cluster ", cluster));
+  }
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, env_.store->Versions(name()));
+  const VersionRow* target = nullptr;
+  int64_t newest = -1;
+  for (const VersionRow& v : rows) {
+    if (v.cluster != cluster) continue;
+    newest = std::max(newest, v.version);
+    if (v.version == to_version) target = &v;
+  }
+  if (target == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("task ", name(), " has no version ", to_version, " of cluster ", cluster));
+  }
+  if (target->pruned) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", to_version, " was pruned by the retention policy: its blob is gone"));
+  }
+  if (to_version == newest) {
+    return absl::FailedPreconditionError(absl::StrCat("version ", to_version, " is current already"));
+  }
+  ASSIGN_OR_RETURN(std::string blob, env_.store->ReadBlob(*target));
+  v1::Model model;
+  if (!model.ParseFromString(blob)) {
+    return absl::DataLossError(absl::StrCat("version ", to_version, ": stored model unreadable"));
+  }
+  absl::StatusOr<std::vector<float>> head = HeadParams(model);
+  if (!head.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("version ", to_version, " is unusable: ", head.status().message()));
+  }
+  const int64_t version = newest + 1;
+  ASSIGN_OR_RETURN(BundleMap bundles, BuildBundles(config_, templates_, cluster, version, *head));
+  const Bundle& f32 = *bundles.at({cluster, "float32"});
+  ASSIGN_OR_RETURN(int64_t last_round, env_.store->LastRound(name()));
+  VersionRow v = *target;
+  v.version = version;
+  v.parent_version = to_version;
+  v.round = last_round;
+  v.aggregator = "rollback";
+  v.participants = 0;
+  v.committed_ms = Ms(env_.clock->Now());
+  v.model = f32.bytes;
+  v.sha256_hex = f32.sha256_hex;
+  v.size_bytes = static_cast<int64_t>(f32.bytes.size());
+  v.shared_prefix_bytes = body_prefix_bytes_;
+  v.pinned = false;
+  v.pruned = false;
+
+  // Paused meanwhile: the open round is abandoned and none opens before the
+  // new model is in place.
+  bool was_paused = false;
+  {
+    absl::MutexLock lock(&mu_);
+    was_paused = engine_->paused();
+    engine_->set_paused(true);
+  }
+  auto restore = absl::MakeCleanup([&] {
+    absl::MutexLock lock(&mu_);
+    engine_->set_paused(was_paused);
+  });
+  const std::string reason = absl::StrCat("cluster ", cluster, " rolled back to version ",
+                                          to_version, " by an operator");
+  RETURN_IF_ERROR(CloseRound(env_.clock->Now(), &reason));
+  RETURN_IF_ERROR(env_.store->CommitVersions({v}));
+  v1::ModelVersion out;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status s = engine_->ReplaceModel(cluster, ClusterModel{*head, version, v.optimizer_state});
+    if (!s.ok()) {
+      // Cannot happen (no round is open while paused); the store has the
+      // version, so a restart serves it.
+      return absl::InternalError(absl::StrCat("rollback stored but not applied: ", s.message()));
+    }
+    for (auto& [key, b] : bundles) bundles_[key] = std::move(b);
+    integrity_[{cluster, version}] = "ok";
+    out = ModelVersionOf(v);
+  }
+  FT_LOG(WARNING) << "task " << name() << " cluster " << cluster << ": rolled back to version "
+                  << to_version << ", committed as version " << version;
+  Prune();
+  return out;
+}
+
+absl::StatusOr<v1::ModelVersion> TaskRunner::Pin(int cluster, int64_t version, bool pinned) {
+  absl::MutexLock commit(&commit_mu_);
+  RETURN_IF_ERROR(env_.store->SetPinned(name(), cluster, version, pinned));
+  ASSIGN_OR_RETURN(std::vector<VersionRow> rows, env_.store->Versions(name()));
+  for (const VersionRow& v : rows) {
+    if (v.cluster != cluster || v.version != version) continue;
+    absl::MutexLock lock(&mu_);
+    return ModelVersionOf(v);
+  }
+  return absl::NotFoundError("version vanished");  // Only a concurrent delete does this.
 }
 
 absl::StatusOr<std::vector<v1::RoundInfo>> TaskRunner::ListRounds(int limit) {
@@ -528,7 +799,8 @@ v1::ModelVersion TaskRunner::ModelVersionOf(const VersionRow& v) const {
   m.set_size_bytes(v.size_bytes);
   m.set_committed_ms(v.committed_ms);
   auto it = integrity_.find({v.cluster, v.version});
-  m.set_integrity(it == integrity_.end() ? "unchecked" : it->second);
+  m.set_integrity(v.pruned ? "pruned" : it == integrity_.end() ? "unchecked" : it->second);
+  m.set_pinned(v.pinned);
   return m;
 }
 
@@ -554,7 +826,35 @@ absl::StatusOr<v1::VerifyResponse> TaskRunner::Verify() {
 
 v1::FleetResponse TaskRunner::Fleet() const {
   const v1::TaskState s = state();
-  return fleet_.Counts(s == v1::DONE ? "done" : s == v1::PAUSED ? "paused" : "");
+  return fleet_.Counts(OverrideState(s));
+}
+
+std::string TaskRunner::OverrideState(v1::TaskState s) {
+  switch (s) {
+    case v1::DONE: return "done";
+    case v1::PAUSED: return "paused";
+    case v1::STOPPED: return "stopped";
+    default: return "";
+  }
+}
+
+absl::StatusOr<v1::ListDevicesResponse> TaskRunner::ListDevices(
+    const v1::ListDevicesRequest& r) const {
+  if (r.page_size() < 0) return absl::InvalidArgumentError("page_size must be >= 0");
+  const int size = r.page_size() == 0 ? 100 : std::min(r.page_size(), 1000);
+  std::string after;
+  if (!r.page_token().empty() && !absl::WebSafeBase64Unescape(r.page_token(), &after)) {
+    return absl::InvalidArgumentError("page_token is not one this server gave");
+  }
+  v1::ListDevicesResponse out;
+  int64_t total = 0;
+  std::vector<v1::DeviceInfo> page = fleet_.List(r.state(), OverrideState(state()), after, size + 1, &total);
+  const bool more = static_cast<int>(page.size()) > size;
+  if (more) page.resize(size);
+  for (v1::DeviceInfo& d : page) *out.add_devices() = std::move(d);
+  out.set_total(total);
+  if (more) out.set_next_page_token(absl::WebSafeBase64Escape(out.devices().rbegin()->device_id()));
+  return out;
 }
 
 absl::StatusOr<v1::GetModelResponse> TaskRunner::GetModel(int cluster, int64_t version) {

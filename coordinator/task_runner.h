@@ -43,21 +43,31 @@ struct RunnerEnv {
   EventLog* events = nullptr;
 };
 
-// Devices last seen by one task, for the fleet view. Thread-safe; bounded (cleared
-// past `capacity` ids).
+// Devices last seen by one task, for the fleet and device views. Thread-safe;
+// bounded (cleared past `capacity` ids).
 class FleetTracker {
  public:
   explicit FleetTracker(size_t capacity = 1'000'000) : capacity_(capacity) {}
-  void Seen(const std::string& device_id, const std::string& device_class, const std::string& state);
+  void Seen(const std::string& device_id, const std::string& device_class, const std::string& state,
+            int64_t now_ms);
   void Reported(const std::string& device_id, int cluster);
+  void Rejected(const std::string& device_id, const std::string& reason);
   // `override_state` non-empty: every device counts with that state.
   v1::FleetResponse Counts(const std::string& override_state = "") const;
+  // Devices whose (possibly overridden) state is `state` ("" = any), ordered by
+  // id, after `after_id`, at most `limit`; `*total` counts every match.
+  std::vector<v1::DeviceInfo> List(const std::string& state, const std::string& override_state,
+                                   const std::string& after_id, int limit, int64_t* total) const;
 
  private:
   struct Device {
     std::string device_class;
     std::string state;
     int cluster = 0;  // The cluster of its last accepted upload.
+    int64_t last_seen_ms = 0;
+    int32_t contributed = 0;
+    int32_t rejections = 0;
+    std::string last_rejection;
   };
   const size_t capacity_;
   mutable absl::Mutex mu_;
@@ -76,9 +86,11 @@ class TaskRunner {
   // config fails validation or a newest blob is missing or corrupt.
   static absl::StatusOr<std::unique_ptr<TaskRunner>> Load(const TaskRow& row, const RunnerEnv& env);
 
+  // The config as loaded: its name, population, model, plan and aggregation
+  // never change; Info() has the current one, with the operators' edits.
   const v1::TaskConfig& config() const { return config_; }
   const std::string& name() const { return config_.name(); }
-  // RUNNING, PAUSED or DONE.
+  // RUNNING, PAUSED, DONE or STOPPED.
   v1::TaskState state() const;
 
   // Federation API; the caller validated the request and bound the device id
@@ -95,6 +107,17 @@ class TaskRunner {
   // Admin API.
   v1::TaskInfo Info() const;
   absl::StatusOr<v1::TaskInfo> SetPaused(bool paused);
+  // Ends the task for good: the open round is abandoned, state STOPPED.
+  absl::StatusOr<v1::TaskInfo> Stop();
+  // Applies an operator's edit (task_config.h ApplyEdit), stored before it applies.
+  absl::StatusOr<v1::TaskInfo> Edit(const v1::UpdateTaskRequest& edit);
+  // Makes `to_version` of `cluster` current again as a new version (see
+  // RollbackRequest); an open round is abandoned first. kNotFound,
+  // kFailedPrecondition (already current, or pruned), kDataLoss.
+  absl::StatusOr<v1::ModelVersion> Rollback(int cluster, int64_t to_version);
+  absl::StatusOr<v1::ModelVersion> Pin(int cluster, int64_t version, bool pinned);
+  // One page of the devices this task has seen (see ListDevicesRequest).
+  absl::StatusOr<v1::ListDevicesResponse> ListDevices(const v1::ListDevicesRequest& request) const;
   absl::StatusOr<std::vector<v1::RoundInfo>> ListRounds(int limit);
   absl::StatusOr<std::vector<v1::ModelVersion>> ListModels();
   absl::StatusOr<v1::VerifyResponse> Verify();
@@ -107,19 +130,33 @@ class TaskRunner {
   // The newest model of each cluster, serialized v1::Model (float32 variant).
   std::map<int, std::string> CurrentModels() const;
 
+  // How many leading bytes every float32 model of the task shares (its
+  // serialized input width and frozen body), which the store keeps once.
+  static int64_t BodyPrefixBytes(const v1::TaskConfig& config);
+
  private:
   using BlobChecks = std::vector<std::pair<VersionRow, std::string>>;
 
   TaskRunner(v1::TaskConfig config, int64_t created_ms, const RunnerEnv& env)
       : config_(std::move(config)),
         templates_(TemplatesOf(config_)),
+        body_prefix_bytes_(BodyPrefixBytes(config_)),
         created_ms_(created_ms),
-        env_(env) {}
+        env_(env),
+        current_(config_) {}
+
   absl::Status Restore(int state) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<BlobChecks> CheckBlobs();
   absl::StatusOr<VersionRow> RollBack(const VersionRow& bad, const absl::Status& why);
   // Takes the closed round (if any) and commits or abandons it.
   void MaybeCommit(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_, commit_mu_);
+  // Records the round the store refused earlier, else the closed one, else
+  // (with `abandon_reason`) abandons the open one. An error: nothing recorded,
+  // the round stays closing.
+  absl::Status CloseRound(absl::Time now, const std::string* abandon_reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Applies the retention policy (keep_versions) after a new version.
+  void Prune() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes a closed round: committed (true) or abandoned (false). An error
   // means nothing was recorded. `bundles` receives the new clusters' bundles.
   absl::StatusOr<bool> Persist(ClosedRound& closed, BundleMap& bundles, absl::Time now)
@@ -128,9 +165,12 @@ class TaskRunner {
                             const std::map<int, int64_t>& versions) const;
   v1::ModelVersion ModelVersionOf(const VersionRow& v) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::TaskState StateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state every device shows while the task is paused, done or stopped.
+  static std::string OverrideState(v1::TaskState s);
 
   const v1::TaskConfig config_;
   const VariantTemplates templates_;
+  const int64_t body_prefix_bytes_;
   const int64_t created_ms_;
   const RunnerEnv env_;
   FleetTracker fleet_;
@@ -138,6 +178,7 @@ class TaskRunner {
   // Serializes commits and task-state writes; taken before mu_, never after it.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
+  v1::TaskConfig current_ ABSL_GUARDED_BY(mu_);  // config_ with the operators' edits.
   std::unique_ptr<RoundEngine> engine_ ABSL_GUARDED_BY(mu_);
   BundleMap bundles_ ABSL_GUARDED_BY(mu_);
   // A closed round the store could not record yet; retried at every Tick.
