@@ -1,6 +1,6 @@
 // flctl: the operator's command line for a fedtiny coordinator.
 //
-//   flctl [--server=HOST:PORT] [--token_file=F] [--tls_ca=ca.pem | --insecure] [--json] COMMAND
+//   flctl [--server=HOST:PORT ($FLCTL_SERVER)] [--token_file=F] [--tls_ca=ca.pem | --insecure] [--json] COMMAND
 //     tasks                                   list tasks
 //     task create --config=task.textproto [--model=model.pb]
 //     task get NAME
@@ -65,7 +65,8 @@
 #include "tools/base/stop_signal.h"
 #include "tools/base/sha256.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
+ABSL_FLAG(std::string, server, "",
+          "Coordinator address; default $FLCTL_SERVER, else 127.0.0.1:50051.");
 ABSL_FLAG(std::string, token_file, "", "File with the operator token.");
 ABSL_FLAG(std::string, tls_ca, "", "PEM roots to verify the server (default: the system's).");
 ABSL_FLAG(bool, insecure, false,
@@ -110,6 +111,13 @@ namespace v1 = fedtiny::v1;
 
 namespace {
 
+// --server, else $FLCTL_SERVER, else the coordinator's default address.
+std::string Server() {
+  if (std::string s = absl::GetFlag(FLAGS_server); !s.empty()) return s;
+  if (const char* env = std::getenv("FLCTL_SERVER"); env != nullptr && *env) return env;
+  return "127.0.0.1:50051";
+}
+
 [[noreturn]] void Fail(const std::string& message) {
   std::fprintf(stderr, "flctl: %s\n", message.c_str());
   std::exit(1);
@@ -119,12 +127,12 @@ void Check(const grpc::Status& s) {
   if (s.ok()) return;
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
-      Fail(absl::StrCat("cannot reach the coordinator at ", absl::GetFlag(FLAGS_server), " (",
+      Fail(absl::StrCat("cannot reach the coordinator at ", Server(), " (",
                         s.error_message(), ")"));
     case grpc::StatusCode::UNAUTHENTICATED:
       Fail("not authorized: the operator token is missing or wrong");
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      Fail(absl::StrCat("the coordinator at ", absl::GetFlag(FLAGS_server), " did not answer in time"));
+      Fail(absl::StrCat("the coordinator at ", Server(), " did not answer in time"));
     default:
       Fail(s.error_message());
   }
@@ -175,14 +183,14 @@ std::unique_ptr<v1::Admin::Stub> Connect() {
     }
     creds = grpc::SslCredentials(ssl);
   }
-  return v1::Admin::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_server), creds));
+  return v1::Admin::NewStub(grpc::CreateChannel(Server(), creds));
 }
 
 void Prepare(grpc::ClientContext& ctx, bool streaming = false) {
   const std::string token = Token();
-  if (!token.empty() && absl::GetFlag(FLAGS_insecure) && !IsLoopback(absl::GetFlag(FLAGS_server))) {
+  if (!token.empty() && absl::GetFlag(FLAGS_insecure) && !IsLoopback(Server())) {
     Fail(absl::StrCat("refusing to send the operator token in plaintext to ",
-                      absl::GetFlag(FLAGS_server), ": use TLS (drop --insecure)"));
+                      Server(), ": use TLS (drop --insecure)"));
   }
   if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
   if (!streaming) {
@@ -386,20 +394,24 @@ void WatchOnTerminal(v1::Admin::Stub& stub, grpc::ClientReaderInterface<v1::Roun
         });
   };
   refresh_tasks();
-  absl::Time drawn = absl::InfinitePast();
+  auto draw = [&view] {
+    winsize ws{};
+    const bool sized = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
+    const std::string screen =
+        view.Render(absl::Now(), sized ? ws.ws_col : 120, sized ? ws.ws_row - 1 : 40);
+    std::printf("%s%s", fedtiny::coordinator::TopView::kClear, screen.c_str());
+    std::fflush(stdout);
+  };
+  draw();
+  absl::Time drawn = absl::Now();
   v1::RoundInfo info;
   while (reader.Read(&info)) {
     view.Update(info);
-    const absl::Time now = absl::Now();
     // Progress redraws at most 10 times a second; a round's close always.
-    if (info.state() == v1::OPEN && now - drawn < absl::Milliseconds(100)) continue;
+    if (info.state() == v1::OPEN && absl::Now() - drawn < absl::Milliseconds(100)) continue;
     if (info.state() != v1::OPEN) refresh_tasks();
-    winsize ws{};
-    const bool sized = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0;
-    std::string screen = view.Render(now, sized ? ws.ws_col : 120, sized ? ws.ws_row - 1 : 40);
-    std::printf("%s%s", fedtiny::coordinator::TopView::kClear, screen.c_str());
-    std::fflush(stdout);
-    drawn = now;
+    draw();
+    drawn = absl::Now();
   }
 }
 
