@@ -1,7 +1,7 @@
 // The coordinator's HTTP listener (cpp-httplib): Prometheus metrics at
 // /metrics, readiness at /healthz, the live dashboard at / and /dashboard and
 // its data at /api/dashboard. HTTPS with the gRPC port's certificate when one
-// is given. Only GET; everything else is 404 or 405.
+// is given. Only GET (httplib answers other methods 400, unknown paths 404).
 #ifndef FEDTINY_COORDINATOR_HTTP_SERVER_H_
 #define FEDTINY_COORDINATOR_HTTP_SERVER_H_
 

@@ -196,10 +196,12 @@ void Server::Impl::Run(absl::Duration tick) {
       readiness.Set(server.get(), ProbeWritable(data_dir));
     }
   });
-  event_reader = std::thread([this, tick] {
+  // Its own short wait, not the tick (tests set hours): shutdown waits for it.
+  event_reader = std::thread([this] {
     int64_t seq = 0;
     while (!stop_ticking.HasBeenNotified()) {
-      for (const v1::RoundInfo& r : coordinator->WaitForRoundEvents("", &seq, tick)) {
+      for (const v1::RoundInfo& r :
+           coordinator->WaitForRoundEvents("", &seq, absl::Milliseconds(200))) {
         metrics.RecordRoundEvent(r);
       }
     }
