@@ -97,12 +97,16 @@ class Readiness {
 // Creates and removes a probe file in `dir`: OK when the directory takes writes.
 absl::Status ProbeWritable(const std::string& dir) {
   const std::string path = dir + "/.writable-probe";
+  int err = 0;
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok = fd >= 0 && write(fd, "1", 1) == 1;
-  const int err = errno;
-  if (fd >= 0) ok = (close(fd) == 0) && ok;
-  if (fd >= 0) unlink(path.c_str());
-  if (ok) return absl::OkStatus();
+  if (fd < 0) {
+    err = errno;
+  } else {
+    if (write(fd, "1", 1) != 1) err = errno ? errno : EIO;
+    if (close(fd) != 0 && err == 0) err = errno;
+    unlink(path.c_str());
+  }
+  if (err == 0) return absl::OkStatus();
   return absl::UnavailableError(
       absl::StrCat("data directory not writable: ", path, ": ", std::strerror(err)));
 }
