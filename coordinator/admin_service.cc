@@ -165,52 +165,53 @@ grpc::Status AdminService::Authorize(const grpc::ServerContextBase* context, std
   } while (false)
 
 grpc::Status AdminService::DoCreateTask(const v1::CreateTaskRequest& r, v1::TaskInfo* out) {
-  return Fill(coordinator_->CreateTask(r.config()), out);
+  return Fill(c()->CreateTask(r.config()), out);
 }
 
 grpc::Status AdminService::DoListTasks(const v1::ListTasksRequest& r, v1::ListTasksResponse* out) {
-  return Page(coordinator_->ListTasks(), r.page_size(), r.page_token(), out->mutable_tasks(),
+  return Page(c()->ListTasks(), r.page_size(), r.page_token(), out->mutable_tasks(),
               out->mutable_next_page_token());
 }
 
 grpc::Status AdminService::DoGetTask(const v1::GetTaskRequest& r, v1::TaskInfo* out) {
-  return Fill(coordinator_->GetTask(r.task()), out);
+  return Fill(c()->GetTask(r.task()), out);
 }
 
 grpc::Status AdminService::DoPauseTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out) {
-  return Fill(coordinator_->SetPaused(r.task(), true), out);
+  return Fill(c()->SetPaused(r.task(), true), out);
 }
 
 grpc::Status AdminService::DoResumeTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out) {
-  return Fill(coordinator_->SetPaused(r.task(), false), out);
+  return Fill(c()->SetPaused(r.task(), false), out);
 }
 
 grpc::Status AdminService::DoListRounds(const v1::ListRoundsRequest& r, v1::ListRoundsResponse* out) {
-  absl::StatusOr<std::vector<v1::RoundInfo>> rounds = coordinator_->ListRounds(r.task(), r.limit());
+  absl::StatusOr<std::vector<v1::RoundInfo>> rounds = c()->ListRounds(r.task(), r.limit());
   if (!rounds.ok()) return ToGrpcStatus(rounds.status());
   return Page(*std::move(rounds), r.page_size(), r.page_token(), out->mutable_rounds(),
               out->mutable_next_page_token());
 }
 
 grpc::Status AdminService::DoGetRound(const v1::GetRoundRequest& r, v1::RoundInfo* out) {
-  return Fill(coordinator_->GetRound(r.task(), r.round()), out);
+  return Fill(c()->GetRound(r.task(), r.round()), out);
 }
 
 grpc::Status AdminService::WatchRounds(grpc::ServerContext* ctx, const v1::WatchRoundsRequest* r,
                                        grpc::ServerWriter<v1::RoundInfo>* writer) {
   FEDTINY_AUTHORIZE(ctx);
+  if (c() == nullptr) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is loading");
   if (!r->task().empty()) {
-    absl::Status exists = coordinator_->GetTask(r->task()).status();
+    absl::Status exists = c()->GetTask(r->task()).status();
     if (!exists.ok()) return ToGrpcStatus(exists);
   }
   // First the latest state already known, then every event as it happens.
   int64_t seq = 0;
   std::vector<v1::RoundInfo> backlog =
-      coordinator_->WaitForRoundEvents(r->task(), &seq, absl::ZeroDuration());
+      c()->WaitForRoundEvents(r->task(), &seq, absl::ZeroDuration());
   if (!backlog.empty() && !writer->Write(backlog.back())) return grpc::Status::OK;
   while (!ctx->IsCancelled() && !stopping_) {
     for (const v1::RoundInfo& info :
-         coordinator_->WaitForRoundEvents(r->task(), &seq, absl::Milliseconds(500))) {
+         c()->WaitForRoundEvents(r->task(), &seq, absl::Milliseconds(500))) {
       if (!writer->Write(info)) return grpc::Status::OK;
     }
   }
@@ -218,9 +219,9 @@ grpc::Status AdminService::WatchRounds(grpc::ServerContext* ctx, const v1::Watch
 }
 
 grpc::Status AdminService::DoListModels(const v1::ListModelsRequest& r, v1::ListModelsResponse* out) {
-  absl::StatusOr<std::vector<v1::ModelVersion>> models = coordinator_->ListModels(r.task());
+  absl::StatusOr<std::vector<v1::ModelVersion>> models = c()->ListModels(r.task());
   if (!models.ok()) return ToGrpcStatus(models.status());
-  absl::StatusOr<StorageUse> use = coordinator_->StorageUsage();
+  absl::StatusOr<StorageUse> use = c()->StorageUsage();
   if (!use.ok()) return ToGrpcStatus(use.status());
   out->set_stored_blobs(use->blobs);
   out->set_stored_bytes(use->bytes);
@@ -229,7 +230,7 @@ grpc::Status AdminService::DoListModels(const v1::ListModelsRequest& r, v1::List
 }
 
 grpc::Status AdminService::DoFleet(const v1::FleetRequest& r, v1::FleetResponse* out) {
-  absl::StatusOr<v1::FleetResponse> fleet = coordinator_->Fleet(r.task());
+  absl::StatusOr<v1::FleetResponse> fleet = c()->Fleet(r.task());
   if (!fleet.ok()) return ToGrpcStatus(fleet.status());
   std::vector<v1::FleetCount> counts(fleet->counts().begin(), fleet->counts().end());
   return Page(std::move(counts), r.page_size(), r.page_token(), out->mutable_counts(),
@@ -237,31 +238,31 @@ grpc::Status AdminService::DoFleet(const v1::FleetRequest& r, v1::FleetResponse*
 }
 
 grpc::Status AdminService::DoVerify(const v1::VerifyRequest& r, v1::VerifyResponse* out) {
-  return Fill(coordinator_->Verify(r.task()), out);
+  return Fill(c()->Verify(r.task()), out);
 }
 
 grpc::Status AdminService::DoRollbackModel(const v1::RollbackRequest& r, v1::ModelVersion* out) {
-  return Fill(coordinator_->RollbackModel(r.task(), r.cluster(), r.to_version()), out);
+  return Fill(c()->RollbackModel(r.task(), r.cluster(), r.to_version()), out);
 }
 
 grpc::Status AdminService::DoPinModel(const v1::PinRequest& r, v1::ModelVersion* out) {
-  return Fill(coordinator_->PinModel(r.task(), r.cluster(), r.version(), r.pinned()), out);
+  return Fill(c()->PinModel(r.task(), r.cluster(), r.version(), r.pinned()), out);
 }
 
 grpc::Status AdminService::DoStopTask(const v1::SetTaskStateRequest& r, v1::TaskInfo* out) {
-  return Fill(coordinator_->StopTask(r.task()), out);
+  return Fill(c()->StopTask(r.task()), out);
 }
 
 grpc::Status AdminService::DoDeleteTask(const v1::DeleteTaskRequest& r, v1::DeleteTaskResponse*) {
-  return ToGrpcStatus(coordinator_->DeleteTask(r.task(), r.confirm()));
+  return ToGrpcStatus(c()->DeleteTask(r.task(), r.confirm()));
 }
 
 grpc::Status AdminService::DoUpdateTask(const v1::UpdateTaskRequest& r, v1::TaskInfo* out) {
-  return Fill(coordinator_->UpdateTask(r), out);
+  return Fill(c()->UpdateTask(r), out);
 }
 
 grpc::Status AdminService::DoListAudit(const v1::ListAuditRequest& r, v1::ListAuditResponse* out) {
-  absl::StatusOr<std::vector<AuditRow>> rows = coordinator_->ListAudit(r.task(), r.limit());
+  absl::StatusOr<std::vector<AuditRow>> rows = c()->ListAudit(r.task(), r.limit());
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   std::vector<v1::AuditEntry> entries;
   for (const AuditRow& a : *rows) {
@@ -281,11 +282,11 @@ grpc::Status AdminService::DoListAudit(const v1::ListAuditRequest& r, v1::ListAu
 
 grpc::Status AdminService::DoListDevices(const v1::ListDevicesRequest& r,
                                          v1::ListDevicesResponse* out) {
-  return Fill(coordinator_->ListDevices(r), out);
+  return Fill(c()->ListDevices(r), out);
 }
 
 grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out) {
-  return Fill(coordinator_->GetModel(r.task(), r.cluster(), r.version()), out);
+  return Fill(c()->GetModel(r.task(), r.cluster(), r.version()), out);
 }
 
 template <typename Request, typename Response>
@@ -298,6 +299,10 @@ grpc::ServerUnaryReactor* AdminService::Serve(
     reactor->Finish(auth);
     return reactor;
   }
+  if (c() == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is loading"));
+    return reactor;
+  }
   Request request;
   grpc::Status s = ParseRaw(*raw, &request);
   Response out;
@@ -308,7 +313,7 @@ grpc::ServerUnaryReactor* AdminService::Serve(
     row.action = action;
     std::tie(row.task, row.detail) = AuditOf(request);
     row.outcome = s.ok() ? "ok" : FromGrpcStatus(s).ToString();
-    if (absl::Status a = coordinator_->RecordAudit(std::move(row)); !a.ok()) {
+    if (absl::Status a = c()->RecordAudit(std::move(row)); !a.ok()) {
       FT_LOG(ERROR) << "audit log: cannot record " << action << ": " << a;
     }
   }

@@ -35,13 +35,16 @@ struct NamedToken {
 // the line (never its token).
 absl::StatusOr<std::vector<NamedToken>> ParseOperatorTokens(absl::string_view file);
 
-// Thread-safe. Borrows the Coordinator, which must outlive it.
+// Thread-safe. Borrows the Coordinator, which must outlive it once attached.
 class AdminService final : public RawAdminService {
  public:
   // `tokens`: a token file's contents (ParseOperatorTokens); empty: only
   // mutual-TLS clients are accepted. A file that does not parse accepts no
-  // token (and says so in the log).
+  // token (and says so in the log). `coordinator` may be null until Attach():
+  // until then every authorized call gets UNAVAILABLE "coordinator is loading"
+  // (the server registers the service before its store has loaded).
   AdminService(Coordinator* coordinator, const std::string& tokens, bool mtls);
+  void Attach(Coordinator* coordinator) { coordinator_.store(coordinator, std::memory_order_release); }
 
   // Ends every WatchRounds stream (for shutdown).
   void StopWatches() { stopping_ = true; }
@@ -115,7 +118,10 @@ class AdminService final : public RawAdminService {
   // OK with the caller's name in `*who` (a token's name, or "cert:<subject>").
   grpc::Status Authorize(const grpc::ServerContextBase* context, std::string* who) const;
 
-  Coordinator* const coordinator_;
+  // Non-null once attached; handlers run only then.
+  Coordinator* c() const { return coordinator_.load(std::memory_order_acquire); }
+
+  std::atomic<Coordinator*> coordinator_;
   const std::vector<NamedToken> tokens_;
   const bool mtls_;
   std::atomic<bool> stopping_{false};

@@ -2,7 +2,9 @@
 // SIGTERM.
 //   coordinator --data_dir=/var/lib/fedtiny              # 127.0.0.1:50051
 //   coordinator --data_dir=d --host=0.0.0.0 --port=8443 --tls_cert=c.pem --tls_key=k.pem
-// The operator token is read from --admin_token_file, or created on first start
+//   coordinator --data_dir=d --http_port=9090   # + /metrics, /healthz, /dashboard
+// The operator token is read from --admin_token_file (one token, or "name:token"
+// lines), or created on first start
 // in <data_dir>/admin.token (mode 0600). It is never printed.
 #include <sys/stat.h>
 
@@ -16,6 +18,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "aggregation/random_source.h"
+#include "absl/strings/str_cat.h"
+#include "coordinator/admin_service.h"
 #include "coordinator/server.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/flags_help.h"
@@ -26,6 +30,9 @@ ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by def
 ABSL_FLAG(std::string, log_format, "text",
           "text (RFC 3339 UTC time, severity, file:line, message) or json (one object per line).");
 ABSL_FLAG(int, port, 50051, "Port to listen on (flctl's default target); 0 picks a free one.");
+ABSL_FLAG(int, http_port, -1,
+          "HTTP port on --host for /metrics, /healthz and the dashboard (HTTPS with --tls_cert); "
+          "-1 off, 0 picks a free one.");
 ABSL_FLAG(std::string, data_dir, "coordinator-data", "Where state persists.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the operator token; default <data_dir>/admin.token (created).");
@@ -43,7 +50,9 @@ absl::StatusOr<std::string> OperatorToken(const std::string& data_dir) {
   absl::StatusOr<std::string> token = fedtiny::ReadFile(path);
   if (token.ok()) {
     std::string t(absl::StripAsciiWhitespace(*token));
-    if (t.size() < 16) return absl::InvalidArgumentError(path + ": token shorter than 16 characters");
+    // One token, or "name:token" lines (the audit log records the name).
+    absl::Status parsed = fedtiny::coordinator::ParseOperatorTokens(t).status();
+    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", parsed.message()));
     return t;
   }
   if (given || token.status().code() != absl::StatusCode::kNotFound) return token.status();
@@ -94,6 +103,7 @@ int main(int argc, char** argv) {
   fedtiny::coordinator::Server::Options options;
   options.host = absl::GetFlag(FLAGS_host);
   options.port = absl::GetFlag(FLAGS_port);
+  options.http_port = absl::GetFlag(FLAGS_http_port);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
@@ -110,6 +120,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("listening on %s\n", server->address().c_str());
+  if (server->http_port() >= 0) {
+    std::printf("metrics and dashboard on %s://%s:%d/\n",
+                options.tls_cert_file.empty() ? "http" : "https", options.host.c_str(),
+                server->http_port());
+  }
   std::fflush(stdout);
   ServeUntilSignal(*server);
   return 0;

@@ -4,7 +4,13 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -13,9 +19,13 @@
 #include "aggregation/random_source.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/dashboard_data.h"
 #include "coordinator/federation_service.h"
+#include "coordinator/http_server.h"
+#include "coordinator/server_metrics.h"
 #include "coordinator/sqlite_store.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/logging.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::coordinator {
@@ -52,57 +62,168 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Readiness: NOT_SERVING with a reason until loaded, then whatever the
+// data-directory probe says. Thread-safe.
+class Readiness {
+ public:
+  explicit Readiness(ServerMetrics* metrics) : metrics_(metrics) {}
+  // Set records `status` and, on a change, tells gRPC health and logs it.
+  void Set(grpc::Server* server, absl::Status status) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (status == status_) return;
+    if (status.ok()) {
+      FT_LOG(INFO) << "ready: serving";
+    } else if (!IsLoading(status)) {
+      FT_LOG(WARNING) << "not ready: " << status.message();
+    }
+    status_ = std::move(status);
+    server->GetHealthCheckService()->SetServingStatus(status_.ok());
+    metrics_->SetReady(status_.ok());
+  }
+  absl::Status Get() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+  static absl::Status Loading() { return absl::UnavailableError("store is loading"); }
+
+ private:
+  static bool IsLoading(const absl::Status& s) { return s == Loading(); }
+  ServerMetrics* const metrics_;
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_) = Loading();
+};
+
+// Creates and removes a probe file in `dir`: OK when the directory takes writes.
+absl::Status ProbeWritable(const std::string& dir) {
+  const std::string path = dir + "/.writable-probe";
+  int err = 0;
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    err = errno;
+  } else {
+    if (write(fd, "1", 1) != 1) err = errno ? errno : EIO;
+    if (close(fd) != 0 && err == 0) err = errno;
+    unlink(path.c_str());
+  }
+  if (err == 0) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("data directory not writable: ", path, ": ", std::strerror(err)));
+}
+
 }  // namespace
 
+// Members are destroyed in reverse order: the HTTP server (its handlers use the
+// rest) first, the gRPC server before the services it calls.
 struct Server::Impl {
   std::string host;
+  std::string data_dir;
   int port = 0;
   std::shared_ptr<Clock> clock;
   aggregation::OpenSslRandomSource random;
+  ServerMetrics metrics;
+  Readiness readiness{&metrics};
   std::unique_ptr<Coordinator> coordinator;
-  std::unique_ptr<FederationService> federation;
-  std::unique_ptr<AdminService> admin;
+  std::atomic<Coordinator*> loaded{nullptr};  // `coordinator` once loaded, for HTTP threads.
+  FederationService federation{&metrics};
+  std::unique_ptr<AdminService> admin;  // Registered before the store loads.
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HttpServer> http;
   absl::Notification stop_ticking;
   std::thread ticker;
+  std::thread event_reader;
 
-  ~Impl() {
+  ~Impl() { StopThreads(); }
+  void StopThreads() {
     if (!stop_ticking.HasBeenNotified()) stop_ticking.Notify();
     if (ticker.joinable()) ticker.join();
+    if (event_reader.joinable()) event_reader.join();
   }
+  absl::Status BindGrpc(const Options& options, std::shared_ptr<grpc::ServerCredentials> creds);
+  absl::Status BindHttp(const Options& options);
+  absl::Status Load(const Options& options);
+  void Run(absl::Duration tick);
 };
+
+absl::Status Server::Impl::BindGrpc(const Options& options,
+                                    std::shared_ptr<grpc::ServerCredentials> creds) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), creds, &port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // An upload (tens of KB) travels as one HTTP/2 frame instead of several 16 KB
+  // ones; the per-stream flow-control window stays gRPC's default.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
+  builder.RegisterService(&federation);
+  admin = std::make_unique<AdminService>(nullptr, options.admin_token,
+                                         !options.tls_client_ca_file.empty());
+  builder.RegisterService(admin.get());
+  server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port));
+  }
+  // gRPC's default health service starts SERVING: say otherwise at once.
+  server->GetHealthCheckService()->SetServingStatus(false);
+  return absl::OkStatus();
+}
+
+absl::Status Server::Impl::BindHttp(const Options& options) {
+  if (options.http_port < 0) return absl::OkStatus();
+  HttpServer::Options o{options.host, options.http_port, options.tls_cert_file,
+                        options.tls_key_file};
+  HttpServer::Handlers h;
+  h.metrics = [this] { return metrics.Expose(loaded.load(), data_dir); };
+  h.health = [this] { return readiness.Get(); };
+  h.dashboard_json = [this] {
+    return DashboardJson(loaded.load(), readiness.Get(), clock->Now());
+  };
+  ASSIGN_OR_RETURN(http, HttpServer::Start(o, std::move(h)));
+  return absl::OkStatus();
+}
+
+absl::Status Server::Impl::Load(const Options& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options.data_dir));
+  ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random));
+  loaded.store(coordinator.get());
+  admin->Attach(coordinator.get());
+  federation.Attach(coordinator.get());
+  readiness.Set(server.get(), ProbeWritable(data_dir));
+  return absl::OkStatus();
+}
+
+void Server::Impl::Run(absl::Duration tick) {
+  ticker = std::thread([this, tick] {
+    while (!stop_ticking.WaitForNotificationWithTimeout(tick)) {
+      coordinator->Tick();
+      readiness.Set(server.get(), ProbeWritable(data_dir));
+    }
+  });
+  // Its own short wait, not the tick (tests set hours): shutdown waits for it.
+  event_reader = std::thread([this] {
+    int64_t seq = 0;
+    while (!stop_ticking.HasBeenNotified()) {
+      for (const v1::RoundInfo& r :
+           coordinator->WaitForRoundEvents("", &seq, absl::Milliseconds(200))) {
+        metrics.RecordRoundEvent(r);
+      }
+    }
+  });
+}
 
 absl::StatusOr<Server> Server::Start(const Options& options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("a data directory is required");
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, MakeCredentials(options));
   auto impl = std::make_unique<Impl>();
   impl->host = options.host;
+  impl->data_dir = options.data_dir;
   impl->clock = options.clock ? options.clock : std::make_shared<RealClock>();
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options.data_dir));
-  ASSIGN_OR_RETURN(impl->coordinator,
-                   Coordinator::Create(std::move(store), impl->clock.get(), &impl->random));
-  impl->federation = std::make_unique<FederationService>(impl->coordinator.get());
-  impl->admin = std::make_unique<AdminService>(impl->coordinator.get(), options.admin_token,
-                                               !options.tls_client_ca_file.empty());
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), creds, &impl->port);
-  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  // An upload (tens of KB) travels as one HTTP/2 frame instead of several 16 KB
-  // ones; the per-stream flow-control window stays gRPC's default.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
-  builder.RegisterService(impl->federation.get());
-  builder.RegisterService(impl->admin.get());
-  impl->server = builder.BuildAndStart();
-  if (impl->server == nullptr || impl->port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.host, ":", options.port));
+  RETURN_IF_ERROR(impl->BindGrpc(options, std::move(creds)));
+  RETURN_IF_ERROR(impl->BindHttp(options));
+  if (options.loading_hook) {
+    options.loading_hook(impl->port, impl->http ? impl->http->port() : -1);
   }
-  Impl* raw = impl.get();
-  const absl::Duration tick = options.tick;
-  impl->ticker = std::thread([raw, tick] {
-    while (!raw->stop_ticking.WaitForNotificationWithTimeout(tick)) raw->coordinator->Tick();
-  });
+  RETURN_IF_ERROR(impl->Load(options));
+  impl->Run(options.tick);
   return Server(std::move(impl));
 }
 
@@ -118,6 +239,7 @@ Server& Server::operator=(Server&& other) noexcept {
 Server::~Server() { Shutdown(); }
 
 int Server::port() const { return impl_->port; }
+int Server::http_port() const { return impl_->http ? impl_->http->port() : -1; }
 std::string Server::address() const { return absl::StrCat(impl_->host, ":", impl_->port); }
 Coordinator* Server::coordinator() const { return impl_->coordinator.get(); }
 
@@ -127,10 +249,10 @@ void Server::Wait() {
 
 void Server::Shutdown() {
   if (impl_ == nullptr || impl_->server == nullptr) return;
-  impl_->admin->StopWatches();
+  if (impl_->http) impl_->http->Stop();
+  if (impl_->admin) impl_->admin->StopWatches();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  if (!impl_->stop_ticking.HasBeenNotified()) impl_->stop_ticking.Notify();
-  if (impl_->ticker.joinable()) impl_->ticker.join();
+  impl_->StopThreads();
 }
 
 }  // namespace fedtiny::coordinator

@@ -1,9 +1,17 @@
 // The coordinator's gRPC server: the Federation and Admin services, the gRPC
 // health service and server reflection, on one port, over durable state in a
-// data directory.
+// data directory; optionally an HTTP(S) port with /metrics, /healthz and the
+// live dashboard (coordinator/http_server.h, docs/metrics.md).
+//
+// Readiness: the ports are bound first and gRPC health says NOT_SERVING (and
+// /healthz 503) while the store loads; calls meanwhile get UNAVAILABLE
+// "coordinator is loading". Once loaded and the data directory is writable,
+// health says SERVING; the directory's writability is re-checked every tick
+// (a probe file created and removed), and health follows it.
 #ifndef FEDTINY_COORDINATOR_SERVER_H_
 #define FEDTINY_COORDINATOR_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,14 +48,21 @@ class Server {
     int max_receive_message_bytes = 16 * 1024 * 1024;
     // Null: the wall clock. Tests inject a FakeClock.
     std::shared_ptr<Clock> clock;
-    // How often rounds past their deadline are closed.
+    // How often rounds past their deadline are closed and the data directory's
+    // writability is checked.
     absl::Duration tick = absl::Milliseconds(250);
+    // The HTTP port (metrics, health, dashboard) on `host`: -1 off, 0 picks a
+    // free one (http_port() tells which). HTTPS with the TLS files when given.
+    int http_port = -1;
+    // Tests: called after the ports are bound and before the store loads, with
+    // the gRPC and HTTP ports, to observe the loading state.
+    std::function<void(int port, int http_port)> loading_hook;
   };
 
-  // Start opens the state, binds and serves. kInvalidArgument for bad options
-  // (one TLS file without the other, unreadable files, no data_dir),
-  // kUnavailable when the address cannot be bound, kDataLoss/kInternal when the
-  // state cannot be loaded.
+  // Start binds and serves (NOT_SERVING), loads the state, then serves it.
+  // Blocks until loaded. kInvalidArgument for bad options (one TLS file without
+  // the other, unreadable files, no data_dir), kUnavailable when an address
+  // cannot be bound, kDataLoss/kInternal when the state cannot be loaded.
   static absl::StatusOr<Server> Start(const Options& options);
 
   Server(Server&&) noexcept;
@@ -55,6 +70,7 @@ class Server {
   ~Server();
 
   int port() const;
+  int http_port() const;  // -1 when off.
   std::string address() const;  // "host:port"
   Coordinator* coordinator() const;
   // Blocks until Shutdown() is called from another thread.

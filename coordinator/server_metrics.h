@@ -1,0 +1,80 @@
+// The coordinator's metrics (docs/metrics.md lists every name and label): what
+// the Federation service records per call, what round events add up to, and
+// the fleet and store figures computed from the Coordinator at scrape time.
+#ifndef FEDTINY_COORDINATOR_SERVER_METRICS_H_
+#define FEDTINY_COORDINATOR_SERVER_METRICS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/metrics.h"
+#include "proto/admin.pb.h"
+
+namespace fedtiny::coordinator {
+
+// Thread-safe. Owns its registry; borrows nothing beyond each call.
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  // RecordRpc counts one Federation call: its status code, bytes in and out,
+  // and its latency in seconds.
+  void RecordRpc(const std::string& method, absl::StatusCode code, size_t received, size_t sent,
+                 double seconds);
+  // RecordCheckIn counts a check-in by outcome: "assigned", "retry", or the
+  // error code in lower case ("invalid_argument", ...).
+  void RecordCheckIn(const std::string& outcome);
+  // RecordUpload counts an upload as accepted, or rejected by a reason named
+  // after its status code (UploadRejectReason).
+  void RecordUpload(const absl::Status& status);
+  // RecordRoundEvent adds a round event from Coordinator::WaitForRoundEvents:
+  // an OPEN event counts the round opened once (progress events repeat it), a
+  // COMMITTED or ABANDONED one counts the close, its reports and rejections.
+  void RecordRoundEvent(const v1::RoundInfo& round) ABSL_LOCKS_EXCLUDED(mu_);
+  // SetReady sets fedtiny_ready.
+  void SetReady(bool ready) { ready_->With({})->Set(ready ? 1 : 0); }
+
+  // Expose refreshes the scrape-time gauges from `coordinator` (null while the
+  // store loads) and `data_dir` (walked for its size), then writes everything
+  // in the Prometheus text format. Blocks on the walk.
+  std::string Expose(Coordinator* coordinator, const std::string& data_dir);
+
+ private:
+  void CollectFleetAndStore(Coordinator& coordinator);
+
+  MetricsRegistry registry_;
+  CounterFamily* const rpcs_;
+  CounterFamily* const received_bytes_;
+  CounterFamily* const sent_bytes_;
+  HistogramFamily* const latency_;
+  CounterFamily* const checkins_;
+  CounterFamily* const uploads_accepted_;
+  CounterFamily* const uploads_rejected_;
+  CounterFamily* const rounds_opened_;
+  CounterFamily* const rounds_committed_;
+  CounterFamily* const rounds_abandoned_;
+  CounterFamily* const round_reports_;
+  CounterFamily* const round_rejections_;
+  GaugeFamily* const open_round_;
+  GaugeFamily* const open_round_reported_;
+  GaugeFamily* const tasks_;
+  GaugeFamily* const fleet_;
+  GaugeFamily* const model_versions_;
+  GaugeFamily* const model_bytes_;
+  GaugeFamily* const data_dir_bytes_;
+  GaugeFamily* const ready_;
+  absl::Mutex mu_;
+  std::map<std::string, int64_t> last_opened_ ABSL_GUARDED_BY(mu_);  // Task -> round.
+};
+
+// The reason label of a refused upload, from the code the Coordinator returned
+// (the round engine's reasons, as docs/protocol.md maps them to codes).
+std::string UploadRejectReason(absl::StatusCode code);
+
+}  // namespace fedtiny::coordinator
+
+#endif  // FEDTINY_COORDINATOR_SERVER_METRICS_H_
