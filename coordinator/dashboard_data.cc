@@ -25,6 +25,13 @@ json RoundJson(const v1::RoundInfo& r) {
             {"metrics", json::object()}};
   for (const auto& [k, v] : r.rejected()) j["rejected"][k] = v;
   for (const auto& [k, v] : r.metrics()) j["metrics"][k] = v;
+  // Per cluster, keyed by the cluster's number as a string (JSON keys).
+  j["clusters"] = json::object();
+  for (const auto& [k, c] : std::map<int, v1::ClusterRound>(r.clusters().begin(), r.clusters().end())) {
+    json m = json::object();
+    for (const auto& [name, v] : c.metrics()) m[name] = v;
+    j["clusters"][std::to_string(k)] = {{"reported", c.reported()}, {"metrics", m}};
+  }
   return j;
 }
 

@@ -269,8 +269,13 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
   if (!s.ok()) return Reject(round, "malformed", s);
   p.reported = true;
   ++r.stats.reported;
-  // Example-weighted running means of the accepted metrics.
+  ++r.stats.cluster_reported[u.cluster];
+  // Example-weighted running means of the accepted metrics, overall and per cluster.
   const double w = static_cast<double>(u.example_count);
+  auto update = [w](double& mean, double& seen, double value) {
+    mean += (value - mean) * w / (seen + w);
+    seen += w;
+  };
   for (const auto& [name, value] : u.metrics) {
     if (std::find(config_.accepted_metrics.begin(), config_.accepted_metrics.end(), name) ==
         config_.accepted_metrics.end()) {
@@ -278,10 +283,9 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
       continue;
     }
     // Each metric has its own weight: uploads that omit it do not dilute it.
-    double& m = r.stats.metrics[name];
-    double& seen = r.metric_weights[name];
-    m += (value - m) * w / (seen + w);
-    seen += w;
+    update(r.stats.metrics[name], r.metric_weights[name], value);
+    update(r.stats.cluster_metrics[u.cluster][name], r.cluster_metric_weights[{u.cluster, name}],
+           value);
   }
   return absl::OkStatus();
 }

@@ -104,6 +104,9 @@ struct RoundStats {
   // unknown_metric (metrics dropped from accepted uploads).
   std::map<std::string, int> rejected;
   std::map<std::string, double> metrics;  // Example-weighted means, each over the uploads that sent it.
+  // The same per cluster, and each cluster's accepted uploads.
+  std::map<int, std::map<std::string, double>> cluster_metrics;
+  std::map<int, int> cluster_reported;
 };
 
 // The result of a closed round, to persist before FinishRound().
@@ -220,6 +223,7 @@ class RoundEngine {
     std::map<std::string, int> per_class;
     std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
     std::map<std::string, double> metric_weights;  // Example weight seen per metric.
+    std::map<std::pair<int, std::string>, double> cluster_metric_weights;
   };
 
   RoundEngine(EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,

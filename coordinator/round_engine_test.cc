@@ -337,5 +337,29 @@ TEST_F(EngineTest, MetricsAreWeightedPerMetric) {
   EXPECT_NEAR(s.metrics.at("accuracy"), (0.5 * 10 + 0.8 * 20) / 30, 1e-12);
 }
 
+// Per cluster, the same weighted means over that cluster's uploads only.
+TEST_F(EngineTest, MetricsArePerClusterToo) {
+  EngineConfig config = Config();
+  config.clusters = 2;
+  auto e = Make(config);
+  const Admitted a = Admit(*e, 0), b = Admit(*e, 1), c = Admit(*e, 2);
+  Upload ua = Up(a, {1, 1, 1}, 10);
+  ua.metrics = {{"loss", 2.0}};
+  Upload ub = Up(b, {1, 1, 1}, 30);
+  ub.metrics = {{"loss", 1.0}, {"accuracy", 0.9}};
+  ub.cluster = 1;
+  Upload uc = Up(c, {1, 1, 1}, 20);
+  uc.metrics = {{"loss", 4.0}};
+  for (const Upload* u : {&ua, &ub, &uc}) ASSERT_THAT(e->Accept(*u, kT0), IsOk());
+  const RoundStats s = *e->current();
+  EXPECT_EQ(s.cluster_reported.at(0), 2);
+  EXPECT_EQ(s.cluster_reported.at(1), 1);
+  EXPECT_NEAR(s.cluster_metrics.at(0).at("loss"), (2.0 * 10 + 4.0 * 20) / 30, 1e-12);
+  EXPECT_FALSE(s.cluster_metrics.at(0).count("accuracy"));
+  EXPECT_NEAR(s.cluster_metrics.at(1).at("loss"), 1.0, 1e-12);
+  EXPECT_NEAR(s.cluster_metrics.at(1).at("accuracy"), 0.9, 1e-12);
+  EXPECT_NEAR(s.metrics.at("loss"), (2.0 * 10 + 1.0 * 30 + 4.0 * 20) / 60, 1e-12);
+}
+
 }  // namespace
 }  // namespace fedtiny::coordinator

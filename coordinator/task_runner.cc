@@ -559,6 +559,13 @@ v1::RoundInfo TaskRunner::RoundInfoOf(const RoundStats& s, v1::RoundState state,
   for (const auto& [k, v] : s.rejected) (*info.mutable_rejected())[k] = v;
   for (const auto& [k, v] : versions) (*info.mutable_versions())[k] = v;
   for (const auto& [k, v] : s.metrics) (*info.mutable_metrics())[k] = v;
+  for (const auto& [cluster, n] : s.cluster_reported) {
+    v1::ClusterRound& c = (*info.mutable_clusters())[cluster];
+    c.set_reported(n);
+    auto it = s.cluster_metrics.find(cluster);
+    if (it == s.cluster_metrics.end()) continue;
+    for (const auto& [k, v] : it->second) (*c.mutable_metrics())[k] = v;
+  }
   info.set_aggregator(config_.aggregator());
   return info;
 }
