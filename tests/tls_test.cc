@@ -10,6 +10,7 @@
 #include "client/transport/model_proto.h"
 #include "client/transport/participant.h"
 #include "coordinator/server.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "tools/base/atomic_file.h"
@@ -69,6 +70,35 @@ TEST_F(TlsTest, OperatorsByCertificateOrToken) {
   // A self-signed certificate the server's CA did not sign gets nowhere.
   auto rogue = Admin("rogue.pem", "rogue.key");
   EXPECT_FALSE(ListTasks(*rogue, "").ok());
+}
+
+// The audit log names who changed state: the certificate's subject over mutual
+// TLS, the token's name otherwise; refused calls are recorded too.
+TEST_F(TlsTest, TheAuditLogNamesTheCertificateOrTheToken) {
+  auto with_cert = Admin("operator.pem", "operator.key");
+  auto no_cert = Admin("", "");
+  for (auto* stub : {with_cert.get(), no_cert.get()}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (stub == no_cert.get()) ctx.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    v1::SetTaskStateRequest req;
+    req.set_task("nope");
+    v1::TaskInfo info;
+    EXPECT_EQ(stub->PauseTask(&ctx, req, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ListAuditResponse audit;
+  ASSERT_TRUE(with_cert->ListAudit(&ctx, v1::ListAuditRequest(), &audit).ok());
+  ASSERT_EQ(audit.entries_size(), 2);
+  EXPECT_EQ(audit.entries(0).who(), "operator");  // The token, named by default.
+  EXPECT_THAT(audit.entries(1).who(), ::testing::StartsWith("cert:"));
+  EXPECT_THAT(audit.entries(1).who(), ::testing::HasSubstr("CN=operator"));
+  for (const v1::AuditEntry& e : audit.entries()) {
+    EXPECT_EQ(e.action(), "PauseTask");
+    EXPECT_EQ(e.task(), "nope");
+    EXPECT_THAT(e.outcome(), ::testing::HasSubstr("NOT_FOUND"));
+  }
 }
 
 TEST_F(TlsTest, PlaintextIsRefusedAndDevicesWorkOverTls) {
