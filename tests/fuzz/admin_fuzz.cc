@@ -1,19 +1,22 @@
 // Fuzzes the Admin request handlers (CreateTask and its TaskConfig validation,
-// GetTask, Pause/Resume, ListRounds, GetRound, ListModels, Fleet) of a real
+// GetTask, Pause/Resume, ListRounds, GetRound, ListModels, Fleet, UpdateTask,
+// RollbackModel, PinModel, StopTask, DeleteTask, ListDevices) of a real
 // Coordinator on a real store, as operator tools (or a stolen token) would call
 // them: the bytes are parsed as the request protos, as coordinator/
 // admin_service.cc receives them after authorization.
 //
-// Input: records of [op: uint8][request: uint16 length + bytes]; (op & 15) % 10
-// picks the call (8: a device checks in to the last created task and downloads
-// its bundles; 9: time moves on), bit 4 replaces the request's task name with
-// the last created task's.
+// Input: records of [op: uint8][request: uint16 length + bytes]; op & 15 picks
+// the call (8: a device checks in to the last created task and downloads its
+// bundles; 9: time moves on; 10-15 the operator's lifecycle calls), bit 4
+// replaces the request's task name with the last created task's.
 //
 // Invariants: error codes are the documented ones, and NOT_FOUND exactly for
 // unknown tasks; a created task's stored config is a fixed point of
-// ValidateTaskConfig, reads back unchanged and has a finite plan; its bundles
-// (float32 and int8 variants) download, match their SHA-256 and decode; list
-// limits hold; a restart on the same directory loads the same tasks.
+// ValidateTaskConfig, reads back unchanged and has a finite plan, and so does an
+// edited one; its bundles (float32 and int8 variants) download, match their
+// SHA-256 and decode; a rollback's new version serves the old model's bytes; a
+// deleted task is gone; list limits hold; a restart on the same directory loads
+// the same tasks.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -37,7 +40,7 @@ class AdminSession {
     while (!in.empty()) {
       const uint8_t op = in.Take<uint8_t>();
       const std::string bytes = in.Record();
-      switch ((op & 15) % 10) {  // Bit 4 is a flag.
+      switch (op & 15) {  // Bit 4 is a flag.
         case 0:
           CreateTask(bytes);
           break;
@@ -70,6 +73,29 @@ class AdminSession {
           break;
         case 8:
           ProbeLastTask(op & kUseLastTask);
+          break;
+        case 10:
+          UpdateTask(bytes, op);
+          break;
+        case 11:
+          Rollback(bytes, op);
+          break;
+        case 12:
+          Pin(bytes, op);
+          break;
+        case 13:
+          ByName<v1::SetTaskStateRequest>(bytes, op, [&](const std::string& t) {
+            absl::StatusOr<v1::TaskInfo> info = f_.coordinator().StopTask(t);
+            if (info.ok()) FUZZ_CHECK(info->state() == v1::STOPPED);
+            return info.status().code() == StatusCode::kFailedPrecondition ? absl::OkStatus()
+                                                                           : info.status();
+          });
+          break;
+        case 14:
+          DeleteTask(bytes, op);
+          break;
+        case 15:
+          ListDevices(bytes, op);
           break;
         default:
           f_.clock().Advance(
@@ -183,6 +209,80 @@ class AdminSession {
       return;
     }
     FUZZ_CHECK(out->round() == r.round() && out->task() == r.task());
+  }
+
+  void UpdateTask(const std::string& bytes, uint8_t op) {
+    v1::UpdateTaskRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<v1::TaskInfo> info = f_.coordinator().UpdateTask(r);
+    CheckNamed(r.task(), info.status(),
+               {StatusCode::kInvalidArgument, StatusCode::kFailedPrecondition});
+    if (!info.ok()) return;
+    const v1::TaskConfig& c = info->config();
+    absl::StatusOr<v1::TaskConfig> again = coordinator::ValidateTaskConfig(c);
+    FUZZ_CHECK_OK(again) << "an edited config fails its own validation";
+    FUZZ_CHECK(again->SerializeAsString() == c.SerializeAsString());
+    FUZZ_CHECK(c.name() == r.task());
+    absl::StatusOr<v1::TaskInfo> read = f_.coordinator().GetTask(r.task());
+    FUZZ_CHECK_OK(read);
+    FUZZ_CHECK(read->config().SerializeAsString() == c.SerializeAsString());
+    if (r.task() == last_) last_config_ = c;
+  }
+
+  void Rollback(const std::string& bytes, uint8_t op) {
+    v1::RollbackRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<v1::ModelVersion> v =
+        f_.coordinator().RollbackModel(r.task(), r.cluster(), r.to_version());
+    CheckNamed(r.task(), v.status(), {StatusCode::kNotFound, StatusCode::kFailedPrecondition});
+    if (!v.ok()) return;
+    FUZZ_CHECK(v->parent_version() == r.to_version() && v->aggregator() == "rollback");
+    absl::StatusOr<v1::GetModelResponse> now = f_.coordinator().GetModel(r.task(), r.cluster(), v->version());
+    absl::StatusOr<v1::GetModelResponse> old = f_.coordinator().GetModel(r.task(), r.cluster(), r.to_version());
+    FUZZ_CHECK_OK(now);
+    FUZZ_CHECK_OK(old);
+    FUZZ_CHECK(now->model() == old->model()) << "a rollback serves other bytes";
+  }
+
+  void Pin(const std::string& bytes, uint8_t op) {
+    v1::PinRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<v1::ModelVersion> v =
+        f_.coordinator().PinModel(r.task(), r.cluster(), r.version(), r.pinned());
+    CheckNamed(r.task(), v.status(), {StatusCode::kNotFound, StatusCode::kFailedPrecondition});
+    if (v.ok()) FUZZ_CHECK(v->pinned() == r.pinned() && v->version() == r.version());
+  }
+
+  void DeleteTask(const std::string& bytes, uint8_t op) {
+    v1::DeleteTaskRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    const absl::Status s = f_.coordinator().DeleteTask(r.task(), r.confirm());
+    if (names_.count(r.task()) == 0) {
+      FUZZ_CHECK(s.code() == StatusCode::kNotFound) << s;
+      return;
+    }
+    FUZZ_CHECK(s.ok() == (r.confirm() == r.task())) << s;
+    if (!s.ok()) {
+      FUZZ_CHECK(s.code() == StatusCode::kInvalidArgument) << s;
+      return;
+    }
+    names_.erase(r.task());
+    FUZZ_CHECK(f_.coordinator().GetTask(r.task()).status().code() == StatusCode::kNotFound);
+    if (r.task() == last_) last_.clear();
+  }
+
+  void ListDevices(const std::string& bytes, uint8_t op) {
+    v1::ListDevicesRequest r;
+    if (!r.ParseFromString(bytes)) return;
+    if (op & kUseLastTask) r.set_task(last_);
+    absl::StatusOr<v1::ListDevicesResponse> out = f_.coordinator().ListDevices(r);
+    CheckNamed(r.task(), out.status(), {StatusCode::kInvalidArgument});
+    if (!out.ok()) return;
+    FUZZ_CHECK(out->devices_size() <= 1000 && out->devices_size() <= out->total());
   }
 
   // What a device of each variant would get from the last created task.
