@@ -42,7 +42,8 @@ class Server {
     std::string tls_client_ca_file;
     // Where tasks, rounds and models persist (created if absent). Required.
     std::string data_dir;
-    // Operator token for the Admin API ("" = mutual TLS only).
+    // Operator token(s) for the Admin API: one token, or "name:token" lines
+    // (ParseOperatorTokens in admin_service.h); "" = mutual TLS only.
     std::string admin_token;
     // Largest message accepted from a client.
     int max_receive_message_bytes = 16 * 1024 * 1024;
