@@ -89,6 +89,9 @@ class Coordinator {
     return events_.Wait(task, seq, timeout);
   }
 
+  // What each task's round events added up to (opened, closed, reports, ...).
+  std::map<std::string, RoundTotals> RoundEventTotals() const { return events_.Totals(); }
+
   // Closes rounds whose deadline has passed. The server calls it every tick.
   void Tick();
 

@@ -130,13 +130,11 @@ struct Server::Impl {
   std::unique_ptr<HttpServer> http;
   absl::Notification stop_ticking;
   std::thread ticker;
-  std::thread event_reader;
 
   ~Impl() { StopThreads(); }
   void StopThreads() {
     if (!stop_ticking.HasBeenNotified()) stop_ticking.Notify();
     if (ticker.joinable()) ticker.join();
-    if (event_reader.joinable()) event_reader.join();
   }
   absl::Status BindGrpc(const Options& options, std::shared_ptr<grpc::ServerCredentials> creds);
   absl::Status BindHttp(const Options& options);
@@ -196,16 +194,6 @@ void Server::Impl::Run(absl::Duration tick) {
     while (!stop_ticking.WaitForNotificationWithTimeout(tick)) {
       coordinator->Tick();
       readiness.Set(server.get(), ProbeWritable(data_dir));
-    }
-  });
-  // Its own short wait, not the tick (tests set hours): shutdown waits for it.
-  event_reader = std::thread([this] {
-    int64_t seq = 0;
-    while (!stop_ticking.HasBeenNotified()) {
-      for (const v1::RoundInfo& r :
-           coordinator->WaitForRoundEvents("", &seq, absl::Milliseconds(200))) {
-        metrics.RecordRoundEvent(r);
-      }
     }
   });
 }

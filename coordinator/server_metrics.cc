@@ -120,26 +120,18 @@ void ServerMetrics::RecordUpload(const absl::Status& status) {
   }
 }
 
-void ServerMetrics::RecordRoundEvent(const v1::RoundInfo& r) {
-  const std::string& task = r.task();
-  if (r.state() == v1::OPEN) {
-    open_round_->With({task})->Set(static_cast<double>(r.round()));
-    open_round_reported_->With({task})->Set(r.reported());
-    absl::MutexLock lock(&mu_);
-    int64_t& last = last_opened_[task];
-    if (r.round() > last) {
-      last = r.round();
-      rounds_opened_->With({task})->Add(1);
+void ServerMetrics::CollectRounds(Coordinator& coordinator) {
+  // Monotonic totals kept by the event log: the counters are set to them.
+  for (const auto& [task, t] : coordinator.RoundEventTotals()) {
+    rounds_opened_->With({task})->Set(static_cast<double>(t.opened));
+    rounds_committed_->With({task})->Set(static_cast<double>(t.committed));
+    rounds_abandoned_->With({task})->Set(static_cast<double>(t.abandoned));
+    round_reports_->With({task})->Set(static_cast<double>(t.reports));
+    for (const auto& [reason, n] : t.rejections) {
+      round_rejections_->With({task, reason})->Set(static_cast<double>(n));
     }
-    return;
-  }
-  if (r.state() != v1::COMMITTED && r.state() != v1::ABANDONED) return;
-  (r.state() == v1::COMMITTED ? rounds_committed_ : rounds_abandoned_)->With({task})->Add(1);
-  round_reports_->With({task})->Add(r.reported());
-  for (const auto& [reason, n] : r.rejected()) round_rejections_->With({task, reason})->Add(n);
-  if (open_round_->With({task})->value() == static_cast<double>(r.round())) {
-    open_round_->With({task})->Set(0);
-    open_round_reported_->With({task})->Set(0);
+    open_round_->With({task})->Set(static_cast<double>(t.open_round));
+    open_round_reported_->With({task})->Set(static_cast<double>(t.open_reported));
   }
 }
 
@@ -167,7 +159,10 @@ void ServerMetrics::CollectFleetAndStore(Coordinator& coordinator) {
 }
 
 std::string ServerMetrics::Expose(Coordinator* coordinator, const std::string& data_dir) {
-  if (coordinator != nullptr) CollectFleetAndStore(*coordinator);
+  if (coordinator != nullptr) {
+    CollectRounds(*coordinator);
+    CollectFleetAndStore(*coordinator);
+  }
   data_dir_bytes_->With({})->Set(static_cast<double>(DirectoryBytes(data_dir)));
   return registry_.Expose();
 }

@@ -31,10 +31,6 @@ class ServerMetrics {
   // RecordUpload counts an upload as accepted, or rejected by a reason named
   // after its status code (UploadRejectReason).
   void RecordUpload(const absl::Status& status);
-  // RecordRoundEvent adds a round event from Coordinator::WaitForRoundEvents:
-  // an OPEN event counts the round opened once (progress events repeat it), a
-  // COMMITTED or ABANDONED one counts the close, its reports and rejections.
-  void RecordRoundEvent(const v1::RoundInfo& round) ABSL_LOCKS_EXCLUDED(mu_);
   // SetReady sets fedtiny_ready.
   void SetReady(bool ready) { ready_->With({})->Set(ready ? 1 : 0); }
 
@@ -44,6 +40,9 @@ class ServerMetrics {
   std::string Expose(Coordinator* coordinator, const std::string& data_dir);
 
  private:
+  // Round counters and open-round gauges from the coordinator's event totals
+  // (no thread reads every event: a progress event per upload costs nothing here).
+  void CollectRounds(Coordinator& coordinator);
   void CollectFleetAndStore(Coordinator& coordinator);
 
   MetricsRegistry registry_;
@@ -67,8 +66,6 @@ class ServerMetrics {
   GaugeFamily* const model_bytes_;
   GaugeFamily* const data_dir_bytes_;
   GaugeFamily* const ready_;
-  absl::Mutex mu_;
-  std::map<std::string, int64_t> last_opened_ ABSL_GUARDED_BY(mu_);  // Task -> round.
 };
 
 // The reason label of a refused upload, from the code the Coordinator returned
