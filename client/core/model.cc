@@ -36,8 +36,14 @@ RowMatrixXf Apply(const DenseLayer& l, const RowMatrixXf& x) {
   return z;
 }
 
-// acc[k] += a * q[k], converting int8 to float in vector registers.
+// acc[k] += a * q[k], converting int8 to float in vector registers. On x86-64
+// an AVX2 clone is picked at run time; target_clones exists only there, so other
+// targets (aarch64, Cortex-M) get the one vectorized function.
+#if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("avx2", "default"), optimize("tree-vectorize")))
+#elif defined(__GNUC__)
+__attribute__((optimize("tree-vectorize")))
+#endif
 void AxpyInt8(float a, const int8_t* __restrict q, float* __restrict acc, int64_t n) {
   for (int64_t k = 0; k < n; ++k) acc[k] += a * static_cast<float>(q[k]);
 }
