@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 
 namespace fedtiny::client {
 namespace {
@@ -124,11 +125,28 @@ Int8Status CheckViews(const FloatDenseView* layers, int32_t num_layers, const fl
   return {};
 }
 
-// The int8 dot product of one example and one output channel's weights.
-inline int32_t Dot(const int8_t* x, const int8_t* w, int32_t n) {
+// The dot product of one widened example with one output channel's int8
+// weights. An int16 x int8 product summed into int32 is the multiply-add
+// compilers map to pmaddwd (SSE2) or SMLAD (Cortex-M4, as CMSIS-NN does by
+// hand); with int8 on both sides they widen and multiply element by element.
+inline int32_t Dot(const int16_t* x, const int8_t* w, int32_t n) {
   int32_t acc = 0;
-  for (int32_t i = 0; i < n; ++i) acc += static_cast<int32_t>(x[i]) * w[i];
+  for (int32_t i = 0; i < n; ++i) acc += static_cast<int32_t>(x[i]) * static_cast<int16_t>(w[i]);
   return acc;
+}
+
+// Bytes of `rows` x widest hidden output, once or twice (ping-pong).
+int64_t PingPongBytes(const Int8Body& body, int64_t rows) {
+  const size_t n = body.layers.size();
+  int64_t widest = 0;
+  for (size_t l = 0; l + 1 < n; ++l) widest = std::max<int64_t>(widest, body.layers[l].outputs);
+  return (n >= 3 ? 2 : 1) * rows * widest;
+}
+
+int32_t WidestInput(const Int8Body& body) {
+  int32_t widest = 0;
+  for (const Int8DenseLayer& l : body.layers) widest = std::max(widest, l.inputs);
+  return widest;
 }
 
 }  // namespace
@@ -227,26 +245,27 @@ void DequantizeOutput(const int8_t* q, int64_t n, Int8Params p, float* x) {
   for (int64_t i = 0; i < n; ++i) x[i] = p.scale * static_cast<float>(q[i] - p.zero_point);
 }
 
-void Int8DenseForward(const Int8DenseLayer& l, const int8_t* x, int64_t rows, int8_t* y) {
-  const int32_t zero = l.output.zero_point;
+void Int8DenseForward(const Int8DenseLayer& l, const int8_t* x, int64_t rows, int8_t* y,
+                      int16_t* widened) {
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t* xr = x + r * l.inputs;
+    for (int32_t i = 0; i < l.inputs; ++i) widened[i] = xr[i];
     int8_t* yr = y + r * l.outputs;
     for (int32_t o = 0; o < l.outputs; ++o) {
-      const int32_t acc = l.folded_bias[o] +
-                          Dot(xr, l.weights.data() + static_cast<size_t>(o) * l.inputs, l.inputs);
-      const int32_t v = MultiplyByQuantizedMultiplier(acc, l.multipliers[o], l.shifts[o]) + zero;
+      const int32_t acc =
+          l.folded_bias[o] +
+          Dot(widened, l.weights.data() + static_cast<size_t>(o) * l.inputs, l.inputs);
+      const int32_t v =
+          MultiplyByQuantizedMultiplier(acc, l.multipliers[o], l.shifts[o]) + l.output.zero_point;
       yr[o] = static_cast<int8_t>(std::clamp(v, l.activation_min, l.activation_max));
     }
   }
 }
 
 int64_t Int8ScratchBytes(const Int8Body& body, int64_t rows) {
-  const size_t n = body.layers.size();
-  if (n < 2 || rows < 1) return 0;
-  int64_t widest = 0;
-  for (size_t l = 0; l + 1 < n; ++l) widest = std::max<int64_t>(widest, body.layers[l].outputs);
-  return (n == 2 ? 1 : 2) * rows * widest;
+  if (body.layers.empty() || rows < 1) return 0;
+  return PingPongBytes(body, rows) + static_cast<int64_t>(sizeof(int16_t)) * WidestInput(body) +
+         alignof(int16_t) - 1;
 }
 
 Int8Status Int8BodyForward(const Int8Body& body, const int8_t* x, int64_t x_size, int64_t rows,
@@ -257,14 +276,19 @@ Int8Status Int8BodyForward(const Int8Body& body, const int8_t* x, int64_t x_size
     if (body.layers[l].inputs != body.layers[l - 1].outputs) return {Int8Code::kShapeMismatch, l};
   if (x_size != rows * body.input_width() || y_size != rows * body.output_width())
     return {Int8Code::kShapeMismatch, -1};
-  const int64_t need = Int8ScratchBytes(body, rows);
-  if (scratch_size < need || (need > 0 && scratch == nullptr))
+  if (scratch == nullptr || scratch_size < Int8ScratchBytes(body, rows))
     return {Int8Code::kScratchTooSmall, -1};
-  const int64_t half = n > 2 ? need / 2 : need;
+  // Layout: ping, pong, then the int16 row at the first aligned address.
+  const int64_t pingpong = PingPongBytes(body, rows);
+  const int64_t half = n >= 3 ? pingpong / 2 : pingpong;
+  void* row = scratch + pingpong;
+  size_t space = static_cast<size_t>(scratch_size - pingpong);
+  int16_t* widened = static_cast<int16_t*>(
+      std::align(alignof(int16_t), sizeof(int16_t) * WidestInput(body), row, space));
   const int8_t* in = x;
   for (int32_t l = 0; l < n; ++l) {
     int8_t* out = l == n - 1 ? y : scratch + (l % 2) * half;
-    Int8DenseForward(body.layers[l], in, rows, out);
+    Int8DenseForward(body.layers[l], in, rows, out, widened);
     in = out;
   }
   return {};

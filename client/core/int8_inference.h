@@ -139,20 +139,26 @@ void QuantizeInput(const float* x, int64_t n, Int8Params params, int8_t* q);
 void DequantizeOutput(const int8_t* q, int64_t n, Int8Params params, float* x);
 
 // Int8DenseForward runs one layer on `rows` examples: y (rows x outputs) from
-// x (rows x inputs), both row-major. `y` must not alias `x`. No checks.
-void Int8DenseForward(const Int8DenseLayer& layer, const int8_t* x, int64_t rows, int8_t* y);
+// x (rows x inputs), both row-major. `widened` holds `inputs` int16 values of
+// scratch (each row is widened once, as CMSIS-NN's fully connected kernel
+// does). No buffer may alias another. No checks.
+void Int8DenseForward(const Int8DenseLayer& layer, const int8_t* x, int64_t rows, int8_t* y,
+                      int16_t* widened);
 
 // Int8ScratchBytes: bytes of scratch Int8BodyForward needs for `rows`
-// examples: two ping-pong buffers of rows x the widest hidden (non-final)
-// layer output; one when the stack has two layers, none for one layer.
+// examples: ping-pong buffers of rows x the widest hidden (non-final) layer
+// output (two, or one when the stack has two layers), plus one int16 row of
+// the widest layer input and one byte of alignment slack. 0 for an empty
+// stack or rows < 1.
 [[nodiscard]] int64_t Int8ScratchBytes(const Int8Body& body, int64_t rows);
 
 // Int8BodyForward runs the whole stack on `rows` examples: `x` holds
 // x_size = rows * input_width int8 values, `y` receives y_size = rows *
-// output_width. Returns kInvalidArgument (no layers, null buffer, rows < 1),
-// kShapeMismatch (x_size, y_size, or consecutive layer widths disagree) or
-// kScratchTooSmall, before touching `y`. Allocates nothing; `scratch` may be
-// null when Int8ScratchBytes is 0. No buffer may overlap another.
+// output_width. `scratch` (any alignment) holds scratch_size >=
+// Int8ScratchBytes(body, rows) bytes. Returns kInvalidArgument (no layers,
+// null x or y, rows < 1), kShapeMismatch (x_size, y_size, or consecutive
+// layer widths disagree) or kScratchTooSmall (including a null scratch),
+// before touching `y`. Allocates nothing. No buffer may overlap another.
 Int8Status Int8BodyForward(const Int8Body& body, const int8_t* x, int64_t x_size, int64_t rows,
                            int8_t* y, int64_t y_size, int8_t* scratch, int64_t scratch_size);
 

@@ -425,15 +425,15 @@ Int8Body OneLayer(float w, bool relu) {
 }
 
 TEST(Int8Body, SaturatesInsteadOfWrapping) {
-  std::vector<int8_t> x(784, 127), y(4);
+  std::vector<int8_t> x(784, 127), y(4), s(2 * 784 + 1);
   const Int8Body up = OneLayer(0.01f, false);
-  ASSERT_TRUE(Int8BodyForward(up, x.data(), 784, 1, y.data(), 4, nullptr, 0).ok());
+  ASSERT_TRUE(Int8BodyForward(up, x.data(), 784, 1, y.data(), 4, s.data(), s.size()).ok());
   for (int8_t v : y) EXPECT_EQ(v, 127);
   const Int8Body down = OneLayer(-0.01f, false);
-  ASSERT_TRUE(Int8BodyForward(down, x.data(), 784, 1, y.data(), 4, nullptr, 0).ok());
+  ASSERT_TRUE(Int8BodyForward(down, x.data(), 784, 1, y.data(), 4, s.data(), s.size()).ok());
   for (int8_t v : y) EXPECT_EQ(v, -128);
   const Int8Body relu = OneLayer(-0.01f, true);
-  ASSERT_TRUE(Int8BodyForward(relu, x.data(), 784, 1, y.data(), 4, nullptr, 0).ok());
+  ASSERT_TRUE(Int8BodyForward(relu, x.data(), 784, 1, y.data(), 4, s.data(), s.size()).ok());
   for (int8_t v : y) EXPECT_EQ(v, relu.output().zero_point);  // ReLU's 0.
   const float big[] = {1e9f, -1e9f, 0.f};
   int8_t q[3];
@@ -446,23 +446,32 @@ TEST(Int8Body, SaturatesInsteadOfWrapping) {
 TEST(Int8Body, SizeMismatchesAreStatuses) {
   const std::vector<FloatLayer> layers = RandomBody({784, 128, 128, 64}, 41);
   Int8Body body = Convert(layers, Images(32, 42));
-  ASSERT_EQ(Int8ScratchBytes(body, 3), 2 * 3 * 128);
-  std::vector<int8_t> x(3 * 784), y(3 * 64, 55), scratch(2 * 3 * 128);
+  // Ping and pong of 3 x 128, an int16 row of 784, one byte of alignment slack.
+  const int64_t kScratch = 2 * 3 * 128 + 2 * 784 + 1;
+  ASSERT_EQ(Int8ScratchBytes(body, 3), kScratch);
+  std::vector<int8_t> x(3 * 784, 9), y(3 * 64, 55), scratch(kScratch + 1);
   auto run = [&](int64_t x_size, int64_t rows, int64_t y_size, int64_t scratch_size) {
     return Int8BodyForward(body, x.data(), x_size, rows, y.data(), y_size, scratch.data(),
                            scratch_size)
         .code;
   };
-  EXPECT_EQ(run(3 * 784, 3, 3 * 64, 2 * 3 * 128), Int8Code::kOk);
-  std::fill(y.begin(), y.end(), 55);
-  EXPECT_EQ(run(3 * 784 - 1, 3, 3 * 64, 2 * 3 * 128), Int8Code::kShapeMismatch);
-  EXPECT_EQ(run(3 * 784, 3, 2 * 64, 2 * 3 * 128), Int8Code::kShapeMismatch);
-  EXPECT_EQ(run(3 * 784, 3, 3 * 64, 2 * 3 * 128 - 1), Int8Code::kScratchTooSmall);
+  EXPECT_EQ(run(3 * 784 - 1, 3, 3 * 64, kScratch), Int8Code::kShapeMismatch);
+  EXPECT_EQ(run(3 * 784, 3, 2 * 64, kScratch), Int8Code::kShapeMismatch);
+  EXPECT_EQ(run(3 * 784, 3, 3 * 64, kScratch - 1), Int8Code::kScratchTooSmall);
   EXPECT_EQ(run(3 * 784, 0, 0, 0), Int8Code::kInvalidArgument);
+  EXPECT_EQ(Int8BodyForward(body, x.data(), 3 * 784, 3, y.data(), 3 * 64, nullptr, kScratch).code,
+            Int8Code::kScratchTooSmall);
   for (int8_t v : y) ASSERT_EQ(v, 55);  // Untouched on error.
+  // Any alignment of the scratch gives the same answer.
+  ASSERT_EQ(run(3 * 784, 3, 3 * 64, kScratch), Int8Code::kOk);
+  const std::vector<int8_t> aligned = y;
+  ASSERT_TRUE(
+      Int8BodyForward(body, x.data(), 3 * 784, 3, y.data(), 3 * 64, scratch.data() + 1, kScratch)
+          .ok());
+  EXPECT_EQ(y, aligned);
   body.layers[1].inputs = 100;
   const Int8Status s =
-      Int8BodyForward(body, x.data(), 3 * 784, 3, y.data(), 3 * 64, scratch.data(), 2 * 3 * 128);
+      Int8BodyForward(body, x.data(), 3 * 784, 3, y.data(), 3 * 64, scratch.data(), kScratch);
   EXPECT_EQ(s.code, Int8Code::kShapeMismatch);
   EXPECT_EQ(s.layer, 1);
   EXPECT_EQ(Int8BodyForward(Int8Body{}, x.data(), 0, 1, y.data(), 0, nullptr, 0).code,
