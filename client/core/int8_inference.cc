@@ -126,9 +126,10 @@ Int8Status CheckViews(const FloatDenseView* layers, int32_t num_layers, const fl
 }
 
 // The dot product of one widened example with one output channel's int8
-// weights. An int16 x int8 product summed into int32 is the multiply-add
-// compilers map to pmaddwd (SSE2) or SMLAD (Cortex-M4, as CMSIS-NN does by
-// hand); with int8 on both sides they widen and multiply element by element.
+// weights. An int16 x int8 product summed into int32 is the multiply-add GCC
+// maps to pmaddwd (SSE2), and the pair CMSIS-NN feeds to SMLAD by hand on a
+// Cortex-M4; with int8 on both sides GCC widened and multiplied element by
+// element, at half the speed.
 inline int32_t Dot(const int16_t* x, const int8_t* w, int32_t n) {
   int32_t acc = 0;
   for (int32_t i = 0; i < n; ++i) acc += static_cast<int32_t>(x[i]) * static_cast<int16_t>(w[i]);

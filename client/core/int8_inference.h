@@ -10,8 +10,10 @@
 //                multiplier and shift (gemmlowp's arithmetic, bit for bit);
 //   ReLU:        a clamp of the output range at the output's zero point.
 //
-// The forward pass (Int8BodyForward) needs only 32-bit integer multiplies and
-// adds, so a Cortex-M0/M3/M4 without an FPU runs it natively. It allocates
+// The forward pass (Int8BodyForward) is integer only: a 32-bit multiply-add
+// per weight and one 32 x 32 -> 64-bit multiply per output (requantization),
+// so a Cortex-M3/M4 without an FPU runs it natively (an M0 with a library
+// call for the 64-bit product, once per output). It allocates
 // nothing: the caller passes input, output and a scratch buffer sized by
 // Int8ScratchBytes, so all of it can live in one fixed arena.
 //
