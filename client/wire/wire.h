@@ -4,8 +4,8 @@
 //
 // For a microcontroller: no protobuf C++ runtime, no Abseil, no exceptions, no
 // heap. Every buffer is the caller's; the largest structs are the nanopb
-// messages themselves (CheckInResponse ~2.7 KB with its 16 bundles, UploadRequest
-// ~1.4 KB with its 16 metrics), which the caller places where it likes.
+// messages themselves (CheckInResponse ~2.5 KB with its 16 bundles, UploadRequest
+// ~1.5 KB with its 16 metrics), which the caller places where it likes.
 //
 // Model weights never sit in a wire buffer: DecodeModel reads a serialized Model
 // from a ByteSource (e.g. the bundle saved to flash) and hands the weights to a
@@ -164,7 +164,7 @@ class ModelSink {
 // Decodes a serialized fedtiny.v1.Model of exactly `size` bytes from `in`.
 // `scratch` holds one chunk (at least 1 float; 64 floats are plenty): chunks are
 // at most `scratch_floats` floats or 4 * `scratch_floats` int8 values. Memory:
-// the scratch, one DenseLayer (~150 bytes) and nanopb's stack; nothing grows
+// the scratch, one DenseLayer (~184 bytes) and nanopb's stack; nothing grows
 // with the model. `info` (may be null) gets input_dim and the layer counts.
 // Errors: nanopb's ("io error", "array overflow", "wrong wire type", ...),
 // "values: length not a multiple of 4", "model sink refused".
@@ -264,7 +264,7 @@ struct UploadFields {
 };
 
 // Encodes a fedtiny.v1.UploadRequest into `out` (e.g. the socket). The nanopb
-// struct (~1.4 KB) lives on the stack for the call.
+// struct (~1.5 KB) lives on the stack for the call.
 Result EncodeUploadRequest(const UploadFields& fields, ByteSink& out);
 // Its encoded size, e.g. for a length prefix or Content-Length.
 Result UploadRequestSize(const UploadFields& fields, size_t* size);
