@@ -222,8 +222,10 @@ Result DecodeModelFrom(pb_istream_t* stream, float* scratch, size_t scratch_floa
 // Copies a string into a nanopb char[N] (N counts the NUL).
 bool CopyString(std::string_view from, char* to, size_t capacity) {
   if (from.size() >= capacity) return false;
-  if (std::memchr(from.data(), '\0', from.size()) != nullptr) return false;
-  std::memcpy(to, from.data(), from.size());
+  if (!from.empty()) {  // An empty view may have a null data().
+    if (std::memchr(from.data(), '\0', from.size()) != nullptr) return false;
+    std::memcpy(to, from.data(), from.size());
+  }
   to[from.size()] = '\0';
   return true;
 }

@@ -143,7 +143,7 @@ void ExpectTensorEq(const v1::Tensor& want, bool want_present, const TensorInfo&
   }
   ASSERT_EQ(info.int8_count, want.int8_values().size()) << where;
   ASSERT_EQ(got.int8s.size(), want.int8_values().size()) << where;
-  EXPECT_EQ(0, std::memcmp(got.int8s.data(), want.int8_values().data(), got.int8s.size())) << where;
+  EXPECT_EQ(std::string(got.int8s.begin(), got.int8s.end()), want.int8_values()) << where;
   EXPECT_EQ(Bits(info.scale), Bits(want.scale())) << where;
   EXPECT_EQ(info.zero_point, want.zero_point()) << where;
 }
