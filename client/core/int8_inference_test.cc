@@ -30,7 +30,16 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete[](void* p, size_t) noexcept { std::free(p); }
-#if defined(__GLIBC__)
+// Under AddressSanitizer the C allocator is ASan's own: only operator new is
+// counted there (memory from __libc_malloc would reach ASan's free).
+#if defined(__SANITIZE_ADDRESS__)
+#define FEDTINY_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FEDTINY_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__GLIBC__) && !defined(FEDTINY_UNDER_ASAN)
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
