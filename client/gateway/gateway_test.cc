@@ -1,0 +1,247 @@
+// A microcontroller's round through the gateway, end to end: the device side
+// speaks only nanopb (client/wire) over framed bytes on a socket pair, as over a
+// UART; the gateway relays to a real coordinator on 127.0.0.1, in a round
+// alongside a device that calls the coordinator over gRPC directly.
+#include "client/gateway/gateway.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/core/model.h"
+#include "client/transport/model_proto.h"
+#include "client/wire/wire.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/server.h"
+#include "gtest/gtest.h"
+#include "tools/base/sha256.h"
+
+namespace fedtiny::gateway {
+namespace {
+
+constexpr int kDim = 8 * 4 + 4;  // The head below: 8 -> 4.
+
+v1::TaskConfig Task() {
+  v1::TaskConfig c;
+  c.set_name("mcu");
+  c.set_population("mcu");
+  client::Head all = client::MakeHead({16, 8, 4}, 5);
+  client::Head head;
+  head.layers.assign(all.layers.begin() + 1, all.layers.end());
+  *c.mutable_model() = ModelToProto(client::Body({all.layers[0]}), head);
+  c.set_rounds(1);
+  c.set_clients_per_round(2);
+  c.set_min_reports(2);
+  c.set_round_deadline_ms(60'000);
+  return c;
+}
+
+// The device's side of the link: frames out, frames in, nothing else.
+class DeviceLink {
+ public:
+  explicit DeviceLink(int fd) : fd_(fd), decoder_(1 << 20) {}
+  void Send(const std::string& bytes) {
+    ASSERT_EQ(write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  Frame Receive() {
+    Frame f;
+    char buf[4096];
+    while (!decoder_.Next(&f)) {
+      const ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n <= 0) return Frame{FrameType::kError, "\x0e" "link closed"};
+      decoder_.Feed(buf, static_cast<size_t>(n));
+    }
+    return f;
+  }
+  Frame Call(FrameType type, const std::string& payload) {
+    Send(EncodeFrame(type, payload));
+    return Receive();
+  }
+
+ private:
+  int fd_;
+  FrameDecoder decoder_;
+};
+
+std::string Encoded(const std::function<wire::Result(wire::ByteSink&)>& encode) {
+  std::vector<uint8_t> buf(1 << 16);
+  wire::BufferSink sink(buf.data(), buf.size());
+  const wire::Result r = encode(sink);
+  EXPECT_TRUE(r.ok()) << r.message();
+  return std::string(reinterpret_cast<const char*>(buf.data()), sink.size());
+}
+
+class StringSink : public wire::ByteSink {
+ public:
+  bool Write(const uint8_t* data, size_t n) override {
+    bytes.append(reinterpret_cast<const char*>(data), n);
+    return true;
+  }
+  std::string bytes;
+};
+
+TEST(GatewayTest, AMicrocontrollerTakesPartInARealRoundThroughTheGateway) {
+  coordinator::Server::Options o;
+  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/gateway";
+  o.admin_token = "operator-secret-0123456789";
+  absl::StatusOr<coordinator::Server> server = coordinator::Server::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE(server->coordinator()->CreateTask(Task()).ok());
+  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  Gateway gateway(channel, {});
+  absl::Status served;
+  std::thread relay([&] { served = gateway.Serve(fds[1]); });
+  DeviceLink link(fds[0]);
+
+  // Noise on the line first: answered DATA_LOSS, and the link goes on.
+  link.Send("\x01\x02noise" + EncodeFrame(FrameType::kCheckIn, "x").substr(0, 9) + "garbage!!!!");
+  Frame lost = link.Receive();
+  ASSERT_EQ(lost.type, FrameType::kError);
+  EXPECT_EQ(static_cast<int>(lost.payload[0]), grpc::StatusCode::DATA_LOSS);
+
+  // Check in (nanopb).
+  const std::string secret = "mcu-1-secret-0123456789";
+  wire::CheckInFields ci;
+  ci.device_id = "mcu-1";
+  ci.population = "mcu";
+  ci.device_class = "mcu-m4";
+  ci.capabilities.has_fpu = true;
+  ci.capabilities.ram_bytes = 256 << 10;
+  ci.state.charging = true;
+  ci.state.idle = true;
+  ci.state.unmetered_network = true;
+  ci.state.battery_percent = 90;
+  ci.device_secret = {reinterpret_cast<const uint8_t*>(secret.data()), secret.size()};
+  Frame r = link.Call(FrameType::kCheckIn, Encoded([&](wire::ByteSink& s) {
+                        return wire::EncodeCheckInRequest(ci, s);
+                      }));
+  ASSERT_EQ(r.type, FrameType::kCheckInResponse) << r.payload.substr(1);
+  fedtiny_v1_CheckInResponse response = fedtiny_v1_CheckInResponse_init_zero;
+  ASSERT_TRUE(wire::DecodeCheckInResponse(reinterpret_cast<const uint8_t*>(r.payload.data()),
+                                          r.payload.size(), &response).ok());
+  ASSERT_EQ(response.which_outcome, fedtiny_v1_CheckInResponse_assignment_tag);
+  const fedtiny_v1_Assignment& a = response.outcome.assignment;
+  ASSERT_EQ(a.bundles_count, 1);
+  const fedtiny_v1_ModelBundle& bundle = a.bundles[0];
+
+  // Download in 1 KiB chunks, as a device with little RAM would, and verify.
+  StringSink model;
+  while (static_cast<int64_t>(model.bytes.size()) < bundle.size_bytes) {
+    fedtiny_v1_DownloadRequest d = fedtiny_v1_DownloadRequest_init_zero;
+    std::strncpy(d.task, a.task, sizeof(d.task) - 1);
+    d.round = a.round;
+    d.upload_token.size = a.upload_token.size;
+    std::memcpy(d.upload_token.bytes, a.upload_token.bytes, a.upload_token.size);
+    d.cluster = bundle.cluster;
+    d.offset = static_cast<int64_t>(model.bytes.size());
+    d.max_bytes = 1024;
+    std::strncpy(d.variant, bundle.variant, sizeof(d.variant) - 1);
+    Frame chunk = link.Call(FrameType::kDownload, Encoded([&](wire::ByteSink& s) {
+                              return wire::EncodeMessage(fedtiny_v1_DownloadRequest_fields, &d, s);
+                            }));
+    ASSERT_EQ(chunk.type, FrameType::kDownloadResponse) << chunk.payload.substr(1);
+    wire::BufferSource in(reinterpret_cast<const uint8_t*>(chunk.payload.data()), chunk.payload.size());
+    uint8_t scratch[64];
+    fedtiny_v1_DownloadResponse meta = fedtiny_v1_DownloadResponse_init_zero;
+    size_t got = 0;
+    ASSERT_TRUE(wire::DecodeDownloadResponse(in, chunk.payload.size(), scratch, sizeof(scratch), model,
+                                             &meta, &got).ok());
+    ASSERT_GT(got, 0u);
+    ASSERT_LE(got, 1024u);
+  }
+  const Sha256Digest digest = *Sha256(model.bytes);
+  ASSERT_EQ(bundle.sha256.size, digest.size());
+  EXPECT_EQ(std::memcmp(bundle.sha256.bytes, digest.data(), digest.size()), 0);
+
+  // Upload a delta (nanopb, streamed from the device's array).
+  std::vector<float> delta(kDim, 0.01f);
+  wire::Metric loss{"train_loss", 0.7};
+  wire::UploadFields up;
+  up.task = a.task;
+  up.round = a.round;
+  up.upload_token = {a.upload_token.bytes, a.upload_token.size};
+  up.cluster = bundle.cluster;
+  up.model_version = bundle.version;
+  up.example_count = 20;
+  up.delta = delta.data();
+  up.delta_count = delta.size();
+  up.metrics = &loss;
+  up.metric_count = 1;
+  up.device_secret = ci.device_secret;
+  Frame uploaded = link.Call(FrameType::kUpload, Encoded([&](wire::ByteSink& s) {
+                               return wire::EncodeUploadRequest(up, s);
+                             }));
+  ASSERT_EQ(uploaded.type, FrameType::kUploadResponse) << uploaded.payload.substr(1);
+
+  // A second upload of the same token is refused, and the refusal crosses the link.
+  Frame again = link.Call(FrameType::kUpload, Encoded([&](wire::ByteSink& s) {
+                            return wire::EncodeUploadRequest(up, s);
+                          }));
+  ASSERT_EQ(again.type, FrameType::kError);
+  EXPECT_EQ(static_cast<int>(again.payload[0]), grpc::StatusCode::ALREADY_EXISTS) << again.payload.substr(1);
+
+  // A phone over gRPC completes the round.
+  auto stub = v1::Federation::NewStub(channel);
+  v1::CheckInRequest phone;
+  phone.set_device_id("phone-1");
+  phone.set_device_secret("phone-1-secret-0123456789");
+  phone.set_population("mcu");
+  phone.mutable_capabilities()->set_has_fpu(true);
+  phone.mutable_state()->set_charging(true);
+  phone.mutable_state()->set_idle(true);
+  phone.mutable_state()->set_unmetered_network(true);
+  phone.mutable_state()->set_battery_percent(80);
+  v1::CheckInResponse pr;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CheckIn(&ctx, phone, &pr).ok());
+  }
+  ASSERT_TRUE(pr.has_assignment());
+  v1::UploadRequest pu;
+  pu.set_task(pr.assignment().task());
+  pu.set_round(pr.assignment().round());
+  pu.set_upload_token(pr.assignment().upload_token());
+  pu.set_model_version(pr.assignment().bundles(0).version());
+  pu.set_example_count(20);
+  pu.set_device_secret(phone.device_secret());
+  std::vector<float> pdelta(kDim, -0.01f);
+  pu.set_delta(std::string(reinterpret_cast<const char*>(pdelta.data()), pdelta.size() * 4));
+  {
+    grpc::ClientContext ctx;
+    v1::UploadResponse ur;
+    const grpc::Status s = stub->Upload(&ctx, pu, &ur);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  absl::StatusOr<v1::RoundInfo> round = server->coordinator()->GetRound("mcu", a.round);
+  ASSERT_TRUE(round.ok()) << round.status();
+  EXPECT_EQ(round->state(), v1::COMMITTED);
+  EXPECT_EQ(round->reported(), 2);
+  // The microcontroller is a device of its own in the fleet.
+  v1::ListDevicesRequest req;
+  req.set_task("mcu");
+  absl::StatusOr<v1::ListDevicesResponse> devices = server->coordinator()->ListDevices(req);
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->total(), 2);
+  EXPECT_EQ(devices->devices(0).device_id(), "mcu-1");
+  EXPECT_EQ(devices->devices(0).device_class(), "mcu-m4");
+  EXPECT_EQ(devices->devices(0).rounds_contributed(), 1);
+
+  shutdown(fds[0], SHUT_RDWR);
+  close(fds[0]);
+  relay.join();
+  close(fds[1]);
+  EXPECT_TRUE(served.ok()) << served;
+  EXPECT_GE(gateway.stats().frames_in, 4u);
+  EXPECT_GE(gateway.stats().bad_frames, 1u);
+}
+
+}  // namespace
+}  // namespace fedtiny::gateway
