@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/byte_io.h"
+#include "client/platform/linux/status_bridge.h"
 #include "tools/base/status_matchers.h"
 
 namespace fedtiny::client {
@@ -91,7 +92,7 @@ TEST(ExampleStoreTest, LoadRefusesHostileFilesQuickly) {
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 0, 1, good)), IsOk());
   EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // seen < size.
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, good)), IsOk());
-  absl::StatusOr<ExampleStore> ok = ExampleStore::Load(path, o);
+  StatusOr<ExampleStore> ok = ExampleStore::Load(path, o);
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->size(), 1);
 }
@@ -130,7 +131,7 @@ TEST(ExampleStoreTest, PersistsAndDetectsCorruption) {
   for (int i = 0; i < 7; ++i) ASSERT_THAT(s.Add({{0.5f * i, 1, -1}}, i % 3), IsOk());
   const std::string path = Tmp("store.bin");
   ASSERT_THAT(s.Save(path), IsOk());
-  absl::StatusOr<ExampleStore> back =
+  StatusOr<ExampleStore> back =
       ExampleStore::Load(path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst));
   ASSERT_THAT(back, IsOk());
   EXPECT_EQ(back->Labels(), s.Labels());
@@ -172,7 +173,7 @@ TEST(PersonalizationTest, PicksTheHeadFittingTheLocalLabels) {
   Head head_a = *FineTunePersonalHead(base, a.x, a.y, plan);
   Head head_b = *FineTunePersonalHead(base, b.x, b.y, plan);
   Data local_b = Separable(50, 8, 4, 3, /*permuted=*/true);
-  absl::StatusOr<ClusterChoice> c = PickCluster({head_a, head_b}, local_b.x, local_b.y);
+  StatusOr<ClusterChoice> c = PickCluster({head_a, head_b}, local_b.x, local_b.y);
   ASSERT_THAT(c, IsOk());
   EXPECT_EQ(c->cluster, 1);
   EXPECT_LT(c->losses[1], c->losses[0]);
@@ -200,7 +201,7 @@ TEST(TrainingJobTest, UnplugMidEpochCheckpointsAndResumesBitExactly) {
   const Head initial = MakeHead({8, 6, 4}, 2);
   SettableDeviceState always(kPluggedIdle);
   TrainingJob straight(Tmp("straight.ckpt"), &always);
-  absl::StatusOr<TrainOutcome> full = straight.Run("r1", initial, plan, d.x, d.y);
+  StatusOr<TrainOutcome> full = straight.Run("r1", initial, plan, d.x, d.y);
   ASSERT_THAT(full, IsOk());
   ASSERT_TRUE(full->completed);
   EXPECT_FALSE(straight.HasCheckpoint());
@@ -209,7 +210,7 @@ TEST(TrainingJobTest, UnplugMidEpochCheckpointsAndResumesBitExactly) {
   const std::string path = Tmp("job.ckpt");
   {
     TrainingJob job(path, &unplug);
-    absl::StatusOr<TrainOutcome> first = job.Run("r1", initial, plan, d.x, d.y);
+    StatusOr<TrainOutcome> first = job.Run("r1", initial, plan, d.x, d.y);
     ASSERT_THAT(first, IsOk());
     EXPECT_FALSE(first->completed);
     EXPECT_EQ(first->why_stopped, "not charging");
@@ -218,7 +219,7 @@ TEST(TrainingJobTest, UnplugMidEpochCheckpointsAndResumesBitExactly) {
   }
   // Later, plugged in again, in a new process (a new job object).
   TrainingJob resumed(path, &always);
-  absl::StatusOr<TrainOutcome> second = resumed.Run("r1", initial, plan, d.x, d.y);
+  StatusOr<TrainOutcome> second = resumed.Run("r1", initial, plan, d.x, d.y);
   ASSERT_THAT(second, IsOk());
   ASSERT_TRUE(second->completed);
   EXPECT_EQ(second->result.examples_seen, 400);
@@ -235,7 +236,7 @@ TEST(TrainingJobTest, OtherRoundCorruptCheckpointAndAbandon) {
   ASSERT_THAT(TrainingJob(path, &unplug).Run("r1", initial, plan, d.x, d.y), IsOk());
   // A checkpoint of round r1 does not leak into round r2.
   SettableDeviceState always(kPluggedIdle);
-  absl::StatusOr<TrainOutcome> r2 = TrainingJob(path, &always).Run("r2", initial, plan, d.x, d.y);
+  StatusOr<TrainOutcome> r2 = TrainingJob(path, &always).Run("r2", initial, plan, d.x, d.y);
   ASSERT_THAT(r2, IsOk());
   EXPECT_EQ(r2->result.examples_seen, 60);
   // A corrupt checkpoint is reported, not used; Abandon() clears it.

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "absl/types/span.h"
 #include "client/core/model.h"
 
@@ -31,7 +31,7 @@ class ExampleStore {
 
   // Adds one example; evicts per the policy when full. kInvalidArgument for a
   // wrong size, non-finite features or a negative label.
-  absl::Status Add(absl::Span<const float> features, int32_t label);
+  Status Add(absl::Span<const float> features, int32_t label);
 
   int64_t size() const { return static_cast<int64_t>(labels_.size()); }
   int64_t capacity() const { return capacity_; }
@@ -41,9 +41,9 @@ class ExampleStore {
   std::vector<int32_t> Labels() const { return {labels_.begin(), labels_.end()}; }
 
   // Writes atomically (temp, fsync, rename, fsync dir). kInternal on I/O errors.
-  absl::Status Save(const std::string& path) const;
+  Status Save(const std::string& path) const;
   // kNotFound if absent; kDataLoss if truncated, corrupt or for other options.
-  static absl::StatusOr<ExampleStore> Load(const std::string& path,
+  static StatusOr<ExampleStore> Load(const std::string& path,
                                            const ExampleStoreOptions& options);
 
  private:

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/core/dense_kernels.h"
+#include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
 #include "tools/base/byte_io.h"
 
 namespace fedtiny::client {
@@ -20,16 +21,16 @@ void EpochOrder(uint64_t seed, int epoch, std::vector<int64_t>& order) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& shape,
+StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& shape,
                                                                  const TrainPlan& plan) {
-  absl::Status valid = shape.Validate();
+  Status valid = shape.Validate();
   if (!valid.ok()) return valid;
   // Infinity passes "> 0" and ">= 0" and would turn the head into NaN.
   if (plan.epochs < 1 || plan.batch_size < 1 ||
       !(plan.learning_rate > 0 && std::isfinite(plan.learning_rate)) ||
       !(plan.momentum >= 0 && plan.momentum < 1) ||
       !(plan.proximal_mu >= 0 && std::isfinite(plan.proximal_mu))) {
-    return absl::InvalidArgumentError(
+    return InvalidArgumentError(
         "train plan: need epochs >= 1, batch_size >= 1, finite learning_rate > "
         "0, "
         "momentum in [0, 1), finite proximal_mu >= 0");
@@ -172,18 +173,18 @@ void HeadTrainer::Step(Head& head, const RowMatrixXf& features, absl::Span<const
   state.examples_seen += b;
 }
 
-absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features,
+StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features,
                                                absl::Span<const int32_t> labels,
                                                const std::function<bool()>& may_continue,
                                                TrainState& state) {
   if (head.num_params() != num_params_ || head.input_dim() != widths_.front() ||
       features.cols() != widths_.front() ||
       features.rows() != static_cast<int64_t>(labels.size())) {
-    return absl::InvalidArgumentError("train: head or data shape differs from the trainer's");
+    return InvalidArgumentError("train: head or data shape differs from the trainer's");
   }
   for (int32_t y : labels) {
     if (y < 0 || y >= widths_.back()) {
-      return absl::InvalidArgumentError(absl::StrCat("train: label ", y, " out of range"));
+      return InvalidArgumentError(absl::StrCat("train: label ", y, " out of range"));
     }
   }
   if (!state.started) {
@@ -208,7 +209,7 @@ absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& fe
                    [](float v) { return std::isfinite(v); }) ||
       !std::all_of(state.anchor.begin(), state.anchor.end(),
                    [](float v) { return std::isfinite(v); })) {
-    return absl::InvalidArgumentError(
+    return InvalidArgumentError(
         "train: the resumed state does not fit this plan, head or data");
   }
   order_.resize(n);
@@ -254,12 +255,12 @@ std::string TrainState::Serialize() const {
   return WithSha256Trailer(std::move(out));
 }
 
-absl::StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(bytes, "train state");
+StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
+  StatusOr<absl::string_view> body = FromAbsl(VerifySha256Trailer(bytes, "train state"));
   if (!body.ok()) return body.status();
   const absl::string_view magic = body->substr(0, 4);
   if (magic != kMagic && magic != kLegacyMagic) {
-    return absl::DataLossError("train state: not a train state");
+    return DataLossError("train state: not a train state");
   }
   ByteReader r(body->substr(4));
   TrainState s;
@@ -267,7 +268,7 @@ absl::StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
   if (!r.Get(started) || !r.Get(s.epoch) || !r.Get(s.next_batch) || !r.Get(s.examples_seen) ||
       !r.Get(s.loss_sum) || (magic == kMagic && !r.Get(s.correct)) || !r.GetFloats(s.velocity) ||
       !r.GetFloats(s.anchor) || !r.AtEnd()) {
-    return absl::DataLossError("train state: malformed body");
+    return DataLossError("train state: malformed body");
   }
   s.started = started != 0;
   return s;

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "client/core/model.h"
 
 namespace fedtiny::client {
@@ -58,7 +58,7 @@ struct TrainState {
   // "FTTS"): such a state resumes with correct = 0, so its run counts only the
   // examples seen after the resumption.
   std::string Serialize() const;
-  static absl::StatusOr<TrainState> Parse(const std::string& bytes);
+  static StatusOr<TrainState> Parse(const std::string& bytes);
 };
 
 // The example order of `epoch` (a permutation of [0, order.size())): a
@@ -85,7 +85,7 @@ class HeadTrainer {
   // learning rate not finite and > 0, momentum outside [0, 1), proximal mu not
   // finite and >= 0). Buffers grow with the batch size: a plan from outside is
   // checked against the device's ranges first (client/transport/limits.h).
-  static absl::StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
+  static StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
                                                              const TrainPlan& plan);
 
   // Trains `head` in place on `features` (n x head input, row-major) and
@@ -93,7 +93,7 @@ class HeadTrainer {
   // out of range, or when a resumed `state` does not fit this plan, head or data
   // (buffer sizes, positions, non-finite values, correct outside [0,
   // examples_seen]); nothing is trained then. Blocks for the duration of training.
-  absl::StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
+  StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
                                     absl::Span<const int32_t> labels,
                                     const std::function<bool()>& may_continue, TrainState& state);
 

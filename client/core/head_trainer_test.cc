@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "tools/base/byte_io.h"
+#include "client/platform/linux/status_bridge.h"
 #include "tools/base/status_matchers.h"
 
 // Counts heap allocations while g_counting is set (this test binary only).
@@ -190,7 +191,7 @@ TEST(HeadTrainerTest, StopsWithinOneBatchAndResumesBitExactly) {
     TrainState s;
     int calls = 0;
     // The device is unplugged before the 20th batch.
-    absl::StatusOr<TrainResult> r = t->Train(
+    StatusOr<TrainResult> r = t->Train(
         interrupted, data.x, data.y, [&] { return ++calls < 20; }, s);
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->reason, StopReason::kIneligible);
@@ -199,10 +200,10 @@ TEST(HeadTrainerTest, StopsWithinOneBatchAndResumesBitExactly) {
     saved = s.Serialize();
   }
   // A new process: a new trainer and the state read back from bytes.
-  absl::StatusOr<TrainState> restored = TrainState::Parse(saved);
+  StatusOr<TrainState> restored = TrainState::Parse(saved);
   ASSERT_THAT(restored, IsOk());
   auto t = *HeadTrainer::Create(interrupted, plan);
-  absl::StatusOr<TrainResult> r = t->Train(interrupted, data.x, data.y, kAlways, *restored);
+  StatusOr<TrainResult> r = t->Train(interrupted, data.x, data.y, kAlways, *restored);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->reason, StopReason::kCompleted);
   EXPECT_EQ(r->examples_seen, 300);
@@ -223,7 +224,7 @@ TEST(HeadTrainerTest, AResumedStateThatDoesNotFitIsRefused) {
     s.anchor = before;
     mutate(s);
     return t->Train(head, data.x, data.y, kAlways, s).status().code() ==
-           absl::StatusCode::kInvalidArgument;
+           StatusCode::kInvalidArgument;
   };
   EXPECT_FALSE(refused([](TrainState&) {}));  // A fitting state trains.
   head = MakeHead({16, 12, 5}, 1);
@@ -259,7 +260,7 @@ TEST(HeadTrainerTest, NoHeapAllocationInTheStepLoopAndWithinBudget) {
   g_allocations = 0;
   // Count from the first batch to the last: everything in between is the step
   // loop.
-  absl::StatusOr<TrainResult> r = trainer->Train(
+  StatusOr<TrainResult> r = trainer->Train(
       head, data.x, data.y,
       [&] {
         if (++calls == 1) g_counting = true;
@@ -325,13 +326,13 @@ TEST(HeadTrainerTest, CorrectCountsPredictionsBeforeEachStepAcrossResumptions) {
       independent += Evaluate(head, one, absl::MakeConstSpan(&y, 1))->accuracy == 1.0;
     }
     bool asked = false;  // One batch per call.
-    absl::StatusOr<TrainResult> r = trainer->Train(
+    StatusOr<TrainResult> r = trainer->Train(
         head, data.x, data.y, [&] { return !std::exchange(asked, true); }, state);
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->correct, independent);
     if (r->reason == StopReason::kCompleted) break;
     ++stops;
-    absl::StatusOr<TrainState> restored = TrainState::Parse(state.Serialize());
+    StatusOr<TrainState> restored = TrainState::Parse(state.Serialize());
     ASSERT_THAT(restored, IsOk());
     EXPECT_EQ(restored->correct, state.correct);
     state = *std::move(restored);
@@ -353,7 +354,7 @@ TEST(HeadTrainerTest, ParsesTheFormerStateFormat) {
   PutValue(body, double{12.5});
   PutFloats(body, {1.f, 2.f});
   PutFloats(body, {});
-  absl::StatusOr<TrainState> s = TrainState::Parse(WithSha256Trailer(body));
+  StatusOr<TrainState> s = TrainState::Parse(WithSha256Trailer(body));
   ASSERT_THAT(s, IsOk());
   EXPECT_TRUE(s->started);
   EXPECT_EQ(s->epoch, 1);

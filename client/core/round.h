@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "absl/types/span.h"
 #include "client/core/head_trainer.h"
 #include "client/core/model.h"
@@ -28,7 +28,7 @@ struct LocalTraining {
 
 // Trains `head` (a copy of heads[cluster]) in place. The device trains through
 // its checkpointed TrainingJob; the simulator through a reused HeadTrainer.
-using TrainFn = absl::FunctionRef<absl::StatusOr<LocalTraining>(int cluster, Head& head)>;
+using TrainFn = absl::FunctionRef<StatusOr<LocalTraining>(int cluster, Head& head)>;
 
 struct DeviceUpdate {
   bool completed = true;    // false: paused; nothing to upload yet.
@@ -44,7 +44,7 @@ struct DeviceUpdate {
 
 // kInvalidArgument for no heads or shapes that disagree; kInvalidArgument for a
 // diverged (non-finite) update; the trainer's errors as they are.
-absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
+StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
                                       absl::Span<const int32_t> labels, double clip_norm,
                                       TrainFn train);
 

@@ -7,9 +7,10 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
 #include "tools/base/atomic_file.h"
 #include "tools/base/byte_io.h"
-#include "tools/base/status_macros.h"
+#include "client/core/status.h"
 
 namespace fedtiny::client {
 
@@ -33,15 +34,15 @@ struct Decoded {
   TrainState state;
 };
 
-absl::StatusOr<Decoded> Decode(const std::string& bytes, const std::string& path) {
-  const absl::Status corrupt = absl::DataLossError(absl::StrCat(path, ": corrupt checkpoint"));
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(bytes, path);
+StatusOr<Decoded> Decode(const std::string& bytes, const std::string& path) {
+  const Status corrupt = DataLossError(absl::StrCat(path, ": corrupt checkpoint"));
+  StatusOr<absl::string_view> body = FromAbsl(VerifySha256Trailer(bytes, path));
   if (!body.ok() || body->substr(0, 4) != absl::string_view(kMagic, 4)) return corrupt;
   ByteReader r(body->substr(4));
   uint32_t id_len = 0;
   Decoded out;
   if (!r.Get(id_len) || !r.GetBytes(id_len, out.round_id) || !r.GetFloats(out.head)) return corrupt;
-  ASSIGN_OR_RETURN(out.state, TrainState::Parse(std::string(r.rest())));
+  CLIENT_ASSIGN_OR_RETURN(out.state, TrainState::Parse(std::string(r.rest())));
   return out;
 }
 
@@ -56,44 +57,44 @@ bool TrainingJob::HasCheckpoint() const {
   return stat(path_.c_str(), &st) == 0;
 }
 
-absl::Status TrainingJob::Abandon() {
+Status TrainingJob::Abandon() {
   if (unlink(path_.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("cannot delete ", path_, ": ", std::strerror(errno)));
+    return InternalError(absl::StrCat("cannot delete ", path_, ": ", std::strerror(errno)));
   }
-  return absl::OkStatus();
+  return OkStatus();
 }
 
-absl::StatusOr<TrainOutcome> TrainingJob::Run(const std::string& round_id, const Head& initial,
+StatusOr<TrainOutcome> TrainingJob::Run(const std::string& round_id, const Head& initial,
                                               const TrainPlan& plan,
                                               const RowMatrixXf& features,
                                               absl::Span<const int32_t> labels) {
   TrainOutcome outcome;
   outcome.head = initial;
   TrainState state;
-  absl::StatusOr<std::string> saved = ReadFile(path_);
+  StatusOr<std::string> saved = FromAbsl(ReadFile(path_));
   if (saved.ok()) {
-    ASSIGN_OR_RETURN(Decoded d, Decode(*saved, path_));
+    CLIENT_ASSIGN_OR_RETURN(Decoded d, Decode(*saved, path_));
     if (d.round_id == round_id) {
-      RETURN_IF_ERROR(outcome.head.Unflatten(d.head));
+      CLIENT_RETURN_IF_ERROR(outcome.head.Unflatten(d.head));
       state = std::move(d.state);
     }
-  } else if (saved.status().code() != absl::StatusCode::kNotFound) {
+  } else if (saved.status().code() != StatusCode::kNotFound) {
     return saved.status();
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<HeadTrainer> trainer, HeadTrainer::Create(initial, plan));
+  CLIENT_ASSIGN_OR_RETURN(std::unique_ptr<HeadTrainer> trainer, HeadTrainer::Create(initial, plan));
   std::string why;
-  ASSIGN_OR_RETURN(outcome.result,
+  CLIENT_ASSIGN_OR_RETURN(outcome.result,
                    trainer->Train(outcome.head, features, labels, [&] {
                      why = policy_.WhyNot(device_->Read());
                      return why.empty();
                    }, state));
   outcome.completed = outcome.result.reason == StopReason::kCompleted;
   if (outcome.completed) {
-    RETURN_IF_ERROR(Abandon());  // Nothing left to resume.
+    CLIENT_RETURN_IF_ERROR(Abandon());  // Nothing left to resume.
     return outcome;
   }
   outcome.why_stopped = why;
-  RETURN_IF_ERROR(WriteFileAtomically(path_, Encode(round_id, outcome.head.Flatten(), state)));
+  CLIENT_RETURN_IF_ERROR(FromAbsl(WriteFileAtomically(path_, Encode(round_id, outcome.head.Flatten(), state))));
   return outcome;
 }
 

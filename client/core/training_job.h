@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "client/core/eligibility.h"
 #include "client/core/head_trainer.h"
 
@@ -31,12 +31,12 @@ class TrainingJob {
   // A checkpoint of another round is discarded. kDataLoss when the checkpoint is
   // corrupt (call Abandon() to start over), kInvalidArgument for bad shapes,
   // kInternal for I/O errors. Blocks while training.
-  absl::StatusOr<TrainOutcome> Run(const std::string& round_id, const Head& initial,
+  StatusOr<TrainOutcome> Run(const std::string& round_id, const Head& initial,
                                    const TrainPlan& plan, const RowMatrixXf& features,
                                    absl::Span<const int32_t> labels);
 
   // Deletes the checkpoint (the round is given up). OK if there is none.
-  absl::Status Abandon();
+  Status Abandon();
   bool HasCheckpoint() const;
 
  private:

@@ -14,6 +14,7 @@
 #include "client/core/example_store.h"
 #include "client/core/model.h"
 #include "client/core/training_job.h"
+#include "client/platform/linux/status_bridge.h"
 
 using namespace fedtiny::client;  // NOLINT: a short example.
 
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
   const std::vector<int32_t> labels = store.Labels();
   auto outcome = job.Run("r42", received, plan, features, labels);
   if (!outcome.ok()) {
-    std::printf("training failed: %s\n", outcome.status().ToString().c_str());
+    std::printf("training failed: %s\n", ToAbsl(outcome.status()).ToString().c_str());
     return 1;
   }
   if (!outcome->completed) {

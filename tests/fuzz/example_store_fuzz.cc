@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "client/platform/linux/status_bridge.h"
 #include "client/core/example_store.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -46,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                       "example count overflows the size check"))
     return 0;
   absl::StatusOr<client::ExampleStore> store =
-      client::ExampleStore::Load(WriteScratch("examples", bytes), options);
+      client::ToAbsl(client::ExampleStore::Load(WriteScratch("examples", bytes), options));
   if (!store.ok()) {
     FUZZ_CHECK(store.status().code() == absl::StatusCode::kDataLoss)
         << store.status();
@@ -71,15 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::string copy = WriteScratch("examples-copy", "");
-  FUZZ_CHECK_OK(store->Save(copy));
+  FUZZ_CHECK_OK(client::ToAbsl(store->Save(copy)));
   absl::StatusOr<client::ExampleStore> back =
-      client::ExampleStore::Load(copy, options);
+      client::ToAbsl(client::ExampleStore::Load(copy, options));
   FUZZ_CHECK_OK(back) << "a saved store does not load";
   FUZZ_CHECK(back->Features() == features && back->Labels() == labels &&
              back->seen() == store->seen());
 
   const float x[3] = {0.5f, -1.f, 2.f};
-  for (int i = 0; i < 6; ++i) FUZZ_CHECK_OK(store->Add(x, i));
+  for (int i = 0; i < 6; ++i) FUZZ_CHECK_OK(client::ToAbsl(store->Add(x, i)));
   FUZZ_CHECK(store->size() <= store->capacity());
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "client/platform/linux/status_bridge.h"
 #include "client/core/eligibility.h"
 #include "client/core/head_trainer.h"
 #include "client/core/training_job.h"
@@ -75,7 +76,7 @@ bool Unsafe(const client::TrainState& s, int64_t num_params) {
 }
 
 void FuzzTrainState(const std::string& bytes, uint8_t mode) {
-  absl::StatusOr<client::TrainState> state = client::TrainState::Parse(bytes);
+  absl::StatusOr<client::TrainState> state = client::ToAbsl(client::TrainState::Parse(bytes));
   if (!state.ok()) {
     FUZZ_CHECK(state.status().code() == absl::StatusCode::kDataLoss)
         << state.status();
@@ -89,7 +90,7 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
     // The former format (before `correct`) re-serializes in the current one,
     // which must read back to the same state.
     absl::StatusOr<client::TrainState> again =
-        client::TrainState::Parse(state->Serialize());
+        client::ToAbsl(client::TrainState::Parse(state->Serialize()));
     FUZZ_CHECK_OK(again);
     FUZZ_CHECK(again->Serialize() == state->Serialize())
         << "a former-format state does not round-trip through the current one";
@@ -104,7 +105,7 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
                       "resumed state not validated"))
     return;
   absl::StatusOr<std::unique_ptr<client::HeadTrainer>> trainer =
-      client::HeadTrainer::Create(head, plan);
+      client::ToAbsl(client::HeadTrainer::Create(head, plan));
   FUZZ_CHECK_OK(trainer);
   Data data;
   // A fresh run takes epochs * ceil(n / batch) batches; a resumed one at most
@@ -112,8 +113,8 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
   const int64_t batches =
       plan.epochs * ((kExamples + plan.batch_size - 1) / plan.batch_size);
   Budget budget(batches + 1);
-  absl::StatusOr<client::TrainResult> r = (*trainer)->Train(
-      head, data.x, data.y, [&] { return budget.Next(); }, *state);
+  absl::StatusOr<client::TrainResult> r = client::ToAbsl((*trainer)->Train(
+      head, data.x, data.y, [&] { return budget.Next(); }, *state));
   if (!r.ok()) {
     FUZZ_CHECK(r.status().code() == absl::StatusCode::kInvalidArgument ||
                r.status().code() == absl::StatusCode::kDataLoss)
@@ -153,7 +154,7 @@ bool UnsafeCheckpoint(const std::string& bytes) {
     return false;
   }
   absl::StatusOr<client::TrainState> s =
-      client::TrainState::Parse(std::string(r.rest()));
+      client::ToAbsl(client::TrainState::Parse(std::string(r.rest())));
   return s.ok() && Unsafe(*s, 8);
 }
 
@@ -172,7 +173,7 @@ void FuzzCheckpoint(std::string bytes, uint8_t mode) {
   const client::Head initial = client::MakeHead({3, 2}, 5);
   Data data;
   absl::StatusOr<client::TrainOutcome> out =
-      job.Run("round-1", initial, Plan(mode), data.x, data.y);
+      client::ToAbsl(job.Run("round-1", initial, Plan(mode), data.x, data.y));
   if (!out.ok()) {
     FUZZ_CHECK(out.status().code() == absl::StatusCode::kDataLoss ||
                out.status().code() == absl::StatusCode::kInvalidArgument)
