@@ -4,7 +4,7 @@
 #include <limits>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
+#include "client/core/str_cat.h"
 #include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
 #include "tools/base/atomic_file.h"
 #include "tools/base/byte_io.h"
@@ -24,9 +24,9 @@ ExampleStore::ExampleStore(const ExampleStoreOptions& options)
                                             : options.max_examples))),
       rng_(options.seed) {}
 
-Status ExampleStore::Add(absl::Span<const float> features, int32_t label) {
+Status ExampleStore::Add(Span<const float> features, int32_t label) {
   if (static_cast<int64_t>(features.size()) != options_.input_dim) {
-    return InvalidArgumentError(absl::StrCat(
+    return InvalidArgumentError(StrCat(
         "example has ", features.size(), " features, expected ", options_.input_dim));
   }
   for (float f : features) {
@@ -84,7 +84,7 @@ StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
   StatusOr<absl::string_view> body = FromAbsl(VerifySha256Trailer(*bytes, path));
   if (!body.ok()) return body.status();
   if (body->substr(0, 4) != absl::string_view(kMagic, 4)) {
-    return DataLossError(absl::StrCat(path, ": not an example store"));
+    return DataLossError(StrCat(path, ": not an example store"));
   }
   ByteReader r(body->substr(4));
   uint32_t version = 0;
@@ -96,7 +96,7 @@ StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
   const uint64_t record = 4 + static_cast<uint64_t>(header ? dim : 0) * sizeof(float);
   if (!header || r.rest().size() % record != 0 ||
       static_cast<uint64_t>(n) != r.rest().size() / record) {
-    return DataLossError(absl::StrCat(path, ": malformed or for another input size"));
+    return DataLossError(StrCat(path, ": malformed or for another input size"));
   }
   ExampleStore store(options);
   for (int64_t i = 0; i < n; ++i) {
@@ -105,7 +105,7 @@ StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
     r.Get(label);
     r.GetRawFloats(dim, row.data());
     if (label < 0 || !std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
-      return DataLossError(absl::StrCat(path, ": example ", i, " has a negative label or NaN/Inf"));
+      return DataLossError(StrCat(path, ": example ", i, " has a negative label or NaN/Inf"));
     }
     if (store.size() < store.capacity()) {
       store.features_.push_back(std::move(row));

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "client/core/status.h"
-#include "absl/types/span.h"
+#include "client/core/span.h"
 #include "client/core/model.h"
 
 namespace fedtiny::client {
@@ -31,7 +31,7 @@ class ExampleStore {
 
   // Adds one example; evicts per the policy when full. kInvalidArgument for a
   // wrong size, non-finite features or a negative label.
-  Status Add(absl::Span<const float> features, int32_t label);
+  Status Add(Span<const float> features, int32_t label);
 
   int64_t size() const { return static_cast<int64_t>(labels_.size()); }
   int64_t capacity() const { return capacity_; }

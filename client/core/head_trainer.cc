@@ -5,7 +5,7 @@
 #include <cstring>
 #include <random>
 
-#include "absl/strings/str_cat.h"
+#include "client/core/str_cat.h"
 #include "client/core/dense_kernels.h"
 #include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
 #include "tools/base/byte_io.h"
@@ -106,7 +106,7 @@ void HeadTrainer::UpdateLayer(DenseLayer& layer, int l, int64_t b, float* veloci
   Blend(bias, 1.f, -lr, velocity + nw, nullptr, out);
 }
 
-void HeadTrainer::LossDelta(absl::Span<const int32_t> labels, const int64_t* idx, int64_t b,
+void HeadTrainer::LossDelta(Span<const int32_t> labels, const int64_t* idx, int64_t b,
                             TrainState& state) {
   const int64_t classes = widths_.back();
   const float* logits = acts_.back().data();
@@ -135,7 +135,7 @@ void HeadTrainer::LossDelta(absl::Span<const int32_t> labels, const int64_t* idx
   }
 }
 
-void HeadTrainer::Step(Head& head, const RowMatrixXf& features, absl::Span<const int32_t> labels,
+void HeadTrainer::Step(Head& head, const RowMatrixXf& features, Span<const int32_t> labels,
                        const int64_t* idx, int64_t b, TrainState& state) {
   const int num_layers = static_cast<int>(head.layers.size());
   const int64_t bs = plan_.batch_size;
@@ -174,7 +174,7 @@ void HeadTrainer::Step(Head& head, const RowMatrixXf& features, absl::Span<const
 }
 
 StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features,
-                                               absl::Span<const int32_t> labels,
+                                               Span<const int32_t> labels,
                                                const std::function<bool()>& may_continue,
                                                TrainState& state) {
   if (head.num_params() != num_params_ || head.input_dim() != widths_.front() ||
@@ -184,7 +184,7 @@ StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features
   }
   for (int32_t y : labels) {
     if (y < 0 || y >= widths_.back()) {
-      return InvalidArgumentError(absl::StrCat("train: label ", y, " out of range"));
+      return InvalidArgumentError(StrCat("train: label ", y, " out of range"));
     }
   }
   if (!state.started) {

@@ -94,7 +94,7 @@ class HeadTrainer {
   // (buffer sizes, positions, non-finite values, correct outside [0,
   // examples_seen]); nothing is trained then. Blocks for the duration of training.
   StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
-                                    absl::Span<const int32_t> labels,
+                                    Span<const int32_t> labels,
                                     const std::function<bool()>& may_continue, TrainState& state);
 
   // Bytes of weights + every training buffer (the working set of a step).
@@ -105,10 +105,10 @@ class HeadTrainer {
 
  private:
   HeadTrainer(const Head& shape, const TrainPlan& plan);
-  void Step(Head& head, const RowMatrixXf& features, absl::Span<const int32_t> labels,
+  void Step(Head& head, const RowMatrixXf& features, Span<const int32_t> labels,
             const int64_t* idx, int64_t b, TrainState& state);
   // Softmax cross-entropy of the logits into delta_a_: (softmax - onehot) / b.
-  void LossDelta(absl::Span<const int32_t> labels, const int64_t* idx, int64_t b,
+  void LossDelta(Span<const int32_t> labels, const int64_t* idx, int64_t b,
                  TrainState& state);
   void UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity, const float* anchor);
   const float* const* Rows(int l) const { return rows_.data() + l * plan_.batch_size; }

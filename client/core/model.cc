@@ -5,13 +5,13 @@
 #include <limits>
 #include <random>
 
-#include "absl/strings/str_cat.h"
+#include "client/core/str_cat.h"
 #include "tools/base/int8_quant.h"
 
 namespace fedtiny::client {
 
 QuantizedDenseLayer Quantize(const DenseLayer& layer) {
-  const absl::Span<const float> w(layer.w.data(), static_cast<size_t>(layer.w.size()));
+  const Span<const float> w(layer.w.data(), static_cast<size_t>(layer.w.size()));
   const Int8Affine affine = ChooseInt8Affine(w);
   QuantizedDenseLayer q;
   q.scale = affine.scale;
@@ -92,7 +92,7 @@ StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
   RowMatrixXf x = inputs;
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (x.cols() != InOf(layers_[i])) {
-      return InvalidArgumentError(absl::StrCat(
+      return InvalidArgumentError(StrCat(
           "body layer ", i, " expects ", InOf(layers_[i]), " inputs, got ", x.cols()));
     }
     x = std::visit([&x](const auto& l) { return Apply(l, x); }, layers_[i]);
@@ -125,11 +125,11 @@ Status Head::Validate() const {
   for (size_t i = 0; i < layers.size(); ++i) {
     const DenseLayer& l = layers[i];
     if (l.b.size() != l.out() || l.out() == 0 || l.in() == 0) {
-      return InvalidArgumentError(absl::StrCat("head layer ", i, " is malformed"));
+      return InvalidArgumentError(StrCat("head layer ", i, " is malformed"));
     }
     if (i > 0 && layers[i - 1].out() != l.in()) {
       return InvalidArgumentError(
-          absl::StrCat("head layer ", i, " input width differs from layer ", i - 1));
+          StrCat("head layer ", i, " input width differs from layer ", i - 1));
     }
   }
   if (layers.back().relu) {
@@ -154,9 +154,9 @@ std::vector<float> Head::Flatten() const {
   return flat;
 }
 
-Status Head::Unflatten(absl::Span<const float> flat) {
+Status Head::Unflatten(Span<const float> flat) {
   if (static_cast<int64_t>(flat.size()) != num_params()) {
-    return InvalidArgumentError(absl::StrCat(
+    return InvalidArgumentError(StrCat(
         "head has ", num_params(), " parameters, got ", flat.size()));
   }
   const float* p = flat.data();
@@ -186,7 +186,7 @@ Head MakeHead(const std::vector<int64_t>& widths, uint64_t seed) {
 }
 
 StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
-                                    absl::Span<const int32_t> labels) {
+                                    Span<const int32_t> labels) {
   if (static_cast<size_t>(features.rows()) != labels.size() ||
       features.cols() != head.input_dim()) {
     return InvalidArgumentError("evaluate: features and labels disagree with the head");

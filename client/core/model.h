@@ -11,7 +11,7 @@
 
 #include "Eigen/Core"
 #include "client/core/status.h"
-#include "absl/types/span.h"
+#include "client/core/span.h"
 
 namespace fedtiny::client {
 
@@ -77,7 +77,7 @@ struct Head {
   // the update format the coordinator aggregates.
   std::vector<float> Flatten() const;
   // The inverse; kInvalidArgument for a wrong size.
-  Status Unflatten(absl::Span<const float> flat);
+  Status Unflatten(Span<const float> flat);
 };
 
 // A head of the given widths (e.g. {128, 64, 10}) with Glorot-uniform weights
@@ -91,7 +91,7 @@ struct Evaluation {
   int64_t examples = 0;
 };
 StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
-                                    absl::Span<const int32_t> labels);
+                                    Span<const int32_t> labels);
 
 }  // namespace fedtiny::client
 

@@ -6,7 +6,7 @@ namespace fedtiny::client {
 
 StatusOr<ClusterChoice> PickCluster(const std::vector<Head>& heads,
                                           const RowMatrixXf& features,
-                                          absl::Span<const int32_t> labels) {
+                                          Span<const int32_t> labels) {
   if (heads.empty()) return InvalidArgumentError("no cluster heads");
   ClusterChoice choice;
   for (size_t k = 0; k < heads.size(); ++k) {
@@ -18,7 +18,7 @@ StatusOr<ClusterChoice> PickCluster(const std::vector<Head>& heads,
 }
 
 StatusOr<Head> FineTunePersonalHead(const Head& global, const RowMatrixXf& features,
-                                          absl::Span<const int32_t> labels,
+                                          Span<const int32_t> labels,
                                           const TrainPlan& plan) {
   CLIENT_ASSIGN_OR_RETURN(std::unique_ptr<HeadTrainer> trainer, HeadTrainer::Create(global, plan));
   Head personal = global;

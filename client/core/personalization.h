@@ -22,12 +22,12 @@ struct ClusterChoice {
 // kInvalidArgument when `heads` is empty or shapes disagree with the data.
 StatusOr<ClusterChoice> PickCluster(const std::vector<Head>& heads,
                                           const RowMatrixXf& features,
-                                          absl::Span<const int32_t> labels);
+                                          Span<const int32_t> labels);
 
 // Returns `global` fine-tuned on the local data with `plan` (not interruptible:
 // a personal head is cheap and local).
 StatusOr<Head> FineTunePersonalHead(const Head& global, const RowMatrixXf& features,
-                                          absl::Span<const int32_t> labels,
+                                          Span<const int32_t> labels,
                                           const TrainPlan& plan);
 
 }  // namespace fedtiny::client

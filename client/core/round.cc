@@ -33,7 +33,7 @@ void ClipToNorm(std::vector<float>& delta, double max_norm) {
 }
 
 StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
-                                      absl::Span<const int32_t> labels, double clip_norm,
+                                      Span<const int32_t> labels, double clip_norm,
                                       TrainFn train) {
   if (heads.empty()) return InvalidArgumentError("round: no heads");
   DeviceUpdate u;

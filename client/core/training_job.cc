@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
+#include "client/core/str_cat.h"
 #include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
 #include "tools/base/atomic_file.h"
 #include "tools/base/byte_io.h"
@@ -35,7 +35,7 @@ struct Decoded {
 };
 
 StatusOr<Decoded> Decode(const std::string& bytes, const std::string& path) {
-  const Status corrupt = DataLossError(absl::StrCat(path, ": corrupt checkpoint"));
+  const Status corrupt = DataLossError(StrCat(path, ": corrupt checkpoint"));
   StatusOr<absl::string_view> body = FromAbsl(VerifySha256Trailer(bytes, path));
   if (!body.ok() || body->substr(0, 4) != absl::string_view(kMagic, 4)) return corrupt;
   ByteReader r(body->substr(4));
@@ -59,7 +59,7 @@ bool TrainingJob::HasCheckpoint() const {
 
 Status TrainingJob::Abandon() {
   if (unlink(path_.c_str()) != 0 && errno != ENOENT) {
-    return InternalError(absl::StrCat("cannot delete ", path_, ": ", std::strerror(errno)));
+    return InternalError(StrCat("cannot delete ", path_, ": ", std::strerror(errno)));
   }
   return OkStatus();
 }
@@ -67,7 +67,7 @@ Status TrainingJob::Abandon() {
 StatusOr<TrainOutcome> TrainingJob::Run(const std::string& round_id, const Head& initial,
                                               const TrainPlan& plan,
                                               const RowMatrixXf& features,
-                                              absl::Span<const int32_t> labels) {
+                                              Span<const int32_t> labels) {
   TrainOutcome outcome;
   outcome.head = initial;
   TrainState state;

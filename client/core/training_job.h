@@ -33,7 +33,7 @@ class TrainingJob {
   // kInternal for I/O errors. Blocks while training.
   StatusOr<TrainOutcome> Run(const std::string& round_id, const Head& initial,
                                    const TrainPlan& plan, const RowMatrixXf& features,
-                                   absl::Span<const int32_t> labels);
+                                   Span<const int32_t> labels);
 
   // Deletes the checkpoint (the round is given up). OK if there is none.
   Status Abandon();
