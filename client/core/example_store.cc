@@ -5,9 +5,7 @@
 #include <cstring>
 
 #include "client/core/str_cat.h"
-#include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
-#include "tools/base/atomic_file.h"
-#include "tools/base/byte_io.h"
+#include "client/core/byte_io.h"
 
 namespace fedtiny::client {
 
@@ -63,7 +61,7 @@ RowMatrixXf ExampleStore::Features() const {
   return m;
 }
 
-Status ExampleStore::Save(const std::string& path) const {
+Status ExampleStore::Save(const Platform& platform, const std::string& path) const {
   std::string out(kMagic, 4);
   PutValue(out, kVersion);
   PutValue(out, options_.input_dim);
@@ -74,16 +72,17 @@ Status ExampleStore::Save(const std::string& path) const {
     out.append(reinterpret_cast<const char*>(features_[i].data()),
                options_.input_dim * sizeof(float));
   }
-  return FromAbsl(WriteFileAtomically(path, WithSha256Trailer(std::move(out))));
+  return platform.storage.WriteFileAtomically(path,
+                                              WithSha256Trailer(std::move(out), platform.crypto));
 }
 
-StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
+StatusOr<ExampleStore> ExampleStore::Load(const Platform& platform, const std::string& path,
                                                 const ExampleStoreOptions& options) {
-  StatusOr<std::string> bytes = FromAbsl(ReadFile(path));
+  StatusOr<std::string> bytes = platform.storage.ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  StatusOr<absl::string_view> body = FromAbsl(VerifySha256Trailer(*bytes, path));
+  StatusOr<std::string_view> body = VerifySha256Trailer(*bytes, path, platform.crypto);
   if (!body.ok()) return body.status();
-  if (body->substr(0, 4) != absl::string_view(kMagic, 4)) {
+  if (body->substr(0, 4) != std::string_view(kMagic, 4)) {
     return DataLossError(StrCat(path, ": not an example store"));
   }
   ByteReader r(body->substr(4));

@@ -13,6 +13,7 @@
 #include "client/core/status.h"
 #include "client/core/span.h"
 #include "client/core/model.h"
+#include "client/core/platform.h"
 
 namespace fedtiny::client {
 
@@ -40,11 +41,12 @@ class ExampleStore {
   RowMatrixXf Features() const;
   std::vector<int32_t> Labels() const { return {labels_.begin(), labels_.end()}; }
 
-  // Writes atomically (temp, fsync, rename, fsync dir). kInternal on I/O errors.
-  Status Save(const std::string& path) const;
+  // Writes atomically through the platform's storage, with a SHA-256 trailer
+  // from its crypto. kInternal on I/O errors.
+  Status Save(const Platform& platform, const std::string& path) const;
   // kNotFound if absent; kDataLoss if truncated, corrupt or for other options.
-  static StatusOr<ExampleStore> Load(const std::string& path,
-                                           const ExampleStoreOptions& options);
+  static StatusOr<ExampleStore> Load(const Platform& platform, const std::string& path,
+                                     const ExampleStoreOptions& options);
 
  private:
   ExampleStoreOptions options_;

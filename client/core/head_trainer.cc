@@ -7,8 +7,7 @@
 
 #include "client/core/str_cat.h"
 #include "client/core/dense_kernels.h"
-#include "client/platform/linux/status_bridge.h"  // Until the platform layer (step 3).
-#include "tools/base/byte_io.h"
+#include "client/core/byte_io.h"
 
 namespace fedtiny::client {
 
@@ -237,12 +236,12 @@ StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features
 namespace {
 
 // "FTTS": the first format; "FTS2" adds `correct` after `loss_sum`.
-constexpr absl::string_view kLegacyMagic = "FTTS";
-constexpr absl::string_view kMagic = "FTS2";
+constexpr std::string_view kLegacyMagic = "FTTS";
+constexpr std::string_view kMagic = "FTS2";
 
 }  // namespace
 
-std::string TrainState::Serialize() const {
+std::string TrainState::Serialize(const Crypto& crypto) const {
   std::string out(kMagic);
   PutValue(out, static_cast<uint8_t>(started));
   PutValue(out, epoch);
@@ -252,13 +251,13 @@ std::string TrainState::Serialize() const {
   PutValue(out, correct);
   PutFloats(out, velocity);
   PutFloats(out, anchor);
-  return WithSha256Trailer(std::move(out));
+  return WithSha256Trailer(std::move(out), crypto);
 }
 
-StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
-  StatusOr<absl::string_view> body = FromAbsl(VerifySha256Trailer(bytes, "train state"));
+StatusOr<TrainState> TrainState::Parse(const std::string& bytes, const Crypto& crypto) {
+  StatusOr<std::string_view> body = VerifySha256Trailer(bytes, "train state", crypto);
   if (!body.ok()) return body.status();
-  const absl::string_view magic = body->substr(0, 4);
+  const std::string_view magic = body->substr(0, 4);
   if (magic != kMagic && magic != kLegacyMagic) {
     return DataLossError("train state: not a train state");
   }

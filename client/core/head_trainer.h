@@ -30,6 +30,7 @@
 
 #include "client/core/status.h"
 #include "client/core/model.h"
+#include "client/core/platform.h"
 
 namespace fedtiny::client {
 
@@ -57,8 +58,9 @@ struct TrainState {
   // corrupt input. Parse also reads the format before `correct` existed (magic
   // "FTTS"): such a state resumes with correct = 0, so its run counts only the
   // examples seen after the resumption.
-  std::string Serialize() const;
-  static StatusOr<TrainState> Parse(const std::string& bytes);
+  // The checksum comes through the platform's `crypto`.
+  std::string Serialize(const Crypto& crypto) const;
+  static StatusOr<TrainState> Parse(const std::string& bytes, const Crypto& crypto);
 };
 
 // The example order of `epoch` (a permutation of [0, order.size())): a

@@ -17,7 +17,7 @@ QuantizedDenseLayer Quantize(const DenseLayer& layer) {
   q.scale = affine.scale;
   q.zero_point = affine.zero_point;
   q.q.resize(layer.w.rows(), layer.w.cols());
-  QuantizeInt8(w, affine, absl::MakeSpan(q.q.data(), static_cast<size_t>(q.q.size())));
+  QuantizeInt8(w, affine, Span<int8_t>(q.q.data(), static_cast<size_t>(q.q.size())));
   q.b = layer.b;
   q.relu = layer.relu;
   return q;

@@ -10,6 +10,7 @@
 #include "client/core/status.h"
 #include "client/core/eligibility.h"
 #include "client/core/head_trainer.h"
+#include "client/core/platform.h"
 
 namespace fedtiny::client {
 
@@ -20,12 +21,12 @@ struct TrainOutcome {
   TrainResult result;
 };
 
-// Owns its checkpoint file; borrows the DeviceState, which must outlive it.
-// Not thread-safe.
+// Owns its checkpoint file (kept in the platform's storage); borrows the
+// Platform and the DeviceState, which must outlive it. Not thread-safe.
 class TrainingJob {
  public:
-  TrainingJob(std::string checkpoint_path, const DeviceState* device,
-              EligibilityPolicy policy = {});
+  TrainingJob(const Platform& platform, std::string checkpoint_path,
+              const DeviceState* device, EligibilityPolicy policy = {});
 
   // Trains `initial` (or resumes from the checkpoint of `round_id`) on the data.
   // A checkpoint of another round is discarded. kDataLoss when the checkpoint is
@@ -40,6 +41,7 @@ class TrainingJob {
   bool HasCheckpoint() const;
 
  private:
+  const Platform& platform_;
   const std::string path_;
   const DeviceState* device_;
   const EligibilityPolicy policy_;

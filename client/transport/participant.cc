@@ -11,6 +11,7 @@
 #include "client/core/personalization.h"
 #include "client/core/round.h"
 #include "client/transport/model_proto.h"
+#include "client/platform/linux/linux_platform.h"
 #include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
 
@@ -39,7 +40,7 @@ Participant::Participant(DeviceProfile profile, const SessionOptions& session,
     : profile_(std::move(profile)),
       session_(session),
       state_(state),
-      job_(checkpoint_path, state) {
+      job_(LinuxPlatform(), checkpoint_path, state) {
   if (profile_.device_secret.empty()) {
     profile_.device_secret = LoadOrCreateSecret(checkpoint_path + ".secret");
   }

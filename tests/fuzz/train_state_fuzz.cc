@@ -22,6 +22,7 @@
 #include "client/core/eligibility.h"
 #include "client/core/head_trainer.h"
 #include "client/core/training_job.h"
+#include "client/platform/linux/linux_platform.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/scratch_file.h"
@@ -76,7 +77,7 @@ bool Unsafe(const client::TrainState& s, int64_t num_params) {
 }
 
 void FuzzTrainState(const std::string& bytes, uint8_t mode) {
-  absl::StatusOr<client::TrainState> state = client::ToAbsl(client::TrainState::Parse(bytes));
+  absl::StatusOr<client::TrainState> state = client::ToAbsl(client::TrainState::Parse(bytes, client::LinuxCrypto()));
   if (!state.ok()) {
     FUZZ_CHECK(state.status().code() == absl::StatusCode::kDataLoss)
         << state.status();
@@ -90,12 +91,12 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
     // The former format (before `correct`) re-serializes in the current one,
     // which must read back to the same state.
     absl::StatusOr<client::TrainState> again =
-        client::ToAbsl(client::TrainState::Parse(state->Serialize()));
+        client::ToAbsl(client::TrainState::Parse(state->Serialize(client::LinuxCrypto()), client::LinuxCrypto()));
     FUZZ_CHECK_OK(again);
-    FUZZ_CHECK(again->Serialize() == state->Serialize())
+    FUZZ_CHECK(again->Serialize(client::LinuxCrypto()) == state->Serialize(client::LinuxCrypto()))
         << "a former-format state does not round-trip through the current one";
   } else {
-    FUZZ_CHECK(state->Serialize() ==
+    FUZZ_CHECK(state->Serialize(client::LinuxCrypto()) ==
                WithSha256Trailer(canonical.substr(0, canonical.size() - 32)))
         << "a parsed state does not re-serialize to its bytes";
   }
@@ -154,7 +155,7 @@ bool UnsafeCheckpoint(const std::string& bytes) {
     return false;
   }
   absl::StatusOr<client::TrainState> s =
-      client::ToAbsl(client::TrainState::Parse(std::string(r.rest())));
+      client::ToAbsl(client::TrainState::Parse(std::string(r.rest()), client::LinuxCrypto()));
   return s.ok() && Unsafe(*s, 8);
 }
 
@@ -169,7 +170,7 @@ void FuzzCheckpoint(std::string bytes, uint8_t mode) {
   client::EligibilityPolicy any;
   any.require_charging = any.require_idle = any.require_unmetered = false;
   any.min_battery_percent = 0;
-  client::TrainingJob job(path, &device, any);
+  client::TrainingJob job(client::LinuxPlatform(), path, &device, any);
   const client::Head initial = client::MakeHead({3, 2}, 5);
   Data data;
   absl::StatusOr<client::TrainOutcome> out =
