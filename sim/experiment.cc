@@ -1,4 +1,5 @@
 #include "sim/experiment.h"
+#include "client/platform/linux/status_bridge.h"
 
 #include <algorithm>
 #include <array>
@@ -89,13 +90,15 @@ absl::StatusOr<DenseLayer> PretrainBody(const ExperimentConfig& c, const Fashion
                                         double* accuracy) {
   Head full = client::MakeHead({784, 128, 64, 10}, c.seed);
   ASSIGN_OR_RETURN(auto trainer,
-                   client::HeadTrainer::Create(full, {c.pretrain_epochs, 32, 0.1f, 0, 0, c.seed}));
+                   client::ToAbsl(client::HeadTrainer::Create(
+                       full, {c.pretrain_epochs, 32, 0.1f, 0, 0, c.seed})));
   const RowMatrixXf proxy = data.train.images.topRows(c.proxy);
   client::TrainState state;
-  RETURN_IF_ERROR(trainer->Train(full, proxy,
-                                 absl::MakeConstSpan(data.train.labels).subspan(0, c.proxy),
-                                 [] { return true; }, state).status());
-  ASSIGN_OR_RETURN(client::Evaluation e, client::Evaluate(full, data.test.images, data.test.labels));
+  RETURN_IF_ERROR(client::ToAbsl(
+      trainer->Train(full, proxy, absl::MakeConstSpan(data.train.labels).subspan(0, c.proxy),
+                     [] { return true; }, state).status()));
+  ASSIGN_OR_RETURN(client::Evaluation e,
+                   client::ToAbsl(client::Evaluate(full, data.test.images, data.test.labels)));
   *accuracy = e.accuracy;
   return full.layers[0];
 }
@@ -127,7 +130,7 @@ absl::StatusOr<client::Evaluation> EvaluateGroups(const std::vector<Head>& heads
     client::Evaluation best;
     best.loss = std::numeric_limits<double>::infinity();
     for (const Head& h : heads) {
-      ASSIGN_OR_RETURN(client::Evaluation e, client::Evaluate(h, test, y));
+      ASSIGN_OR_RETURN(client::Evaluation e, client::ToAbsl(client::Evaluate(h, test, y)));
       if (e.loss < best.loss) best = e;
     }
     per_group->push_back(best.accuracy);
@@ -164,11 +167,11 @@ absl::StatusOr<ExperimentResult> RunExperiment(
   result.config = c;
   ASSIGN_OR_RETURN(const Body body_f32, client::BodyFromProto(c.task.model()));
   ASSIGN_OR_RETURN(const Body body_i8, client::BodyFromProto(Int8BodyVariant(c.task.model())));
-  ASSIGN_OR_RETURN(RowMatrixXf train_f32, body_f32.Features(data.train.images));
-  ASSIGN_OR_RETURN(RowMatrixXf test_f32, body_f32.Features(data.test.images));
+  ASSIGN_OR_RETURN(RowMatrixXf train_f32, client::ToAbsl(body_f32.Features(data.train.images)));
+  ASSIGN_OR_RETURN(RowMatrixXf test_f32, client::ToAbsl(body_f32.Features(data.test.images)));
   RowMatrixXf train_i8;
   if (c.heterogeneous) {
-    ASSIGN_OR_RETURN(train_i8, body_i8.Features(data.train.images));
+    ASSIGN_OR_RETURN(train_i8, client::ToAbsl(body_i8.Features(data.train.images)));
   }
 
   // Partition the non-proxy examples and give each client its features.

@@ -1,4 +1,5 @@
 #include "sim/round_driver.h"
+#include "client/platform/linux/status_bridge.h"
 
 #include <algorithm>
 #include <atomic>
@@ -139,15 +140,15 @@ void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
     const int64_t n = static_cast<int64_t>(d.labels.size()), cut = n * 4 / 5;
     const client::RowMatrixXf train_x = d.features.topRows(cut), test_x = d.features.bottomRows(n - cut);
     const absl::Span<const int32_t> train_y(d.labels.data(), cut), test_y(d.labels.data() + cut, n - cut);
-    absl::StatusOr<client::ClusterChoice> choice = client::PickCluster(heads, train_x, train_y);
+    auto choice = client::PickCluster(heads, train_x, train_y);
     if (!choice.ok()) continue;
     const Head& global = heads[choice->cluster];
-    absl::StatusOr<Head> mine = client::FineTunePersonalHead(
+    auto mine = client::FineTunePersonalHead(
         global, train_x, train_y,
         client::TrainPlan{1, plan.batch_size(), plan.learning_rate(), 0.f, 0.f, static_cast<uint64_t>(k)});
-    absl::StatusOr<client::Evaluation> g = client::Evaluate(global, test_x, test_y);
+    auto g = client::Evaluate(global, test_x, test_y);
     if (!mine.ok() || !g.ok()) continue;
-    absl::StatusOr<client::Evaluation> p = client::Evaluate(*mine, test_x, test_y);
+    auto p = client::Evaluate(*mine, test_x, test_y);
     if (!p.ok()) continue;
     local += g->accuracy;
     personal += p->accuracy;
@@ -204,10 +205,10 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
       if (trainer == nullptr) {
         client::TrainPlan full = p;
         full.batch_size = plan.batch_size();
-        absl::StatusOr<std::unique_ptr<client::HeadTrainer>> t =
+        auto t =
             client::HeadTrainer::Create((*dev.heads)[0], full);
         if (!t.ok()) {
-          dev.update = t.status();
+          dev.update = client::ToAbsl(t.status());
           continue;
         }
         trainer = *std::move(t);
@@ -215,14 +216,15 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
       // A batch larger than the data trains as one batch of all of it, so the
       // trainer sized for the plan's batch serves every device.
       trainer->set_seed(p.seed);
-      dev.update = client::RunRound(
+      dev.update = client::ToAbsl(client::RunRound(
           *dev.heads, d.features, d.labels, plan.clip_norm(),
-          [&](int, Head& head) -> absl::StatusOr<client::LocalTraining> {
+          [&](int, Head& head) -> client::StatusOr<client::LocalTraining> {
             client::TrainState state;
-            ASSIGN_OR_RETURN(client::TrainResult r,
-                             trainer->Train(head, d.features, d.labels, [] { return true; }, state));
+            CLIENT_ASSIGN_OR_RETURN(
+                client::TrainResult r,
+                trainer->Train(head, d.features, d.labels, [] { return true; }, state));
             return client::LocalTraining{true, "", r};
-          });
+          }));
       if (dev.update.ok()) {
         dev.upload = UploadOf(c, dev, dev.update->cluster, dev.update->example_count,
                               dev.update->delta, dev.update->metrics);

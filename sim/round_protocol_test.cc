@@ -5,6 +5,7 @@
 // same versions, byte for byte (same SHA-256 per version).
 #include <memory>
 
+#include "client/platform/linux/status_bridge.h"
 #include "client/transport/model_proto.h"
 #include "coordinator/memory_store.h"
 #include "coordinator/server.h"
@@ -65,7 +66,7 @@ absl::StatusOr<Outcome> RunOn(coordinator::Coordinator& coord, Federation& fed,
   c.task = info.config();
   Outcome out;
   const EvaluateFn evaluate = [&](const std::vector<client::Head>& heads, std::vector<double>*) {
-    return client::Evaluate(heads[0], test.features, test.labels);
+    return client::ToAbsl(client::Evaluate(heads[0], test.features, test.labels));
   };
   RETURN_IF_ERROR(RunRounds(c, source, population, fed, clock, evaluate, out.result, nullptr));
   ASSIGN_OR_RETURN(out.versions, coord.ListModels("same"));

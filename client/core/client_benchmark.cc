@@ -75,7 +75,7 @@ void BM_ClientUpdate(benchmark::State& state) {
     }
     TrainState s;
     trainer->set_seed(static_cast<uint64_t>(c));
-    absl::StatusOr<TrainResult> r = trainer->Train(
+    StatusOr<TrainResult> r = trainer->Train(
         local, x[c], y[c], [] { return true; }, s);
     correct += r->correct;
     benchmark::DoNotOptimize(local.layers[0].w.data());

@@ -12,6 +12,8 @@
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/byte_io.h"
+#include "client/platform/linux/status_bridge.h"
+#include "client/platform/linux/linux_platform.h"
 #include "tools/base/status_matchers.h"
 
 namespace fedtiny::client {
@@ -74,24 +76,24 @@ TEST(ExampleStoreTest, LoadRefusesHostileFilesQuickly) {
   // 2^60 records of 16 bytes "fit" in 0 bytes once the product wraps: it used
   // to loop 2^60 times.
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, int64_t{1} << 60, int64_t{1} << 60, "")), IsOk());
-  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), path, o), StatusIs(absl::StatusCode::kDataLoss));
   std::string record;
   PutValue(record, int32_t{1});
   for (float v : {1.f, std::nanf(""), 2.f}) PutValue(record, v);
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, record)), IsOk());
-  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // NaN.
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), path, o), StatusIs(absl::StatusCode::kDataLoss));  // NaN.
   std::string negative;
   PutValue(negative, int32_t{-7});
   for (float v : {1.f, 2.f, 3.f}) PutValue(negative, v);
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, negative)), IsOk());
-  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // Label.
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), path, o), StatusIs(absl::StatusCode::kDataLoss));  // Label.
   std::string good;
   PutValue(good, int32_t{2});
   for (float v : {1.f, 2.f, 3.f}) PutValue(good, v);
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 0, 1, good)), IsOk());
-  EXPECT_THAT(ExampleStore::Load(path, o), StatusIs(absl::StatusCode::kDataLoss));  // seen < size.
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), path, o), StatusIs(absl::StatusCode::kDataLoss));  // seen < size.
   ASSERT_THAT(WriteFileAtomically(path, StoreFile(3, 1, 1, good)), IsOk());
-  absl::StatusOr<ExampleStore> ok = ExampleStore::Load(path, o);
+  StatusOr<ExampleStore> ok = ExampleStore::Load(LinuxPlatform(), path, o);
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->size(), 1);
 }
@@ -129,22 +131,22 @@ TEST(ExampleStoreTest, PersistsAndDetectsCorruption) {
   ExampleStore s(Opts(10, ExampleStoreOptions::Eviction::kOldestFirst));
   for (int i = 0; i < 7; ++i) ASSERT_THAT(s.Add({{0.5f * i, 1, -1}}, i % 3), IsOk());
   const std::string path = Tmp("store.bin");
-  ASSERT_THAT(s.Save(path), IsOk());
-  absl::StatusOr<ExampleStore> back =
-      ExampleStore::Load(path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst));
+  ASSERT_THAT(s.Save(LinuxPlatform(), path), IsOk());
+  StatusOr<ExampleStore> back =
+      ExampleStore::Load(LinuxPlatform(), path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst));
   ASSERT_THAT(back, IsOk());
   EXPECT_EQ(back->Labels(), s.Labels());
   EXPECT_EQ(back->Features(), s.Features());
   EXPECT_EQ(back->seen(), 7);
   std::string bytes = *ReadFile(path);
   ASSERT_THAT(WriteFileAtomically(path, bytes.substr(0, bytes.size() - 5)), IsOk());
-  EXPECT_THAT(ExampleStore::Load(path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst)),
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst)),
               StatusIs(absl::StatusCode::kDataLoss));
   bytes[20] ^= 0x40;
   ASSERT_THAT(WriteFileAtomically(path, bytes), IsOk());
-  EXPECT_THAT(ExampleStore::Load(path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst)),
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), path, Opts(10, ExampleStoreOptions::Eviction::kOldestFirst)),
               StatusIs(absl::StatusCode::kDataLoss));
-  EXPECT_THAT(ExampleStore::Load(Tmp("absent.bin"), Opts(10, {})),
+  EXPECT_THAT(ExampleStore::Load(LinuxPlatform(), Tmp("absent.bin"), Opts(10, {})),
               StatusIs(absl::StatusCode::kNotFound));
 }
 
@@ -172,7 +174,7 @@ TEST(PersonalizationTest, PicksTheHeadFittingTheLocalLabels) {
   Head head_a = *FineTunePersonalHead(base, a.x, a.y, plan);
   Head head_b = *FineTunePersonalHead(base, b.x, b.y, plan);
   Data local_b = Separable(50, 8, 4, 3, /*permuted=*/true);
-  absl::StatusOr<ClusterChoice> c = PickCluster({head_a, head_b}, local_b.x, local_b.y);
+  StatusOr<ClusterChoice> c = PickCluster({head_a, head_b}, local_b.x, local_b.y);
   ASSERT_THAT(c, IsOk());
   EXPECT_EQ(c->cluster, 1);
   EXPECT_LT(c->losses[1], c->losses[0]);
@@ -199,8 +201,8 @@ TEST(TrainingJobTest, UnplugMidEpochCheckpointsAndResumesBitExactly) {
   const TrainPlan plan{2, 10, 0.05f, 0.9f, 0.f, 11};
   const Head initial = MakeHead({8, 6, 4}, 2);
   SettableDeviceState always(kPluggedIdle);
-  TrainingJob straight(Tmp("straight.ckpt"), &always);
-  absl::StatusOr<TrainOutcome> full = straight.Run("r1", initial, plan, d.x, d.y);
+  TrainingJob straight(LinuxPlatform(), Tmp("straight.ckpt"), &always);
+  StatusOr<TrainOutcome> full = straight.Run("r1", initial, plan, d.x, d.y);
   ASSERT_THAT(full, IsOk());
   ASSERT_TRUE(full->completed);
   EXPECT_FALSE(straight.HasCheckpoint());
@@ -208,8 +210,8 @@ TEST(TrainingJobTest, UnplugMidEpochCheckpointsAndResumesBitExactly) {
   UnplugsAfter unplug(13);  // Mid first epoch (20 batches per epoch).
   const std::string path = Tmp("job.ckpt");
   {
-    TrainingJob job(path, &unplug);
-    absl::StatusOr<TrainOutcome> first = job.Run("r1", initial, plan, d.x, d.y);
+    TrainingJob job(LinuxPlatform(), path, &unplug);
+    StatusOr<TrainOutcome> first = job.Run("r1", initial, plan, d.x, d.y);
     ASSERT_THAT(first, IsOk());
     EXPECT_FALSE(first->completed);
     EXPECT_EQ(first->why_stopped, "not charging");
@@ -217,8 +219,8 @@ TEST(TrainingJobTest, UnplugMidEpochCheckpointsAndResumesBitExactly) {
     EXPECT_TRUE(job.HasCheckpoint());
   }
   // Later, plugged in again, in a new process (a new job object).
-  TrainingJob resumed(path, &always);
-  absl::StatusOr<TrainOutcome> second = resumed.Run("r1", initial, plan, d.x, d.y);
+  TrainingJob resumed(LinuxPlatform(), path, &always);
+  StatusOr<TrainOutcome> second = resumed.Run("r1", initial, plan, d.x, d.y);
   ASSERT_THAT(second, IsOk());
   ASSERT_TRUE(second->completed);
   EXPECT_EQ(second->result.examples_seen, 400);
@@ -232,19 +234,19 @@ TEST(TrainingJobTest, OtherRoundCorruptCheckpointAndAbandon) {
   const Head initial = MakeHead({8, 4}, 3);
   const std::string path = Tmp("other.ckpt");
   UnplugsAfter unplug(2);
-  ASSERT_THAT(TrainingJob(path, &unplug).Run("r1", initial, plan, d.x, d.y), IsOk());
+  ASSERT_THAT(TrainingJob(LinuxPlatform(), path, &unplug).Run("r1", initial, plan, d.x, d.y), IsOk());
   // A checkpoint of round r1 does not leak into round r2.
   SettableDeviceState always(kPluggedIdle);
-  absl::StatusOr<TrainOutcome> r2 = TrainingJob(path, &always).Run("r2", initial, plan, d.x, d.y);
+  StatusOr<TrainOutcome> r2 = TrainingJob(LinuxPlatform(), path, &always).Run("r2", initial, plan, d.x, d.y);
   ASSERT_THAT(r2, IsOk());
   EXPECT_EQ(r2->result.examples_seen, 60);
   // A corrupt checkpoint is reported, not used; Abandon() clears it.
   UnplugsAfter again(2);
-  ASSERT_THAT(TrainingJob(path, &again).Run("r3", initial, plan, d.x, d.y), IsOk());
+  ASSERT_THAT(TrainingJob(LinuxPlatform(), path, &again).Run("r3", initial, plan, d.x, d.y), IsOk());
   std::string bytes = *ReadFile(path);
   bytes[bytes.size() / 2] ^= 1;
   ASSERT_THAT(WriteFileAtomically(path, bytes), IsOk());
-  TrainingJob job(path, &always);
+  TrainingJob job(LinuxPlatform(), path, &always);
   EXPECT_THAT(job.Run("r3", initial, plan, d.x, d.y), StatusIs(absl::StatusCode::kDataLoss));
   ASSERT_THAT(job.Abandon(), IsOk());
   EXPECT_THAT(job.Run("r3", initial, plan, d.x, d.y), IsOk());

@@ -4,9 +4,8 @@
 #include <limits>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
-#include "tools/base/atomic_file.h"
-#include "tools/base/byte_io.h"
+#include "client/core/str_cat.h"
+#include "client/core/byte_io.h"
 
 namespace fedtiny::client {
 
@@ -23,17 +22,17 @@ ExampleStore::ExampleStore(const ExampleStoreOptions& options)
                                             : options.max_examples))),
       rng_(options.seed) {}
 
-absl::Status ExampleStore::Add(absl::Span<const float> features, int32_t label) {
+Status ExampleStore::Add(Span<const float> features, int32_t label) {
   if (static_cast<int64_t>(features.size()) != options_.input_dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return InvalidArgumentError(StrCat(
         "example has ", features.size(), " features, expected ", options_.input_dim));
   }
   for (float f : features) {
-    if (!std::isfinite(f)) return absl::InvalidArgumentError("example has NaN or Inf");
+    if (!std::isfinite(f)) return InvalidArgumentError("example has NaN or Inf");
   }
-  if (label < 0) return absl::InvalidArgumentError("negative label");
+  if (label < 0) return InvalidArgumentError("negative label");
   if (seen_ < std::numeric_limits<int64_t>::max()) ++seen_;  // Saturates, never wraps.
-  if (capacity_ == 0) return absl::OkStatus();
+  if (capacity_ == 0) return OkStatus();
   std::vector<float> row(features.begin(), features.end());
   if (size() < capacity_) {
     features_.push_back(std::move(row));
@@ -51,7 +50,7 @@ absl::Status ExampleStore::Add(absl::Span<const float> features, int32_t label) 
       labels_[j] = label;
     }
   }
-  return absl::OkStatus();
+  return OkStatus();
 }
 
 RowMatrixXf ExampleStore::Features() const {
@@ -62,7 +61,7 @@ RowMatrixXf ExampleStore::Features() const {
   return m;
 }
 
-absl::Status ExampleStore::Save(const std::string& path) const {
+Status ExampleStore::Save(const Platform& platform, const std::string& path) const {
   std::string out(kMagic, 4);
   PutValue(out, kVersion);
   PutValue(out, options_.input_dim);
@@ -73,17 +72,18 @@ absl::Status ExampleStore::Save(const std::string& path) const {
     out.append(reinterpret_cast<const char*>(features_[i].data()),
                options_.input_dim * sizeof(float));
   }
-  return WriteFileAtomically(path, WithSha256Trailer(std::move(out)));
+  return platform.storage.WriteFileAtomically(path,
+                                              WithSha256Trailer(std::move(out), platform.crypto));
 }
 
-absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
+StatusOr<ExampleStore> ExampleStore::Load(const Platform& platform, const std::string& path,
                                                 const ExampleStoreOptions& options) {
-  absl::StatusOr<std::string> bytes = ReadFile(path);
+  StatusOr<std::string> bytes = platform.storage.ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(*bytes, path);
+  StatusOr<std::string_view> body = VerifySha256Trailer(*bytes, path, platform.crypto);
   if (!body.ok()) return body.status();
-  if (body->substr(0, 4) != absl::string_view(kMagic, 4)) {
-    return absl::DataLossError(absl::StrCat(path, ": not an example store"));
+  if (body->substr(0, 4) != std::string_view(kMagic, 4)) {
+    return DataLossError(StrCat(path, ": not an example store"));
   }
   ByteReader r(body->substr(4));
   uint32_t version = 0;
@@ -95,7 +95,7 @@ absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
   const uint64_t record = 4 + static_cast<uint64_t>(header ? dim : 0) * sizeof(float);
   if (!header || r.rest().size() % record != 0 ||
       static_cast<uint64_t>(n) != r.rest().size() / record) {
-    return absl::DataLossError(absl::StrCat(path, ": malformed or for another input size"));
+    return DataLossError(StrCat(path, ": malformed or for another input size"));
   }
   ExampleStore store(options);
   for (int64_t i = 0; i < n; ++i) {
@@ -104,7 +104,7 @@ absl::StatusOr<ExampleStore> ExampleStore::Load(const std::string& path,
     r.Get(label);
     r.GetRawFloats(dim, row.data());
     if (label < 0 || !std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
-      return absl::DataLossError(absl::StrCat(path, ": example ", i, " has a negative label or NaN/Inf"));
+      return DataLossError(StrCat(path, ": example ", i, " has a negative label or NaN/Inf"));
     }
     if (store.size() < store.capacity()) {
       store.features_.push_back(std::move(row));

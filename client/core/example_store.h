@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "absl/types/span.h"
+#include "client/core/status.h"
+#include "client/core/span.h"
 #include "client/core/model.h"
+#include "client/core/platform.h"
 
 namespace fedtiny::client {
 
@@ -31,7 +32,7 @@ class ExampleStore {
 
   // Adds one example; evicts per the policy when full. kInvalidArgument for a
   // wrong size, non-finite features or a negative label.
-  absl::Status Add(absl::Span<const float> features, int32_t label);
+  Status Add(Span<const float> features, int32_t label);
 
   int64_t size() const { return static_cast<int64_t>(labels_.size()); }
   int64_t capacity() const { return capacity_; }
@@ -40,11 +41,12 @@ class ExampleStore {
   RowMatrixXf Features() const;
   std::vector<int32_t> Labels() const { return {labels_.begin(), labels_.end()}; }
 
-  // Writes atomically (temp, fsync, rename, fsync dir). kInternal on I/O errors.
-  absl::Status Save(const std::string& path) const;
+  // Writes atomically through the platform's storage, with a SHA-256 trailer
+  // from its crypto. kInternal on I/O errors.
+  Status Save(const Platform& platform, const std::string& path) const;
   // kNotFound if absent; kDataLoss if truncated, corrupt or for other options.
-  static absl::StatusOr<ExampleStore> Load(const std::string& path,
-                                           const ExampleStoreOptions& options);
+  static StatusOr<ExampleStore> Load(const Platform& platform, const std::string& path,
+                                     const ExampleStoreOptions& options);
 
  private:
   ExampleStoreOptions options_;

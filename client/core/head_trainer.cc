@@ -5,9 +5,9 @@
 #include <cstring>
 #include <random>
 
-#include "absl/strings/str_cat.h"
+#include "client/core/str_cat.h"
 #include "client/core/dense_kernels.h"
-#include "tools/base/byte_io.h"
+#include "client/core/byte_io.h"
 
 namespace fedtiny::client {
 
@@ -20,16 +20,16 @@ void EpochOrder(uint64_t seed, int epoch, std::vector<int64_t>& order) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& shape,
+StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& shape,
                                                                  const TrainPlan& plan) {
-  absl::Status valid = shape.Validate();
+  Status valid = shape.Validate();
   if (!valid.ok()) return valid;
   // Infinity passes "> 0" and ">= 0" and would turn the head into NaN.
   if (plan.epochs < 1 || plan.batch_size < 1 ||
       !(plan.learning_rate > 0 && std::isfinite(plan.learning_rate)) ||
       !(plan.momentum >= 0 && plan.momentum < 1) ||
       !(plan.proximal_mu >= 0 && std::isfinite(plan.proximal_mu))) {
-    return absl::InvalidArgumentError(
+    return InvalidArgumentError(
         "train plan: need epochs >= 1, batch_size >= 1, finite learning_rate > "
         "0, "
         "momentum in [0, 1), finite proximal_mu >= 0");
@@ -105,7 +105,7 @@ void HeadTrainer::UpdateLayer(DenseLayer& layer, int l, int64_t b, float* veloci
   Blend(bias, 1.f, -lr, velocity + nw, nullptr, out);
 }
 
-void HeadTrainer::LossDelta(absl::Span<const int32_t> labels, const int64_t* idx, int64_t b,
+void HeadTrainer::LossDelta(Span<const int32_t> labels, const int64_t* idx, int64_t b,
                             TrainState& state) {
   const int64_t classes = widths_.back();
   const float* logits = acts_.back().data();
@@ -134,7 +134,7 @@ void HeadTrainer::LossDelta(absl::Span<const int32_t> labels, const int64_t* idx
   }
 }
 
-void HeadTrainer::Step(Head& head, const RowMatrixXf& features, absl::Span<const int32_t> labels,
+void HeadTrainer::Step(Head& head, const RowMatrixXf& features, Span<const int32_t> labels,
                        const int64_t* idx, int64_t b, TrainState& state) {
   const int num_layers = static_cast<int>(head.layers.size());
   const int64_t bs = plan_.batch_size;
@@ -172,18 +172,18 @@ void HeadTrainer::Step(Head& head, const RowMatrixXf& features, absl::Span<const
   state.examples_seen += b;
 }
 
-absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features,
-                                               absl::Span<const int32_t> labels,
+StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features,
+                                               Span<const int32_t> labels,
                                                const std::function<bool()>& may_continue,
                                                TrainState& state) {
   if (head.num_params() != num_params_ || head.input_dim() != widths_.front() ||
       features.cols() != widths_.front() ||
       features.rows() != static_cast<int64_t>(labels.size())) {
-    return absl::InvalidArgumentError("train: head or data shape differs from the trainer's");
+    return InvalidArgumentError("train: head or data shape differs from the trainer's");
   }
   for (int32_t y : labels) {
     if (y < 0 || y >= widths_.back()) {
-      return absl::InvalidArgumentError(absl::StrCat("train: label ", y, " out of range"));
+      return InvalidArgumentError(StrCat("train: label ", y, " out of range"));
     }
   }
   if (!state.started) {
@@ -208,7 +208,7 @@ absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& fe
                    [](float v) { return std::isfinite(v); }) ||
       !std::all_of(state.anchor.begin(), state.anchor.end(),
                    [](float v) { return std::isfinite(v); })) {
-    return absl::InvalidArgumentError(
+    return InvalidArgumentError(
         "train: the resumed state does not fit this plan, head or data");
   }
   order_.resize(n);
@@ -236,12 +236,12 @@ absl::StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& fe
 namespace {
 
 // "FTTS": the first format; "FTS2" adds `correct` after `loss_sum`.
-constexpr absl::string_view kLegacyMagic = "FTTS";
-constexpr absl::string_view kMagic = "FTS2";
+constexpr std::string_view kLegacyMagic = "FTTS";
+constexpr std::string_view kMagic = "FTS2";
 
 }  // namespace
 
-std::string TrainState::Serialize() const {
+std::string TrainState::Serialize(const Crypto& crypto) const {
   std::string out(kMagic);
   PutValue(out, static_cast<uint8_t>(started));
   PutValue(out, epoch);
@@ -251,15 +251,15 @@ std::string TrainState::Serialize() const {
   PutValue(out, correct);
   PutFloats(out, velocity);
   PutFloats(out, anchor);
-  return WithSha256Trailer(std::move(out));
+  return WithSha256Trailer(std::move(out), crypto);
 }
 
-absl::StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(bytes, "train state");
+StatusOr<TrainState> TrainState::Parse(const std::string& bytes, const Crypto& crypto) {
+  StatusOr<std::string_view> body = VerifySha256Trailer(bytes, "train state", crypto);
   if (!body.ok()) return body.status();
-  const absl::string_view magic = body->substr(0, 4);
+  const std::string_view magic = body->substr(0, 4);
   if (magic != kMagic && magic != kLegacyMagic) {
-    return absl::DataLossError("train state: not a train state");
+    return DataLossError("train state: not a train state");
   }
   ByteReader r(body->substr(4));
   TrainState s;
@@ -267,7 +267,7 @@ absl::StatusOr<TrainState> TrainState::Parse(const std::string& bytes) {
   if (!r.Get(started) || !r.Get(s.epoch) || !r.Get(s.next_batch) || !r.Get(s.examples_seen) ||
       !r.Get(s.loss_sum) || (magic == kMagic && !r.Get(s.correct)) || !r.GetFloats(s.velocity) ||
       !r.GetFloats(s.anchor) || !r.AtEnd()) {
-    return absl::DataLossError("train state: malformed body");
+    return DataLossError("train state: malformed body");
   }
   s.started = started != 0;
   return s;

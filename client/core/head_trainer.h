@@ -28,8 +28,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "client/core/model.h"
+#include "client/core/platform.h"
 
 namespace fedtiny::client {
 
@@ -57,8 +58,9 @@ struct TrainState {
   // corrupt input. Parse also reads the format before `correct` existed (magic
   // "FTTS"): such a state resumes with correct = 0, so its run counts only the
   // examples seen after the resumption.
-  std::string Serialize() const;
-  static absl::StatusOr<TrainState> Parse(const std::string& bytes);
+  // The checksum comes through the platform's `crypto`.
+  std::string Serialize(const Crypto& crypto) const;
+  static StatusOr<TrainState> Parse(const std::string& bytes, const Crypto& crypto);
 };
 
 // The example order of `epoch` (a permutation of [0, order.size())): a
@@ -85,7 +87,7 @@ class HeadTrainer {
   // learning rate not finite and > 0, momentum outside [0, 1), proximal mu not
   // finite and >= 0). Buffers grow with the batch size: a plan from outside is
   // checked against the device's ranges first (client/transport/limits.h).
-  static absl::StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
+  static StatusOr<std::unique_ptr<HeadTrainer>> Create(const Head& shape,
                                                              const TrainPlan& plan);
 
   // Trains `head` in place on `features` (n x head input, row-major) and
@@ -93,8 +95,8 @@ class HeadTrainer {
   // out of range, or when a resumed `state` does not fit this plan, head or data
   // (buffer sizes, positions, non-finite values, correct outside [0,
   // examples_seen]); nothing is trained then. Blocks for the duration of training.
-  absl::StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
-                                    absl::Span<const int32_t> labels,
+  StatusOr<TrainResult> Train(Head& head, const RowMatrixXf& features,
+                                    Span<const int32_t> labels,
                                     const std::function<bool()>& may_continue, TrainState& state);
 
   // Bytes of weights + every training buffer (the working set of a step).
@@ -105,10 +107,10 @@ class HeadTrainer {
 
  private:
   HeadTrainer(const Head& shape, const TrainPlan& plan);
-  void Step(Head& head, const RowMatrixXf& features, absl::Span<const int32_t> labels,
+  void Step(Head& head, const RowMatrixXf& features, Span<const int32_t> labels,
             const int64_t* idx, int64_t b, TrainState& state);
   // Softmax cross-entropy of the logits into delta_a_: (softmax - onehot) / b.
-  void LossDelta(absl::Span<const int32_t> labels, const int64_t* idx, int64_t b,
+  void LossDelta(Span<const int32_t> labels, const int64_t* idx, int64_t b,
                  TrainState& state);
   void UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity, const float* anchor);
   const float* const* Rows(int l) const { return rows_.data() + l * plan_.batch_size; }

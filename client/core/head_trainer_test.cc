@@ -12,6 +12,8 @@
 
 #include "gtest/gtest.h"
 #include "tools/base/byte_io.h"
+#include "client/platform/linux/status_bridge.h"
+#include "client/platform/linux/linux_platform.h"
 #include "tools/base/status_matchers.h"
 
 // Counts heap allocations while g_counting is set (this test binary only).
@@ -190,19 +192,19 @@ TEST(HeadTrainerTest, StopsWithinOneBatchAndResumesBitExactly) {
     TrainState s;
     int calls = 0;
     // The device is unplugged before the 20th batch.
-    absl::StatusOr<TrainResult> r = t->Train(
+    StatusOr<TrainResult> r = t->Train(
         interrupted, data.x, data.y, [&] { return ++calls < 20; }, s);
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->reason, StopReason::kIneligible);
     EXPECT_EQ(calls, 20);
     EXPECT_EQ(s.examples_seen, 19 * 8 - (19 > 13 ? 13 * 8 - 100 : 0));
-    saved = s.Serialize();
+    saved = s.Serialize(LinuxCrypto());
   }
   // A new process: a new trainer and the state read back from bytes.
-  absl::StatusOr<TrainState> restored = TrainState::Parse(saved);
+  StatusOr<TrainState> restored = TrainState::Parse(saved, LinuxCrypto());
   ASSERT_THAT(restored, IsOk());
   auto t = *HeadTrainer::Create(interrupted, plan);
-  absl::StatusOr<TrainResult> r = t->Train(interrupted, data.x, data.y, kAlways, *restored);
+  StatusOr<TrainResult> r = t->Train(interrupted, data.x, data.y, kAlways, *restored);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->reason, StopReason::kCompleted);
   EXPECT_EQ(r->examples_seen, 300);
@@ -223,7 +225,7 @@ TEST(HeadTrainerTest, AResumedStateThatDoesNotFitIsRefused) {
     s.anchor = before;
     mutate(s);
     return t->Train(head, data.x, data.y, kAlways, s).status().code() ==
-           absl::StatusCode::kInvalidArgument;
+           StatusCode::kInvalidArgument;
   };
   EXPECT_FALSE(refused([](TrainState&) {}));  // A fitting state trains.
   head = MakeHead({16, 12, 5}, 1);
@@ -239,12 +241,12 @@ TEST(HeadTrainerTest, CorruptStateIsDataLoss) {
   TrainState s;
   s.started = true;
   s.velocity = {1, 2, 3};
-  std::string bytes = s.Serialize();
-  EXPECT_THAT(TrainState::Parse(bytes.substr(0, bytes.size() - 1)),
+  std::string bytes = s.Serialize(LinuxCrypto());
+  EXPECT_THAT(TrainState::Parse(bytes.substr(0, bytes.size() - 1), LinuxCrypto()),
               StatusIs(absl::StatusCode::kDataLoss));
   bytes[10] ^= 1;
-  EXPECT_THAT(TrainState::Parse(bytes), StatusIs(absl::StatusCode::kDataLoss));
-  EXPECT_THAT(TrainState::Parse(""), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(TrainState::Parse(bytes, LinuxCrypto()), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(TrainState::Parse("", LinuxCrypto()), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST(HeadTrainerTest, NoHeapAllocationInTheStepLoopAndWithinBudget) {
@@ -259,7 +261,7 @@ TEST(HeadTrainerTest, NoHeapAllocationInTheStepLoopAndWithinBudget) {
   g_allocations = 0;
   // Count from the first batch to the last: everything in between is the step
   // loop.
-  absl::StatusOr<TrainResult> r = trainer->Train(
+  StatusOr<TrainResult> r = trainer->Train(
       head, data.x, data.y,
       [&] {
         if (++calls == 1) g_counting = true;
@@ -325,13 +327,13 @@ TEST(HeadTrainerTest, CorrectCountsPredictionsBeforeEachStepAcrossResumptions) {
       independent += Evaluate(head, one, absl::MakeConstSpan(&y, 1))->accuracy == 1.0;
     }
     bool asked = false;  // One batch per call.
-    absl::StatusOr<TrainResult> r = trainer->Train(
+    StatusOr<TrainResult> r = trainer->Train(
         head, data.x, data.y, [&] { return !std::exchange(asked, true); }, state);
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->correct, independent);
     if (r->reason == StopReason::kCompleted) break;
     ++stops;
-    absl::StatusOr<TrainState> restored = TrainState::Parse(state.Serialize());
+    StatusOr<TrainState> restored = TrainState::Parse(state.Serialize(LinuxCrypto()), LinuxCrypto());
     ASSERT_THAT(restored, IsOk());
     EXPECT_EQ(restored->correct, state.correct);
     state = *std::move(restored);
@@ -353,7 +355,7 @@ TEST(HeadTrainerTest, ParsesTheFormerStateFormat) {
   PutValue(body, double{12.5});
   PutFloats(body, {1.f, 2.f});
   PutFloats(body, {});
-  absl::StatusOr<TrainState> s = TrainState::Parse(WithSha256Trailer(body));
+  StatusOr<TrainState> s = TrainState::Parse(WithSha256Trailer(body), LinuxCrypto());
   ASSERT_THAT(s, IsOk());
   EXPECT_TRUE(s->started);
   EXPECT_EQ(s->epoch, 1);
@@ -364,7 +366,7 @@ TEST(HeadTrainerTest, ParsesTheFormerStateFormat) {
   EXPECT_EQ(s->velocity, (std::vector<float>{1.f, 2.f}));
   TrainState now = *s;
   now.correct = 7;
-  EXPECT_EQ(TrainState::Parse(now.Serialize())->correct, 7);
+  EXPECT_EQ(TrainState::Parse(now.Serialize(LinuxCrypto()), LinuxCrypto())->correct, 7);
   // A count above the examples seen cannot come from a run: refused.
   Head head = MakeHead({4, 3}, 1);
   auto t = *HeadTrainer::Create(head, TrainPlan{});

@@ -23,8 +23,8 @@ bool AccumulatorFits(int64_t folded_bias, int64_t inputs) {
 }
 
 // Asymmetric per-tensor params from a calibrated range (the same formula as
-// tools/base/int8_quant's ChooseInt8Affine, which this portable core cannot
-// depend on): [lo, hi] widened to include 0, split in 255 steps.
+// tools/base/int8_quant's ChooseInt8Affine, here from a range rather than values
+// and in double): [lo, hi] widened to include 0, split in 255 steps.
 Int8Params ChooseParams(double lo, double hi) {
   lo = std::min(lo, 0.0);
   hi = std::max(hi, 0.0);

@@ -5,19 +5,19 @@
 #include <limits>
 #include <random>
 
-#include "absl/strings/str_cat.h"
+#include "client/core/str_cat.h"
 #include "tools/base/int8_quant.h"
 
 namespace fedtiny::client {
 
 QuantizedDenseLayer Quantize(const DenseLayer& layer) {
-  const absl::Span<const float> w(layer.w.data(), static_cast<size_t>(layer.w.size()));
+  const Span<const float> w(layer.w.data(), static_cast<size_t>(layer.w.size()));
   const Int8Affine affine = ChooseInt8Affine(w);
   QuantizedDenseLayer q;
   q.scale = affine.scale;
   q.zero_point = affine.zero_point;
   q.q.resize(layer.w.rows(), layer.w.cols());
-  QuantizeInt8(w, affine, absl::MakeSpan(q.q.data(), static_cast<size_t>(q.q.size())));
+  QuantizeInt8(w, affine, Span<int8_t>(q.q.data(), static_cast<size_t>(q.q.size())));
   q.b = layer.b;
   q.relu = layer.relu;
   return q;
@@ -88,11 +88,11 @@ int64_t OutOf(const BodyLayer& l) {
 
 }  // namespace
 
-absl::StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
+StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
   RowMatrixXf x = inputs;
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (x.cols() != InOf(layers_[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
+      return InvalidArgumentError(StrCat(
           "body layer ", i, " expects ", InOf(layers_[i]), " inputs, got ", x.cols()));
     }
     x = std::visit([&x](const auto& l) { return Apply(l, x); }, layers_[i]);
@@ -120,22 +120,22 @@ int64_t Body::weight_bytes() const {
   return bytes;
 }
 
-absl::Status Head::Validate() const {
-  if (layers.empty()) return absl::InvalidArgumentError("head has no layers");
+Status Head::Validate() const {
+  if (layers.empty()) return InvalidArgumentError("head has no layers");
   for (size_t i = 0; i < layers.size(); ++i) {
     const DenseLayer& l = layers[i];
     if (l.b.size() != l.out() || l.out() == 0 || l.in() == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("head layer ", i, " is malformed"));
+      return InvalidArgumentError(StrCat("head layer ", i, " is malformed"));
     }
     if (i > 0 && layers[i - 1].out() != l.in()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("head layer ", i, " input width differs from layer ", i - 1));
+      return InvalidArgumentError(
+          StrCat("head layer ", i, " input width differs from layer ", i - 1));
     }
   }
   if (layers.back().relu) {
-    return absl::InvalidArgumentError("the head's last layer must be linear (logits)");
+    return InvalidArgumentError("the head's last layer must be linear (logits)");
   }
-  return absl::OkStatus();
+  return OkStatus();
 }
 
 int64_t Head::num_params() const {
@@ -154,9 +154,9 @@ std::vector<float> Head::Flatten() const {
   return flat;
 }
 
-absl::Status Head::Unflatten(absl::Span<const float> flat) {
+Status Head::Unflatten(Span<const float> flat) {
   if (static_cast<int64_t>(flat.size()) != num_params()) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return InvalidArgumentError(StrCat(
         "head has ", num_params(), " parameters, got ", flat.size()));
   }
   const float* p = flat.data();
@@ -166,7 +166,7 @@ absl::Status Head::Unflatten(absl::Span<const float> flat) {
     std::copy(p, p + l.b.size(), l.b.data());
     p += l.b.size();
   }
-  return absl::OkStatus();
+  return OkStatus();
 }
 
 Head MakeHead(const std::vector<int64_t>& widths, uint64_t seed) {
@@ -185,11 +185,11 @@ Head MakeHead(const std::vector<int64_t>& widths, uint64_t seed) {
   return head;
 }
 
-absl::StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
-                                    absl::Span<const int32_t> labels) {
+StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
+                                    Span<const int32_t> labels) {
   if (static_cast<size_t>(features.rows()) != labels.size() ||
       features.cols() != head.input_dim()) {
-    return absl::InvalidArgumentError("evaluate: features and labels disagree with the head");
+    return InvalidArgumentError("evaluate: features and labels disagree with the head");
   }
   RowMatrixXf x = features;
   for (const DenseLayer& l : head.layers) x = Apply(l, x);
@@ -197,7 +197,7 @@ absl::StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& feature
   e.examples = x.rows();
   for (int64_t i = 0; i < x.rows(); ++i) {
     const int32_t y = labels[i];
-    if (y < 0 || y >= x.cols()) return absl::InvalidArgumentError("label out of range");
+    if (y < 0 || y >= x.cols()) return InvalidArgumentError("label out of range");
     Eigen::Index arg;
     const float m = x.row(i).maxCoeff(&arg);
     const double lse = m + std::log((x.row(i).array() - m).exp().sum());

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "Eigen/Core"
-#include "absl/status/statusor.h"
-#include "absl/types/span.h"
+#include "client/core/status.h"
+#include "client/core/span.h"
 
 namespace fedtiny::client {
 
@@ -53,7 +53,7 @@ class Body {
   // Runs the body on `inputs` (n x input_dim, row-major): n x output_dim.
   // kInvalidArgument when the width does not match. With no layers, returns the
   // inputs (the head sees raw features).
-  absl::StatusOr<RowMatrixXf> Features(const RowMatrixXf& inputs) const;
+  StatusOr<RowMatrixXf> Features(const RowMatrixXf& inputs) const;
   int64_t input_dim(int64_t fallback) const;
   int64_t output_dim(int64_t fallback) const;
   const std::vector<BodyLayer>& layers() const { return layers_; }
@@ -68,7 +68,7 @@ struct Head {
   std::vector<DenseLayer> layers;  // The last layer has relu = false (logits).
 
   // Checks that consecutive widths agree and the last layer is linear.
-  absl::Status Validate() const;
+  Status Validate() const;
   int64_t num_params() const;
   int64_t input_dim() const { return layers.front().in(); }
   int64_t num_classes() const { return layers.back().out(); }
@@ -77,7 +77,7 @@ struct Head {
   // the update format the coordinator aggregates.
   std::vector<float> Flatten() const;
   // The inverse; kInvalidArgument for a wrong size.
-  absl::Status Unflatten(absl::Span<const float> flat);
+  Status Unflatten(Span<const float> flat);
 };
 
 // A head of the given widths (e.g. {128, 64, 10}) with Glorot-uniform weights
@@ -90,8 +90,8 @@ struct Evaluation {
   double accuracy = 0;
   int64_t examples = 0;
 };
-absl::StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
-                                    absl::Span<const int32_t> labels);
+StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
+                                    Span<const int32_t> labels);
 
 }  // namespace fedtiny::client
 

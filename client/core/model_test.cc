@@ -4,6 +4,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "client/platform/linux/status_bridge.h"
 #include "tools/base/status_matchers.h"
 
 namespace fedtiny::client {
@@ -21,7 +22,7 @@ TEST(ModelTest, BodyForwardMatchesNaiveLoops) {
   std::normal_distribution<float> g;
   RowMatrixXf x(4, 7);
   for (int i = 0; i < x.size(); ++i) x.data()[i] = g(rng);
-  absl::StatusOr<RowMatrixXf> out = body.Features(x);
+  StatusOr<RowMatrixXf> out = body.Features(x);
   ASSERT_THAT(out, IsOk());
   for (int r = 0; r < 4; ++r) {
     std::vector<double> a(x.row(r).data(), x.row(r).data() + 7);
@@ -95,7 +96,7 @@ TEST(ModelTest, EvaluateClosedForm) {
   h.layers[0].w.setZero();
   RowMatrixXf x = RowMatrixXf::Ones(4, 3);
   std::vector<int32_t> y = {0, 1, 2, 0};
-  absl::StatusOr<Evaluation> e = Evaluate(h, x, y);
+  StatusOr<Evaluation> e = Evaluate(h, x, y);
   ASSERT_THAT(e, IsOk());
   EXPECT_NEAR(e->loss, std::log(4.0), 1e-6);
   EXPECT_DOUBLE_EQ(e->accuracy, 0.5);

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "client/core/head_trainer.h"
 #include "client/core/model.h"
 
@@ -20,14 +20,14 @@ struct ClusterChoice {
 };
 
 // kInvalidArgument when `heads` is empty or shapes disagree with the data.
-absl::StatusOr<ClusterChoice> PickCluster(const std::vector<Head>& heads,
+StatusOr<ClusterChoice> PickCluster(const std::vector<Head>& heads,
                                           const RowMatrixXf& features,
-                                          absl::Span<const int32_t> labels);
+                                          Span<const int32_t> labels);
 
 // Returns `global` fine-tuned on the local data with `plan` (not interruptible:
 // a personal head is cheap and local).
-absl::StatusOr<Head> FineTunePersonalHead(const Head& global, const RowMatrixXf& features,
-                                          absl::Span<const int32_t> labels,
+StatusOr<Head> FineTunePersonalHead(const Head& global, const RowMatrixXf& features,
+                                          Span<const int32_t> labels,
                                           const TrainPlan& plan);
 
 }  // namespace fedtiny::client

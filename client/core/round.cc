@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "client/core/personalization.h"
-#include "tools/base/status_macros.h"
+#include "client/core/status.h"
 
 namespace fedtiny::client {
 
@@ -32,18 +32,18 @@ void ClipToNorm(std::vector<float>& delta, double max_norm) {
   for (float& v : delta) v *= scale;
 }
 
-absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
-                                      absl::Span<const int32_t> labels, double clip_norm,
+StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
+                                      Span<const int32_t> labels, double clip_norm,
                                       TrainFn train) {
-  if (heads.empty()) return absl::InvalidArgumentError("round: no heads");
+  if (heads.empty()) return InvalidArgumentError("round: no heads");
   DeviceUpdate u;
   if (heads.size() > 1) {
-    ASSIGN_OR_RETURN(ClusterChoice choice, PickCluster(heads, features, labels));
+    CLIENT_ASSIGN_OR_RETURN(ClusterChoice choice, PickCluster(heads, features, labels));
     u.cluster = choice.cluster;
   }
   const Head& start = heads[u.cluster];
   Head local = start;
-  ASSIGN_OR_RETURN(LocalTraining t, train(u.cluster, local));
+  CLIENT_ASSIGN_OR_RETURN(LocalTraining t, train(u.cluster, local));
   if (!t.completed) {
     u.completed = false;
     u.why_stopped = std::move(t.why_stopped);
@@ -57,7 +57,7 @@ absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowM
           (Eigen::Map<const Eigen::ArrayXf>(u.delta.data(), static_cast<Eigen::Index>(u.delta.size())) *
            0.f)
               .sum())) {
-    return absl::InvalidArgumentError("training: the update is not finite (diverged)");
+    return InvalidArgumentError("training: the update is not finite (diverged)");
   }
   ClipToNorm(u.delta, clip_norm);
   u.example_count = static_cast<int64_t>(labels.size());

@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
-#include "absl/status/statusor.h"
-#include "absl/types/span.h"
+#include "client/core/function_ref.h"
+#include "client/core/status.h"
+#include "client/core/span.h"
 #include "client/core/head_trainer.h"
 #include "client/core/model.h"
 
@@ -28,7 +28,7 @@ struct LocalTraining {
 
 // Trains `head` (a copy of heads[cluster]) in place. The device trains through
 // its checkpointed TrainingJob; the simulator through a reused HeadTrainer.
-using TrainFn = absl::FunctionRef<absl::StatusOr<LocalTraining>(int cluster, Head& head)>;
+using TrainFn = FunctionRef<StatusOr<LocalTraining>(int cluster, Head& head)>;
 
 struct DeviceUpdate {
   bool completed = true;    // false: paused; nothing to upload yet.
@@ -44,8 +44,8 @@ struct DeviceUpdate {
 
 // kInvalidArgument for no heads or shapes that disagree; kInvalidArgument for a
 // diverged (non-finite) update; the trainer's errors as they are.
-absl::StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
-                                      absl::Span<const int32_t> labels, double clip_norm,
+StatusOr<DeviceUpdate> RunRound(const std::vector<Head>& heads, const RowMatrixXf& features,
+                                      Span<const int32_t> labels, double clip_norm,
                                       TrainFn train);
 
 // trained - start in Head::Flatten order, into `delta` (resized). Both heads

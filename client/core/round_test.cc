@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "gtest/gtest.h"
+#include "client/platform/linux/status_bridge.h"
 #include "tools/base/status_matchers.h"
 
 namespace fedtiny::client {
@@ -28,7 +29,7 @@ TEST(RunRoundTest, DeltaIsTrainedMinusReceivedInFlatOrderAndMetricsAreNamed) {
   const Head h = MakeHead({6, 5, 3}, 7);
   const Data d = Examples(20);
   Head seen;
-  absl::StatusOr<DeviceUpdate> u = RunRound({h}, d.x, d.y, 0, [&](int cluster, Head& head) {
+  StatusOr<DeviceUpdate> u = RunRound({h}, d.x, d.y, 0, [&](int cluster, Head& head) {
     EXPECT_EQ(cluster, 0);
     for (DenseLayer& l : head.layers) l.w.array() += 0.5f;  // A known "training" step.
     seen = head;
@@ -36,7 +37,7 @@ TEST(RunRoundTest, DeltaIsTrainedMinusReceivedInFlatOrderAndMetricsAreNamed) {
     r.examples_seen = 20;
     r.mean_loss = 1.25;
     r.correct = 15;
-    return absl::StatusOr<LocalTraining>(LocalTraining{true, "", r});
+    return StatusOr<LocalTraining>(LocalTraining{true, "", r});
   });
   ASSERT_THAT(u, IsOk());
   const std::vector<float> a = seen.Flatten(), b = h.Flatten();
@@ -55,16 +56,16 @@ TEST(RunRoundTest, ClipsToThePlanNormAndRefusesNonFiniteUpdates) {
   const Data d = Examples(10);
   auto big = [](int, Head& head) {
     for (DenseLayer& l : head.layers) l.b.array() += 3.f;
-    return absl::StatusOr<LocalTraining>(LocalTraining{});
+    return StatusOr<LocalTraining>(LocalTraining{});
   };
-  absl::StatusOr<DeviceUpdate> u = RunRound({h}, d.x, d.y, 0.5, big);
+  StatusOr<DeviceUpdate> u = RunRound({h}, d.x, d.y, 0.5, big);
   ASSERT_THAT(u, IsOk());
   double sq = 0;
   for (float v : u->delta) sq += double{v} * v;
   EXPECT_NEAR(std::sqrt(sq), 0.5, 1e-6);  // Unclipped it is 3 * sqrt(8).
   auto nan = [](int, Head& head) {
     head.layers[0].w(0, 0) = std::numeric_limits<float>::quiet_NaN();
-    return absl::StatusOr<LocalTraining>(LocalTraining{});
+    return StatusOr<LocalTraining>(LocalTraining{});
   };
   EXPECT_THAT(RunRound({h}, d.x, d.y, 0, nan), StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -75,13 +76,13 @@ TEST(RunRoundTest, PicksTheHeadWithTheLowestLocalLossAndPausesWithoutAnUpdate) {
   Head good = bad;
   // Make head 1 predict the labels (i % 3) from nothing: a huge bias on the
   // right class is impossible per example, so train it briefly instead.
-  absl::StatusOr<std::unique_ptr<HeadTrainer>> t = HeadTrainer::Create(good, TrainPlan{30, 5, 0.1f});
+  StatusOr<std::unique_ptr<HeadTrainer>> t = HeadTrainer::Create(good, TrainPlan{30, 5, 0.1f});
   ASSERT_THAT(t, IsOk());
   TrainState state;
   ASSERT_THAT((*t)->Train(good, d.x, d.y, [] { return true; }, state), IsOk());
-  absl::StatusOr<DeviceUpdate> u = RunRound({bad, good}, d.x, d.y, 0, [](int cluster, Head&) {
+  StatusOr<DeviceUpdate> u = RunRound({bad, good}, d.x, d.y, 0, [](int cluster, Head&) {
     EXPECT_EQ(cluster, 1);
-    return absl::StatusOr<LocalTraining>(LocalTraining{false, "unplugged", {}});
+    return StatusOr<LocalTraining>(LocalTraining{false, "unplugged", {}});
   });
   ASSERT_THAT(u, IsOk());
   EXPECT_EQ(u->cluster, 1);

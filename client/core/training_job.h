@@ -7,9 +7,10 @@
 
 #include <string>
 
-#include "absl/status/statusor.h"
+#include "client/core/status.h"
 #include "client/core/eligibility.h"
 #include "client/core/head_trainer.h"
+#include "client/core/platform.h"
 
 namespace fedtiny::client {
 
@@ -20,26 +21,27 @@ struct TrainOutcome {
   TrainResult result;
 };
 
-// Owns its checkpoint file; borrows the DeviceState, which must outlive it.
-// Not thread-safe.
+// Owns its checkpoint file (kept in the platform's storage); borrows the
+// Platform and the DeviceState, which must outlive it. Not thread-safe.
 class TrainingJob {
  public:
-  TrainingJob(std::string checkpoint_path, const DeviceState* device,
-              EligibilityPolicy policy = {});
+  TrainingJob(const Platform& platform, std::string checkpoint_path,
+              const DeviceState* device, EligibilityPolicy policy = {});
 
   // Trains `initial` (or resumes from the checkpoint of `round_id`) on the data.
   // A checkpoint of another round is discarded. kDataLoss when the checkpoint is
   // corrupt (call Abandon() to start over), kInvalidArgument for bad shapes,
   // kInternal for I/O errors. Blocks while training.
-  absl::StatusOr<TrainOutcome> Run(const std::string& round_id, const Head& initial,
+  StatusOr<TrainOutcome> Run(const std::string& round_id, const Head& initial,
                                    const TrainPlan& plan, const RowMatrixXf& features,
-                                   absl::Span<const int32_t> labels);
+                                   Span<const int32_t> labels);
 
   // Deletes the checkpoint (the round is given up). OK if there is none.
-  absl::Status Abandon();
+  Status Abandon();
   bool HasCheckpoint() const;
 
  private:
+  const Platform& platform_;
   const std::string path_;
   const DeviceState* device_;
   const EligibilityPolicy policy_;

@@ -14,6 +14,8 @@
 #include "client/core/example_store.h"
 #include "client/core/model.h"
 #include "client/core/training_job.h"
+#include "client/platform/linux/status_bridge.h"
+#include "client/platform/linux/linux_platform.h"
 
 using namespace fedtiny::client;  // NOLINT: a short example.
 
@@ -51,7 +53,7 @@ int main(int argc, char** argv) {
     for (int j = 0; j < 16; ++j) x[j] = noise(rng) + 2.f * (j % 4 == activity);
     if (!store.Add(x, activity).ok()) return 1;
   }
-  if (!store.Save(dir + "/examples.bin").ok()) return 1;
+  if (!store.Save(LinuxPlatform(), dir + "/examples.bin").ok()) return 1;
   std::printf("stored %lld of %lld examples seen\n", static_cast<long long>(store.size()),
               static_cast<long long>(store.seen()));
 
@@ -60,12 +62,12 @@ int main(int argc, char** argv) {
   const TrainPlan plan{/*epochs=*/3, /*batch_size=*/10, /*learning_rate=*/0.05f};
   DemoPhone phone;
   phone.set_unplug_after(60);  // Unplugged during the second epoch.
-  TrainingJob job(dir + "/r42.ckpt", &phone);
+  TrainingJob job(LinuxPlatform(), dir + "/r42.ckpt", &phone);
   const RowMatrixXf features = store.Features();
   const std::vector<int32_t> labels = store.Labels();
   auto outcome = job.Run("r42", received, plan, features, labels);
   if (!outcome.ok()) {
-    std::printf("training failed: %s\n", outcome.status().ToString().c_str());
+    std::printf("training failed: %s\n", ToAbsl(outcome.status()).ToString().c_str());
     return 1;
   }
   if (!outcome->completed) {

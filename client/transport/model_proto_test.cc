@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "gtest/gtest.h"
+#include "client/platform/linux/status_bridge.h"
 #include "proto/model_codec.h"
 #include "tools/base/status_matchers.h"
 

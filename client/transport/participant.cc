@@ -1,4 +1,5 @@
 #include "client/transport/participant.h"
+#include "client/platform/linux/status_bridge.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "client/core/personalization.h"
 #include "client/core/round.h"
 #include "client/transport/model_proto.h"
+#include "client/platform/linux/linux_platform.h"
 #include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
 
@@ -38,7 +40,7 @@ Participant::Participant(DeviceProfile profile, const SessionOptions& session,
     : profile_(std::move(profile)),
       session_(session),
       state_(state),
-      job_(checkpoint_path, state) {
+      job_(LinuxPlatform(), checkpoint_path, state) {
   if (profile_.device_secret.empty()) {
     profile_.device_secret = LoadOrCreateSecret(checkpoint_path + ".secret");
   }
@@ -132,18 +134,18 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
       !s.ok()) {
     return fail(s);
   }
-  absl::StatusOr<RowMatrixXf> features = body.Features(inputs);
+  absl::StatusOr<RowMatrixXf> features = ToAbsl(body.Features(inputs));
   if (!features.ok()) return fail(features.status());
   const std::string job_prefix = absl::StrCat(a.task(), "/", a.round(), "/");
-  absl::StatusOr<DeviceUpdate> update = RunRound(
+  absl::StatusOr<DeviceUpdate> update = ToAbsl(RunRound(
       heads, *features, labels, a.plan().clip_norm(),
-      [&](int cluster, Head& head) -> absl::StatusOr<LocalTraining> {
+      [&](int cluster, Head& head) -> StatusOr<LocalTraining> {
         absl::StatusOr<TrainOutcome> out =
-            job_.Run(absl::StrCat(job_prefix, cluster), head, plan, *features, labels);
-        if (!out.ok()) return prefixed("training: ", out.status());
+            ToAbsl(job_.Run(absl::StrCat(job_prefix, cluster), head, plan, *features, labels));
+        if (!out.ok()) return FromAbsl(prefixed("training: ", out.status()));
         head = out->head;
         return LocalTraining{out->completed, out->why_stopped, out->result};
-      });
+      }));
   if (!update.ok()) return fail(update.status());
   r.cluster = update->cluster;
   if (!update->completed) {

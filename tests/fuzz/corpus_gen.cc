@@ -18,6 +18,7 @@
 #include "aggregation/server_optimizer.h"
 #include "client/core/head_trainer.h"
 #include "client/transport/model_proto.h"
+#include "client/platform/linux/linux_platform.h"
 #include "proto/model_codec.h"
 #include "tests/fuzz/coordinator_fixture.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -404,14 +405,14 @@ void TrainState() {
   s.next_batch = 1;
   s.examples_seen = 7;
   s.loss_sum = 4.5;
-  Write("train_state", "state", std::string(1, 0) + s.Serialize());
-  const std::string plain = s.Serialize();
+  Write("train_state", "state", std::string(1, 0) + s.Serialize(client::LinuxCrypto()));
+  const std::string plain = s.Serialize(client::LinuxCrypto());
   Write("train_state", "state_body",
         std::string(1, 2) + plain.substr(0, plain.size() - 32));
   client::TrainState m = s;
   m.velocity.assign(8, 0.01f);
   m.anchor.assign(8, 0.1f);
-  const std::string with_buffers = m.Serialize();
+  const std::string with_buffers = m.Serialize(client::LinuxCrypto());
   Write("train_state", "state_buffers_body",
         std::string(1, 2 | 8 | 16) +
             with_buffers.substr(0, with_buffers.size() - 32));
@@ -421,7 +422,7 @@ void TrainState() {
     PutValue<uint32_t>(out, static_cast<uint32_t>(round.size()));
     out += round;
     PutFloats(out, client::MakeHead({3, 2}, 5).Flatten());
-    const std::string state = st.Serialize();
+    const std::string state = st.Serialize(client::LinuxCrypto());
     out += trailers ? state : state.substr(0, state.size() - 32);
     return trailers ? WithSha256Trailer(out) : out;
   };
@@ -435,7 +436,7 @@ void TrainState() {
         std::string(1, 1) + checkpoint("round-0", s, true));
 
   auto body = [](const client::TrainState& st) {
-    const std::string b = st.Serialize();
+    const std::string b = st.Serialize(client::LinuxCrypto());
     return b.substr(0, b.size() - 32);
   };
   client::TrainState epoch = s;

@@ -14,7 +14,9 @@
 #include <cmath>
 #include <cstdint>
 
+#include "client/platform/linux/status_bridge.h"
 #include "client/core/example_store.h"
+#include "client/platform/linux/linux_platform.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/scratch_file.h"
@@ -46,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                       "example count overflows the size check"))
     return 0;
   absl::StatusOr<client::ExampleStore> store =
-      client::ExampleStore::Load(WriteScratch("examples", bytes), options);
+      client::ToAbsl(client::ExampleStore::Load(client::LinuxPlatform(), WriteScratch("examples", bytes), options));
   if (!store.ok()) {
     FUZZ_CHECK(store.status().code() == absl::StatusCode::kDataLoss)
         << store.status();
@@ -71,15 +73,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::string copy = WriteScratch("examples-copy", "");
-  FUZZ_CHECK_OK(store->Save(copy));
+  FUZZ_CHECK_OK(client::ToAbsl(store->Save(client::LinuxPlatform(), copy)));
   absl::StatusOr<client::ExampleStore> back =
-      client::ExampleStore::Load(copy, options);
+      client::ToAbsl(client::ExampleStore::Load(client::LinuxPlatform(), copy, options));
   FUZZ_CHECK_OK(back) << "a saved store does not load";
   FUZZ_CHECK(back->Features() == features && back->Labels() == labels &&
              back->seen() == store->seen());
 
   const float x[3] = {0.5f, -1.f, 2.f};
-  for (int i = 0; i < 6; ++i) FUZZ_CHECK_OK(store->Add(x, i));
+  for (int i = 0; i < 6; ++i) FUZZ_CHECK_OK(client::ToAbsl(store->Add(x, i)));
   FUZZ_CHECK(store->size() <= store->capacity());
   return 0;
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "client/platform/linux/status_bridge.h"
 #include "client/transport/model_proto.h"
 #include "proto/model_codec.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -78,7 +79,7 @@ void CheckFeatures(const client::Body& body, int64_t input_dim,
   const int64_t in = body.input_dim(head_in);
   if (in <= 0 || in > (1 << 16)) return;
   client::RowMatrixXf x = client::RowMatrixXf::Constant(1, in, 0.5f);
-  absl::StatusOr<client::RowMatrixXf> y = body.Features(x);
+  absl::StatusOr<client::RowMatrixXf> y = client::ToAbsl(body.Features(x));
   FUZZ_CHECK_OK(y) << "the body rejects an input of its own width";
   FUZZ_CHECK(y->rows() == 1 && y->cols() == body.output_dim(in));
   (void)input_dim;

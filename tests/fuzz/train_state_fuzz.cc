@@ -18,9 +18,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "client/platform/linux/status_bridge.h"
 #include "client/core/eligibility.h"
 #include "client/core/head_trainer.h"
 #include "client/core/training_job.h"
+#include "client/platform/linux/linux_platform.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/scratch_file.h"
@@ -75,7 +77,7 @@ bool Unsafe(const client::TrainState& s, int64_t num_params) {
 }
 
 void FuzzTrainState(const std::string& bytes, uint8_t mode) {
-  absl::StatusOr<client::TrainState> state = client::TrainState::Parse(bytes);
+  absl::StatusOr<client::TrainState> state = client::ToAbsl(client::TrainState::Parse(bytes, client::LinuxCrypto()));
   if (!state.ok()) {
     FUZZ_CHECK(state.status().code() == absl::StatusCode::kDataLoss)
         << state.status();
@@ -89,12 +91,12 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
     // The former format (before `correct`) re-serializes in the current one,
     // which must read back to the same state.
     absl::StatusOr<client::TrainState> again =
-        client::TrainState::Parse(state->Serialize());
+        client::ToAbsl(client::TrainState::Parse(state->Serialize(client::LinuxCrypto()), client::LinuxCrypto()));
     FUZZ_CHECK_OK(again);
-    FUZZ_CHECK(again->Serialize() == state->Serialize())
+    FUZZ_CHECK(again->Serialize(client::LinuxCrypto()) == state->Serialize(client::LinuxCrypto()))
         << "a former-format state does not round-trip through the current one";
   } else {
-    FUZZ_CHECK(state->Serialize() ==
+    FUZZ_CHECK(state->Serialize(client::LinuxCrypto()) ==
                WithSha256Trailer(canonical.substr(0, canonical.size() - 32)))
         << "a parsed state does not re-serialize to its bytes";
   }
@@ -104,7 +106,7 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
                       "resumed state not validated"))
     return;
   absl::StatusOr<std::unique_ptr<client::HeadTrainer>> trainer =
-      client::HeadTrainer::Create(head, plan);
+      client::ToAbsl(client::HeadTrainer::Create(head, plan));
   FUZZ_CHECK_OK(trainer);
   Data data;
   // A fresh run takes epochs * ceil(n / batch) batches; a resumed one at most
@@ -112,8 +114,8 @@ void FuzzTrainState(const std::string& bytes, uint8_t mode) {
   const int64_t batches =
       plan.epochs * ((kExamples + plan.batch_size - 1) / plan.batch_size);
   Budget budget(batches + 1);
-  absl::StatusOr<client::TrainResult> r = (*trainer)->Train(
-      head, data.x, data.y, [&] { return budget.Next(); }, *state);
+  absl::StatusOr<client::TrainResult> r = client::ToAbsl((*trainer)->Train(
+      head, data.x, data.y, [&] { return budget.Next(); }, *state));
   if (!r.ok()) {
     FUZZ_CHECK(r.status().code() == absl::StatusCode::kInvalidArgument ||
                r.status().code() == absl::StatusCode::kDataLoss)
@@ -153,7 +155,7 @@ bool UnsafeCheckpoint(const std::string& bytes) {
     return false;
   }
   absl::StatusOr<client::TrainState> s =
-      client::TrainState::Parse(std::string(r.rest()));
+      client::ToAbsl(client::TrainState::Parse(std::string(r.rest()), client::LinuxCrypto()));
   return s.ok() && Unsafe(*s, 8);
 }
 
@@ -168,11 +170,11 @@ void FuzzCheckpoint(std::string bytes, uint8_t mode) {
   client::EligibilityPolicy any;
   any.require_charging = any.require_idle = any.require_unmetered = false;
   any.min_battery_percent = 0;
-  client::TrainingJob job(path, &device, any);
+  client::TrainingJob job(client::LinuxPlatform(), path, &device, any);
   const client::Head initial = client::MakeHead({3, 2}, 5);
   Data data;
   absl::StatusOr<client::TrainOutcome> out =
-      job.Run("round-1", initial, Plan(mode), data.x, data.y);
+      client::ToAbsl(job.Run("round-1", initial, Plan(mode), data.x, data.y));
   if (!out.ok()) {
     FUZZ_CHECK(out.status().code() == absl::StatusCode::kDataLoss ||
                out.status().code() == absl::StatusCode::kInvalidArgument)

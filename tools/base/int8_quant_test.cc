@@ -11,7 +11,7 @@ namespace {
 
 std::vector<int8_t> Quantized(const std::vector<float>& v, Int8Affine a) {
   std::vector<int8_t> q(v.size());
-  QuantizeInt8(v, a, absl::MakeSpan(q));
+  QuantizeInt8(v, a, q);
   return q;
 }
 
@@ -35,7 +35,7 @@ TEST(Int8QuantTest, TheRangeIncludesZero) {
 }
 
 TEST(Int8QuantTest, DegenerateRangesStayDecodable) {
-  EXPECT_EQ(ChooseInt8Affine({}).scale, 1.0f);
+  EXPECT_EQ(ChooseInt8Affine(std::vector<float>{}).scale, 1.0f);
   EXPECT_EQ(ChooseInt8Affine(std::vector<float>{0, 0}).scale, 1.0f);
   const Int8Affine wide = ChooseInt8Affine(std::vector<float>{-3e38f, 3e38f});
   // In float, hi - lo would overflow to Inf.
