@@ -99,7 +99,8 @@ done
 
 log "sizes (text = code + read-only data; data + bss = static RAM; heap and stack not included)"
 for t in "${TARGETS[@]}"; do
-  "${SIZE[$t]}" "$WORK/$t/selftest${SUFFIX[$t]}" "$WORK/$t/exit_status${SUFFIX[$t]}" \
+  "${SIZE[$t]}" "$WORK/$t/selftest${SUFFIX[$t]}" "$WORK/$t/core_selftest${SUFFIX[$t]}" \
+    "$WORK/$t/exit_status${SUFFIX[$t]}" \
     | sed "s|$WORK/||; s|^|  $t: |"
 done
 log "Cortex-M RAM: data + bss above, the main stack (64 KiB, tools/cross/mps2/mps2.ld) at the top" \
@@ -128,7 +129,18 @@ for t in "${TARGETS[@]}"; do
     python3 "$CROSS/compare_outputs.py" "$WORK/host.out" "$WORK/$t.out" "$t" \
       || { log "FAIL: $t's results differ from the host's"; failures=$((failures + 1)); }
   fi
+  # client/core's own trainer: features, trained head, loss, accuracy; resumed
+  # training checked on the target itself (core_selftest exits 1 otherwise).
+  rc=$(run "$t" core_selftest "$WORK/$t.core.out")
+  sed -n 's/^# /    /p' "$WORK/$t.core.out"
+  if [[ $rc != 0 ]]; then
+    cat "$WORK/$t.core.out" "$WORK/$t.core.out.err" | grep -v '^v ' >&2
+    log "FAIL: $t core_selftest exited with status $rc"; failures=$((failures + 1))
+  elif [[ $t != host ]]; then
+    python3 "$CROSS/compare_outputs.py" "$WORK/host.core.out" "$WORK/$t.core.out" "$t (client/core)" \
+      || { log "FAIL: $t's client/core results differ from the host's"; failures=$((failures + 1)); }
+  fi
 done
 log "total $(since "$t0") s"
 [[ $failures == 0 ]] || fail "$failures failure(s) above"
-log "PASS: host, aarch64, cortex-m4 and cortex-m7 agree"
+log "PASS: host, aarch64, cortex-m4 and cortex-m7 agree (selftest and client/core's trainer)"
