@@ -1,0 +1,108 @@
+/* fedtiny's C API: the device SDK's head trainer (client/core) for apps and
+ * firmware written in C. Opaque handles, status codes, no exceptions; every
+ * array is the caller's. A handle is not thread-safe: use one from one thread at
+ * a time (distinct handles are independent). Each handle keeps the message of
+ * its last failure (fedtiny_*_error); creation functions report through their
+ * status only.
+ *
+ *   int64_t widths[] = {64, 32, 10};
+ *   fedtiny_head* head; fedtiny_trainer* trainer;
+ *   fedtiny_head_create(widths, 3, 1, &head);
+ *   fedtiny_plan plan = fedtiny_default_plan();
+ *   fedtiny_trainer_create(head, &plan, &trainer);
+ *   fedtiny_train(trainer, head, features, n, 64, labels, may_continue, ctx, &result);
+ *
+ * See client/c_api/example.c and docs/client.md, "The C API". */
+#ifndef FEDTINY_CLIENT_C_API_FEDTINY_C_H_
+#define FEDTINY_CLIENT_C_API_FEDTINY_C_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The SDK's status codes (absl's and gRPC's numbering). */
+typedef enum {
+  FEDTINY_OK = 0,
+  FEDTINY_CANCELLED = 1,
+  FEDTINY_UNKNOWN = 2,
+  FEDTINY_INVALID_ARGUMENT = 3,
+  FEDTINY_NOT_FOUND = 5,
+  FEDTINY_RESOURCE_EXHAUSTED = 8,
+  FEDTINY_FAILED_PRECONDITION = 9,
+  FEDTINY_OUT_OF_RANGE = 11,
+  FEDTINY_INTERNAL = 13,
+  FEDTINY_DATA_LOSS = 15
+} fedtiny_status;
+
+/* "OK", "INVALID_ARGUMENT", ...; a static string. */
+const char* fedtiny_status_name(fedtiny_status status);
+
+typedef struct fedtiny_head fedtiny_head;
+typedef struct fedtiny_trainer fedtiny_trainer;
+
+/* A dense head of the given widths (e.g. {128, 64, 10}: ReLU between layers,
+ * logits last), Glorot-uniform weights from `seed`, zero biases. */
+fedtiny_status fedtiny_head_create(const int64_t* widths, size_t num_widths, uint64_t seed,
+                                   fedtiny_head** out);
+/* Parameters in the flat head layout (each layer's weights column-major, then
+ * its bias: what the coordinator sends and aggregates). */
+size_t fedtiny_head_num_params(const fedtiny_head* head);
+fedtiny_status fedtiny_head_get_params(const fedtiny_head* head, float* out, size_t capacity);
+fedtiny_status fedtiny_head_set_params(fedtiny_head* head, const float* params, size_t count);
+/* Mean softmax cross-entropy and accuracy on n examples of `dim` features
+ * (row-major) with labels in [0, classes). */
+fedtiny_status fedtiny_head_evaluate(fedtiny_head* head, const float* features, int64_t n,
+                                     int64_t dim, const int32_t* labels, double* loss,
+                                     double* accuracy);
+const char* fedtiny_head_error(const fedtiny_head* head);
+void fedtiny_head_destroy(fedtiny_head* head);
+
+typedef struct {
+  int32_t epochs;
+  int32_t batch_size;
+  float learning_rate;
+  float momentum;    /* 0: plain SGD. */
+  float proximal_mu; /* 0: no FedProx term. */
+  uint64_t seed;     /* Shuffling. */
+} fedtiny_plan;
+
+/* 1 epoch, batch 10, learning rate 0.05, no momentum. */
+fedtiny_plan fedtiny_default_plan(void);
+
+/* A trainer for heads shaped like `shape`: its buffers are allocated here,
+ * sized for the plan's batch. It keeps the training state, so a run that
+ * stopped (may_continue said no) resumes where it stopped at the next
+ * fedtiny_train on the same head and data. */
+fedtiny_status fedtiny_trainer_create(const fedtiny_head* shape, const fedtiny_plan* plan,
+                                      fedtiny_trainer** out);
+/* Bytes of weights and training buffers: the working set of a step. */
+int64_t fedtiny_trainer_working_bytes(const fedtiny_trainer* trainer);
+/* Forgets a stopped run: the next fedtiny_train starts afresh. */
+void fedtiny_trainer_reset(fedtiny_trainer* trainer);
+
+/* Called before every batch; return 0 to stop (the device was unplugged). */
+typedef int (*fedtiny_may_continue_fn)(void* context);
+
+typedef struct {
+  int completed;          /* 1: every epoch ran; 0: stopped, resumable. */
+  int64_t examples_seen;  /* Over the run, across resumptions. */
+  double mean_loss;
+  int64_t correct;        /* Predicted right before their batch's step. */
+} fedtiny_train_result;
+
+/* Trains `head` in place. `may_continue` may be NULL (never stop). */
+fedtiny_status fedtiny_train(fedtiny_trainer* trainer, fedtiny_head* head, const float* features,
+                             int64_t n, int64_t dim, const int32_t* labels,
+                             fedtiny_may_continue_fn may_continue, void* context,
+                             fedtiny_train_result* result);
+const char* fedtiny_trainer_error(const fedtiny_trainer* trainer);
+void fedtiny_trainer_destroy(fedtiny_trainer* trainer);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif  /* FEDTINY_CLIENT_C_API_FEDTINY_C_H_ */
