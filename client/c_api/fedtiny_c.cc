@@ -105,6 +105,12 @@ fedtiny_status fedtiny_head_evaluate(fedtiny_head* head, const float* features, 
   if (head == nullptr || labels == nullptr || loss == nullptr || accuracy == nullptr) {
     return FEDTINY_INVALID_ARGUMENT;
   }
+  // Checked before anything is read: the caller's array holds n x dim floats.
+  if (dim != head->head.input_dim()) {
+    return Fail(&head->error, FEDTINY_INVALID_ARGUMENT,
+                "evaluate: " + std::to_string(dim) + " features per example, the head takes " +
+                    std::to_string(head->head.input_dim()));
+  }
   RowMatrixXf x;
   if (!Features(features, n, dim, &x)) {
     return Fail(&head->error, FEDTINY_INVALID_ARGUMENT, "evaluate: no features");
@@ -160,6 +166,12 @@ fedtiny_status fedtiny_train(fedtiny_trainer* trainer, fedtiny_head* head, const
                              fedtiny_train_result* result) {
   if (trainer == nullptr || head == nullptr || labels == nullptr || result == nullptr) {
     return FEDTINY_INVALID_ARGUMENT;
+  }
+  // Checked before anything is read: the caller's array holds n x dim floats.
+  if (dim != head->head.input_dim()) {
+    return Fail(&trainer->error, FEDTINY_INVALID_ARGUMENT,
+                "train: " + std::to_string(dim) + " features per example, the head takes " +
+                    std::to_string(head->head.input_dim()));
   }
   RowMatrixXf x;
   if (!Features(features, n, dim, &x)) {

@@ -93,7 +93,9 @@ typedef struct {
   int64_t correct;        /* Predicted right before their batch's step. */
 } fedtiny_train_result;
 
-/* Trains `head` in place. `may_continue` may be NULL (never stop). */
+/* Trains `head` in place on n examples of `dim` features (row-major; `dim` must
+ * be the head's input width, checked before the array is read). `may_continue`
+ * may be NULL (never stop). */
 fedtiny_status fedtiny_train(fedtiny_trainer* trainer, fedtiny_head* head, const float* features,
                              int64_t n, int64_t dim, const int32_t* labels,
                              fedtiny_may_continue_fn may_continue, void* context,
