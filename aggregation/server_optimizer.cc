@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string_view>
 #include <map>
 #include <vector>
 
@@ -131,7 +132,7 @@ absl::StatusOr<ServerOptimizer> ServerOptimizer::Restore(absl::string_view bytes
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     return absl::InvalidArgumentError("server optimizer state: bad magic");
   }
-  ByteReader r(bytes.substr(sizeof(kMagic)));
+  ByteReader r(std::string_view(bytes.data() + sizeof(kMagic), bytes.size() - sizeof(kMagic)));
   uint32_t version = 0;
   uint8_t kind = 0;
   ServerOptimizerConfig c;

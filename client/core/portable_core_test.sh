@@ -21,10 +21,10 @@ command -v arm-none-eabi-g++ >/dev/null 2>&1 ||
 mapfile -t sources < <(ls client/core/*.cc client/core/*.h | grep -v -e '_test\.cc$' -e '_benchmark\.cc$')
 [[ ${#sources[@]} -gt 10 ]] || fail "found only ${#sources[@]} core sources under ${ROOT}"
 
-# 1. Includes: the standard library, Eigen, the core, and tools/base's two
+# 1. Includes: the standard library, Eigen, the core, and tools/base's three
 #    standard-library-only headers.
 bad=$(grep -n '^#include' "${sources[@]}" |
-  grep -v -E '#include <[a-z_]+>|#include "Eigen/|#include "client/core/|#include "tools/base/(eligibility|int8_quant)\.h"' || true)
+  grep -v -E '#include <[a-z_]+>|#include "Eigen/|#include "client/core/|#include "tools/base/(byte_reader|eligibility|int8_quant)\.h"' || true)
 [[ -z "${bad}" ]] || fail "non-portable includes in client/core:
 ${bad}"
 
@@ -32,7 +32,7 @@ ${bad}"
 FLAGS=(-std=c++17 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
        --specs=nano.specs -fno-exceptions -fno-rtti -fno-threadsafe-statics
        -Wall -Werror=return-type -fsyntax-only -I. -I/usr/include/eigen3)
-for f in "${sources[@]}" tools/base/eligibility.cc; do
+for f in "${sources[@]}" tools/base/eligibility.cc tools/base/byte_reader.cc; do
   [[ "${f}" == *.h ]] && lang=(-x c++-header) || lang=()
   arm-none-eabi-g++ "${FLAGS[@]}" "${lang[@]}" "${f}" || fail "${f} does not compile for Cortex-M4F"
 done

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/fuzz/fuzz_check.h"
@@ -91,13 +92,13 @@ void CheckReader(const std::string& program, const std::string& data) {
   size_t pos = 0;
   for (uint8_t op : program) {
     if (!Step(op, r, data, pos)) return;
-    FUZZ_CHECK(r.rest() == absl::string_view(data).substr(pos))
+    FUZZ_CHECK(r.rest() == std::string_view(data).substr(pos))
         << "the reader lost its place";
   }
 }
 
 void CheckTrailer(const std::string& data, uint8_t flip) {
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(data, "fuzz");
+  absl::StatusOr<std::string_view> body = VerifySha256Trailer(data, "fuzz");
   if (body.ok()) {
     FUZZ_CHECK(data.size() >= 32 && body->size() == data.size() - 32);
     FUZZ_CHECK(WithSha256Trailer(std::string(*body)) == data);
@@ -106,7 +107,7 @@ void CheckTrailer(const std::string& data, uint8_t flip) {
         << body.status();
   }
   std::string trailed = WithSha256Trailer(data);
-  absl::StatusOr<absl::string_view> back = VerifySha256Trailer(trailed, "fuzz");
+  absl::StatusOr<std::string_view> back = VerifySha256Trailer(trailed, "fuzz");
   FUZZ_CHECK_OK(back);
   FUZZ_CHECK(*back == data);
   trailed[(data.size() * 131 + flip) % trailed.size()] ^=

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 
 #include "client/platform/linux/status_bridge.h"
 #include "client/core/example_store.h"
@@ -39,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // ES-2: a count whose byte size overflows passes the size check and loops
   // ~2^60 times.
   ByteReader header(
-      absl::string_view(bytes).substr(std::min<size_t>(bytes.size(), 8)));
+      std::string_view(bytes).substr(std::min<size_t>(bytes.size(), 8)));
   int64_t dim = 0, seen = 0, n = 0;
   const bool overflows = header.Get(dim) && header.Get(seen) && header.Get(n) &&
                          dim == 3 && n > 0 &&

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 #include "client/platform/linux/status_bridge.h"
 #include "client/core/eligibility.h"
@@ -143,7 +144,7 @@ std::string RetrailEmbeddedState(const std::string& body) {
 // Whether TrainingJob would resume from an Unsafe() state: its own decoding,
 // repeated (checkpoint for round-1, both checksums valid).
 bool UnsafeCheckpoint(const std::string& bytes) {
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(bytes, "");
+  absl::StatusOr<std::string_view> body = VerifySha256Trailer(bytes, "");
   if (!body.ok()) return false;
   ByteReader r(*body);
   std::string magic, id;

@@ -1,5 +1,7 @@
 #include "tools/base/byte_io.h"
 
+#include <string_view>
+
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
 
@@ -36,7 +38,7 @@ TEST(ByteIoTest, RoundTripsAndStopsAtTheEnd) {
 
 TEST(ByteIoTest, TrailerDetectsTruncationAndCorruption) {
   const std::string sealed = WithSha256Trailer("payload");
-  absl::StatusOr<absl::string_view> body = VerifySha256Trailer(sealed, "x");
+  absl::StatusOr<std::string_view> body = VerifySha256Trailer(sealed, "x");
   ASSERT_THAT(body, IsOk());
   EXPECT_EQ(*body, "payload");
   EXPECT_THAT(VerifySha256Trailer(sealed.substr(0, sealed.size() - 1), "x"),
