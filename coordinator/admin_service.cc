@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "coordinator/page_size.h"
 #include "coordinator/raw_message.h"
 #include "coordinator/task_config.h"
 #include "proto/grpc_status.h"
@@ -24,18 +25,14 @@ grpc::Status Fill(absl::StatusOr<T> result, T* out) {
   return ToGrpcStatus(result.status());
 }
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
-
 // One page of `items` into `out` (a RepeatedPtrField): tokens are offsets into
 // the list, so a page is stable while nothing is added at its front.
 template <typename T, typename Field>
 grpc::Status Page(std::vector<T> items, int page_size, const std::string& page_token,
                   Field* out, std::string* next_page_token) {
-  if (page_size < 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must be >= 0");
-  }
-  const size_t size = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  absl::StatusOr<int> checked = PageSize(page_size);
+  if (!checked.ok()) return ToGrpcStatus(checked.status());
+  const size_t size = static_cast<size_t>(*checked);
   size_t offset = 0;
   if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &offset) || offset > items.size())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_token is not one this server gave");

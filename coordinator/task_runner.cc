@@ -6,6 +6,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "coordinator/page_size.h"
 #include "coordinator/task_config.h"
 #include "proto/delta_codec.h"
 #include "proto/model_codec.h"
@@ -847,8 +848,7 @@ std::string TaskRunner::OverrideState(v1::TaskState s) {
 
 absl::StatusOr<v1::ListDevicesResponse> TaskRunner::ListDevices(
     const v1::ListDevicesRequest& r) const {
-  if (r.page_size() < 0) return absl::InvalidArgumentError("page_size must be >= 0");
-  const int size = r.page_size() == 0 ? 100 : std::min(r.page_size(), 1000);
+  ASSIGN_OR_RETURN(const int size, PageSize(r.page_size()));
   std::string after;
   if (!r.page_token().empty() && !absl::WebSafeBase64Unescape(r.page_token(), &after)) {
     return absl::InvalidArgumentError("page_token is not one this server gave");
