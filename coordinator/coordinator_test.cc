@@ -21,6 +21,7 @@
 #include "coordinator/fault_injection_store.h"
 #include "coordinator/sqlite_store.h"
 #include "gtest/gtest.h"
+#include "tests/small_model.h"
 #include "tools/base/logging.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_matchers.h"
@@ -38,10 +39,7 @@ v1::TaskConfig Config(const std::string& name, int goal) {
   v1::TaskConfig c;
   c.set_name(name);
   c.set_population("phones");
-  client::Head all = client::MakeHead({16, 12, 8, 4}, 3);
-  client::Head head;
-  head.layers.assign(all.layers.begin() + 1, all.layers.end());
-  *c.mutable_model() = ModelToProto(client::Body({all.layers[0]}), head);
+  *c.mutable_model() = fedtiny::testing::SmallModel();
   c.set_rounds(5);
   c.set_clients_per_round(goal);
   c.set_over_selection(1.5);
@@ -125,7 +123,7 @@ class CoordinatorTest : public ::testing::Test {
     return absl::StrCat(dir_, "/blobs/", DigestToHex(*Sha256(m->model().substr(prefix))), ".blob");
   }
 
-  static constexpr int kDim = 12 * 8 + 8 + 8 * 4 + 4;
+  static constexpr int kDim = fedtiny::testing::kSmallHeadParams;
   std::string dir_;
   FakeClock clock_{kT0};
   aggregation::SeededRandomSource random_{1};

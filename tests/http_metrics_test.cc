@@ -24,6 +24,7 @@
 #include "coordinator/clock.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
+#include "tests/small_model.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/federation.grpc.pb.h"
 #include "proto/health.grpc.pb.h"
@@ -73,10 +74,7 @@ v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
   v1::TaskConfig c;
   c.set_name(name);
   c.set_population("phones");
-  client::Head all = client::MakeHead({16, 12, 8, 4}, 3);
-  client::Head head;
-  head.layers.assign(all.layers.begin() + 1, all.layers.end());
-  *c.mutable_model() = ModelToProto(client::Body({all.layers[0]}), head);
+  *c.mutable_model() = testing::SmallModel();
   c.mutable_plan()->set_epochs(1);
   c.mutable_plan()->set_batch_size(8);
   c.mutable_plan()->set_learning_rate(0.1f);
