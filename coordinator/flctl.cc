@@ -265,15 +265,6 @@ std::string Time(int64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(ms), absl::UTCTimeZone());
 }
 
-std::string StateName(v1::TaskState s) {
-  return s == v1::RUNNING ? "running" : s == v1::PAUSED ? "paused" : s == v1::DONE ? "done"
-         : s == v1::STOPPED ? "stopped" : "?";
-}
-
-std::string RoundStateName(v1::RoundState s) {
-  return s == v1::OPEN ? "open" : s == v1::COMMITTED ? "committed" : s == v1::ABANDONED ? "abandoned" : "?";
-}
-
 template <typename Map>
 std::string Pairs(const Map& m) {
   std::vector<std::string> parts;
@@ -285,7 +276,7 @@ std::string Pairs(const Map& m) {
 void PrintTasks(const std::vector<v1::TaskInfo>& tasks) {
   Output out({"TASK", "STATE", "ROUNDS", "PER-ROUND", "CLUSTERS", "AGGREGATOR", "CREATED"});
   for (const v1::TaskInfo& t : tasks) {
-    out.Add(t, {t.config().name(), StateName(t.state()),
+    out.Add(t, {t.config().name(), fedtiny::coordinator::TaskStateName(t.state()),
                 absl::StrCat(t.committed_rounds(), "/", t.config().rounds()),
                 absl::StrCat(t.config().clients_per_round()), absl::StrCat(t.config().clusters()),
                 t.config().aggregator(), Time(t.created_ms())});
@@ -297,7 +288,7 @@ std::vector<std::string> RoundRow(const v1::RoundInfo& r) {
   std::map<std::string, double> sorted(r.metrics().begin(), r.metrics().end());
   std::string metrics;
   for (const auto& [k, v] : sorted) absl::StrAppend(&metrics, metrics.empty() ? "" : ",", k, "=", absl::StrFormat("%.4g", v));
-  return {r.task(), absl::StrCat(r.round()), RoundStateName(r.state()), absl::StrCat(r.selected()),
+  return {r.task(), absl::StrCat(r.round()), fedtiny::coordinator::RoundStateName(r.state()), absl::StrCat(r.selected()),
           absl::StrCat(r.reported()), absl::StrCat(r.failed()), Pairs(r.rejected()),
           Pairs(r.versions()), metrics.empty() ? "-" : metrics, Time(r.opened_ms()), Time(r.closed_ms()),
           r.reason().empty() ? "-" : r.reason()};

@@ -600,15 +600,12 @@ absl::StatusOr<v1::TaskInfo> TaskRunner::SetPaused(bool paused) {
   return Info();
 }
 
-absl::StatusOr<v1::TaskInfo> TaskRunner::Stop() {
-  absl::MutexLock commit(&commit_mu_);
+absl::Status TaskRunner::AbandonOpenRoundThen(const std::string& reason,
+                                              const std::function<absl::Status()>& then) {
+  // Paused meanwhile: no round opens between the abandon and `then`.
   bool was_paused = false;
   {
     absl::MutexLock lock(&mu_);
-    if (engine_->stopped()) {
-      return absl::FailedPreconditionError(absl::StrCat("task ", name(), " is stopped already"));
-    }
-    // Paused meanwhile, so no round opens between the abandon and the stop.
     was_paused = engine_->paused();
     engine_->set_paused(true);
   }
@@ -616,14 +613,25 @@ absl::StatusOr<v1::TaskInfo> TaskRunner::Stop() {
     absl::MutexLock lock(&mu_);
     engine_->set_paused(was_paused);
   });
-  const std::string reason = "task stopped by an operator";
   RETURN_IF_ERROR(CloseRound(env_.clock->Now(), &reason));
-  RETURN_IF_ERROR(env_.store->SetTaskState(name(), v1::STOPPED));
+  return then();
+}
+
+absl::StatusOr<v1::TaskInfo> TaskRunner::Stop() {
+  absl::MutexLock commit(&commit_mu_);
   {
+    absl::MutexLock lock(&mu_);
+    if (engine_->stopped()) {
+      return absl::FailedPreconditionError(absl::StrCat("task ", name(), " is stopped already"));
+    }
+  }
+  RETURN_IF_ERROR(AbandonOpenRoundThen("task stopped by an operator", [&]() -> absl::Status {
+    RETURN_IF_ERROR(env_.store->SetTaskState(name(), v1::STOPPED));
     absl::MutexLock lock(&mu_);
     engine_->Stop();
     done_recorded_ = true;
-  }
+    return absl::OkStatus();
+  }));
   return Info();
 }
 
@@ -715,35 +723,25 @@ absl::StatusOr<v1::ModelVersion> TaskRunner::Rollback(int cluster, int64_t to_ve
   v.pinned = false;
   v.pruned = false;
 
-  // Paused meanwhile: the open round is abandoned and none opens before the
-  // new model is in place.
-  bool was_paused = false;
-  {
-    absl::MutexLock lock(&mu_);
-    was_paused = engine_->paused();
-    engine_->set_paused(true);
-  }
-  auto restore = absl::MakeCleanup([&] {
-    absl::MutexLock lock(&mu_);
-    engine_->set_paused(was_paused);
-  });
-  const std::string reason = absl::StrCat("cluster ", cluster, " rolled back to version ",
-                                          to_version, " by an operator");
-  RETURN_IF_ERROR(CloseRound(env_.clock->Now(), &reason));
-  RETURN_IF_ERROR(env_.store->CommitVersions({v}));
+  // The open round is abandoned and none opens before the new model is in place.
   v1::ModelVersion out;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::Status s = engine_->ReplaceModel(cluster, ClusterModel{*head, version, v.optimizer_state});
-    if (!s.ok()) {
-      // Cannot happen (no round is open while paused); the store has the
-      // version, so a restart serves it.
-      return absl::InternalError(absl::StrCat("rollback stored but not applied: ", s.message()));
-    }
-    for (auto& [key, b] : bundles) bundles_[key] = std::move(b);
-    integrity_[{cluster, version}] = "ok";
-    out = ModelVersionOf(v);
-  }
+  RETURN_IF_ERROR(AbandonOpenRoundThen(
+      absl::StrCat("cluster ", cluster, " rolled back to version ", to_version, " by an operator"),
+      [&]() -> absl::Status {
+        RETURN_IF_ERROR(env_.store->CommitVersions({v}));
+        absl::MutexLock lock(&mu_);
+        absl::Status s =
+            engine_->ReplaceModel(cluster, ClusterModel{*head, version, v.optimizer_state});
+        if (!s.ok()) {
+          // Cannot happen (no round is open while paused); the store has the
+          // version, so a restart serves it.
+          return absl::InternalError(absl::StrCat("rollback stored but not applied: ", s.message()));
+        }
+        for (auto& [key, b] : bundles) bundles_[key] = std::move(b);
+        integrity_[{cluster, version}] = "ok";
+        out = ModelVersionOf(v);
+        return absl::OkStatus();
+      }));
   FT_LOG(WARNING) << "task " << name() << " cluster " << cluster << ": rolled back to version "
                   << to_version << ", committed as version " << version;
   Prune();

@@ -13,6 +13,7 @@
 #define FEDTINY_COORDINATOR_TASK_RUNNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -154,6 +155,11 @@ class TaskRunner {
   // (with `abandon_reason`) abandons the open one. An error: nothing recorded,
   // the round stays closing.
   absl::Status CloseRound(absl::Time now, const std::string* abandon_reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Pauses admissions, abandons the open round for `reason` (CloseRound), runs
+  // `then`, and restores the pause state: an operator's stop or rollback.
+  absl::Status AbandonOpenRoundThen(const std::string& reason,
+                                    const std::function<absl::Status()>& then)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Applies the retention policy (keep_versions) after a new version.
   void Prune() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);

@@ -11,20 +11,6 @@ namespace fedtiny::coordinator {
 
 namespace {
 
-std::string StateOf(v1::TaskState s) {
-  switch (s) {
-    case v1::RUNNING: return "running";
-    case v1::PAUSED: return "paused";
-    case v1::DONE: return "done";
-    case v1::STOPPED: return "stopped";
-    default: return "?";
-  }
-}
-
-std::string RoundStateOf(v1::RoundState s) {
-  return s == v1::OPEN ? "open" : s == v1::COMMITTED ? "committed" : s == v1::ABANDONED ? "abandoned" : "?";
-}
-
 std::string Metric(const v1::RoundInfo& r, const char* a, const char* b) {
   auto it = r.metrics().find(a);
   if (it == r.metrics().end()) it = r.metrics().find(b);
@@ -44,6 +30,20 @@ std::string Fit(std::string line, int width) {
 }
 
 }  // namespace
+
+std::string TaskStateName(v1::TaskState s) {
+  switch (s) {
+    case v1::RUNNING: return "running";
+    case v1::PAUSED: return "paused";
+    case v1::DONE: return "done";
+    case v1::STOPPED: return "stopped";
+    default: return "?";
+  }
+}
+
+std::string RoundStateName(v1::RoundState s) {
+  return s == v1::OPEN ? "open" : s == v1::COMMITTED ? "committed" : s == v1::ABANDONED ? "abandoned" : "?";
+}
 
 std::string ProgressBar(int64_t done, int64_t goal, int width) {
   if (width <= 0) return "";
@@ -81,7 +81,7 @@ std::string TopView::Render(absl::Time now, int width, int height) const {
     const int goal = t == tasks_.end() ? 0 : t->second.config().clients_per_round();
     std::string line = absl::StrCat("task ", name);
     if (t != tasks_.end()) {
-      absl::StrAppend(&line, "  ", StateOf(t->second.state()), "  committed ",
+      absl::StrAppend(&line, "  ", TaskStateName(t->second.state()), "  committed ",
                       t->second.committed_rounds(), "/", t->second.config().rounds());
     }
     lines.push_back(line);
@@ -89,7 +89,7 @@ std::string TopView::Render(absl::Time now, int width, int height) const {
       lines.push_back("  no round yet");
       continue;
     }
-    lines.push_back(absl::StrCat("  round ", r->round(), " ", RoundStateOf(r->state()), "  [",
+    lines.push_back(absl::StrCat("  round ", r->round(), " ", RoundStateName(r->state()), "  [",
                                  ProgressBar(r->reported(), goal, 30), "] ", r->reported(), "/",
                                  goal > 0 ? absl::StrCat(goal) : "?", " reported, ", r->selected(),
                                  " selected, ", r->failed(), " failed, rejected ", Rejected(*r)));
@@ -103,7 +103,7 @@ std::string TopView::Render(absl::Time now, int width, int height) const {
   for (auto it = rounds_.rbegin(); it != rounds_.rend(); ++it) {
     const v1::RoundInfo& r = it->second;
     rows.push_back(absl::StrFormat("%-12s %6d %-9s %8d %8d %6d %-10s %-10s %s", r.task(), r.round(),
-                                   RoundStateOf(r.state()), r.selected(), r.reported(), r.failed(),
+                                   RoundStateName(r.state()), r.selected(), r.reported(), r.failed(),
                                    Metric(r, "train_loss", "loss"),
                                    Metric(r, "train_accuracy", "accuracy"), Rejected(r)));
   }

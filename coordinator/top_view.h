@@ -36,6 +36,11 @@ class TopView {
   std::map<std::pair<std::string, int64_t>, v1::RoundInfo> rounds_;
 };
 
+// The lower-case state names flctl's tables and this screen show ("?" for an
+// unset state).
+std::string TaskStateName(v1::TaskState s);
+std::string RoundStateName(v1::RoundState s);
+
 // A progress bar of `width` cells: '#' for done, '.' for the rest.
 std::string ProgressBar(int64_t done, int64_t goal, int width);
 

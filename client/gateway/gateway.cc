@@ -86,19 +86,23 @@ absl::Status Gateway::Serve(int fd) {
   FrameDecoder decoder(options_.max_payload);
   char buf[4096];
   uint64_t bad_seen = 0;
+  // A request lost to noise (or left unfinished) is answered DATA_LOSS, so that
+  // the device resends it at once instead of waiting for its timeout
+  // (Federation calls are safe to retry). False when the link cannot be written.
+  auto report_loss = [&](const char* what) -> bool {
+    if (decoder.bad_frames() == bad_seen) return true;
+    bad_seen = decoder.bad_frames();
+    ++stats_.errors_out;
+    return WriteAll(fd, EncodeFrame(FrameType::kError, ErrorPayload(grpc::StatusCode::DATA_LOSS, what)));
+  };
   while (true) {
     pollfd p{fd, POLLIN, 0};
     const int ready = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(options_.idle_resync)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      if (decoder.DropPartial() && decoder.bad_frames() > bad_seen) {
-        bad_seen = decoder.bad_frames();
-        ++stats_.errors_out;
-        if (!WriteAll(fd, EncodeFrame(FrameType::kError,
-                                      ErrorPayload(grpc::StatusCode::DATA_LOSS,
-                                                   "gateway: an unfinished frame was dropped")))) {
-          return absl::UnavailableError(absl::StrCat("link write: ", std::strerror(errno)));
-        }
+      if (decoder.DropPartial() &&
+          !report_loss("gateway: an unfinished frame was dropped")) {
+        return absl::UnavailableError(absl::StrCat("link write: ", std::strerror(errno)));
       }
       continue;
     }
@@ -107,24 +111,15 @@ absl::Status Gateway::Serve(int fd) {
     if (n == 0) return absl::OkStatus();
     if (n < 0) return absl::UnavailableError(absl::StrCat("link read: ", std::strerror(errno)));
     decoder.Feed(buf, static_cast<size_t>(n));
-    // A request lost to noise is answered DATA_LOSS, so that the device resends
-    // it at once instead of waiting for its timeout (Federation calls are safe
-    // to retry).
-    auto report_loss = [&]() -> bool {
-      if (decoder.bad_frames() == bad_seen) return true;
-      bad_seen = decoder.bad_frames();
-      ++stats_.errors_out;
-      return WriteAll(fd, EncodeFrame(FrameType::kError,
-                                      ErrorPayload(grpc::StatusCode::DATA_LOSS,
-                                                   "gateway: a corrupt frame was dropped")));
-    };
     Frame f;
     while (decoder.Next(&f)) {
-      if (!report_loss() || !WriteAll(fd, Handle(f))) {
+      if (!report_loss("gateway: a corrupt frame was dropped") || !WriteAll(fd, Handle(f))) {
         return absl::UnavailableError(absl::StrCat("link write: ", std::strerror(errno)));
       }
     }
-    if (!report_loss()) return absl::UnavailableError(absl::StrCat("link write: ", std::strerror(errno)));
+    if (!report_loss("gateway: a corrupt frame was dropped")) {
+      return absl::UnavailableError(absl::StrCat("link write: ", std::strerror(errno)));
+    }
     stats_.dropped_bytes = decoder.dropped_bytes();
     stats_.bad_frames = decoder.bad_frames();
   }
