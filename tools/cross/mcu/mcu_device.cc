@@ -93,7 +93,7 @@ const char* CheckIn(DeviceLink& link, std::string* error) {
     if (!r.ok()) return r.message();
     if (g_checkin.which_outcome == fedtiny_v1_CheckInResponse_assignment_tag) return nullptr;
     const int64_t wait = g_checkin.outcome.retry.earliest_ms;
-    std::printf("mcu_device: check-in %d: retry in %lld ms\n", attempt, static_cast<long long>(wait));
+    std::printf("mcu_device: check-in %d: retry in %ld ms\n", attempt, static_cast<long>(wait));
     WaitMs(wait < 100 ? 100 : (wait > 2000 ? 2000 : wait));
   }
   return "no assignment after every check-in attempt";
@@ -217,14 +217,14 @@ int Run() {
   const fedtiny_v1_Assignment& a = g_checkin.outcome.assignment;
   if (a.bundles_count < 1) return Fail("check-in", "an assignment without a bundle");
   const fedtiny_v1_ModelBundle& bundle = a.bundles[0];
-  std::printf("mcu_device: assigned task %s round %lld: bundle version %lld, %s, %lld bytes\n", a.task,
-              static_cast<long long>(a.round), static_cast<long long>(bundle.version), bundle.variant,
-              static_cast<long long>(bundle.size_bytes));
+  std::printf("mcu_device: assigned task %s round %ld: bundle version %ld, %s, %ld bytes\n", a.task,
+              static_cast<long>(a.round), static_cast<long>(bundle.version), bundle.variant,
+              static_cast<long>(bundle.size_bytes));
   std::fflush(stdout);
   if (const char* e = Download(link, a, &error)) return Fail("download", e);
   if (const char* e = VerifySha256(bundle)) return Fail("download", e);
-  std::printf("mcu_device: downloaded %lld bytes in %u-byte chunks, SHA-256 verified (Mbed TLS)\n",
-              static_cast<long long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes));
+  std::printf("mcu_device: downloaded %ld bytes in %u-byte chunks, SHA-256 verified (Mbed TLS)\n",
+              static_cast<long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes));
   LoadedModel model;
   if (const char* e = LoadModel(g_model, static_cast<size_t>(bundle.size_bytes), &model)) {
     return Fail("model", e);
@@ -233,14 +233,14 @@ int Run() {
   if (const char* e = Train(a, model, &trained, &error)) return Fail("training", e);
   double norm = 0;
   for (float d : trained.delta) norm += static_cast<double>(d) * d;
-  std::printf("mcu_device: trained the head (%lld parameters) on %d own examples: loss %.4f, accuracy %.3f,"
-              " |delta| %.5f\n", static_cast<long long>(model.head.num_params()), kExamples,
+  std::printf("mcu_device: trained the head (%ld parameters) on %d own examples: loss %.4f, accuracy %.3f,"
+              " |delta| %.5f\n", static_cast<long>(model.head.num_params()), kExamples,
               trained.result.mean_loss,
               static_cast<double>(trained.result.correct) / trained.result.examples_seen, std::sqrt(norm));
   if (const char* e = Upload(link, a, trained, &error)) return Fail("upload", e);
-  std::printf("mcu_device: upload accepted for round %lld (%.2f s; %llu bytes dropped on the link)\n",
-              static_cast<long long>(a.round), Seconds() - t0,
-              static_cast<unsigned long long>(link.dropped_bytes()));
+  std::printf("mcu_device: upload accepted for round %ld (%.2f s; %lu bytes dropped on the link)\n",
+              static_cast<long>(a.round), Seconds() - t0,
+              static_cast<unsigned long>(link.dropped_bytes()));
   return 0;
 }
 
