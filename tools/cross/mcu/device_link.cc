@@ -2,13 +2,28 @@
 
 namespace fedtiny::mcu {
 
+namespace {
+
+constexpr uint8_t kDataLoss = 15;  // gRPC's DATA_LOSS: the gateway lost our frame.
+
+bool LostOnTheLine(const gateway::Frame& f) {
+  return f.type == gateway::FrameType::kError && !f.payload.empty() &&
+         static_cast<uint8_t>(f.payload[0]) == kDataLoss;
+}
+
+}  // namespace
+
 gateway::Frame DeviceLink::Call(gateway::FrameType type, const std::string& payload) {
   const std::string frame = gateway::EncodeFrame(type, payload);
-  uart_.Write(frame.data(), frame.size());
   gateway::Frame answer;
-  while (!decoder_.Next(&answer)) {
-    const uint8_t b = uart_.ReadByte();
-    decoder_.Feed(&b, 1);
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    uart_.Write(frame.data(), frame.size());
+    while (!decoder_.Next(&answer)) {
+      const uint8_t b = uart_.ReadByte();
+      decoder_.Feed(&b, 1);
+    }
+    if (!LostOnTheLine(answer)) break;
+    ++resent_;
   }
   return answer;
 }

@@ -22,12 +22,19 @@ class DeviceLink {
  public:
   DeviceLink(CmsdkUart& uart, size_t max_payload) : uart_(uart), decoder_(max_payload) {}
   // Call sends one request frame and returns the next intact frame received.
+  // An answer of DATA_LOSS (the gateway got our frame corrupted or cut short)
+  // sends it again, up to kAttempts times in all: every Federation call is safe
+  // to retry (docs/protocol.md, "Device link").
   gateway::Frame Call(gateway::FrameType type, const std::string& payload);
   uint64_t dropped_bytes() const { return decoder_.dropped_bytes(); }
+  uint64_t resent() const { return resent_; }
 
  private:
+  static constexpr int kAttempts = 3;
+
   CmsdkUart& uart_;
   gateway::FrameDecoder decoder_;
+  uint64_t resent_ = 0;
 };
 
 // A wire::ByteSink that appends to a string (a request frame's payload).

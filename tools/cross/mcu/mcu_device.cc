@@ -6,6 +6,8 @@
 // with client/core's HeadTrainer, and uploads delta = trained - downloaded head.
 // Progress goes to semihosting stdout; the exit status is 0 after an accepted
 // upload, 1 with a "mcu_device: error: ..." line otherwise.
+#include <malloc.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -238,9 +240,12 @@ int Run() {
               trained.result.mean_loss,
               static_cast<double>(trained.result.correct) / trained.result.examples_seen, std::sqrt(norm));
   if (const char* e = Upload(link, a, trained, &error)) return Fail("upload", e);
-  std::printf("mcu_device: upload accepted for round %ld (%.2f s; %lu bytes dropped on the link)\n",
-              static_cast<long>(a.round), Seconds() - t0,
-              static_cast<unsigned long>(link.dropped_bytes()));
+  std::printf("mcu_device: upload accepted for round %ld (%.2f s; link: %lu bytes dropped, %lu frames resent)\n",
+              static_cast<long>(a.round), Seconds() - t0, static_cast<unsigned long>(link.dropped_bytes()),
+              static_cast<unsigned long>(link.resent()));
+  // newlib's arena only grows: its size is the heap's high-water mark.
+  std::printf("mcu_device: heap high-water %lu bytes (newlib arena); static RAM and the 64 KiB stack aside\n",
+              static_cast<unsigned long>(mallinfo().arena));
   return 0;
 }
 
