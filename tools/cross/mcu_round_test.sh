@@ -7,8 +7,9 @@
 # sim/net_fleet's Fashion-MNIST devices over gRPC. Requires: the firmware exits 0
 # after its upload; round 1 commits with 4 reports (it needs all four); flctl
 # lists mcu-qemu-1 (class mcu-m4) and three simulated devices with one
-# contributed round each; the gateway relayed every frame intact. Prints the
-# firmware's size. A missing tool or Debian source package is a failure, never
+# contributed round each; the gateway relayed every frame intact. Then, with no
+# coordinator behind the gateway, the firmware must exit 1 with its check-in's
+# UNAVAILABLE error. Prints the firmware's size. A missing tool or Debian source package is a failure, never
 # a skip.
 #   bazel test //tools/cross:mcu_round_test
 set -euo pipefail
@@ -150,5 +151,22 @@ for e in errors:
     print("mcu_round_test:", e, file=sys.stderr)
 sys.exit(1 if errors else 0)
 PY
+# 6. The failure path: with no coordinator behind the gateway (127.0.0.1:1), the
+# firmware must say why and exit non-zero, not hang or claim success.
+rm -f "$SOCKDIR/uart0.sock"
+timeout 60 "${QEMU[@]}" >"$WORK/firmware.fail.out" 2>"$WORK/qemu.fail.err" </dev/null &
+QEMU_PID=$!
+PIDS+=($QEMU_PID)
+for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
+"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server=127.0.0.1:1 --insecure 2>"$WORK/gateway.fail.err" &
+PIDS+=($!)
+rc=0
+wait "$QEMU_PID" || rc=$?
+log "without a coordinator the firmware exited with status $rc:"
+sed 's/^/  /' "$WORK/firmware.fail.out"
+[[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, when its check-in could not reach the coordinator"
+grep -q "^mcu_device: error: check-in: code 14: " "$WORK/firmware.fail.out" \
+  || fail "no UNAVAILABLE (code 14) check-in error in the firmware's output"
+
 log "PASS: mcu-qemu-1 (Cortex-M4 under QEMU) and 3 simulated devices reported in committed round 1" \
     "($(since "$t0") s in all)"
