@@ -16,12 +16,19 @@ namespace {
 
 // A socket's path must fit sun_path (108 bytes), which $TEST_TMPDIR may not:
 // a short directory of the test's own under /tmp.
-std::string TmpPath(const std::string& name) {
-  static const std::string dir = [] {
+// Removed (empty) when the test program ends.
+struct TmpDir {
+  TmpDir() {
     char tmpl[] = "/tmp/fedtiny-link-XXXXXX";
-    return std::string(mkdtemp(tmpl));
-  }();
-  return dir + "/" + name;
+    path = mkdtemp(tmpl);
+  }
+  ~TmpDir() { rmdir(path.c_str()); }
+  std::string path;
+};
+
+std::string TmpPath(const std::string& name) {
+  static TmpDir dir;
+  return dir.path + "/" + name;
 }
 
 int Listen(const std::string& path) {
