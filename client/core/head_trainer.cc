@@ -323,11 +323,7 @@ StatusOr<TrainResult> HeadTrainer::Run(const float* features, int64_t n,
   if (n < 0 || n != static_cast<int64_t>(labels.size())) {
     return InvalidArgumentError("train: head or data shape differs from the trainer's");
   }
-  for (int32_t y : labels) {
-    if (y < 0 || y >= classes) {
-      return InvalidArgumentError(StrCat("train: label ", y, " out of range"));
-    }
-  }
+  // Before any array is read: a caller's n may exceed what it holds.
   if (n > max_examples_) {
     if (!owned_) {
       return ResourceExhaustedError(StrCat("train: ", n, " examples; this arena trainer holds ",
@@ -336,6 +332,11 @@ StatusOr<TrainResult> HeadTrainer::Run(const float* features, int64_t n,
     owned_order_.resize(static_cast<size_t>(n));
     order_ = owned_order_.data();
     max_examples_ = n;
+  }
+  for (int32_t y : labels) {
+    if (y < 0 || y >= classes) {
+      return InvalidArgumentError(StrCat("train: label ", y, " out of range"));
+    }
   }
   if (!state.started) {
     // Field by field, so that the buffers ReserveState gave keep their capacity.
