@@ -74,8 +74,11 @@ if ! { cmake -S "$CROSS" -B "$WORK/m4" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$CROSS/c
 fi
 ELF="$WORK/m4/mcu/mcu_device.elf"
 log "built the firmware in $(since "$t0") s (configure + compile + link)"
-log "size (text = code + read-only data in flash; data + bss = static RAM; heap and stack not included):"
-arm-none-eabi-size "$ELF" | sed "s|$WORK/||; s|^|  |"
+# By section: Berkeley-style `size` would count the NOLOAD .flash_store as bss.
+log "sections (.text = code + read-only data, in flash; .data + .bss = static RAM;" \
+    ".flash_store = the bundle's area in flash, NOLOAD, not RAM; heap and stack: the firmware's RAM line):"
+arm-none-eabi-size -A "$ELF" | awk '$1 ~ /^\.(text|ARM\.exidx|data|bss|flash_store)$/ { printf "  %-12s %8d bytes at 0x%08x\n", $1, $2, $3 }'
+
 
 # 2. The coordinator and the task.
 "$BIN_COORD" --data_dir="$WORK/data" --port=0 >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &

@@ -44,7 +44,8 @@ class FlashModel {
 
   int32_t input_dim() const { return input_dim_; }
   int32_t feature_dim() const { return feature_dim_; }
-  // The head as downloaded, flat in the wire layout (Head::Flatten's), in the arena.
+  // The head, flat in the wire layout (Head::Flatten's), in the arena: as
+  // downloaded after Open(); a trainer may update it in place.
   client::Span<float> head() const { return head_; }
   client::Span<const client::HeadLayerShape> head_shape() const {
     return {head_shape_, head_layers_};
