@@ -18,6 +18,7 @@
 // upload within the RAM budget, 1 with a "mcu_device: error: ..." line otherwise.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -190,6 +191,7 @@ struct Trained {
   client::Span<const float> delta;  // In the arena.
   client::TrainResult result;
   long allocations = -1;  // The C allocator's calls from features to trained head.
+  long control = -1;      // The counter's on one malloc: 1 when --wrap is in effect.
 };
 
 client::TrainPlan PlanOf(const fedtiny_v1_Assignment& a) {
@@ -239,6 +241,12 @@ const char* Train(const fedtiny_v1_Assignment& a, const FlashModel& m, client::A
       if (result.ok()) out->result = *result, trained = true;
     }
     out->allocations = count.count();
+  }
+  {
+    testing::ScopedMallocCount count;
+    void* (*volatile allocate)(size_t) = std::malloc;  // Not elided by the compiler.
+    std::free(allocate(16));
+    out->control = count.count();
   }
   if (e != nullptr) return e;
   if (!trained) return "the head trainer failed";
@@ -310,12 +318,14 @@ int Run() {
               trained.result.mean_loss,
               static_cast<double>(trained.result.correct) / trained.result.examples_seen, std::sqrt(norm));
   std::printf("mcu_device: arena %lu of %lu bytes used (model %lu: head, activations, decode chunk; trainer,"
-              " %d x %d features, one example's %d inputs, delta: %lu); allocations during training %ld\n",
+              " %d x %d features, one example's %d inputs, delta: %lu); allocations during training %ld"
+              " (counter control: %ld of 1)\n",
               static_cast<unsigned long>(arena.used()), static_cast<unsigned long>(arena.capacity()),
               static_cast<unsigned long>(model_bytes), kExamples, static_cast<int>(model.feature_dim()),
               static_cast<int>(model.input_dim()), static_cast<unsigned long>(arena.used() - model_bytes),
-              trained.allocations);
+              trained.allocations, trained.control);
   if (trained.allocations != 0) return Fail("training", "the C allocator was called during training");
+  if (trained.control != 1) return Fail("training", "the allocation counter does not see malloc");
   if (const char* e = Upload(link, a, trained, &error)) return Fail("upload", e);
   std::printf("mcu_device: upload accepted for round %ld (%.2f s; link: %lu bytes dropped, %lu frames resent)\n",
               static_cast<long>(a.round), Seconds() - t0, static_cast<unsigned long>(link.dropped_bytes()),
