@@ -5,7 +5,9 @@
 # qemu-system-arm (mps2-an386) with UART0 on a unix socket that fedtiny_gateway
 # relays to the coordinator, and, once the microcontroller holds its assignment,
 # sim/net_fleet's Fashion-MNIST devices over gRPC. Requires: the firmware exits 0
-# after its upload; round 1 commits with 4 reports (it needs all four); flctl
+# after its upload; its RAM line (data + bss + heap high-water + painted stack
+# high-water; the flash store aside) at most 262144 bytes, the mcu-m4 class's
+# 256 KiB, with 0 allocations during training; round 1 commits with 4 reports (it needs all four); flctl
 # lists mcu-qemu-1 (class mcu-m4) and three simulated devices with one
 # contributed round each; the gateway relayed every frame intact. Then, with no
 # coordinator behind the gateway, the firmware must exit 1 with its check-in's
@@ -72,8 +74,11 @@ if ! { cmake -S "$CROSS" -B "$WORK/m4" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$CROSS/c
 fi
 ELF="$WORK/m4/mcu/mcu_device.elf"
 log "built the firmware in $(since "$t0") s (configure + compile + link)"
-log "size (text = code + read-only data in flash; data + bss = static RAM; heap and stack not included):"
-arm-none-eabi-size "$ELF" | sed "s|$WORK/||; s|^|  |"
+# By section: Berkeley-style `size` would count the NOLOAD .flash_store as bss.
+log "sections (.text = code + read-only data, in flash; .data + .bss = static RAM;" \
+    ".flash_store = the bundle's area in flash, NOLOAD, not RAM; heap and stack: the firmware's RAM line):"
+arm-none-eabi-size -A "$ELF" | awk '$1 ~ /^\.(text|ARM\.exidx|data|bss|flash_store)$/ { printf "  %-12s %8d bytes at 0x%08x\n", $1, $2, $3 }'
+
 
 # 2. The coordinator and the task.
 "$BIN_COORD" --data_dir="$WORK/data" --port=0 >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
@@ -117,6 +122,13 @@ log "firmware (QEMU) exited with status $rc after $(since "$t1") s:"
 sed 's/^/  /' "$WORK/firmware.out"
 [[ $rc == 0 ]] || fail "the firmware exited with status $rc: $(cat "$WORK/qemu.err")"
 grep -q "^mcu_device: upload accepted for round 1" "$WORK/firmware.out" || fail "no accepted upload in its output"
+ram=$(sed -n 's/^mcu_device: RAM total \([0-9]*\) bytes .*; allocations during training \(-\{0,1\}[0-9]*\)$/\1 \2/p' \
+      "$WORK/firmware.out")
+[[ -n "$ram" ]] || fail "no 'RAM total ... allocations during training' line in the firmware's output"
+read -r ram_total ram_allocs <<<"$ram"
+((ram_total <= 262144)) || fail "the firmware used $ram_total bytes of RAM, over the mcu-m4 class's 262144"
+[[ $ram_allocs == 0 ]] || fail "the firmware allocated $ram_allocs times during training, not 0"
+log "RAM: $ram_total bytes of 262144 (data + bss + heap + stack high-water), 0 allocations during training"
 rc=0
 wait "$GATEWAY_PID" || rc=$?
 sed 's/^/  /' "$WORK/gateway.err"

@@ -4,7 +4,9 @@
 // bump whose position depends on the label, like an intensity image) plus
 // small noise from an xorshift generator seeded by `seed`. The same seed gives
 // the same examples on every target, so a run can be repeated bit for bit.
-// Device code: C++17 and Eigen.
+// ExampleStream makes them one at a time into the caller's buffer (what the
+// firmware uses: one example's floats in RAM at a time); MakeExamples collects
+// them in a matrix (host tests). Device code: C++17 and Eigen.
 #ifndef FEDTINY_TOOLS_CROSS_MCU_DEVICE_EXAMPLES_H_
 #define FEDTINY_TOOLS_CROSS_MCU_DEVICE_EXAMPLES_H_
 
@@ -14,6 +16,23 @@
 #include "client/core/model.h"
 
 namespace fedtiny::mcu {
+
+// Not thread-safe; holds no memory of its own.
+class ExampleStream {
+ public:
+  ExampleStream(int64_t input_dim, int32_t classes, uint64_t seed)
+      : input_dim_(input_dim), classes_(classes), s_(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  // Next writes the next example's `input_dim` features to `out`; returns its label.
+  int32_t Next(float* out);
+
+ private:
+  float Noise();  // Uniform in [-1, 1): xorshift64*.
+
+  int64_t input_dim_;
+  int32_t classes_;
+  uint64_t s_;
+  int64_t next_ = 0;
+};
 
 struct Examples {
   client::RowMatrixXf inputs;   // count x input_dim

@@ -18,6 +18,16 @@ TEST(DeviceExamplesTest, AreDeterministicBoundedAndLabelledInTurn) {
   for (int i = 0; i < 30; ++i) EXPECT_EQ(a.labels[i], i % 10);
 }
 
+TEST(DeviceExamplesTest, TheStreamGivesTheSameExamplesOneAtATime) {
+  const Examples all = MakeExamples(12, 20, 4, 3);
+  ExampleStream stream(20, 4, 3);
+  for (int i = 0; i < 12; ++i) {
+    float row[20];
+    EXPECT_EQ(stream.Next(row), all.labels[i]);
+    for (int j = 0; j < 20; ++j) EXPECT_EQ(row[j], all.inputs(i, j)) << i << ", " << j;
+  }
+}
+
 TEST(DeviceExamplesTest, EachLabelPeaksWhereItsPatternIs) {
   // Learnable: an example's largest feature lies in its label's slice of the input.
   const Examples e = MakeExamples(40, 100, 10, 7);

@@ -1,26 +1,38 @@
 // The Cortex-M4 firmware of issue #12 item 6: a microcontroller in a real round.
 // Over the MPS2 board's UART0 and the gateway (client/gateway, fedtiny_gateway)
-// it checks in with the coordinator, downloads its model bundle in chunks,
-// verifies the SHA-256 (Mbed TLS), decodes the model into client/core's Body and
-// Head (client/wire), trains the head on its own examples (device_examples.h)
-// with client/core's HeadTrainer, and uploads delta = trained - downloaded head.
+// it checks in with the coordinator, downloads its model bundle in chunks into
+// flash (flash_store.h), hashing it as it arrives (Mbed TLS's SHA-256), reads
+// the model where it lies (model_loader.h: the head into RAM, the body streamed
+// from flash per example), trains the head on its own examples
+// (device_examples.h) with client/core's HeadTrainer, and uploads
+// delta = trained - downloaded head.
+//
+// Memory: a part of class mcu-m4 has 256 KiB of RAM. Model, trainer, examples'
+// features and delta come from one static arena (g_arena) at initialization;
+// training then allocates nothing (the C allocator's calls are counted through
+// --wrap, tools/cross/malloc_counter.h). At the end it prints the RAM used
+// (data + bss + heap high-water + painted stack high-water, ram_usage.h) and
+// fails when that exceeds kRamBudget.
+//
 // Progress goes to semihosting stdout; the exit status is 0 after an accepted
-// upload, 1 with a "mcu_device: error: ..." line otherwise.
-#include <malloc.h>
-
+// upload within the RAM budget, 1 with a "mcu_device: error: ..." line otherwise.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
-#include <vector>
 
+#include "client/core/arena.h"
 #include "client/core/head_trainer.h"
 #include "client/wire/wire.h"
 #include "mbedtls/sha256.h"
+#include "tools/cross/malloc_counter.h"
 #include "tools/cross/mcu/device_examples.h"
 #include "tools/cross/mcu/device_link.h"
+#include "tools/cross/mcu/flash_store.h"
 #include "tools/cross/mcu/model_loader.h"
+#include "tools/cross/mcu/ram_usage.h"
 
 #ifndef FEDTINY_MCU_DEVICE_ID
 #define FEDTINY_MCU_DEVICE_ID "mcu-qemu-1"
@@ -38,12 +50,13 @@ namespace {
 using gateway::Frame;
 using gateway::FrameType;
 
-constexpr size_t kMaxModelBytes = 256 << 10;  // The largest bundle this device holds.
-constexpr size_t kChunkBytes = 2048;          // One DownloadRequest's max_bytes.
+constexpr size_t kRamBudget = 256 << 10;  // The mcu-m4 class's RAM.
+constexpr size_t kArenaBytes = 16 << 10;  // Model (head), trainer, features, delta.
+constexpr size_t kChunkBytes = 2048;      // One DownloadRequest's max_bytes.
 constexpr int kExamples = 40;
 constexpr int kCheckInTries = 60;
 
-uint8_t g_model[kMaxModelBytes];  // The bundle as downloaded.
+alignas(16) unsigned char g_arena[kArenaBytes];
 fedtiny_v1_CheckInResponse g_checkin = fedtiny_v1_CheckInResponse_init_zero;
 
 int Fail(const char* what, const std::string& why) {
@@ -79,7 +92,7 @@ const char* CheckIn(DeviceLink& link, std::string* error) {
   ci.population = FEDTINY_MCU_POPULATION;
   ci.device_class = "mcu-m4";
   ci.capabilities.has_fpu = true;
-  ci.capabilities.ram_bytes = 4 << 20;
+  ci.capabilities.ram_bytes = kRamBudget;
   ci.state = {true, true, true, 100};  // charging, idle, unmetered, battery %
   ci.device_secret = Secret();
   for (int attempt = 1; attempt <= kCheckInTries; ++attempt) {
@@ -101,48 +114,73 @@ const char* CheckIn(DeviceLink& link, std::string* error) {
   return "no assignment after every check-in attempt";
 }
 
-// Downloads the bundle into g_model, kChunkBytes per request.
-const char* Download(DeviceLink& link, const fedtiny_v1_Assignment& a, std::string* error) {
+// One DownloadRequest for the bytes at `offset`: the data to `sink`, its
+// length to `got`.
+const char* DownloadChunk(DeviceLink& link, const fedtiny_v1_Assignment& a, size_t offset,
+                          wire::ByteSink& sink, size_t* got, std::string* error) {
   const fedtiny_v1_ModelBundle& bundle = a.bundles[0];
-  if (bundle.size_bytes <= 0 || bundle.size_bytes > static_cast<int64_t>(kMaxModelBytes)) {
-    return "the bundle does not fit this device's model buffer";
-  }
-  const size_t total = static_cast<size_t>(bundle.size_bytes);
-  size_t have = 0;
-  while (have < total) {
-    fedtiny_v1_DownloadRequest d = fedtiny_v1_DownloadRequest_init_zero;
-    CopyString(a.task, d.task);
-    d.round = a.round;
-    d.upload_token.size = a.upload_token.size;
-    std::memcpy(d.upload_token.bytes, a.upload_token.bytes, a.upload_token.size);
-    d.cluster = bundle.cluster;
-    d.offset = static_cast<int64_t>(have);
-    d.max_bytes = kChunkBytes;
-    CopyString(bundle.variant, d.variant);
-    std::string payload;
-    StringSink out(&payload);
-    wire::Result r = wire::EncodeMessage(fedtiny_v1_DownloadRequest_fields, &d, out);
-    if (!r.ok()) return r.message();
-    const Frame f = link.Call(FrameType::kDownload, payload);
-    if (f.type != FrameType::kDownloadResponse) return (*error = DescribeError(f)).c_str();
-    wire::BufferSource in(reinterpret_cast<const uint8_t*>(f.payload.data()), f.payload.size());
-    wire::BufferSink data(g_model + have, total - have);
-    uint8_t scratch[64];
-    fedtiny_v1_DownloadResponse meta = fedtiny_v1_DownloadResponse_init_zero;
-    size_t got = 0;
-    r = wire::DecodeDownloadResponse(in, f.payload.size(), scratch, sizeof(scratch), data, &meta, &got);
-    if (!r.ok()) return r.message();
-    if (got == 0) return "an empty chunk before the end of the bundle";
-    have += got;
-  }
+  fedtiny_v1_DownloadRequest d = fedtiny_v1_DownloadRequest_init_zero;
+  CopyString(a.task, d.task);
+  d.round = a.round;
+  d.upload_token.size = a.upload_token.size;
+  std::memcpy(d.upload_token.bytes, a.upload_token.bytes, a.upload_token.size);
+  d.cluster = bundle.cluster;
+  d.offset = static_cast<int64_t>(offset);
+  d.max_bytes = kChunkBytes;
+  CopyString(bundle.variant, d.variant);
+  std::string payload;
+  StringSink out(&payload);
+  wire::Result r = wire::EncodeMessage(fedtiny_v1_DownloadRequest_fields, &d, out);
+  if (!r.ok()) return r.message();
+  const Frame f = link.Call(FrameType::kDownload, payload);
+  if (f.type != FrameType::kDownloadResponse) return (*error = DescribeError(f)).c_str();
+  wire::BufferSource in(reinterpret_cast<const uint8_t*>(f.payload.data()), f.payload.size());
+  uint8_t scratch[64];
+  fedtiny_v1_DownloadResponse meta = fedtiny_v1_DownloadResponse_init_zero;
+  r = wire::DecodeDownloadResponse(in, f.payload.size(), scratch, sizeof(scratch), sink, &meta, got);
+  if (!r.ok()) return r.message();
+  if (meta.offset != static_cast<int64_t>(offset)) return "a chunk of another offset than asked";
+  if (*got == 0) return "an empty chunk before the end of the bundle";
   return nullptr;
 }
 
-const char* VerifySha256(const fedtiny_v1_ModelBundle& bundle) {
-  uint8_t digest[32];
-  if (mbedtls_sha256_ret(g_model, static_cast<size_t>(bundle.size_bytes), digest, 0) != 0) {
-    return "SHA-256 failed";
+// Programs each chunk into flash and feeds it to the running SHA-256: the
+// bundle is never whole in RAM.
+class BundleSink : public wire::ByteSink {
+ public:
+  BundleSink(FlashStore& flash, size_t offset, mbedtls_sha256_context& sha)
+      : flash_(flash, offset), sha_(sha) {}
+  bool Write(const uint8_t* data, size_t n) override {
+    return flash_.Write(data, n) && mbedtls_sha256_update_ret(&sha_, data, n) == 0;
   }
+
+ private:
+  FlashWriter flash_;
+  mbedtls_sha256_context& sha_;
+};
+
+// Downloads the bundle into the flash store, kChunkBytes per request, and
+// checks its SHA-256 against the assignment's.
+const char* Download(DeviceLink& link, const fedtiny_v1_Assignment& a, FlashStore& flash,
+                     std::string* error) {
+  const fedtiny_v1_ModelBundle& bundle = a.bundles[0];
+  if (bundle.size_bytes <= 0 || !flash.Erase(static_cast<size_t>(bundle.size_bytes))) {
+    return "the bundle does not fit this device's flash store";
+  }
+  mbedtls_sha256_context sha;
+  mbedtls_sha256_init(&sha);
+  const char* e = mbedtls_sha256_starts_ret(&sha, 0) == 0 ? nullptr : "SHA-256 failed";
+  const size_t total = static_cast<size_t>(bundle.size_bytes);
+  for (size_t have = 0; e == nullptr && have < total;) {
+    BundleSink sink(flash, have, sha);
+    size_t got = 0;
+    e = DownloadChunk(link, a, have, sink, &got, error);
+    have += got;
+  }
+  uint8_t digest[32];
+  if (e == nullptr && mbedtls_sha256_finish_ret(&sha, digest) != 0) e = "SHA-256 failed";
+  mbedtls_sha256_free(&sha);
+  if (e != nullptr) return e;
   if (bundle.sha256.size != sizeof(digest) || std::memcmp(bundle.sha256.bytes, digest, 32) != 0) {
     return "the bundle's SHA-256 does not match its bytes";
   }
@@ -150,11 +188,13 @@ const char* VerifySha256(const fedtiny_v1_ModelBundle& bundle) {
 }
 
 struct Trained {
-  std::vector<float> delta;
+  client::Span<const float> delta;  // In the arena.
   client::TrainResult result;
+  long allocations = -1;  // The C allocator's calls from features to trained head.
+  long control = -1;      // The counter's on one malloc: 1 when --wrap is in effect.
 };
 
-const char* Train(const fedtiny_v1_Assignment& a, const LoadedModel& m, Trained* out, std::string* error) {
+client::TrainPlan PlanOf(const fedtiny_v1_Assignment& a) {
   client::TrainPlan plan;
   if (a.has_plan) {
     plan.epochs = a.plan.epochs;
@@ -164,21 +204,54 @@ const char* Train(const fedtiny_v1_Assignment& a, const LoadedModel& m, Trained*
     plan.proximal_mu = a.plan.proximal_mu;
   }
   plan.seed = 1;
-  const int64_t dim = m.body.input_dim(m.head.input_dim());
-  const Examples ex = MakeExamples(kExamples, dim, static_cast<int32_t>(m.head.num_classes()), 1);
-  client::StatusOr<client::RowMatrixXf> features = m.body.Features(ex.inputs);
-  if (!features.ok()) return (*error = features.status().message()).c_str();
-  auto trainer = client::HeadTrainer::Create(m.head, plan);
+  return plan;
+}
+
+// Features and labels of kExamples examples, made one at a time (only one
+// example's inputs exist at once), then the head trained in place; counts the
+// allocations of both. Everything comes from `arena`, carved here first.
+const char* Train(const fedtiny_v1_Assignment& a, const FlashModel& m, client::Arena& arena,
+                  Trained* out, std::string* error) {
+  auto trainer = client::HeadTrainer::CreateInArena(m.head_shape(), PlanOf(a), kExamples, arena);
   if (!trainer.ok()) return (*error = trainer.status().message()).c_str();
-  client::Head head = m.head;
+  const size_t dim = static_cast<size_t>(m.feature_dim()), params = m.head().size();
+  float* input = arena.Allocate<float>(static_cast<size_t>(m.input_dim()));
+  float* features = arena.Allocate<float>(kExamples * dim);
+  int32_t* labels = arena.Allocate<int32_t>(kExamples);
+  float* delta = arena.Allocate<float>(params);
+  if (input == nullptr || features == nullptr || labels == nullptr || delta == nullptr) {
+    return "arena: too small for the examples' features";
+  }
+  std::memcpy(delta, m.head().data(), params * sizeof(float));  // The head as downloaded.
   client::TrainState state;
-  auto result = (*trainer)->Train(head, *features, client::Span<const int32_t>(ex.labels),
-                                  [] { return true; }, state);
-  if (!result.ok()) return (*error = result.status().message()).c_str();
-  out->result = *result;
-  out->delta = head.Flatten();
-  const std::vector<float> before = m.head.Flatten();
-  for (size_t i = 0; i < before.size(); ++i) out->delta[i] -= before[i];
+  (*trainer)->ReserveState(state);
+  ExampleStream examples(m.input_dim(), static_cast<int32_t>(m.head_shape()[m.head_shape().size() - 1].out), 1);
+  const char* e = nullptr;
+  bool trained = false;
+  {
+    testing::ScopedMallocCount count;
+    for (int i = 0; e == nullptr && i < kExamples; ++i) {
+      labels[i] = examples.Next(input);
+      e = m.Features(input, features + static_cast<size_t>(i) * dim);
+    }
+    if (e == nullptr) {
+      auto result = (*trainer)->Train(m.head(), features, kExamples,
+                                      client::Span<const int32_t>(labels, kExamples),
+                                      [] { return true; }, state);
+      if (result.ok()) out->result = *result, trained = true;
+    }
+    out->allocations = count.count();
+  }
+  {
+    testing::ScopedMallocCount count;
+    void* (*volatile allocate)(size_t) = std::malloc;  // Not elided by the compiler.
+    std::free(allocate(16));
+    out->control = count.count();
+  }
+  if (e != nullptr) return e;
+  if (!trained) return "the head trainer failed";
+  for (size_t i = 0; i < params; ++i) delta[i] = m.head()[i] - delta[i];
+  out->delta = client::Span<const float>(delta, params);
   return nullptr;
 }
 
@@ -223,33 +296,57 @@ int Run() {
               static_cast<long>(a.round), static_cast<long>(bundle.version), bundle.variant,
               static_cast<long>(bundle.size_bytes));
   std::fflush(stdout);
-  if (const char* e = Download(link, a, &error)) return Fail("download", e);
-  if (const char* e = VerifySha256(bundle)) return Fail("download", e);
-  std::printf("mcu_device: downloaded %ld bytes in %u-byte chunks, SHA-256 verified (Mbed TLS)\n",
-              static_cast<long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes));
-  LoadedModel model;
-  if (const char* e = LoadModel(g_model, static_cast<size_t>(bundle.size_bytes), &model)) {
+  FlashStore& flash = FlashStore::Board();
+  if (const char* e = Download(link, a, flash, &error)) return Fail("download", e);
+  std::printf("mcu_device: downloaded %ld bytes in %u-byte chunks into the flash store (%lu KiB at 0x%08lx),"
+              " SHA-256 verified as they arrived (Mbed TLS)\n",
+              static_cast<long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes),
+              static_cast<unsigned long>(flash.capacity() >> 10),
+              static_cast<unsigned long>(reinterpret_cast<uintptr_t>(flash.data())));
+  client::Arena arena(g_arena, sizeof(g_arena));
+  FlashModel model;
+  if (const char* e = FlashModel::Open(flash.data(), static_cast<size_t>(bundle.size_bytes), arena, &model)) {
     return Fail("model", e);
   }
+  const size_t model_bytes = arena.used();
   Trained trained;
-  if (const char* e = Train(a, model, &trained, &error)) return Fail("training", e);
+  if (const char* e = Train(a, model, arena, &trained, &error)) return Fail("training", e);
   double norm = 0;
   for (float d : trained.delta) norm += static_cast<double>(d) * d;
-  std::printf("mcu_device: trained the head (%ld parameters) on %d own examples: loss %.4f, accuracy %.3f,"
-              " |delta| %.5f\n", static_cast<long>(model.head.num_params()), kExamples,
+  std::printf("mcu_device: trained the head (%lu parameters) on %d own examples: loss %.4f, accuracy %.3f,"
+              " |delta| %.5f\n", static_cast<unsigned long>(model.head().size()), kExamples,
               trained.result.mean_loss,
               static_cast<double>(trained.result.correct) / trained.result.examples_seen, std::sqrt(norm));
+  std::printf("mcu_device: arena %lu of %lu bytes used (model %lu: head, activations, decode chunk; trainer,"
+              " %d x %d features, one example's %d inputs, delta: %lu); allocations during training %ld"
+              " (counter control: %ld of 1)\n",
+              static_cast<unsigned long>(arena.used()), static_cast<unsigned long>(arena.capacity()),
+              static_cast<unsigned long>(model_bytes), kExamples, static_cast<int>(model.feature_dim()),
+              static_cast<int>(model.input_dim()), static_cast<unsigned long>(arena.used() - model_bytes),
+              trained.allocations, trained.control);
+  if (trained.allocations != 0) return Fail("training", "the C allocator was called during training");
+  if (trained.control != 1) return Fail("training", "the allocation counter does not see malloc");
   if (const char* e = Upload(link, a, trained, &error)) return Fail("upload", e);
   std::printf("mcu_device: upload accepted for round %ld (%.2f s; link: %lu bytes dropped, %lu frames resent)\n",
               static_cast<long>(a.round), Seconds() - t0, static_cast<unsigned long>(link.dropped_bytes()),
               static_cast<unsigned long>(link.resent()));
-  // newlib's arena only grows: its size is the heap's high-water mark.
-  std::printf("mcu_device: heap high-water %lu bytes (newlib arena); static RAM and the 64 KiB stack aside\n",
-              static_cast<unsigned long>(mallinfo().arena));
+  const RamUsage ram = MeasureRam();
+  std::printf("mcu_device: RAM total %lu bytes (limit %lu): data %lu + bss %lu (arena %lu) + heap high-water"
+              " %lu + stack high-water %lu (painted; %lu reserved); flash store %lu bytes (not RAM);"
+              " allocations during training %ld\n",
+              static_cast<unsigned long>(ram.total()), static_cast<unsigned long>(kRamBudget),
+              static_cast<unsigned long>(ram.data), static_cast<unsigned long>(ram.bss),
+              static_cast<unsigned long>(sizeof(g_arena)), static_cast<unsigned long>(ram.heap),
+              static_cast<unsigned long>(ram.stack), static_cast<unsigned long>(ram.stack_reserved),
+              static_cast<unsigned long>(flash.capacity()), trained.allocations);
+  if (ram.total() > kRamBudget) return Fail("memory", "RAM use exceeds the mcu-m4 class's 256 KiB");
   return 0;
 }
 
 }  // namespace
 }  // namespace fedtiny::mcu
 
-int main() { return fedtiny::mcu::Run(); }
+int main() {
+  fedtiny::mcu::PaintStack();
+  return fedtiny::mcu::Run();
+}
