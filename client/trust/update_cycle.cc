@@ -139,8 +139,9 @@ absl::Status UpdateCycle::UpdateRoot() {
   return absl::OkStatus();
 }
 
-// TUF 5.4: signed by the timestamp keys, no version going back (its own nor
-// the snapshot's it names), unexpired. Its issue time raises trusted time.
+// TUF 5.4: signed by the timestamp keys, no version going back (its own, the
+// snapshot's it names, nor its issue time: the device's time floor only
+// rises), unexpired. Its issue time raises trusted time.
 absl::Status UpdateCycle::UpdateTimestamp() {
   absl::StatusOr<v1::Signed> envelope =
       FetchSigned(kTimestampPath, options_.max_timestamp_bytes);
@@ -153,6 +154,11 @@ absl::Status UpdateCycle::UpdateTimestamp() {
   if (const auto& old = working_.timestamp()) {
     if (ts->version() < old->role.version()) {
       return Rollback("timestamp version", ts->version(), old->role.version());
+    }
+    if (ts->issued_unix_s() < old->role.issued_unix_s()) {
+      return Refusal(RefusalReason::kRollback,
+                     absl::StrCat("timestamp issued at ", ts->issued_unix_s(),
+                                  " < trusted ", old->role.issued_unix_s()));
     }
     if (ts->snapshot_version() < old->role.snapshot_version()) {
       return Rollback("timestamp's snapshot version", ts->snapshot_version(),
