@@ -155,6 +155,16 @@ TEST_F(AttackTest, RollbackOfTargetsNamedBySnapshot) {
   ExpectRefused(RefusalReason::kRollback);
 }
 
+TEST_F(AttackTest, TimestampIssuedBeforeTrusted) {
+  // A newer timestamp version issued earlier would pull trusted time back.
+  clock_.Advance(absl::Hours(1));
+  ASSERT_THAT(sim_->PublishTimestamp(), IsOk());
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  clock_.Set(absl::FromUnixSeconds(kStart));
+  ASSERT_THAT(sim_->PublishTimestamp(), IsOk());
+  ExpectRefused(RefusalReason::kRollback);
+}
+
 TEST_F(AttackTest, RollbackOfRoot) {
   ASSERT_THAT(sim_->PublishRoot(), IsOk());
   ASSERT_THAT(updater_->Refresh(), IsOk());
