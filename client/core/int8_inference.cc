@@ -22,10 +22,9 @@ bool AccumulatorFits(int64_t folded_bias, int64_t inputs) {
   return std::llabs(folded_bias) + 128 * 127 * inputs <= kInt32Max;
 }
 
-// Asymmetric per-tensor params from a calibrated range (the same formula as
-// tools/base/int8_quant's ChooseInt8Affine, here from a range rather than values
-// and in double): [lo, hi] widened to include 0, split in 255 steps.
-Int8Params ChooseParams(double lo, double hi) {
+}  // namespace
+
+Int8Params Int8ParamsForRange(double lo, double hi) {
   lo = std::min(lo, 0.0);
   hi = std::max(hi, 0.0);
   Int8Params p;
@@ -37,6 +36,8 @@ Int8Params ChooseParams(double lo, double hi) {
       static_cast<int32_t>(std::clamp<double>(std::round(-128.0 - lo / p.scale), -128, 127));
   return p;
 }
+
+namespace {
 
 bool AllFinite(const float* v, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
@@ -61,7 +62,7 @@ Int8Params CalibrateLayer(const FloatDenseView& l, const std::vector<double>& x,
       hi = std::max(hi, acc);
     }
   }
-  return ChooseParams(lo, hi);
+  return Int8ParamsForRange(lo, hi);
 }
 
 // Symmetric per-channel weights: scale = max |w| / 127 (1 for an all-zero
@@ -215,7 +216,7 @@ Int8Status QuantizeBody(const FloatDenseView* layers, int32_t num_layers, const 
   std::vector<double> x(calibration, calibration + rows * layers[0].inputs), y;
   double lo = 0, hi = 0;
   for (double v : x) lo = std::min(lo, v), hi = std::max(hi, v);
-  Int8Params input = ChooseParams(lo, hi);
+  Int8Params input = Int8ParamsForRange(lo, hi);
   Int8Body body;
   for (int32_t l = 0; l < num_layers; ++l) {
     Int8DenseLayer q;
@@ -251,10 +252,15 @@ void Int8DenseForward(const Int8DenseLayer& l, const int8_t* x, int64_t rows, in
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t* xr = x + r * l.inputs;
     for (int32_t i = 0; i < l.inputs; ++i) widened[i] = xr[i];
+    int32_t offset = 0;  // -weight_zero_point * sum_i x[i]; 0 for symmetric weights.
+    if (l.weight_zero_point != 0) {
+      for (int32_t i = 0; i < l.inputs; ++i) offset += widened[i];
+      offset *= -l.weight_zero_point;
+    }
     int8_t* yr = y + r * l.outputs;
     for (int32_t o = 0; o < l.outputs; ++o) {
       const int32_t acc =
-          l.folded_bias[o] +
+          l.folded_bias[o] + offset +
           Dot(widened, l.weights.data() + static_cast<size_t>(o) * l.inputs, l.inputs);
       const int32_t v =
           MultiplyByQuantizedMultiplier(acc, l.multipliers[o], l.shifts[o]) + l.output.zero_point;
