@@ -68,9 +68,10 @@ int64_t RunArenaBytes(const Int8Body& body, int64_t rows) {
 StatusOr<RowMatrixXf> RunInt8(const Int8Body& body, const RowMatrixXf& x) {
   constexpr int64_t kChunk = 256;
   RowMatrixXf y(x.rows(), body.output_width());
-  std::vector<int8_t> arena(static_cast<size_t>(RunArenaBytes(body, std::min(kChunk, x.rows()))));
-  for (int64_t r = 0; r < x.rows(); r += kChunk) {
-    const int64_t n = std::min(kChunk, x.rows() - r);
+  const int64_t rows = x.rows();
+  std::vector<int8_t> arena(static_cast<size_t>(RunArenaBytes(body, std::min(kChunk, rows))));
+  for (int64_t r = 0; r < rows; r += kChunk) {
+    const int64_t n = std::min(kChunk, rows - r);
     Status s = RunRows(body, x.row(r).data(), n, y.row(r).data(), arena.data(),
                        static_cast<int64_t>(arena.size()));
     if (!s.ok()) return s;
@@ -93,7 +94,7 @@ StatusOr<RowMatrixXf> Body::FloatReferenceFeatures(const RowMatrixXf& inputs) co
 StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
   if (calibrated_ || !HasInt8() || inputs.rows() == 0) return Run(runs_, inputs);
   StatusOr<std::vector<Int8Run>> runs =
-      PlanRuns(inputs.topRows(std::min(inputs.rows(), kImplicitCalibrationRows)), false);
+      PlanRuns(inputs.topRows(std::min<int64_t>(inputs.rows(), kImplicitCalibrationRows)), false);
   if (!runs.ok()) return runs.status();
   return Run(*runs, inputs);
 }
