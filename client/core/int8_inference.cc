@@ -9,7 +9,7 @@
 
 // Cortex-M4/M7 (and any Arm core with the DSP extension): two 16 x 16-bit
 // multiply-adds per SMLAD, as CMSIS-NN's arm_nn_vec_mat_mult_t_s8 does it.
-#if defined(__ARM_FEATURE_SIMD32) && defined(__ARM_ACLE)
+#if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 #define FEDTINY_INT8_SMLAD 1
 #else
@@ -167,8 +167,10 @@ inline int32_t Dot(const int16_t* x, const int8_t* w, int32_t n) {
     std::memcpy(&w4, w + i, 4);
     std::memcpy(&x02, x + i, 4);
     std::memcpy(&x13, x + i + 2, 4);
-    acc = __smlad(x02, __sxtb16(w4), acc);                                       // x0 w0 + x2 w2
-    acc = __smlad(x13, __sxtb16(static_cast<int32_t>(__ror(w4, 8))), acc);  // x1 w1 + x3 w3
+    acc = __smlad(x02, __sxtb16(w4), acc);  // x0 w0 + x2 w2
+    const uint32_t u = static_cast<uint32_t>(w4);
+    const int32_t w4_ror8 = static_cast<int32_t>((u >> 8) | (u << 24));
+    acc = __smlad(x13, __sxtb16(w4_ror8), acc);  // x1 w1 + x3 w3
   }
 #endif
   for (; i < n; ++i) acc += static_cast<int32_t>(x[i]) * static_cast<int16_t>(w[i]);
