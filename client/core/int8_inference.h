@@ -13,7 +13,9 @@
 // The forward pass (Int8BodyForward) is integer only: a 32-bit multiply-add
 // per weight and one 32 x 32 -> 64-bit multiply per output (requantization),
 // so a Cortex-M3/M4 without an FPU runs it natively (an M0 with a library
-// call for the 64-bit product, once per output). It allocates
+// call for the 64-bit product, once per output); on cores with the DSP
+// extension (Cortex-M4/M7/M33) the dot product uses SMLAD, two multiply-adds
+// per instruction, with the same results. It allocates
 // nothing: the caller passes input, output and a scratch buffer sized by
 // Int8ScratchBytes, so all of it can live in one fixed arena.
 //
