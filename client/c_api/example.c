@@ -100,6 +100,41 @@ int main(void) {
   CHECK(fedtiny_trainer_create(head, &plan, &bad) == FEDTINY_INVALID_ARGUMENT);
   CHECK(bad == NULL);
 
+  /* The arena form, as firmware uses it: one static block, a flat head. It
+   * trains the same head as the heap trainer, bit for bit. */
+  plan.batch_size = 10;
+  static unsigned char block[16 << 10];
+  const int64_t need = fedtiny_arena_trainer_bytes(widths, 3, &plan, N);
+  printf("arena trainer: %lld bytes of block\n", (long long)need);
+  CHECK(need > 0 && need <= (int64_t)sizeof(block));
+  fedtiny_arena_trainer* at = NULL;
+  CHECK(fedtiny_arena_trainer_create(widths, 3, &plan, N, block, 64, &at) ==
+        FEDTINY_RESOURCE_EXHAUSTED);
+  CHECK(fedtiny_arena_trainer_create(widths, 3, &plan, N, block, (size_t)need, &at) == FEDTINY_OK);
+  CHECK(fedtiny_arena_trainer_num_params(at) == params);
+  printf("arena working set: %lld bytes (head, buffers, checkpoint, stack)\n",
+         (long long)fedtiny_arena_trainer_working_bytes(at));
+  fedtiny_head* fresh = NULL;
+  CHECK(fedtiny_head_create(widths, 3, 1, &fresh) == FEDTINY_OK);
+  float* flat = (float*)malloc(params * sizeof(float));
+  CHECK(fedtiny_head_get_params(fresh, flat, params) == FEDTINY_OK);
+  budget = 7;
+  CHECK(fedtiny_arena_train(at, flat, params, features, N, DIM, labels, MayContinue, &budget, &r) ==
+        FEDTINY_OK);
+  CHECK(r.completed == 0);
+  CHECK(fedtiny_arena_train(at, flat, params, features, N, DIM, labels, NULL, NULL, &r) ==
+        FEDTINY_OK);
+  CHECK(r.completed == 1);
+  CHECK(memcmp(flat, b, params * sizeof(float)) == 0);
+  CHECK(fedtiny_arena_train(at, flat, params, features, N + 1, DIM, labels, NULL, NULL, &r) ==
+        FEDTINY_RESOURCE_EXHAUSTED);
+  printf("too many examples: %s\n", fedtiny_arena_trainer_error(at));
+  CHECK(fedtiny_arena_train(at, flat, params, features, N, DIM - 1, labels, NULL, NULL, &r) ==
+        FEDTINY_INVALID_ARGUMENT);
+  fedtiny_arena_trainer_release(at);
+  fedtiny_head_destroy(fresh);
+  free(flat);
+
   free(a);
   free(b);
   fedtiny_trainer_destroy(trainer);

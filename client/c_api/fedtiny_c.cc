@@ -3,6 +3,7 @@
 // and checks its pointers.
 #include "client/c_api/fedtiny_c.h"
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -21,6 +22,12 @@ struct fedtiny_trainer {
   std::unique_ptr<fedtiny::client::HeadTrainer> trainer;
   fedtiny::client::TrainState state;
   std::string error;
+};
+
+struct fedtiny_arena_trainer {
+  fedtiny::client::HeadTrainer* trainer;
+  fedtiny::client::TrainState state;
+  char error[160];
 };
 
 namespace {
@@ -46,6 +53,36 @@ bool Features(const float* features, int64_t n, int64_t dim, RowMatrixXf* out) {
   if (features == nullptr || n < 1 || dim < 1) return false;
   *out = Eigen::Map<const RowMatrixXf>(features, n, dim);
   return true;
+}
+
+constexpr size_t kMaxCLayers = 16;
+
+// widths -> layer shapes (ReLU between, logits last); false when malformed.
+bool Shapes(const int64_t* widths, size_t num_widths,
+            fedtiny::client::HeadLayerShape (&out)[kMaxCLayers], size_t* layers) {
+  if (widths == nullptr || num_widths < 2 || num_widths - 1 > kMaxCLayers) return false;
+  for (size_t l = 0; l + 1 < num_widths; ++l) {
+    out[l] = {widths[l], widths[l + 1], l + 2 < num_widths};
+  }
+  *layers = num_widths - 1;
+  return true;
+}
+
+fedtiny::client::TrainPlan Plan(const fedtiny_plan& plan) {
+  fedtiny::client::TrainPlan p;
+  p.epochs = plan.epochs;
+  p.batch_size = plan.batch_size;
+  p.learning_rate = plan.learning_rate;
+  p.momentum = plan.momentum;
+  p.proximal_mu = plan.proximal_mu;
+  p.seed = plan.seed;
+  return p;
+}
+
+// Copies a message into a fixed buffer (no allocation on the arena path).
+fedtiny_status FailFixed(fedtiny_arena_trainer* t, const Status& s) {
+  std::snprintf(t->error, sizeof(t->error), "%s", s.message().c_str());
+  return Code(s);
 }
 
 }  // namespace
@@ -137,14 +174,7 @@ fedtiny_plan fedtiny_default_plan(void) {
 fedtiny_status fedtiny_trainer_create(const fedtiny_head* shape, const fedtiny_plan* plan,
                                       fedtiny_trainer** out) {
   if (shape == nullptr || plan == nullptr || out == nullptr) return FEDTINY_INVALID_ARGUMENT;
-  fedtiny::client::TrainPlan p;
-  p.epochs = plan->epochs;
-  p.batch_size = plan->batch_size;
-  p.learning_rate = plan->learning_rate;
-  p.momentum = plan->momentum;
-  p.proximal_mu = plan->proximal_mu;
-  p.seed = plan->seed;
-  auto trainer = fedtiny::client::HeadTrainer::Create(shape->head, p);
+  auto trainer = fedtiny::client::HeadTrainer::Create(shape->head, Plan(*plan));
   if (!trainer.ok()) return Code(trainer.status());
   auto* t = new (std::nothrow) fedtiny_trainer{std::move(*trainer), {}, {}};
   if (t == nullptr) return FEDTINY_RESOURCE_EXHAUSTED;
@@ -173,12 +203,12 @@ fedtiny_status fedtiny_train(fedtiny_trainer* trainer, fedtiny_head* head, const
                 "train: " + std::to_string(dim) + " features per example, the head takes " +
                     std::to_string(head->head.input_dim()));
   }
-  RowMatrixXf x;
-  if (!Features(features, n, dim, &x)) {
+  if (features == nullptr || n < 1) {
     return Fail(&trainer->error, FEDTINY_INVALID_ARGUMENT, "train: no features");
   }
+  // Read where they lie: no copy of the caller's array.
   auto r = trainer->trainer->Train(
-      head->head, x, fedtiny::client::Span<const int32_t>(labels, static_cast<size_t>(n)),
+      head->head, features, n, fedtiny::client::Span<const int32_t>(labels, static_cast<size_t>(n)),
       [may_continue, context] { return may_continue == nullptr || may_continue(context) != 0; },
       trainer->state);
   if (!r.ok()) return Report(&trainer->error, r.status());
@@ -195,5 +225,86 @@ const char* fedtiny_trainer_error(const fedtiny_trainer* trainer) {
 }
 
 void fedtiny_trainer_destroy(fedtiny_trainer* trainer) { delete trainer; }
+
+int64_t fedtiny_arena_trainer_bytes(const int64_t* widths, size_t num_widths,
+                                    const fedtiny_plan* plan, int64_t max_examples) {
+  fedtiny::client::HeadLayerShape shapes[kMaxCLayers];
+  size_t layers = 0;
+  if (plan == nullptr || !Shapes(widths, num_widths, shapes, &layers)) return -1;
+  const int64_t core = fedtiny::client::HeadTrainer::ArenaBytes(
+      fedtiny::client::Span<const fedtiny::client::HeadLayerShape>(shapes, layers), Plan(*plan),
+      max_examples);
+  if (core < 0) return -1;
+  return core + static_cast<int64_t>(sizeof(fedtiny_arena_trainer) + alignof(fedtiny_arena_trainer) +
+                                     fedtiny::client::Arena::kMinAlign);
+}
+
+fedtiny_status fedtiny_arena_trainer_create(const int64_t* widths, size_t num_widths,
+                                            const fedtiny_plan* plan, int64_t max_examples,
+                                            void* block, size_t block_bytes,
+                                            fedtiny_arena_trainer** out) {
+  fedtiny::client::HeadLayerShape shapes[kMaxCLayers];
+  size_t layers = 0;
+  if (plan == nullptr || block == nullptr || out == nullptr ||
+      !Shapes(widths, num_widths, shapes, &layers)) {
+    return FEDTINY_INVALID_ARGUMENT;
+  }
+  fedtiny::client::Arena arena(block, block_bytes);
+  void* at = arena.AllocateBytes(sizeof(fedtiny_arena_trainer), alignof(fedtiny_arena_trainer));
+  if (at == nullptr) return FEDTINY_RESOURCE_EXHAUSTED;
+  auto trainer = fedtiny::client::HeadTrainer::CreateInArena(
+      fedtiny::client::Span<const fedtiny::client::HeadLayerShape>(shapes, layers), Plan(*plan),
+      max_examples, arena);
+  if (!trainer.ok()) return Code(trainer.status());
+  auto* t = new (at) fedtiny_arena_trainer{*trainer, {}, {}};
+  (*trainer)->ReserveState(t->state);
+  *out = t;
+  return FEDTINY_OK;
+}
+
+size_t fedtiny_arena_trainer_num_params(const fedtiny_arena_trainer* trainer) {
+  return trainer == nullptr ? 0 : static_cast<size_t>(trainer->trainer->num_params());
+}
+
+int64_t fedtiny_arena_trainer_working_bytes(const fedtiny_arena_trainer* trainer) {
+  return trainer == nullptr ? 0 : trainer->trainer->working_bytes();
+}
+
+fedtiny_status fedtiny_arena_train(fedtiny_arena_trainer* trainer, float* params,
+                                   size_t num_params, const float* features, int64_t n,
+                                   int64_t dim, const int32_t* labels,
+                                   fedtiny_may_continue_fn may_continue, void* context,
+                                   fedtiny_train_result* result) {
+  if (trainer == nullptr || params == nullptr || features == nullptr || labels == nullptr ||
+      result == nullptr || n < 1) {
+    return FEDTINY_INVALID_ARGUMENT;
+  }
+  // Checked before anything is read: the caller's array holds n x dim floats.
+  fedtiny::client::HeadTrainer& t = *trainer->trainer;
+  if (dim != t.input_dim()) {
+    return FailFixed(trainer, fedtiny::client::InvalidArgumentError(
+                                  "train: the features' width differs from the head's input"));
+  }
+  auto r = t.Train(
+      fedtiny::client::Span<float>(params, num_params), features, n,
+      fedtiny::client::Span<const int32_t>(labels, static_cast<size_t>(n)),
+      [may_continue, context] { return may_continue == nullptr || may_continue(context) != 0; },
+      trainer->state);
+  if (!r.ok()) return FailFixed(trainer, r.status());
+  result->completed = r->reason == fedtiny::client::StopReason::kCompleted ? 1 : 0;
+  result->examples_seen = r->examples_seen;
+  result->mean_loss = r->mean_loss;
+  result->correct = r->correct;
+  if (result->completed) trainer->state.started = false;  // Keeps its buffers.
+  return FEDTINY_OK;
+}
+
+const char* fedtiny_arena_trainer_error(const fedtiny_arena_trainer* trainer) {
+  return trainer == nullptr ? "null trainer" : trainer->error;
+}
+
+void fedtiny_arena_trainer_release(fedtiny_arena_trainer* trainer) {
+  if (trainer != nullptr) trainer->~fedtiny_arena_trainer();
+}
 
 }  // extern "C"

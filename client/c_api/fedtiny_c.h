@@ -103,6 +103,50 @@ fedtiny_status fedtiny_train(fedtiny_trainer* trainer, fedtiny_head* head, const
 const char* fedtiny_trainer_error(const fedtiny_trainer* trainer);
 void fedtiny_trainer_destroy(fedtiny_trainer* trainer);
 
+/* ---- The arena form, for firmware ----------------------------------------
+ * The trainer, its buffers and its training state carved from one block of the
+ * caller's memory (a static array, or part of the app's arena), and a head held
+ * as a flat float array (fedtiny_head_get_params' layout, what the coordinator
+ * sends). After creation, fedtiny_arena_train allocates nothing: no malloc, no
+ * new (with momentum or FedProx, the state's two parameter-sized buffers are
+ * allocated once, here). Failures write their message into the handle's fixed
+ * buffer. Release the handle before reusing its block.
+ *
+ *   static uint8_t block[48 << 10];
+ *   int64_t widths[] = {128, 64, 10};
+ *   fedtiny_plan plan = fedtiny_default_plan();
+ *   fedtiny_arena_trainer* t;
+ *   fedtiny_arena_trainer_create(widths, 3, &plan, 200, block, sizeof block, &t);
+ *   fedtiny_arena_train(t, params, num_params, features, n, 128, labels, NULL, NULL, &r);
+ */
+typedef struct fedtiny_arena_trainer fedtiny_arena_trainer;
+
+/* Bytes of block fedtiny_arena_trainer_create needs for a head of `widths`
+ * (ReLU between layers, logits last) trained on at most `max_examples` per call;
+ * -1 for invalid widths or plan. An upper bound, valid at any block alignment. */
+int64_t fedtiny_arena_trainer_bytes(const int64_t* widths, size_t num_widths,
+                                    const fedtiny_plan* plan, int64_t max_examples);
+/* FEDTINY_RESOURCE_EXHAUSTED when the block is too small. */
+fedtiny_status fedtiny_arena_trainer_create(const int64_t* widths, size_t num_widths,
+                                            const fedtiny_plan* plan, int64_t max_examples,
+                                            void* block, size_t block_bytes,
+                                            fedtiny_arena_trainer** out);
+/* Parameters of the flat head this trainer trains. */
+size_t fedtiny_arena_trainer_num_params(const fedtiny_arena_trainer* trainer);
+/* The whole working set: head, buffers, state, one checkpoint, stack bound. */
+int64_t fedtiny_arena_trainer_working_bytes(const fedtiny_arena_trainer* trainer);
+/* As fedtiny_train, on the flat head `params` (num_params floats, trained in
+ * place); resumes a stopped run on the next call with the same head and data. */
+fedtiny_status fedtiny_arena_train(fedtiny_arena_trainer* trainer, float* params,
+                                   size_t num_params, const float* features, int64_t n,
+                                   int64_t dim, const int32_t* labels,
+                                   fedtiny_may_continue_fn may_continue, void* context,
+                                   fedtiny_train_result* result);
+const char* fedtiny_arena_trainer_error(const fedtiny_arena_trainer* trainer);
+/* Frees what creation allocated (momentum/FedProx state); the block is the
+ * caller's again. */
+void fedtiny_arena_trainer_release(fedtiny_arena_trainer* trainer);
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

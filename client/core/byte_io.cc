@@ -4,10 +4,14 @@
 
 namespace fedtiny::client {
 
-std::string WithSha256Trailer(std::string body, const Crypto& crypto) {
+void AppendSha256Trailer(std::string& body, const Crypto& crypto) {
   uint8_t d[Crypto::kSha256Bytes] = {};
   if (!crypto.Sha256(body, d)) std::memset(d, 0, sizeof(d));
   body.append(reinterpret_cast<const char*>(d), sizeof(d));
+}
+
+std::string WithSha256Trailer(std::string body, const Crypto& crypto) {
+  AppendSha256Trailer(body, crypto);
   return body;
 }
 

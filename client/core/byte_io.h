@@ -22,6 +22,8 @@ using ::fedtiny::PutValue;
 // Appends the SHA-256 of `body` to it (a zero digest if the hash fails, which
 // then never verifies).
 std::string WithSha256Trailer(std::string body, const Crypto& crypto);
+// The same in place: no allocation when `body` has room for 32 more bytes.
+void AppendSha256Trailer(std::string& body, const Crypto& crypto);
 
 // Checks the trailer and returns the body before it; kDataLoss naming `what`
 // when the bytes are too short or the hash does not match.

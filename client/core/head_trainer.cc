@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <random>
 
 #include "client/core/str_cat.h"
@@ -11,7 +12,7 @@
 
 namespace fedtiny::client {
 
-void EpochOrder(uint64_t seed, int epoch, std::vector<int64_t>& order) {
+void EpochOrder(uint64_t seed, int epoch, Span<int64_t> order) {
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
   for (size_t i = order.size(); i > 1; --i) {
@@ -20,54 +21,42 @@ void EpochOrder(uint64_t seed, int epoch, std::vector<int64_t>& order) {
   }
 }
 
-StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& shape,
-                                                                 const TrainPlan& plan) {
-  Status valid = shape.Validate();
-  if (!valid.ok()) return valid;
+namespace {
+
+Status CheckPlan(const TrainPlan& plan) {
   // Infinity passes "> 0" and ">= 0" and would turn the head into NaN.
   if (plan.epochs < 1 || plan.batch_size < 1 ||
       !(plan.learning_rate > 0 && std::isfinite(plan.learning_rate)) ||
       !(plan.momentum >= 0 && plan.momentum < 1) ||
       !(plan.proximal_mu >= 0 && std::isfinite(plan.proximal_mu))) {
     return InvalidArgumentError(
-        "train plan: need epochs >= 1, batch_size >= 1, finite learning_rate > "
-        "0, "
+        "train plan: need epochs >= 1, batch_size >= 1, finite learning_rate > 0, "
         "momentum in [0, 1), finite proximal_mu >= 0");
   }
-  return std::unique_ptr<HeadTrainer>(new HeadTrainer(shape, plan));
+  return OkStatus();
 }
 
-HeadTrainer::HeadTrainer(const Head& shape, const TrainPlan& plan) : plan_(plan) {
-  widths_.push_back(shape.input_dim());
-  int64_t offset = 0, max_transposed = 0;
-  for (size_t l = 0; l < shape.layers.size(); ++l) {
-    const DenseLayer& layer = shape.layers[l];
-    widths_.push_back(layer.out());
-    param_offset_.push_back(offset);
-    offset += layer.w.size() + layer.b.size();
-    if (l > 0) max_transposed = std::max<int64_t>(max_transposed, layer.w.size());
+// Consecutive widths agree, every width is positive, the last layer is linear.
+bool ValidShape(Span<const HeadLayerShape> shape) {
+  if (shape.empty() || shape[shape.size() - 1].relu) return false;
+  for (size_t l = 0; l < shape.size(); ++l) {
+    if (shape[l].in < 1 || shape[l].out < 1) return false;
+    if (l > 0 && shape[l].in != shape[l - 1].out) return false;
   }
-  num_params_ = offset;
-  const int64_t b = plan.batch_size;
-  for (size_t l = 1; l < widths_.size(); ++l) acts_.emplace_back(b * widths_[l]);
-  const int64_t max_w = *std::max_element(widths_.begin(), widths_.end());
-  delta_a_.resize(b * max_w);
-  delta_b_.resize(b * max_w);
-  transposed_.resize(max_transposed);
-  rows_.resize(b * (widths_.size() - 1));
-  delta_rows_.resize(b);
+  return true;
 }
 
-int64_t HeadTrainer::working_bytes() const {
-  int64_t floats = num_params_ + delta_a_.size() + delta_b_.size() + transposed_.size();
-  for (const std::vector<float>& a : acts_) floats += a.size();
-  if (plan_.momentum > 0) floats += num_params_;
-  if (plan_.proximal_mu > 0) floats += num_params_;
-  return floats * static_cast<int64_t>(sizeof(float)) +
-         static_cast<int64_t>((rows_.size() + delta_rows_.size()) * sizeof(float*));
-}
+// A head's shape without allocating: at most this many layers in an arena
+// trainer made from a Head (the flat form takes any number).
+constexpr size_t kMaxHeadLayers = 16;
 
-namespace {
+Span<const HeadLayerShape> ShapeOf(const Head& head, HeadLayerShape (&out)[kMaxHeadLayers]) {
+  if (head.layers.size() > kMaxHeadLayers) return {};
+  for (size_t l = 0; l < head.layers.size(); ++l) {
+    out[l] = {head.layers[l].in(), head.layers[l].out(), head.layers[l].relu};
+  }
+  return Span<const HeadLayerShape>(out, head.layers.size());
+}
 
 // x = a * x + c * (y - z) over n floats (z may be null: y alone).
 void Blend(float* x, float a, float c, const float* y, const float* z, int64_t n) {
@@ -76,27 +65,151 @@ void Blend(float* x, float a, float c, const float* y, const float* z, int64_t n
 
 }  // namespace
 
+bool HeadTrainer::Layout(Span<const HeadLayerShape> shape, const TrainPlan& plan,
+                         int64_t max_examples, Arena& arena) {
+  const size_t before = arena.used();
+  plan_ = plan;
+  num_layers_ = static_cast<int>(shape.size());
+  max_examples_ = max_examples;
+  const size_t nl = shape.size();
+  const int64_t b = plan.batch_size;
+  int64_t offset = 0, max_transposed = 0, max_width = 1;
+  for (size_t l = 0; l < nl; ++l) {
+    offset += shape[l].in * shape[l].out + shape[l].out;
+    // Deltas exist for every layer's output and for the inputs of layers after
+    // the first (the head's own input needs none).
+    max_width = std::max(max_width, shape[l].out);
+    if (l > 0) {
+      max_transposed = std::max(max_transposed, shape[l].in * shape[l].out);
+      max_width = std::max(max_width, shape[l].in);
+    }
+  }
+  num_params_ = offset;
+  layers_ = arena.Allocate<HeadLayerShape>(nl);
+  param_offset_ = arena.Allocate<int64_t>(nl);
+  refs_ = arena.Allocate<LayerRef>(nl);
+  acts_ = arena.Allocate<float*>(nl);
+  for (size_t l = 0; l < nl; ++l) {
+    float* act = arena.Allocate<float>(static_cast<size_t>(b * shape[l].out));
+    if (acts_ != nullptr) acts_[l] = act;
+  }
+  delta_a_ = arena.Allocate<float>(static_cast<size_t>(b * max_width));
+  delta_b_ = arena.Allocate<float>(static_cast<size_t>(b * max_width));
+  transposed_ = arena.Allocate<float>(static_cast<size_t>(max_transposed));
+  rows_ = arena.Allocate<const float*>(static_cast<size_t>(b) * nl);
+  delta_rows_ = arena.Allocate<const float*>(static_cast<size_t>(b));
+  order_ = arena.Allocate<int64_t>(static_cast<size_t>(max_examples));
+  block_bytes_ = static_cast<int64_t>(arena.used() - before);
+  if (arena.failed()) return false;
+  offset = 0;
+  for (size_t l = 0; l < nl; ++l) {
+    layers_[l] = shape[l];
+    param_offset_[l] = offset;
+    offset += shape[l].in * shape[l].out + shape[l].out;
+  }
+  return true;
+}
+
+int64_t HeadTrainer::ArenaBytes(Span<const HeadLayerShape> shape, const TrainPlan& plan,
+                                int64_t max_examples) {
+  if (!ValidShape(shape) || !CheckPlan(plan).ok() || max_examples < 0) return -1;
+  Arena measuring = Arena::Measuring();
+  measuring.AllocateBytes(sizeof(HeadTrainer), alignof(HeadTrainer));
+  HeadTrainer probe;
+  probe.Layout(shape, plan, max_examples, measuring);
+  return static_cast<int64_t>(measuring.used());
+}
+
+StatusOr<std::unique_ptr<HeadTrainer>> HeadTrainer::Create(const Head& shape,
+                                                           const TrainPlan& plan) {
+  CLIENT_RETURN_IF_ERROR(shape.Validate());
+  CLIENT_RETURN_IF_ERROR(CheckPlan(plan));
+  HeadLayerShape layers[kMaxHeadLayers];
+  std::vector<HeadLayerShape> many;
+  Span<const HeadLayerShape> s = ShapeOf(shape, layers);
+  if (s.empty()) {
+    for (const DenseLayer& l : shape.layers) many.push_back({l.in(), l.out(), l.relu});
+    s = many;
+  }
+  std::unique_ptr<HeadTrainer> t(new HeadTrainer());
+  Arena measuring = Arena::Measuring();
+  t->Layout(s, plan, 0, measuring);
+  t->owned_.reset(new unsigned char[measuring.used()]);
+  Arena own(t->owned_.get(), measuring.used());
+  if (!t->Layout(s, plan, 0, own)) return InternalError("train: layout exceeded its measure");
+  return t;
+}
+
+StatusOr<HeadTrainer*> HeadTrainer::CreateInArena(Span<const HeadLayerShape> shape,
+                                                  const TrainPlan& plan, int64_t max_examples,
+                                                  Arena& arena) {
+  if (!ValidShape(shape)) {
+    return InvalidArgumentError(
+        "head: needs layers whose widths are positive and agree, the last one linear");
+  }
+  CLIENT_RETURN_IF_ERROR(CheckPlan(plan));
+  if (max_examples < 0) return InvalidArgumentError("train: max_examples < 0");
+  const size_t free_bytes = arena.capacity() - arena.used();
+  void* at = arena.AllocateBytes(sizeof(HeadTrainer), alignof(HeadTrainer));
+  HeadTrainer* t = at ? new (at) HeadTrainer() : nullptr;
+  if (t == nullptr || !t->Layout(shape, plan, max_examples, arena)) {
+    return ResourceExhaustedError(StrCat("train: the arena has ", free_bytes,
+                                         " bytes free; the trainer needs ",
+                                         ArenaBytes(shape, plan, max_examples)));
+  }
+  return t;
+}
+
+StatusOr<HeadTrainer*> HeadTrainer::CreateInArena(const Head& shape, const TrainPlan& plan,
+                                                  int64_t max_examples, Arena& arena) {
+  CLIENT_RETURN_IF_ERROR(shape.Validate());
+  HeadLayerShape layers[kMaxHeadLayers];
+  Span<const HeadLayerShape> s = ShapeOf(shape, layers);
+  if (s.empty()) {
+    return InvalidArgumentError(StrCat("train: an arena trainer from a Head takes at most ",
+                                       kMaxHeadLayers, " layers (the flat form takes any)"));
+  }
+  return CreateInArena(s, plan, max_examples, arena);
+}
+
+void HeadTrainer::ReserveState(TrainState& state) const {
+  if (plan_.momentum > 0) state.velocity.reserve(static_cast<size_t>(num_params_));
+  if (plan_.proximal_mu > 0) state.anchor.reserve(static_cast<size_t>(num_params_));
+}
+
+TrainerMemory HeadTrainer::memory() const {
+  TrainerMemory m;
+  m.weights = num_params_ * static_cast<int64_t>(sizeof(float));
+  m.buffers = block_bytes_ + static_cast<int64_t>(sizeof(HeadTrainer)) +
+              static_cast<int64_t>(owned_order_.capacity() * sizeof(int64_t));
+  const size_t velocity = plan_.momentum > 0 ? static_cast<size_t>(num_params_) : 0;
+  const size_t anchor = plan_.proximal_mu > 0 ? static_cast<size_t>(num_params_) : 0;
+  m.state = static_cast<int64_t>((velocity + anchor) * sizeof(float));
+  m.checkpoint = static_cast<int64_t>(TrainState::SerializedSize(velocity, anchor));
+  m.stack = kTrainStackBytes;
+  return m;
+}
+
 // Applies one layer's update in place: W -= lr * (dZ^T A + mu (W - W0)), with
 // momentum folded in; dZ is in delta_a_ (b x out), A the layer's input rows.
-void HeadTrainer::UpdateLayer(DenseLayer& layer, int l, int64_t b, float* velocity,
-                              const float* anchor) {
+void HeadTrainer::UpdateLayer(int l, int64_t b, float* velocity, const float* anchor) {
   const float lr = plan_.learning_rate, mu = plan_.proximal_mu;
-  const int64_t in = layer.in(), out = layer.out(), nw = layer.w.size();
-  float* w = layer.w.data();
-  float* bias = layer.b.data();
+  const int64_t in = layers_[l].in, out = layers_[l].out, nw = in * out;
+  float* w = refs_[l].w;
+  float* bias = refs_[l].b;
   if (velocity == nullptr) {
     if (anchor != nullptr) {
       Blend(w, 1.f, -lr * mu, w, anchor, nw);
       Blend(bias, 1.f, -lr * mu, bias, anchor + nw, out);
     }
-    AccumulateOuter(Rows(l), b, in, delta_a_.data(), out, -lr, w);
-    AccumulateColumnSums(delta_a_.data(), b, out, -lr, bias);
+    AccumulateOuter(Rows(l), b, in, delta_a_, out, -lr, w);
+    AccumulateColumnSums(delta_a_, b, out, -lr, bias);
     return;
   }
   // v = momentum * v + g (+ mu (W - W0)); W -= lr * v.
   Blend(velocity, plan_.momentum, 0.f, velocity, nullptr, nw + out);
-  AccumulateOuter(Rows(l), b, in, delta_a_.data(), out, 1.f, velocity);
-  AccumulateColumnSums(delta_a_.data(), b, out, 1.f, velocity + nw);
+  AccumulateOuter(Rows(l), b, in, delta_a_, out, 1.f, velocity);
+  AccumulateColumnSums(delta_a_, b, out, 1.f, velocity + nw);
   if (anchor != nullptr) {
     Blend(velocity, 1.f, mu, w, anchor, nw);
     Blend(velocity + nw, 1.f, mu, bias, anchor + nw, out);
@@ -107,10 +220,10 @@ void HeadTrainer::UpdateLayer(DenseLayer& layer, int l, int64_t b, float* veloci
 
 void HeadTrainer::LossDelta(Span<const int32_t> labels, const int64_t* idx, int64_t b,
                             TrainState& state) {
-  const int64_t classes = widths_.back();
-  const float* logits = acts_.back().data();
-  float* dz = delta_a_.data();
-  float* shift = delta_b_.data();  // Free until backpropagation: each row's maximum.
+  const int64_t classes = layers_[num_layers_ - 1].out;
+  const float* logits = acts_[num_layers_ - 1];
+  float* dz = delta_a_;
+  float* shift = delta_b_;  // Free until backpropagation: each row's maximum.
   for (int64_t r = 0; r < b; ++r) {
     const float* z = logits + r * classes;
     const int64_t arg = std::max_element(z, z + classes) - z;  // The first maximum.
@@ -134,65 +247,118 @@ void HeadTrainer::LossDelta(Span<const int32_t> labels, const int64_t* idx, int6
   }
 }
 
-void HeadTrainer::Step(Head& head, const RowMatrixXf& features, Span<const int32_t> labels,
-                       const int64_t* idx, int64_t b, TrainState& state) {
-  const int num_layers = static_cast<int>(head.layers.size());
+void HeadTrainer::Step(const float* features, Span<const int32_t> labels, const int64_t* idx,
+                       int64_t b, TrainState& state) {
   const int64_t bs = plan_.batch_size;
-  for (int64_t r = 0; r < b; ++r) rows_[r] = features.data() + idx[r] * features.cols();
+  const int64_t cols = layers_[0].in;
+  for (int64_t r = 0; r < b; ++r) rows_[r] = features + idx[r] * cols;
   // Forward; each layer's output rows are the next one's input rows.
-  for (int l = 0; l < num_layers; ++l) {
-    const DenseLayer& layer = head.layers[l];
-    float* out = acts_[l].data();
-    DenseForward(Rows(l), b, layer.in(), layer.w.data(), layer.out(), layer.b.data(), layer.relu,
-                 out);
-    if (l + 1 < num_layers) {
-      for (int64_t r = 0; r < b; ++r) rows_[(l + 1) * bs + r] = out + r * layer.out();
+  for (int l = 0; l < num_layers_; ++l) {
+    const HeadLayerShape& layer = layers_[l];
+    float* out = acts_[l];
+    DenseForward(Rows(l), b, layer.in, refs_[l].w, layer.out, refs_[l].b, layer.relu, out);
+    if (l + 1 < num_layers_) {
+      for (int64_t r = 0; r < b; ++r) rows_[(l + 1) * bs + r] = out + r * layer.out;
     }
   }
   LossDelta(labels, idx, b, state);
   // Backward, updating each layer in place once its input delta is formed.
-  for (int l = num_layers - 1; l >= 0; --l) {
-    DenseLayer& layer = head.layers[l];
+  for (int l = num_layers_ - 1; l >= 0; --l) {
+    const HeadLayerShape& layer = layers_[l];
     if (l > 0) {
       // dA = dZ W, through W^T so that the product runs along contiguous rows.
-      Transpose(layer.w.data(), layer.in(), layer.out(), transposed_.data());
-      for (int64_t r = 0; r < b; ++r) delta_rows_[r] = delta_a_.data() + r * layer.out();
-      float* prev = delta_b_.data();
-      DenseForward(delta_rows_.data(), b, layer.out(), transposed_.data(), layer.in(), nullptr,
-                   false, prev);
+      Transpose(refs_[l].w, layer.in, layer.out, transposed_);
+      for (int64_t r = 0; r < b; ++r) delta_rows_[r] = delta_a_ + r * layer.out;
+      float* prev = delta_b_;
+      DenseForward(delta_rows_, b, layer.out, transposed_, layer.in, nullptr, false, prev);
       // ReLU derivative of the previous layer's output.
-      const float* a = acts_[l - 1].data();
-      for (int64_t k = 0; k < b * layer.in(); ++k) prev[k] = a[k] > 0.f ? prev[k] : 0.f;
+      const float* a = acts_[l - 1];
+      for (int64_t k = 0; k < b * layer.in; ++k) prev[k] = a[k] > 0.f ? prev[k] : 0.f;
     }
     float* velocity = state.velocity.empty() ? nullptr : state.velocity.data() + param_offset_[l];
     const float* anchor = state.anchor.empty() ? nullptr : state.anchor.data() + param_offset_[l];
-    UpdateLayer(layer, l, b, velocity, anchor);
-    if (l > 0) delta_a_.swap(delta_b_);
+    UpdateLayer(l, b, velocity, anchor);
+    if (l > 0) std::swap(delta_a_, delta_b_);
   }
   state.examples_seen += b;
 }
 
-StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features,
-                                               Span<const int32_t> labels,
-                                               const std::function<bool()>& may_continue,
-                                               TrainState& state) {
-  if (head.num_params() != num_params_ || head.input_dim() != widths_.front() ||
-      features.cols() != widths_.front() ||
-      features.rows() != static_cast<int64_t>(labels.size())) {
+StatusOr<TrainResult> HeadTrainer::Train(Head& head, const float* features, int64_t rows,
+                                         Span<const int32_t> labels,
+                                         FunctionRef<bool()> may_continue, TrainState& state) {
+  bool same = static_cast<int>(head.layers.size()) == num_layers_;
+  for (int l = 0; same && l < num_layers_; ++l) {
+    const DenseLayer& d = head.layers[static_cast<size_t>(l)];
+    same = d.in() == layers_[l].in && d.out() == layers_[l].out && d.b.size() == d.out() &&
+           d.relu == layers_[l].relu;
+  }
+  if (!same || (features == nullptr && rows > 0)) {
     return InvalidArgumentError("train: head or data shape differs from the trainer's");
   }
+  for (int l = 0; l < num_layers_; ++l) {
+    refs_[l] = {head.layers[static_cast<size_t>(l)].w.data(),
+                head.layers[static_cast<size_t>(l)].b.data()};
+  }
+  return Run(features, rows, labels, may_continue, state);
+}
+
+StatusOr<TrainResult> HeadTrainer::Train(Span<float> params, const float* features,
+                                         int64_t rows, Span<const int32_t> labels,
+                                         FunctionRef<bool()> may_continue, TrainState& state) {
+  if (static_cast<int64_t>(params.size()) != num_params_ || (features == nullptr && rows > 0)) {
+    return InvalidArgumentError(StrCat("train: the flat head has ", params.size(),
+                                       " parameters; the trainer's has ", num_params_));
+  }
+  for (int l = 0; l < num_layers_; ++l) {
+    float* w = params.data() + param_offset_[l];
+    refs_[l] = {w, w + layers_[l].in * layers_[l].out};
+  }
+  return Run(features, rows, labels, may_continue, state);
+}
+
+StatusOr<TrainResult> HeadTrainer::Run(const float* features, int64_t n,
+                                       Span<const int32_t> labels,
+                                       FunctionRef<bool()> may_continue, TrainState& state) {
+  const int64_t classes = layers_[num_layers_ - 1].out;
+  if (n < 0 || n != static_cast<int64_t>(labels.size())) {
+    return InvalidArgumentError("train: head or data shape differs from the trainer's");
+  }
+  // Before any array is read: a caller's n may exceed what it holds.
+  if (n > max_examples_) {
+    if (!owned_) {
+      return ResourceExhaustedError(StrCat("train: ", n, " examples; this arena trainer holds ",
+                                           max_examples_));
+    }
+    owned_order_.resize(static_cast<size_t>(n));
+    order_ = owned_order_.data();
+    max_examples_ = n;
+  }
   for (int32_t y : labels) {
-    if (y < 0 || y >= widths_.back()) {
+    if (y < 0 || y >= classes) {
       return InvalidArgumentError(StrCat("train: label ", y, " out of range"));
     }
   }
   if (!state.started) {
-    state = TrainState();
+    // Field by field, so that the buffers ReserveState gave keep their capacity.
     state.started = true;
-    if (plan_.momentum > 0) state.velocity.assign(num_params_, 0.f);
-    if (plan_.proximal_mu > 0) state.anchor = head.Flatten();
+    state.epoch = 0;
+    state.next_batch = 0;
+    state.examples_seen = 0;
+    state.loss_sum = 0;
+    state.correct = 0;
+    state.velocity.clear();
+    state.anchor.clear();
+    if (plan_.momentum > 0) state.velocity.assign(static_cast<size_t>(num_params_), 0.f);
+    if (plan_.proximal_mu > 0) {
+      state.anchor.resize(static_cast<size_t>(num_params_));
+      for (int l = 0; l < num_layers_; ++l) {
+        const int64_t nw = layers_[l].in * layers_[l].out;
+        float* dst = state.anchor.data() + param_offset_[l];
+        std::copy(refs_[l].w, refs_[l].w + nw, dst);
+        std::copy(refs_[l].b, refs_[l].b + layers_[l].out, dst + nw);
+      }
+    }
   }
-  const int64_t n = features.rows();
   const int64_t bs = plan_.batch_size;
   const int64_t batches = (n + bs - 1) / bs;
   // A resumed state comes from a file: it must fit this trainer and this data,
@@ -200,32 +366,29 @@ StatusOr<TrainResult> HeadTrainer::Train(Head& head, const RowMatrixXf& features
   const auto sized = [this](const std::vector<float>& v, bool used) {
     return used ? static_cast<int64_t>(v.size()) == num_params_ : v.empty();
   };
+  const auto finite = [](const std::vector<float>& v) {
+    return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+  };
   if (state.epoch < 0 || state.epoch > plan_.epochs || state.next_batch < 0 ||
       state.next_batch > batches || state.examples_seen < 0 || state.correct < 0 ||
       state.correct > state.examples_seen || !std::isfinite(state.loss_sum) ||
       !sized(state.velocity, plan_.momentum > 0) || !sized(state.anchor, plan_.proximal_mu > 0) ||
-      !std::all_of(state.velocity.begin(), state.velocity.end(),
-                   [](float v) { return std::isfinite(v); }) ||
-      !std::all_of(state.anchor.begin(), state.anchor.end(),
-                   [](float v) { return std::isfinite(v); })) {
-    return InvalidArgumentError(
-        "train: the resumed state does not fit this plan, head or data");
+      !finite(state.velocity) || !finite(state.anchor)) {
+    return InvalidArgumentError("train: the resumed state does not fit this plan, head or data");
   }
-  order_.resize(n);
+  const Span<int64_t> order(order_, static_cast<size_t>(n));
   TrainResult result;
   for (; state.epoch < plan_.epochs; ++state.epoch, state.next_batch = 0) {
-    EpochOrder(plan_.seed, state.epoch, order_);
+    EpochOrder(plan_.seed, state.epoch, order);
     for (; state.next_batch < batches; ++state.next_batch) {
       if (!may_continue()) {
         result.reason = StopReason::kIneligible;
-        result.examples_seen = state.examples_seen;
-        result.mean_loss = state.examples_seen ? state.loss_sum / state.examples_seen : 0;
-        result.correct = state.correct;
-        return result;
+        break;
       }
       const int64_t start = state.next_batch * bs;
-      Step(head, features, labels, order_.data() + start, std::min(bs, n - start), state);
+      Step(features, labels, order.data() + start, std::min(bs, n - start), state);
     }
+    if (result.reason == StopReason::kIneligible) break;
   }
   result.examples_seen = state.examples_seen;
   result.mean_loss = state.examples_seen ? state.loss_sum / state.examples_seen : 0;
@@ -241,8 +404,19 @@ constexpr std::string_view kMagic = "FTS2";
 
 }  // namespace
 
-std::string TrainState::Serialize(const Crypto& crypto) const {
-  std::string out(kMagic);
+size_t TrainState::SerializedSize(size_t velocity, size_t anchor) {
+  return kMagic.size() + sizeof(uint8_t) + sizeof(epoch) + sizeof(next_batch) +
+         sizeof(examples_seen) + sizeof(loss_sum) + sizeof(correct) +
+         2 * sizeof(uint64_t) + (velocity + anchor) * sizeof(float) + Crypto::kSha256Bytes;
+}
+
+size_t TrainState::SerializedSize() const {
+  return SerializedSize(velocity.size(), anchor.size());
+}
+
+void TrainState::SerializeTo(std::string& out, const Crypto& crypto) const {
+  out.clear();
+  out.append(kMagic.data(), kMagic.size());
   PutValue(out, static_cast<uint8_t>(started));
   PutValue(out, epoch);
   PutValue(out, next_batch);
@@ -251,7 +425,14 @@ std::string TrainState::Serialize(const Crypto& crypto) const {
   PutValue(out, correct);
   PutFloats(out, velocity);
   PutFloats(out, anchor);
-  return WithSha256Trailer(std::move(out), crypto);
+  AppendSha256Trailer(out, crypto);
+}
+
+std::string TrainState::Serialize(const Crypto& crypto) const {
+  std::string out;
+  out.reserve(SerializedSize());
+  SerializeTo(out, crypto);
+  return out;
 }
 
 StatusOr<TrainState> TrainState::Parse(const std::string& bytes, const Crypto& crypto) {

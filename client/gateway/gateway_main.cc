@@ -3,8 +3,7 @@
 // coordinator. See client/gateway/gateway.h and docs/protocol.md, "Device link".
 //   fedtiny_gateway --link=/dev/ttyACM0 --baud=115200 --server=coord.example:8443 --tls_ca=ca.pem
 //   fedtiny_gateway --link=/dev/pts/7 --server=127.0.0.1:50051 --insecure
-#include <fcntl.h>
-#include <termios.h>
+//   fedtiny_gateway --link=unix:/tmp/qemu-uart0.sock --server=127.0.0.1:50051 --insecure
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,31 +15,17 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "client/gateway/gateway.h"
+#include "client/gateway/link.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/flags_help.h"
 
-ABSL_FLAG(std::string, link, "", "The device's serial link (a tty, a pty).");
+ABSL_FLAG(std::string, link, "",
+          "The device's link: a tty or pty path, or unix:PATH (a listening stream\n"
+          "socket, e.g. QEMU's -serial unix:PATH,server=on).");
 ABSL_FLAG(int, baud, 115200, "Line speed when the link is a serial port.");
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "Coordinator address.");
 ABSL_FLAG(bool, insecure, false, "Plaintext to the coordinator (loopback development).");
 ABSL_FLAG(std::string, tls_ca, "", "PEM roots to verify the coordinator (default: the system's).");
-
-namespace {
-
-speed_t Speed(int baud) {
-  switch (baud) {
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 230400: return B230400;
-    case 460800: return B460800;
-    case 921600: return B921600;
-    default: return B115200;
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny_gateway --link=/dev/ttyX --server=HOST:PORT [--insecure|--tls_ca=F]");
@@ -51,19 +36,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fedtiny_gateway: --link is required\n");
     return 1;
   }
-  const int fd = open(link.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) {
-    std::fprintf(stderr, "fedtiny_gateway: cannot open %s: %s\n", link.c_str(), std::strerror(errno));
+  absl::StatusOr<int> opened = fedtiny::gateway::OpenLink(link, absl::GetFlag(FLAGS_baud));
+  if (!opened.ok()) {
+    std::fprintf(stderr, "fedtiny_gateway: %s\n", opened.status().ToString().c_str());
     return 1;
   }
-  if (isatty(fd)) {  // Raw bytes: no echo, no line editing, no CR/LF mapping.
-    termios t{};
-    tcgetattr(fd, &t);
-    cfmakeraw(&t);
-    cfsetispeed(&t, Speed(absl::GetFlag(FLAGS_baud)));
-    cfsetospeed(&t, Speed(absl::GetFlag(FLAGS_baud)));
-    tcsetattr(fd, TCSANOW, &t);
-  }
+  const int fd = *opened;
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (absl::GetFlag(FLAGS_insecure)) {
     creds = grpc::InsecureChannelCredentials();

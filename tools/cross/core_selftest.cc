@@ -13,10 +13,13 @@
 #include <cstring>
 #include <vector>
 
+#include "client/core/arena.h"
 #include "client/core/head_trainer.h"
 #include "client/core/int8_bundle.h"
 #include "client/core/int8_inference.h"
 #include "client/core/model.h"
+#include "tools/cross/malloc_counter.h"
+#include "tools/cross/stack_meter.h"
 
 namespace {
 
@@ -77,6 +80,75 @@ bool Int8Kernels() {
   std::vector<float> f(y.begin(), y.end());
   Print("exact_int8", f.data(), f.size());
   return true;
+}
+
+// The fixed arena on the target (issue #12's bar): a 128-64-10 head at batch
+// 10 trained from one static block, with no allocation after initialization
+// (the C allocator's calls counted through --wrap), the stack painted, and
+// weights + arena + measured stack within 64 KiB. Returns false on a failure.
+constexpr int kBarExamples = 60, kBarIn = 128, kBarHidden = 64, kBarClasses = 10;
+alignas(16) unsigned char g_block[16 << 10];
+float g_bar_x[kBarExamples * kBarIn];
+int32_t g_bar_y[kBarExamples];
+
+bool ArenaBar() {
+  using fedtiny::client::Arena;
+  using fedtiny::client::HeadLayerShape;
+  Lcg rng{77u};
+  for (float& v : g_bar_x) v = rng.Next();
+  for (int r = 0; r < kBarExamples; ++r) g_bar_y[r] = r % kBarClasses;
+  const HeadLayerShape shape[] = {{kBarIn, kBarHidden, true}, {kBarHidden, kBarClasses, false}};
+  TrainPlan plan;
+  plan.epochs = 2;
+  plan.batch_size = 10;
+  plan.learning_rate = 0.05f;
+  plan.seed = 5;
+  Arena arena(g_block, sizeof(g_block));
+  auto trainer = HeadTrainer::CreateInArena(shape, plan, kBarExamples, arena);
+  if (!trainer.ok()) {
+    std::printf("FAIL arena trainer: %s\n", trainer.status().message().c_str());
+    return false;
+  }
+  std::vector<float> params =
+      fedtiny::client::MakeHead({kBarIn, kBarHidden, kBarClasses}, 9).Flatten();
+  TrainState state;
+  long allocations = -1;
+  size_t stack = 0;
+  bool ok = true;
+  {
+    fedtiny::testing::ScopedMallocCount count;
+    stack = fedtiny::testing::StackUsedBy(24 << 10, [&] {
+      int batches = 0;  // Unplugged after 5 batches, then resumed.
+      auto a = (*trainer)->Train(params, g_bar_x, kBarExamples, g_bar_y,
+                                 [&] { return ++batches <= 5; }, state);
+      auto b = (*trainer)->Train(params, g_bar_x, kBarExamples, g_bar_y, [] { return true; },
+                                 state);
+      ok = a.ok() && b.ok() && b->reason == fedtiny::client::StopReason::kCompleted;
+    });
+    allocations = count.count();
+  }
+  long control = 0;
+  {
+    fedtiny::testing::ScopedMallocCount count;
+    std::vector<float> heap(64);  // The counter sees operator new.
+    control = count.count() + static_cast<long>(heap.size() - 64);
+  }
+  Print("arena_head", params.data(), params.size());
+  const long weights = static_cast<long>(params.size() * sizeof(float));
+  const long total = weights + static_cast<long>(arena.used()) + static_cast<long>(stack);
+  std::printf("# arena bar 128-64-10 batch 10: weights %ld + arena %ld + stack %ld (measured; "
+              "bound %ld) = %ld bytes (limit 65536); allocations after init %ld (control %ld)\n",
+              weights, static_cast<long>(arena.used()), static_cast<long>(stack),
+              static_cast<long>(fedtiny::client::kTrainStackBytes), total, allocations, control);
+  if (!ok) std::printf("FAIL arena: training failed\n");
+  if (allocations != 0) std::printf("FAIL arena: %ld allocations after init\n", allocations);
+  if (control < 1) std::printf("FAIL arena: the allocation counter counts nothing\n");
+  if (stack < 256 || static_cast<long>(stack) > fedtiny::client::kTrainStackBytes) {
+    std::printf("FAIL arena: stack %ld outside (256, kTrainStackBytes]\n", static_cast<long>(stack));
+    ok = false;
+  }
+  if (total > 65536) std::printf("FAIL arena: %ld bytes over the 64 KiB bar\n", total);
+  return ok && allocations == 0 && control >= 1 && total <= 65536;
 }
 
 }  // namespace
@@ -152,5 +224,5 @@ int main() {
   std::printf("# working set %ld bytes; loss %.6f -> accuracy %.4f; resume identical\n",
               static_cast<long>((*trainer)->working_bytes()), static_cast<double>(loss),
               static_cast<double>(acc));
-  return 0;
+  return ArenaBar() ? 0 : 1;
 }

@@ -22,7 +22,7 @@ else
   trap 'rm -rf "$WORK"' EXIT
 fi
 CROSS="$ROOT/tools/cross"
-[[ -f "$CROSS/CMakeLists.txt" && -f "$ROOT/client/core/dense_kernels.cc" ]] \
+[[ -f "$CROSS/CMakeLists.txt" && -f "$ROOT/client/CMakeLists.txt" && -f "$ROOT/client/core/dense_kernels.cc" ]] \
   || fail "sources not found under $ROOT (the test's data)"
 mkdir -p "$WORK"
 
@@ -143,6 +143,15 @@ for t in "${TARGETS[@]}"; do
   elif [[ $t != host ]]; then
     python3 "$CROSS/compare_outputs.py" "$WORK/host.core.out" "$WORK/$t.core.out" "$t (client/core)" \
       || { log "FAIL: $t's client/core results differ from the host's"; failures=$((failures + 1)); }
+  fi
+  # The C API's example (client/CMakeLists.txt) on the hosted targets.
+  if [[ $t == host || $t == aarch64 ]]; then
+    rc=$(run "$t" client/fedtiny_c_example "$WORK/$t.c_example.out")
+    sed 's/^/    /' "$WORK/$t.c_example.out" | tail -3
+    if [[ $rc != 0 ]]; then
+      cat "$WORK/$t.c_example.out.err" >&2
+      log "FAIL: $t's C API example exited with status $rc"; failures=$((failures + 1))
+    fi
   fi
 done
 log "total $(since "$t0") s"

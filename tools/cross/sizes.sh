@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sizes of client/core per target and RAM high-water on Cortex-M (issue #12 item
 # 5): builds tools/cross with CMake for the host, aarch64 Linux, Cortex-M4F,
-# Cortex-M4 without FPU and Cortex-M7, lists text/data/bss of the client_core
-# library (every object, before the linker drops what a program does not call)
+# Cortex-M4 without FPU and Cortex-M7, lists text/data/bss of the fedtiny_core
+# library (client/CMakeLists.txt; every object, before the linker drops what a
+# program does not call)
 # and of the programs, and runs the Cortex-M programs under QEMU for their heap
 # and stack high-water (tools/cross/mps2/startup.c's `fedtiny-ram:` line).
 # Prints a Markdown table; --write puts it into docs/client.md between
@@ -50,7 +51,7 @@ table() {
   local t s
   for t in "${TARGETS[@]}"; do
     s=${CROSS_SUFFIX[$t]}
-    row "$t" "client_core library (all objects)" "$work/$t/libclient_core.a" ""
+    row "$t" "fedtiny_core library (all objects)" "$work/$t/client/libfedtiny_core.a" ""
     local prog=""
     [[ $t == cortex-m* ]] && prog=core_selftest
     row "$t" "core_selftest (trainer, 24-16 body, 16-8-4 head)" "$work/$t/core_selftest$s" "$prog"
@@ -63,7 +64,7 @@ table() {
        "high-water from a run under QEMU (Cortex-M only; \`-\` elsewhere). Written by" \
        "\`tools/cross/sizes.sh --write\`: $(c++ -dumpfullversion 2>/dev/null || c++ -dumpversion) (host)," \
        "aarch64-linux-gnu-g++ $(aarch64-linux-gnu-g++ -dumpversion)," \
-       "arm-none-eabi-g++ $(arm-none-eabi-g++ -dumpversion) with newlib-nano; -O2, client_core -O3."
+       "arm-none-eabi-g++ $(arm-none-eabi-g++ -dumpversion) with newlib-nano; -O2, the trainer and int8 kernels -O3."
 }
 table >"$work/table.md"
 cat "$work/table.md"

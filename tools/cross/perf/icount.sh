@@ -48,7 +48,7 @@ table() {
   done
   echo
   echo "Measured by \`tools/cross/perf/icount.sh\` (\`tools/cross/perf/icount_perf.cc\`, arm-none-eabi-gcc" \
-       "$(arm-none-eabi-gcc -dumpversion), -O3 for client/core); QEMU counts instructions, not cycles."
+       "$(arm-none-eabi-gcc -dumpversion), -O2, -O3 for the trainer and the int8 kernels); QEMU counts instructions, not cycles."
 }
 table >"$work/table.md"
 cat "$work/table.md"

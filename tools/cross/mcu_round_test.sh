@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# A microcontroller in a real round (issue #12 item 6), end to end on 127.0.0.1:
+# builds the Cortex-M4 firmware (tools/cross/mcu/) with CMake, starts the real
+# coordinator with tools/cross/mcu/mcu_task.textproto, runs the firmware under
+# qemu-system-arm (mps2-an386) with UART0 on a unix socket that fedtiny_gateway
+# relays to the coordinator, and, once the microcontroller holds its assignment,
+# sim/net_fleet's Fashion-MNIST devices over gRPC. Requires: the firmware exits 0
+# after its upload; round 1 commits with 4 reports (it needs all four); flctl
+# lists mcu-qemu-1 (class mcu-m4) and three simulated devices with one
+# contributed round each; the gateway relayed every frame intact. Then, with no
+# coordinator behind the gateway, the firmware must exit 1 with its check-in's
+# UNAVAILABLE error. Prints the firmware's size. A missing tool or Debian source package is a failure, never
+# a skip.
+#   bazel test //tools/cross:mcu_round_test
+set -euo pipefail
+
+fail() { echo "mcu_round_test: FAIL: $*" >&2; exit 1; }
+log() { echo "mcu_round_test: $*"; }
+
+[[ -n "${TEST_SRCDIR:-}" ]] || fail "run it with bazel test //tools/cross:mcu_round_test"
+ROOT="${TEST_SRCDIR}/${TEST_WORKSPACE:-__main__}"
+WORK="${TEST_TMPDIR}/mcu"
+CROSS="$ROOT/tools/cross"
+mkdir -p "$WORK"
+# QEMU's socket path must fit sun_path (108 bytes); $TEST_TMPDIR may not.
+SOCKDIR="$(mktemp -d /tmp/fedtiny-mcu-XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$SOCKDIR"
+}
+trap cleanup EXIT
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || fail "'$1' not found: $2. Run tools/setup (Debian package $3)."
+}
+need cmake "CMake builds the firmware" cmake
+need ninja "CMake's generator here" ninja-build
+need arm-none-eabi-g++ "the Cortex-M compiler" gcc-arm-none-eabi
+need arm-none-eabi-size "arm-none-eabi binutils" binutils-arm-none-eabi
+need qemu-system-arm "runs the firmware" qemu-system-arm
+need protoc "generates the nanopb code" protobuf-compiler
+need protoc-gen-nanopb "nanopb's generator" nanopb
+need python3 "reads flctl --json" python3
+need timeout "bounds each step" coreutils
+BIN_COORD="$ROOT/coordinator/coordinator"
+BIN_FLCTL="$ROOT/coordinator/flctl"
+BIN_FLEET="$ROOT/sim/net_fleet"
+BIN_GATEWAY="$ROOT/client/gateway/fedtiny_gateway"
+for b in "$BIN_COORD" "$BIN_FLCTL" "$BIN_FLEET" "$BIN_GATEWAY"; do [[ -x "$b" ]] || fail "$b missing (test data)"; done
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+wait_for() {  # seconds, file, pattern: waits until the file holds the pattern
+  local until=$(($(date +%s) + $1))
+  while ! grep -q "$3" "$2" 2>/dev/null; do
+    (($(date +%s) < until)) || return 1
+    sleep 0.2
+  done
+}
+
+# 1. The firmware.
+t0=$(now)
+DEBSRC="${FEDTINY_DEBSRC:-${HOME}/.cache/fedtiny/debsrc}"
+if ! { cmake -S "$CROSS" -B "$WORK/m4" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$CROSS/cortex-m4.cmake" \
+         -DFEDTINY_MCU=ON -DFEDTINY_DEBSRC_DIR="$DEBSRC" -DFEDTINY_MCU_DEVICE_ID=mcu-qemu-1 \
+         -DFEDTINY_MCU_POPULATION=mcu-round && cmake --build "$WORK/m4" --target mcu_device -- -j2; } \
+       >"$WORK/build.log" 2>&1; then
+  grep -E "error|Error|not found" "$WORK/build.log" | head -20 >&2
+  fail "the firmware build failed (log above; full log $WORK/build.log)"
+fi
+ELF="$WORK/m4/mcu/mcu_device.elf"
+log "built the firmware in $(since "$t0") s (configure + compile + link)"
+log "size (text = code + read-only data in flash; data + bss = static RAM; heap and stack not included):"
+arm-none-eabi-size "$ELF" | sed "s|$WORK/||; s|^|  |"
+
+# 2. The coordinator and the task.
+"$BIN_COORD" --data_dir="$WORK/data" --port=0 >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
+PIDS+=($!)
+wait_for 30 "$WORK/coordinator.out" "listening on" || fail "the coordinator did not start: $(tail -5 "$WORK/coordinator.log")"
+PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/coordinator.out")
+[[ -n "$PORT" ]] || fail "the coordinator is not on 127.0.0.1: $(cat "$WORK/coordinator.out")"
+SERVER="127.0.0.1:$PORT"
+export FLCTL_TOKEN="$(cat "$WORK/data/admin.token")"
+flctl() { "$BIN_FLCTL" --insecure --server="$SERVER" "$@"; }
+flctl model init --widths=784,16,10 --body_layers=1 --out="$WORK/model.pb" >/dev/null
+flctl task create --config="$CROSS/mcu/mcu_task.textproto" --model="$WORK/model.pb" >/dev/null \
+  || fail "task create failed"
+
+# 3. The microcontroller: QEMU holds the guest until the gateway connects (wait=on).
+QEMU=(qemu-system-arm -M mps2-an386 -display none -monitor none
+      -serial "unix:$SOCKDIR/uart0.sock,server=on,wait=on"
+      -semihosting-config enable=on,target=native -kernel "$ELF")
+log "run: ${QEMU[*]}" | sed "s|$WORK/||; s|$SOCKDIR|\$SOCKDIR|"
+t1=$(now)
+timeout 120 "${QEMU[@]}" >"$WORK/firmware.out" 2>"$WORK/qemu.err" </dev/null &
+QEMU_PID=$!
+PIDS+=($QEMU_PID)
+for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
+[[ -S "$SOCKDIR/uart0.sock" ]] || fail "QEMU made no serial socket: $(cat "$WORK/qemu.err")"
+"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server="$SERVER" --insecure 2>"$WORK/gateway.err" &
+GATEWAY_PID=$!
+PIDS+=($GATEWAY_PID)
+wait_for 60 "$WORK/firmware.out" "assigned task" \
+  || fail "the firmware got no assignment: $(cat "$WORK/firmware.out" "$WORK/gateway.err")"
+
+# 4. The simulated devices, over gRPC, for the rest of the round's four places.
+"$BIN_FLEET" --server="$SERVER" --insecure --population=mcu-round --clients=8 --uploads=3 \
+  --seconds=90 --checkpoint_dir="$WORK/fleet" >"$WORK/fleet.out" 2>"$WORK/fleet.err" &
+FLEET_PID=$!
+PIDS+=($FLEET_PID)
+
+rc=0
+wait "$QEMU_PID" || rc=$?
+log "firmware (QEMU) exited with status $rc after $(since "$t1") s:"
+sed 's/^/  /' "$WORK/firmware.out"
+[[ $rc == 0 ]] || fail "the firmware exited with status $rc: $(cat "$WORK/qemu.err")"
+grep -q "^mcu_device: upload accepted for round 1" "$WORK/firmware.out" || fail "no accepted upload in its output"
+rc=0
+wait "$GATEWAY_PID" || rc=$?
+sed 's/^/  /' "$WORK/gateway.err"
+[[ $rc == 0 ]] || fail "fedtiny_gateway exited with status $rc"
+rc=0
+wait "$FLEET_PID" || rc=$?
+[[ $rc == 0 ]] || fail "net_fleet exited with status $rc: $(tail -5 "$WORK/fleet.err")"
+
+# 5. What the coordinator recorded.
+flctl rounds --task=mcu-round | sed 's/^/  /'
+flctl devices --task=mcu-round 2>/dev/null | sed 's/^/  /'
+flctl --json rounds --task=mcu-round >"$WORK/rounds.json"
+flctl --json devices --task=mcu-round >"$WORK/devices.json" 2>/dev/null
+python3 - "$WORK/rounds.json" "$WORK/devices.json" "$WORK/gateway.err" <<'PY' || fail "the round is not as required (above)"
+import json, re, sys
+rounds = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+devices = {d["device_id"]: d for d in (json.loads(l) for l in open(sys.argv[2]) if l.strip())}
+errors = []
+r = [x for x in rounds if x["round"] == 1]
+if not r or r[0]["state"] != "committed" or r[0]["reported"] != 4:
+    errors.append(f"round 1 is not committed with 4 reports: {r}")
+mcu = devices.get("mcu-qemu-1")
+if not mcu or mcu["device_class"] != "mcu-m4" or mcu["rounds_contributed"] != 1:
+    errors.append(f"mcu-qemu-1 (mcu-m4) did not contribute to the round: {mcu}")
+sims = [d for k, d in devices.items() if k.startswith("net-") and d["rounds_contributed"] == 1]
+if len(sims) != 3:
+    errors.append(f"{len(sims)} simulated devices contributed, not 3: {sorted(devices)}")
+m = re.search(r"(\d+) frames in, (\d+) out \((\d+) errors\), (\d+) bytes dropped", open(sys.argv[3]).read())
+if not m or int(m.group(1)) < 4 or m.group(1) != m.group(2) or m.group(3) != "0" or m.group(4) != "0":
+    errors.append("the gateway did not relay every frame intact: " + (m.group(0) if m else "no stats line"))
+for e in errors:
+    print("mcu_round_test:", e, file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+# 6. The failure path: with no coordinator behind the gateway (127.0.0.1:1), the
+# firmware must say why and exit non-zero, not hang or claim success.
+rm -f "$SOCKDIR/uart0.sock"
+timeout 60 "${QEMU[@]}" >"$WORK/firmware.fail.out" 2>"$WORK/qemu.fail.err" </dev/null &
+QEMU_PID=$!
+PIDS+=($QEMU_PID)
+for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
+"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server=127.0.0.1:1 --insecure 2>"$WORK/gateway.fail.err" &
+PIDS+=($!)
+rc=0
+wait "$QEMU_PID" || rc=$?
+log "without a coordinator the firmware exited with status $rc:"
+sed 's/^/  /' "$WORK/firmware.fail.out"
+[[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, when its check-in could not reach the coordinator"
+grep -q "^mcu_device: error: check-in: code 14: " "$WORK/firmware.fail.out" \
+  || fail "no UNAVAILABLE (code 14) check-in error in the firmware's output"
+
+log "PASS: mcu-qemu-1 (Cortex-M4 under QEMU) and 3 simulated devices reported in committed round 1" \
+    "($(since "$t0") s in all)"
