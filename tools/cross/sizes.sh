@@ -54,7 +54,7 @@ table() {
     row "$t" "fedtiny_core library (all objects)" "$work/$t/client/libfedtiny_core.a" ""
     local prog=""
     [[ $t == cortex-m* ]] && prog=core_selftest
-    row "$t" "core_selftest (trainer, 24-16 body, 16-8-4 head)" "$work/$t/core_selftest$s" "$prog"
+    row "$t" "core_selftest (24-16 body, 16-8-4 head, int8 kernels, 128-64-10 arena bar)" "$work/$t/core_selftest$s" "$prog"
     if [[ $t == cortex-m* ]]; then
       row "$t" "icount_perf (784-128 body, 128-64-10 head)" "$work/$t/icount_perf$s" icount_perf
     fi
