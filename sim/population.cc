@@ -9,6 +9,16 @@ namespace fedtiny::sim {
 const std::vector<DeviceClass>& DefaultCatalogue() {
   static const std::vector<DeviceClass>* catalogue = new std::vector<DeviceClass>{
       // name, RAM, FPU, int8 body, FLOP/s, down B/s, up B/s, latency, window h, dropout, share
+      //
+      // mcu-m4 has no FPU. What it runs (docs/client.md, "What an FPU-less part
+      // runs"; counts from tools/cross/perf/icount.sh, QEMU -icount): the int8 body
+      // natively in integers (784 -> 128: 0.29 M instructions per example, SMLAD),
+      // and the float head's training in software floating point: one 128-64-10
+      // step of batch 10 (534 kFLOP by the 6 x params x examples rule used here) is
+      // 14.8 M instructions, 28 per FLOP (1.7 with the M4F's FPU). At 64-168 MHz
+      // and about one instruction per cycle that is 2-6 MFLOP/s of training, not
+      // the 20e6 below, which this table has not been changed to (the measured
+      // rate would make mcu-m4 rounds 3-9x longer).
       {"mcu-m4", 256 << 10, false, true, 20e6, 20e3, 8e3, 0.5, 12, 0.10, 0.10},
       {"mcu-m7", 1 << 20, true, true, 200e6, 50e3, 20e3, 0.3, 12, 0.08, 0.15},
       {"phone-low", int64_t{2} << 30, true, false, 2e9, 1e6, 300e3, 0.1, 7, 0.05, 0.40},

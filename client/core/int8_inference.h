@@ -13,7 +13,9 @@
 // The forward pass (Int8BodyForward) is integer only: a 32-bit multiply-add
 // per weight and one 32 x 32 -> 64-bit multiply per output (requantization),
 // so a Cortex-M3/M4 without an FPU runs it natively (an M0 with a library
-// call for the 64-bit product, once per output). It allocates
+// call for the 64-bit product, once per output); on cores with the DSP
+// extension (Cortex-M4/M7/M33) the dot product uses SMLAD, two multiply-adds
+// per instruction, with the same results. It allocates
 // nothing: the caller passes input, output and a scratch buffer sized by
 // Int8ScratchBytes, so all of it can live in one fixed arena.
 //
@@ -76,6 +78,11 @@ int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int shift);
 // shift 0, as in TFLite.
 bool QuantizeMultiplier(double real, int32_t* multiplier, int* shift);
 
+// Int8ParamsForRange: asymmetric params for the real range [lo, hi] widened
+// to include 0, split in 255 steps (tools/base/int8_quant's rule, in double);
+// scale 1 for an empty range. Pure, thread-safe.
+Int8Params Int8ParamsForRange(double lo, double hi);
+
 // ---- Layers.
 
 // One quantized dense layer, produced by QuantizeBody. Owns its arrays; read
@@ -87,9 +94,15 @@ struct Int8DenseLayer {
   int32_t outputs = 0;
   std::vector<int8_t> weights;       // outputs * inputs.
   std::vector<float> weight_scales;  // outputs.
+  // 0 for QuantizeBody's symmetric weights. A bundle's per-tensor asymmetric
+  // weights (int8_bundle.h) keep theirs, as TFLite's old uint8 kernels did:
+  // the kernel subtracts weight_zero_point * sum_i x[i] once per example, so
+  // the bundle's integers are used as they are, never re-rounded.
+  int32_t weight_zero_point = 0;
   std::vector<int32_t> bias;         // outputs; scale input.scale * weight_scales[c].
-  // bias[c] - input.zero_point * sum_i weights[c][i] (CMSIS-NN's folded input
-  // offset), so the inner loop is a plain int8 dot product.
+  // bias[c] - input.zero_point * sum_i (weights[c][i] - weight_zero_point)
+  // (CMSIS-NN's folded input offset), so the inner loop is a plain int8 dot
+  // product.
   std::vector<int32_t> folded_bias;  // outputs.
   std::vector<int32_t> multipliers;  // outputs; input.scale * w_scale / output.scale.
   std::vector<int32_t> shifts;       // outputs.

@@ -30,11 +30,15 @@ void Activate(RowMatrixXf& z, const Eigen::VectorXf& b, bool relu) {
   if (relu) z = z.cwiseMax(0.f);
 }
 
-RowMatrixXf Apply(const DenseLayer& l, const RowMatrixXf& x) {
+}  // namespace
+
+RowMatrixXf DenseForward(const DenseLayer& l, const RowMatrixXf& x) {
   RowMatrixXf z = x * l.w.transpose();
   Activate(z, l.b, l.relu);
   return z;
 }
+
+namespace {
 
 // acc[k] += a * q[k], converting int8 to float in vector registers. On x86-64
 // an AVX2 clone is picked at run time; target_clones exists only there, so other
@@ -48,7 +52,9 @@ void AxpyInt8(float a, const int8_t* __restrict q, float* __restrict acc, int64_
   for (int64_t k = 0; k < n; ++k) acc[k] += a * static_cast<float>(q[k]);
 }
 
-RowMatrixXf Apply(const QuantizedDenseLayer& l, const RowMatrixXf& x) {
+}  // namespace
+
+RowMatrixXf DenseForward(const QuantizedDenseLayer& l, const RowMatrixXf& x) {
   // W x = scale * (Q x - zero_point * sum(x)). Q is converted to float one tile of
   // input columns at a time: bounded extra memory (out x kTile floats) instead of
   // a full float copy of the weights, and the products stay in Eigen's GEMM.
@@ -77,47 +83,6 @@ RowMatrixXf Apply(const QuantizedDenseLayer& l, const RowMatrixXf& x) {
   z *= l.scale;
   Activate(z, l.b, l.relu);
   return z;
-}
-
-int64_t InOf(const BodyLayer& l) {
-  return std::visit([](const auto& x) { return x.in(); }, l);
-}
-int64_t OutOf(const BodyLayer& l) {
-  return std::visit([](const auto& x) { return x.out(); }, l);
-}
-
-}  // namespace
-
-StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
-  RowMatrixXf x = inputs;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    if (x.cols() != InOf(layers_[i])) {
-      return InvalidArgumentError(StrCat(
-          "body layer ", i, " expects ", InOf(layers_[i]), " inputs, got ", x.cols()));
-    }
-    x = std::visit([&x](const auto& l) { return Apply(l, x); }, layers_[i]);
-  }
-  return x;
-}
-
-int64_t Body::input_dim(int64_t fallback) const {
-  return layers_.empty() ? fallback : InOf(layers_.front());
-}
-int64_t Body::output_dim(int64_t fallback) const {
-  return layers_.empty() ? fallback : OutOf(layers_.back());
-}
-
-int64_t Body::weight_bytes() const {
-  int64_t bytes = 0;
-  for (const BodyLayer& l : layers_) {
-    if (const auto* d = std::get_if<DenseLayer>(&l)) {
-      bytes += (d->w.size() + d->b.size()) * 4;
-    } else {
-      const auto& q = std::get<QuantizedDenseLayer>(l);
-      bytes += q.q.size() + q.b.size() * 4 + 8;
-    }
-  }
-  return bytes;
 }
 
 Status Head::Validate() const {
@@ -192,7 +157,7 @@ StatusOr<Evaluation> Evaluate(const Head& head, const RowMatrixXf& features,
     return InvalidArgumentError("evaluate: features and labels disagree with the head");
   }
   RowMatrixXf x = features;
-  for (const DenseLayer& l : head.layers) x = Apply(l, x);
+  for (const DenseLayer& l : head.layers) x = DenseForward(l, x);
   Evaluation e;
   e.examples = x.rows();
   for (int64_t i = 0; i < x.rows(); ++i) {

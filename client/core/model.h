@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "Eigen/Core"
-#include "client/core/status.h"
+#include "client/core/int8_inference.h"
 #include "client/core/span.h"
+#include "client/core/status.h"
 
 namespace fedtiny::client {
 
@@ -44,23 +45,90 @@ QuantizedDenseLayer Quantize(const DenseLayer& layer);
 
 using BodyLayer = std::variant<DenseLayer, QuantizedDenseLayer>;
 
-// The frozen body. Immutable after construction; Features() is thread-safe.
+// One layer's float forward, y = act(x W^T + b) (x n x in, row-major); an int8
+// layer's weights are dequantized first. The float reference that the integer
+// path is calibrated on and checked against. Allocates.
+RowMatrixXf DenseForward(const DenseLayer& layer, const RowMatrixXf& x);
+RowMatrixXf DenseForward(const QuantizedDenseLayer& layer, const RowMatrixXf& x);
+
+// Consecutive int8 layers of a Body, as the integer kernels run them: layers
+// [first, first + body.layers.size()). A value type.
+struct Int8Run {
+  size_t first = 0;
+  Int8Body body;
+};
+
+// The frozen body. Consecutive int8 layers run as integer kernels
+// (int8_inference.h: int8 weights and activations, int32 accumulation,
+// requantization between layers); a run's float input is quantized on entry
+// and its int8 output dequantized on exit; float layers run in float.
+//
+// The int8 activations need ranges, which the bundle does not carry: they are
+// measured on examples by the float reference (Calibrate). A body that was
+// never calibrated calibrates each Features() call on the first
+// kImplicitCalibrationRows rows of that call's inputs, without keeping the
+// result: one call featurizing a device's whole data set is then calibrated on
+// that data. Callers featurizing in several calls (train and test sets)
+// calibrate once first, so that every call quantizes alike.
+//
+// Thread safety: Calibrate() mutates and must happen before the body is
+// shared; everything const is thread-safe. A calibrated body holds its int8
+// weights twice (the bundle's column-major layers and the kernels' row-major
+// runs).
 class Body {
  public:
+  static constexpr int64_t kImplicitCalibrationRows = 256;
+
   Body() = default;
   explicit Body(std::vector<BodyLayer> layers) : layers_(std::move(layers)) {}
 
   // Runs the body on `inputs` (n x input_dim, row-major): n x output_dim.
-  // kInvalidArgument when the width does not match. With no layers, returns the
-  // inputs (the head sees raw features).
+  // kInvalidArgument when the width does not match, or when an uncalibrated
+  // int8 body is given non-finite inputs. With no layers, returns the inputs
+  // (the head sees raw features). Allocates.
   StatusOr<RowMatrixXf> Features(const RowMatrixXf& inputs) const;
+
+  // Every layer in float (DenseForward): the reference. kInvalidArgument for
+  // a width mismatch.
+  StatusOr<RowMatrixXf> FloatReferenceFeatures(const RowMatrixXf& inputs) const;
+
+  // Calibrate measures each int8 run's input range and every int8 layer's
+  // output range on `examples` (the float reference's activations, each range
+  // widened to include 0) and builds the runs the integer kernels execute.
+  // kInvalidArgument (no rows, a width mismatch, a non-finite example or
+  // activation) or kOutOfRange (a bias or multiplier does not fit the
+  // kernels' integers); the body is unchanged on error. Not thread-safe.
+  Status Calibrate(const RowMatrixXf& examples);
+  [[nodiscard]] bool calibrated() const { return calibrated_; }
+  // The integer runs after Calibrate(), in layer order.
+  [[nodiscard]] const std::vector<Int8Run>& int8_runs() const { return runs_; }
+
+  // The device's path, allocating nothing: for a calibrated body whose layers
+  // are all int8, `rows` examples (rows x input_dim floats, row-major) into
+  // `out` (rows x output_dim floats), with `arena` holding at least
+  // FeaturesArenaBytes(rows) bytes (int8 input and output, kernel scratch).
+  // kFailedPrecondition (float layers, or not calibrated), kInvalidArgument
+  // (null pointers, rows < 1), kResourceExhausted (arena too small). Only an
+  // error status allocates (its message).
+  Status FeaturesInto(const float* inputs, int64_t rows, float* out, Span<int8_t> arena) const;
+  // 0 when FeaturesInto would fail with kFailedPrecondition.
+  [[nodiscard]] int64_t FeaturesArenaBytes(int64_t rows) const;
+
   int64_t input_dim(int64_t fallback) const;
   int64_t output_dim(int64_t fallback) const;
   const std::vector<BodyLayer>& layers() const { return layers_; }
   int64_t weight_bytes() const;
 
  private:
+  // The runs for `examples`; `strict` false (implicit calibration) leaves a
+  // layer that cannot be converted to the float reference instead of failing.
+  StatusOr<std::vector<Int8Run>> PlanRuns(const RowMatrixXf& examples, bool strict) const;
+  StatusOr<RowMatrixXf> Run(const std::vector<Int8Run>& runs, const RowMatrixXf& inputs) const;
+  bool HasInt8() const;
+
   std::vector<BodyLayer> layers_;
+  std::vector<Int8Run> runs_;
+  bool calibrated_ = false;
 };
 
 // The trainable head. A value type; not thread-safe.

@@ -1,5 +1,8 @@
 // The SDK's own training code on every target: client/core's Body, HeadTrainer
-// and Evaluate (not a stand-in), on deterministic data. Prints every value as
+// and Evaluate (not a stand-in), on deterministic data, and the integer body
+// kernels (int8_bundle.h, int8_inference.h: SMLAD on Cortex-M, plain loops on
+// the host) on fixed int8 data, whose `exact_int8` outputs must match the
+// host's bit for bit. Prints every value as
 // `v <name> <index> <hex bits>` for compare_outputs.py, and checks on the
 // target itself that training interrupted and resumed from its TrainState gives
 // the same head, bit for bit, as training straight through. Exit status 0 when
@@ -12,6 +15,8 @@
 
 #include "client/core/arena.h"
 #include "client/core/head_trainer.h"
+#include "client/core/int8_bundle.h"
+#include "client/core/int8_inference.h"
 #include "client/core/model.h"
 #include "tools/cross/malloc_counter.h"
 #include "tools/cross/stack_meter.h"
@@ -44,6 +49,37 @@ void Print(const char* name, const float* v, size_t n) {
     // newlib-nano's printf has no %zu or %llu: plain unsigned and int.
     std::printf("v %s %u %08lx\n", name, static_cast<unsigned>(i), static_cast<unsigned long>(bits));
   }
+}
+
+// Two int8 layers, 50 -> 24 -> 8 (widths that leave SMLAD loops a tail), with
+// the bundle's weight zero points and fixed activation params: integers only,
+// so every target must give the host's values exactly.
+bool Int8Kernels() {
+  using namespace fedtiny::client;
+  Lcg rng{77u};
+  auto byte = [&rng] { return static_cast<int8_t>(static_cast<int>(rng.Next() * 127.5f)); };
+  std::vector<int8_t> w1(50 * 24), w2(24 * 8), x(3 * 50), y(3 * 8);
+  for (int8_t& v : w1) v = byte();
+  for (int8_t& v : w2) v = byte();
+  for (int8_t& v : x) v = byte();
+  std::vector<float> b1(24, 0.25f), b2(8, -0.5f);
+  Int8Body body;
+  body.layers.resize(2);
+  const Int8Params in{0.02f, -3}, mid{0.05f, -128}, out{0.08f, 10};
+  if (!Int8LayerFromAffine({50, 24, w1.data(), 0.01f, 7, b1.data(), true}, in, mid,
+                           &body.layers[0]).ok() ||
+      !Int8LayerFromAffine({24, 8, w2.data(), 0.02f, -5, b2.data(), false}, mid, out,
+                           &body.layers[1]).ok()) {
+    return false;
+  }
+  std::vector<int8_t> scratch(static_cast<size_t>(Int8ScratchBytes(body, 3)));
+  if (!Int8BodyForward(body, x.data(), 150, 3, y.data(), 24, scratch.data(),
+                       static_cast<int64_t>(scratch.size())).ok()) {
+    return false;
+  }
+  std::vector<float> f(y.begin(), y.end());
+  Print("exact_int8", f.data(), f.size());
+  return true;
 }
 
 // The fixed arena on the target (issue #12's bar): a 128-64-10 head at batch
@@ -181,6 +217,10 @@ int main() {
   if (!eval.ok()) return 1;
   const float acc = static_cast<float>(eval->accuracy);
   Print("accuracy", &acc, 1);
+  if (!Int8Kernels()) {
+    std::printf("FAIL: the int8 kernels refused their input\n");
+    return 1;
+  }
   std::printf("# working set %ld bytes; loss %.6f -> accuracy %.4f; resume identical\n",
               static_cast<long>((*trainer)->working_bytes()), static_cast<double>(loss),
               static_cast<double>(acc));

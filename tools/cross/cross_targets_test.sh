@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds tools/cross's programs with CMake for the host, aarch64 Linux (static,
-# run with qemu-aarch64) and bare-metal Cortex-M4F / Cortex-M7 (run with
+# run with qemu-aarch64) and bare-metal Cortex-M4F / Cortex-M4 without FPU (soft
+# float) / Cortex-M7 (run with
 # qemu-system-arm on the mps2-an386 / mps2-an500 boards, semihosting), and requires
 # every target's selftest output to match the host's (compare_outputs.py), and
 # exit_status to exit 42 everywhere. Prints build times, run times, sizes and the
@@ -43,6 +44,8 @@ need timeout "bounds each run" coreutils
 [[ -f /usr/include/eigen3/Eigen/Core ]] || fail "Eigen headers missing: run tools/setup (libeigen3-dev)"
 [[ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon_nano.a ]] \
   || fail "newlib-nano's librdimon for armv7e-m+fp/hard missing: run tools/setup (libnewlib-arm-none-eabi)"
+[[ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/librdimon_nano.a ]] \
+  || fail "newlib-nano's librdimon for armv7e-m/nofp (soft float) missing: run tools/setup (libnewlib-arm-none-eabi)"
 echo 'int main(){}' | arm-none-eabi-g++ -x c++ -std=c++17 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard \
   -mfpu=fpv4-sp-d16 -fsyntax-only -include vector - 2>/dev/null \
   || fail "arm-none-eabi has no libstdc++ headers: run tools/setup (libstdc++-arm-none-eabi-newlib)"
@@ -51,13 +54,13 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # name, toolchain file ("" for the host), binary suffix, size tool
-TARGETS=(host aarch64 cortex-m4 cortex-m7)
+TARGETS=(host aarch64 cortex-m4 cortex-m4-nofpu cortex-m7)
 declare -A TOOLCHAIN=([host]="" [aarch64]=aarch64-linux-gnu.cmake [cortex-m4]=cortex-m4.cmake
-                      [cortex-m7]=cortex-m7.cmake)
-declare -A SUFFIX=([host]="" [aarch64]="" [cortex-m4]=.elf [cortex-m7]=.elf)
+                      [cortex-m4-nofpu]=cortex-m4-nofpu.cmake [cortex-m7]=cortex-m7.cmake)
+declare -A SUFFIX=([host]="" [aarch64]="" [cortex-m4]=.elf [cortex-m4-nofpu]=.elf [cortex-m7]=.elf)
 declare -A SIZE=([host]=size [aarch64]=aarch64-linux-gnu-size [cortex-m4]=arm-none-eabi-size
-                 [cortex-m7]=arm-none-eabi-size)
-declare -A MACHINE=([cortex-m4]=mps2-an386 [cortex-m7]=mps2-an500)
+                 [cortex-m4-nofpu]=arm-none-eabi-size [cortex-m7]=arm-none-eabi-size)
+declare -A MACHINE=([cortex-m4]=mps2-an386 [cortex-m4-nofpu]=mps2-an386 [cortex-m7]=mps2-an500)
 
 build() {  # target: configure + build; output in $WORK/<target>.build.log
   local t=$1 start tc=()
@@ -88,7 +91,8 @@ run() {  # target, program, output file: runs it with a 30 s bound; prints its s
 t0=$(now)
 build host & build aarch64 & wait
 build cortex-m4 & build cortex-m7 & wait
-log "built all four in $(since "$t0") s"
+build cortex-m4-nofpu
+log "built all five in $(since "$t0") s"
 for t in "${TARGETS[@]}"; do
   if [[ "$(cat "$WORK/$t.build.time")" == failed ]]; then
     tail -30 "$WORK/$t.build.log" >&2
@@ -152,4 +156,4 @@ for t in "${TARGETS[@]}"; do
 done
 log "total $(since "$t0") s"
 [[ $failures == 0 ]] || fail "$failures failure(s) above"
-log "PASS: host, aarch64, cortex-m4 and cortex-m7 agree (selftest and client/core's trainer)"
+log "PASS: host, aarch64, cortex-m4, cortex-m4-nofpu and cortex-m7 agree (selftest and client/core's trainer)"

@@ -6,13 +6,26 @@
  * with main()'s return value.
  *
  * Reset_Handler: FPU on (CPACR, before any float code); then Start: .data copied,
- * .bss zeroed, semihosting handles opened, static constructors, main(), exit status. */
+ * .bss zeroed, the free stack painted, semihosting handles opened, static
+ * constructors, main(), the RAM high-water report, exit status.
+ *
+ * RAM high-water (tools/cross/sizes.sh reads it): after main() returns, one line
+ * on stderr, `fedtiny-ram: heap <bytes> stack <bytes>`: the heap is how far
+ * newlib's _sbrk moved the break above `end` (newlib-nano's malloc never gives
+ * memory back to sbrk, so the final break is the high-water mark); the stack is
+ * the depth below __stack_top of the lowest word that no longer holds the paint
+ * pattern written at reset. stdout is untouched: programs' outputs stay
+ * comparable with the host's. */
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 
 extern uint32_t __stack_top[];
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start__[], __bss_end__[];
+extern uint32_t __stack_limit[];
+extern char end[];
+
 
 extern int main(void);
 extern void __libc_init_array(void);
@@ -48,13 +61,32 @@ static void Fault_Handler(void) {
   fedtiny_semihost_exit(3);
 }
 
+#define FEDTINY_STACK_PAINT 0xA5A5A5A5u
+
+/* Paints the stack from its limit up to 64 bytes below the current frame. */
+static void PaintStack(void) {
+  uint32_t* sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  for (volatile uint32_t* p = __stack_limit; p < sp - 16;) *p++ = FEDTINY_STACK_PAINT;
+}
+
+static void ReportRam(void) {
+  const uint32_t* p = __stack_limit;
+  while (p < __stack_top && *p == FEDTINY_STACK_PAINT) ++p;
+  const long heap = (long)((char*)sbrk(0) - end);
+  fprintf(stderr, "fedtiny-ram: heap %ld stack %ld\n", heap,
+          (long)((const char*)__stack_top - (const char*)p));
+}
+
 /* Everything after the FPU is on: C from here, so float code is allowed. */
 __attribute__((noreturn, used)) static void Start(void) {
   for (uint32_t *s = __data_load, *d = __data_start; d < __data_end;) *d++ = *s++;
   for (uint32_t* d = __bss_start__; d < __bss_end__;) *d++ = 0;
+  PaintStack();
   initialise_monitor_handles();
   __libc_init_array();
   const int status = main();
+  ReportRam();
   fflush(stdout);
   fflush(stderr);
   fedtiny_semihost_exit(status);
