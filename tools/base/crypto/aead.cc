@@ -118,7 +118,7 @@ absl::StatusOr<SecureBytes> Aes256GcmOpen(absl::string_view key,
   std::string tag(sealed.substr(ciphertext.size()));
   absl::StatusOr<EvpCipherCtxPtr> ctx = Start(false, key, nonce, aad);
   if (!ctx.ok()) return ctx.status();
-  SecureBytes out(ciphertext.size());
+  SecureBytes out = SecureBytes::ForOverwrite(ciphertext.size());
   if (!Update(ctx->get(), ciphertext, out.data()) ||
       EVP_CIPHER_CTX_ctrl(ctx->get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes,
                           tag.data()) != 1) {

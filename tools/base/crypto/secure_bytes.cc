@@ -12,8 +12,17 @@ SecureBytes::SecureBytes(size_t size)
       size_(size),
       capacity_(size) {}
 
+SecureBytes::SecureBytes(size_t size, Uninitialized)
+    : data_(size > 0 ? new uint8_t[size] : nullptr),
+      size_(size),
+      capacity_(size) {}
+
+SecureBytes SecureBytes::ForOverwrite(size_t size) {
+  return SecureBytes(size, Uninitialized{});
+}
+
 SecureBytes SecureBytes::CopyOf(absl::string_view bytes) {
-  SecureBytes out(bytes.size());
+  SecureBytes out = ForOverwrite(bytes.size());
   if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
 }

@@ -26,6 +26,9 @@ class SecureBytes {
   explicit SecureBytes(size_t size);
   // Copy of `bytes` (the caller wipes its own copy if it is a secret).
   static SecureBytes CopyOf(absl::string_view bytes);
+  // ForOverwrite allocates `size` bytes left uninitialized, for a caller that
+  // writes every byte at once (a decryption); saves zeroing a large model.
+  static SecureBytes ForOverwrite(size_t size);
 
   SecureBytes(SecureBytes&& other) noexcept;
   SecureBytes& operator=(SecureBytes&& other) noexcept;
@@ -49,6 +52,9 @@ class SecureBytes {
   void Wipe();
 
  private:
+  struct Uninitialized {};
+  SecureBytes(size_t size, Uninitialized);
+
   std::unique_ptr<uint8_t[]> data_;
   size_t size_ = 0;
   size_t capacity_ = 0;
