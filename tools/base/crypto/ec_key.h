@@ -53,6 +53,10 @@ class EcPublicKey {
   absl::Status Verify(absl::string_view data,
                       absl::string_view der_signature) const;
 
+  // evp_pkey borrows the OpenSSL key, for the other wrappers of this package
+  // (ECDH in ecdh.h); valid while this object lives unmoved.
+  [[nodiscard]] EVP_PKEY* evp_pkey() const { return key_.get(); }
+
  private:
   EcPublicKey(EvpPkeyPtr key, std::string spki_der);
   static absl::StatusOr<EcPublicKey> FromKey(EvpPkeyPtr key);
@@ -90,6 +94,10 @@ class EcPrivateKey {
   // Sign returns a DER ECDSA signature of SHA-256(`data`) (randomized: two
   // signatures of the same data differ). kInternal if OpenSSL fails.
   absl::StatusOr<std::string> Sign(absl::string_view data) const;
+
+  // evp_pkey borrows the OpenSSL key, for the other wrappers of this package
+  // (ECDH in ecdh.h); valid while this object lives unmoved.
+  [[nodiscard]] EVP_PKEY* evp_pkey() const { return key_.get(); }
 
  private:
   EcPrivateKey(EvpPkeyPtr key, EcPublicKey public_key);
