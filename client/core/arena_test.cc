@@ -5,7 +5,6 @@
 // batch 10 in 64 KiB. tools/cross's core_selftest checks the same on Cortex-M.
 #include "client/core/arena.h"
 
-#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -13,62 +12,15 @@
 #include <string>
 #include <vector>
 
-#include <atomic>
 
 #include "client/core/head_trainer.h"
+#include "client/core/predict.h"
 #include "client/platform/linux/linux_platform.h"
 #include "client/platform/linux/status_bridge.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
+#include "client/core/testing/counting_malloc.h"
 #include "tools/cross/stack_meter.h"
-
-// glibc's allocator under its internal names: this binary interposes the
-// public ones (malloc, calloc, realloc, the aligned family) to count every
-// allocation made while g_counting is set, operator new's included.
-extern "C" {
-void* __libc_malloc(size_t n);
-void __libc_free(void* p);
-void* __libc_calloc(size_t n, size_t size);
-void* __libc_realloc(void* p, size_t n);
-void* __libc_memalign(size_t align, size_t n);
-}
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<int64_t> g_allocations{0};
-void Count() {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-}
-}  // namespace
-
-extern "C" {
-void* malloc(size_t n) noexcept {
-  Count();
-  return __libc_malloc(n);
-}
-void free(void* p) noexcept { __libc_free(p); }
-void* calloc(size_t n, size_t size) noexcept {
-  Count();
-  return __libc_calloc(n, size);
-}
-void* realloc(void* p, size_t n) noexcept {
-  Count();
-  return __libc_realloc(p, n);
-}
-void* memalign(size_t align, size_t n) noexcept {
-  Count();
-  return __libc_memalign(align, n);
-}
-void* aligned_alloc(size_t align, size_t n) noexcept {
-  Count();
-  return __libc_memalign(align, n);
-}
-int posix_memalign(void** out, size_t align, size_t n) noexcept {
-  Count();
-  *out = __libc_memalign(align, n);
-  return *out != nullptr ? 0 : ENOMEM;
-}
-}
 
 namespace fedtiny::client {
 namespace {
@@ -76,16 +28,7 @@ namespace {
 using ::fedtiny::testing::IsOk;
 using ::fedtiny::testing::StatusIs;
 
-// Counts allocations in its scope.
-class AllocationCounter {
- public:
-  AllocationCounter() {
-    g_allocations = 0;
-    g_counting = true;
-  }
-  ~AllocationCounter() { g_counting = false; }
-  int64_t count() const { return g_allocations.load(); }
-};
+using ::fedtiny::testing::AllocationCounter;
 
 // Linux's crypto, whose own allocations are not counted: OpenSSL's EVP
 // allocates a digest context per hash. That is the platform's memory, which
@@ -94,10 +37,8 @@ class AllocationCounter {
 class UncountedCrypto : public Crypto {
  public:
   bool Sha256(std::string_view data, uint8_t (&digest)[kSha256Bytes]) const override {
-    const bool was = g_counting.exchange(false);
-    const bool ok = LinuxCrypto().Sha256(data, digest);
-    g_counting = was;
-    return ok;
+    ::fedtiny::testing::UncountedScope uncounted;
+    return LinuxCrypto().Sha256(data, digest);
   }
   bool ConstantTimeEquals(std::string_view a, std::string_view b) const override {
     return LinuxCrypto().ConstantTimeEquals(a, b);
@@ -303,6 +244,30 @@ TEST(ArenaTest, TheBarHeadFitsIn64KiBWithItsMeasuredStack) {
   EXPECT_LE(m.total(), 64 * 1024);
   EXPECT_LE(static_cast<int64_t>(arena.used()), m.buffers);
   EXPECT_EQ(m.weights, 8906 * 4);
+}
+
+// Inference under the same rules: a 784-128-64-10 model predicts with no
+// allocation after the Predictor is made.
+TEST(ArenaTest, PredictAllocatesNothing) {
+  Head all = MakeHead({784, 128, 64, 10}, 2);
+  Head head;
+  head.layers.assign(all.layers.begin() + 1, all.layers.end());
+  const Body body({all.layers[0]});
+  std::vector<unsigned char> block(Predictor::ArenaBytes(body, head, 8));
+  Arena arena(block.data(), block.size());
+  Predictor* p = *Predictor::Create(body, head, 8, arena);
+  const Data data = RandomData(8, 784, 10, 9);
+  std::vector<float> probs(80);
+  std::vector<int32_t> classes(8);
+  int64_t allocations = -1;
+  bool ok = true;
+  {
+    AllocationCounter counter;
+    for (int i = 0; i < 3; ++i) ok = ok && p->Predict(data.x.data(), 8, probs, classes).ok();
+    allocations = counter.count();
+  }
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(allocations, 0);
 }
 
 }  // namespace
