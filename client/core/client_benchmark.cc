@@ -11,6 +11,7 @@
 #include "benchmark/benchmark.h"
 #include "client/core/head_trainer.h"
 #include "client/core/model.h"
+#include "client/core/predict.h"
 #include "tools/base/cpu_check.h"
 
 namespace fedtiny::client {
@@ -108,6 +109,34 @@ void BM_BodyForward(benchmark::State& state) {
   state.counters["weight_bytes"] = static_cast<double>(body.weight_bytes());
 }
 
+// One on-device inference (Predictor, fixed arena) of a 784-128-64-10 model:
+// the float body or the calibrated int8 body, then the head, per example.
+// args: rows per call, int8 body (0/1).
+void BM_Predict(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  Head all = MakeHead({784, 128, 64, 10}, 4);
+  Head head;
+  head.layers.assign(all.layers.begin() + 1, all.layers.end());
+  Body body({all.layers[0]});
+  RowMatrixXf x = RandomRows(rows, 784, 5).cwiseAbs();
+  if (state.range(1)) {
+    body = Body({Quantize(all.layers[0])});
+    if (!body.Calibrate(x).ok()) state.SkipWithError("calibration failed");
+  }
+  std::vector<unsigned char> block(Predictor::ArenaBytes(body, head, rows));
+  Arena arena(block.data(), block.size());
+  Predictor* p = *Predictor::Create(body, head, rows, arena);
+  std::vector<float> probs(rows * 10);
+  std::vector<int32_t> classes(rows);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(p->Predict(x.data(), rows, probs, classes).ok());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.counters["arena_bytes"] = static_cast<double>(block.size());
+}
+
+BENCHMARK(BM_Predict)->ArgNames({"rows", "int8"})->Args({1, 0})->Args({1, 1})->Args({32, 0});
 BENCHMARK(BM_HeadTraining)
     ->ArgNames({"in", "hidden", "classes", "batch", "momentum"})
     ->ArgsProduct({{128}, {64}, {10}, {1, 10, 32}, {0, 1}})
