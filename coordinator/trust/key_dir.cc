@@ -30,7 +30,12 @@ const v1::RoleKeys& KeysOf(const v1::Root& root, v1::RoleType role) {
 }
 
 v1::RoleKeys& MutableKeysOf(v1::Root& root, v1::RoleType role) {
-  return const_cast<v1::RoleKeys&>(KeysOf(root, role));
+  switch (role) {
+    case v1::ROLE_TYPE_ROOT: return *root.mutable_root();
+    case v1::ROLE_TYPE_TARGETS: return *root.mutable_targets();
+    case v1::ROLE_TYPE_SNAPSHOT: return *root.mutable_snapshot();
+    default: return *root.mutable_timestamp();
+  }
 }
 
 constexpr v1::RoleType kRoles[] = {v1::ROLE_TYPE_ROOT, v1::ROLE_TYPE_TARGETS,
@@ -215,7 +220,15 @@ absl::StatusOr<std::string> RotateKey(const std::string& dir, v1::RoleType role,
   MutableKeysOf(next, role).set_threshold(1);
   ASSIGN_OR_RETURN(std::string id, NewKey(kd, next, role));
   DropUnlistedKeys(next);
+  const v1::Root before = kd.root;
   RETURN_IF_ERROR(PublishRoot(kd, std::move(next), now, root_lifetime));
+  // Keys the new root no longer lists are deleted: they can sign nothing a
+  // device accepts any more.
+  for (const auto& [old_id, unused] : before.keys()) {
+    if (kd.root.keys().count(old_id)) continue;
+    std::error_code ec;
+    for (const char* sub : {"/online/", "/offline/"}) fs::remove(absl::StrCat(dir, sub, old_id, ".pem"), ec);
+  }
   return id;
 }
 

@@ -52,7 +52,7 @@ absl::StatusOr<KeyDir> InitKeyDir(const std::string& dir, absl::Time now,
 
 // RotateKey replaces every key of `role` by a new one and publishes the next
 // root version (signed by the old and the new root keys); returns the new key
-// id. The old private key file is kept until revoked. Blocks.
+// id. The replaced keys' private key files are deleted. Blocks.
 absl::StatusOr<std::string> RotateKey(const std::string& dir, v1::RoleType role, absl::Time now,
                                       absl::Duration root_lifetime = absl::Hours(24 * 365));
 
