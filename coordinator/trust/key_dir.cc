@@ -42,6 +42,8 @@ constexpr v1::RoleType kRoles[] = {v1::ROLE_TYPE_ROOT, v1::ROLE_TYPE_TARGETS,
                                    v1::ROLE_TYPE_SNAPSHOT, v1::ROLE_TYPE_TIMESTAMP};
 
 absl::Status MakeDirs(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);  // Parents as the umask says; the key dirs 0700.
   for (const char* sub : {"", "/metadata", "/online", "/offline"}) {
     const std::string d = dir + sub;
     if (mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
