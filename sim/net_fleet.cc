@@ -152,6 +152,10 @@ int main(int argc, char** argv) {
     const std::string ckpt =
         absl::GetFlag(FLAGS_checkpoint_dir) + "/net-fleet-" + std::to_string(i) + ".ckpt";
     if (absl::GetFlag(FLAGS_trust)) {
+      // Virtual devices start each run from the root they enroll with: a
+      // trusted set left by a run against another coordinator (other keys)
+      // would refuse this one's metadata.
+      std::remove((ckpt + ".trust").c_str());
       // The participant made the device's secret file; enrolling needs it.
       fedtiny::client::Participant first(p, s, &plugged, ckpt);
       fedtiny::client::FederationSession session(s);
