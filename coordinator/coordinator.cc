@@ -121,6 +121,11 @@ absl::Status Coordinator::DeleteTask(const std::string& task, const std::string&
     absl::MutexLock lock(&mu_);
     tasks_.erase(task);  // Calls in flight keep their runner; its writes now fail.
   }
+  if (trust_ != nullptr) {
+    // Its targets go too: nothing deleted stays installable.
+    absl::Status s = trust_->Publish(task, {});
+    if (!s.ok()) FT_LOG(ERROR) << "task " << task << ": cannot remove its signed targets: " << s;
+  }
   FT_LOG(WARNING) << "task " << task << " deleted";
   return absl::OkStatus();
 }

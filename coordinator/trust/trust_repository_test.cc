@@ -169,6 +169,20 @@ TEST_F(TrustRepositoryTest, RotatedReleaseKeyIsPickedUpByTheDevice) {
   EXPECT_THAT(updater_->VerifyTarget("task/0/float32/1", "model float32 v1"), IsOk());
 }
 
+TEST_F(TrustRepositoryTest, RootRotationAndRevocationAreFollowedInOrder) {
+  ASSERT_THAT(repo_->Publish("task", Bundles(1)), IsOk());
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  const std::string keys = dir_ + "/keys";
+  ASSERT_THAT(RotateKey(keys, v1::ROLE_TYPE_ROOT, clock_.Now()).status(), IsOk());
+  const std::string stamp_key = LoadKeyDir(keys)->root.timestamp().key_ids(0);
+  ASSERT_THAT(RevokeKey(keys, stamp_key, clock_.Now()), IsOk());
+  Reopen();
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  EXPECT_EQ(updater_->trusted().root().role.version(), 3u);
+  EXPECT_NE(updater_->trusted().root().role.timestamp().key_ids(0), stamp_key);
+  EXPECT_THAT(updater_->VerifyTarget("task/0/int8/1", "model int8 v1"), IsOk());
+}
+
 TEST_F(TrustRepositoryTest, UnknownPathsAreNotFound) {
   for (const char* path : {"0.root.pb", "2.root.pb", "../trust.pb", "01.root.pb", "x"}) {
     EXPECT_THAT(repo_->Get(path).status(), StatusIs(absl::StatusCode::kNotFound)) << path;
