@@ -1,5 +1,6 @@
 #include "coordinator/bundle_cache.h"
 
+#include "absl/strings/str_cat.h"
 #include "proto/model_codec.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
@@ -8,6 +9,11 @@ namespace fedtiny::coordinator {
 
 VariantTemplates TemplatesOf(const v1::TaskConfig& config) {
   return VariantTemplates{config.model(), Int8BodyVariant(config.model())};
+}
+
+std::string TargetNameOf(const std::string& task, int cluster, const std::string& variant,
+                         int64_t version) {
+  return absl::StrCat(task, "/", cluster, "/", variant, "/", version);
 }
 
 absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,
@@ -27,6 +33,7 @@ absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,
     b->meta.set_variant(variant);
     b->meta.set_size_bytes(static_cast<int64_t>(b->bytes.size()));
     b->meta.set_sha256(std::string(reinterpret_cast<const char*>(d.data()), d.size()));
+    b->meta.set_target_name(TargetNameOf(config.name(), cluster, variant, version));
     b->sha256_hex = DigestToHex(d);
     out[{cluster, variant}] = std::move(b);
   }

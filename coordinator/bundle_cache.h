@@ -35,6 +35,10 @@ struct VariantTemplates {
 };
 VariantTemplates TemplatesOf(const v1::TaskConfig& config);
 
+// TargetNameOf names a bundle in the signed targets metadata.
+std::string TargetNameOf(const std::string& task, int cluster, const std::string& variant,
+                         int64_t version);
+
 // Both variants of `cluster` at `version`. kInvalidArgument for a head that does
 // not fit the config's model or is not finite.
 absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,

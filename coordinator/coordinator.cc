@@ -33,8 +33,11 @@ absl::Status ValidateCheckIn(const v1::CheckInRequest& r) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
-    std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random) {
-  std::unique_ptr<Coordinator> c(new Coordinator(std::move(store), clock, random));
+    std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random,
+    TrustOptions trust) {
+  std::unique_ptr<Coordinator> c(
+      new Coordinator(std::move(store), clock, random, std::move(trust.repository)));
+  ASSIGN_OR_RETURN(c->enrollments_, Enrollments::Open(trust.enrollment_path));
   RETURN_IF_ERROR(c->store_->CheckIntegrity());
   ASSIGN_OR_RETURN(int abandoned, c->store_->AbandonOpenRounds(absl::ToUnixMillis(clock->Now())));
   if (abandoned > 0) FT_LOG(WARNING) << abandoned << " round(s) open at the last stop: abandoned";
@@ -117,6 +120,11 @@ absl::Status Coordinator::DeleteTask(const std::string& task, const std::string&
   {
     absl::MutexLock lock(&mu_);
     tasks_.erase(task);  // Calls in flight keep their runner; its writes now fail.
+  }
+  if (trust_ != nullptr) {
+    // Its targets go too: nothing deleted stays installable.
+    absl::Status s = trust_->Publish(task, {});
+    if (!s.ok()) FT_LOG(ERROR) << "task " << task << ": cannot remove its signed targets: " << s;
   }
   FT_LOG(WARNING) << "task " << task << " deleted";
   return absl::OkStatus();
@@ -206,7 +214,50 @@ absl::Status Coordinator::ReportFailure(const v1::FailureReport& r) {
   return t->ReportFailure(r);
 }
 
+absl::StatusOr<v1::MetadataResponse> Coordinator::GetMetadata(const v1::MetadataRequest& r) {
+  constexpr int64_t kDefaultBytes = 1 << 20, kMaxBytes = 4 << 20;
+  if (r.max_bytes() < 0 || r.max_bytes() > kMaxBytes) {
+    return absl::InvalidArgumentError("metadata: max_bytes outside [0, 4 MiB]");
+  }
+  if (r.path().empty() || r.path().size() > 64) {
+    return absl::InvalidArgumentError("metadata: path must have 1 to 64 bytes");
+  }
+  if (trust_ == nullptr) return absl::NotFoundError("this coordinator serves no trust metadata");
+  ASSIGN_OR_RETURN(std::string data, trust_->Get(r.path()));
+  const size_t bound = static_cast<size_t>(r.max_bytes() > 0 ? r.max_bytes() : kDefaultBytes);
+  if (data.size() > bound) data.resize(bound + 1);  // The device refuses it as endless.
+  v1::MetadataResponse out;
+  out.set_data(std::move(data));
+  return out;
+}
+
+absl::StatusOr<v1::EnrollResponse> Coordinator::Enroll(const v1::EnrollRequest& r) {
+  if (r.device_id().empty() || r.device_id().size() > kMaxDeviceIdBytes) {
+    return absl::InvalidArgumentError("enroll: device_id must have 1 to 128 bytes");
+  }
+  if (r.device_secret().size() < kMinSecretBytes || r.device_secret().size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError("enroll: device_secret must have 16 to 64 bytes");
+  }
+  if (r.device_public_key_spki().size() > 512) {
+    return absl::InvalidArgumentError("enroll: device_public_key_spki takes <= 512 bytes");
+  }
+  RETURN_IF_ERROR(devices_.Bind(r.device_id(), SecretKeyOf(r.device_secret())));
+  RETURN_IF_ERROR(enrollments_->Enroll(r.device_id(), r.device_public_key_spki()));
+  // Hook: once bundles are encrypted, the response also carries the model
+  // keys wrapped to this device's key (enrollments_->PublicKeyOf).
+  v1::EnrollResponse out;
+  if (trust_ != nullptr) {
+    out.set_root(trust_->LatestRoot());
+    out.set_root_version(trust_->root_version());
+  }
+  return out;
+}
+
 void Coordinator::Tick() {
+  if (trust_ != nullptr) {
+    absl::Status s = trust_->Tick();
+    if (!s.ok()) FT_LOG(ERROR) << "model trust: cannot re-sign the timestamp: " << s;
+  }
   std::vector<std::shared_ptr<TaskRunner>> runners;
   {
     absl::MutexLock lock(&mu_);

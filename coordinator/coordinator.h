@@ -22,10 +22,19 @@
 #include "coordinator/store.h"
 #include "coordinator/task_config.h"
 #include "coordinator/task_runner.h"
+#include "coordinator/trust/enrollments.h"
+#include "coordinator/trust/trust_repository.h"
 #include "proto/admin.pb.h"
 #include "proto/federation.pb.h"
 
 namespace fedtiny::coordinator {
+
+// Model trust: the signing repository (null: no metadata is served and
+// bundles are not signed) and the enrolled devices' keys.
+struct TrustOptions {
+  std::shared_ptr<TrustRepository> repository;
+  std::string enrollment_path;  // "": enrollments live in memory only.
+};
 
 // Thread-safe. The registry lock is held only to find or add a task; each task
 // has its own lock (TaskRunner), so tasks never wait on each other and no disk
@@ -40,13 +49,23 @@ class Coordinator {
   // as the next version, aggregator "rollback"). kDataLoss if the metadata fails
   // its integrity check or a newest blob is missing or corrupt.
   static absl::StatusOr<std::unique_ptr<Coordinator>> Create(
-      std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random);
+      std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random,
+      TrustOptions trust = {});
 
   // Federation API. Codes as in docs/protocol.md.
   absl::StatusOr<v1::CheckInResponse> CheckIn(const v1::CheckInRequest& request);
   absl::StatusOr<v1::DownloadResponse> Download(const v1::DownloadRequest& request);
   absl::Status Upload(const v1::UploadRequest& request);
   absl::Status ReportFailure(const v1::FailureReport& report);
+  // One model-trust metadata file: kNotFound for an unknown path, or when the
+  // coordinator has no trust directory; kInvalidArgument for a bad bound.
+  absl::StatusOr<v1::MetadataResponse> GetMetadata(const v1::MetadataRequest& request);
+  // Binds the device id to its secret (as a check-in does), records its
+  // public key (Enrollments::Enroll codes) and returns the newest root.
+  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
+  // The signing repository, or null.
+  TrustRepository* trust() const { return trust_.get(); }
+  Enrollments& enrollments() { return *enrollments_; }
 
   // Admin API.
   absl::StatusOr<v1::TaskInfo> CreateTask(const v1::TaskConfig& config);
@@ -110,15 +129,20 @@ class Coordinator {
     aggregation::RandomSource* const inner_ ABSL_PT_GUARDED_BY(mu_);
   };
 
-  Coordinator(std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random)
-      : store_(std::move(store)), clock_(clock), random_(random) {}
-  RunnerEnv Env() { return RunnerEnv{store_.get(), clock_, &random_, &events_}; }
+  Coordinator(std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random,
+              std::shared_ptr<TrustRepository> trust)
+      : store_(std::move(store)), clock_(clock), random_(random), trust_(std::move(trust)) {}
+  RunnerEnv Env() {
+    return RunnerEnv{store_.get(), clock_, &random_, &events_, trust_.get()};
+  }
   absl::StatusOr<std::shared_ptr<TaskRunner>> Find(const std::string& name)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::unique_ptr<Store> store_;
   const Clock* const clock_;
   LockedRandom random_;
+  const std::shared_ptr<TrustRepository> trust_;
+  std::unique_ptr<Enrollments> enrollments_;  // Set by Create.
   EventLog events_;
   DeviceRegistry devices_;
   absl::Mutex mu_;

@@ -90,4 +90,18 @@ grpc::ServerUnaryReactor* FederationService::ReportFailure(grpc::CallbackServerC
                                   });
 }
 
+grpc::ServerUnaryReactor* FederationService::GetMetadata(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return Serve<v1::MetadataRequest>("GetMetadata", context, request, response,
+                                    [](Coordinator& c, const auto& r) { return c.GetMetadata(r); });
+}
+
+grpc::ServerUnaryReactor* FederationService::Enroll(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* request,
+                                                    grpc::ByteBuffer* response) {
+  return Serve<v1::EnrollRequest>("Enroll", context, request, response,
+                                  [](Coordinator& c, const auto& r) { return c.Enroll(r); });
+}
+
 }  // namespace fedtiny::coordinator

@@ -23,7 +23,9 @@ namespace fedtiny::coordinator {
 
 using RawFederationService = v1::Federation::WithRawCallbackMethod_CheckIn<
     v1::Federation::WithRawCallbackMethod_Download<v1::Federation::WithRawCallbackMethod_Upload<
-        v1::Federation::WithRawCallbackMethod_ReportFailure<v1::Federation::Service>>>>;
+        v1::Federation::WithRawCallbackMethod_ReportFailure<
+            v1::Federation::WithRawCallbackMethod_GetMetadata<
+                v1::Federation::WithRawCallbackMethod_Enroll<v1::Federation::Service>>>>>>;
 
 // Thread-safe (the Coordinator is). Borrows the metrics and the Coordinator,
 // which must outlive it.
@@ -47,6 +49,12 @@ class FederationService final : public RawFederationService {
   grpc::ServerUnaryReactor* ReportFailure(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetMetadata(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
 
  private:
   // Parses, calls `handler(coordinator, request) -> StatusOr<Response>`,

@@ -20,6 +20,11 @@
 //     audit [--task=T] [--limit=N]            who changed what, newest first
 //     verify --task=T                         re-check every stored model's SHA-256
 //     model init --widths=784,128,64,10 --body_layers=1 --out=model.pb [--seed=S]
+//     keys init --dir=D                       offline root key, online keys, root 1
+//     keys rotate --dir=D --role=R            new key for R (root, targets, snapshot,
+//                                             timestamp), next root version
+//     keys revoke --dir=D --key_id=K          drop K, next root version
+//     keys show --dir=D                       the newest root's roles and keys
 //
 // The operator token comes from --token_file, else $FLCTL_TOKEN, else
 // ./coordinator-data/admin.token. TLS is the default (the system's roots, or
@@ -48,6 +53,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "coordinator/json_output.h"
+#include "coordinator/trust/keys_command.h"
 #include "coordinator/top_view.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -78,6 +84,9 @@ ABSL_FLAG(bool, json, false,
           "included), numbers as numbers, lower-case enum names.");
 ABSL_FLAG(bool, with_weights, false, "--json: include model weights (left out by default).");
 ABSL_FLAG(std::string, task, "", "Task name (rounds, models, fleet).");
+ABSL_FLAG(std::string, dir, "", "keys: the trust directory.");
+ABSL_FLAG(std::string, role, "", "keys rotate: root, targets (release), snapshot or timestamp.");
+ABSL_FLAG(std::string, key_id, "", "keys revoke: the key id (as keys show lists it).");
 ABSL_FLAG(int, limit, 20, "Rounds to list.");
 ABSL_FLAG(bool, watch, false, "rounds: keep streaming round events.");
 ABSL_FLAG(std::string, config, "", "task create: TaskConfig in text format.");
@@ -434,6 +443,14 @@ int Run(const std::vector<std::string>& args) {
   const std::string cmd = args.empty() ? "" : args[0];
   const std::string sub = args.size() > 1 ? args[1] : "";
   if (cmd == "model" && sub == "init") return ModelInit();
+  if (cmd == "keys") {
+    const fedtiny::coordinator::KeysArgs k{sub, absl::GetFlag(FLAGS_dir), absl::GetFlag(FLAGS_role),
+                                           absl::GetFlag(FLAGS_key_id)};
+    absl::StatusOr<std::string> out = fedtiny::coordinator::RunKeysCommand(k, absl::Now());
+    if (!out.ok()) Fail(std::string(out.status().message()));
+    std::fputs(out->c_str(), stdout);
+    return 0;
+  }
   auto stub = Connect();
   grpc::ClientContext ctx;
   if (cmd == "tasks") {
@@ -729,7 +746,8 @@ int main(int argc, char** argv) {
       "models get --task=T --model_version=V [--cluster=K] [--out=F] | "
       "models rollback|pin|unpin --task=T --model_version=V [--cluster=K] | "
       "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | audit [--task=T] | "
-      "verify --task=T | model init --widths=... --body_layers=N --out=F");
+      "verify --task=T | model init --widths=... --body_layers=N --out=F | "
+      "keys init|show --dir=D | keys rotate --dir=D --role=R | keys revoke --dir=D --key_id=K");
   fedtiny::ListEveryFlagInHelp();
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(rest.begin() + 1, rest.end());

@@ -36,6 +36,9 @@ ABSL_FLAG(int, http_port, -1,
 ABSL_FLAG(std::string, data_dir, "coordinator-data", "Where state persists.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the operator token; default <data_dir>/admin.token (created).");
+ABSL_FLAG(std::string, trust_dir, "",
+          "Model trust: the operator's trust directory (flctl keys init; its metadata/ and "
+          "online/ keys). Empty: bundles are not signed and devices requiring trust refuse them.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.trust_dir = absl::GetFlag(FLAGS_trust_dir);
   absl::StatusOr<std::string> token = OperatorToken(options.data_dir);
   if (!token.ok()) {
     std::fprintf(stderr, "coordinator: operator token: %s\n", token.status().ToString().c_str());

@@ -181,7 +181,16 @@ absl::Status Server::Impl::BindHttp(const Options& options) {
 
 absl::Status Server::Impl::Load(const Options& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options.data_dir));
-  ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random));
+  TrustOptions trust;
+  trust.enrollment_path = options.data_dir + "/enrolled.pb";
+  if (!options.trust_dir.empty()) {
+    TrustRepository::Options t;
+    t.trust_dir = options.trust_dir;
+    t.state_path = options.data_dir + "/trust.pb";
+    ASSIGN_OR_RETURN(trust.repository, TrustRepository::Open(t, clock.get()));
+  }
+  ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random,
+                                                    std::move(trust)));
   loaded.store(coordinator.get());
   admin->Attach(coordinator.get());
   federation.Attach(coordinator.get());

@@ -45,6 +45,11 @@ class Server {
     // Operator token(s) for the Admin API: one token, or "name:token" lines
     // (ParseOperatorTokens in admin_service.h); "" = mutual TLS only.
     std::string admin_token;
+    // The operator's trust directory (flctl keys init): its online keys sign
+    // every committed version's bundles, and GetMetadata serves them. "":
+    // bundles are served unsigned and no metadata is served, so devices that
+    // require model trust refuse every bundle.
+    std::string trust_dir;
     // Largest message accepted from a client.
     int max_receive_message_bytes = 16 * 1024 * 1024;
     // Null: the wall clock. Tests inject a FakeClock.

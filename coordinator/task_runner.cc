@@ -5,6 +5,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "coordinator/page_size.h"
 #include "coordinator/task_config.h"
@@ -261,6 +262,7 @@ absl::Status TaskRunner::Restore(int state) {
                                        committed, env_.random));
   engine->set_paused(state == v1::PAUSED);
   if (state == v1::STOPPED) engine->Stop();
+  PublishTargets(bundles);
   absl::MutexLock lock(&mu_);
   engine_ = std::move(engine);
   bundles_ = std::move(bundles);
@@ -410,8 +412,22 @@ absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
 
 absl::Status TaskRunner::ReportFailure(const v1::FailureReport& r) {
   const absl::Time now = env_.clock->Now();
-  absl::MutexLock lock(&mu_);
-  return engine_->Fail(r.round(), r.upload_token(), now);
+  std::optional<std::string> device;
+  absl::Status s;
+  {
+    absl::MutexLock lock(&mu_);
+    device = engine_->DeviceForToken(r.upload_token());
+    s = engine_->Fail(r.round(), r.upload_token(), now);
+  }
+  // A device refusing the model (docs/security.md) is an attack or a bug of
+  // the repository: kept as the device's last rejection and logged.
+  if (s.ok() && device && absl::StartsWith(r.reason(), "trust:")) {
+    const std::string reason = r.reason().substr(0, 200);
+    fleet_.Rejected(*device, reason);
+    FT_LOG(WARNING) << "task " << name() << " round " << r.round() << ": device " << *device
+                    << " refused the model: " << reason;
+  }
+  return s;
 }
 
 void TaskRunner::Tick() { MaybeCommit(env_.clock->Now()); }
@@ -450,6 +466,15 @@ absl::Status TaskRunner::CloseRound(absl::Time now, const std::string* abandon_r
                                    ok ? closed.versions : std::map<int, int64_t>{});
   if (!ok) info.set_reason(closed.reason);
   bool mark_done = false;
+  if (ok) {
+    BundleMap next;
+    {
+      absl::MutexLock lock(&mu_);
+      next = bundles_;
+    }
+    for (const auto& [key, b] : bundles) next[key] = b;
+    PublishTargets(next);  // Signed before the engine announces the versions.
+  }
   {
     absl::MutexLock lock(&mu_);
     engine_->FinishRound(closed, ok);
@@ -473,6 +498,12 @@ absl::Status TaskRunner::CloseRound(absl::Time now, const std::string* abandon_r
   env_.events->Emit(std::move(info));
   if (ok) Prune();
   return absl::OkStatus();
+}
+
+void TaskRunner::PublishTargets(const BundleMap& all) {
+  if (env_.publisher == nullptr) return;
+  absl::Status s = env_.publisher->Publish(name(), all);
+  if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": cannot sign its bundles: " << s;
 }
 
 void TaskRunner::Prune() {
@@ -729,6 +760,13 @@ absl::StatusOr<v1::ModelVersion> TaskRunner::Rollback(int cluster, int64_t to_ve
       absl::StrCat("cluster ", cluster, " rolled back to version ", to_version, " by an operator"),
       [&]() -> absl::Status {
         RETURN_IF_ERROR(env_.store->CommitVersions({v}));
+        BundleMap next;
+        {
+          absl::MutexLock lock(&mu_);
+          next = bundles_;
+        }
+        for (const auto& [key, b] : bundles) next[key] = b;
+        PublishTargets(next);
         absl::MutexLock lock(&mu_);
         absl::Status s =
             engine_->ReplaceModel(cluster, ClusterModel{*head, version, v.optimizer_state});

@@ -30,6 +30,7 @@
 #include "coordinator/event_log.h"
 #include "coordinator/round_engine.h"
 #include "coordinator/store.h"
+#include "coordinator/target_publisher.h"
 #include "proto/admin.pb.h"
 #include "proto/federation.pb.h"
 
@@ -42,6 +43,8 @@ struct RunnerEnv {
   const Clock* clock = nullptr;
   aggregation::RandomSource* random = nullptr;
   EventLog* events = nullptr;
+  // Null: bundles are served unsigned (no trust directory configured).
+  TargetPublisher* publisher = nullptr;
 };
 
 // Devices last seen by one task, for the fleet and device views. Thread-safe;
@@ -161,6 +164,10 @@ class TaskRunner {
   absl::Status AbandonOpenRoundThen(const std::string& reason,
                                     const std::function<absl::Status()>& then)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Signs `all` (the complete set about to be served) as the task's targets
+  // before any device hears of it. A failure is logged: the bundles are
+  // served anyway (devices that require trust refuse them, and say so).
+  void PublishTargets(const BundleMap& all) ABSL_LOCKS_EXCLUDED(mu_);
   // Applies the retention policy (keep_versions) after a new version.
   void Prune() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes a closed round: committed (true) or abandoned (false). An error

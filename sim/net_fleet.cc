@@ -5,10 +5,18 @@
 // hours pass in seconds.
 // TLS by default (the system's roots, or --tls_ca); --insecure for a plaintext
 // coordinator on loopback.
+// Model trust by default (docs/security.md): each device enrolls (a P-256 key
+// kept beside its checkpoint), starts from the root Enroll returns (or
+// --trust_root, the operator's root file), refreshes the signed metadata before
+// each download and verifies every bundle; the coordinator must run with
+// --trust_dir. --notrust for an unsigned coordinator. The summary gives, per
+// device class, the metadata bytes fetched and the time spent verifying.
 //   net_fleet --server=127.0.0.1:PORT --insecure --population=fmnist --clients=200
 //   net_fleet --server=coordinator.example:8443 --tls_ca=ca.pem
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -17,9 +25,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "client/core/eligibility.h"
 #include "client/transport/participant.h"
+#include "client/transport/session.h"
+#include "tools/base/crypto/ec_key.h"
 #include "sim/fashion_mnist.h"
 #include "tools/base/atomic_file.h"
 #include "sim/partition.h"
@@ -37,6 +48,58 @@ ABSL_FLAG(int, uploads, 0, "Stop after this many uploads (0: no limit).");
 ABSL_FLAG(std::string, data_dir, fedtiny::sim::kFashionMnistDir, "Fashion-MNIST folder.");
 ABSL_FLAG(std::string, checkpoint_dir, "/tmp", "Where devices keep checkpoints.");
 ABSL_FLAG(int64_t, seed, 1, "Seed.");
+ABSL_FLAG(bool, trust, true,
+          "Require model trust: enroll, verify signed metadata and every bundle (the coordinator "
+          "needs --trust_dir). --notrust: unsigned bundles.");
+ABSL_FLAG(std::string, trust_root, "",
+          "With --trust: the initial root (the operator's <trust_dir>/metadata/1.root.pb); "
+          "default: the root Enroll returns (trust on first use).");
+
+namespace {
+
+// The device's enrollment key beside its checkpoint (0600), made at first use.
+absl::StatusOr<fedtiny::crypto::EcPrivateKey> DeviceKey(const std::string& path) {
+  absl::StatusOr<std::string> pem = fedtiny::ReadFile(path);
+  if (pem.ok()) return fedtiny::crypto::EcPrivateKey::FromPem(*pem);
+  absl::StatusOr<fedtiny::crypto::EcPrivateKey> key = fedtiny::crypto::EcPrivateKey::Generate();
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> out = key->ToPem();
+  if (!out.ok()) return out.status();
+  absl::Status s = fedtiny::WriteFileAtomically(path, *out, 0600);
+  if (!s.ok()) return s;
+  return key;
+}
+
+// Enrolls device `id` and returns the root to start from: `pinned` if given.
+absl::StatusOr<std::string> Enroll(fedtiny::client::FederationSession& session,
+                                   const std::string& id, const std::string& ckpt,
+                                   const std::string& pinned) {
+  absl::StatusOr<fedtiny::crypto::EcPrivateKey> key = DeviceKey(ckpt + ".key.pem");
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> secret = fedtiny::ReadFile(ckpt + ".secret");
+  if (!secret.ok()) return secret.status();
+  fedtiny::v1::EnrollRequest req;
+  req.set_device_id(id);
+  req.set_device_secret(*secret);
+  req.set_device_public_key_spki(key->public_key().spki_der());
+  absl::StatusOr<fedtiny::v1::EnrollResponse> resp = session.Enroll(req);
+  if (!resp.ok()) return resp.status();
+  if (!pinned.empty()) return pinned;
+  if (resp->root().empty()) {
+    return absl::FailedPreconditionError(
+        "the coordinator serves no model-trust metadata: start it with --trust_dir (flctl keys "
+        "init), or run net_fleet --notrust");
+  }
+  return resp->root();
+}
+
+// Model trust's cost, summed over one device class.
+struct ClassCost {
+  int devices = 0;
+  fedtiny::client::TrustCost cost;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -66,24 +129,52 @@ int main(int argc, char** argv) {
     std::mutex mu;
   };
   std::vector<Device> devices(n);
+  std::string pinned_root;
+  if (absl::GetFlag(FLAGS_trust) && !absl::GetFlag(FLAGS_trust_root).empty()) {
+    absl::StatusOr<std::string> root = fedtiny::ReadFile(absl::GetFlag(FLAGS_trust_root));
+    if (!root.ok()) {
+      std::fprintf(stderr, "net_fleet: --trust_root: %s\n", root.status().ToString().c_str());
+      return 1;
+    }
+    pinned_root = *root;
+  }
+  std::vector<std::string> classes(n);
   for (int i = 0; i < n; ++i) {
     fedtiny::client::SessionOptions s;
     s.address = absl::GetFlag(FLAGS_server);
     s.insecure = absl::GetFlag(FLAGS_insecure);
     if (!absl::GetFlag(FLAGS_tls_ca).empty()) s.tls_root_cert_pem = *ca;
     s.seed = static_cast<uint64_t>(i) + 1;
+    classes[i] = i % 5 == 0 ? "mcu-m7" : "phone";
     fedtiny::client::DeviceProfile p{"net-" + std::to_string(i), absl::GetFlag(FLAGS_population),
-                                     i % 5 == 0 ? "mcu-m7" : "phone"};
+                                     classes[i]};
     p.has_fpu = i % 5 != 0;
-    devices[i].participant = std::make_unique<fedtiny::client::Participant>(
-        p, s, &plugged, absl::GetFlag(FLAGS_checkpoint_dir) + "/net-fleet-" + std::to_string(i) + ".ckpt");
+    const std::string ckpt =
+        absl::GetFlag(FLAGS_checkpoint_dir) + "/net-fleet-" + std::to_string(i) + ".ckpt";
+    if (absl::GetFlag(FLAGS_trust)) {
+      // Virtual devices start each run from the root they enroll with: a
+      // trusted set left by a run against another coordinator (other keys)
+      // would refuse this one's metadata.
+      std::remove((ckpt + ".trust").c_str());
+      // The participant made the device's secret file; enrolling needs it.
+      fedtiny::client::Participant first(p, s, &plugged, ckpt);
+      fedtiny::client::FederationSession session(s);
+      absl::StatusOr<std::string> root = Enroll(session, p.device_id, ckpt, pinned_root);
+      if (!root.ok()) {
+        std::fprintf(stderr, "net_fleet: enroll %s: %s\n", p.device_id.c_str(),
+                     root.status().ToString().c_str());
+        return 1;
+      }
+      p.trust_root = *root;
+    }
+    devices[i].participant = std::make_unique<fedtiny::client::Participant>(p, s, &plugged, ckpt);
     devices[i].x.resize(parts[i].size(), 784);
     for (size_t k = 0; k < parts[i].size(); ++k) {
       devices[i].x.row(k) = data->train.images.row(parts[i][k]);
       devices[i].y.push_back(data->train.labels[parts[i][k]]);
     }
   }
-  std::atomic<int> uploads{0}, failures{0}, retries{0};
+  std::atomic<int> uploads{0}, failures{0}, retries{0}, refusals{0};
   const absl::Time end = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_seconds));
   const double scale = absl::GetFlag(FLAGS_time_scale);
   const int max_uploads = absl::GetFlag(FLAGS_uploads);
@@ -106,6 +197,7 @@ int main(int argc, char** argv) {
             break;
           default:
             ++failures;
+            if (absl::StartsWith(r.why, "trust:")) ++refusals;
             d.next = absl::Now() + absl::Milliseconds(200);
         }
       }
@@ -117,5 +209,31 @@ int main(int argc, char** argv) {
   for (std::thread& t : pool) t.join();
   std::printf("net_fleet: %d uploads, %d retries, %d failures from %d devices\n", uploads.load(),
               retries.load(), failures.load(), n);
+  if (!absl::GetFlag(FLAGS_trust)) return 0;
+  std::map<std::string, ClassCost> by_class;
+  for (int i = 0; i < n; ++i) {
+    ClassCost& c = by_class[classes[i]];
+    const fedtiny::client::TrustCost t = devices[i].participant->trust_cost();
+    ++c.devices;
+    c.cost.metadata_bytes += t.metadata_bytes;
+    c.cost.metadata_files += t.metadata_files;
+    c.cost.refreshes += t.refreshes;
+    c.cost.refresh_time += t.refresh_time;
+    c.cost.verify_time += t.verify_time;
+    c.cost.verified_bytes += t.verified_bytes;
+  }
+  std::printf("net_fleet: model trust: %d refusals (trust:<reason>)\n", refusals.load());
+  for (const auto& [cls, c] : by_class) {
+    const double refreshes = std::max<int64_t>(1, c.cost.refreshes);
+    std::printf(
+        "net_fleet: trust %-8s devices=%d refreshes=%lld metadata_bytes=%lld (%.0f/refresh) "
+        "metadata_ms=%.1f (%.2f/refresh) verified_bytes=%lld verify_ms=%.2f\n",
+        cls.c_str(), c.devices, static_cast<long long>(c.cost.refreshes),
+        static_cast<long long>(c.cost.metadata_bytes), c.cost.metadata_bytes / refreshes,
+        absl::ToDoubleMilliseconds(c.cost.refresh_time),
+        absl::ToDoubleMilliseconds(c.cost.refresh_time) / refreshes,
+        static_cast<long long>(c.cost.verified_bytes),
+        absl::ToDoubleMilliseconds(c.cost.verify_time));
+  }
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "client/core/personalization.h"
 #include "client/core/round.h"
 #include "client/transport/model_proto.h"
+#include "client/trust/refusal.h"
 #include "client/platform/linux/linux_platform.h"
 #include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
@@ -44,6 +45,55 @@ Participant::Participant(DeviceProfile profile, const SessionOptions& session,
   if (profile_.device_secret.empty()) {
     profile_.device_secret = LoadOrCreateSecret(checkpoint_path + ".secret");
   }
+  if (profile_.trust_root.empty()) return;
+  const trust::WallClock& clock =
+      profile_.trust_clock != nullptr ? *profile_.trust_clock : system_clock_;
+  fetcher_ = std::make_unique<GrpcFetcher>(session_, clock);
+  absl::StatusOr<std::unique_ptr<trust::Updater>> updater = trust::Updater::Create(
+      LinuxPlatform().storage, checkpoint_path + ".trust", profile_.trust_root, *fetcher_, clock);
+  if (updater.ok()) {
+    updater_ = *std::move(updater);
+  } else {
+    trust_status_ = updater.status();
+  }
+}
+
+TrustCost Participant::trust_cost() const {
+  TrustCost c = cost_;
+  if (fetcher_) {
+    c.metadata_bytes = fetcher_->bytes_fetched();
+    c.metadata_files = fetcher_->files_fetched();
+  }
+  return c;
+}
+
+absl::Status Participant::RefreshTrust() {
+  if (profile_.trust_root.empty()) return absl::OkStatus();
+  if (!updater_) return trust_status_;
+  const absl::Time start = absl::Now();
+  absl::Status s = updater_->Refresh();
+  cost_.refresh_time += absl::Now() - start;
+  ++cost_.refreshes;
+  return s;
+}
+
+absl::Status Participant::VerifyBundle(const v1::ModelBundle& b, const std::string& bytes) {
+  if (profile_.trust_root.empty()) return absl::OkStatus();
+  if (!updater_) return trust_status_;
+  // The name says what the bundle is (task, cluster, variant, version): a
+  // signed target of another model cannot stand in for this one.
+  const std::string expected =
+      absl::StrCat(b.task(), "/", b.cluster(), "/", b.variant(), "/", b.version());
+  if (b.target_name() != expected) {
+    return trust::Refusal(trust::RefusalReason::kUnknownTarget,
+                          absl::StrCat("bundle names target '", b.target_name().substr(0, 128),
+                                       "', expected '", expected, "'"));
+  }
+  const absl::Time start = absl::Now();
+  absl::Status s = updater_->VerifyTarget(b.target_name(), bytes);
+  cost_.verify_time += absl::Now() - start;
+  cost_.verified_bytes += static_cast<int64_t>(bytes.size());
+  return s;
 }
 
 RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int32_t> labels) {
@@ -109,11 +159,14 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   if (absl::Status s = CheckBundles(a, profile_.limits); !s.ok()) return fail(s);
   std::vector<Head> heads;
   Body body;
+  // The metadata first: nothing downloaded is loaded before it verifies.
+  if (absl::Status s = RefreshTrust(); !s.ok()) return fail(s);
   for (const v1::ModelBundle& b : a.bundles()) {
     auto held = held_.find({a.task(), b.cluster()});
     absl::StatusOr<std::string> bytes =
         session_.DownloadBundle(a, b, held == held_.end() ? 0 : held->second);
     if (!bytes.ok()) return fail(prefixed("download: ", bytes.status()));
+    if (absl::Status s = VerifyBundle(b, *bytes); !s.ok()) return fail(s);
     v1::Model model;
     if (!model.ParseFromString(*bytes)) {
       return fail(absl::DataLossError("download: bundle is not a Model"));

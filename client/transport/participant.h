@@ -6,6 +6,7 @@
 #define FEDTINY_CLIENT_TRANSPORT_PARTICIPANT_H_
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,7 +17,10 @@
 #include "client/core/model.h"
 #include "client/core/training_job.h"
 #include "client/transport/limits.h"
+#include "client/transport/metadata_fetcher.h"
 #include "client/transport/session.h"
+#include "client/trust/updater.h"
+#include "client/trust/wall_clock.h"
 
 namespace fedtiny::client {
 
@@ -32,6 +36,25 @@ struct DeviceProfile {
   // participant keeps a random one in `<checkpoint_path>.secret` (mode 0600),
   // created at first use, so the id stays usable across restarts.
   std::string device_secret;
+  // Model trust (docs/security.md). Non-empty: the device requires it. It
+  // trusts this signed root at first (shipped with it, or from Enroll), keeps
+  // its trusted set in `<checkpoint_path>.trust`, refreshes the metadata before
+  // each round's downloads and verifies every bundle against its signed
+  // target before loading it. A refusal fails the round and is reported to the
+  // server as "trust:<reason>: <detail>".
+  std::string trust_root;
+  // The clock metadata expiries are checked against; null: the system's.
+  const trust::WallClock* trust_clock = nullptr;
+};
+
+// What model trust cost this device so far (the simulator's per-class figures).
+struct TrustCost {
+  int64_t metadata_bytes = 0;   // Fetched through GetMetadata.
+  int64_t metadata_files = 0;
+  int64_t refreshes = 0;
+  absl::Duration refresh_time;  // Fetching and verifying metadata.
+  absl::Duration verify_time;   // Hashing bundles against their targets.
+  int64_t verified_bytes = 0;
 };
 
 struct RoundResult {
@@ -64,10 +87,17 @@ class Participant {
 
   // Model versions this device holds, per (task, cluster): it refuses older ones.
   const std::map<std::pair<std::string, int>, int64_t>& held_versions() const { return held_; }
+  // What model trust cost so far (zeros without trust_root).
+  TrustCost trust_cost() const;
 
  private:
   RoundResult Participate(const v1::Assignment& a, const RowMatrixXf& inputs,
                           absl::Span<const int32_t> labels);
+  // Updates the trusted metadata (OK without trust_root): a Refusal.
+  absl::Status RefreshTrust();
+  // Checks downloaded bytes against the bundle's signed target (OK without
+  // trust_root): a Refusal.
+  absl::Status VerifyBundle(const v1::ModelBundle& bundle, const std::string& bytes);
 
   DeviceProfile profile_;  // device_secret filled in by the constructor.
   FederationSession session_;
@@ -75,6 +105,12 @@ class Participant {
   TrainingJob job_;
   std::optional<v1::Assignment> pending_;  // Paused assignment to resume.
   std::map<std::pair<std::string, int>, int64_t> held_;
+  // Model trust, when required: the updater reads through fetcher_.
+  trust::SystemWallClock system_clock_;
+  std::unique_ptr<GrpcFetcher> fetcher_;
+  std::unique_ptr<trust::Updater> updater_;
+  absl::Status trust_status_;  // Why updater_ could not be made.
+  TrustCost cost_;
 };
 
 }  // namespace fedtiny::client

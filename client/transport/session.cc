@@ -159,6 +159,31 @@ absl::Status FederationSession::ReportFailure(const v1::FailureReport& report) {
   }));
 }
 
+absl::StatusOr<std::string> FederationSession::GetMetadata(const std::string& path,
+                                                           size_t max_bytes,
+                                                           absl::Duration timeout) {
+  v1::MetadataRequest request;
+  request.set_path(path);
+  request.set_max_bytes(static_cast<int64_t>(std::min<size_t>(max_bytes, 4 << 20)));
+  v1::MetadataResponse response;
+  grpc::Status s = Within(std::min(timeout, options_.call_deadline), [&](grpc::ClientContext& ctx) {
+    return stub_->GetMetadata(&ctx, request, &response);
+  });
+  if (!s.ok()) return FromGrpcStatus(s);
+  std::string data = std::move(*response.mutable_data());
+  if (data.size() > max_bytes + 1) data.resize(max_bytes + 1);
+  return data;
+}
+
+absl::StatusOr<v1::EnrollResponse> FederationSession::Enroll(const v1::EnrollRequest& request) {
+  v1::EnrollResponse response;
+  grpc::Status s = Within(options_.call_deadline, [&](grpc::ClientContext& ctx) {
+    return stub_->Enroll(&ctx, request, &response);
+  });
+  if (!s.ok()) return FromGrpcStatus(s);
+  return response;
+}
+
 absl::Duration FederationSession::JitteredDelay(const v1::RetryWindow& w) {
   // A server cannot park a device for longer than a day (the longest window the
   // protocol uses is 6-12 h), nor ask for a negative delay.

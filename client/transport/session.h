@@ -73,6 +73,16 @@ class FederationSession {
   absl::Status Upload(const v1::UploadRequest& request);
   absl::Status ReportFailure(const v1::FailureReport& report);
 
+  // GetMetadata fetches one model-trust file (docs/security.md), at most
+  // `max_bytes` + 1 of its bytes (the server's own cut; a longer answer is
+  // cut here too). Codes: the server's (kNotFound for an unknown path), or
+  // kDeadlineExceeded after `timeout`. Blocks for at most `timeout`.
+  absl::StatusOr<std::string> GetMetadata(const std::string& path, size_t max_bytes,
+                                          absl::Duration timeout);
+  // Enroll registers the device's public key; codes of the server. Blocks for
+  // at most `call_deadline`.
+  absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
+
   // A delay uniformly drawn in a retry window, for the caller's scheduler;
   // windows are clamped to [0, 24 h].
   absl::Duration JitteredDelay(const v1::RetryWindow& window);

@@ -80,8 +80,9 @@ log "sections (.text = code + read-only data, in flash; .data + .bss = static RA
 arm-none-eabi-size -A "$ELF" | awk '$1 ~ /^\.(text|ARM\.exidx|data|bss|flash_store)$/ { printf "  %-12s %8d bytes at 0x%08x\n", $1, $2, $3 }'
 
 
-# 2. The coordinator and the task.
-"$BIN_COORD" --data_dir="$WORK/data" --port=0 >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
+# 2. The coordinator (signing every version: net_fleet's devices verify them) and the task.
+"$BIN_FLCTL" keys init --dir="$WORK/keys" >/dev/null || fail "flctl keys init failed"
+"$BIN_COORD" --data_dir="$WORK/data" --port=0 --trust_dir="$WORK/keys" >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
 PIDS+=($!)
 wait_for 30 "$WORK/coordinator.out" "listening on" || fail "the coordinator did not start: $(tail -5 "$WORK/coordinator.log")"
 PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/coordinator.out")

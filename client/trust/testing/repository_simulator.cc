@@ -4,14 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "tools/base/sha256.h"
+#include "client/trust/signing.h"
 
 namespace fedtiny::client::trust::testing {
 
-std::string Sha256Bytes(const std::string& data) {
-  absl::StatusOr<Sha256Digest> d = Sha256(data);
-  return d.ok() ? std::string(d->begin(), d->end()) : std::string();
-}
+std::string Sha256Bytes(const std::string& data) { return Sha256Raw(data); }
 
 RepositorySimulator::RepositorySimulator(FakeWallClock* clock) : clock_(clock) {
   lifetimes_[v1::ROLE_TYPE_ROOT] = absl::Hours(24 * 365);
@@ -71,9 +68,7 @@ absl::StatusOr<std::string> RepositorySimulator::NewKey() {
 absl::StatusOr<std::string> RepositorySimulator::AddKey(v1::RoleType role) {
   absl::StatusOr<std::string> id = NewKey();
   if (!id.ok()) return id;
-  v1::PublicKey& pub = (*root_.mutable_keys())[*id];
-  pub.set_scheme(crypto::kEcdsaP256Sha256);
-  pub.set_spki_der(keys_.at(*id).public_key().spki_der());
+  (*root_.mutable_keys())[*id] = PublicKeyOf(keys_.at(*id).public_key());
   RoleKeysOf(role).add_key_ids(*id);
   return id;
 }
@@ -116,18 +111,13 @@ int64_t RepositorySimulator::ExpiryOf(v1::RoleType role) const {
 absl::StatusOr<std::string> RepositorySimulator::Sign(
     const google::protobuf::Message& role,
     const std::vector<std::string>& key_ids) const {
-  v1::Signed envelope;
-  envelope.set_role_bytes(role.SerializeAsString());
+  std::vector<const crypto::EcPrivateKey*> keys;
   for (const std::string& id : key_ids) {
     auto it = keys_.find(id);
     if (it == keys_.end()) return absl::NotFoundError("simulator: no key " + id);
-    absl::StatusOr<std::string> sig = it->second.Sign(envelope.role_bytes());
-    if (!sig.ok()) return sig.status();
-    v1::Signature* s = envelope.add_signatures();
-    s->set_key_id(id);
-    s->set_signature(*sig);
+    keys.push_back(&it->second);
   }
-  return envelope.SerializeAsString();
+  return SignRole(role, keys);
 }
 
 void RepositorySimulator::AddTarget(const std::string& name,
@@ -158,9 +148,7 @@ absl::Status RepositorySimulator::PublishTargets() {
       Sign(targets_, SignersOf(v1::ROLE_TYPE_TARGETS));
   if (!bytes.ok()) return bytes.status();
   files_[kTargetsPath] = *bytes;
-  snapshot_.set_targets_version(targets_.version());
-  snapshot_.set_targets_length(bytes->size());
-  snapshot_.set_targets_sha256(Sha256Bytes(*bytes));
+  PointSnapshotAt(targets_, *bytes, snapshot_);
   return PublishSnapshot();
 }
 
@@ -171,9 +159,7 @@ absl::Status RepositorySimulator::PublishSnapshot() {
       Sign(snapshot_, SignersOf(v1::ROLE_TYPE_SNAPSHOT));
   if (!bytes.ok()) return bytes.status();
   files_[kSnapshotPath] = *bytes;
-  timestamp_.set_snapshot_version(snapshot_.version());
-  timestamp_.set_snapshot_length(bytes->size());
-  timestamp_.set_snapshot_sha256(Sha256Bytes(*bytes));
+  PointTimestampAt(snapshot_, *bytes, timestamp_);
   return PublishTimestamp();
 }
 
