@@ -18,6 +18,7 @@
 #include <chrono>
 #include <map>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -137,6 +138,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     pinned_root = *root;
+  }
+  // Devices keep checkpoints, secrets and keys there: create it if missing.
+  std::error_code made;
+  std::filesystem::create_directories(absl::GetFlag(FLAGS_checkpoint_dir), made);
+  if (made) {
+    std::fprintf(stderr, "net_fleet: cannot create --checkpoint_dir %s: %s\n",
+                 absl::GetFlag(FLAGS_checkpoint_dir).c_str(), made.message().c_str());
+    return 1;
   }
   std::vector<std::string> classes(n);
   for (int i = 0; i < n; ++i) {
