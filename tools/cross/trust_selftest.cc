@@ -18,7 +18,7 @@
 
 #include "client/platform/cortex_m/device_crypto.h"
 #include "client/platform/cortex_m/mbedtls_crypto.h"
-#include "trust_vectors.h"
+#include "tools/cross/trust_vectors.h"
 
 namespace {
 
