@@ -5,7 +5,9 @@
 # qemu-system-arm on the mps2-an386 / mps2-an500 boards, semihosting), and requires
 # every target's selftest output to match the host's (compare_outputs.py), and
 # exit_status to exit 42 everywhere. Prints build times, run times, sizes and the
-# exact QEMU command lines. A missing toolchain or QEMU is a failure, never a skip.
+# exact QEMU command lines. trust_selftest checks client/platform/cortex_m's Mbed
+# TLS crypto (built from Debian's source package) against OpenSSL-made inputs on
+# every target. A missing toolchain, QEMU or source package is a failure, never a skip.
 #   bazel test //tools/cross:cross_targets_test        (builds in $TEST_TMPDIR)
 #   tools/cross/cross_targets_test.sh                  (from a checkout; a temp dir)
 set -euo pipefail
@@ -41,6 +43,9 @@ need arm-none-eabi-g++ "the Cortex-M cross compiler" gcc-arm-none-eabi
 need arm-none-eabi-size "arm-none-eabi binutils" binutils-arm-none-eabi
 need qemu-system-arm "runs the Cortex-M programs" qemu-system-arm
 need timeout "bounds each run" coreutils
+DEBSRC="${FEDTINY_DEBSRC:-${HOME}/.cache/fedtiny/debsrc}"
+compgen -G "$DEBSRC/mbedtls-[0-9]*/library/ecdsa.c" >/dev/null \
+  || fail "Debian's mbedtls source package not in $DEBSRC: run tools/setup (tools/cross/fetch_debian_sources.sh)"
 [[ -f /usr/include/eigen3/Eigen/Core ]] || fail "Eigen headers missing: run tools/setup (libeigen3-dev)"
 [[ -f /usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/librdimon_nano.a ]] \
   || fail "newlib-nano's librdimon for armv7e-m+fp/hard missing: run tools/setup (libnewlib-arm-none-eabi)"
@@ -66,7 +71,7 @@ build() {  # target: configure + build; output in $WORK/<target>.build.log
   local t=$1 start tc=()
   start=$(now)
   [[ -n "${TOOLCHAIN[$t]}" ]] && tc=(-DCMAKE_TOOLCHAIN_FILE="$CROSS/${TOOLCHAIN[$t]}")
-  if cmake -S "$CROSS" -B "$WORK/$t" -G Ninja "${tc[@]}" >"$WORK/$t.build.log" 2>&1 \
+  if cmake -S "$CROSS" -B "$WORK/$t" -G Ninja "${tc[@]}" -DFEDTINY_DEBSRC_DIR="$DEBSRC" >"$WORK/$t.build.log" 2>&1 \
       && cmake --build "$WORK/$t" -- -j1 >>"$WORK/$t.build.log" 2>&1; then
     echo "$(since "$start")" >"$WORK/$t.build.time"
   else
@@ -104,7 +109,7 @@ done
 log "sizes (text = code + read-only data; data + bss = static RAM; heap and stack not included)"
 for t in "${TARGETS[@]}"; do
   "${SIZE[$t]}" "$WORK/$t/selftest${SUFFIX[$t]}" "$WORK/$t/core_selftest${SUFFIX[$t]}" \
-    "$WORK/$t/exit_status${SUFFIX[$t]}" \
+    "$WORK/$t/exit_status${SUFFIX[$t]}" "$WORK/$t/trust_selftest${SUFFIX[$t]}" \
     | sed "s|$WORK/||; s|^|  $t: |"
 done
 log "Cortex-M RAM: data + bss above, the main stack (64 KiB, tools/cross/mps2/mps2.ld) at the top" \
@@ -144,6 +149,15 @@ for t in "${TARGETS[@]}"; do
     python3 "$CROSS/compare_outputs.py" "$WORK/host.core.out" "$WORK/$t.core.out" "$t (client/core)" \
       || { log "FAIL: $t's client/core results differ from the host's"; failures=$((failures + 1)); }
   fi
+  # Mbed TLS (client/platform/cortex_m) against OpenSSL's signature, ciphertext
+  # and ECDH secret (trust_vectors.h) and RFC 5869.
+  rc=$(run "$t" trust_selftest "$WORK/$t.trust.out")
+  sed -n 's/^# /    /p' "$WORK/$t.trust.out" | tail -1
+  grep -h '^fedtiny-ram:' "$WORK/$t.trust.out.err" | sed 's/^/    trust_selftest /' || true
+  if [[ $rc != 0 ]]; then
+    cat "$WORK/$t.trust.out" "$WORK/$t.trust.out.err" >&2
+    log "FAIL: $t trust_selftest exited with status $rc"; failures=$((failures + 1))
+  fi
   # The C API's example (client/CMakeLists.txt) on the hosted targets.
   if [[ $t == host || $t == aarch64 ]]; then
     rc=$(run "$t" client/fedtiny_c_example "$WORK/$t.c_example.out")
@@ -156,4 +170,5 @@ for t in "${TARGETS[@]}"; do
 done
 log "total $(since "$t0") s"
 [[ $failures == 0 ]] || fail "$failures failure(s) above"
-log "PASS: host, aarch64, cortex-m4, cortex-m4-nofpu and cortex-m7 agree (selftest and client/core's trainer)"
+log "PASS: host, aarch64, cortex-m4, cortex-m4-nofpu and cortex-m7 agree (selftest and client/core's trainer);" \
+    "Mbed TLS accepts OpenSSL's ECDSA, AES-GCM and ECDH everywhere (trust_selftest)"

@@ -3,7 +3,8 @@
 # (tools/cross/mcu/): a library needed on a microcontroller is built from its
 # Debian source package, since the binary packages ship no sources for it.
 #   nanopb   pb_encode.c, pb_decode.c, pb_common.c (the runtime)
-#   mbedtls  library/sha256.c (the model bundle's SHA-256)
+#   mbedtls  library/sha256.c (the model bundle's SHA-256); the P-256, AES-GCM and
+#            HKDF modules of client/platform/cortex_m (tools/cross/CMakeLists.txt)
 #   zlib     crc32.c (the device link's frame CRC, client/gateway/frame.h)
 # Each lands in ${FEDTINY_DEBSRC:-$HOME/.cache/fedtiny/debsrc}/<package>-<version>
 # (apt-get source's own directory name), where tools/cross/mcu/CMakeLists.txt
