@@ -331,7 +331,14 @@ absl::Status Meter::AcceptSync(const SyncResponse& response) {
   if (response.has_grant()) {
     ASSIGN_OR_RETURN(g, CheckGrant(response.grant(), c));
   }
-  // Commit: nothing below fails before the state is written.
+  // Commit, and put everything back if the state cannot be written.
+  const Signed old_signed_checkpoint = signed_checkpoint_, old_signed_grant = signed_grant_;
+  const Checkpoint old_checkpoint = checkpoint_;
+  const QuotaGrant old_grant = grant_;
+  const bool old_has_grant = has_grant_;
+  const uint64_t old_grace_used = grace_used_;
+  const std::vector<std::string> old_ids = used_grant_ids_;
+  const std::vector<Record> old_pending = pending_;
   signed_checkpoint_ = response.checkpoint();
   checkpoint_ = std::move(c);
   pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
@@ -346,7 +353,18 @@ absl::Status Meter::AcceptSync(const SyncResponse& response) {
     grace_used_ = 0;
     pending_.reserve(pending_.size() + grant_.calls());
   }
-  return Flush();
+  absl::Status s = Flush();
+  if (!s.ok()) {
+    signed_checkpoint_ = old_signed_checkpoint;
+    signed_grant_ = old_signed_grant;
+    checkpoint_ = old_checkpoint;
+    grant_ = old_grant;
+    has_grant_ = old_has_grant;
+    grace_used_ = old_grace_used;
+    used_grant_ids_ = old_ids;
+    pending_ = old_pending;
+  }
+  return s;
 }
 
 }  // namespace fedtiny::meter

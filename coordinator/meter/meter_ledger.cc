@@ -88,8 +88,8 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   e.usage.device_id = device_id;
   e.usage.package = package;
   e.has_counter = has_counter;
-  e.accepted[0] = Accepted{std::string(32, '\0'), 0, 0};
-  absl::StatusOr<Signed> g = IssueGrant(e, 0);
+  absl::StatusOr<Signed> c = IssueCheckpoint(e, 0, Accepted{std::string(32, '\0'), 0, 0});
+  absl::StatusOr<Signed> g = c.ok() ? IssueGrant(e, 0) : c.status();
   if (!g.ok()) entries_.erase(it);
   return g;
 }
