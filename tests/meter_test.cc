@@ -31,7 +31,7 @@ class MeterTest : public ::testing::Test {
   MeterTest() : server_(SmallGrants()), dev_("d1", server_.ledger.public_key(), true, 4) {}
   void SetUp() override {
     ASSERT_THAT(dev_.Reopen(), IsOk());
-    absl::StatusOr<Signed> g = server_.ledger.Enroll("d1", "pkg", true);
+    absl::StatusOr<Signed> g = server_.ledger.Enroll("d1", "pkg", 0);
     ASSERT_THAT(g, IsOk());
     grant_ = *g;
     ASSERT_THAT(dev_.meter->InstallGrant(grant_), IsOk());
@@ -88,7 +88,7 @@ TEST_F(MeterTest, RefusesBadGrantsAndKeepsItsState) {
   Signed other_key = grant_;
   other_key.set_key_id("ab");
   EXPECT_THAT(dev_.meter->InstallGrant(other_key), StatusIs(absl::StatusCode::kUnauthenticated));
-  absl::StatusOr<Signed> other_device = server_.ledger.Enroll("d2", "pkg", true);
+  absl::StatusOr<Signed> other_device = server_.ledger.Enroll("d2", "pkg", 0);
   ASSERT_THAT(other_device, IsOk());
   EXPECT_THAT(dev_.meter->InstallGrant(*other_device),
               StatusIs(absl::StatusCode::kInvalidArgument));

@@ -75,7 +75,8 @@ absl::StatusOr<Signed> MeterLedger::IssueCheckpoint(Entry& e, uint64_t index, Ac
 }
 
 absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
-                                           const std::string& package, bool has_counter) {
+                                           const std::string& package,
+                                           std::optional<uint64_t> counter) {
   if (device_id.empty() || package.empty()) {
     return absl::InvalidArgumentError("meter: enroll needs a device id and a package");
   }
@@ -87,8 +88,8 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   Entry& e = it->second;
   e.usage.device_id = device_id;
   e.usage.package = package;
-  e.has_counter = has_counter;
-  absl::StatusOr<Signed> c = IssueCheckpoint(e, 0, Accepted{std::string(32, '\0'), 0, 0});
+  e.has_counter = counter.has_value();
+  absl::StatusOr<Signed> c = IssueCheckpoint(e, 0, Accepted{std::string(32, '\0'), counter.value_or(0), 0});
   absl::StatusOr<Signed> g = c.ok() ? IssueGrant(e, 0) : c.status();
   if (!g.ok()) entries_.erase(it);
   return g;
@@ -151,10 +152,10 @@ MeterLedger::Walk MeterLedger::WalkSegment(const Entry& e, uint64_t base,
       const uint64_t last = w.end.counter;
       if (r.counter() == 0) {
         w.Flag(METER_FLAG_GAP, absl::StrCat("record ", r.index(), " lacks its counter"));
-      } else if (last != 0 && r.counter() <= last) {
+      } else if (r.counter() <= last) {
         w.Flag(METER_FLAG_ROLLBACK,
                absl::StrCat("counter ", r.counter(), " at record ", r.index(), " after ", last));
-      } else if (last != 0 && r.counter() > last + 1) {
+      } else if (r.counter() > last + 1) {
         w.Flag(METER_FLAG_GAP, absl::StrCat("counter skipped ", r.counter() - last - 1,
                                             " values before record ", r.index(), " (up to ",
                                             (r.counter() - last - 1) * every, " calls unseen)"));

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,10 +68,12 @@ class MeterLedger {
               const coordinator::Clock& clock);
 
   // Enroll registers a device for a package and returns its first grant
-  // (bound to checkpoint 0). kAlreadyExists if enrolled; kInvalidArgument for
+  // (bound to checkpoint 0). `counter` is the value of the device's
+  // monotonic counter, dedicated to the meter, at enrollment (nullopt: none);
+  // every binding must then be the previous value + 1. kAlreadyExists if enrolled; kInvalidArgument for
   // empty names; kInternal if signing fails.
   absl::StatusOr<Signed> Enroll(const std::string& device_id, const std::string& package,
-                                bool has_counter) ABSL_LOCKS_EXCLUDED(mu_);
+                                std::optional<uint64_t> counter) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sync checks `request` and answers with a checkpoint, flags and (unless
   // refused or cut off) the next grant. kNotFound for an unenrolled pair;
