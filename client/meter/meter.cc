@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,9 @@ namespace {
 
 constexpr size_t kRecordBytes = 32;
 constexpr size_t kMaxUsedGrantIds = 32;
+// Records reserved ahead of a grant's calls (32 bytes each), so most calls
+// append without allocating.
+constexpr uint64_t kMaxReserve = 1 << 16;
 
 void PutLe64(uint64_t v, std::string& out) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -33,13 +37,14 @@ std::string HashString(const uint8_t (&h)[32]) {
 
 Meter::Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
              client::Storage& storage, const client::Crypto& crypto, WallClock& clock,
-             MonotonicCounter* counter)
+             MonotonicCounter* counter, Sha256Context sha)
     : options_(std::move(options)),
       server_key_(server_key),
       storage_(storage),
       crypto_(crypto),
       clock_(clock),
-      counter_(counter) {
+      counter_(counter),
+      sha_(std::move(sha)) {
   checkpoint_.set_device_id(options_.device_id);
   checkpoint_.set_package(options_.package);
   checkpoint_.set_chain_hash(std::string(32, '\0'));
@@ -55,10 +60,17 @@ absl::StatusOr<std::unique_ptr<Meter>> Meter::Open(MeterOptions options,
     return absl::InvalidArgumentError(
         "meter: device_id, package, state_path and persist_every > 0 are required");
   }
-  std::unique_ptr<Meter> meter(
-      new Meter(std::move(options), server_key, storage, crypto, clock, counter));
+  ASSIGN_OR_RETURN(Sha256Context sha, Sha256Context::Create());
+  std::unique_ptr<Meter> meter(new Meter(std::move(options), server_key, storage, crypto, clock,
+                                         counter, std::move(sha)));
   RETURN_IF_ERROR(meter->Load());
   return meter;
+}
+
+bool Meter::Link(uint8_t (&h)[32], const Record& r) {
+  uint8_t link[kLinkBytes];
+  EncodeLink(h, r.index, r.model_version, r.time_us, r.counter, link);
+  return sha_.Digest(link, kLinkBytes, h);
 }
 
 std::string Meter::ChunkPath(uint64_t chunk) const {
@@ -106,11 +118,7 @@ absl::Status Meter::LoadRecords() {
                GetLe64(p + 24)};
       if (r.index < next) continue;
       if (r.index != next) break;
-      uint8_t link[kLinkBytes];
-      EncodeLink(h, r.index, r.model_version, r.time_us, r.counter, link);
-      if (!crypto_.Sha256(std::string_view(reinterpret_cast<char*>(link), kLinkBytes), h)) {
-        return absl::InternalError("meter: SHA-256 failed");
-      }
+      if (!Link(h, r)) return absl::InternalError("meter: SHA-256 failed");
       if (grant_.not_after_us() > 0 && r.time_us > grant_.not_after_us()) ++grace_used_;
       pending_.push_back(r);
       ++next;
@@ -185,7 +193,7 @@ absl::Status Meter::InstallGrant(const Signed& grant) {
   used_grant_ids_.push_back(grant_.grant_id());
   if (used_grant_ids_.size() > kMaxUsedGrantIds) used_grant_ids_.erase(used_grant_ids_.begin());
   grace_used_ = 0;
-  pending_.reserve(pending_.size() + grant_.calls());
+  pending_.reserve(pending_.size() + std::min<uint64_t>(grant_.calls(), kMaxReserve));
   absl::Status s = PersistHead();
   if (!s.ok()) {  // Leave the old grant in force.
     signed_grant_ = std::move(old_signed);
@@ -229,11 +237,7 @@ absl::Status Meter::Charge() {
   if (grant_.counter_every() > 0 && r.index % grant_.counter_every() == 0) {
     ASSIGN_OR_RETURN(r.counter, counter_->Increment());
   }
-  uint8_t link[kLinkBytes];
-  EncodeLink(head_hash_, r.index, r.model_version, r.time_us, r.counter, link);
-  if (!crypto_.Sha256(std::string_view(reinterpret_cast<char*>(link), kLinkBytes), head_hash_)) {
-    return absl::InternalError("meter: SHA-256 failed");
-  }
+  if (!Link(head_hash_, r)) return absl::InternalError("meter: SHA-256 failed");
   head_index_ = r.index;
   last_time_us_ = now_us;
   if (r.counter != 0) last_counter_ = r.counter;
@@ -253,8 +257,12 @@ absl::Status Meter::PersistChunk(uint64_t chunk) {
   const uint64_t n = options_.persist_every;
   std::string bytes;
   bytes.reserve(n * kRecordBytes);
-  for (const Record& r : pending_) {
-    if ((r.index - 1) / n != chunk) continue;
+  // The chunk is the tail of pending_ (it holds the head), or part of it.
+  auto first = pending_.end();
+  while (first != pending_.begin() && (std::prev(first)->index - 1) / n >= chunk) --first;
+  for (auto it = first; it != pending_.end(); ++it) {
+    const Record& r = *it;
+    if ((r.index - 1) / n != chunk) break;
     PutLe64(r.index, bytes);
     PutLe64(r.model_version, bytes);
     PutLe64(static_cast<uint64_t>(r.time_us), bytes);
@@ -301,16 +309,12 @@ SyncRequest Meter::MakeSyncRequest() const {
   return req;
 }
 
-absl::StatusOr<std::string> Meter::HashAt(uint64_t index) const {
+absl::StatusOr<std::string> Meter::HashAt(uint64_t index) {
   uint8_t h[32];
   std::memcpy(h, checkpoint_.chain_hash().data(), 32);
   for (const Record& r : pending_) {
     if (r.index > index) break;
-    uint8_t link[kLinkBytes];
-    EncodeLink(h, r.index, r.model_version, r.time_us, r.counter, link);
-    if (!crypto_.Sha256(std::string_view(reinterpret_cast<char*>(link), kLinkBytes), h)) {
-      return absl::InternalError("meter: SHA-256 failed");
-    }
+    if (!Link(h, r)) return absl::InternalError("meter: SHA-256 failed");
   }
   return HashString(h);
 }
@@ -351,7 +355,7 @@ absl::Status Meter::AcceptSync(const SyncResponse& response) {
     used_grant_ids_.push_back(grant_.grant_id());
     if (used_grant_ids_.size() > kMaxUsedGrantIds) used_grant_ids_.erase(used_grant_ids_.begin());
     grace_used_ = 0;
-    pending_.reserve(pending_.size() + grant_.calls());
+    pending_.reserve(pending_.size() + std::min<uint64_t>(grant_.calls(), kMaxReserve));
   }
   absl::Status s = Flush();
   if (!s.ok()) {

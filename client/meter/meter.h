@@ -32,6 +32,7 @@
 #include "client/meter/monotonic_counter.h"
 #include "proto/meter.pb.h"
 #include "tools/base/crypto/ec_key.h"
+#include "tools/base/sha256_context.h"
 
 namespace fedtiny::meter {
 
@@ -99,13 +100,16 @@ class Meter {
 
  private:
   Meter(MeterOptions options, const crypto::EcPublicKey& server_key, client::Storage& storage,
-        const client::Crypto& crypto, WallClock& clock, MonotonicCounter* counter);
+        const client::Crypto& crypto, WallClock& clock, MonotonicCounter* counter,
+        Sha256Context sha);
+  // Link replaces h by the next chain hash after record r; false if hashing failed.
+  [[nodiscard]] bool Link(uint8_t (&h)[32], const Record& r);
   absl::Status Load();
   absl::Status LoadRecords();
   absl::Status Admit(int64_t now_us) const;
   absl::StatusOr<QuotaGrant> CheckGrant(const Signed& grant, const Checkpoint& base) const;
   absl::StatusOr<Checkpoint> CheckCheckpoint(const Signed& signed_checkpoint) const;
-  absl::StatusOr<std::string> HashAt(uint64_t index) const;
+  absl::StatusOr<std::string> HashAt(uint64_t index);
   absl::Status PersistChunk(uint64_t chunk);
   absl::Status PersistHead();
   std::string ChunkPath(uint64_t chunk) const;
@@ -116,6 +120,7 @@ class Meter {
   const client::Crypto& crypto_;
   WallClock& clock_;
   MonotonicCounter* const counter_;
+  Sha256Context sha_;  // The per-call link's hash (OpenSSL, fetched once).
 
   Signed signed_checkpoint_;  // Empty before the first sync.
   Checkpoint checkpoint_;     // Index 0 and a zero hash before the first sync.
