@@ -40,6 +40,7 @@ struct Actor {
   int snapshot_day = -1, cheat_day = -1;
   std::map<std::string, std::string> snapshot;
   bool cheated = false, flagged = false, is_clone = false;
+  bool synced_between = false;  // A sync between the snapshot and the restore.
   int detect_day = -1, syncs_after_cheat = 0, syncs_to_detect = -1;
 };
 
@@ -78,11 +79,11 @@ class Fleet {
   }
 
   void Report() const {
-    std::printf("%-22s %8s %8s %8s %10s %12s %12s\n", "cheat", "counter", "devices", "flagged",
-                "rate", "days_to_flag", "syncs_to_flag");
+    std::printf("%-22s %8s %8s %8s %10s %12s %12s %18s\n", "cheat", "counter", "devices",
+                "flagged", "rate", "days_to_flag", "syncs_to_flag", "missed_after_sync");
     for (int c = 0; c < kCheats; ++c) {
       for (int counter = 0; counter < 2; ++counter) {
-        int devices = 0, flagged = 0;
+        int devices = 0, flagged = 0, missed_after_sync = 0;
         double days = 0, syncs = 0;
         for (const Actor& a : actors_) {
           if (a.cheat != c || a.device->has_counter != (counter == 1) || a.cheat_day < 0 ||
@@ -90,6 +91,7 @@ class Fleet {
             continue;
           if (a.is_clone) continue;
           ++devices;
+          if (!a.flagged && a.synced_between) ++missed_after_sync;
           if (a.flagged) {
             ++flagged;
             days += a.detect_day - (c == kHonest ? 0 : a.cheat_day);
@@ -106,9 +108,10 @@ class Fleet {
             }
           }
         }
-        std::printf("%-22s %8d %8d %8d %9.1f%% %12.2f %12.2f\n", kCheatNames[c], counter,
+        std::printf("%-22s %8d %8d %8d %9.1f%% %12.2f %12.2f %18d\n", kCheatNames[c], counter,
                     devices, flagged, devices ? 100.0 * flagged / devices : 0.0,
-                    flagged ? days / flagged : 0.0, flagged ? syncs / flagged : 0.0);
+                    flagged ? days / flagged : 0.0, flagged ? syncs / flagged : 0.0,
+                    missed_after_sync);
       }
     }
   }
@@ -177,6 +180,7 @@ class Fleet {
   }
 
   void Sync(Actor& a, int day) {
+    if (day >= a.snapshot_day && day < a.cheat_day) a.synced_between = true;
     SyncRequest req = a.device->meter->MakeSyncRequest();
     if (a.cheat == kEditUpload && a.cheated && req.records_size() >= 3) {
       req.mutable_records()->erase(req.mutable_records()->begin() + 1);  // Under-report.
