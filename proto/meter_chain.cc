@@ -15,8 +15,9 @@ void PutLe64(uint64_t v, uint8_t* out) {
 
 }  // namespace
 
-void EncodeLink(const uint8_t (&prev)[32], uint64_t index, uint64_t model_version,
-                int64_t time_us, uint64_t counter, uint8_t (&out)[kLinkBytes]) {
+void EncodeLink(const uint8_t (&prev)[32], uint64_t index,
+                uint64_t model_version, int64_t time_us, uint64_t counter,
+                uint8_t (&out)[kLinkBytes]) {
   std::memcpy(out, prev, 32);
   PutLe64(index, out + 32);
   PutLe64(model_version, out + 40);
@@ -24,13 +25,15 @@ void EncodeLink(const uint8_t (&prev)[32], uint64_t index, uint64_t model_versio
   PutLe64(counter, out + 56);
 }
 
-absl::StatusOr<Sha256Digest> NextHash(const Sha256Digest& prev, const UsageRecord& record) {
+absl::StatusOr<Sha256Digest> NextHash(const Sha256Digest& prev,
+                                      const UsageRecord& record) {
   uint8_t prev_bytes[32];
   std::memcpy(prev_bytes, prev.data(), 32);
   uint8_t link[kLinkBytes];
-  EncodeLink(prev_bytes, record.index(), record.model_version(), record.time_us(),
-             record.counter(), link);
-  return Sha256(absl::string_view(reinterpret_cast<const char*>(link), kLinkBytes));
+  EncodeLink(prev_bytes, record.index(), record.model_version(),
+             record.time_us(), record.counter(), link);
+  return Sha256(
+      absl::string_view(reinterpret_cast<const char*>(link), kLinkBytes));
 }
 
 absl::StatusOr<Sha256Digest> HashOfBytes(absl::string_view bytes) {
@@ -44,7 +47,8 @@ absl::StatusOr<Sha256Digest> HashOfBytes(absl::string_view bytes) {
 }
 
 std::string AsBytes(const Sha256Digest& digest) {
-  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return std::string(reinterpret_cast<const char*>(digest.data()),
+                     digest.size());
 }
 
 }  // namespace fedtiny::meter

@@ -20,11 +20,13 @@ namespace fedtiny::meter {
 inline constexpr size_t kLinkBytes = 64;
 
 // EncodeLink writes the bytes hashed for one record after `prev`.
-void EncodeLink(const uint8_t (&prev)[32], uint64_t index, uint64_t model_version,
-                int64_t time_us, uint64_t counter, uint8_t (&out)[kLinkBytes]);
+void EncodeLink(const uint8_t (&prev)[32], uint64_t index,
+                uint64_t model_version, int64_t time_us, uint64_t counter,
+                uint8_t (&out)[kLinkBytes]);
 
 // NextHash returns h_i from h_{i-1} and record i. kInternal if OpenSSL fails.
-absl::StatusOr<Sha256Digest> NextHash(const Sha256Digest& prev, const UsageRecord& record);
+absl::StatusOr<Sha256Digest> NextHash(const Sha256Digest& prev,
+                                      const UsageRecord& record);
 
 // HashOfBytes turns a 32-byte string into a digest; kInvalidArgument otherwise.
 absl::StatusOr<Sha256Digest> HashOfBytes(absl::string_view bytes);

@@ -24,12 +24,14 @@ class MapStorage final : public client::Storage {
  public:
   client::StatusOr<std::string> ReadFile(const std::string& path) override {
     auto it = files.find(path);
-    if (it == files.end()) return client::Status(client::StatusCode::kNotFound, path);
+    if (it == files.end())
+      return client::Status(client::StatusCode::kNotFound, path);
     return it->second;
   }
   client::Status WriteFileAtomically(const std::string& path,
                                      std::string_view contents) override {
-    if (fail_writes) return client::Status(client::StatusCode::kInternal, "write " + path);
+    if (fail_writes)
+      return client::Status(client::StatusCode::kInternal, "write " + path);
     files[path] = std::string(contents);
     return client::OkStatus();
   }
@@ -37,7 +39,9 @@ class MapStorage final : public client::Storage {
     files.erase(path);
     return client::OkStatus();
   }
-  bool Exists(const std::string& path) override { return files.count(path) > 0; }
+  bool Exists(const std::string& path) override {
+    return files.count(path) > 0;
+  }
 
   std::map<std::string, std::string> files;
   bool fail_writes = false;
@@ -47,7 +51,8 @@ inline constexpr int64_t kStartUs = 1'800'000'000'000'000;  // 2027-01-15.
 
 // One device: storage, counter, clock and the Meter over them.
 struct Device {
-  Device(std::string id, const crypto::EcPublicKey& key, bool with_counter, uint64_t n)
+  Device(std::string id, const crypto::EcPublicKey& key, bool with_counter,
+         uint64_t n)
       : server_key(key), clock(kStartUs) {
     options.device_id = std::move(id);
     options.package = "pkg";

@@ -28,7 +28,9 @@ LedgerOptions SmallGrants() {
 
 class MeterTest : public ::testing::Test {
  protected:
-  MeterTest() : server_(SmallGrants()), dev_("d1", server_.ledger.public_key(), true, 4) {}
+  MeterTest()
+      : server_(SmallGrants()),
+        dev_("d1", server_.ledger.public_key(), true, 4) {}
   void SetUp() override {
     ASSERT_THAT(dev_.Reopen(), IsOk());
     absl::StatusOr<Signed> g = server_.ledger.Enroll("d1", "pkg", 0);
@@ -61,7 +63,8 @@ TEST_F(MeterTest, SyncAcceptsAnHonestChainAndRenewsTheGrant) {
   EXPECT_EQ(dev_.meter->pending_records(), 0u);
   EXPECT_EQ(dev_.meter->remaining_calls(), 20u);
   Charge(20);
-  EXPECT_THAT(dev_.meter->Charge(), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(dev_.meter->Charge(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   r = Sync();
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
@@ -74,9 +77,11 @@ TEST_F(MeterTest, ExpiryAllowsOnlyTheGraceCalls) {
   Charge(1);
   dev_.clock.Advance(absl::ToInt64Microseconds(absl::Hours(1)));
   Charge(3);  // grace_calls
-  EXPECT_THAT(dev_.meter->Charge(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(dev_.meter->Charge(),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
   dev_.clock.Set(kStartUs);  // Setting the clock back gains nothing now.
-  EXPECT_THAT(dev_.meter->Charge(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(dev_.meter->Charge(),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
 TEST_F(MeterTest, RefusesBadGrantsAndKeepsItsState) {
@@ -84,10 +89,12 @@ TEST_F(MeterTest, RefusesBadGrantsAndKeepsItsState) {
   const uint64_t remaining = dev_.meter->remaining_calls();
   Signed garbage = grant_;
   garbage.set_payload("not a grant");
-  EXPECT_THAT(dev_.meter->InstallGrant(garbage), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(dev_.meter->InstallGrant(garbage),
+              StatusIs(absl::StatusCode::kUnauthenticated));
   Signed other_key = grant_;
   other_key.set_key_id("ab");
-  EXPECT_THAT(dev_.meter->InstallGrant(other_key), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(dev_.meter->InstallGrant(other_key),
+              StatusIs(absl::StatusCode::kUnauthenticated));
   absl::StatusOr<Signed> other_device = server_.ledger.Enroll("d2", "pkg", 0);
   ASSERT_THAT(other_device, IsOk());
   EXPECT_THAT(dev_.meter->InstallGrant(*other_device),
@@ -97,9 +104,11 @@ TEST_F(MeterTest, RefusesBadGrantsAndKeepsItsState) {
   absl::StatusOr<SyncResponse> r = Sync();
   ASSERT_THAT(r, IsOk());
   ASSERT_THAT(dev_.meter->AcceptSync(*r), IsOk());
-  EXPECT_THAT(dev_.meter->InstallGrant(grant_),  // Bound to an older checkpoint.
+  EXPECT_THAT(
+      dev_.meter->InstallGrant(grant_),  // Bound to an older checkpoint.
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(dev_.meter->AcceptSync(*r),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(dev_.meter->AcceptSync(*r), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(dev_.meter->remaining_calls(), 20u);
   (void)remaining;
   Charge(1);
@@ -131,7 +140,8 @@ TEST_F(MeterTest, AFailedWriteKeepsTheOldGrant) {
   absl::StatusOr<SyncResponse> r = Sync();
   ASSERT_THAT(r, IsOk());
   dev_.storage.fail_writes = true;
-  EXPECT_THAT(dev_.meter->AcceptSync(*r), StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(dev_.meter->AcceptSync(*r),
+              StatusIs(absl::StatusCode::kInternal));
   dev_.storage.fail_writes = false;
   EXPECT_EQ(dev_.meter->checkpoint_index(), 0u);
   EXPECT_EQ(dev_.meter->pending_records(), 2u);
@@ -148,7 +158,8 @@ TEST_F(MeterTest, LedgerFlagsEditedUploads) {
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->flags(), Contains(METER_FLAG_BAD_LINK));
   EXPECT_FALSE(r->has_grant());
-  EXPECT_THAT(dev_.meter->AcceptSync(*r), IsOk());  // The unchanged checkpoint 0.
+  EXPECT_THAT(dev_.meter->AcceptSync(*r),
+              IsOk());  // The unchanged checkpoint 0.
   r = Sync();
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
@@ -158,7 +169,8 @@ TEST_F(MeterTest, LedgerFlagsEditedUploads) {
   EXPECT_FALSE(r->has_grant());
   SyncRequest unknown = dev_.meter->MakeSyncRequest();
   unknown.set_device_id("nobody");
-  EXPECT_THAT(server_.ledger.Sync(unknown), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(server_.ledger.Sync(unknown),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

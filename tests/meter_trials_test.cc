@@ -26,7 +26,8 @@ LedgerOptions TrialOptions() {
   LedgerOptions o;
   o.grant_calls = 100000;
   o.counter_every = kB;
-  o.clock_skew = absl::Hours(24 * 365);  // Devices' fake clocks run ahead of the server's.
+  o.clock_skew =
+      absl::Hours(24 * 365);  // Devices' fake clocks run ahead of the server's.
   return o;
 }
 
@@ -40,8 +41,8 @@ class Trials {
   explicit Trials(uint32_t seed) : server_(TrialOptions()), rng_(seed) {}
 
   std::unique_ptr<Device> NewDevice(bool counter) {
-    auto d = std::make_unique<Device>(absl::StrCat("dev", next_++), server_.ledger.public_key(),
-                                      counter, kN);
+    auto d = std::make_unique<Device>(absl::StrCat("dev", next_++),
+                                      server_.ledger.public_key(), counter, kN);
     EXPECT_THAT(d->Reopen(), IsOk());
     absl::StatusOr<Signed> g = server_.ledger.Enroll(
         d->options.device_id, "pkg",
@@ -52,8 +53,8 @@ class Trials {
   }
   // Clone copies the storage (and identity) onto other hardware: a new counter.
   std::unique_ptr<Device> Clone(Device& d) {
-    auto c = std::make_unique<Device>(d.options.device_id, server_.ledger.public_key(),
-                                      d.has_counter, kN);
+    auto c = std::make_unique<Device>(
+        d.options.device_id, server_.ledger.public_key(), d.has_counter, kN);
     c->storage.files = d.storage.files;
     c->clock.Set(d.clock.NowUnixMicros() + Uniform(1, 1000));
     EXPECT_THAT(c->Reopen(), IsOk());
@@ -67,7 +68,8 @@ class Trials {
   }
   // Sync returns the flags; an accepted sync is taken by the device.
   int Sync(Device& d) {
-    absl::StatusOr<SyncResponse> r = server_.ledger.Sync(d.meter->MakeSyncRequest());
+    absl::StatusOr<SyncResponse> r =
+        server_.ledger.Sync(d.meter->MakeSyncRequest());
     EXPECT_THAT(r, IsOk());
     if (!r.ok()) return -1;
     if (r->flags_size() == 0) {
@@ -88,7 +90,8 @@ class Trials {
     EXPECT_EQ(Sync(*d), 0);
     Calls(*d, Uniform(0, 10));
     d->storage.files = snapshot;
-    if (Uniform(0, 1)) d->clock.Advance(-static_cast<int64_t>(Uniform(1, 1'000'000'000)));
+    if (Uniform(0, 1))
+      d->clock.Advance(-static_cast<int64_t>(Uniform(1, 1'000'000'000)));
     EXPECT_THAT(d->Reopen(), IsOk());
     Calls(*d, Uniform(0, 10));
     return Sync(*d) > 0;
@@ -126,10 +129,19 @@ class Trials {
       case 0: {
         UsageRecord* r = req.mutable_records(i);
         switch (Uniform(0, 3)) {
-          case 0: r->set_index(r->index() + Uniform(1, 5)); break;
-          case 1: r->set_model_version(r->model_version() + 1); break;
-          case 2: r->set_time_us(r->time_us() - static_cast<int64_t>(Uniform(1, 1000))); break;
-          default: r->set_counter(r->counter() + 1); break;
+          case 0:
+            r->set_index(r->index() + Uniform(1, 5));
+            break;
+          case 1:
+            r->set_model_version(r->model_version() + 1);
+            break;
+          case 2:
+            r->set_time_us(r->time_us() -
+                           static_cast<int64_t>(Uniform(1, 1000)));
+            break;
+          default:
+            r->set_counter(r->counter() + 1);
+            break;
         }
         break;
       }
@@ -198,9 +210,15 @@ TEST(MeterTrialsTest, EveryCheatIsFlaggedAtTheNextSync) {
     uint64_t hidden = 0;
     bool detected = false;
     switch (kind) {
-      case 0: detected = t.RestoreAcrossSync(); break;
-      case 1: detected = t.Fork(); break;
-      case 2: detected = t.EditUpload(); break;
+      case 0:
+        detected = t.RestoreAcrossSync();
+        break;
+      case 1:
+        detected = t.Fork();
+        break;
+      case 2:
+        detected = t.EditUpload();
+        break;
       default:
         detected = t.RestoreBetweenSyncs(hidden);
         if (!detected) s.max_hidden = std::max(s.max_hidden, hidden);
@@ -209,18 +227,20 @@ TEST(MeterTrialsTest, EveryCheatIsFlaggedAtTheNextSync) {
     s.detected += detected ? 1 : 0;
     if (::testing::Test::HasFatalFailure()) return;
   }
-  const char* names[] = {"restore across a sync", "fork (clone)", "edited upload",
-                         "restore between syncs (counter)"};
+  const char* names[] = {"restore across a sync", "fork (clone)",
+                         "edited upload", "restore between syncs (counter)"};
   for (int k = 0; k < 4; ++k) {
-    std::printf("%-34s %6d trials, %6d flagged at the next sync (%.2f%%)", names[k],
-                kinds[k].trials, kinds[k].detected,
+    std::printf("%-34s %6d trials, %6d flagged at the next sync (%.2f%%)",
+                names[k], kinds[k].trials, kinds[k].detected,
                 100.0 * kinds[k].detected / std::max(1, kinds[k].trials));
-    if (k == 3) std::printf(", most calls hidden unflagged: %llu (B = %llu)",
-                            static_cast<unsigned long long>(kinds[k].max_hidden),
-                            static_cast<unsigned long long>(kB));
+    if (k == 3)
+      std::printf(", most calls hidden unflagged: %llu (B = %llu)",
+                  static_cast<unsigned long long>(kinds[k].max_hidden),
+                  static_cast<unsigned long long>(kB));
     std::printf("\n");
   }
-  for (int k = 0; k < 3; ++k) EXPECT_EQ(kinds[k].detected, kinds[k].trials) << names[k];
+  for (int k = 0; k < 3; ++k)
+    EXPECT_EQ(kinds[k].detected, kinds[k].trials) << names[k];
   EXPECT_LT(kinds[3].max_hidden, kB);
 }
 

@@ -36,8 +36,8 @@ std::string HashString(const uint8_t (&h)[32]) {
 }  // namespace
 
 Meter::Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
-             client::Storage& storage, const client::Crypto& crypto, WallClock& clock,
-             MonotonicCounter* counter, Sha256Context sha)
+             client::Storage& storage, const client::Crypto& crypto,
+             WallClock& clock, MonotonicCounter* counter, Sha256Context sha)
     : options_(std::move(options)),
       server_key_(server_key),
       storage_(storage),
@@ -50,19 +50,20 @@ Meter::Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
   checkpoint_.set_chain_hash(std::string(32, '\0'));
 }
 
-absl::StatusOr<std::unique_ptr<Meter>> Meter::Open(MeterOptions options,
-                                                   const crypto::EcPublicKey& server_key,
-                                                   client::Storage& storage,
-                                                   const client::Crypto& crypto,
-                                                   WallClock& clock, MonotonicCounter* counter) {
-  if (options.device_id.empty() || options.package.empty() || options.state_path.empty() ||
-      options.persist_every == 0) {
+absl::StatusOr<std::unique_ptr<Meter>> Meter::Open(
+    MeterOptions options, const crypto::EcPublicKey& server_key,
+    client::Storage& storage, const client::Crypto& crypto, WallClock& clock,
+    MonotonicCounter* counter) {
+  if (options.device_id.empty() || options.package.empty() ||
+      options.state_path.empty() || options.persist_every == 0) {
     return absl::InvalidArgumentError(
-        "meter: device_id, package, state_path and persist_every > 0 are required");
+        "meter: device_id, package, state_path and persist_every > 0 are "
+        "required");
   }
   ASSIGN_OR_RETURN(Sha256Context sha, Sha256Context::Create());
-  std::unique_ptr<Meter> meter(new Meter(std::move(options), server_key, storage, crypto, clock,
-                                         counter, std::move(sha)));
+  std::unique_ptr<Meter> meter(new Meter(std::move(options), server_key,
+                                         storage, crypto, clock, counter,
+                                         std::move(sha)));
   RETURN_IF_ERROR(meter->Load());
   return meter;
 }
@@ -85,7 +86,8 @@ absl::Status Meter::Load() {
   if (!bytes.ok()) return client::ToAbsl(bytes.status());
   MeterState state;
   if (!state.ParseFromString(*bytes) || state.head_hash().size() != 32) {
-    return absl::DataLossError(absl::StrCat("meter: ", options_.state_path, " is corrupt"));
+    return absl::DataLossError(
+        absl::StrCat("meter: ", options_.state_path, " is corrupt"));
   }
   if (state.has_checkpoint()) {
     ASSIGN_OR_RETURN(checkpoint_, CheckCheckpoint(state.checkpoint()));
@@ -99,7 +101,8 @@ absl::Status Meter::Load() {
   std::memcpy(head_hash_, state.head_hash().data(), 32);
   last_time_us_ = state.last_time_us();
   last_counter_ = state.last_counter();
-  used_grant_ids_.assign(state.used_grant_ids().begin(), state.used_grant_ids().end());
+  used_grant_ids_.assign(state.used_grant_ids().begin(),
+                         state.used_grant_ids().end());
   return LoadRecords();
 }
 
@@ -110,73 +113,89 @@ absl::Status Meter::LoadRecords() {
   uint64_t next = checkpoint_.index() + 1;
   for (uint64_t k = checkpoint_.index() / n; next <= head_index_; ++k) {
     client::StatusOr<std::string> chunk = storage_.ReadFile(ChunkPath(k));
-    if (!chunk.ok()) return absl::DataLossError(absl::StrCat("meter: missing ", ChunkPath(k)));
-    for (size_t off = 0; off + kRecordBytes <= chunk->size() && next <= head_index_;
+    if (!chunk.ok())
+      return absl::DataLossError(absl::StrCat("meter: missing ", ChunkPath(k)));
+    for (size_t off = 0;
+         off + kRecordBytes <= chunk->size() && next <= head_index_;
          off += kRecordBytes) {
       const char* p = chunk->data() + off;
-      Record r{GetLe64(p), GetLe64(p + 8), static_cast<int64_t>(GetLe64(p + 16)),
-               GetLe64(p + 24)};
+      Record r{GetLe64(p), GetLe64(p + 8),
+               static_cast<int64_t>(GetLe64(p + 16)), GetLe64(p + 24)};
       if (r.index < next) continue;
       if (r.index != next) break;
       if (!Link(h, r)) return absl::InternalError("meter: SHA-256 failed");
-      if (grant_.not_after_us() > 0 && r.time_us > grant_.not_after_us()) ++grace_used_;
+      if (grant_.not_after_us() > 0 && r.time_us > grant_.not_after_us())
+        ++grace_used_;
       pending_.push_back(r);
       ++next;
     }
     if (next <= head_index_ && next <= (k + 1) * n) {
-      return absl::DataLossError(absl::StrCat("meter: ", ChunkPath(k), " is short"));
+      return absl::DataLossError(
+          absl::StrCat("meter: ", ChunkPath(k), " is short"));
     }
   }
   if (!crypto_.ConstantTimeEquals(HashString(h), HashString(head_hash_))) {
-    return absl::DataLossError("meter: stored records do not hash to the stored head");
+    return absl::DataLossError(
+        "meter: stored records do not hash to the stored head");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Checkpoint> Meter::CheckCheckpoint(const Signed& signed_checkpoint) const {
+absl::StatusOr<Checkpoint> Meter::CheckCheckpoint(
+    const Signed& signed_checkpoint) const {
   if (signed_checkpoint.key_id() != server_key_.key_id()) {
-    return absl::UnauthenticatedError("meter: checkpoint signed by another key");
+    return absl::UnauthenticatedError(
+        "meter: checkpoint signed by another key");
   }
-  RETURN_IF_ERROR(server_key_.Verify(signed_checkpoint.payload(), signed_checkpoint.signature()));
+  RETURN_IF_ERROR(server_key_.Verify(signed_checkpoint.payload(),
+                                     signed_checkpoint.signature()));
   Checkpoint c;
-  if (!c.ParseFromString(signed_checkpoint.payload()) || c.chain_hash().size() != 32) {
+  if (!c.ParseFromString(signed_checkpoint.payload()) ||
+      c.chain_hash().size() != 32) {
     return absl::InvalidArgumentError("meter: malformed checkpoint");
   }
   if (c.device_id() != options_.device_id || c.package() != options_.package) {
-    return absl::InvalidArgumentError(absl::StrCat("meter: checkpoint for ", c.device_id(), "/",
-                                                   c.package(), ", not this device/package"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("meter: checkpoint for ", c.device_id(), "/", c.package(),
+                     ", not this device/package"));
   }
   return c;
 }
 
-absl::StatusOr<QuotaGrant> Meter::CheckGrant(const Signed& grant, const Checkpoint& base) const {
+absl::StatusOr<QuotaGrant> Meter::CheckGrant(const Signed& grant,
+                                             const Checkpoint& base) const {
   if (grant.key_id() != server_key_.key_id()) {
     return absl::UnauthenticatedError("meter: grant signed by another key");
   }
   RETURN_IF_ERROR(server_key_.Verify(grant.payload(), grant.signature()));
   QuotaGrant g;
-  if (!g.ParseFromString(grant.payload()) || g.grant_id().empty() || g.calls() == 0 ||
-      g.not_after_us() <= g.issued_at_us() || g.grace_us() < 0) {
+  if (!g.ParseFromString(grant.payload()) || g.grant_id().empty() ||
+      g.calls() == 0 || g.not_after_us() <= g.issued_at_us() ||
+      g.grace_us() < 0) {
     return absl::InvalidArgumentError("meter: malformed grant");
   }
   if (g.device_id() != options_.device_id || g.package() != options_.package) {
-    return absl::InvalidArgumentError(absl::StrCat("meter: grant for ", g.device_id(), "/",
-                                                   g.package(), ", not this device/package"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("meter: grant for ", g.device_id(), "/", g.package(),
+                     ", not this device/package"));
   }
-  if (g.checkpoint_index() != base.index() || g.checkpoint_hash() != base.chain_hash()) {
+  if (g.checkpoint_index() != base.index() ||
+      g.checkpoint_hash() != base.chain_hash()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "meter: grant bound to checkpoint ", g.checkpoint_index(), ", this device holds ",
-        base.index(), " (a stale or replayed grant)"));
+        "meter: grant bound to checkpoint ", g.checkpoint_index(),
+        ", this device holds ", base.index(), " (a stale or replayed grant)"));
   }
   if (std::find(used_grant_ids_.begin(), used_grant_ids_.end(), g.grant_id()) !=
       used_grant_ids_.end()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("meter: grant ", g.grant_id(), " was already installed (replayed)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "meter: grant ", g.grant_id(), " was already installed (replayed)"));
   }
   if (g.counter_every() > 0 &&
-      (counter_ == nullptr || g.counter_every() % options_.persist_every != 0)) {
+      (counter_ == nullptr ||
+       g.counter_every() % options_.persist_every != 0)) {
     return absl::FailedPreconditionError(
-        "meter: grant binds a monotonic counter this device lacks, or at a period that is not "
+        "meter: grant binds a monotonic counter this device lacks, or at a "
+        "period that is not "
         "a multiple of persist_every");
   }
   return g;
@@ -191,9 +210,11 @@ absl::Status Meter::InstallGrant(const Signed& grant) {
   grant_ = std::move(g);
   has_grant_ = true;
   used_grant_ids_.push_back(grant_.grant_id());
-  if (used_grant_ids_.size() > kMaxUsedGrantIds) used_grant_ids_.erase(used_grant_ids_.begin());
+  if (used_grant_ids_.size() > kMaxUsedGrantIds)
+    used_grant_ids_.erase(used_grant_ids_.begin());
   grace_used_ = 0;
-  pending_.reserve(pending_.size() + std::min<uint64_t>(grant_.calls(), kMaxReserve));
+  pending_.reserve(pending_.size() +
+                   std::min<uint64_t>(grant_.calls(), kMaxReserve));
   absl::Status s = PersistHead();
   if (!s.ok()) {  // Leave the old grant in force.
     signed_grant_ = std::move(old_signed);
@@ -211,7 +232,8 @@ uint64_t Meter::remaining_calls() const {
 }
 
 absl::Status Meter::Admit(int64_t now_us) const {
-  if (!has_grant_) return absl::FailedPreconditionError("meter: no quota grant");
+  if (!has_grant_)
+    return absl::FailedPreconditionError("meter: no quota grant");
   if (remaining_calls() == 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat("meter: grant ", grant_.grant_id(), "'s ", grant_.calls(),
@@ -220,8 +242,8 @@ absl::Status Meter::Admit(int64_t now_us) const {
   if (now_us > grant_.not_after_us()) {
     if (now_us > grant_.not_after_us() + grant_.grace_us() ||
         grace_used_ >= grant_.grace_calls()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("meter: grant ", grant_.grant_id(), " expired; sync to renew"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "meter: grant ", grant_.grant_id(), " expired; sync to renew"));
     }
   }
   return absl::OkStatus();
@@ -230,8 +252,8 @@ absl::Status Meter::Admit(int64_t now_us) const {
 absl::Status Meter::Charge() {
   // Trusted time never goes back below the last record (a clock set back
   // gains nothing) nor below the grant's issue time.
-  const int64_t now_us =
-      std::max({clock_.NowUnixMicros(), last_time_us_, has_grant_ ? grant_.issued_at_us() : 0});
+  const int64_t now_us = std::max({clock_.NowUnixMicros(), last_time_us_,
+                                   has_grant_ ? grant_.issued_at_us() : 0});
   RETURN_IF_ERROR(Admit(now_us));
   Record r{head_index_ + 1, options_.model_version, now_us, 0};
   if (grant_.counter_every() > 0 && r.index % grant_.counter_every() == 0) {
@@ -247,10 +269,12 @@ absl::Status Meter::Charge() {
   return absl::OkStatus();
 }
 
-absl::Status Meter::Predict(client::Predictor& predictor, const float* inputs, int64_t rows,
-                            client::Span<float> probabilities, client::Span<int32_t> classes) {
+absl::Status Meter::Predict(client::Predictor& predictor, const float* inputs,
+                            int64_t rows, client::Span<float> probabilities,
+                            client::Span<int32_t> classes) {
   RETURN_IF_ERROR(Charge());
-  return client::ToAbsl(predictor.Predict(inputs, rows, probabilities, classes));
+  return client::ToAbsl(
+      predictor.Predict(inputs, rows, probabilities, classes));
 }
 
 absl::Status Meter::PersistChunk(uint64_t chunk) {
@@ -259,7 +283,9 @@ absl::Status Meter::PersistChunk(uint64_t chunk) {
   bytes.reserve(n * kRecordBytes);
   // The chunk is the tail of pending_ (it holds the head), or part of it.
   auto first = pending_.end();
-  while (first != pending_.begin() && (std::prev(first)->index - 1) / n >= chunk) --first;
+  while (first != pending_.begin() &&
+         (std::prev(first)->index - 1) / n >= chunk)
+    --first;
   for (auto it = first; it != pending_.end(); ++it) {
     const Record& r = *it;
     if ((r.index - 1) / n != chunk) break;
@@ -273,15 +299,16 @@ absl::Status Meter::PersistChunk(uint64_t chunk) {
 
 absl::Status Meter::PersistHead() {
   MeterState state;
-  if (!signed_checkpoint_.payload().empty()) *state.mutable_checkpoint() = signed_checkpoint_;
+  if (!signed_checkpoint_.payload().empty())
+    *state.mutable_checkpoint() = signed_checkpoint_;
   if (has_grant_) *state.mutable_grant() = signed_grant_;
   state.set_head_index(head_index_);
   state.set_head_hash(HashString(head_hash_));
   state.set_last_time_us(last_time_us_);
   state.set_last_counter(last_counter_);
   for (const std::string& id : used_grant_ids_) state.add_used_grant_ids(id);
-  return client::ToAbsl(
-      storage_.WriteFileAtomically(options_.state_path, state.SerializeAsString()));
+  return client::ToAbsl(storage_.WriteFileAtomically(
+      options_.state_path, state.SerializeAsString()));
 }
 
 absl::Status Meter::Flush() {
@@ -296,7 +323,8 @@ SyncRequest Meter::MakeSyncRequest() const {
   SyncRequest req;
   req.set_device_id(options_.device_id);
   req.set_package(options_.package);
-  if (!signed_checkpoint_.payload().empty()) *req.mutable_checkpoint() = signed_checkpoint_;
+  if (!signed_checkpoint_.payload().empty())
+    *req.mutable_checkpoint() = signed_checkpoint_;
   for (const Record& r : pending_) {
     UsageRecord* u = req.add_records();
     u->set_index(r.index);
@@ -323,20 +351,21 @@ absl::Status Meter::AcceptSync(const SyncResponse& response) {
   ASSIGN_OR_RETURN(Checkpoint c, CheckCheckpoint(response.checkpoint()));
   if (c.index() < checkpoint_.index() || c.index() > head_index_) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "meter: checkpoint at ", c.index(), " is outside this chain (", checkpoint_.index(), "..",
-        head_index_, ")"));
+        "meter: checkpoint at ", c.index(), " is outside this chain (",
+        checkpoint_.index(), "..", head_index_, ")"));
   }
   ASSIGN_OR_RETURN(std::string at, HashAt(c.index()));
   if (!crypto_.ConstantTimeEquals(at, c.chain_hash())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("meter: checkpoint at ", c.index(), " does not match this chain"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "meter: checkpoint at ", c.index(), " does not match this chain"));
   }
   QuotaGrant g;
   if (response.has_grant()) {
     ASSIGN_OR_RETURN(g, CheckGrant(response.grant(), c));
   }
   // Commit, and put everything back if the state cannot be written.
-  const Signed old_signed_checkpoint = signed_checkpoint_, old_signed_grant = signed_grant_;
+  const Signed old_signed_checkpoint = signed_checkpoint_,
+               old_signed_grant = signed_grant_;
   const Checkpoint old_checkpoint = checkpoint_;
   const QuotaGrant old_grant = grant_;
   const bool old_has_grant = has_grant_;
@@ -346,16 +375,20 @@ absl::Status Meter::AcceptSync(const SyncResponse& response) {
   signed_checkpoint_ = response.checkpoint();
   checkpoint_ = std::move(c);
   pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
-                                [&](const Record& r) { return r.index <= checkpoint_.index(); }),
+                                [&](const Record& r) {
+                                  return r.index <= checkpoint_.index();
+                                }),
                  pending_.end());
   if (response.has_grant()) {
     signed_grant_ = response.grant();
     grant_ = std::move(g);
     has_grant_ = true;
     used_grant_ids_.push_back(grant_.grant_id());
-    if (used_grant_ids_.size() > kMaxUsedGrantIds) used_grant_ids_.erase(used_grant_ids_.begin());
+    if (used_grant_ids_.size() > kMaxUsedGrantIds)
+      used_grant_ids_.erase(used_grant_ids_.begin());
     grace_used_ = 0;
-    pending_.reserve(pending_.size() + std::min<uint64_t>(grant_.calls(), kMaxReserve));
+    pending_.reserve(pending_.size() +
+                     std::min<uint64_t>(grant_.calls(), kMaxReserve));
   }
   absl::Status s = Flush();
   if (!s.ok()) {

@@ -49,7 +49,8 @@ struct MeterOptions {
   std::string package;
   uint64_t model_version = 0;
   std::string state_path = "meter/state";
-  uint64_t persist_every = 64;  // N; the grant's counter_every must be a multiple.
+  uint64_t persist_every =
+      64;  // N; the grant's counter_every must be a multiple.
 };
 
 class Meter {
@@ -78,8 +79,9 @@ class Meter {
   absl::Status Charge();
 
   // Predict charges one call, then runs the predictor (predict.h's contract).
-  absl::Status Predict(client::Predictor& predictor, const float* inputs, int64_t rows,
-                       client::Span<float> probabilities, client::Span<int32_t> classes);
+  absl::Status Predict(client::Predictor& predictor, const float* inputs,
+                       int64_t rows, client::Span<float> probabilities,
+                       client::Span<int32_t> classes);
 
   // Flush persists the records and head now (at shutdown, before a sync).
   absl::Status Flush();
@@ -89,26 +91,32 @@ class Meter {
 
   // AcceptSync takes the server's answer: a signed checkpoint on this chain
   // (kUnauthenticated / kInvalidArgument / kFailedPrecondition if not) and,
-  // if present, the next grant (InstallGrant's checks). Changes nothing on error.
+  // if present, the next grant (InstallGrant's checks). Changes nothing on
+  // error.
   absl::Status AcceptSync(const SyncResponse& response);
 
   [[nodiscard]] uint64_t head_index() const { return head_index_; }
-  [[nodiscard]] uint64_t checkpoint_index() const { return checkpoint_.index(); }
+  [[nodiscard]] uint64_t checkpoint_index() const {
+    return checkpoint_.index();
+  }
   [[nodiscard]] size_t pending_records() const { return pending_.size(); }
   // remaining_calls returns the calls the grant still allows (0 without one).
   [[nodiscard]] uint64_t remaining_calls() const;
 
  private:
-  Meter(MeterOptions options, const crypto::EcPublicKey& server_key, client::Storage& storage,
-        const client::Crypto& crypto, WallClock& clock, MonotonicCounter* counter,
-        Sha256Context sha);
-  // Link replaces h by the next chain hash after record r; false if hashing failed.
+  Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
+        client::Storage& storage, const client::Crypto& crypto,
+        WallClock& clock, MonotonicCounter* counter, Sha256Context sha);
+  // Link replaces h by the next chain hash after record r; false if hashing
+  // failed.
   [[nodiscard]] bool Link(uint8_t (&h)[32], const Record& r);
   absl::Status Load();
   absl::Status LoadRecords();
   absl::Status Admit(int64_t now_us) const;
-  absl::StatusOr<QuotaGrant> CheckGrant(const Signed& grant, const Checkpoint& base) const;
-  absl::StatusOr<Checkpoint> CheckCheckpoint(const Signed& signed_checkpoint) const;
+  absl::StatusOr<QuotaGrant> CheckGrant(const Signed& grant,
+                                        const Checkpoint& base) const;
+  absl::StatusOr<Checkpoint> CheckCheckpoint(
+      const Signed& signed_checkpoint) const;
   absl::StatusOr<std::string> HashAt(uint64_t index);
   absl::Status PersistChunk(uint64_t chunk);
   absl::Status PersistHead();

@@ -23,7 +23,8 @@ namespace {
 class Bench {
  public:
   explicit Bench(bool counter)
-      : server_(Options()), dev_("bench", server_.ledger.public_key(), counter, 64) {
+      : server_(Options()),
+        dev_("bench", server_.ledger.public_key(), counter, 64) {
     if (!dev_.Reopen().ok()) std::abort();
     absl::StatusOr<Signed> g = server_.ledger.Enroll(
         "bench", "pkg", counter ? std::optional<uint64_t>(0) : std::nullopt);
@@ -33,8 +34,10 @@ class Bench {
   void MaybeSync(benchmark::State& state) {
     if (dev_.meter->pending_records() < kSyncEvery) return;
     state.PauseTiming();
-    absl::StatusOr<SyncResponse> r = server_.ledger.Sync(dev_.meter->MakeSyncRequest());
-    if (!r.ok() || r->flags_size() > 0 || !dev_.meter->AcceptSync(*r).ok()) std::abort();
+    absl::StatusOr<SyncResponse> r =
+        server_.ledger.Sync(dev_.meter->MakeSyncRequest());
+    if (!r.ok() || r->flags_size() > 0 || !dev_.meter->AcceptSync(*r).ok())
+      std::abort();
     state.ResumeTiming();
   }
 
@@ -71,7 +74,8 @@ void BM_MeteredPredict(benchmark::State& state) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(0.f, 1.f);
   for (float& v : x) v = u(rng);
-  std::vector<unsigned char> block(client::Predictor::ArenaBytes(body, head, 1));
+  std::vector<unsigned char> block(
+      client::Predictor::ArenaBytes(body, head, 1));
   client::Arena arena(block.data(), block.size());
   client::Predictor* p = *client::Predictor::Create(body, head, 1, arena);
   std::vector<float> probs(10);
@@ -80,7 +84,8 @@ void BM_MeteredPredict(benchmark::State& state) {
   const bool metered = state.range(0) != 0;
   for (auto _ : state) {
     if (metered) {
-      benchmark::DoNotOptimize(b.meter().Predict(*p, x.data(), 1, probs, classes).ok());
+      benchmark::DoNotOptimize(
+          b.meter().Predict(*p, x.data(), 1, probs, classes).ok());
       b.MaybeSync(state);
     } else {
       benchmark::DoNotOptimize(p->Predict(x.data(), 1, probs, classes).ok());
@@ -95,7 +100,8 @@ BENCHMARK(BM_MeteredPredict)->ArgNames({"metered"})->Arg(0)->Arg(1);
 
 int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_model", fedtiny::CpuModelName());
-  benchmark::AddCustomContext("instruction_sets", fedtiny::BuildInstructionSets());
+  benchmark::AddCustomContext("instruction_sets",
+                              fedtiny::BuildInstructionSets());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

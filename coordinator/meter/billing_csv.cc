@@ -24,17 +24,18 @@ std::string BillingCsv(const std::vector<DeviceUsage>& usage) {
   for (const DeviceUsage& u : usage) {
     absl::StrAppend(
         &out,
-        absl::StrJoin({Field(u.device_id), Field(u.package), absl::StrCat(u.accepted_calls),
-                       absl::StrCat(u.disputed_calls), absl::StrCat(u.syncs),
-                       absl::StrCat(u.checkpoint_index),
-                       absl::StrCat(Count(u, METER_FLAG_ROLLBACK)),
-                       absl::StrCat(Count(u, METER_FLAG_FORK)),
-                       absl::StrCat(Count(u, METER_FLAG_OVERUSE)),
-                       absl::StrCat(Count(u, METER_FLAG_GAP)),
-                       absl::StrCat(Count(u, METER_FLAG_BAD_LINK)),
-                       absl::StrCat(Count(u, METER_FLAG_CLOCK_BACK)),
-                       std::string(u.cut_off ? "1" : "0"), Field(u.last_flag_detail)},
-                      ","),
+        absl::StrJoin(
+            {Field(u.device_id), Field(u.package),
+             absl::StrCat(u.accepted_calls), absl::StrCat(u.disputed_calls),
+             absl::StrCat(u.syncs), absl::StrCat(u.checkpoint_index),
+             absl::StrCat(Count(u, METER_FLAG_ROLLBACK)),
+             absl::StrCat(Count(u, METER_FLAG_FORK)),
+             absl::StrCat(Count(u, METER_FLAG_OVERUSE)),
+             absl::StrCat(Count(u, METER_FLAG_GAP)),
+             absl::StrCat(Count(u, METER_FLAG_BAD_LINK)),
+             absl::StrCat(Count(u, METER_FLAG_CLOCK_BACK)),
+             std::string(u.cut_off ? "1" : "0"), Field(u.last_flag_detail)},
+            ","),
         "\n");
   }
   return out;

@@ -13,7 +13,8 @@ namespace fedtiny::meter {
 
 // The header row BillingCsv starts with.
 inline constexpr char kBillingCsvHeader[] =
-    "device_id,package,accepted_calls,disputed_calls,syncs,checkpoint_index,rollback,fork,"
+    "device_id,package,accepted_calls,disputed_calls,syncs,checkpoint_index,"
+    "rollback,fork,"
     "overuse,gap,bad_link,clock_back,cut_off,last_flag";
 
 // BillingCsv returns RFC 4180 CSV (CRLF-free: "\n" line ends) of `usage`:

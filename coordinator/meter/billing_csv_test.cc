@@ -19,10 +19,10 @@ TEST(BillingCsvTest, OneRowPerPairWithFlagsAndQuoting) {
   b.flag_counts[METER_FLAG_GAP] = 2;
   b.cut_off = true;
   b.last_flag_detail = "a \"second\" continuation";
-  EXPECT_EQ(BillingCsv({a, b}),
-            std::string(kBillingCsvHeader) +
-                "\nd1,pkg,120,0,3,120,0,0,0,0,0,0,0,\n"
-                "\"d,2\",pkg,120,7,3,120,0,1,0,2,0,0,1,\"a \"\"second\"\" continuation\"\n");
+  EXPECT_EQ(BillingCsv({a, b}), std::string(kBillingCsvHeader) +
+                                    "\nd1,pkg,120,0,3,120,0,0,0,0,0,0,0,\n"
+                                    "\"d,2\",pkg,120,7,3,120,0,1,0,2,0,0,1,\"a "
+                                    "\"\"second\"\" continuation\"\n");
 }
 
 TEST(BillingCsvTest, EmptyIsTheHeader) {

@@ -31,7 +31,8 @@ MeterLedger::MeterLedger(crypto::EcPrivateKey key, LedgerOptions options,
                          const coordinator::Clock& clock)
     : key_(std::move(key)), options_(options), clock_(clock) {}
 
-absl::StatusOr<Signed> MeterLedger::SignMessage(const google::protobuf::MessageLite& m) const {
+absl::StatusOr<Signed> MeterLedger::SignMessage(
+    const google::protobuf::MessageLite& m) const {
   Signed s;
   s.set_payload(m.SerializeAsString());
   ASSIGN_OR_RETURN(*s.mutable_signature(), key_.Sign(s.payload()));
@@ -58,7 +59,8 @@ absl::StatusOr<Signed> MeterLedger::IssueGrant(Entry& e, uint64_t index) {
   return s;
 }
 
-absl::StatusOr<Signed> MeterLedger::IssueCheckpoint(Entry& e, uint64_t index, Accepted a) {
+absl::StatusOr<Signed> MeterLedger::IssueCheckpoint(Entry& e, uint64_t index,
+                                                    Accepted a) {
   Checkpoint c;
   c.set_device_id(e.usage.device_id);
   c.set_package(e.usage.package);
@@ -78,38 +80,45 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
                                            const std::string& package,
                                            std::optional<uint64_t> counter) {
   if (device_id.empty() || package.empty()) {
-    return absl::InvalidArgumentError("meter: enroll needs a device id and a package");
+    return absl::InvalidArgumentError(
+        "meter: enroll needs a device id and a package");
   }
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = entries_.try_emplace({device_id, package});
   if (!inserted) {
-    return absl::AlreadyExistsError(absl::StrCat("meter: ", device_id, "/", package, " enrolled"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("meter: ", device_id, "/", package, " enrolled"));
   }
   Entry& e = it->second;
   e.usage.device_id = device_id;
   e.usage.package = package;
   e.has_counter = counter.has_value();
-  absl::StatusOr<Signed> c = IssueCheckpoint(e, 0, Accepted{std::string(32, '\0'), counter.value_or(0), 0});
+  absl::StatusOr<Signed> c = IssueCheckpoint(
+      e, 0, Accepted{std::string(32, '\0'), counter.value_or(0), 0});
   absl::StatusOr<Signed> g = c.ok() ? IssueGrant(e, 0) : c.status();
   if (!g.ok()) entries_.erase(it);
   return g;
 }
 
-absl::StatusOr<uint64_t> MeterLedger::BaseOf(const Entry& e, const SyncRequest& request) const {
+absl::StatusOr<uint64_t> MeterLedger::BaseOf(const Entry& e,
+                                             const SyncRequest& request) const {
   if (!request.has_checkpoint()) return 0;
   const Signed& s = request.checkpoint();
   if (s.key_id() != key_.public_key().key_id()) {
-    return absl::InvalidArgumentError("meter: checkpoint signed by another key");
+    return absl::InvalidArgumentError(
+        "meter: checkpoint signed by another key");
   }
   RETURN_IF_ERROR(key_.public_key().Verify(s.payload(), s.signature()));
   Checkpoint c;
   if (!c.ParseFromString(s.payload()) || c.device_id() != e.usage.device_id ||
       c.package() != e.usage.package) {
-    return absl::InvalidArgumentError("meter: malformed checkpoint or one for another device");
+    return absl::InvalidArgumentError(
+        "meter: malformed checkpoint or one for another device");
   }
   auto it = e.accepted.find(c.index());
   if (it == e.accepted.end() || it->second.hash != c.chain_hash()) {
-    return absl::InvalidArgumentError("meter: checkpoint not issued by this ledger");
+    return absl::InvalidArgumentError(
+        "meter: checkpoint not issued by this ledger");
   }
   return c.index();
 }
@@ -127,7 +136,8 @@ MeterLedger::Walk MeterLedger::WalkSegment(const Entry& e, uint64_t base,
   uint64_t expected = base + 1, grace_used = 0;
   for (const UsageRecord& r : request.records()) {
     if (r.index() != expected) {
-      w.Flag(METER_FLAG_GAP, absl::StrCat("index ", r.index(), " where ", expected, " was due"));
+      w.Flag(METER_FLAG_GAP, absl::StrCat("index ", r.index(), " where ",
+                                          expected, " was due"));
     }
     h = NextHash(*h, r);
     if (!h.ok()) {
@@ -137,28 +147,35 @@ MeterLedger::Walk MeterLedger::WalkSegment(const Entry& e, uint64_t base,
     if (r.index() == e.latest) w.hash_at_latest = AsBytes(*h);
     if (r.time_us() < w.end.last_time_us || r.time_us() > now + skew ||
         (grant != nullptr && r.time_us() < grant->issued_at_us())) {
-      w.Flag(METER_FLAG_CLOCK_BACK, absl::StrCat("record ", r.index(), " at time ", r.time_us(),
-                                                 " after ", w.end.last_time_us));
+      w.Flag(METER_FLAG_CLOCK_BACK,
+             absl::StrCat("record ", r.index(), " at time ", r.time_us(),
+                          " after ", w.end.last_time_us));
     }
     if (grant == nullptr || r.index() - base > grant->calls()) {
-      w.Flag(METER_FLAG_OVERUSE, absl::StrCat("record ", r.index(), " beyond the grant"));
+      w.Flag(METER_FLAG_OVERUSE,
+             absl::StrCat("record ", r.index(), " beyond the grant"));
     } else if (r.time_us() > grant->not_after_us() &&
                (++grace_used > grant->grace_calls() ||
                 r.time_us() > grant->not_after_us() + grant->grace_us())) {
-      w.Flag(METER_FLAG_OVERUSE, absl::StrCat("record ", r.index(), " after the grant expired"));
+      w.Flag(METER_FLAG_OVERUSE,
+             absl::StrCat("record ", r.index(), " after the grant expired"));
     }
     const uint64_t every = grant == nullptr ? 0 : grant->counter_every();
     if (every > 0 && r.index() % every == 0) {
       const uint64_t last = w.end.counter;
       if (r.counter() == 0) {
-        w.Flag(METER_FLAG_GAP, absl::StrCat("record ", r.index(), " lacks its counter"));
+        w.Flag(METER_FLAG_GAP,
+               absl::StrCat("record ", r.index(), " lacks its counter"));
       } else if (r.counter() <= last) {
         w.Flag(METER_FLAG_ROLLBACK,
-               absl::StrCat("counter ", r.counter(), " at record ", r.index(), " after ", last));
+               absl::StrCat("counter ", r.counter(), " at record ", r.index(),
+                            " after ", last));
       } else if (r.counter() > last + 1) {
-        w.Flag(METER_FLAG_GAP, absl::StrCat("counter skipped ", r.counter() - last - 1,
-                                            " values before record ", r.index(), " (up to ",
-                                            (r.counter() - last - 1) * every, " calls unseen)"));
+        w.Flag(
+            METER_FLAG_GAP,
+            absl::StrCat("counter skipped ", r.counter() - last - 1,
+                         " values before record ", r.index(), " (up to ",
+                         (r.counter() - last - 1) * every, " calls unseen)"));
       }
       if (r.counter() != 0) w.end.counter = r.counter();
     }
@@ -172,14 +189,17 @@ MeterLedger::Walk MeterLedger::WalkSegment(const Entry& e, uint64_t base,
     w.Flag(METER_FLAG_BAD_LINK, "the records do not hash to the claimed head");
   }
   if (base < e.latest) {
-    if (w.hash_at_latest == e.accepted.at(e.latest).hash) return w;  // A repeat.
+    if (w.hash_at_latest == e.accepted.at(e.latest).hash)
+      return w;  // A repeat.
     w.fatal = true;
     if (w.hash_at_latest.has_value()) {
-      w.Flag(METER_FLAG_FORK, absl::StrCat("a second continuation of checkpoint ", base,
-                                           " diverging before ", e.latest));
+      w.Flag(METER_FLAG_FORK,
+             absl::StrCat("a second continuation of checkpoint ", base,
+                          " diverging before ", e.latest));
     } else {
-      w.Flag(METER_FLAG_ROLLBACK, absl::StrCat("continues from checkpoint ", base,
-                                               ", older than the accepted ", e.latest));
+      w.Flag(METER_FLAG_ROLLBACK,
+             absl::StrCat("continues from checkpoint ", base,
+                          ", older than the accepted ", e.latest));
     }
   }
   return w;
@@ -190,7 +210,8 @@ absl::StatusOr<SyncResponse> MeterLedger::Sync(const SyncRequest& request) {
   auto it = entries_.find({request.device_id(), request.package()});
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("meter: ", request.device_id(), "/",
-                                            request.package(), " is not enrolled"));
+                                            request.package(),
+                                            " is not enrolled"));
   }
   Entry& e = it->second;
   ASSIGN_OR_RETURN(uint64_t base, BaseOf(e, request));
@@ -202,8 +223,10 @@ absl::StatusOr<SyncResponse> MeterLedger::Sync(const SyncRequest& request) {
     resp.add_flags(flag);
     ++e.usage.flag_counts[flag];
     e.usage.last_flag_detail = detail;
-    if (e.usage.first_flag_time == absl::InfinitePast()) e.usage.first_flag_time = now;
-    absl::StrAppend(resp.mutable_detail(), resp.detail().empty() ? "" : "; ", detail);
+    if (e.usage.first_flag_time == absl::InfinitePast())
+      e.usage.first_flag_time = now;
+    absl::StrAppend(resp.mutable_detail(), resp.detail().empty() ? "" : "; ",
+                    detail);
   }
   ++e.usage.syncs;
   if (!w.flags.empty() && options_.cut_off_on_flag) e.usage.cut_off = true;
@@ -215,7 +238,8 @@ absl::StatusOr<SyncResponse> MeterLedger::Sync(const SyncRequest& request) {
   const uint64_t index = std::max(e.latest, w.last_index);
   if (index > e.latest) {
     e.usage.accepted_calls += index - e.latest;
-    ASSIGN_OR_RETURN(*resp.mutable_checkpoint(), IssueCheckpoint(e, index, w.end));
+    ASSIGN_OR_RETURN(*resp.mutable_checkpoint(),
+                     IssueCheckpoint(e, index, w.end));
   } else {
     *resp.mutable_checkpoint() = e.latest_signed;
   }
@@ -225,23 +249,25 @@ absl::StatusOr<SyncResponse> MeterLedger::Sync(const SyncRequest& request) {
   return resp;
 }
 
-absl::Status MeterLedger::CutOff(const std::string& device_id, const std::string& package,
-                                 bool cut_off) {
+absl::Status MeterLedger::CutOff(const std::string& device_id,
+                                 const std::string& package, bool cut_off) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find({device_id, package});
   if (it == entries_.end()) {
-    return absl::NotFoundError(absl::StrCat("meter: ", device_id, "/", package, " unknown"));
+    return absl::NotFoundError(
+        absl::StrCat("meter: ", device_id, "/", package, " unknown"));
   }
   it->second.usage.cut_off = cut_off;
   return absl::OkStatus();
 }
 
-absl::StatusOr<DeviceUsage> MeterLedger::Usage(const std::string& device_id,
-                                               const std::string& package) const {
+absl::StatusOr<DeviceUsage> MeterLedger::Usage(
+    const std::string& device_id, const std::string& package) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find({device_id, package});
   if (it == entries_.end()) {
-    return absl::NotFoundError(absl::StrCat("meter: ", device_id, "/", package, " unknown"));
+    return absl::NotFoundError(
+        absl::StrCat("meter: ", device_id, "/", package, " unknown"));
   }
   return it->second.usage;
 }

@@ -70,28 +70,35 @@ class MeterLedger {
   // Enroll registers a device for a package and returns its first grant
   // (bound to checkpoint 0). `counter` is the value of the device's
   // monotonic counter, dedicated to the meter, at enrollment (nullopt: none);
-  // every binding must then be the previous value + 1. kAlreadyExists if enrolled; kInvalidArgument for
-  // empty names; kInternal if signing fails.
-  absl::StatusOr<Signed> Enroll(const std::string& device_id, const std::string& package,
-                                std::optional<uint64_t> counter) ABSL_LOCKS_EXCLUDED(mu_);
+  // every binding must then be the previous value + 1. kAlreadyExists if
+  // enrolled; kInvalidArgument for empty names; kInternal if signing fails.
+  absl::StatusOr<Signed> Enroll(const std::string& device_id,
+                                const std::string& package,
+                                std::optional<uint64_t> counter)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sync checks `request` and answers with a checkpoint, flags and (unless
   // refused or cut off) the next grant. kNotFound for an unenrolled pair;
   // kInvalidArgument for a malformed request or a checkpoint this ledger did
   // not issue; kUnauthenticated for a bad checkpoint signature. Changes
   // nothing on error.
-  absl::StatusOr<SyncResponse> Sync(const SyncRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<SyncResponse> Sync(const SyncRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // CutOff stops grants to a pair (kNotFound if unknown); Restore resumes them.
   absl::Status CutOff(const std::string& device_id, const std::string& package,
                       bool cut_off = true) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Usage returns one pair's usage (kNotFound if unknown); AllUsage every pair's.
+  // Usage returns one pair's usage (kNotFound if unknown); AllUsage every
+  // pair's.
   absl::StatusOr<DeviceUsage> Usage(const std::string& device_id,
-                                    const std::string& package) const ABSL_LOCKS_EXCLUDED(mu_);
+                                    const std::string& package) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<DeviceUsage> AllUsage() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  [[nodiscard]] const crypto::EcPublicKey& public_key() const { return key_.public_key(); }
+  [[nodiscard]] const crypto::EcPublicKey& public_key() const {
+    return key_.public_key();
+  }
 
  private:
   struct Accepted {
@@ -105,22 +112,28 @@ class MeterLedger {
     uint64_t latest = 0;
     Signed latest_signed;
     std::map<uint64_t, Accepted> accepted;  // By checkpoint index.
-    std::map<uint64_t, QuotaGrant> grants;  // The grant bound to each checkpoint.
+    std::map<uint64_t, QuotaGrant>
+        grants;  // The grant bound to each checkpoint.
   };
   struct Walk;
 
-  absl::StatusOr<Signed> SignMessage(const google::protobuf::MessageLite& m) const;
-  absl::StatusOr<Signed> IssueGrant(Entry& e, uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Signed> SignMessage(
+      const google::protobuf::MessageLite& m) const;
+  absl::StatusOr<Signed> IssueGrant(Entry& e, uint64_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Signed> IssueCheckpoint(Entry& e, uint64_t index, Accepted a)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> BaseOf(const Entry& e, const SyncRequest& request) const;
-  Walk WalkSegment(const Entry& e, uint64_t base, const SyncRequest& request) const;
+  absl::StatusOr<uint64_t> BaseOf(const Entry& e,
+                                  const SyncRequest& request) const;
+  Walk WalkSegment(const Entry& e, uint64_t base,
+                   const SyncRequest& request) const;
 
   const crypto::EcPrivateKey key_;
   const LedgerOptions options_;
   const coordinator::Clock& clock_;
   mutable absl::Mutex mu_;
-  std::map<std::pair<std::string, std::string>, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, Entry> entries_
+      ABSL_GUARDED_BY(mu_);
   uint64_t next_grant_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

@@ -14,13 +14,15 @@ absl::StatusOr<Sha256Context> Sha256Context::Create() {
   if (md == nullptr || ctx == nullptr) {
     EVP_MD_free(md);
     EVP_MD_CTX_free(ctx);
-    return absl::InternalError("sha256: cannot fetch SHA-256 or make a context");
+    return absl::InternalError(
+        "sha256: cannot fetch SHA-256 or make a context");
   }
   return Sha256Context(md, ctx);
 }
 
 Sha256Context::Sha256Context(Sha256Context&& other) noexcept
-    : md_(std::exchange(other.md_, nullptr)), ctx_(std::exchange(other.ctx_, nullptr)) {}
+    : md_(std::exchange(other.md_, nullptr)),
+      ctx_(std::exchange(other.ctx_, nullptr)) {}
 
 Sha256Context& Sha256Context::operator=(Sha256Context&& other) noexcept {
   if (this != &other) {
@@ -40,9 +42,10 @@ bool Sha256Context::Digest(const void* data, size_t size, uint8_t (&out)[32]) {
   auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
   unsigned int len = 0;
   return ctx != nullptr &&
-         EVP_DigestInit_ex2(ctx, static_cast<const EVP_MD*>(md_), nullptr) == 1 &&
-         EVP_DigestUpdate(ctx, data, size) == 1 && EVP_DigestFinal_ex(ctx, out, &len) == 1 &&
-         len == 32;
+         EVP_DigestInit_ex2(ctx, static_cast<const EVP_MD*>(md_), nullptr) ==
+             1 &&
+         EVP_DigestUpdate(ctx, data, size) == 1 &&
+         EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == 32;
 }
 
 }  // namespace fedtiny

@@ -13,8 +13,8 @@ TEST(Sha256ContextTest, MatchesSha256AcrossReuseAndMove) {
   absl::StatusOr<Sha256Context> c = Sha256Context::Create();
   ASSERT_TRUE(c.ok());
   Sha256Context ctx = *std::move(c);
-  for (const std::string& m : {std::string(), std::string("abc"), std::string(64, 'x'),
-                               std::string(1000, 'y')}) {
+  for (const std::string& m : {std::string(), std::string("abc"),
+                               std::string(64, 'x'), std::string(1000, 'y')}) {
     uint8_t out[32];
     ASSERT_TRUE(ctx.Digest(m.data(), m.size(), out));
     absl::StatusOr<Sha256Digest> want = Sha256(m);
