@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/meter_chain.h"
 #include "tests/meter_fixture.h"
 #include "tools/base/status_matchers.h"
 
@@ -171,6 +172,75 @@ TEST_F(MeterTest, LedgerFlagsEditedUploads) {
   unknown.set_device_id("nobody");
   EXPECT_THAT(server_.ledger.Sync(unknown),
               StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(MeterTest, ALostResponseIsRetriedWithoutAFlag) {
+  Charge(5);
+  absl::StatusOr<SyncResponse> lost = Sync();  // The device never sees it.
+  ASSERT_THAT(lost, IsOk());
+  Charge(4);
+  absl::StatusOr<SyncResponse> r = Sync();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
+  ASSERT_THAT(dev_.meter->AcceptSync(*r), IsOk());
+  EXPECT_EQ(dev_.meter->checkpoint_index(), 9u);
+  EXPECT_EQ(server_.ledger.Usage("d1", "pkg")->accepted_calls, 9u);
+}
+
+TEST_F(MeterTest, LedgerFlagsOveruseAndTimeGoingBack) {
+  Charge(3);
+  SyncRequest req = dev_.meter->MakeSyncRequest();
+  // A patched device: 30 calls under a 20-call grant, the last one earlier.
+  Sha256Digest h{};
+  for (const UsageRecord& r : req.records()) h = *NextHash(h, r);
+  for (uint64_t i = 4; i <= 30; ++i) {
+    UsageRecord* r = req.add_records();
+    r->set_index(i);
+    r->set_model_version(7);
+    r->set_time_us(i == 30 ? kStartUs
+                           : kStartUs + 1000 * static_cast<int64_t>(i));
+    r->set_counter(i % 8 == 0 ? i / 8 : 0);
+    h = *NextHash(h, *r);
+  }
+  req.set_head_hash(AsBytes(h));
+  absl::StatusOr<SyncResponse> r = server_.ledger.Sync(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->flags(), Contains(METER_FLAG_OVERUSE));
+  EXPECT_THAT(r->flags(), Contains(METER_FLAG_CLOCK_BACK));
+  EXPECT_TRUE(r->has_grant());  // Consistent: accepted, billed and flagged.
+  EXPECT_EQ(server_.ledger.Usage("d1", "pkg")->accepted_calls, 30u);
+}
+
+TEST_F(MeterTest, ACounterLostInACrashShowsAsAGap) {
+  Charge(7);
+  dev_.storage.fail_writes =
+      true;  // The binding at 8 increments, then the write fails.
+  dev_.clock.Advance(1000);
+  EXPECT_THAT(dev_.meter->Charge(), StatusIs(absl::StatusCode::kInternal));
+  dev_.storage.fail_writes = false;
+  ASSERT_THAT(dev_.Reopen(), IsOk());  // The crash: back to index 4.
+  Charge(4);
+  absl::StatusOr<SyncResponse> r = Sync();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->flags(), Contains(METER_FLAG_GAP)) << r->detail();
+}
+
+TEST_F(MeterTest, LedgerRefusesForeignCheckpointsAndDoubleEnrollment) {
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 0),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  Charge(2);
+  absl::StatusOr<SyncResponse> r = Sync();
+  ASSERT_THAT(r, IsOk());
+  SyncRequest req = dev_.meter->MakeSyncRequest();
+  *req.mutable_checkpoint() = r->checkpoint();
+  req.mutable_checkpoint()->mutable_signature()->back() ^= 1;
+  EXPECT_FALSE(server_.ledger.Sync(req).ok());
+  Server other(SmallGrants());
+  ASSERT_THAT(other.ledger.Enroll("d1", "pkg", 0), IsOk());
+  *req.mutable_checkpoint() = r->checkpoint();
+  EXPECT_THAT(other.ledger.Sync(req),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(dev_.meter->AcceptSync(*r), IsOk());  // Nothing was lost.
 }
 
 }  // namespace
