@@ -126,7 +126,13 @@ TEST_F(MeterTest, ACrashLosesAtMostTheUnpersistedCalls) {
   ASSERT_THAT(dev_.meter->AcceptSync(*r), IsOk());
   ASSERT_THAT(dev_.Reopen(), IsOk());
   EXPECT_EQ(dev_.meter->checkpoint_index(), 10u);
+  // Chunks 0 and 1 (indexes 1..8) are below the checkpoint: removed.
+  EXPECT_FALSE(dev_.storage.Exists("meter/state.log.0"));
+  EXPECT_FALSE(dev_.storage.Exists("meter/state.log.1"));
   Charge(1);
+  ASSERT_THAT(dev_.Reopen(), IsOk());
+  // The stored grant verified again; call 11 was not persisted.
+  EXPECT_EQ(dev_.meter->remaining_calls(), 20u);
 }
 
 TEST_F(MeterTest, AnEditedStoredLogIsRefusedAtOpen) {

@@ -94,8 +94,14 @@ absl::Status Meter::Load() {
     signed_checkpoint_ = state.checkpoint();
   }
   if (state.has_grant()) {
-    signed_grant_ = state.grant();
-    has_grant_ = grant_.ParseFromString(state.grant().payload());
+    // Checked again: a stored grant that no longer verifies (an edited
+    // file, a device that lost its counter) is dropped until the next sync.
+    absl::StatusOr<QuotaGrant> g = ParseGrant(state.grant());
+    if (g.ok()) {
+      signed_grant_ = state.grant();
+      grant_ = *std::move(g);
+      has_grant_ = true;
+    }
   }
   head_index_ = state.head_index();
   std::memcpy(head_hash_, state.head_hash().data(), 32);
@@ -162,8 +168,7 @@ absl::StatusOr<Checkpoint> Meter::CheckCheckpoint(
   return c;
 }
 
-absl::StatusOr<QuotaGrant> Meter::CheckGrant(const Signed& grant,
-                                             const Checkpoint& base) const {
+absl::StatusOr<QuotaGrant> Meter::ParseGrant(const Signed& grant) const {
   if (grant.key_id() != server_key_.key_id()) {
     return absl::UnauthenticatedError("meter: grant signed by another key");
   }
@@ -179,6 +184,19 @@ absl::StatusOr<QuotaGrant> Meter::CheckGrant(const Signed& grant,
         absl::StrCat("meter: grant for ", g.device_id(), "/", g.package(),
                      ", not this device/package"));
   }
+  if (g.counter_every() > 0 &&
+      (counter_ == nullptr ||
+       g.counter_every() % options_.persist_every != 0)) {
+    return absl::FailedPreconditionError(
+        "meter: grant binds a monotonic counter this device lacks, or at a "
+        "period that is not a multiple of persist_every");
+  }
+  return g;
+}
+
+absl::StatusOr<QuotaGrant> Meter::CheckGrant(const Signed& grant,
+                                             const Checkpoint& base) const {
+  ASSIGN_OR_RETURN(QuotaGrant g, ParseGrant(grant));
   if (g.checkpoint_index() != base.index() ||
       g.checkpoint_hash() != base.chain_hash()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -189,14 +207,6 @@ absl::StatusOr<QuotaGrant> Meter::CheckGrant(const Signed& grant,
       used_grant_ids_.end()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "meter: grant ", g.grant_id(), " was already installed (replayed)"));
-  }
-  if (g.counter_every() > 0 &&
-      (counter_ == nullptr ||
-       g.counter_every() % options_.persist_every != 0)) {
-    return absl::FailedPreconditionError(
-        "meter: grant binds a monotonic counter this device lacks, or at a "
-        "period that is not "
-        "a multiple of persist_every");
   }
   return g;
 }
@@ -391,6 +401,13 @@ absl::Status Meter::AcceptSync(const SyncResponse& response) {
                      std::min<uint64_t>(grant_.calls(), kMaxReserve));
   }
   absl::Status s = Flush();
+  if (s.ok()) {  // Chunks wholly at or below the checkpoint are garbage now.
+    const uint64_t n = options_.persist_every;
+    for (uint64_t k = old_checkpoint.index() / n; k < checkpoint_.index() / n;
+         ++k) {
+      storage_.Remove(ChunkPath(k)).IgnoreError();
+    }
+  }
   if (!s.ok()) {
     signed_checkpoint_ = old_signed_checkpoint;
     signed_grant_ = old_signed_grant;

@@ -113,6 +113,9 @@ class Meter {
   absl::Status Load();
   absl::Status LoadRecords();
   absl::Status Admit(int64_t now_us) const;
+  // ParseGrant checks the signature, form, device, package and counter;
+  // CheckGrant also the checkpoint binding and replay.
+  absl::StatusOr<QuotaGrant> ParseGrant(const Signed& grant) const;
   absl::StatusOr<QuotaGrant> CheckGrant(const Signed& grant,
                                         const Checkpoint& base) const;
   absl::StatusOr<Checkpoint> CheckCheckpoint(
