@@ -249,5 +249,33 @@ TEST_F(MeterTest, LedgerRefusesForeignCheckpointsAndDoubleEnrollment) {
   ASSERT_THAT(dev_.meter->AcceptSync(*r), IsOk());  // Nothing was lost.
 }
 
+TEST(MeterLedgerTest, ASyncFromAForgottenCheckpointIsARollback) {
+  LedgerOptions o = SmallGrants();
+  o.checkpoints_kept = 2;
+  Server server(o);
+  Device dev("d1", server.ledger.public_key(), false, 4);
+  ASSERT_THAT(dev.Reopen(), IsOk());
+  absl::StatusOr<Signed> g = server.ledger.Enroll("d1", "pkg", std::nullopt);
+  ASSERT_THAT(g, IsOk());
+  ASSERT_THAT(dev.meter->InstallGrant(*g), IsOk());
+  const auto factory = dev.storage.files;
+  for (int round = 0; round < 3; ++round) {
+    dev.clock.Advance(1000);
+    ASSERT_THAT(dev.meter->Charge(), IsOk());
+    absl::StatusOr<SyncResponse> r =
+        server.ledger.Sync(dev.meter->MakeSyncRequest());
+    ASSERT_THAT(r, IsOk());
+    ASSERT_THAT(r->flags(), IsEmpty()) << r->detail();
+    ASSERT_THAT(dev.meter->AcceptSync(*r), IsOk());
+  }
+  dev.storage.files = factory;
+  ASSERT_THAT(dev.Reopen(), IsOk());
+  absl::StatusOr<SyncResponse> r =
+      server.ledger.Sync(dev.meter->MakeSyncRequest());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->flags(), Contains(METER_FLAG_ROLLBACK));
+  EXPECT_FALSE(r->has_grant());
+}
+
 }  // namespace
 }  // namespace fedtiny::meter::fixture

@@ -70,6 +70,11 @@ absl::StatusOr<Signed> MeterLedger::IssueCheckpoint(Entry& e, uint64_t index,
   c.set_issued_at_us(absl::ToUnixMicros(clock_.Now()));
   ASSIGN_OR_RETURN(Signed s, SignMessage(c));
   e.accepted[index] = std::move(a);
+  while (e.accepted.size() > std::max<size_t>(options_.checkpoints_kept, 1)) {
+    e.grants.erase(e.grants.begin(),
+                   e.grants.upper_bound(e.accepted.begin()->first));
+    e.accepted.erase(e.accepted.begin());
+  }
   e.latest = index;
   e.latest_signed = s;
   e.usage.checkpoint_index = index;
@@ -100,9 +105,13 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   return g;
 }
 
-absl::StatusOr<uint64_t> MeterLedger::BaseOf(const Entry& e,
-                                             const SyncRequest& request) const {
-  if (!request.has_checkpoint()) return 0;
+absl::StatusOr<std::optional<uint64_t>> MeterLedger::BaseOf(
+    const Entry& e, const SyncRequest& request) const {
+  const uint64_t oldest_kept = e.accepted.begin()->first;
+  if (!request.has_checkpoint()) {
+    if (oldest_kept > 0) return std::nullopt;
+    return 0;
+  }
   const Signed& s = request.checkpoint();
   if (s.key_id() != key_.public_key().key_id()) {
     return absl::InvalidArgumentError(
@@ -115,6 +124,7 @@ absl::StatusOr<uint64_t> MeterLedger::BaseOf(const Entry& e,
     return absl::InvalidArgumentError(
         "meter: malformed checkpoint or one for another device");
   }
+  if (c.index() < oldest_kept) return std::nullopt;
   auto it = e.accepted.find(c.index());
   if (it == e.accepted.end() || it->second.hash != c.chain_hash()) {
     return absl::InvalidArgumentError(
@@ -214,9 +224,17 @@ absl::StatusOr<SyncResponse> MeterLedger::Sync(const SyncRequest& request) {
                                             " is not enrolled"));
   }
   Entry& e = it->second;
-  ASSIGN_OR_RETURN(uint64_t base, BaseOf(e, request));
-  Walk w = WalkSegment(e, base, request);
-  RETURN_IF_ERROR(w.status);
+  ASSIGN_OR_RETURN(std::optional<uint64_t> base, BaseOf(e, request));
+  Walk w;
+  if (base.has_value()) {
+    w = WalkSegment(e, *base, request);
+    RETURN_IF_ERROR(w.status);
+  } else {
+    w.fatal = true;
+    w.Flag(METER_FLAG_ROLLBACK,
+           absl::StrCat("continues from a checkpoint older than the ",
+                        options_.checkpoints_kept, " kept"));
+  }
   SyncResponse resp;
   const absl::Time now = clock_.Now();
   for (const auto& [flag, detail] : w.flags) {

@@ -46,6 +46,9 @@ struct LedgerOptions {
   uint64_t counter_every = 256;
   absl::Duration clock_skew = absl::Minutes(5);  // Tolerated device clock lead.
   bool cut_off_on_flag = false;  // Stop granting after any flag.
+  // Checkpoints remembered per pair; a sync from an older one is refused as
+  // METER_FLAG_ROLLBACK without looking at its records.
+  size_t checkpoints_kept = 64;
 };
 
 // What operators see per (device, package).
@@ -123,8 +126,10 @@ class MeterLedger {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Signed> IssueCheckpoint(Entry& e, uint64_t index, Accepted a)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> BaseOf(const Entry& e,
-                                  const SyncRequest& request) const;
+  // BaseOf returns the request's checkpoint index, nullopt when it is older
+  // than every kept checkpoint.
+  absl::StatusOr<std::optional<uint64_t>> BaseOf(
+      const Entry& e, const SyncRequest& request) const;
   Walk WalkSegment(const Entry& e, uint64_t base,
                    const SyncRequest& request) const;
 
