@@ -262,6 +262,7 @@ absl::StatusOr<v1::EnrollResponse> Coordinator::Enroll(const v1::EnrollRequest& 
   RETURN_IF_ERROR(enrollments_->Enroll(r.device_id(), r.device_public_key_spki()));
   // Model keys reach the device at check-in (Assignment.wrapped_keys).
   v1::EnrollResponse out;
+  out.set_bundles_encrypted(model_keys_ != nullptr);
   if (trust_ != nullptr) {
     out.set_root(trust_->LatestRoot());
     out.set_root_version(trust_->root_version());
