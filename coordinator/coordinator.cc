@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "tools/base/crypto/ec_key.h"
 #include "tools/base/crypto/envelope.h"
+#include "proto/trust.pb.h"
 #include "tools/base/logging.h"
 #include "tools/base/status_macros.h"
 
@@ -280,7 +281,8 @@ absl::Status Coordinator::WrapKeys(const std::string& device_id, v1::Assignment&
     if (key == nullptr) {
       return absl::UnavailableError("check-in: the bundle's model key is gone; check in again");
     }
-    ASSIGN_OR_RETURN(*a.add_wrapped_keys(), crypto::WrapModelKey(device_key, *key, BindingOf(b)));
+    ASSIGN_OR_RETURN(v1::WrappedKey wrapped, crypto::WrapModelKey(device_key, *key, BindingOf(b)));
+    a.add_wrapped_keys(wrapped.SerializeAsString());
   }
   return absl::OkStatus();
 }

@@ -271,7 +271,7 @@ class HostileEncryptionTest : public ::testing::Test {
     absl::StatusOr<v1::WrappedKey> wrapped =
         crypto::WrapModelKey(*pub, model_key_, Binding("0", 1));
     EXPECT_TRUE(wrapped.ok());
-    *s.check_in.mutable_assignment()->add_wrapped_keys() = *wrapped;
+    s.check_in.mutable_assignment()->add_wrapped_keys(wrapped->SerializeAsString());
     return s;
   }
 

@@ -16,6 +16,7 @@
 #include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/crypto/envelope.h"
+#include "proto/trust.pb.h"
 
 namespace fedtiny::client {
 
@@ -124,9 +125,12 @@ absl::StatusOr<crypto::SecureBytes> Participant::DecryptBundle(const v1::Assignm
   if (!sealed.ParseFromString(bytes)) {
     return refuse(absl::StatusCode::kDataLoss, "the bundle is not an EncryptedBundle");
   }
+  v1::WrappedKey wrapped;
+  if (!wrapped.ParseFromString(a.wrapped_keys(index))) {
+    return refuse(absl::StatusCode::kDataLoss, "the wrapped model key is not a WrappedKey");
+  }
   const absl::Time start = absl::Now();
-  absl::StatusOr<crypto::SecureBytes> key =
-      profile_.device_key->Unwrap(a.wrapped_keys(index), expected);
+  absl::StatusOr<crypto::SecureBytes> key = profile_.device_key->Unwrap(wrapped, expected);
   if (!key.ok()) return refuse(key.status().code(), absl::StrCat("model key: ", key.status().message()));
   absl::StatusOr<crypto::SecureBytes> plain = crypto::DecryptBundle(*key, expected, sealed);
   cost_.decrypt_time += absl::Now() - start;
