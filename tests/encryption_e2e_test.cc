@@ -3,8 +3,8 @@
 //  - a coordinator with a trust directory and encrypt_bundles serves every
 //    bundle encrypted; enrolled devices verify, unwrap, decrypt, train and
 //    upload across versions (a new model key per version);
-//  - a device that never enrolled, and a revoked one, are refused at check-in
-//    with FAILED_PRECONDITION and a clear message;
+//  - a device that never enrolled, and one revoked through the Admin API, are
+//    refused at check-in with FAILED_PRECONDITION and a clear message;
 //  - against a hostile coordinator: a bundle bound to another cluster served
 //    under this one's name, a key wrapped to another device, and a plain
 //    bundle offered to a device that requires encryption (downgrade) are each
@@ -214,7 +214,15 @@ TEST_F(EncryptionE2eTest, RevokedDeviceGetsNoKeysAndCannotReEnroll) {
   RoundResult first = device->RunOnce(d.x, d.y);
   ASSERT_EQ(first.kind, RoundResult::Kind::kUploaded) << first.why;
   clock_->Advance(absl::Seconds(5));
-  ASSERT_TRUE(server_->coordinator()->RevokeDevice(DeviceId(0)).ok());
+  v1::RevokeDeviceRequest revoke;
+  revoke.set_device_id(DeviceId(0));
+  v1::RevokeDeviceResponse revoked;
+  grpc::Status rs = admin_->RevokeDevice(Ctx().get(), revoke, &revoked);
+  ASSERT_TRUE(rs.ok()) << rs.error_message();
+  // Revoking an id never enrolled is NOT_FOUND.
+  revoke.set_device_id("nobody");
+  EXPECT_EQ(admin_->RevokeDevice(Ctx().get(), revoke, &revoked).error_code(),
+            grpc::StatusCode::NOT_FOUND);
   RoundResult r = device->RunOnce(d.x, d.y);
   ASSERT_EQ(r.kind, RoundResult::Kind::kFailed);
   EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition) << r.status;
