@@ -127,6 +127,10 @@ absl::Status Coordinator::DeleteTask(const std::string& task, const std::string&
     absl::MutexLock lock(&mu_);
     tasks_.erase(task);  // Calls in flight keep their runner; its writes now fail.
   }
+  if (model_keys_ != nullptr) {
+    absl::Status s = model_keys_->Retain(task, {});  // Its model keys go, wiped.
+    if (!s.ok()) FT_LOG(ERROR) << "task " << task << ": cannot drop its model keys: " << s;
+  }
   if (trust_ != nullptr) {
     // Its targets go too: nothing deleted stays installable.
     absl::Status s = trust_->Publish(task, {});
