@@ -61,6 +61,9 @@ std::pair<std::string, std::string> AuditOf(const v1::PinRequest& r) {
   return {r.task(), absl::StrCat("cluster=", r.cluster(), " version=", r.version(),
                                  r.pinned() ? " pin" : " unpin")};
 }
+std::pair<std::string, std::string> AuditOf(const v1::RevokeDeviceRequest& r) {
+  return {"", absl::StrCat("device=", r.device_id().substr(0, 128))};
+}
 template <typename Request>
 std::pair<std::string, std::string> AuditOf(const Request&) { return {"", ""}; }
 
@@ -282,6 +285,11 @@ grpc::Status AdminService::DoListDevices(const v1::ListDevicesRequest& r,
   return Fill(c()->ListDevices(r), out);
 }
 
+grpc::Status AdminService::DoRevokeDevice(const v1::RevokeDeviceRequest& r,
+                                          v1::RevokeDeviceResponse*) {
+  return ToGrpcStatus(c()->RevokeDevice(r.device_id()));
+}
+
 grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out) {
   return Fill(c()->GetModel(r.task(), r.cluster(), r.version()), out);
 }
@@ -407,6 +415,12 @@ grpc::ServerUnaryReactor* AdminService::ListAudit(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* AdminService::ListDevices(grpc::CallbackServerContext* ctx,
                                                const grpc::ByteBuffer* raw, grpc::ByteBuffer* out) {
   return Serve(ctx, raw, out, &AdminService::DoListDevices);
+}
+
+grpc::ServerUnaryReactor* AdminService::RevokeDevice(grpc::CallbackServerContext* ctx,
+                                                    const grpc::ByteBuffer* raw,
+                                                    grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoRevokeDevice, "RevokeDevice");
 }
 
 }  // namespace fedtiny::coordinator

@@ -21,7 +21,7 @@ namespace fedtiny::coordinator {
 
 using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::WithRawCallbackMethod_GetModel<
     v1::Admin::WithRawCallbackMethod_RollbackModel<v1::Admin::WithRawCallbackMethod_PinModel<v1::Admin::WithRawCallbackMethod_StopTask<v1::Admin::WithRawCallbackMethod_DeleteTask<v1::Admin::WithRawCallbackMethod_UpdateTask<v1::Admin::WithRawCallbackMethod_ListAudit<v1::Admin::WithRawCallbackMethod_ListDevices<
-    v1::Admin::Service>>>>>>>>>>>>>>>>>>;
+    v1::Admin::WithRawCallbackMethod_RevokeDevice<v1::Admin::Service>>>>>>>>>>>>>>>>>>>;
 
 // One operator token and the name the audit log records for it.
 struct NamedToken {
@@ -85,6 +85,8 @@ class AdminService final : public RawAdminService {
       grpc::ByteBuffer*) override;
   grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
       grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* RevokeDevice(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+                                         grpc::ByteBuffer*) override;
   grpc::Status WatchRounds(grpc::ServerContext*, const v1::WatchRoundsRequest*,
                            grpc::ServerWriter<v1::RoundInfo>*) override;
 
@@ -115,6 +117,7 @@ class AdminService final : public RawAdminService {
   grpc::Status DoUpdateTask(const v1::UpdateTaskRequest& r, v1::TaskInfo* out);
   grpc::Status DoListAudit(const v1::ListAuditRequest& r, v1::ListAuditResponse* out);
   grpc::Status DoListDevices(const v1::ListDevicesRequest& r, v1::ListDevicesResponse* out);
+  grpc::Status DoRevokeDevice(const v1::RevokeDeviceRequest& r, v1::RevokeDeviceResponse* out);
   // OK with the caller's name in `*who` (a token's name, or "cert:<subject>").
   grpc::Status Authorize(const grpc::ServerContextBase* context, std::string* who) const;
 

@@ -18,10 +18,18 @@
 namespace fedtiny::coordinator {
 
 // Immutable once built; shared by reference between the cache and downloads.
+// `meta` describes what devices download (served()); `bytes` and `sha256_hex`
+// are always the plaintext model, which is what the store keeps.
 struct Bundle {
-  v1::ModelBundle meta;  // sha256 holds the raw 32 bytes.
+  v1::ModelBundle meta;  // sha256 holds the raw 32 bytes of served().
   std::string bytes;     // Serialized v1::Model.
   std::string sha256_hex;
+  // Encrypted bundles: the serialized v1::EncryptedBundle devices download.
+  // Empty: `bytes` are served as they are.
+  std::string sealed;
+
+  bool encrypted() const { return !sealed.empty(); }
+  const std::string& served() const { return encrypted() ? sealed : bytes; }
 };
 
 // (cluster, variant) -> bundle.

@@ -3,6 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tools/base/crypto/ec_key.h"
+#include "tools/base/crypto/envelope.h"
+#include "proto/trust.pb.h"
 #include "tools/base/logging.h"
 #include "tools/base/status_macros.h"
 
@@ -38,6 +41,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
   std::unique_ptr<Coordinator> c(
       new Coordinator(std::move(store), clock, random, std::move(trust.repository)));
   ASSIGN_OR_RETURN(c->enrollments_, Enrollments::Open(trust.enrollment_path));
+  if (trust.encrypt_bundles) {
+    ASSIGN_OR_RETURN(c->model_keys_, ModelKeys::Open(trust.model_keys_path));
+  }
   RETURN_IF_ERROR(c->store_->CheckIntegrity());
   ASSIGN_OR_RETURN(int abandoned, c->store_->AbandonOpenRounds(absl::ToUnixMillis(clock->Now())));
   if (abandoned > 0) FT_LOG(WARNING) << abandoned << " round(s) open at the last stop: abandoned";
@@ -121,6 +127,10 @@ absl::Status Coordinator::DeleteTask(const std::string& task, const std::string&
     absl::MutexLock lock(&mu_);
     tasks_.erase(task);  // Calls in flight keep their runner; its writes now fail.
   }
+  if (model_keys_ != nullptr) {
+    absl::Status s = model_keys_->Retain(task, {});  // Its model keys go, wiped.
+    if (!s.ok()) FT_LOG(ERROR) << "task " << task << ": cannot drop its model keys: " << s;
+  }
   if (trust_ != nullptr) {
     // Its targets go too: nothing deleted stays installable.
     absl::Status s = trust_->Publish(task, {});
@@ -167,6 +177,13 @@ absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInReques
   RETURN_IF_ERROR(ValidateCheckIn(r));
   const std::string key = SecretKeyOf(r.device_secret());
   RETURN_IF_ERROR(devices_.Bind(r.device_id(), key));
+  if (model_keys_ != nullptr && !enrollments_->PublicKeyOf(r.device_id())) {
+    return absl::FailedPreconditionError(
+        enrollments_->IsRevoked(r.device_id())
+            ? "check-in: this device is revoked: it gets no model keys"
+            : "check-in: bundles are encrypted: enroll first (Federation.Enroll with the "
+              "device's public key)");
+  }
   std::vector<std::shared_ptr<TaskRunner>> candidates;
   {
     absl::MutexLock lock(&mu_);
@@ -184,8 +201,13 @@ absl::StatusOr<v1::CheckInResponse> Coordinator::CheckIn(const v1::CheckInReques
       case v1::PAUSED:
         paused = true;
         break;
-      default:
-        return t->CheckIn(r, key);
+      default: {
+        ASSIGN_OR_RETURN(v1::CheckInResponse out, t->CheckIn(r, key));
+        if (model_keys_ != nullptr && out.has_assignment()) {
+          RETURN_IF_ERROR(WrapKeys(r.device_id(), *out.mutable_assignment()));
+        }
+        return out;
+      }
     }
   }
   // docs/protocol.md: paused 5-10 min, finished 6-12 h, no such population 1-5 min.
@@ -243,14 +265,36 @@ absl::StatusOr<v1::EnrollResponse> Coordinator::Enroll(const v1::EnrollRequest& 
   }
   RETURN_IF_ERROR(devices_.Bind(r.device_id(), SecretKeyOf(r.device_secret())));
   RETURN_IF_ERROR(enrollments_->Enroll(r.device_id(), r.device_public_key_spki()));
-  // Hook: once bundles are encrypted, the response also carries the model
-  // keys wrapped to this device's key (enrollments_->PublicKeyOf).
+  // Model keys reach the device at check-in (Assignment.wrapped_keys).
   v1::EnrollResponse out;
+  out.set_bundles_encrypted(model_keys_ != nullptr);
   if (trust_ != nullptr) {
     out.set_root(trust_->LatestRoot());
     out.set_root_version(trust_->root_version());
   }
   return out;
+}
+
+absl::Status Coordinator::WrapKeys(const std::string& device_id, v1::Assignment& a) const {
+  // Looked up again: a device revoked since the check above gets nothing.
+  std::optional<std::string> spki = enrollments_->PublicKeyOf(device_id);
+  if (!spki) return absl::FailedPreconditionError("check-in: this device is revoked");
+  ASSIGN_OR_RETURN(crypto::EcPublicKey device_key, crypto::EcPublicKey::FromSpkiDer(*spki));
+  for (const v1::ModelBundle& b : a.bundles()) {
+    ModelKeys::Key key = model_keys_->Find(b.target_name());
+    if (key == nullptr) {
+      return absl::UnavailableError("check-in: the bundle's model key is gone; check in again");
+    }
+    ASSIGN_OR_RETURN(v1::WrappedKey wrapped, crypto::WrapModelKey(device_key, *key, BindingOf(b)));
+    a.add_wrapped_keys(wrapped.SerializeAsString());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::RevokeDevice(const std::string& device_id) {
+  RETURN_IF_ERROR(enrollments_->Revoke(device_id));
+  FT_LOG(WARNING) << "device " << device_id.substr(0, kMaxDeviceIdBytes) << " revoked";
+  return absl::OkStatus();
 }
 
 void Coordinator::Tick() {

@@ -23,6 +23,7 @@
 #include "coordinator/task_config.h"
 #include "coordinator/task_runner.h"
 #include "coordinator/trust/enrollments.h"
+#include "coordinator/trust/model_keys.h"
 #include "coordinator/trust/trust_repository.h"
 #include "proto/admin.pb.h"
 #include "proto/federation.pb.h"
@@ -34,6 +35,10 @@ namespace fedtiny::coordinator {
 struct TrustOptions {
   std::shared_ptr<TrustRepository> repository;
   std::string enrollment_path;  // "": enrollments live in memory only.
+  // Serve every bundle encrypted, its model key wrapped at check-in to the
+  // device's enrolled key (docs/security.md). Devices must enroll first.
+  bool encrypt_bundles = false;
+  std::string model_keys_path;  // "": model keys live in memory only.
 };
 
 // Thread-safe. The registry lock is held only to find or add a task; each task
@@ -66,6 +71,11 @@ class Coordinator {
   // The signing repository, or null.
   TrustRepository* trust() const { return trust_.get(); }
   Enrollments& enrollments() { return *enrollments_; }
+  // Revokes `device_id` (Enrollments::Revoke codes): it gets no more
+  // wrapped model keys, so no version published from now on.
+  absl::Status RevokeDevice(const std::string& device_id);
+  // The model keys, or null when bundles are served plain.
+  ModelKeys* model_keys() const { return model_keys_.get(); }
 
   // Admin API.
   absl::StatusOr<v1::TaskInfo> CreateTask(const v1::TaskConfig& config);
@@ -133,7 +143,7 @@ class Coordinator {
               std::shared_ptr<TrustRepository> trust)
       : store_(std::move(store)), clock_(clock), random_(random), trust_(std::move(trust)) {}
   RunnerEnv Env() {
-    return RunnerEnv{store_.get(), clock_, &random_, &events_, trust_.get()};
+    return RunnerEnv{store_.get(), clock_, &random_, &events_, trust_.get(), model_keys_.get()};
   }
   absl::StatusOr<std::shared_ptr<TaskRunner>> Find(const std::string& name)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -143,6 +153,9 @@ class Coordinator {
   LockedRandom random_;
   const std::shared_ptr<TrustRepository> trust_;
   std::unique_ptr<Enrollments> enrollments_;  // Set by Create.
+  std::unique_ptr<ModelKeys> model_keys_;     // Set by Create when encrypting.
+  // Wraps the model key of each of `a`'s bundles to `device_id`'s key.
+  absl::Status WrapKeys(const std::string& device_id, v1::Assignment& a) const;
   EventLog events_;
   DeviceRegistry devices_;
   absl::Mutex mu_;

@@ -17,6 +17,7 @@
 //     models pin|unpin --task=T --model_version=V [--cluster=K]
 //     fleet --task=T                          devices by class and state
 //     devices --task=T [--state=S] [--page_size=N] [--page_token=P]
+//     devices revoke --device=ID              no more model keys for ID (encrypted bundles)
 //     audit [--task=T] [--limit=N]            who changed what, newest first
 //     verify --task=T                         re-check every stored model's SHA-256
 //     model init --widths=784,128,64,10 --body_layers=1 --out=model.pb [--seed=S]
@@ -98,6 +99,7 @@ ABSL_FLAG(int, cluster, 0, "models get: cluster.");
 ABSL_FLAG(int64_t, model_version, -1, "models get/rollback/pin/unpin: version.");
 ABSL_FLAG(bool, yes, false, "task delete: do not ask for confirmation.");
 ABSL_FLAG(std::string, state, "", "devices: only devices in this state.");
+ABSL_FLAG(std::string, device, "", "devices revoke: the device id to revoke.");
 ABSL_FLAG(int, page_size, 50, "devices: devices per page.");
 ABSL_FLAG(std::string, page_token, "", "devices: the page to show (printed after the previous one).");
 // task edit: absent (the defaults) leaves a field as it is.
@@ -647,6 +649,18 @@ int Run(const std::vector<std::string>& args) {
     out.Print();
     return 0;
   }
+  if (cmd == "devices" && sub == "revoke") {
+    const std::string device = absl::GetFlag(FLAGS_device);
+    if (device.empty()) Fail("devices revoke needs --device=ID");
+    Prepare(ctx);
+    v1::RevokeDeviceRequest req;
+    req.set_device_id(device);
+    v1::RevokeDeviceResponse r;
+    Check(stub->RevokeDevice(&ctx, req, &r));
+    std::printf("revoked %s: no more model keys for it; versions from now on are unreadable to it\n",
+                device.c_str());
+    return 0;
+  }
   if (cmd == "devices") {
     const std::string task = absl::GetFlag(FLAGS_task);
     if (task.empty()) Fail("devices needs --task=T");
@@ -745,7 +759,7 @@ int main(int argc, char** argv) {
       "rounds --task=T [--watch] | models --task=T | "
       "models get --task=T --model_version=V [--cluster=K] [--out=F] | "
       "models rollback|pin|unpin --task=T --model_version=V [--cluster=K] | "
-      "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | audit [--task=T] | "
+      "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | devices revoke --device=ID | audit [--task=T] | "
       "verify --task=T | model init --widths=... --body_layers=N --out=F | "
       "keys init|show --dir=D | keys rotate --dir=D --role=R | keys revoke --dir=D --key_id=K");
   fedtiny::ListEveryFlagInHelp();

@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, admin_token_file, "",
 ABSL_FLAG(std::string, trust_dir, "",
           "Model trust: the operator's trust directory (flctl keys init; its metadata/ and "
           "online/ keys). Empty: bundles are not signed and devices requiring trust refuse them.");
+ABSL_FLAG(bool, encrypt_bundles, true,
+          "With --trust_dir: serve bundles encrypted, their keys wrapped to each device's "
+          "enrolled key (devices must enroll). --noencrypt_bundles: signed plain bundles.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.trust_dir = absl::GetFlag(FLAGS_trust_dir);
+  options.encrypt_bundles = absl::GetFlag(FLAGS_encrypt_bundles);
   absl::StatusOr<std::string> token = OperatorToken(options.data_dir);
   if (!token.ok()) {
     std::fprintf(stderr, "coordinator: operator token: %s\n", token.status().ToString().c_str());

@@ -188,6 +188,8 @@ absl::Status Server::Impl::Load(const Options& options) {
     t.trust_dir = options.trust_dir;
     t.state_path = options.data_dir + "/trust.pb";
     ASSIGN_OR_RETURN(trust.repository, TrustRepository::Open(t, clock.get()));
+    trust.encrypt_bundles = options.encrypt_bundles;
+    trust.model_keys_path = options.data_dir + "/model_keys.pb";
   }
   ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random,
                                                     std::move(trust)));

@@ -50,6 +50,11 @@ class Server {
     // bundles are served unsigned and no metadata is served, so devices that
     // require model trust refuse every bundle.
     std::string trust_dir;
+    // With a trust_dir: serve every bundle encrypted, its model key wrapped at
+    // check-in to the device's enrolled key (docs/security.md); devices must
+    // enroll first. Model keys persist in <data_dir>/model_keys.pb (0600).
+    // The coordinator binary turns it on (--encrypt_bundles, default true).
+    bool encrypt_bundles = false;
     // Largest message accepted from a client.
     int max_receive_message_bytes = 16 * 1024 * 1024;
     // Null: the wall clock. Tests inject a FakeClock.

@@ -1,5 +1,7 @@
 #include "coordinator/task_runner.h"
 
+#include <set>
+
 #include <algorithm>
 #include <tuple>
 
@@ -248,7 +250,8 @@ absl::Status TaskRunner::Restore(int state) {
   }
   BundleMap bundles;
   for (const auto& [cluster, m] : models) {
-    ASSIGN_OR_RETURN(BundleMap b, BuildBundles(config_, templates_, cluster, m.version, m.head));
+    ASSIGN_OR_RETURN(BundleMap plain, BuildBundles(config_, templates_, cluster, m.version, m.head));
+    ASSIGN_OR_RETURN(BundleMap b, Served(plain));
     bundles.merge(b);
   }
   ASSIGN_OR_RETURN(std::vector<RoundRow> rounds, env_.store->Rounds(name(), -1));
@@ -366,15 +369,16 @@ absl::StatusOr<v1::DownloadResponse> TaskRunner::Download(const v1::DownloadRequ
     }
     b = it->second;
   }
-  if (r.offset() < 0 || r.offset() > static_cast<int64_t>(b->bytes.size())) {
+  const std::string& served = b->served();
+  if (r.offset() < 0 || r.offset() > static_cast<int64_t>(served.size())) {
     return absl::OutOfRangeError(
-        absl::StrCat("offset ", r.offset(), " outside [0, ", b->bytes.size(), "]"));
+        absl::StrCat("offset ", r.offset(), " outside [0, ", served.size(), "]"));
   }
   const int64_t chunk = r.max_bytes() > 0 ? std::min<int64_t>(r.max_bytes(), kMaxChunk) : kDefaultChunk;
   v1::DownloadResponse out;
   *out.mutable_bundle() = b->meta;
   out.set_offset(r.offset());
-  out.set_data(b->bytes.substr(r.offset(), chunk));
+  out.set_data(served.substr(r.offset(), chunk));
   return out;
 }
 
@@ -501,9 +505,21 @@ absl::Status TaskRunner::CloseRound(absl::Time now, const std::string* abandon_r
 }
 
 void TaskRunner::PublishTargets(const BundleMap& all) {
+  if (env_.model_keys != nullptr) {
+    // The keys of versions no longer served go (and are wiped).
+    std::set<std::string> keep;
+    for (const auto& [key, b] : all) keep.insert(b->meta.target_name());
+    absl::Status s = env_.model_keys->Retain(name(), keep);
+    if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": cannot drop old model keys: " << s;
+  }
   if (env_.publisher == nullptr) return;
   absl::Status s = env_.publisher->Publish(name(), all);
   if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": cannot sign its bundles: " << s;
+}
+
+absl::StatusOr<BundleMap> TaskRunner::Served(const BundleMap& plain) {
+  if (env_.model_keys == nullptr) return plain;
+  return env_.model_keys->Seal(plain);
 }
 
 void TaskRunner::Prune() {
@@ -530,6 +546,7 @@ absl::StatusOr<bool> TaskRunner::Persist(ClosedRound& closed, BundleMap& bundles
   for (const auto& [cluster, head] : closed.heads) {
     if (!closed.commit) break;
     absl::StatusOr<BundleMap> b = BuildBundles(config_, templates_, cluster, closed.versions.at(cluster), head);
+    if (b.ok()) b = Served(*b);
     if (!b.ok()) {
       closed.commit = false;
       closed.reason = absl::StrCat("cluster ", cluster, ": ", b.status().message());
@@ -737,7 +754,8 @@ absl::StatusOr<v1::ModelVersion> TaskRunner::Rollback(int cluster, int64_t to_ve
         absl::StrCat("version ", to_version, " is unusable: ", head.status().message()));
   }
   const int64_t version = newest + 1;
-  ASSIGN_OR_RETURN(BundleMap bundles, BuildBundles(config_, templates_, cluster, version, *head));
+  ASSIGN_OR_RETURN(BundleMap plain, BuildBundles(config_, templates_, cluster, version, *head));
+  ASSIGN_OR_RETURN(BundleMap bundles, Served(plain));
   const Bundle& f32 = *bundles.at({cluster, "float32"});
   ASSIGN_OR_RETURN(int64_t last_round, env_.store->LastRound(name()));
   VersionRow v = *target;

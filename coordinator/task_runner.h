@@ -31,6 +31,7 @@
 #include "coordinator/round_engine.h"
 #include "coordinator/store.h"
 #include "coordinator/target_publisher.h"
+#include "coordinator/trust/model_keys.h"
 #include "proto/admin.pb.h"
 #include "proto/federation.pb.h"
 
@@ -45,6 +46,9 @@ struct RunnerEnv {
   EventLog* events = nullptr;
   // Null: bundles are served unsigned (no trust directory configured).
   TargetPublisher* publisher = nullptr;
+  // Non-null: every served bundle is encrypted under its model key
+  // (docs/security.md, "Encrypted bundles and device keys").
+  ModelKeys* model_keys = nullptr;
 };
 
 // Devices last seen by one task, for the fleet and device views. Thread-safe;
@@ -168,6 +172,9 @@ class TaskRunner {
   // before any device hears of it. A failure is logged: the bundles are
   // served anyway (devices that require trust refuse them, and say so).
   void PublishTargets(const BundleMap& all) ABSL_LOCKS_EXCLUDED(mu_);
+  // Served returns `plain` as devices download it: encrypted when the
+  // coordinator encrypts bundles (kInternal if a key cannot be made).
+  absl::StatusOr<BundleMap> Served(const BundleMap& plain);
   // Applies the retention policy (keep_versions) after a new version.
   void Prune() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes a closed round: committed (true) or abandoned (false). An error

@@ -3,6 +3,7 @@
 #define FEDTINY_SIM_EXPERIMENT_TYPES_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,24 @@ struct ExperimentConfig {
   uint64_t seed = 1;
 };
 
+// What verifying and decrypting encrypted bundles cost virtual devices
+// (sim/bundle_crypto_cost.h: modelled, not measured). Summed per device class.
+struct BundleCryptoCost {
+  int64_t downloads = 0;  // Devices that fetched their assignment's bundles.
+  int64_t verified_bytes = 0;
+  int64_t decrypted_bytes = 0;
+  double verify_s = 0;    // SHA-256 against the signed targets.
+  double decrypt_s = 0;   // Unwrapping the model keys and AES-256-GCM.
+
+  void Add(const BundleCryptoCost& o) {
+    downloads += o.downloads;
+    verified_bytes += o.verified_bytes;
+    decrypted_bytes += o.decrypted_bytes;
+    verify_s += o.verify_s;
+    decrypt_s += o.decrypt_s;
+  }
+};
+
 struct RoundRecord {
   int round = 0;
   double virtual_time_s = 0;  // When the round closed.
@@ -70,6 +89,8 @@ struct ExperimentResult {
   double final_accuracy = 0;
   double fl_seconds = 0;         // Wall time of the federated rounds alone.
   int64_t client_updates = 0;    // Client trainings performed.
+  // Per device class, over every round: bundles_crypto.csv.
+  std::map<std::string, BundleCryptoCost> bundle_crypto;
 };
 
 }  // namespace fedtiny::sim

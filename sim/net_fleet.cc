@@ -9,8 +9,11 @@
 // kept beside its checkpoint), starts from the root Enroll returns (or
 // --trust_root, the operator's root file), refreshes the signed metadata before
 // each download and verifies every bundle; the coordinator must run with
-// --trust_dir. --notrust for an unsigned coordinator. The summary gives, per
-// device class, the metadata bytes fetched and the time spent verifying.
+// --trust_dir. When the coordinator encrypts bundles (its default with
+// --trust_dir; Enroll says so) each device unwraps its model keys with the same
+// key and decrypts every bundle in memory, refusing plain ones from then on.
+// --notrust for an unsigned coordinator. The summary gives, per device class,
+// the metadata bytes fetched and the time spent verifying and decrypting.
 //   net_fleet --server=127.0.0.1:PORT --insecure --population=fmnist --clients=200
 //   net_fleet --server=coordinator.example:8443 --tls_ca=ca.pem
 #include <atomic>
@@ -31,6 +34,7 @@
 #include "client/core/eligibility.h"
 #include "client/transport/participant.h"
 #include "client/transport/session.h"
+#include "client/trust/device_key.h"
 #include "tools/base/crypto/ec_key.h"
 #include "sim/fashion_mnist.h"
 #include "tools/base/atomic_file.h"
@@ -58,40 +62,35 @@ ABSL_FLAG(std::string, trust_root, "",
 
 namespace {
 
-// The device's enrollment key beside its checkpoint (0600), made at first use.
-absl::StatusOr<fedtiny::crypto::EcPrivateKey> DeviceKey(const std::string& path) {
-  absl::StatusOr<std::string> pem = fedtiny::ReadFile(path);
-  if (pem.ok()) return fedtiny::crypto::EcPrivateKey::FromPem(*pem);
-  absl::StatusOr<fedtiny::crypto::EcPrivateKey> key = fedtiny::crypto::EcPrivateKey::Generate();
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::string> out = key->ToPem();
-  if (!out.ok()) return out.status();
-  absl::Status s = fedtiny::WriteFileAtomically(path, *out, 0600);
-  if (!s.ok()) return s;
-  return key;
-}
+// What enrolling gave a device: the root to start from, and whether the
+// coordinator encrypts bundles (then the device requires it).
+struct Enrolled {
+  std::string root;
+  bool encrypted = false;
+};
 
-// Enrolls device `id` and returns the root to start from: `pinned` if given.
-absl::StatusOr<std::string> Enroll(fedtiny::client::FederationSession& session,
-                                   const std::string& id, const std::string& ckpt,
-                                   const std::string& pinned) {
-  absl::StatusOr<fedtiny::crypto::EcPrivateKey> key = DeviceKey(ckpt + ".key.pem");
-  if (!key.ok()) return key.status();
+// Enrolls device `id` with its key (`key`, kept beside its checkpoint, 0600,
+// made at first use). The root is `pinned` if given.
+absl::StatusOr<Enrolled> Enroll(fedtiny::client::FederationSession& session,
+                                const std::string& id, const std::string& ckpt,
+                                fedtiny::client::trust::DeviceKeyStore& key,
+                                const std::string& pinned) {
+  absl::StatusOr<fedtiny::crypto::EcPublicKey> pub = key.GetOrCreate();
+  if (!pub.ok()) return pub.status();
   absl::StatusOr<std::string> secret = fedtiny::ReadFile(ckpt + ".secret");
   if (!secret.ok()) return secret.status();
   fedtiny::v1::EnrollRequest req;
   req.set_device_id(id);
   req.set_device_secret(*secret);
-  req.set_device_public_key_spki(key->public_key().spki_der());
+  req.set_device_public_key_spki(pub->spki_der());
   absl::StatusOr<fedtiny::v1::EnrollResponse> resp = session.Enroll(req);
   if (!resp.ok()) return resp.status();
-  if (!pinned.empty()) return pinned;
-  if (resp->root().empty()) {
+  if (pinned.empty() && resp->root().empty()) {
     return absl::FailedPreconditionError(
         "the coordinator serves no model-trust metadata: start it with --trust_dir (flctl keys "
         "init), or run net_fleet --notrust");
   }
-  return resp->root();
+  return Enrolled{pinned.empty() ? resp->root() : pinned, resp->bundles_encrypted()};
 }
 
 // Model trust's cost, summed over one device class.
@@ -168,13 +167,17 @@ int main(int argc, char** argv) {
       // The participant made the device's secret file; enrolling needs it.
       fedtiny::client::Participant first(p, s, &plugged, ckpt);
       fedtiny::client::FederationSession session(s);
-      absl::StatusOr<std::string> root = Enroll(session, p.device_id, ckpt, pinned_root);
-      if (!root.ok()) {
+      auto key = std::make_shared<fedtiny::client::trust::FileDeviceKeyStore>(ckpt + ".key.pem");
+      absl::StatusOr<Enrolled> enrolled = Enroll(session, p.device_id, ckpt, *key, pinned_root);
+      if (!enrolled.ok()) {
         std::fprintf(stderr, "net_fleet: enroll %s: %s\n", p.device_id.c_str(),
-                     root.status().ToString().c_str());
+                     enrolled.status().ToString().c_str());
         return 1;
       }
-      p.trust_root = *root;
+      p.trust_root = enrolled->root;
+      // Encrypted bundles when the coordinator serves them (its default with
+      // --trust_dir): from then on this device refuses plain ones.
+      if (enrolled->encrypted) p.device_key = std::move(key);
     }
     devices[i].participant = std::make_unique<fedtiny::client::Participant>(p, s, &plugged, ckpt);
     devices[i].x.resize(parts[i].size(), 784);
@@ -230,19 +233,24 @@ int main(int argc, char** argv) {
     c.cost.refresh_time += t.refresh_time;
     c.cost.verify_time += t.verify_time;
     c.cost.verified_bytes += t.verified_bytes;
+    c.cost.decrypt_time += t.decrypt_time;
+    c.cost.decrypted_bytes += t.decrypted_bytes;
   }
   std::printf("net_fleet: model trust: %d refusals (trust:<reason>)\n", refusals.load());
   for (const auto& [cls, c] : by_class) {
     const double refreshes = std::max<int64_t>(1, c.cost.refreshes);
     std::printf(
         "net_fleet: trust %-8s devices=%d refreshes=%lld metadata_bytes=%lld (%.0f/refresh) "
-        "metadata_ms=%.1f (%.2f/refresh) verified_bytes=%lld verify_ms=%.2f\n",
+        "metadata_ms=%.1f (%.2f/refresh) verified_bytes=%lld verify_ms=%.2f "
+        "decrypted_bytes=%lld decrypt_ms=%.2f\n",
         cls.c_str(), c.devices, static_cast<long long>(c.cost.refreshes),
         static_cast<long long>(c.cost.metadata_bytes), c.cost.metadata_bytes / refreshes,
         absl::ToDoubleMilliseconds(c.cost.refresh_time),
         absl::ToDoubleMilliseconds(c.cost.refresh_time) / refreshes,
         static_cast<long long>(c.cost.verified_bytes),
-        absl::ToDoubleMilliseconds(c.cost.verify_time));
+        absl::ToDoubleMilliseconds(c.cost.verify_time),
+        static_cast<long long>(c.cost.decrypted_bytes),
+        absl::ToDoubleMilliseconds(c.cost.decrypt_time));
   }
   return 0;
 }

@@ -185,12 +185,22 @@ std::string HtmlReport(const std::string& title, const std::vector<ExperimentRes
   return html + "</body></html>\n";
 }
 
+std::string BundleCryptoCsv(const ExperimentResult& r) {
+  std::string csv = "device_class,downloads,verified_bytes,verify_s,decrypted_bytes,decrypt_s\n";
+  for (const auto& [cls, c] : r.bundle_crypto) {
+    absl::StrAppendFormat(&csv, "%s,%d,%d,%.6f,%d,%.6f\n", cls, c.downloads, c.verified_bytes,
+                          c.verify_s, c.decrypted_bytes, c.decrypt_s);
+  }
+  return csv;
+}
+
 absl::Status WriteRunFiles(const std::string& dir, const ExperimentResult& r) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   absl::Status s = WriteFileAtomically(dir + "/rounds.csv", RoundsCsv(r));
   if (s.ok()) s = WriteFileAtomically(dir + "/summary.json", SummaryJson(r));
+  if (s.ok()) s = WriteFileAtomically(dir + "/bundle_crypto.csv", BundleCryptoCsv(r));
   if (s.ok()) s = WriteFileAtomically(dir + "/report.html", HtmlReport(r.config.name, {r}));
   return s;
 }

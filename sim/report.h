@@ -16,8 +16,12 @@ std::string SummaryJson(const ExperimentResult& r);
 // `runs` share the report: one curve each (e.g. a method comparison).
 std::string HtmlReport(const std::string& title, const std::vector<ExperimentResult>& runs);
 
-// Writes rounds.csv, summary.json and report.html into `dir` (created if
-// needed), each atomically. kInternal naming the path on I/O errors.
+// The modelled verification and decryption cost per device class
+// (ExperimentResult::bundle_crypto), as CSV.
+std::string BundleCryptoCsv(const ExperimentResult& r);
+
+// Writes rounds.csv, summary.json, bundle_crypto.csv and report.html into
+// `dir` (created if needed), each atomically. kInternal naming the path on I/O errors.
 absl::Status WriteRunFiles(const std::string& dir, const ExperimentResult& r);
 
 // One live line per round, for the progress display.

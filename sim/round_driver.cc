@@ -1,4 +1,6 @@
 #include "sim/round_driver.h"
+
+#include "sim/bundle_crypto_cost.h"
 #include "client/platform/linux/status_bridge.h"
 
 #include <algorithm>
@@ -307,6 +309,10 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
     for (SimDevice& dev : admitted) {
       int64_t down = 0;
       for (const v1::ModelBundle& b : dev.assignment.bundles()) down += b.size_bytes();
+      // Modelled as encrypted bundles (sim/bundle_crypto_cost.h), whether or
+      // not the in-process coordinator encrypts.
+      const DeviceClass& cls = population.class_of(dev.id);
+      result.bundle_crypto[cls.name].Add(CostOf(cls, down, dev.assignment.bundles_size()));
       const int64_t up = static_cast<int64_t>((*dev.heads)[0].num_params() * sizeof(float));
       const double flops = 6.0 * static_cast<double>((*dev.heads)[0].num_params()) *
                            static_cast<double>(data.NumExamples(dev.id)) * task.plan().epochs();

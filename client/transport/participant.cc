@@ -15,6 +15,8 @@
 #include "client/platform/linux/linux_platform.h"
 #include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/crypto/envelope.h"
+#include "proto/trust.pb.h"
 
 namespace fedtiny::client {
 
@@ -96,6 +98,47 @@ absl::Status Participant::VerifyBundle(const v1::ModelBundle& b, const std::stri
   return s;
 }
 
+absl::StatusOr<crypto::SecureBytes> Participant::DecryptBundle(const v1::Assignment& a,
+                                                              int index,
+                                                              const std::string& bytes) {
+  auto refuse = [](absl::StatusCode code, absl::string_view why) {
+    return absl::Status(code, absl::StrCat("trust:decrypt: ", why));
+  };
+  if (profile_.device_key == nullptr) {
+    return refuse(absl::StatusCode::kFailedPrecondition,
+                  "the bundle is encrypted but this device has no enrolled key");
+  }
+  if (a.wrapped_keys_size() != a.bundles_size()) {
+    // A device that requires encryption never takes a plain bundle.
+    return refuse(absl::StatusCode::kFailedPrecondition,
+                  "no wrapped model key for the bundle: refusing a plain (downgraded) bundle");
+  }
+  const v1::ModelBundle& b = a.bundles(index);
+  // The binding expected is the signed target's (VerifyBundle checked the
+  // name, and the target, against these fields).
+  v1::BundleBinding expected;
+  expected.set_task(b.task());
+  expected.set_cluster(std::to_string(b.cluster()));
+  expected.set_model_version(b.version());
+  expected.set_variant(b.variant());
+  v1::EncryptedBundle sealed;
+  if (!sealed.ParseFromString(bytes)) {
+    return refuse(absl::StatusCode::kDataLoss, "the bundle is not an EncryptedBundle");
+  }
+  v1::WrappedKey wrapped;
+  if (!wrapped.ParseFromString(a.wrapped_keys(index))) {
+    return refuse(absl::StatusCode::kDataLoss, "the wrapped model key is not a WrappedKey");
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<crypto::SecureBytes> key = profile_.device_key->Unwrap(wrapped, expected);
+  if (!key.ok()) return refuse(key.status().code(), absl::StrCat("model key: ", key.status().message()));
+  absl::StatusOr<crypto::SecureBytes> plain = crypto::DecryptBundle(*key, expected, sealed);
+  cost_.decrypt_time += absl::Now() - start;
+  cost_.decrypted_bytes += static_cast<int64_t>(bytes.size());
+  if (!plain.ok()) return refuse(plain.status().code(), plain.status().message());
+  return plain;
+}
+
 RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int32_t> labels) {
   if (pending_) {
     // A copy: Participate() clears pending_ while it still reads the assignment.
@@ -161,14 +204,23 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   Body body;
   // The metadata first: nothing downloaded is loaded before it verifies.
   if (absl::Status s = RefreshTrust(); !s.ok()) return fail(s);
-  for (const v1::ModelBundle& b : a.bundles()) {
+  for (int i = 0; i < a.bundles_size(); ++i) {
+    const v1::ModelBundle& b = a.bundles(i);
     auto held = held_.find({a.task(), b.cluster()});
     absl::StatusOr<std::string> bytes =
         session_.DownloadBundle(a, b, held == held_.end() ? 0 : held->second);
     if (!bytes.ok()) return fail(prefixed("download: ", bytes.status()));
     if (absl::Status s = VerifyBundle(b, *bytes); !s.ok()) return fail(s);
+    // Verified before decrypted; the plaintext stays in memory only.
+    std::optional<crypto::SecureBytes> plain;
+    if (profile_.device_key != nullptr || a.wrapped_keys_size() > 0) {
+      absl::StatusOr<crypto::SecureBytes> opened = DecryptBundle(a, i, *bytes);
+      if (!opened.ok()) return fail(opened.status());
+      plain = *std::move(opened);
+    }
+    const absl::string_view model_bytes = plain ? plain->view() : absl::string_view(*bytes);
     v1::Model model;
-    if (!model.ParseFromString(*bytes)) {
+    if (!model.ParseFromArray(model_bytes.data(), static_cast<int>(model_bytes.size()))) {
       return fail(absl::DataLossError("download: bundle is not a Model"));
     }
     absl::StatusOr<Head> head = HeadFromProto(model);

@@ -19,8 +19,10 @@
 #include "client/transport/limits.h"
 #include "client/transport/metadata_fetcher.h"
 #include "client/transport/session.h"
+#include "client/trust/device_key.h"
 #include "client/trust/updater.h"
 #include "client/trust/wall_clock.h"
+#include "tools/base/crypto/secure_bytes.h"
 
 namespace fedtiny::client {
 
@@ -45,6 +47,12 @@ struct DeviceProfile {
   std::string trust_root;
   // The clock metadata expiries are checked against; null: the system's.
   const trust::WallClock* trust_clock = nullptr;
+  // Encrypted bundles (docs/security.md): the key this device enrolled with.
+  // Non-null: the device requires every bundle encrypted and its model key
+  // wrapped to this key, and refuses a plain one (no downgrade) with
+  // "trust:decrypt: ...". Null: plain bundles only. The decrypted model lives
+  // only in memory (crypto::SecureBytes), never on disk.
+  std::shared_ptr<trust::DeviceKeyStore> device_key;
 };
 
 // What model trust cost this device so far (the simulator's per-class figures).
@@ -55,6 +63,8 @@ struct TrustCost {
   absl::Duration refresh_time;  // Fetching and verifying metadata.
   absl::Duration verify_time;   // Hashing bundles against their targets.
   int64_t verified_bytes = 0;
+  absl::Duration decrypt_time;  // Unwrapping model keys and decrypting bundles.
+  int64_t decrypted_bytes = 0;  // Encrypted bundle bytes opened.
 };
 
 struct RoundResult {
@@ -98,6 +108,10 @@ class Participant {
   // Checks downloaded bytes against the bundle's signed target (OK without
   // trust_root): a Refusal.
   absl::Status VerifyBundle(const v1::ModelBundle& bundle, const std::string& bytes);
+  // Opens the `index`th bundle of `a` (verified `bytes`) with its wrapped
+  // key; refusals are "trust:decrypt: ..." with envelope.h's codes.
+  absl::StatusOr<crypto::SecureBytes> DecryptBundle(const v1::Assignment& a, int index,
+                                                    const std::string& bytes);
 
   DeviceProfile profile_;  // device_secret filled in by the constructor.
   FederationSession session_;

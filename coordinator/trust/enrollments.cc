@@ -27,6 +27,9 @@ absl::Status Enrollments::Enroll(const std::string& device_id, const std::string
         absl::StrCat("enroll: device_public_key_spki: ", key.status().message()));
   }
   absl::MutexLock lock(&mu_);
+  for (const std::string& r : devices_.revoked()) {
+    if (r == device_id) return absl::PermissionDeniedError("enroll: this device_id is revoked");
+  }
   auto it = devices_.public_key_spki().find(device_id);
   if (it != devices_.public_key_spki().end()) {
     if (it->second == spki_der) return absl::OkStatus();
@@ -44,6 +47,27 @@ std::optional<std::string> Enrollments::PublicKeyOf(const std::string& device_id
   auto it = devices_.public_key_spki().find(device_id);
   if (it == devices_.public_key_spki().end()) return std::nullopt;
   return it->second;
+}
+
+absl::Status Enrollments::Revoke(const std::string& device_id) {
+  absl::MutexLock lock(&mu_);
+  if (!devices_.public_key_spki().count(device_id)) {
+    return absl::NotFoundError(absl::StrCat("no enrolled device '", device_id.substr(0, 128), "'"));
+  }
+  v1::EnrolledDevices next = devices_;
+  next.mutable_public_key_spki()->erase(device_id);
+  next.add_revoked(device_id);
+  if (!path_.empty()) RETURN_IF_ERROR(WriteFileAtomically(path_, next.SerializeAsString()));
+  devices_ = std::move(next);
+  return absl::OkStatus();
+}
+
+bool Enrollments::IsRevoked(const std::string& device_id) const {
+  absl::MutexLock lock(&mu_);
+  for (const std::string& r : devices_.revoked()) {
+    if (r == device_id) return true;
+  }
+  return false;
 }
 
 size_t Enrollments::size() const {

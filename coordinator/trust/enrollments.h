@@ -1,7 +1,7 @@
 // The public keys devices enrolled with (Federation.Enroll), by device id,
 // persisted in one file rewritten atomically at each change. The model key of
-// an encrypted bundle is wrapped to these keys (a later step: see
-// PublicKeyOf, the hook it will use).
+// an encrypted bundle is wrapped to these keys at check-in; a revoked
+// device's key is removed.
 #ifndef FEDTINY_COORDINATOR_TRUST_ENROLLMENTS_H_
 #define FEDTINY_COORDINATOR_TRUST_ENROLLMENTS_H_
 
@@ -31,6 +31,12 @@ class Enrollments {
   // new id). kInvalidArgument for a key that is not P-256. Blocks on disk.
   absl::Status Enroll(const std::string& device_id, const std::string& spki_der)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Revoke removes `device_id`'s key and remembers the id as revoked: it
+  // gets no more wrapped model keys and Enroll refuses it (kPermissionDenied).
+  // kNotFound for an id never enrolled. Blocks on disk.
+  absl::Status Revoke(const std::string& device_id) ABSL_LOCKS_EXCLUDED(mu_);
+  bool IsRevoked(const std::string& device_id) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // PublicKeyOf returns the enrolled key of `device_id`, if any.
   std::optional<std::string> PublicKeyOf(const std::string& device_id) const

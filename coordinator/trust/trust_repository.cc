@@ -121,7 +121,7 @@ absl::Status TrustRepository::Publish(const std::string& task, const BundleMap& 
   std::string directed;
   for (const auto& [key, b] : bundles) {
     v1::TargetInfo& info = (*all)[b->meta.target_name()];
-    info.set_length(b->bytes.size());
+    info.set_length(b->served().size());
     info.set_sha256(b->meta.sha256());
     info.set_task(task);
     info.set_cluster(std::to_string(key.first));

@@ -81,8 +81,9 @@ arm-none-eabi-size -A "$ELF" | awk '$1 ~ /^\.(text|ARM\.exidx|data|bss|flash_sto
 
 
 # 2. The coordinator (signing every version: net_fleet's devices verify them) and the task.
+# Plain bundles: the firmware's gateway does not enroll or decrypt yet.
 "$BIN_FLCTL" keys init --dir="$WORK/keys" >/dev/null || fail "flctl keys init failed"
-"$BIN_COORD" --data_dir="$WORK/data" --port=0 --trust_dir="$WORK/keys" >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
+"$BIN_COORD" --data_dir="$WORK/data" --port=0 --trust_dir="$WORK/keys" --noencrypt_bundles >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
 PIDS+=($!)
 wait_for 30 "$WORK/coordinator.out" "listening on" || fail "the coordinator did not start: $(tail -5 "$WORK/coordinator.log")"
 PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/coordinator.out")
