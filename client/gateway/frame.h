@@ -27,6 +27,8 @@ enum class FrameType : uint8_t {
   kUploadResponse = 6,    // UploadResponse
   kFailure = 7,           // FailureReport
   kFailureResponse = 8,   // FailureResponse
+  kMetadata = 9,          // MetadataRequest (trust metadata, docs/security.md)
+  kMetadataResponse = 10, // MetadataResponse
   kError = 15,            // code: u8 (gRPC's numbering) | message: UTF-8
 };
 

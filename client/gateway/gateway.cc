@@ -73,6 +73,11 @@ std::string Gateway::Handle(const Frame& f) {
           f, FrameType::kFailureResponse, [stub](auto* c, const auto& r, auto* o) {
             return stub->ReportFailure(c, r, o);
           });
+    case FrameType::kMetadata:
+      return Relay<v1::MetadataRequest, v1::MetadataResponse>(
+          f, FrameType::kMetadataResponse, [stub](auto* c, const auto& r, auto* o) {
+            return stub->GetMetadata(c, r, o);
+          });
     default:
       ++stats_.errors_out;
       return EncodeFrame(FrameType::kError,

@@ -243,5 +243,41 @@ TEST(GatewayTest, AMicrocontrollerTakesPartInARealRoundThroughTheGateway) {
   EXPECT_GE(gateway.stats().bad_frames, 1u);
 }
 
+// GetMetadata is relayed (the firmware's partial verification fetches
+// targets.pb): the coordinator's own answer comes back, here NOT_FOUND from one
+// without a trust directory, not the gateway's "no request of frame type".
+TEST(GatewayTest, RelaysGetMetadata) {
+  coordinator::Server::Options o;
+  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/metadata";
+  o.admin_token = "operator-secret-0123456789";
+  absl::StatusOr<coordinator::Server> server = coordinator::Server::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  Gateway gateway(channel, {});
+  absl::Status served;
+  std::thread relay([&] { served = gateway.Serve(fds[1]); });
+  DeviceLink link(fds[0]);
+
+  fedtiny_v1_MetadataRequest m = fedtiny_v1_MetadataRequest_init_zero;
+  std::strncpy(m.path, "targets.pb", sizeof(m.path) - 1);
+  m.max_bytes = 8192;
+  const Frame r = link.Call(FrameType::kMetadata, Encoded([&](wire::ByteSink& s) {
+                              return wire::EncodeMessage(fedtiny_v1_MetadataRequest_fields, &m, s);
+                            }));
+  ASSERT_EQ(r.type, FrameType::kError);
+  ASSERT_FALSE(r.payload.empty());
+  EXPECT_EQ(r.payload[0], static_cast<char>(grpc::StatusCode::NOT_FOUND)) << r.payload.substr(1);
+  EXPECT_NE(r.payload.find("serves no trust metadata"), std::string::npos) << r.payload.substr(1);
+
+  shutdown(fds[0], SHUT_RDWR);
+  close(fds[0]);
+  relay.join();
+  close(fds[1]);
+  EXPECT_TRUE(served.ok()) << served;
+  EXPECT_EQ(gateway.stats().frames_in, 1u);
+}
+
 }  // namespace
 }  // namespace fedtiny::gateway

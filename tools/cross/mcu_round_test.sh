@@ -62,13 +62,32 @@ wait_for() {  # seconds, file, pattern: waits until the file holds the pattern
   done
 }
 
-# 1. The firmware.
+# 1. The trust directory, and the firmware provisioned with its targets (release)
+# key: partial verification trusts that one key (docs/security.md, "On
+# microcontrollers"). Its id from `flctl keys show`, its DER SubjectPublicKeyInfo
+# from the private key file online/<id>.pem; the id must be the SPKI's SHA-256.
+need openssl "extracts the targets key's public half" openssl
+"$BIN_FLCTL" keys init --dir="$WORK/keys" >/dev/null || fail "flctl keys init failed"
+"$BIN_FLCTL" keys show --dir="$WORK/keys" >"$WORK/keys.txt" || fail "flctl keys show failed"
+key_of() { awk -v role="$1" '$1 == role && $2 == "(threshold" { getline; print $1; exit }' "$WORK/keys.txt"; }
+spki_of() { openssl pkey -in "$WORK/keys/online/$1.pem" -pubout -outform DER | od -An -v -tx1 | tr -d ' \n'; }
+TARGETS_KEY_ID=$(key_of targets)
+[[ -n "$TARGETS_KEY_ID" && -f "$WORK/keys/online/$TARGETS_KEY_ID.pem" ]] \
+  || fail "no targets key in the trust directory: $(cat "$WORK/keys.txt")"
+TARGETS_KEY_SPKI=$(spki_of "$TARGETS_KEY_ID")
+[[ "$(openssl pkey -in "$WORK/keys/online/$TARGETS_KEY_ID.pem" -pubout -outform DER | sha256sum | cut -d' ' -f1)" \
+   == "$TARGETS_KEY_ID" ]] \
+  || fail "the targets key's id is not the SHA-256 of its SPKI"
+log "provisioning the firmware with the targets key $TARGETS_KEY_ID"
 t0=$(now)
 DEBSRC="${FEDTINY_DEBSRC:-${HOME}/.cache/fedtiny/debsrc}"
-if ! { cmake -S "$CROSS" -B "$WORK/m4" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$CROSS/cortex-m4.cmake" \
-         -DFEDTINY_MCU=ON -DFEDTINY_DEBSRC_DIR="$DEBSRC" -DFEDTINY_MCU_DEVICE_ID=mcu-qemu-1 \
-         -DFEDTINY_MCU_POPULATION=mcu-round && cmake --build "$WORK/m4" --target mcu_device -- -j2; } \
-       >"$WORK/build.log" 2>&1; then
+build_firmware() {  # key id, SPKI hex
+  cmake -S "$CROSS" -B "$WORK/m4" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$CROSS/cortex-m4.cmake" \
+    -DFEDTINY_MCU=ON -DFEDTINY_DEBSRC_DIR="$DEBSRC" -DFEDTINY_MCU_DEVICE_ID=mcu-qemu-1 \
+    -DFEDTINY_MCU_POPULATION=mcu-round -DFEDTINY_MCU_TARGETS_KEY_ID="$1" \
+    -DFEDTINY_MCU_TARGETS_KEY_SPKI="$2" && cmake --build "$WORK/m4" --target mcu_device -- -j2
+}
+if ! build_firmware "$TARGETS_KEY_ID" "$TARGETS_KEY_SPKI" >"$WORK/build.log" 2>&1; then
   grep -E "error|Error|not found" "$WORK/build.log" | head -20 >&2
   fail "the firmware build failed (log above; full log $WORK/build.log)"
 fi
@@ -79,10 +98,8 @@ log "sections (.text = code + read-only data, in flash; .data + .bss = static RA
     ".flash_store = the bundle's area in flash, NOLOAD, not RAM; heap and stack: the firmware's RAM line):"
 arm-none-eabi-size -A "$ELF" | awk '$1 ~ /^\.(text|ARM\.exidx|data|bss|flash_store)$/ { printf "  %-12s %8d bytes at 0x%08x\n", $1, $2, $3 }'
 
-
 # 2. The coordinator (signing every version: net_fleet's devices verify them) and the task.
 # Plain bundles: the firmware's gateway does not enroll or decrypt yet.
-"$BIN_FLCTL" keys init --dir="$WORK/keys" >/dev/null || fail "flctl keys init failed"
 "$BIN_COORD" --data_dir="$WORK/data" --port=0 --trust_dir="$WORK/keys" --noencrypt_bundles >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
 PIDS+=($!)
 wait_for 30 "$WORK/coordinator.out" "listening on" || fail "the coordinator did not start: $(tail -5 "$WORK/coordinator.log")"
@@ -124,6 +141,8 @@ log "firmware (QEMU) exited with status $rc after $(since "$t1") s:"
 sed 's/^/  /' "$WORK/firmware.out"
 [[ $rc == 0 ]] || fail "the firmware exited with status $rc: $(cat "$WORK/qemu.err")"
 grep -q "^mcu_device: upload accepted for round 1" "$WORK/firmware.out" || fail "no accepted upload in its output"
+grep -q "^mcu_device: verified the signed target mcu-round/" "$WORK/firmware.out" \
+  || fail "the firmware did not say it verified its signed target"
 ram=$(sed -n 's/^mcu_device: RAM total \([0-9]*\) bytes .*; allocations during training \(-\{0,1\}[0-9]*\)$/\1 \2/p' \
       "$WORK/firmware.out")
 [[ -n "$ram" ]] || fail "no 'RAM total ... allocations during training' line in the firmware's output"
@@ -181,6 +200,34 @@ sed 's/^/  /' "$WORK/firmware.fail.out"
 [[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, when its check-in could not reach the coordinator"
 grep -q "^mcu_device: error: check-in: code 14: " "$WORK/firmware.fail.out" \
   || fail "no UNAVAILABLE (code 14) check-in error in the firmware's output"
+
+# 7. Partial verification refuses a wrong key: the firmware rebuilt with the
+# snapshot key's SPKI under the targets key's id must refuse targets.pb
+# ("trust:signature"), report the failure through the gateway and exit 1,
+# before downloading. A task of its own, one place, gives it an assignment.
+SNAPSHOT_KEY_ID=$(key_of snapshot)
+[[ -n "$SNAPSHOT_KEY_ID" ]] || fail "no snapshot key in the trust directory"
+build_firmware "$TARGETS_KEY_ID" "$(spki_of "$SNAPSHOT_KEY_ID")" >"$WORK/build.wrong.log" 2>&1 \
+  || fail "the wrong-key firmware build failed: $(tail -5 "$WORK/build.wrong.log")"
+sed 's/^name: .*/name: "mcu-trust"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
+  "$CROSS/mcu/mcu_task.textproto" >"$WORK/trust_task.textproto"
+flctl task create --config="$WORK/trust_task.textproto" --model="$WORK/model.pb" >/dev/null \
+  || fail "task create (mcu-trust) failed"
+rm -f "$SOCKDIR/uart0.sock"
+timeout 60 "${QEMU[@]}" >"$WORK/firmware.wrongkey.out" 2>"$WORK/qemu.wrongkey.err" </dev/null &
+QEMU_PID=$!
+PIDS+=($QEMU_PID)
+for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
+"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server="$SERVER" --insecure 2>"$WORK/gateway.wrongkey.err" &
+PIDS+=($!)
+rc=0
+wait "$QEMU_PID" || rc=$?
+log "provisioned with a wrong targets key the firmware exited with status $rc:"
+sed 's/^/  /' "$WORK/firmware.wrongkey.out"
+[[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, with a wrong targets key"
+grep -q "^mcu_device: error: trust: trust:signature" "$WORK/firmware.wrongkey.out" \
+  || fail "no trust:signature error in the firmware's output"
+grep -q "downloaded" "$WORK/firmware.wrongkey.out" && fail "the firmware downloaded despite a bad signature"
 
 log "PASS: mcu-qemu-1 (Cortex-M4 under QEMU) and 3 simulated devices reported in committed round 1" \
     "($(since "$t0") s in all)"

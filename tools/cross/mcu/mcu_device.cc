@@ -27,12 +27,14 @@
 #include "client/core/head_trainer.h"
 #include "client/wire/wire.h"
 #include "mbedtls/sha256.h"
+#include "pb_decode.h"
 #include "tools/cross/malloc_counter.h"
 #include "tools/cross/mcu/device_examples.h"
 #include "tools/cross/mcu/device_link.h"
 #include "tools/cross/mcu/flash_store.h"
 #include "tools/cross/mcu/model_loader.h"
 #include "tools/cross/mcu/ram_usage.h"
+#include "tools/cross/mcu/targets_check.h"
 
 #ifndef FEDTINY_MCU_DEVICE_ID
 #define FEDTINY_MCU_DEVICE_ID "mcu-qemu-1"
@@ -42,6 +44,13 @@
 #endif
 #ifndef FEDTINY_MCU_POPULATION
 #define FEDTINY_MCU_POPULATION "fmnist"
+#endif
+// The provisioned targets (release) key, from tools/cross/mcu/CMakeLists.txt
+// (FEDTINY_MCU_TARGETS_KEY_ID and _SPKI: the key id and the DER
+// SubjectPublicKeyInfo in hex, as mcu_round_test.sh takes them from the trust
+// directory `flctl keys init` made).
+#if !defined(FEDTINY_MCU_TARGETS_KEY_ID) || !defined(FEDTINY_MCU_TARGETS_KEY_SPKI)
+#error "the firmware needs its targets key: FEDTINY_MCU_TARGETS_KEY_ID and FEDTINY_MCU_TARGETS_KEY_SPKI"
 #endif
 
 namespace fedtiny::mcu {
@@ -55,9 +64,14 @@ constexpr size_t kArenaBytes = 16 << 10;  // Model (head), trainer, features, de
 constexpr size_t kChunkBytes = 2048;      // One DownloadRequest's max_bytes.
 constexpr int kExamples = 40;
 constexpr int kCheckInTries = 60;
+constexpr size_t kMaxMetadata = 8192;     // targets.pb's bound (trust.options).
 
 alignas(16) unsigned char g_arena[kArenaBytes];
 fedtiny_v1_CheckInResponse g_checkin = fedtiny_v1_CheckInResponse_init_zero;
+fedtiny_v1_Signed g_targets = fedtiny_v1_Signed_init_zero;  // role_bytes: 8 KiB.
+// The newest targets version verified since power-on: no persistent store, so
+// a reset forgets it (docs/security.md, "On microcontrollers").
+uint64_t g_targets_version = 0;
 
 int Fail(const char* what, const std::string& why) {
   std::printf("mcu_device: error: %s: %s\n", what, why.c_str());
@@ -159,12 +173,74 @@ class BundleSink : public wire::ByteSink {
   mbedtls_sha256_context& sha_;
 };
 
+// Decodes MetadataResponse.data straight into g_targets (a Signed envelope).
+bool DecodeSigned(pb_istream_t* stream, const pb_field_t*, void**) {
+  g_targets = fedtiny_v1_Signed_init_zero;
+  return pb_decode(stream, fedtiny_v1_Signed_fields, &g_targets);
+}
+
+// Fetches targets.pb through the gateway and verifies the assigned bundle's
+// entry with the provisioned key (targets_check.h): partial verification.
+// Returns nullptr or a "trust:<reason>".
+const char* FetchSignedTarget(DeviceLink& link, const fedtiny_v1_ModelBundle& bundle, SignedTarget* out,
+                              std::string* error) {
+  static uint8_t spki[128];
+  const size_t spki_size = ParseHex(FEDTINY_MCU_TARGETS_KEY_SPKI, spki, sizeof(spki));
+  if (spki_size == 0) return "trust:provisioned key is not hex";
+  fedtiny_v1_MetadataRequest m = fedtiny_v1_MetadataRequest_init_zero;
+  std::strcpy(m.path, "targets.pb");
+  m.max_bytes = kMaxMetadata;
+  std::string payload;
+  StringSink sink(&payload);
+  wire::Result r = wire::EncodeMessage(fedtiny_v1_MetadataRequest_fields, &m, sink);
+  if (!r.ok()) return r.message();
+  const Frame f = link.Call(FrameType::kMetadata, payload);
+  if (f.type != FrameType::kMetadataResponse) return (*error = "trust:metadata: " + DescribeError(f)).c_str();
+  const double t0 = Seconds();
+  g_targets = fedtiny_v1_Signed_init_zero;
+  fedtiny_v1_MetadataResponse response = fedtiny_v1_MetadataResponse_init_zero;
+  response.data.funcs.decode = DecodeSigned;
+  pb_istream_t in = pb_istream_from_buffer(reinterpret_cast<const uint8_t*>(f.payload.data()), f.payload.size());
+  if (!pb_decode(&in, fedtiny_v1_MetadataResponse_fields, &response) || g_targets.role_bytes.size == 0) {
+    return "trust:metadata (not a Signed envelope of at most 8 KiB)";
+  }
+  const TrustedKey key{FEDTINY_MCU_TARGETS_KEY_ID, {reinterpret_cast<const char*>(spki), spki_size}};
+  if (const char* e = VerifyTargets(g_targets, key, bundle.target_name, g_targets_version, out)) return e;
+  g_targets_version = out->targets_version;
+  std::printf("mcu_device: verified the signed target %s: targets version %lu (%lu bytes of metadata),"
+              " ECDSA P-256 by the provisioned key %.16s... in %.2f s (Mbed TLS; QEMU time); expiry not"
+              " checked (no trusted clock)\n", bundle.target_name,
+              static_cast<unsigned long>(out->targets_version), static_cast<unsigned long>(f.payload.size()),
+              FEDTINY_MCU_TARGETS_KEY_ID, Seconds() - t0);
+  std::fflush(stdout);
+  return nullptr;
+}
+
+// Tells the coordinator why this device gives up its place (FailureReport);
+// best effort: the device exits 1 either way.
+void ReportFailure(DeviceLink& link, const fedtiny_v1_Assignment& a, const char* reason) {
+  fedtiny_v1_FailureReport report = fedtiny_v1_FailureReport_init_zero;
+  CopyString(a.task, report.task);
+  report.round = a.round;
+  report.upload_token.size = a.upload_token.size;
+  std::memcpy(report.upload_token.bytes, a.upload_token.bytes, a.upload_token.size);
+  std::strncpy(report.reason, reason, sizeof(report.reason) - 1);
+  std::string payload;
+  StringSink sink(&payload);
+  if (wire::EncodeMessage(fedtiny_v1_FailureReport_fields, &report, sink).ok()) {
+    link.Call(FrameType::kFailure, payload);
+  }
+}
+
 // Downloads the bundle into the flash store, kChunkBytes per request, and
-// checks its SHA-256 against the assignment's.
-const char* Download(DeviceLink& link, const fedtiny_v1_Assignment& a, FlashStore& flash,
-                     std::string* error) {
+// checks its length and SHA-256 against the signed target's.
+const char* Download(DeviceLink& link, const fedtiny_v1_Assignment& a, const SignedTarget& target,
+                     FlashStore& flash, std::string* error) {
   const fedtiny_v1_ModelBundle& bundle = a.bundles[0];
-  if (bundle.size_bytes <= 0 || !flash.Erase(static_cast<size_t>(bundle.size_bytes))) {
+  if (bundle.size_bytes <= 0 || static_cast<uint64_t>(bundle.size_bytes) != target.length) {
+    return "trust:length (the check-in's size is not the signed target's)";
+  }
+  if (!flash.Erase(static_cast<size_t>(bundle.size_bytes))) {
     return "the bundle does not fit this device's flash store";
   }
   mbedtls_sha256_context sha;
@@ -181,8 +257,8 @@ const char* Download(DeviceLink& link, const fedtiny_v1_Assignment& a, FlashStor
   if (e == nullptr && mbedtls_sha256_finish_ret(&sha, digest) != 0) e = "SHA-256 failed";
   mbedtls_sha256_free(&sha);
   if (e != nullptr) return e;
-  if (bundle.sha256.size != sizeof(digest) || std::memcmp(bundle.sha256.bytes, digest, 32) != 0) {
-    return "the bundle's SHA-256 does not match its bytes";
+  if (std::memcmp(target.sha256, digest, sizeof(digest)) != 0) {
+    return "trust:sha256 (the bundle's bytes are not the signed target's)";
   }
   return nullptr;
 }
@@ -285,7 +361,7 @@ int Run() {
               FEDTINY_MCU_POPULATION);
   CmsdkUart uart(CmsdkUart::kMps2Uart0);
   uart.Enable(16);
-  DeviceLink link(uart, kChunkBytes + 1024);
+  DeviceLink link(uart, kMaxMetadata + 1024);  // Also a download chunk's frame.
   std::string error;
   const double t0 = Seconds();
   if (const char* e = CheckIn(link, &error)) return Fail("check-in", e);
@@ -296,10 +372,18 @@ int Run() {
               static_cast<long>(a.round), static_cast<long>(bundle.version), bundle.variant,
               static_cast<long>(bundle.size_bytes));
   std::fflush(stdout);
+  SignedTarget target;
+  if (const char* e = FetchSignedTarget(link, bundle, &target, &error)) {
+    ReportFailure(link, a, e);
+    return Fail("trust", e);
+  }
   FlashStore& flash = FlashStore::Board();
-  if (const char* e = Download(link, a, flash, &error)) return Fail("download", e);
+  if (const char* e = Download(link, a, target, flash, &error)) {
+    if (std::strncmp(e, "trust:", 6) == 0) ReportFailure(link, a, e);
+    return Fail("download", e);
+  }
   std::printf("mcu_device: downloaded %ld bytes in %u-byte chunks into the flash store (%lu KiB at 0x%08lx),"
-              " SHA-256 verified as they arrived (Mbed TLS)\n",
+              " length and SHA-256 (Mbed TLS, as they arrived) match the signed target's\n",
               static_cast<long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes),
               static_cast<unsigned long>(flash.capacity() >> 10),
               static_cast<unsigned long>(reinterpret_cast<uintptr_t>(flash.data())));
