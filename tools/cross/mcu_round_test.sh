@@ -11,7 +11,10 @@
 # lists mcu-qemu-1 (class mcu-m4) and three simulated devices with one
 # contributed round each; the gateway relayed every frame intact. Then, with no
 # coordinator behind the gateway, the firmware must exit 1 with its check-in's
-# UNAVAILABLE error. Prints the firmware's size. A missing tool or Debian source package is a failure, never
+# UNAVAILABLE error. Partial verification (issue #13): the firmware is built with
+# the trust directory's targets key and must print that it verified its signed
+# target; rebuilt with a wrong key, it must exit 1 with "trust:signature" before
+# downloading. Prints the firmware's size. A missing tool or Debian source package is a failure, never
 # a skip.
 #   bazel test //tools/cross:mcu_round_test
 set -euo pipefail

@@ -1,7 +1,10 @@
 // The Cortex-M4 firmware of issue #12 item 6: a microcontroller in a real round.
 // Over the MPS2 board's UART0 and the gateway (client/gateway, fedtiny_gateway)
-// it checks in with the coordinator, downloads its model bundle in chunks into
-// flash (flash_store.h), hashing it as it arrives (Mbed TLS's SHA-256), reads
+// it checks in with the coordinator, verifies the signed targets metadata with
+// its provisioned targets key (targets_check.h: Uptane's partial verification,
+// issue #13), downloads its model bundle in chunks into flash (flash_store.h),
+// hashing it as it arrives (Mbed TLS's SHA-256) and checking length and hash
+// against the signed target, reads
 // the model where it lies (model_loader.h: the head into RAM, the body streamed
 // from flash per example), trains the head on its own examples
 // (device_examples.h) with client/core's HeadTrainer, and uploads
