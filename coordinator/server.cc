@@ -207,7 +207,7 @@ absl::Status Server::Impl::Load(const Options& options) {
   ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random,
                                                     std::move(trust)));
   loaded.store(coordinator.get());
-  admin->Attach(coordinator.get());
+  admin->Attach(coordinator.get(), meter_ledger.get());
   federation.Attach(coordinator.get());
   metering.Attach(coordinator.get(), meter_ledger.get());
   readiness.Set(server.get(), ProbeWritable(data_dir));

@@ -1,7 +1,8 @@
 // Metering over real gRPC on loopback (issue #14, docs/metering.md): a device
 // enrolls a package, meters calls, syncs through the coordinator's Metering
 // service and gets a new grant; a restored snapshot is flagged as a rollback;
-// a cut-off device gets no grant; a restart keeps the ledger.
+// a cut-off device gets no grant; a restart keeps the ledger. Operators see
+// usage and cut devices off through the Admin API.
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "coordinator/meter/durable_ledger.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
 #include "proto/grpc_status.h"
 #include "proto/meter.grpc.pb.h"
 #include "tests/meter_fixture.h"
@@ -29,6 +31,7 @@ using ::testing::Contains;
 using ::testing::IsEmpty;
 
 constexpr char kSecret[] = "0123456789abcdef-secret";
+constexpr char kToken[] = "operator-token-0123456789";
 
 class MeterE2eTest : public ::testing::Test {
  protected:
@@ -52,11 +55,13 @@ class MeterE2eTest : public ::testing::Test {
     o.data_dir = dir_;
     o.clock = clock_;
     o.meter_key_file = key_file;
+    o.admin_token = kToken;
     absl::StatusOr<coordinator::Server> s = coordinator::Server::Start(o);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::make_unique<coordinator::Server>(*std::move(s));
-    stub_ = Metering::NewStub(
-        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+    auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    stub_ = Metering::NewStub(channel);
+    admin_ = v1::Admin::NewStub(channel);
   }
 
   void Restart() {
@@ -64,8 +69,9 @@ class MeterE2eTest : public ::testing::Test {
     Start(key_file_);
   }
 
-  static std::unique_ptr<grpc::ClientContext> Ctx() {
+  static std::unique_ptr<grpc::ClientContext> Ctx(bool op = false) {
     auto ctx = std::make_unique<grpc::ClientContext>();
+    if (op) ctx->AddMetadata("authorization", std::string("Bearer ") + kToken);
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     return ctx;
   }
@@ -97,6 +103,22 @@ class MeterE2eTest : public ::testing::Test {
     }
   }
 
+  absl::StatusOr<v1::ListUsageResponse> ListUsage() {
+    v1::ListUsageResponse resp;
+    absl::Status s =
+        FromGrpcStatus(admin_->ListUsage(Ctx(true).get(), v1::ListUsageRequest(), &resp));
+    if (!s.ok()) return s;
+    return resp;
+  }
+
+  absl::Status CutOff(bool restore) {
+    v1::CutOffDeviceRequest req;
+    req.set_device_id("d1");
+    req.set_restore(restore);
+    v1::CutOffDeviceResponse resp;
+    return FromGrpcStatus(admin_->CutOffDevice(Ctx(true).get(), req, &resp));
+  }
+
   DeviceUsage Usage() {
     std::vector<DeviceUsage> all = server_->meter_ledger()->AllUsage();
     EXPECT_EQ(all.size(), 1u);
@@ -109,6 +131,7 @@ class MeterE2eTest : public ::testing::Test {
   std::unique_ptr<crypto::EcPrivateKey> key_;  // The meter key; devices hold its public half.
   std::unique_ptr<coordinator::Server> server_;
   std::unique_ptr<Metering::Stub> stub_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
   std::unique_ptr<fixture::Device> dev_;
 };
 
@@ -152,15 +175,20 @@ TEST_F(MeterE2eTest, RestoredSnapshotIsFlaggedRollback) {
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->flags(), Contains(METER_FLAG_ROLLBACK)) << r->detail();
   EXPECT_FALSE(r->has_grant());
-  const DeviceUsage u = Usage();
-  EXPECT_EQ(u.flag_counts.count(METER_FLAG_ROLLBACK), 1u);
-  EXPECT_EQ(u.accepted_calls, 10u);
-  EXPECT_EQ(u.disputed_calls, 2u);
+  absl::StatusOr<v1::ListUsageResponse> usage = ListUsage();
+  ASSERT_THAT(usage, IsOk());
+  ASSERT_EQ(usage->usage_size(), 1);
+  const v1::UsageInfo& u = usage->usage(0);
+  EXPECT_EQ(u.flags().at("rollback"), 1u);
+  EXPECT_EQ(u.accepted_calls(), 10u);
+  EXPECT_EQ(u.disputed_calls(), 2u);
+  EXPECT_NE(usage->billing_csv().find("d1,pkg,10,2,"), std::string::npos)
+      << usage->billing_csv();
 }
 
 TEST_F(MeterE2eTest, CutOffDeviceGetsNoGrant) {
   ASSERT_THAT(Enroll(), IsOk());
-  ASSERT_THAT(server_->meter_ledger()->CutOffDevice("d1", "", true), IsOk());
+  ASSERT_THAT(CutOff(false), IsOk());
   Charge(3);
   absl::StatusOr<SyncResponse> r = Sync();
   ASSERT_THAT(r, IsOk());
@@ -175,12 +203,12 @@ TEST_F(MeterE2eTest, RestartKeepsTheLedger) {
   absl::StatusOr<SyncResponse> r = Sync();
   ASSERT_THAT(r, IsOk());
   ASSERT_THAT(dev_->meter->AcceptSync(*r), IsOk());
-  ASSERT_THAT(server_->meter_ledger()->CutOffDevice("d1", "pkg", true), IsOk());
+  ASSERT_THAT(CutOff(false), IsOk());
 
   Restart();
   EXPECT_EQ(Usage().accepted_calls, 4u);
   EXPECT_TRUE(Usage().cut_off);
-  ASSERT_THAT(server_->meter_ledger()->CutOffDevice("d1", "pkg", false), IsOk());
+  ASSERT_THAT(CutOff(true), IsOk());
   Charge(3);
   r = Sync();  // From the checkpoint signed before the restart.
   ASSERT_THAT(r, IsOk());
@@ -194,6 +222,7 @@ TEST_F(MeterE2eTest, WithoutAKeyMeteringIsNotConfigured) {
   server_.reset();
   Start("");
   EXPECT_THAT(Enroll(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(ListUsage(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace
