@@ -8,6 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "coordinator/meter/billing_csv.h"
 #include "coordinator/page_size.h"
 #include "coordinator/raw_message.h"
 #include "coordinator/task_config.h"
@@ -64,8 +66,31 @@ std::pair<std::string, std::string> AuditOf(const v1::PinRequest& r) {
 std::pair<std::string, std::string> AuditOf(const v1::RevokeDeviceRequest& r) {
   return {"", absl::StrCat("device=", r.device_id().substr(0, 128))};
 }
+std::pair<std::string, std::string> AuditOf(const v1::CutOffDeviceRequest& r) {
+  return {"", absl::StrCat("device=", r.device_id().substr(0, 128),
+                           r.package().empty() ? "" : " package=", r.package().substr(0, 128),
+                           r.restore() ? " restore" : "")};
+}
 template <typename Request>
 std::pair<std::string, std::string> AuditOf(const Request&) { return {"", ""}; }
+
+v1::UsageInfo UsageInfoOf(const meter::DeviceUsage& u) {
+  v1::UsageInfo out;
+  out.set_device_id(u.device_id);
+  out.set_package(u.package);
+  out.set_accepted_calls(u.accepted_calls);
+  out.set_disputed_calls(u.disputed_calls);
+  out.set_syncs(u.syncs);
+  out.set_checkpoint_index(u.checkpoint_index);
+  for (const auto& [flag, count] : u.flag_counts) {
+    // "METER_FLAG_ROLLBACK" -> "rollback".
+    std::string name = absl::AsciiStrToLower(meter::MeterFlag_Name(flag));
+    (*out.mutable_flags())[std::string(absl::StripPrefix(name, "meter_flag_"))] = count;
+  }
+  out.set_last_flag(u.last_flag_detail);
+  out.set_cut_off(u.cut_off);
+  return out;
+}
 
 bool ValidTokenName(absl::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -290,6 +315,30 @@ grpc::Status AdminService::DoRevokeDevice(const v1::RevokeDeviceRequest& r,
   return ToGrpcStatus(c()->RevokeDevice(r.device_id()));
 }
 
+grpc::Status AdminService::DoListUsage(const v1::ListUsageRequest& r, v1::ListUsageResponse* out) {
+  if (meter_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "metering not configured");
+  }
+  std::vector<meter::DeviceUsage> rows;
+  for (meter::DeviceUsage& u : meter_->AllUsage()) {
+    if (r.device_id().empty() || u.device_id == r.device_id()) rows.push_back(std::move(u));
+  }
+  for (const meter::DeviceUsage& u : rows) *out->add_usage() = UsageInfoOf(u);
+  out->set_billing_csv(meter::BillingCsv(rows));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::DoCutOffDevice(const v1::CutOffDeviceRequest& r,
+                                          v1::CutOffDeviceResponse* out) {
+  if (meter_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "metering not configured");
+  }
+  absl::StatusOr<int> n = meter_->CutOffDevice(r.device_id(), r.package(), !r.restore());
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  out->set_pairs(*n);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out) {
   return Fill(c()->GetModel(r.task(), r.cluster(), r.version()), out);
 }
@@ -421,6 +470,18 @@ grpc::ServerUnaryReactor* AdminService::RevokeDevice(grpc::CallbackServerContext
                                                     const grpc::ByteBuffer* raw,
                                                     grpc::ByteBuffer* out) {
   return Serve(ctx, raw, out, &AdminService::DoRevokeDevice, "RevokeDevice");
+}
+
+grpc::ServerUnaryReactor* AdminService::ListUsage(grpc::CallbackServerContext* ctx,
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoListUsage);
+}
+
+grpc::ServerUnaryReactor* AdminService::CutOffDevice(grpc::CallbackServerContext* ctx,
+                                                    const grpc::ByteBuffer* raw,
+                                                    grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoCutOffDevice, "CutOffDevice");
 }
 
 }  // namespace fedtiny::coordinator

@@ -15,13 +15,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/meter/durable_ledger.h"
 #include "proto/admin.grpc.pb.h"
 
 namespace fedtiny::coordinator {
 
 using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::WithRawCallbackMethod_GetModel<
     v1::Admin::WithRawCallbackMethod_RollbackModel<v1::Admin::WithRawCallbackMethod_PinModel<v1::Admin::WithRawCallbackMethod_StopTask<v1::Admin::WithRawCallbackMethod_DeleteTask<v1::Admin::WithRawCallbackMethod_UpdateTask<v1::Admin::WithRawCallbackMethod_ListAudit<v1::Admin::WithRawCallbackMethod_ListDevices<
-    v1::Admin::WithRawCallbackMethod_RevokeDevice<v1::Admin::Service>>>>>>>>>>>>>>>>>>>;
+    v1::Admin::WithRawCallbackMethod_RevokeDevice<v1::Admin::WithRawCallbackMethod_ListUsage<
+    v1::Admin::WithRawCallbackMethod_CutOffDevice<v1::Admin::Service>>>>>>>>>>>>>>>>>>>>>;
 
 // One operator token and the name the audit log records for it.
 struct NamedToken {
@@ -44,7 +46,11 @@ class AdminService final : public RawAdminService {
   // until then every authorized call gets UNAVAILABLE "coordinator is loading"
   // (the server registers the service before its store has loaded).
   AdminService(Coordinator* coordinator, const std::string& tokens, bool mtls);
-  void Attach(Coordinator* coordinator) { coordinator_.store(coordinator, std::memory_order_release); }
+  // `meter`: the meter ledger (borrowed), null when metering is off.
+  void Attach(Coordinator* coordinator, meter::DurableLedger* meter = nullptr) {
+    meter_ = meter;
+    coordinator_.store(coordinator, std::memory_order_release);
+  }
 
   // Ends every WatchRounds stream (for shutdown).
   void StopWatches() { stopping_ = true; }
@@ -87,6 +93,10 @@ class AdminService final : public RawAdminService {
       grpc::ByteBuffer*) override;
   grpc::ServerUnaryReactor* RevokeDevice(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
                                          grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* ListUsage(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+                                      grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* CutOffDevice(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+                                         grpc::ByteBuffer*) override;
   grpc::Status WatchRounds(grpc::ServerContext*, const v1::WatchRoundsRequest*,
                            grpc::ServerWriter<v1::RoundInfo>*) override;
 
@@ -118,6 +128,8 @@ class AdminService final : public RawAdminService {
   grpc::Status DoListAudit(const v1::ListAuditRequest& r, v1::ListAuditResponse* out);
   grpc::Status DoListDevices(const v1::ListDevicesRequest& r, v1::ListDevicesResponse* out);
   grpc::Status DoRevokeDevice(const v1::RevokeDeviceRequest& r, v1::RevokeDeviceResponse* out);
+  grpc::Status DoListUsage(const v1::ListUsageRequest& r, v1::ListUsageResponse* out);
+  grpc::Status DoCutOffDevice(const v1::CutOffDeviceRequest& r, v1::CutOffDeviceResponse* out);
   // OK with the caller's name in `*who` (a token's name, or "cert:<subject>").
   grpc::Status Authorize(const grpc::ServerContextBase* context, std::string* who) const;
 
@@ -125,6 +137,7 @@ class AdminService final : public RawAdminService {
   Coordinator* c() const { return coordinator_.load(std::memory_order_acquire); }
 
   std::atomic<Coordinator*> coordinator_;
+  meter::DurableLedger* meter_ = nullptr;  // Set before coordinator_.
   const std::vector<NamedToken> tokens_;
   const bool mtls_;
   std::atomic<bool> stopping_{false};

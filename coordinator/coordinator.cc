@@ -253,6 +253,17 @@ absl::StatusOr<v1::MetadataResponse> Coordinator::GetMetadata(const v1::Metadata
   return out;
 }
 
+absl::Status Coordinator::AuthenticateDevice(const std::string& device_id,
+                                             const std::string& secret) {
+  if (device_id.empty() || device_id.size() > kMaxDeviceIdBytes) {
+    return absl::InvalidArgumentError("device_id must have 1 to 128 bytes");
+  }
+  if (secret.size() < kMinSecretBytes || secret.size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError("device_secret must have 16 to 64 bytes");
+  }
+  return devices_.Bind(device_id, SecretKeyOf(secret));
+}
+
 absl::StatusOr<v1::EnrollResponse> Coordinator::Enroll(const v1::EnrollRequest& r) {
   if (r.device_id().empty() || r.device_id().size() > kMaxDeviceIdBytes) {
     return absl::InvalidArgumentError("enroll: device_id must have 1 to 128 bytes");

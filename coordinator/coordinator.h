@@ -68,6 +68,10 @@ class Coordinator {
   // Binds the device id to its secret (as a check-in does), records its
   // public key (Enrollments::Enroll codes) and returns the newest root.
   absl::StatusOr<v1::EnrollResponse> Enroll(const v1::EnrollRequest& request);
+  // Binds the device id to its secret as a check-in does, for services beside
+  // the Federation API (metering): kInvalidArgument for a malformed id or
+  // secret, kPermissionDenied for another secret than the bound one.
+  absl::Status AuthenticateDevice(const std::string& device_id, const std::string& secret);
   // The signing repository, or null.
   TrustRepository* trust() const { return trust_.get(); }
   Enrollments& enrollments() { return *enrollments_; }

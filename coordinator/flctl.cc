@@ -18,6 +18,10 @@
 //     fleet --task=T                          devices by class and state
 //     devices --task=T [--state=S] [--page_size=N] [--page_token=P]
 //     devices revoke --device=ID              no more model keys for ID (encrypted bundles)
+//     meter list [--device=ID]                metered usage and flags per device and package
+//     meter csv [--device=ID]                 the same as billing records (CSV)
+//     meter cutoff --device=ID [--package=P] [--restore]
+//                                             no new grants for ID (--restore: grants again)
 //     audit [--task=T] [--limit=N]            who changed what, newest first
 //     verify --task=T                         re-check every stored model's SHA-256
 //     model init --widths=784,128,64,10 --body_layers=1 --out=model.pb [--seed=S]
@@ -100,6 +104,8 @@ ABSL_FLAG(int64_t, model_version, -1, "models get/rollback/pin/unpin: version.")
 ABSL_FLAG(bool, yes, false, "task delete: do not ask for confirmation.");
 ABSL_FLAG(std::string, state, "", "devices: only devices in this state.");
 ABSL_FLAG(std::string, device, "", "devices revoke: the device id to revoke.");
+ABSL_FLAG(std::string, package, "", "meter cutoff: only this package (default: all of the device's).");
+ABSL_FLAG(bool, restore, false, "meter cutoff: grant again instead.");
 ABSL_FLAG(int, page_size, 50, "devices: devices per page.");
 ABSL_FLAG(std::string, page_token, "", "devices: the page to show (printed after the previous one).");
 // task edit: absent (the defaults) leaves a field as it is.
@@ -649,6 +655,44 @@ int Run(const std::vector<std::string>& args) {
     out.Print();
     return 0;
   }
+  if (cmd == "meter" && sub == "cutoff") {
+    const std::string device = absl::GetFlag(FLAGS_device);
+    if (device.empty()) Fail("meter cutoff needs --device=ID");
+    Prepare(ctx);
+    v1::CutOffDeviceRequest req;
+    req.set_device_id(device);
+    req.set_package(absl::GetFlag(FLAGS_package));
+    req.set_restore(absl::GetFlag(FLAGS_restore));
+    v1::CutOffDeviceResponse r;
+    Check(stub->CutOffDevice(&ctx, req, &r));
+    std::printf("%s %s: %d package(s)\n", req.restore() ? "restored" : "cut off", device.c_str(),
+                r.pairs());
+    return 0;
+  }
+  if (cmd == "meter" && (sub == "list" || sub == "csv")) {
+    Prepare(ctx);
+    v1::ListUsageRequest req;
+    req.set_device_id(absl::GetFlag(FLAGS_device));
+    v1::ListUsageResponse r;
+    Check(stub->ListUsage(&ctx, req, &r));
+    if (sub == "csv") {
+      std::fputs(r.billing_csv().c_str(), stdout);
+      return 0;
+    }
+    Output out({"DEVICE", "PACKAGE", "CALLS", "DISPUTED", "SYNCS", "CHECKPOINT", "FLAGS", "CUT-OFF",
+                "LAST-FLAG"});
+    for (const v1::UsageInfo& u : r.usage()) {
+      std::map<std::string, uint64_t> flags(u.flags().begin(), u.flags().end());
+      std::string f;
+      for (const auto& [name, n] : flags) absl::StrAppend(&f, f.empty() ? "" : ",", name, "=", n);
+      out.Add(u, {u.device_id(), u.package(), absl::StrCat(u.accepted_calls()),
+                  absl::StrCat(u.disputed_calls()), absl::StrCat(u.syncs()),
+                  absl::StrCat(u.checkpoint_index()), f.empty() ? "-" : f,
+                  u.cut_off() ? "yes" : "no", u.last_flag().empty() ? "-" : u.last_flag()});
+    }
+    out.Print();
+    return 0;
+  }
   if (cmd == "devices" && sub == "revoke") {
     const std::string device = absl::GetFlag(FLAGS_device);
     if (device.empty()) Fail("devices revoke needs --device=ID");
@@ -759,7 +803,9 @@ int main(int argc, char** argv) {
       "rounds --task=T [--watch] | models --task=T | "
       "models get --task=T --model_version=V [--cluster=K] [--out=F] | "
       "models rollback|pin|unpin --task=T --model_version=V [--cluster=K] | "
-      "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | devices revoke --device=ID | audit [--task=T] | "
+      "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | devices revoke --device=ID | "
+      "meter list|csv [--device=ID] | meter cutoff --device=ID [--package=P] [--restore] | "
+      "audit [--task=T] | "
       "verify --task=T | model init --widths=... --body_layers=N --out=F | "
       "keys init|show --dir=D | keys rotate --dir=D --role=R | keys revoke --dir=D --key_id=K");
   fedtiny::ListEveryFlagInHelp();

@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, admin_token_file, "",
 ABSL_FLAG(std::string, trust_dir, "",
           "Model trust: the operator's trust directory (flctl keys init; its metadata/ and "
           "online/ keys). Empty: bundles are not signed and devices requiring trust refuse them.");
+ABSL_FLAG(std::string, meter_key, "",
+          "PEM P-256 private key that signs metering grants and checkpoints (docs/metering.md); "
+          "empty: metering is off.");
 ABSL_FLAG(bool, encrypt_bundles, true,
           "With --trust_dir: serve bundles encrypted, their keys wrapped to each device's "
           "enrolled key (devices must enroll). --noencrypt_bundles: signed plain bundles.");
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.trust_dir = absl::GetFlag(FLAGS_trust_dir);
   options.encrypt_bundles = absl::GetFlag(FLAGS_encrypt_bundles);
+  options.meter_key_file = absl::GetFlag(FLAGS_meter_key);
   absl::StatusOr<std::string> token = OperatorToken(options.data_dir);
   if (!token.ok()) {
     std::fprintf(stderr, "coordinator: operator token: %s\n", token.status().ToString().c_str());

@@ -22,9 +22,12 @@
 #include "coordinator/dashboard_data.h"
 #include "coordinator/federation_service.h"
 #include "coordinator/http_server.h"
+#include "coordinator/meter/durable_ledger.h"
+#include "coordinator/metering_service.h"
 #include "coordinator/server_metrics.h"
 #include "coordinator/sqlite_store.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/crypto/ec_key.h"
 #include "tools/base/logging.h"
 #include "tools/base/status_macros.h"
 
@@ -123,8 +126,10 @@ struct Server::Impl {
   ServerMetrics metrics;
   Readiness readiness{&metrics};
   std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<meter::DurableLedger> meter_ledger;  // Null without a meter key.
   std::atomic<Coordinator*> loaded{nullptr};  // `coordinator` once loaded, for HTTP threads.
   FederationService federation{&metrics};
+  MeteringService metering;
   std::unique_ptr<AdminService> admin;  // Registered before the store loads.
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HttpServer> http;
@@ -153,6 +158,7 @@ absl::Status Server::Impl::BindGrpc(const Options& options,
   // ones; the per-stream flow-control window stays gRPC's default.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   builder.RegisterService(&federation);
+  builder.RegisterService(&metering);
   admin = std::make_unique<AdminService>(nullptr, options.admin_token,
                                          !options.tls_client_ca_file.empty());
   builder.RegisterService(admin.get());
@@ -191,11 +197,19 @@ absl::Status Server::Impl::Load(const Options& options) {
     trust.encrypt_bundles = options.encrypt_bundles;
     trust.model_keys_path = options.data_dir + "/model_keys.pb";
   }
+  if (!options.meter_key_file.empty()) {
+    ASSIGN_OR_RETURN(std::string pem, ReadPem(options.meter_key_file));
+    ASSIGN_OR_RETURN(crypto::EcPrivateKey key, crypto::EcPrivateKey::FromPem(pem));
+    ASSIGN_OR_RETURN(meter_ledger,
+                     meter::DurableLedger::Open(std::move(key), meter::LedgerOptions(), *clock,
+                                                options.data_dir + "/meter_ledger.pb"));
+  }
   ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random,
                                                     std::move(trust)));
   loaded.store(coordinator.get());
-  admin->Attach(coordinator.get());
+  admin->Attach(coordinator.get(), meter_ledger.get());
   federation.Attach(coordinator.get());
+  metering.Attach(coordinator.get(), meter_ledger.get());
   readiness.Set(server.get(), ProbeWritable(data_dir));
   return absl::OkStatus();
 }
@@ -241,6 +255,7 @@ int Server::port() const { return impl_->port; }
 int Server::http_port() const { return impl_->http ? impl_->http->port() : -1; }
 std::string Server::address() const { return absl::StrCat(impl_->host, ":", impl_->port); }
 Coordinator* Server::coordinator() const { return impl_->coordinator.get(); }
+meter::DurableLedger* Server::meter_ledger() const { return impl_->meter_ledger.get(); }
 
 void Server::Wait() {
   if (impl_ != nullptr && impl_->server != nullptr) impl_->server->Wait();

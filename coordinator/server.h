@@ -1,4 +1,4 @@
-// The coordinator's gRPC server: the Federation and Admin services, the gRPC
+// The coordinator's gRPC server: the Federation, Metering and Admin services, the gRPC
 // health service and server reflection, on one port, over durable state in a
 // data directory; optionally an HTTP(S) port with /metrics, /healthz and the
 // live dashboard (coordinator/http_server.h, docs/metrics.md).
@@ -22,6 +22,11 @@
 namespace fedtiny::coordinator {
 
 class Coordinator;
+}  // namespace fedtiny::coordinator
+namespace fedtiny::meter {
+class DurableLedger;
+}  // namespace fedtiny::meter
+namespace fedtiny::coordinator {
 
 // Server is a move-only handle on a running server; the destructor shuts it
 // down and waits for in-flight calls. Thread-safe: Shutdown() and Wait() may be
@@ -55,6 +60,10 @@ class Server {
     // enroll first. Model keys persist in <data_dir>/model_keys.pb (0600).
     // The coordinator binary turns it on (--encrypt_bundles, default true).
     bool encrypt_bundles = false;
+    // PEM P-256 private key that signs metering grants and checkpoints
+    // (docs/metering.md); the ledger persists in <data_dir>/meter_ledger.pb.
+    // "": metering calls get FAILED_PRECONDITION "metering not configured".
+    std::string meter_key_file;
     // Largest message accepted from a client.
     int max_receive_message_bytes = 16 * 1024 * 1024;
     // Null: the wall clock. Tests inject a FakeClock.
@@ -84,6 +93,8 @@ class Server {
   int http_port() const;  // -1 when off.
   std::string address() const;  // "host:port"
   Coordinator* coordinator() const;
+  // The meter ledger, or null without a meter key.
+  meter::DurableLedger* meter_ledger() const;
   // Blocks until Shutdown() is called from another thread.
   void Wait();
   // Stops accepting calls and cancels in-flight ones after a short grace period.

@@ -297,4 +297,90 @@ std::vector<DeviceUsage> MeterLedger::AllUsage() const {
   return all;
 }
 
+LedgerState::Entry MeterLedger::ToProto(const Entry& e) {
+  LedgerState::Entry p;
+  const DeviceUsage& u = e.usage;
+  p.set_device_id(u.device_id);
+  p.set_package(u.package);
+  p.set_accepted_calls(u.accepted_calls);
+  p.set_disputed_calls(u.disputed_calls);
+  p.set_syncs(u.syncs);
+  for (const auto& [flag, count] : u.flag_counts) {
+    LedgerState::FlagCount* f = p.add_flag_counts();
+    f->set_flag(flag);
+    f->set_count(count);
+  }
+  p.set_last_flag_detail(u.last_flag_detail);
+  if (u.first_flag_time != absl::InfinitePast()) {
+    p.set_flagged(true);
+    p.set_first_flag_time_us(absl::ToUnixMicros(u.first_flag_time));
+  }
+  p.set_cut_off(u.cut_off);
+  p.set_has_counter(e.has_counter);
+  p.set_latest(e.latest);
+  *p.mutable_latest_signed() = e.latest_signed;
+  for (const auto& [index, a] : e.accepted) {
+    LedgerState::Accepted* out = p.add_accepted();
+    out->set_index(index);
+    out->set_hash(a.hash);
+    out->set_counter(a.counter);
+    out->set_last_time_us(a.last_time_us);
+  }
+  for (const auto& [index, g] : e.grants) *p.add_grants() = g;
+  return p;
+}
+
+MeterLedger::Entry MeterLedger::FromProto(const LedgerState::Entry& p) {
+  Entry e;
+  DeviceUsage& u = e.usage;
+  u.device_id = p.device_id();
+  u.package = p.package();
+  u.accepted_calls = p.accepted_calls();
+  u.disputed_calls = p.disputed_calls();
+  u.syncs = p.syncs();
+  for (const LedgerState::FlagCount& f : p.flag_counts()) {
+    u.flag_counts[f.flag()] = f.count();
+  }
+  u.last_flag_detail = p.last_flag_detail();
+  if (p.flagged()) u.first_flag_time = absl::FromUnixMicros(p.first_flag_time_us());
+  u.cut_off = p.cut_off();
+  u.checkpoint_index = p.latest();
+  e.has_counter = p.has_counter();
+  e.latest = p.latest();
+  e.latest_signed = p.latest_signed();
+  for (const LedgerState::Accepted& a : p.accepted()) {
+    e.accepted[a.index()] = Accepted{a.hash(), a.counter(), a.last_time_us()};
+  }
+  for (const QuotaGrant& g : p.grants()) e.grants[g.checkpoint_index()] = g;
+  return e;
+}
+
+std::string MeterLedger::SaveState() const {
+  absl::MutexLock lock(&mu_);
+  LedgerState state;
+  state.set_next_grant(next_grant_);
+  for (const auto& [key, e] : entries_) *state.add_entries() = ToProto(e);
+  return state.SerializeAsString();
+}
+
+absl::Status MeterLedger::LoadState(const std::string& bytes) {
+  LedgerState state;
+  if (!state.ParseFromString(bytes)) {
+    return absl::DataLossError("meter: the ledger state does not parse");
+  }
+  std::map<std::pair<std::string, std::string>, Entry> entries;
+  for (const LedgerState::Entry& p : state.entries()) {
+    if (p.accepted().empty() || p.accepted().rbegin()->index() != p.latest()) {
+      return absl::DataLossError(absl::StrCat(
+          "meter: the ledger state of ", p.device_id(), "/", p.package(),
+          " lacks its latest checkpoint"));
+    }
+    entries[{p.device_id(), p.package()}] = FromProto(p);
+  }
+  absl::MutexLock lock(&mu_);
+  entries_ = std::move(entries);
+  next_grant_ = std::max<uint64_t>(state.next_grant(), 1);
+  return absl::OkStatus();
+}
+
 }  // namespace fedtiny::meter

@@ -99,6 +99,13 @@ class MeterLedger {
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<DeviceUsage> AllUsage() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // SaveState returns the whole ledger (entries, checkpoints, grants, usage)
+  // as a serialized LedgerState, for a durable copy.
+  std::string SaveState() const ABSL_LOCKS_EXCLUDED(mu_);
+  // LoadState replaces the ledger's contents with a SaveState result.
+  // kDataLoss if `bytes` do not parse; changes nothing then.
+  absl::Status LoadState(const std::string& bytes) ABSL_LOCKS_EXCLUDED(mu_);
+
   [[nodiscard]] const crypto::EcPublicKey& public_key() const {
     return key_.public_key();
   }
@@ -119,6 +126,9 @@ class MeterLedger {
         grants;  // The grant bound to each checkpoint.
   };
   struct Walk;
+
+  static LedgerState::Entry ToProto(const Entry& e);
+  static Entry FromProto(const LedgerState::Entry& p);
 
   absl::StatusOr<Signed> SignMessage(
       const google::protobuf::MessageLite& m) const;
