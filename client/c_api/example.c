@@ -135,6 +135,37 @@ int main(void) {
   fedtiny_head_destroy(fresh);
   free(flat);
 
+  /* Inference from a block: the trained head's probabilities and classes. */
+  static unsigned char pblock[32 << 10];
+  const int64_t pneed = fedtiny_predictor_bytes(head, N);
+  printf("predictor: %lld bytes of block\n", (long long)pneed);
+  CHECK(pneed > 0 && pneed <= (int64_t)sizeof(pblock));
+  fedtiny_predictor* pred = NULL;
+  CHECK(fedtiny_predictor_create(head, N, pblock, 32, &pred) == FEDTINY_RESOURCE_EXHAUSTED);
+  CHECK(fedtiny_predictor_create(head, N, pblock, sizeof(pblock), &pred) == FEDTINY_OK);
+  static float probs[N * CLASSES];
+  static int32_t predicted[N];
+  CHECK(fedtiny_predict(pred, features, N, DIM, probs, predicted) == FEDTINY_OK);
+  int right = 0;
+  for (int i = 0; i < N; ++i) {
+    float sum = 0;
+    int arg = 0;
+    for (int c = 0; c < CLASSES; ++c) {
+      sum += probs[i * CLASSES + c];
+      if (probs[i * CLASSES + c] > probs[i * CLASSES + arg]) arg = c;
+    }
+    CHECK(fabsf(sum - 1.0f) < 1e-5f);
+    CHECK(arg == predicted[i]);
+    right += predicted[i] == labels[i];
+  }
+  /* The same accuracy as fedtiny_head_evaluate reported. */
+  CHECK(fabs((double)right / N - acc1) < 1e-9);
+  printf("predict: %d of %d right\n", right, N);
+  CHECK(fedtiny_predict(pred, features, N, DIM + 1, probs, predicted) == FEDTINY_INVALID_ARGUMENT);
+  CHECK(fedtiny_predict(pred, features, N + 1, DIM, NULL, predicted) == FEDTINY_INVALID_ARGUMENT);
+  CHECK(strlen(fedtiny_predictor_error(pred)) > 0);
+  fedtiny_predictor_release(pred);
+
   free(a);
   free(b);
   fedtiny_trainer_destroy(trainer);

@@ -147,6 +147,28 @@ const char* fedtiny_arena_trainer_error(const fedtiny_arena_trainer* trainer);
  * caller's again. */
 void fedtiny_arena_trainer_release(fedtiny_arena_trainer* trainer);
 
+/* ---- Inference ------------------------------------------------------------
+ * Class probabilities from a head on feature rows (the body's outputs), with
+ * every buffer carved from the caller's block and no allocation per call
+ * (client/core/predict.h). The predictor borrows `head`: keep it alive and do
+ * not resize it while the predictor is used; retraining it in place is fine.
+ * Release it before reusing its block. */
+typedef struct fedtiny_predictor fedtiny_predictor;
+
+/* Bytes of block fedtiny_predictor_create needs for up to `max_rows` rows per
+ * call; -1 for a null head or max_rows < 1. */
+int64_t fedtiny_predictor_bytes(const fedtiny_head* head, int64_t max_rows);
+/* FEDTINY_RESOURCE_EXHAUSTED when the block is too small. */
+fedtiny_status fedtiny_predictor_create(const fedtiny_head* head, int64_t max_rows, void* block,
+                                        size_t block_bytes, fedtiny_predictor** out);
+/* n rows of `dim` features (the head's input width, checked before the array
+ * is read): `probabilities` (n x classes, may be NULL) and `classes` (n, may be
+ * NULL) are filled. */
+fedtiny_status fedtiny_predict(fedtiny_predictor* predictor, const float* features, int64_t n,
+                               int64_t dim, float* probabilities, int32_t* classes);
+const char* fedtiny_predictor_error(const fedtiny_predictor* predictor);
+void fedtiny_predictor_release(fedtiny_predictor* predictor);
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif
