@@ -51,15 +51,6 @@ std::string TmpDir(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
 }
 
-class SharedWallClock final : public client::trust::WallClock {
- public:
-  explicit SharedWallClock(const coordinator::Clock* clock) : clock_(clock) {}
-  absl::Time Now() const override { return clock_->Now(); }
-
- private:
-  const coordinator::Clock* clock_;
-};
-
 struct LocalData {
   RowMatrixXf x;
   std::vector<int32_t> y;
@@ -158,13 +149,12 @@ class EncryptionE2eTest : public ::testing::Test {
     client::DeviceProfile p{DeviceId(i), "phones"};
     p.device_secret = SecretOf(i);
     p.trust_root = root;
-    p.trust_clock = &wall_;
+    p.trust_clock = clock_.get();  // The coordinator's clock: one time for all.
     p.device_key = KeyOf(i);
     return std::make_unique<Participant>(p, s, &plugged_, absl::StrCat(dir_, "-ckpt-", i));
   }
 
   std::shared_ptr<coordinator::FakeClock> clock_ = std::make_shared<coordinator::FakeClock>(kT0);
-  SharedWallClock wall_{clock_.get()};
   SettableDeviceState plugged_{kPlugged};
   std::string dir_;
   std::unique_ptr<coordinator::Server> server_;

@@ -42,16 +42,6 @@ std::string TmpDir(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
 }
 
-// The coordinator's fake clock, as the devices' wall clock (one time for all).
-class SharedWallClock final : public client::trust::WallClock {
- public:
-  explicit SharedWallClock(const coordinator::Clock* clock) : clock_(clock) {}
-  absl::Time Now() const override { return clock_->Now(); }
-
- private:
-  const coordinator::Clock* clock_;
-};
-
 struct LocalData {
   RowMatrixXf x;
   std::vector<int32_t> y;
@@ -151,7 +141,7 @@ class TrustE2eTest : public ::testing::Test {
     client::DeviceProfile p{absl::StrCat("device-", i), "phones"};
     p.device_secret = absl::StrCat("secret-of-device-", i, "-0123456789");
     p.trust_root = root;
-    p.trust_clock = &wall_;
+    p.trust_clock = clock_.get();  // The coordinator's clock: one time for all.
     return std::make_unique<Participant>(p, s, &plugged_,
                                          absl::StrCat(dir_, "-ckpt-", i));
   }
@@ -167,7 +157,6 @@ class TrustE2eTest : public ::testing::Test {
   }
 
   std::shared_ptr<coordinator::FakeClock> clock_ = std::make_shared<coordinator::FakeClock>(kT0);
-  SharedWallClock wall_{clock_.get()};
   SettableDeviceState plugged_{kPlugged};
   std::string dir_, keys_;
   std::unique_ptr<coordinator::Server> server_;
