@@ -11,17 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../cmake_targets.sh"
 ROOT="$(cd "$CROSS_DIR/../.." && pwd)"
-mode="" work=""
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --write|--check) mode=$1 ;;
-    --build-dir) work=$2; shift ;;
-    *) cross_die "unknown argument $1" ;;
-  esac
-  shift
-done
-if [[ -z "$work" ]]; then work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
-mkdir -p "$work"
+cross_doc_args "$@"
 
 TARGETS=(cortex-m4 cortex-m4-nofpu cortex-m7)
 cross_build cortex-m4 "$work" crypto_icount_perf trust_selftest &
