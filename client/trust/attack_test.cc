@@ -220,6 +220,31 @@ TEST_F(AttackTest, FastForwardRecoveredByTimestampKeyRotation) {
   EXPECT_EQ(TrustedVersion(v1::ROLE_TYPE_TIMESTAMP), real + 2);
 }
 
+TEST_F(AttackTest, FastForwardOfIssueTimeRecoveredByTimestampKeyRotation) {
+  // A timestamp dated five days ahead (a forged issue time signed with a
+  // stolen timestamp key, or a repository clock gone wrong) is within every
+  // other role's lifetime, so the device trusts it and its time floor jumps.
+  const absl::Time forged = absl::FromUnixSeconds(kStart) + absl::Hours(24 * 5);
+  clock_.Set(forged);
+  ASSERT_THAT(sim_->PublishTimestamp(), IsOk());
+  clock_.Set(absl::FromUnixSeconds(kStart) + absl::Minutes(1));
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  EXPECT_EQ(updater_->TrustedTime(), forged);
+  // Every real timestamp is now issued "in the past": refused.
+  ASSERT_THAT(sim_->PublishTimestamp(), IsOk());
+  ExpectRefused(RefusalReason::kRollback);
+  // Recovery (TUF 5.3.11): the root rotates the timestamp key. The forged
+  // issue time goes with the forgotten timestamp (were it kept, the new
+  // timestamp, valid one day, would look expired for four more days).
+  ASSERT_THAT(sim_->ReplaceKeys(v1::ROLE_TYPE_TIMESTAMP), IsOk());
+  ASSERT_THAT(sim_->PublishRoot(), IsOk());
+  ASSERT_THAT(sim_->PublishTimestamp(), IsOk());
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  EXPECT_EQ(updater_->TrustedTime(), clock_.Now());
+  EXPECT_EQ(updater_->trusted().timestamp()->role.issued_unix_s(),
+            absl::ToUnixSeconds(clock_.Now()));
+}
+
 // --- Indefinite freeze and expiry ---------------------------------------------
 
 TEST_F(AttackTest, IndefiniteFreeze) {

@@ -128,11 +128,19 @@ absl::Status UpdateCycle::UpdateRoot() {
     working_.set_root({*std::move(envelope), *std::move(root)});
   }
   const v1::Root& root = working_.root().role;
+  const bool timestamp_keys_changed = !SameRoleKeys(original.timestamp(), root.timestamp());
+  if (timestamp_keys_changed) {
+    // The time floor came from timestamps signed by keys the root has just
+    // replaced: a root-signed rotation is how a device recovers from a
+    // timestamp key that fast-forwarded the issue time (which would otherwise
+    // make every role look expired forever), so the floor goes with them.
+    // Only the device clock counts until the new timestamp raises it again.
+    trusted_time_ = clock_.Now();
+  }
   absl::Status s = CheckNotExpired(absl::StrCat("root ", root.version()),
                                    root.expires_unix_s(), trusted_time_);
   if (!s.ok()) return s;
-  if (!SameRoleKeys(original.timestamp(), root.timestamp()) ||
-      !SameRoleKeys(original.snapshot(), root.snapshot()) ||
+  if (timestamp_keys_changed || !SameRoleKeys(original.snapshot(), root.snapshot()) ||
       !SameRoleKeys(original.targets(), root.targets())) {
     working_.ForgetNonRoot();
   }
