@@ -133,7 +133,7 @@ absl::Status Coordinator::DeleteTask(const std::string& task, const std::string&
   }
   if (trust_ != nullptr) {
     // Its targets go too: nothing deleted stays installable.
-    absl::Status s = trust_->Publish(task, {});
+    absl::Status s = trust_->Publish(task, {}, {});
     if (!s.ok()) FT_LOG(ERROR) << "task " << task << ": cannot remove its signed targets: " << s;
   }
   FT_LOG(WARNING) << "task " << task << " deleted";

@@ -4,6 +4,7 @@
 #ifndef FEDTINY_COORDINATOR_TARGET_PUBLISHER_H_
 #define FEDTINY_COORDINATOR_TARGET_PUBLISHER_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,9 +19,11 @@ class TargetPublisher {
   virtual ~TargetPublisher() = default;
   // Publish makes `bundles` (every cluster and variant `task` serves now) its
   // targets, replacing the task's earlier ones; an empty map removes the task.
-  // Returns once the signed metadata is durable; an error leaves the published
-  // metadata as it was. Blocks on signing and disk.
-  virtual absl::Status Publish(const std::string& task, const BundleMap& bundles) = 0;
+  // `variant_by_class` (device class -> variant, the task config's) becomes
+  // the task's directives. Returns once the signed metadata is durable; an
+  // error leaves the published metadata as it was. Blocks on signing and disk.
+  virtual absl::Status Publish(const std::string& task, const BundleMap& bundles,
+                               const std::map<std::string, std::string>& variant_by_class) = 0;
 };
 
 }  // namespace fedtiny::coordinator

@@ -119,6 +119,22 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
         "1 <= min_reports <= clients_per_round; round_deadline_ms in [1, one week]; "
         "cooldown_ms in [0, 365 weeks]; clusters in [1, 64]");
   }
+  if (c.variant_by_class_size() > 64) {
+    return absl::InvalidArgumentError("task: variant_by_class names at most 64 device classes");
+  }
+  for (const auto& [device_class, variant] : c.variant_by_class()) {
+    if (device_class.empty() || device_class.size() > 64 || device_class == "*" ||
+        device_class.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task: variant_by_class: device class '", device_class.substr(0, 64),
+          "' must be 1..64 bytes, not \"*\", without '/'"));
+    }
+    if (variant != "float32" && variant != "int8") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task: variant_by_class[", device_class, "] is '", variant.substr(0, 64),
+          "': must be \"float32\" or \"int8\""));
+    }
+  }
   if (c.keep_versions() < 0 || c.keep_versions() > 1'000'000) {
     return absl::InvalidArgumentError("task: keep_versions must be in [0, 1e6] (0 keeps every blob)");
   }
@@ -182,7 +198,10 @@ std::string DescribeEdit(const v1::UpdateTaskRequest& edit) {
 }
 
 
-std::string VariantFor(const v1::TaskConfig& config, const v1::DeviceCapabilities& device) {
+std::string VariantFor(const v1::TaskConfig& config, const std::string& device_class,
+                       const v1::DeviceCapabilities& device) {
+  auto directed = config.variant_by_class().find(device_class);
+  if (directed != config.variant_by_class().end()) return directed->second;
   return !device.has_fpu() || device.ram_bytes() < config.int8_below_ram_bytes() ? "int8"
                                                                                    : "float32";
 }

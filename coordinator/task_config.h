@@ -29,9 +29,11 @@ std::string DescribeEdit(const v1::UpdateTaskRequest& edit);
 // The engine configuration of a validated task whose head has `dim` parameters.
 EngineConfig EngineConfigOf(const v1::TaskConfig& config, int64_t dim);
 
-// The model variant a device gets: "int8" (int8 body) for a device without an
-// FPU or with less RAM than the task's int8_below_ram_bytes, else "float32".
-std::string VariantFor(const v1::TaskConfig& config, const v1::DeviceCapabilities& device);
+// The model variant a device gets: the one the task's variant_by_class directs
+// for its class; otherwise "int8" (int8 body) for a device without an FPU or
+// with less RAM than the task's int8_below_ram_bytes, else "float32".
+std::string VariantFor(const v1::TaskConfig& config, const std::string& device_class,
+                       const v1::DeviceCapabilities& device);
 
 // The flat head of each cluster at version 0: cluster 0 is the config's head;
 // the others add seeded Glorot-normal noise (seed = the cluster index) to each

@@ -291,7 +291,7 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
   const absl::Time now = env_.clock->Now();
   const DeviceCheckIn d{r.device_id(), r.device_class(), r.state().charging(), r.state().idle(),
                         r.state().unmetered_network(), r.state().battery_percent(), secret_key};
-  const std::string variant = VariantFor(config_, r.capabilities());
+  const std::string variant = VariantFor(config_, r.device_class(), r.capabilities());
   const RetryLater come_back{absl::Seconds(1), absl::Seconds(5), "round_full"};
   v1::CheckInResponse out;
   std::optional<v1::RoundInfo> opened;
@@ -513,7 +513,10 @@ void TaskRunner::PublishTargets(const BundleMap& all) {
     if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": cannot drop old model keys: " << s;
   }
   if (env_.publisher == nullptr) return;
-  absl::Status s = env_.publisher->Publish(name(), all);
+  absl::Status s = env_.publisher->Publish(
+      name(), all,
+      std::map<std::string, std::string>(config_.variant_by_class().begin(),
+                                         config_.variant_by_class().end()));
   if (!s.ok()) FT_LOG(ERROR) << "task " << name() << ": cannot sign its bundles: " << s;
 }
 

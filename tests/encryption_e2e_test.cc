@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <string>
 
@@ -94,13 +97,22 @@ class EncryptionE2eTest : public ::testing::Test {
     const std::string keys = TmpDir(name + "-keys");
     absl::StatusOr<std::string> out = coordinator::RunKeysCommand({"init", keys, "", ""}, kT0);
     ASSERT_TRUE(out.ok()) << out.status();
-    coordinator::Server::Options o;
-    o.data_dir = dir_;
-    o.admin_token = kToken;
-    o.clock = clock_;
-    o.trust_dir = keys;
-    o.encrypt_bundles = true;
-    absl::StatusOr<coordinator::Server> s = coordinator::Server::Start(o);
+    options_.data_dir = dir_;
+    options_.admin_token = kToken;
+    options_.clock = clock_;
+    options_.trust_dir = keys;
+    options_.encrypt_bundles = true;
+    Start();
+  }
+
+  // A restart: the same data directory and trust directory, a new port.
+  void Restart() {
+    server_.reset();
+    Start();
+  }
+
+  void Start() {
+    absl::StatusOr<coordinator::Server> s = coordinator::Server::Start(options_);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::make_unique<coordinator::Server>(*std::move(s));
     channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
@@ -156,6 +168,7 @@ class EncryptionE2eTest : public ::testing::Test {
 
   std::shared_ptr<coordinator::FakeClock> clock_ = std::make_shared<coordinator::FakeClock>(kT0);
   SettableDeviceState plugged_{kPlugged};
+  coordinator::Server::Options options_;
   std::string dir_;
   std::unique_ptr<coordinator::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -184,6 +197,48 @@ TEST_F(EncryptionE2eTest, EnrolledDevicesDecryptTrainAndUploadEveryVersion) {
   ASSERT_EQ(stat((dir_ + "/model_keys.pb").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
   EXPECT_EQ(server_->coordinator()->model_keys()->size(), 2u);  // float32 and int8 of v2.
+}
+
+// The stored model keys of the served versions (target name -> key bytes).
+std::map<std::string, std::string> StoredModelKeys(const std::string& dir) {
+  std::ifstream in(dir + "/model_keys.pb", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  v1::ModelKeys keys;
+  EXPECT_TRUE(keys.ParseFromString(bytes));
+  return {keys.key().begin(), keys.key().end()};
+}
+
+TEST_F(EncryptionE2eTest, ModelKeysAndEnrollmentsSurviveACoordinatorRestart) {
+  Create(Task("kept", 2, 3));
+  std::vector<std::unique_ptr<Participant>> devices;
+  for (int i = 0; i < 2; ++i) devices.push_back(Device(i, Enroll(i)));
+  auto round = [&] {
+    for (size_t i = 0; i < devices.size(); ++i) {
+      LocalData d = Data(40, 7 + i);
+      RoundResult r = devices[i]->RunOnce(d.x, d.y);
+      ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
+    }
+    clock_->Advance(absl::Seconds(5));
+  };
+  round();
+  const std::map<std::string, std::string> before = StoredModelKeys(dir_);
+  ASSERT_EQ(before.size(), 2u);  // float32 and int8 of version 1.
+  ASSERT_EQ(before.count("kept/0/float32/1"), 1u);
+  Restart();
+  // The restarted coordinator serves version 1 under the same keys (a device
+  // holding its ciphertext from before could still be given the key), and
+  // the devices, enrolled before the restart, are not asked to enroll again:
+  // they decrypt, train and upload from their stored trusted sets.
+  EXPECT_EQ(StoredModelKeys(dir_), before);
+  const absl::string_view unused = "unused: the stored trusted set wins";
+  for (int i = 0; i < 2; ++i) devices[i] = Device(i, std::string(unused));
+  round();
+  const std::map<std::string, std::string> after = StoredModelKeys(dir_);
+  ASSERT_EQ(after.count("kept/0/float32/2"), 1u);
+  EXPECT_EQ(after.count("kept/0/float32/1"), 0u);  // Version 1 is no longer served.
+  EXPECT_NE(after.at("kept/0/float32/2"), before.at("kept/0/float32/1"));
+  // What the devices trained on after the restart: version 1, under its old key.
+  EXPECT_EQ(devices[0]->held_versions().at({"kept", 0}), 1);
 }
 
 TEST_F(EncryptionE2eTest, DeviceThatNeverEnrolledIsToldToEnroll) {

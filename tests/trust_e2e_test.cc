@@ -204,7 +204,7 @@ TEST_F(TrustE2eTest, BundleNotMatchingItsTargetIsRefusedAndReported) {
   fake->meta.set_version(0);
   fake->meta.set_sha256(client::trust::Sha256Raw(other));
   fake->meta.set_target_name(coordinator::TargetNameOf("tampered", 0, "float32", 0));
-  ASSERT_TRUE(server_->coordinator()->trust()->Publish("tampered", {{{0, "float32"}, fake}}).ok());
+  ASSERT_TRUE(server_->coordinator()->trust()->Publish("tampered", {{{0, "float32"}, fake}}, {}).ok());
 
   std::unique_ptr<Participant> device = Device(0, Enroll(0));
   LocalData d = Data(40, 3);
@@ -217,6 +217,50 @@ TEST_F(TrustE2eTest, BundleNotMatchingItsTargetIsRefusedAndReported) {
   ASSERT_TRUE(admin_->ListDevices(Ctx().get(), req, &resp).ok());
   ASSERT_EQ(resp.devices_size(), 1);
   EXPECT_TRUE(absl::StartsWith(resp.devices(0).last_rejection(), "trust:target_hash"))
+      << resp.devices(0).last_rejection();
+}
+
+TEST_F(TrustE2eTest, DirectedVariantIsServedAndEnforcedOnTheDevice) {
+  // The task directs class "phone" to the int8 variant, although these
+  // devices have an FPU and RAM enough for float32.
+  v1::TaskConfig c = Task("directed", 1, 3);
+  (*c.mutable_variant_by_class())["phone"] = "int8";
+  Create(c);
+  std::vector<std::unique_ptr<Participant>> devices;
+  devices.push_back(Device(0, Enroll(0)));
+  Round(devices);
+  v1::Targets signed_targets = server_->coordinator()->trust()->targets();
+  ASSERT_EQ(signed_targets.directives().count("directed/phone"), 1u);
+  const std::string directed = signed_targets.directives().at("directed/phone");
+  EXPECT_EQ(signed_targets.targets().at(directed).variant(), "int8");
+  EXPECT_EQ(signed_targets.targets().at(directed).cluster(), "0");
+
+  // Signed directives that disagree with what the check-in hands out (a
+  // compromised or stale assignment path): the repository now directs phones
+  // to float32 while the coordinator keeps serving them int8.
+  coordinator::BundleMap same;
+  for (const auto& [name, info] : signed_targets.targets()) {
+    if (info.task() != "directed") continue;
+    auto b = std::make_shared<coordinator::Bundle>();
+    b->meta.set_target_name(name);
+    b->meta.set_sha256(info.sha256());
+    b->meta.set_version(info.model_version());
+    (info.encrypted() ? b->sealed : b->bytes) = std::string(info.length(), '\0');
+    same[{std::stoi(info.cluster()), info.variant()}] = b;
+  }
+  ASSERT_TRUE(server_->coordinator()->trust()->Publish("directed", same, {{"phone", "float32"}}).ok());
+  LocalData d = Data(40, 9);
+  RoundResult r = devices[0]->RunOnce(d.x, d.y);
+  ASSERT_EQ(r.kind, RoundResult::Kind::kFailed);
+  EXPECT_TRUE(absl::StartsWith(r.why, "trust:directive_mismatch: class phone is directed to the "
+                                      "float32 variant, given int8"))
+      << r.why;
+  v1::ListDevicesRequest req;
+  req.set_task("directed");
+  v1::ListDevicesResponse resp;
+  ASSERT_TRUE(admin_->ListDevices(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(resp.devices_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(resp.devices(0).last_rejection(), "trust:directive_mismatch"))
       << resp.devices(0).last_rejection();
 }
 

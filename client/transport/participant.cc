@@ -79,9 +79,11 @@ absl::Status Participant::RefreshTrust() {
   return s;
 }
 
-absl::Status Participant::VerifyBundle(const v1::ModelBundle& b, const std::string& bytes) {
-  if (profile_.trust_root.empty()) return absl::OkStatus();
+absl::StatusOr<bool> Participant::VerifyBundle(const v1::Assignment& a, int index,
+                                              const std::string& bytes) {
+  if (profile_.trust_root.empty()) return a.wrapped_keys_size() > 0;
   if (!updater_) return trust_status_;
+  const v1::ModelBundle& b = a.bundles(index);
   // The name says what the bundle is (task, cluster, variant, version): a
   // signed target of another model cannot stand in for this one.
   const std::string expected =
@@ -92,10 +94,26 @@ absl::Status Participant::VerifyBundle(const v1::ModelBundle& b, const std::stri
                                        "', expected '", expected, "'"));
   }
   const absl::Time start = absl::Now();
-  absl::Status s = updater_->VerifyTarget(b.target_name(), bytes);
+  absl::StatusOr<v1::TargetInfo> info = updater_->CheckTarget(b.target_name(), bytes);
   cost_.verify_time += absl::Now() - start;
   cost_.verified_bytes += static_cast<int64_t>(bytes.size());
-  return s;
+  if (!info.ok()) return info.status();
+  // Uptane's director: the variant this device class must run, when the
+  // signed targets name one (the cluster stays the device's choice).
+  absl::StatusOr<trust::NamedTarget> directed =
+      updater_->DirectedTarget(absl::StrCat(b.task(), "/", profile_.device_class));
+  if (directed.ok() && directed->info.variant() != b.variant()) {
+    return trust::Refusal(trust::RefusalReason::kDirectiveMismatch,
+                          absl::StrCat("class ", profile_.device_class, " is directed to the ",
+                                       directed->info.variant(), " variant, given ",
+                                       b.variant().substr(0, 32)));
+  }
+  if (!info->encrypted() && profile_.device_key != nullptr) {
+    return absl::FailedPreconditionError(
+        "trust:decrypt: the signed target is a plain bundle: refusing it, this device "
+        "requires encrypted bundles (no downgrade)");
+  }
+  return info->encrypted();
 }
 
 absl::StatusOr<crypto::SecureBytes> Participant::DecryptBundle(const v1::Assignment& a,
@@ -210,10 +228,11 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
     absl::StatusOr<std::string> bytes =
         session_.DownloadBundle(a, b, held == held_.end() ? 0 : held->second);
     if (!bytes.ok()) return fail(prefixed("download: ", bytes.status()));
-    if (absl::Status s = VerifyBundle(b, *bytes); !s.ok()) return fail(s);
+    absl::StatusOr<bool> encrypted = VerifyBundle(a, i, *bytes);
+    if (!encrypted.ok()) return fail(encrypted.status());
     // Verified before decrypted; the plaintext stays in memory only.
     std::optional<crypto::SecureBytes> plain;
-    if (profile_.device_key != nullptr || a.wrapped_keys_size() > 0) {
+    if (*encrypted || profile_.device_key != nullptr) {
       absl::StatusOr<crypto::SecureBytes> opened = DecryptBundle(a, i, *bytes);
       if (!opened.ok()) return fail(opened.status());
       plain = *std::move(opened);

@@ -105,9 +105,13 @@ class Participant {
                           absl::Span<const int32_t> labels);
   // Updates the trusted metadata (OK without trust_root): a Refusal.
   absl::Status RefreshTrust();
-  // Checks downloaded bytes against the bundle's signed target (OK without
-  // trust_root): a Refusal.
-  absl::Status VerifyBundle(const v1::ModelBundle& bundle, const std::string& bytes);
+  // Checks the `index`th bundle of `a` (downloaded `bytes`) against its signed
+  // target, and its variant against the signed directive for this device's
+  // class, if any: a Refusal. Returns whether the bytes are an encrypted
+  // bundle: what the signed target says (without trust_root: whether the
+  // assignment carries wrapped keys). A device with an enrolled key refuses a
+  // target signed as plain (no downgrade).
+  absl::StatusOr<bool> VerifyBundle(const v1::Assignment& a, int index, const std::string& bytes);
   // Opens the `index`th bundle of `a` (verified `bytes`) with its wrapped
   // key; refusals are "trust:decrypt: ..." with envelope.h's codes.
   absl::StatusOr<crypto::SecureBytes> DecryptBundle(const v1::Assignment& a, int index,

@@ -40,6 +40,8 @@ constexpr Entry kTable[] = {
     {RefusalReason::kNoDirective, "no_directive", absl::StatusCode::kNotFound},
     {RefusalReason::kNoTrustedTargets, "no_trusted_targets",
      absl::StatusCode::kFailedPrecondition},
+    {RefusalReason::kDirectiveMismatch, "directive_mismatch",
+     absl::StatusCode::kFailedPrecondition},
     {RefusalReason::kStorage, "storage", absl::StatusCode::kInternal},
 };
 

@@ -31,6 +31,7 @@ enum class RefusalReason {
   kTargetHash,           // a target of another SHA-256 than trusted
   kNoDirective,          // no target directed to this device class
   kNoTrustedTargets,     // no verified targets yet
+  kDirectiveMismatch,    // a bundle of another variant than the class is directed to
   kStorage,              // the trusted set could not be read or written
 };
 

@@ -81,6 +81,11 @@ absl::StatusOr<const Verified<v1::Targets>*> Updater::CurrentTargets() const {
 
 absl::Status Updater::VerifyTarget(absl::string_view name,
                                    absl::string_view bytes) const {
+  return CheckTarget(name, bytes).status();
+}
+
+absl::StatusOr<v1::TargetInfo> Updater::CheckTarget(absl::string_view name,
+                                                    absl::string_view bytes) const {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<const Verified<v1::Targets>*> targets = CurrentTargets();
   if (!targets.ok()) return targets.status();
@@ -101,7 +106,7 @@ absl::Status Updater::VerifyTarget(absl::string_view name,
     return Refusal(RefusalReason::kTargetHash,
                    absl::StrCat(name, " does not match its trusted SHA-256"));
   }
-  return absl::OkStatus();
+  return info;
 }
 
 absl::StatusOr<NamedTarget> Updater::DirectedTarget(

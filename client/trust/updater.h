@@ -72,6 +72,11 @@ class Updater {
   // kTargetHash refusals.
   absl::Status VerifyTarget(absl::string_view name, absl::string_view bytes) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // CheckTarget is VerifyTarget returning the trusted entry the bytes matched
+  // (what they are: task, cluster, version, variant, encrypted).
+  absl::StatusOr<v1::TargetInfo> CheckTarget(absl::string_view name,
+                                             absl::string_view bytes) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // DirectedTarget returns the target the trusted targets direct
   // `device_class` to run: kNoTrustedTargets, kExpired or kNoDirective.

@@ -111,7 +111,8 @@ absl::Status TrustRepository::Republish(bool targets, bool snapshot) {
   return absl::OkStatus();
 }
 
-absl::Status TrustRepository::Publish(const std::string& task, const BundleMap& bundles) {
+absl::Status TrustRepository::Publish(const std::string& task, const BundleMap& bundles,
+                                      const std::map<std::string, std::string>& variant_by_class) {
   absl::MutexLock lock(&mu_);
   v1::Targets next = targets_;
   auto* all = next.mutable_targets();
@@ -119,6 +120,7 @@ absl::Status TrustRepository::Publish(const std::string& task, const BundleMap& 
     it = it->second.task() == task ? all->erase(it) : std::next(it);
   }
   std::string directed;
+  std::map<std::string, std::string> cluster0;  // variant -> target name
   for (const auto& [key, b] : bundles) {
     v1::TargetInfo& info = (*all)[b->meta.target_name()];
     info.set_length(b->served().size());
@@ -127,13 +129,23 @@ absl::Status TrustRepository::Publish(const std::string& task, const BundleMap& 
     info.set_cluster(std::to_string(key.first));
     info.set_model_version(b->meta.version());
     info.set_variant(key.second);
-    if (key.first == 0 && key.second == "float32") directed = b->meta.target_name();
+    info.set_encrypted(b->encrypted());
+    if (key.first == 0) cluster0[key.second] = b->meta.target_name();
   }
-  // Directives: the task config names no device classes yet, so every class
-  // ("*") runs float32 of the newest task published; a directive never names
-  // a target that is gone.
+  if (auto it = cluster0.find("float32"); it != cluster0.end()) directed = it->second;
   auto* directives = next.mutable_directives();
+  const std::string prefix = absl::StrCat(task, "/");
+  for (auto it = directives->begin(); it != directives->end();) {
+    it = absl::StartsWith(it->first, prefix) ? directives->erase(it) : std::next(it);
+  }
+  // "*": every class not directed otherwise runs float32 of the newest task
+  // published (the default when a task names no classes).
   if (!directed.empty()) (*directives)["*"] = directed;
+  for (const auto& [device_class, variant] : variant_by_class) {
+    auto target = cluster0.find(variant);
+    if (target != cluster0.end()) (*directives)[prefix + device_class] = target->second;
+  }
+  // A directive never names a target that is gone.
   for (auto it = directives->begin(); it != directives->end();) {
     it = all->count(it->second) ? std::next(it) : directives->erase(it);
   }

@@ -45,7 +45,11 @@ class TrustRepository final : public TargetPublisher {
   static absl::StatusOr<std::unique_ptr<TrustRepository>> Open(const Options& options,
                                                                const Clock* clock);
 
-  absl::Status Publish(const std::string& task, const BundleMap& bundles) override
+  // Directives: "<task>/<class>" names the task's cluster-0 target of the
+  // class's variant (the device checks the variant it is given; its cluster is
+  // its own choice), and "*" the newest published task's cluster-0 float32.
+  absl::Status Publish(const std::string& task, const BundleMap& bundles,
+                       const std::map<std::string, std::string>& variant_by_class) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Get returns the served file at `path` ("<N>.root.pb", "timestamp.pb",

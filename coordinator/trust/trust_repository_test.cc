@@ -107,7 +107,7 @@ class TrustRepositoryTest : public ::testing::Test {
 
 TEST_F(TrustRepositoryTest, SignsPublishedBundlesForTheDevice) {
   const BundleMap v1 = Bundles(1);
-  ASSERT_THAT(repo_->Publish("task", v1), IsOk());
+  ASSERT_THAT(repo_->Publish("task", v1, {}), IsOk());
   ASSERT_THAT(updater_->Refresh(), IsOk());
   for (const auto& [key, b] : v1) {
     EXPECT_THAT(updater_->VerifyTarget(b->meta.target_name(), b->bytes), IsOk());
@@ -119,15 +119,51 @@ TEST_F(TrustRepositoryTest, SignsPublishedBundlesForTheDevice) {
   EXPECT_EQ(directed->name, "task/0/float32/1");
 
   // A new version replaces the task's targets; the old one is no longer trusted.
-  ASSERT_THAT(repo_->Publish("task", Bundles(2)), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(2), {}), IsOk());
   ASSERT_THAT(updater_->Refresh(), IsOk());
   EXPECT_THAT(updater_->VerifyTarget("task/0/float32/2", "model float32 v2"), IsOk());
   EXPECT_EQ(ct::RefusalReasonOf(updater_->VerifyTarget("task/0/float32/1", "model float32 v1")),
             ct::RefusalReason::kUnknownTarget);
 }
 
+TEST_F(TrustRepositoryTest, DirectsEachClassToItsVariantAndFlagsEncryption) {
+  BundleMap v1 = Bundles(1);
+  auto sealed = std::make_shared<Bundle>(*v1.at({0, "int8"}));
+  sealed->sealed = "ciphertext of the int8 model";  // What an encrypted bundle serves.
+  sealed->meta.set_sha256(ct::Sha256Raw(sealed->sealed));
+  v1[{0, "int8"}] = sealed;
+  ASSERT_THAT(repo_->Publish("task", v1, {{"mcu-m4", "int8"}, {"phone", "float32"}}), IsOk());
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  absl::StatusOr<ct::NamedTarget> mcu = updater_->DirectedTarget("task/mcu-m4");
+  ASSERT_THAT(mcu.status(), IsOk());
+  EXPECT_EQ(mcu->name, "task/0/int8/1");
+  EXPECT_EQ(mcu->info.variant(), "int8");
+  EXPECT_TRUE(mcu->info.encrypted());
+  EXPECT_EQ(mcu->info.length(), sealed->sealed.size());
+  absl::StatusOr<ct::NamedTarget> phone = updater_->DirectedTarget("task/phone");
+  ASSERT_THAT(phone.status(), IsOk());
+  EXPECT_EQ(phone->name, "task/0/float32/1");
+  EXPECT_FALSE(phone->info.encrypted());
+  EXPECT_EQ(ct::RefusalReasonOf(updater_->DirectedTarget("task/toaster").status()),
+            ct::RefusalReason::kNoDirective);
+  // The task's next publish replaces its directives: a class no longer
+  // directed loses its entry; another task's stay.
+  BundleMap other;
+  for (const char* variant : {"float32", "int8"}) {
+    other[{0, variant}] = MakeBundle("other", 0, variant, 1, absl::StrCat("other ", variant));
+  }
+  ASSERT_THAT(repo_->Publish("other", other, {{"phone", "int8"}}), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(2), {{"phone", "int8"}}), IsOk());
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  EXPECT_EQ(ct::RefusalReasonOf(updater_->DirectedTarget("task/mcu-m4").status()),
+            ct::RefusalReason::kNoDirective);
+  EXPECT_EQ(updater_->DirectedTarget("task/phone")->name, "task/0/int8/2");
+  EXPECT_EQ(updater_->DirectedTarget("other/phone")->info.task(), "other");
+  EXPECT_EQ(updater_->DirectedTarget("*")->name, "task/0/float32/2");
+}
+
 TEST_F(TrustRepositoryTest, RestartKeepsTargetsAndVersionsGrow) {
-  ASSERT_THAT(repo_->Publish("task", Bundles(1)), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(1), {}), IsOk());
   ASSERT_THAT(updater_->Refresh(), IsOk());
   const uint64_t targets = repo_->targets().version(), stamp = repo_->timestamp().version();
   Reopen();
@@ -138,12 +174,12 @@ TEST_F(TrustRepositoryTest, RestartKeepsTargetsAndVersionsGrow) {
   EXPECT_THAT(updater_->VerifyTarget("task/0/int8/1", "model int8 v1"), IsOk());
   // Publishing what is published already signs nothing new.
   const uint64_t now_targets = repo_->targets().version();
-  ASSERT_THAT(repo_->Publish("task", Bundles(1)), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(1), {}), IsOk());
   EXPECT_EQ(repo_->targets().version(), now_targets);
 }
 
 TEST_F(TrustRepositoryTest, TimestampReSignedBeforeItExpires) {
-  ASSERT_THAT(repo_->Publish("task", Bundles(1)), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(1), {}), IsOk());
   const uint64_t stamp = repo_->timestamp().version();
   Advance(absl::Hours(6));
   ASSERT_THAT(repo_->Tick(), IsOk());
@@ -158,7 +194,7 @@ TEST_F(TrustRepositoryTest, TimestampReSignedBeforeItExpires) {
 }
 
 TEST_F(TrustRepositoryTest, RotatedReleaseKeyIsPickedUpByTheDevice) {
-  ASSERT_THAT(repo_->Publish("task", Bundles(1)), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(1), {}), IsOk());
   ASSERT_THAT(updater_->Refresh(), IsOk());
   absl::StatusOr<std::string> id = RotateKey(dir_ + "/keys", v1::ROLE_TYPE_TARGETS, clock_.Now());
   ASSERT_THAT(id.status(), IsOk());
@@ -170,7 +206,7 @@ TEST_F(TrustRepositoryTest, RotatedReleaseKeyIsPickedUpByTheDevice) {
 }
 
 TEST_F(TrustRepositoryTest, RootRotationAndRevocationAreFollowedInOrder) {
-  ASSERT_THAT(repo_->Publish("task", Bundles(1)), IsOk());
+  ASSERT_THAT(repo_->Publish("task", Bundles(1), {}), IsOk());
   ASSERT_THAT(updater_->Refresh(), IsOk());
   const std::string keys = dir_ + "/keys";
   ASSERT_THAT(RotateKey(keys, v1::ROLE_TYPE_ROOT, clock_.Now()).status(), IsOk());

@@ -1,0 +1,75 @@
+// The model variant each device gets (VariantFor) and the validation of the
+// task's per-class directives (variant_by_class).
+#include "coordinator/task_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/small_model.h"
+#include "tools/base/status_matchers.h"
+
+namespace fedtiny::coordinator {
+namespace {
+
+using ::fedtiny::testing::IsOk;
+using ::fedtiny::testing::StatusIs;
+using ::testing::HasSubstr;
+
+v1::TaskConfig Config() {
+  v1::TaskConfig c;
+  c.set_name("t");
+  c.set_population("phones");
+  *c.mutable_model() = fedtiny::testing::SmallModel();
+  c.set_rounds(1);
+  c.set_clients_per_round(1);
+  c.set_min_reports(1);
+  c.set_round_deadline_ms(1000);
+  c.set_int8_below_ram_bytes(1 << 20);
+  return c;
+}
+
+v1::DeviceCapabilities Device(int64_t ram, bool fpu) {
+  v1::DeviceCapabilities d;
+  d.set_ram_bytes(ram);
+  d.set_has_fpu(fpu);
+  return d;
+}
+
+TEST(VariantForTest, CapabilitiesDecideWithoutADirective) {
+  const v1::TaskConfig c = Config();
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 30, true)), "float32");
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 30, false)), "int8");  // No FPU.
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 19, true)), "int8");   // Below the RAM bar.
+}
+
+TEST(VariantForTest, DirectiveOverridesCapabilitiesForItsClassOnly) {
+  v1::TaskConfig c = Config();
+  (*c.mutable_variant_by_class())["gateway"] = "int8";
+  (*c.mutable_variant_by_class())["tablet"] = "float32";
+  EXPECT_EQ(VariantFor(c, "gateway", Device(1 << 30, true)), "int8");
+  EXPECT_EQ(VariantFor(c, "tablet", Device(1 << 19, true)), "float32");
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 30, true)), "float32");
+  EXPECT_EQ(VariantFor(c, "Gateway", Device(1 << 30, true)), "float32");  // Exact names.
+}
+
+TEST(ValidateTaskConfigTest, DirectivesNameAKnownVariantAndAPlainClass) {
+  v1::TaskConfig c = Config();
+  (*c.mutable_variant_by_class())["gateway"] = "int8";
+  EXPECT_THAT(ValidateTaskConfig(c).status(), IsOk());
+  (*c.mutable_variant_by_class())["gateway"] = "fp16";
+  EXPECT_THAT(ValidateTaskConfig(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"float32\" or \"int8\"")));
+  for (const char* bad : {"", "*", "a/b"}) {
+    v1::TaskConfig d = Config();
+    (*d.mutable_variant_by_class())[bad] = "int8";
+    EXPECT_THAT(ValidateTaskConfig(d).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device class")))
+        << "'" << bad << "'";
+  }
+  v1::TaskConfig many = Config();
+  for (int i = 0; i < 65; ++i) (*many.mutable_variant_by_class())["c" + std::to_string(i)] = "int8";
+  EXPECT_THAT(ValidateTaskConfig(many).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 64")));
+}
+
+}  // namespace
+}  // namespace fedtiny::coordinator
