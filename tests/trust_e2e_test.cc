@@ -22,6 +22,7 @@
 #include "coordinator/server.h"
 #include "coordinator/trust/keys_command.h"
 #include "gtest/gtest.h"
+#include "tools/base/atomic_file.h"
 #include "proto/admin.grpc.pb.h"
 #include "tests/small_model.h"
 #include "tools/base/crypto/ec_key.h"
@@ -279,6 +280,39 @@ TEST_F(TrustE2eTest, RotatedReleaseKeyIsPickedUpAfterARestart) {
   v1::Root root;
   ASSERT_TRUE(client::trust::ParseSignedRole(Enroll(1), root).ok());
   EXPECT_EQ(root.version(), 2u);
+}
+
+TEST_F(TrustE2eTest, RotatedKeysArePickedUpWhileRunning) {
+  Create(Task("live", 1, 4));
+  std::vector<std::unique_ptr<Participant>> devices;
+  devices.push_back(Device(0, Enroll(0)));
+  Round(devices);
+  // `flctl keys rotate` on the coordinator's trust directory: the next tick
+  // serves root 2 and signs with the new release key, no restart.
+  absl::StatusOr<std::string> out =
+      coordinator::RunKeysCommand({"rotate", keys_, "release", ""}, clock_->Now());
+  ASSERT_TRUE(out.ok()) << out.status();
+  server_->coordinator()->Tick();
+  EXPECT_EQ(server_->coordinator()->trust()->root_version(), 2u);
+  Round(devices);  // The device walked root 1 -> 2 and verified the new signatures.
+
+  // A root whose online key is not on the coordinator yet (the operator
+  // copied metadata/ before online/): kept on root 2, still serving.
+  out = coordinator::RunKeysCommand({"rotate", keys_, "timestamp", ""}, clock_->Now());
+  ASSERT_TRUE(out.ok()) << out.status();
+  v1::Root root3;
+  ASSERT_TRUE(client::trust::ParseSignedRole(
+                  *ReadFile(keys_ + "/metadata/3.root.pb"), root3).ok());
+  const std::string new_key = keys_ + "/online/" + root3.timestamp().key_ids(0) + ".pem";
+  const std::string held = keys_ + "-held.pem";
+  ASSERT_EQ(std::rename(new_key.c_str(), held.c_str()), 0);
+  server_->coordinator()->Tick();
+  EXPECT_EQ(server_->coordinator()->trust()->root_version(), 2u);
+  Round(devices);
+  ASSERT_EQ(std::rename(held.c_str(), new_key.c_str()), 0);
+  server_->coordinator()->Tick();
+  EXPECT_EQ(server_->coordinator()->trust()->root_version(), 3u);
+  Round(devices);
 }
 
 TEST_F(TrustE2eTest, CoordinatorWithoutTrustIsRefused) {

@@ -1,5 +1,7 @@
 #include "coordinator/trust/trust_repository.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -24,6 +26,11 @@ namespace ct = client::trust;
 // versions keep growing even if the stored set is lost with the data dir.
 uint64_t NextVersion(uint64_t last, absl::Time now) {
   return std::max<uint64_t>(last + 1, static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixSeconds(now))));
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
 }
 
 bool NearExpiry(int64_t expires_unix_s, absl::Duration lifetime, absl::Time now) {
@@ -171,8 +178,53 @@ absl::StatusOr<std::string> TrustRepository::Get(const std::string& path) const 
   return absl::NotFoundError(absl::StrCat("no trust metadata '", path.substr(0, 64), "'"));
 }
 
+std::string TrustRepository::LatestRoot() const {
+  absl::MutexLock lock(&mu_);
+  return keys_.roots.back();
+}
+
+uint64_t TrustRepository::root_version() const {
+  absl::MutexLock lock(&mu_);
+  return keys_.root.version();
+}
+
+absl::Status TrustRepository::ReloadKeys() {
+  absl::MutexLock lock(&mu_);
+  return ReloadKeysLocked();
+}
+
+absl::Status TrustRepository::ReloadKeysLocked() {
+  ASSIGN_OR_RETURN(KeyDir next, LoadKeyDir(options_.trust_dir));
+  if (next.root.version() <= keys_.root.version()) return absl::OkStatus();
+  for (v1::RoleType role : {v1::ROLE_TYPE_TARGETS, v1::ROLE_TYPE_SNAPSHOT,
+                            v1::ROLE_TYPE_TIMESTAMP}) {
+    RETURN_IF_ERROR(next.KeysFor(role).status());
+  }
+  KeyDir before = std::move(keys_);
+  keys_ = std::move(next);
+  absl::Status s = Republish(true, true);
+  if (!s.ok()) {
+    keys_ = std::move(before);
+    return s;
+  }
+  FT_LOG(INFO) << "model trust: now serving root " << keys_.root.version()
+               << " from the trust directory";
+  return absl::OkStatus();
+}
+
 absl::Status TrustRepository::Tick() {
   absl::MutexLock lock(&mu_);
+  // A new root is one more file: look for it before reading the directory.
+  const uint64_t next = keys_.root.version() + 1;
+  if (FileExists(absl::StrCat(options_.trust_dir, "/metadata/", next, ".root.pb"))) {
+    absl::Status s = ReloadKeysLocked();
+    if (!s.ok() && failed_root_ != next) {  // Retried every tick, logged once.
+      failed_root_ = next;
+      FT_LOG(ERROR) << "model trust: root " << next
+                    << " is in the trust directory but cannot be used yet (kept root "
+                    << keys_.root.version() << "): " << s;
+    }
+  }
   const absl::Time now = clock_->Now();
   const bool targets = NearExpiry(targets_.expires_unix_s(), options_.targets_lifetime, now);
   const bool snapshot = NearExpiry(snapshot_.expires_unix_s(), options_.snapshot_lifetime, now);

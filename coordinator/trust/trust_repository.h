@@ -56,13 +56,21 @@ class TrustRepository final : public TargetPublisher {
   // "snapshot.pb", "targets.pb"): kNotFound for any other path or version.
   absl::StatusOr<std::string> Get(const std::string& path) const ABSL_LOCKS_EXCLUDED(mu_);
   // The newest signed root (what an enrolling device bootstraps from).
-  const std::string& LatestRoot() const { return keys_.roots.back(); }
-  uint64_t root_version() const { return keys_.root.version(); }
+  std::string LatestRoot() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t root_version() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Tick re-signs the timestamp once half its lifetime has passed (and the
-  // snapshot and targets likewise), so that devices never see them expire
-  // while the coordinator runs. Blocks while it signs.
+  // Tick picks up a new root version in the trust directory (`flctl keys
+  // rotate|revoke` on the coordinator's copy: ReloadKeys), then re-signs the
+  // timestamp once half its lifetime has passed (and the snapshot and targets
+  // likewise), so that devices never see them expire while the coordinator
+  // runs. Blocks while it signs.
   absl::Status Tick() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ReloadKeys reads the trust directory again and, when it holds a newer
+  // root, serves it and re-signs targets, snapshot and timestamp with the keys
+  // it names. An error (a root whose online keys are not in online/ yet, an
+  // unreadable file) keeps the keys and metadata as they were. Blocks.
+  absl::Status ReloadKeys() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The roles as published now (tests, flctl).
   v1::Targets targets() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -72,6 +80,7 @@ class TrustRepository final : public TargetPublisher {
   TrustRepository(Options options, const Clock* clock, KeyDir keys)
       : options_(std::move(options)), clock_(clock), keys_(std::move(keys)) {}
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReloadKeysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-signs the timestamp, and the snapshot and targets when asked (targets
   // implies snapshot), stores the set, then serves it. On error nothing changes.
   absl::Status Republish(bool targets, bool snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -79,9 +88,11 @@ class TrustRepository final : public TargetPublisher {
   // Fixed after construction.
   const Options options_;
   const Clock* const clock_;
-  const KeyDir keys_;
 
   mutable absl::Mutex mu_;
+  KeyDir keys_ ABSL_GUARDED_BY(mu_);
+  // The newest root version Tick could not use yet (logged once).
+  uint64_t failed_root_ ABSL_GUARDED_BY(mu_) = 0;
   v1::Targets targets_ ABSL_GUARDED_BY(mu_);
   v1::Snapshot snapshot_ ABSL_GUARDED_BY(mu_);
   v1::Timestamp timestamp_ ABSL_GUARDED_BY(mu_);
