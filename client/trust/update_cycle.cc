@@ -102,12 +102,16 @@ absl::StatusOr<v1::Signed> UpdateCycle::FetchSigned(const std::string& path,
 // another role changed, that role's trusted copies are dropped.
 absl::Status UpdateCycle::UpdateRoot() {
   const v1::Root original = working_.root().role;
-  for (int i = 0; i < options_.max_root_rotations; ++i) {
+  for (int i = 0;; ++i) {
     const uint64_t next = working_.root().role.version() + 1;
     const std::string path = absl::StrCat(next, ".root.pb");
     absl::StatusOr<std::string> bytes = Fetch(path, options_.max_root_bytes);
     if (bytes.status().code() == absl::StatusCode::kNotFound) break;
     if (!bytes.ok()) return bytes.status();
+    if (i == options_.max_root_rotations) {
+      roots_pending_ = true;
+      break;
+    }
     absl::StatusOr<v1::Signed> envelope = ParseSigned(*bytes, path);
     if (!envelope.ok()) return envelope.status();
     const v1::Root& old = working_.root().role;
@@ -129,6 +133,20 @@ absl::Status UpdateCycle::UpdateRoot() {
   }
   const v1::Root& root = working_.root().role;
   const bool timestamp_keys_changed = !SameRoleKeys(original.timestamp(), root.timestamp());
+  if (roots_pending_) {
+    // Endless data, or a device far behind: the verified roots are kept (see
+    // roots_pending()), with the roles whose keys they changed dropped, and
+    // the next refresh goes on. The roles are not updated with a root that
+    // is not the newest.
+    if (timestamp_keys_changed || !SameRoleKeys(original.snapshot(), root.snapshot()) ||
+        !SameRoleKeys(original.targets(), root.targets())) {
+      working_.ForgetNonRoot();
+    }
+    return Refusal(RefusalReason::kEndlessData,
+                   absl::StrCat("more than ", options_.max_root_rotations,
+                                " new root versions in one refresh: verified up to root ",
+                                root.version(), ", refresh again"));
+  }
   if (timestamp_keys_changed) {
     // The time floor came from timestamps signed by keys the root has just
     // replaced: a root-signed rotation is how a device recovers from a

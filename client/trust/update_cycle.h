@@ -27,8 +27,15 @@ class UpdateCycle {
   // fetches.
   absl::Status Run();
 
-  // result returns the updated copy (meaningful after Run() returned OK).
+  // result returns the updated copy (meaningful after Run() returned OK, or
+  // after a refusal with roots_pending()).
   TrustedMetadata&& result() && { return std::move(working_); }
+
+  // roots_pending: Run stopped after max_root_rotations verified root
+  // versions with more to come (an kEndlessData refusal). The copy then holds
+  // those verified roots and nothing newer: worth committing, so that the next
+  // refresh goes on from there instead of starting over.
+  bool roots_pending() const { return roots_pending_; }
 
  private:
   absl::Status UpdateRoot();
@@ -46,6 +53,7 @@ class UpdateCycle {
   const WallClock& clock_;
   const UpdaterOptions& options_;
   absl::Time trusted_time_;  // max(clock, trusted and new timestamp's issue)
+  bool roots_pending_ = false;
 };
 
 }  // namespace fedtiny::client::trust

@@ -56,14 +56,15 @@ absl::Status Updater::Refresh() {
   absl::MutexLock lock(&mu_);
   UpdateCycle cycle(trusted_, fetcher_, clock_, options_);
   absl::Status s = cycle.Run();
-  if (!s.ok()) return s;
+  if (!s.ok() && !cycle.roots_pending()) return s;
+  const absl::Status refusal = s;
   TrustedMetadata updated = std::move(cycle).result();
   // Written before it is used: if the write fails, memory keeps the old set
   // too, and the next refresh starts again from it.
   s = ToAbsl(storage_.WriteFileAtomically(path_, updated.Serialize()));
   if (!s.ok()) return StorageRefusal("committing the trusted set", s);
   trusted_ = std::move(updated);
-  return absl::OkStatus();
+  return refusal;  // OK, or the verified roots kept and more to come.
 }
 
 absl::StatusOr<const Verified<v1::Targets>*> Updater::CurrentTargets() const {

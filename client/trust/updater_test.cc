@@ -93,6 +93,29 @@ TEST_F(UpdaterTest, RootRotationThroughSeveralVersions) {
                           "timestamp.pb"));
 }
 
+TEST_F(UpdaterTest, DeviceFarBehindCatchesUpOverSeveralRefreshes) {
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  // 40 root versions, each with a new root key and the last with a new
+  // timestamp key: more than one refresh may walk (max_root_rotations, 32).
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_THAT(sim_->ReplaceKeys(v1::ROLE_TYPE_ROOT), IsOk());
+    if (i == 39) ASSERT_THAT(sim_->ReplaceKeys(v1::ROLE_TYPE_TIMESTAMP), IsOk());
+    ASSERT_THAT(sim_->PublishRoot(), IsOk());
+  }
+  ASSERT_THAT(sim_->PublishTimestamp(), IsOk());
+  const uint64_t timestamp_before = TrustedVersion(v1::ROLE_TYPE_TIMESTAMP);
+  absl::Status first = updater_->Refresh();
+  EXPECT_EQ(RefusalReasonOf(first), RefusalReason::kEndlessData) << first;
+  // The 32 verified roots are kept, on disk too; the roles are untouched.
+  EXPECT_EQ(TrustedVersion(v1::ROLE_TYPE_ROOT), 33u);
+  EXPECT_EQ(TrustedVersion(v1::ROLE_TYPE_TIMESTAMP), timestamp_before);
+  MakeUpdater();  // A restart in between: the progress was stored.
+  EXPECT_EQ(TrustedVersion(v1::ROLE_TYPE_ROOT), 33u);
+  ASSERT_THAT(updater_->Refresh(), IsOk());
+  EXPECT_EQ(TrustedVersion(v1::ROLE_TYPE_ROOT), 41u);
+  EXPECT_GT(TrustedVersion(v1::ROLE_TYPE_TIMESTAMP), 0u);  // Under the new timestamp key.
+}
+
 TEST_F(UpdaterTest, TimestampKeyRotationRefetchesEverything) {
   ASSERT_THAT(updater_->Refresh(), IsOk());
   ASSERT_THAT(sim_->ReplaceKeys(v1::ROLE_TYPE_TIMESTAMP), IsOk());
