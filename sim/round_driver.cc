@@ -310,13 +310,16 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       int64_t down = 0;
       for (const v1::ModelBundle& b : dev.assignment.bundles()) down += b.size_bytes();
       // Modelled as encrypted bundles (sim/bundle_crypto_cost.h), whether or
-      // not the in-process coordinator encrypts.
+      // not the in-process coordinator encrypts, as the networked fleet's are
+      // by default: the device's round takes that much longer.
       const DeviceClass& cls = population.class_of(dev.id);
-      result.bundle_crypto[cls.name].Add(CostOf(cls, down, dev.assignment.bundles_size()));
+      const BundleCryptoCost crypto = CostOf(cls, down, dev.assignment.bundles_size());
+      result.bundle_crypto[cls.name].Add(crypto);
       const int64_t up = static_cast<int64_t>((*dev.heads)[0].num_params() * sizeof(float));
       const double flops = 6.0 * static_cast<double>((*dev.heads)[0].num_params()) *
                            static_cast<double>(data.NumExamples(dev.id)) * task.plan().epochs();
-      dev.secs = population.RoundSeconds(dev.id, down, up, flops);
+      dev.secs = population.RoundSeconds(dev.id, down, up, flops) + crypto.verify_s +
+                 crypto.decrypt_s;
       rec.bytes_down += down;
       const bool interrupted = c.heterogeneous && (unit(rng) < population.class_of(dev.id).dropout ||
                                                    !population.Available(dev.id, now + dev.secs));
