@@ -27,6 +27,7 @@
 #include "client/transport/participant.h"
 #include "client/trust/device_key.h"
 #include "client/trust/wall_clock.h"
+#include "coordinator/bundle_cache.h"
 #include "coordinator/clock.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/server.h"
@@ -239,6 +240,37 @@ TEST_F(EncryptionE2eTest, ModelKeysAndEnrollmentsSurviveACoordinatorRestart) {
   EXPECT_NE(after.at("kept/0/float32/2"), before.at("kept/0/float32/1"));
   // What the devices trained on after the restart: version 1, under its old key.
   EXPECT_EQ(devices[0]->held_versions().at({"kept", 0}), 1);
+}
+
+TEST_F(EncryptionE2eTest, SealedBundleNotMatchingItsSignedTargetIsNeverOpened) {
+  // The repository signs another SHA-256 (same length) for the sealed bundle
+  // the coordinator serves: the device decrypts while it downloads, but hands
+  // nothing out: the signed hash is checked before the tag, and refused.
+  Create(Task("swapped", 1, 2));
+  std::unique_ptr<Participant> device = Device(0, Enroll(0));
+  const v1::Targets signed_targets = server_->coordinator()->trust()->targets();
+  coordinator::BundleMap other;
+  for (const auto& [name, info] : signed_targets.targets()) {
+    if (info.task() != "swapped") continue;
+    ASSERT_TRUE(info.encrypted()) << name;
+    auto b = std::make_shared<coordinator::Bundle>();
+    b->meta.set_target_name(name);
+    std::string sha = info.sha256();
+    sha[0] ^= 1;
+    b->meta.set_sha256(sha);
+    b->meta.set_version(info.model_version());
+    b->sealed = std::string(info.length(), '\0');
+    other[{std::stoi(info.cluster()), info.variant()}] = b;
+  }
+  ASSERT_FALSE(other.empty());
+  ASSERT_TRUE(server_->coordinator()->trust()->Publish("swapped", other, {}).ok());
+  LocalData d = Data(40, 3);
+  RoundResult r = device->RunOnce(d.x, d.y);
+  ASSERT_EQ(r.kind, RoundResult::Kind::kFailed);
+  EXPECT_TRUE(absl::StartsWith(r.why, "trust:target_hash")) << r.why;
+  const client::TrustCost cost = device->trust_cost();
+  EXPECT_GT(cost.verified_bytes, 0);  // It was downloaded (and decrypted) whole...
+  EXPECT_EQ(cost.decrypted_bytes, 0);  // ...but never opened.
 }
 
 TEST_F(EncryptionE2eTest, DeviceThatNeverEnrolledIsToldToEnroll) {

@@ -15,6 +15,7 @@
 #include "client/platform/linux/linux_platform.h"
 #include "proto/delta_codec.h"
 #include "tools/base/atomic_file.h"
+#include "tools/base/crypto/bundle_stream.h"
 #include "tools/base/crypto/envelope.h"
 #include "proto/trust.pb.h"
 
@@ -79,10 +80,27 @@ absl::Status Participant::RefreshTrust() {
   return s;
 }
 
-absl::StatusOr<bool> Participant::VerifyBundle(const v1::Assignment& a, int index,
-                                              const std::string& bytes) {
-  if (profile_.trust_root.empty()) return a.wrapped_keys_size() > 0;
-  if (!updater_) return trust_status_;
+namespace {
+
+absl::Status DecryptRefusal(absl::StatusCode code, absl::string_view why) {
+  return absl::Status(code, absl::StrCat("trust:decrypt: ", why));
+}
+
+// The binding a bundle must carry: its own fields, whose target name the
+// device checked against the signed target.
+v1::BundleBinding BindingOf(const v1::ModelBundle& b) {
+  v1::BundleBinding expected;
+  expected.set_task(b.task());
+  expected.set_cluster(std::to_string(b.cluster()));
+  expected.set_model_version(b.version());
+  expected.set_variant(b.variant());
+  return expected;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::TargetInfo> Participant::SignedTargetOf(const v1::Assignment& a,
+                                                           int index) const {
   const v1::ModelBundle& b = a.bundles(index);
   // The name says what the bundle is (task, cluster, variant, version): a
   // signed target of another model cannot stand in for this one.
@@ -93,11 +111,15 @@ absl::StatusOr<bool> Participant::VerifyBundle(const v1::Assignment& a, int inde
                           absl::StrCat("bundle names target '", b.target_name().substr(0, 128),
                                        "', expected '", expected, "'"));
   }
-  const absl::Time start = absl::Now();
-  absl::StatusOr<v1::TargetInfo> info = updater_->CheckTarget(b.target_name(), bytes);
-  cost_.verify_time += absl::Now() - start;
-  cost_.verified_bytes += static_cast<int64_t>(bytes.size());
+  absl::StatusOr<v1::TargetInfo> info = updater_->TrustedTarget(b.target_name());
   if (!info.ok()) return info.status();
+  // The signed length bounds the download (endless data): a different size
+  // is refused before a byte is fetched.
+  if (b.size_bytes() < 0 || static_cast<uint64_t>(b.size_bytes()) != info->length()) {
+    return trust::Refusal(trust::RefusalReason::kTargetLength,
+                          absl::StrCat(b.target_name(), " is announced as ", b.size_bytes(),
+                                       " bytes, trusted ", info->length()));
+  }
   // Uptane's director: the variant this device class must run, when the
   // signed targets name one (the cluster stays the device's choice).
   absl::StatusOr<trust::NamedTarget> directed =
@@ -109,52 +131,120 @@ absl::StatusOr<bool> Participant::VerifyBundle(const v1::Assignment& a, int inde
                                        b.variant().substr(0, 32)));
   }
   if (!info->encrypted() && profile_.device_key != nullptr) {
-    return absl::FailedPreconditionError(
-        "trust:decrypt: the signed target is a plain bundle: refusing it, this device "
-        "requires encrypted bundles (no downgrade)");
+    return DecryptRefusal(absl::StatusCode::kFailedPrecondition,
+                          "the signed target is a plain bundle: refusing it, this device "
+                          "requires encrypted bundles (no downgrade)");
   }
-  return info->encrypted();
+  return info;
+}
+
+absl::StatusOr<crypto::SecureBytes> Participant::ModelKeyOf(const v1::Assignment& a, int index) {
+  if (profile_.device_key == nullptr) {
+    return DecryptRefusal(absl::StatusCode::kFailedPrecondition,
+                          "the bundle is encrypted but this device has no enrolled key");
+  }
+  if (a.wrapped_keys_size() != a.bundles_size()) {
+    // A device that requires encryption never takes a plain bundle.
+    return DecryptRefusal(absl::StatusCode::kFailedPrecondition,
+                          "no wrapped model key for the bundle: refusing a plain (downgraded) bundle");
+  }
+  v1::WrappedKey wrapped;
+  if (!wrapped.ParseFromString(a.wrapped_keys(index))) {
+    return DecryptRefusal(absl::StatusCode::kDataLoss, "the wrapped model key is not a WrappedKey");
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<crypto::SecureBytes> key =
+      profile_.device_key->Unwrap(wrapped, BindingOf(a.bundles(index)));
+  cost_.decrypt_time += absl::Now() - start;
+  if (!key.ok()) {
+    return DecryptRefusal(key.status().code(), absl::StrCat("model key: ", key.status().message()));
+  }
+  return key;
 }
 
 absl::StatusOr<crypto::SecureBytes> Participant::DecryptBundle(const v1::Assignment& a,
                                                               int index,
                                                               const std::string& bytes) {
-  auto refuse = [](absl::StatusCode code, absl::string_view why) {
-    return absl::Status(code, absl::StrCat("trust:decrypt: ", why));
-  };
-  if (profile_.device_key == nullptr) {
-    return refuse(absl::StatusCode::kFailedPrecondition,
-                  "the bundle is encrypted but this device has no enrolled key");
-  }
-  if (a.wrapped_keys_size() != a.bundles_size()) {
-    // A device that requires encryption never takes a plain bundle.
-    return refuse(absl::StatusCode::kFailedPrecondition,
-                  "no wrapped model key for the bundle: refusing a plain (downgraded) bundle");
-  }
-  const v1::ModelBundle& b = a.bundles(index);
-  // The binding expected is the signed target's (VerifyBundle checked the
-  // name, and the target, against these fields).
-  v1::BundleBinding expected;
-  expected.set_task(b.task());
-  expected.set_cluster(std::to_string(b.cluster()));
-  expected.set_model_version(b.version());
-  expected.set_variant(b.variant());
+  absl::StatusOr<crypto::SecureBytes> key = ModelKeyOf(a, index);
+  if (!key.ok()) return key.status();
   v1::EncryptedBundle sealed;
   if (!sealed.ParseFromString(bytes)) {
-    return refuse(absl::StatusCode::kDataLoss, "the bundle is not an EncryptedBundle");
-  }
-  v1::WrappedKey wrapped;
-  if (!wrapped.ParseFromString(a.wrapped_keys(index))) {
-    return refuse(absl::StatusCode::kDataLoss, "the wrapped model key is not a WrappedKey");
+    return DecryptRefusal(absl::StatusCode::kDataLoss, "the bundle is not an EncryptedBundle");
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<crypto::SecureBytes> key = profile_.device_key->Unwrap(wrapped, expected);
-  if (!key.ok()) return refuse(key.status().code(), absl::StrCat("model key: ", key.status().message()));
-  absl::StatusOr<crypto::SecureBytes> plain = crypto::DecryptBundle(*key, expected, sealed);
+  absl::StatusOr<crypto::SecureBytes> plain =
+      crypto::DecryptBundle(*key, BindingOf(a.bundles(index)), sealed);
   cost_.decrypt_time += absl::Now() - start;
   cost_.decrypted_bytes += static_cast<int64_t>(bytes.size());
-  if (!plain.ok()) return refuse(plain.status().code(), plain.status().message());
+  if (!plain.ok()) return DecryptRefusal(plain.status().code(), plain.status().message());
   return plain;
+}
+
+absl::StatusOr<Participant::ModelBytes> Participant::FetchModel(const v1::Assignment& a,
+                                                               int index, int64_t held_version) {
+  auto prefixed = [](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("download: ", s.message()));
+  };
+  const v1::ModelBundle& b = a.bundles(index);
+  ModelBytes out;
+  if (profile_.trust_root.empty()) {
+    absl::StatusOr<std::string> bytes = session_.DownloadBundle(a, b, held_version);
+    if (!bytes.ok()) return prefixed(bytes.status());
+    if (a.wrapped_keys_size() == 0 && profile_.device_key == nullptr) {
+      out.plain = *std::move(bytes);
+      return out;
+    }
+    absl::StatusOr<crypto::SecureBytes> opened = DecryptBundle(a, index, *bytes);
+    if (!opened.ok()) return opened.status();
+    out.secret = *std::move(opened);
+    return out;
+  }
+  if (!updater_) return trust_status_;
+  absl::StatusOr<v1::TargetInfo> info = SignedTargetOf(a, index);
+  if (!info.ok()) return info.status();
+  if (!info->encrypted()) {
+    absl::StatusOr<std::string> bytes = session_.DownloadBundle(a, b, held_version);
+    if (!bytes.ok()) return prefixed(bytes.status());
+    absl::Status s = updater_->VerifyTarget(b.target_name(), *bytes);
+    cost_.verified_bytes += static_cast<int64_t>(bytes->size());
+    if (!s.ok()) return s;
+    out.plain = *std::move(bytes);
+    return out;
+  }
+  // Encrypted: the key first, then the bundle hashed and decrypted as its
+  // chunks arrive; the ciphertext is never held whole.
+  absl::StatusOr<crypto::SecureBytes> key = ModelKeyOf(a, index);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<crypto::BundleStreamOpener> opener =
+      crypto::BundleStreamOpener::Start(*key, BindingOf(b), info->length());
+  key->Wipe();
+  if (!opener.ok()) return DecryptRefusal(opener.status().code(), opener.status().message());
+  absl::Status decrypt_error;
+  absl::Duration decrypt_time;
+  absl::StatusOr<Sha256Digest> digest =
+      session_.DownloadBundleTo(a, b, held_version, [&](absl::string_view chunk) {
+        const absl::Time start = absl::Now();
+        decrypt_error = opener->Update(chunk);
+        decrypt_time += absl::Now() - start;
+        return decrypt_error;
+      });
+  cost_.decrypt_time += decrypt_time;
+  if (!decrypt_error.ok()) return DecryptRefusal(decrypt_error.code(), decrypt_error.message());
+  if (!digest.ok()) return prefixed(digest.status());
+  // After the last byte: the signed SHA-256 (hashed while downloading), then
+  // the tag; only then is the plaintext handed out.
+  const absl::Time start = absl::Now();
+  absl::Status s = trust::Updater::MatchTarget(b.target_name(), *info, opener->received(), *digest);
+  cost_.verify_time += absl::Now() - start;
+  cost_.verified_bytes += static_cast<int64_t>(opener->received());
+  if (!s.ok()) return s;
+  const absl::Time finish = absl::Now();
+  absl::StatusOr<crypto::SecureBytes> plain = opener->Finish();
+  cost_.decrypt_time += absl::Now() - finish;
+  cost_.decrypted_bytes += static_cast<int64_t>(info->length());
+  if (!plain.ok()) return DecryptRefusal(plain.status().code(), plain.status().message());
+  out.secret = *std::move(plain);
+  return out;
 }
 
 RoundResult Participant::RunOnce(const RowMatrixXf& inputs, absl::Span<const int32_t> labels) {
@@ -225,19 +315,10 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   for (int i = 0; i < a.bundles_size(); ++i) {
     const v1::ModelBundle& b = a.bundles(i);
     auto held = held_.find({a.task(), b.cluster()});
-    absl::StatusOr<std::string> bytes =
-        session_.DownloadBundle(a, b, held == held_.end() ? 0 : held->second);
-    if (!bytes.ok()) return fail(prefixed("download: ", bytes.status()));
-    absl::StatusOr<bool> encrypted = VerifyBundle(a, i, *bytes);
-    if (!encrypted.ok()) return fail(encrypted.status());
-    // Verified before decrypted; the plaintext stays in memory only.
-    std::optional<crypto::SecureBytes> plain;
-    if (*encrypted || profile_.device_key != nullptr) {
-      absl::StatusOr<crypto::SecureBytes> opened = DecryptBundle(a, i, *bytes);
-      if (!opened.ok()) return fail(opened.status());
-      plain = *std::move(opened);
-    }
-    const absl::string_view model_bytes = plain ? plain->view() : absl::string_view(*bytes);
+    absl::StatusOr<ModelBytes> fetched =
+        FetchModel(a, i, held == held_.end() ? 0 : held->second);
+    if (!fetched.ok()) return fail(fetched.status());
+    const absl::string_view model_bytes = fetched->view();
     v1::Model model;
     if (!model.ParseFromArray(model_bytes.data(), static_cast<int>(model_bytes.size()))) {
       return fail(absl::DataLossError("download: bundle is not a Model"));

@@ -105,15 +105,30 @@ class Participant {
                           absl::Span<const int32_t> labels);
   // Updates the trusted metadata (OK without trust_root): a Refusal.
   absl::Status RefreshTrust();
-  // Checks the `index`th bundle of `a` (downloaded `bytes`) against its signed
-  // target, and its variant against the signed directive for this device's
-  // class, if any: a Refusal. Returns whether the bytes are an encrypted
-  // bundle: what the signed target says (without trust_root: whether the
-  // assignment carries wrapped keys). A device with an enrolled key refuses a
-  // target signed as plain (no downgrade).
-  absl::StatusOr<bool> VerifyBundle(const v1::Assignment& a, int index, const std::string& bytes);
-  // Opens the `index`th bundle of `a` (verified `bytes`) with its wrapped
-  // key; refusals are "trust:decrypt: ..." with envelope.h's codes.
+  // The model bytes of one bundle: as downloaded (`plain`), or decrypted in
+  // memory only (`secret`).
+  struct ModelBytes {
+    std::string plain;
+    std::optional<crypto::SecureBytes> secret;
+    absl::string_view view() const { return secret ? secret->view() : absl::string_view(plain); }
+  };
+  // FetchModel downloads the `index`th bundle of `a` and returns its model
+  // bytes, verified and, when encrypted, decrypted. With trust_root the
+  // signed target comes first, before any byte is fetched: its name, length,
+  // directive (the variant this class must run) and encryption flag are
+  // checked, an encrypted one is hashed and decrypted while it downloads
+  // (tools/base/crypto/bundle_stream.h), and nothing is handed out before the
+  // signed SHA-256 and the GCM tag both verified. Errors: a Refusal,
+  // "trust:decrypt: ..." (envelope.h's codes) or "download: ...".
+  absl::StatusOr<ModelBytes> FetchModel(const v1::Assignment& a, int index, int64_t held_version);
+  // The signed target of the `index`th bundle of `a`, checked as FetchModel
+  // says (with trust_root only).
+  absl::StatusOr<v1::TargetInfo> SignedTargetOf(const v1::Assignment& a, int index) const;
+  // The model key of the `index`th bundle of `a`, unwrapped with the
+  // device's key for the bundle's binding.
+  absl::StatusOr<crypto::SecureBytes> ModelKeyOf(const v1::Assignment& a, int index);
+  // Opens the `index`th bundle of `a` (downloaded whole as `bytes`) with its
+  // wrapped key: the path without trust_root.
   absl::StatusOr<crypto::SecureBytes> DecryptBundle(const v1::Assignment& a, int index,
                                                     const std::string& bytes);
 

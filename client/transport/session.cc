@@ -94,6 +94,19 @@ absl::Status FederationSession::CheckPace(absl::Time start, int64_t got) const {
 absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignment& a,
                                                               const v1::ModelBundle& bundle,
                                                               int64_t held_version) {
+  std::string bytes;  // Grows as chunks arrive; nothing is reserved on the server's word.
+  absl::StatusOr<Sha256Digest> digest =
+      DownloadBundleTo(a, bundle, held_version, [&bytes](absl::string_view chunk) {
+        bytes.append(chunk.data(), chunk.size());
+        return absl::OkStatus();
+      });
+  if (!digest.ok()) return digest.status();
+  return bytes;
+}
+
+absl::StatusOr<Sha256Digest> FederationSession::DownloadBundleTo(
+    const v1::Assignment& a, const v1::ModelBundle& bundle, int64_t held_version,
+    const std::function<absl::Status(absl::string_view chunk)>& sink) {
   if (bundle.version() < held_version) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing model version ", bundle.version(), ": this device holds ", held_version));
@@ -106,9 +119,10 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
         options_.max_bundle_bytes, ")"));
   }
   const absl::Time start = absl::Now();
-  std::string bytes;  // Grows as chunks arrive; nothing is reserved on the server's word.
-  while (static_cast<int64_t>(bytes.size()) < size) {
-    absl::Status pace = CheckPace(start, bytes.size());
+  int64_t received = 0;
+  Sha256Hasher hasher;
+  while (received < size) {
+    absl::Status pace = CheckPace(start, received);
     if (!pace.ok()) return pace;
     v1::DownloadRequest req;
     req.set_task(a.task());
@@ -116,7 +130,7 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
     req.set_upload_token(a.upload_token());
     req.set_cluster(bundle.cluster());
     req.set_variant(bundle.variant());
-    req.set_offset(static_cast<int64_t>(bytes.size()));  // Resume where we are.
+    req.set_offset(received);  // Resume where we are.
     req.set_max_bytes(options_.chunk_bytes);
     v1::DownloadResponse resp;
     const absl::Duration left = start + options_.download_deadline - absl::Now();
@@ -124,25 +138,27 @@ absl::StatusOr<std::string> FederationSession::DownloadBundle(const v1::Assignme
       return stub_->Download(&ctx, req, &resp);
     });
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      absl::Status pace = CheckPace(start, bytes.size());  // Say which deadline ran out.
+      absl::Status pace = CheckPace(start, received);  // Say which deadline ran out.
       if (!pace.ok()) return pace;
     }
     if (!s.ok()) return FromGrpcStatus(s);
-    const int64_t missing = size - static_cast<int64_t>(bytes.size());
-    if (resp.offset() != static_cast<int64_t>(bytes.size()) || resp.data().empty() ||
+    const int64_t missing = size - received;
+    if (resp.offset() != received || resp.data().empty() ||
         static_cast<int64_t>(resp.data().size()) > missing ||
         resp.bundle().version() != bundle.version() || resp.bundle().size_bytes() != size) {
       return absl::DataLossError("download: the server sent a chunk that does not continue the bundle");
     }
-    bytes += resp.data();
+    if (absl::Status h = hasher.Update(resp.data()); !h.ok()) return h;
+    if (absl::Status k = sink(resp.data()); !k.ok()) return k;
+    received += static_cast<int64_t>(resp.data().size());
   }
-  absl::StatusOr<Sha256Digest> d = Sha256(bytes);
+  absl::StatusOr<Sha256Digest> d = hasher.Finish();
   if (!d.ok()) return d.status();
   if (!ConstantTimeEquals(absl::string_view(reinterpret_cast<const char*>(d->data()), d->size()),
                           bundle.sha256())) {
     return absl::DataLossError("download: SHA-256 mismatch; the bundle is corrupt or altered");
   }
-  return bytes;
+  return *d;
 }
 
 absl::Status FederationSession::Upload(const v1::UploadRequest& request) {

@@ -8,6 +8,7 @@
 #define FEDTINY_CLIENT_TRANSPORT_SESSION_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -19,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/federation.grpc.pb.h"
+#include "tools/base/sha256.h"
 
 namespace fedtiny::client {
 
@@ -67,6 +69,14 @@ class FederationSession {
   // bytes fail verification. Blocks for at most `download_deadline`.
   absl::StatusOr<std::string> DownloadBundle(const v1::Assignment& assignment,
                                              const v1::ModelBundle& bundle, int64_t held_version);
+  // DownloadBundleTo is DownloadBundle handing each chunk to `sink`, in order,
+  // as it arrives, instead of keeping the bundle (an encrypted bundle is
+  // hashed and decrypted while it downloads: tools/base/crypto/bundle_stream.h).
+  // Returns the bundle's SHA-256, checked against the assignment's. A sink
+  // error ends the download with that error.
+  absl::StatusOr<Sha256Digest> DownloadBundleTo(
+      const v1::Assignment& assignment, const v1::ModelBundle& bundle, int64_t held_version,
+      const std::function<absl::Status(absl::string_view chunk)>& sink);
 
   // Sent again only while the server is UNAVAILABLE (by gRPC, up to `attempts`).
   // Blocks for at most `call_deadline`.

@@ -87,6 +87,16 @@ absl::Status Updater::VerifyTarget(absl::string_view name,
 
 absl::StatusOr<v1::TargetInfo> Updater::CheckTarget(absl::string_view name,
                                                     absl::string_view bytes) const {
+  absl::StatusOr<v1::TargetInfo> info = TrustedTarget(name);
+  if (!info.ok()) return info.status();
+  absl::StatusOr<Sha256Digest> digest = Sha256(bytes);
+  if (!digest.ok()) return digest.status();
+  absl::Status s = MatchTarget(name, *info, bytes.size(), *digest);
+  if (!s.ok()) return s;
+  return info;
+}
+
+absl::StatusOr<v1::TargetInfo> Updater::TrustedTarget(absl::string_view name) const {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<const Verified<v1::Targets>*> targets = CurrentTargets();
   if (!targets.ok()) return targets.status();
@@ -96,18 +106,21 @@ absl::StatusOr<v1::TargetInfo> Updater::CheckTarget(absl::string_view name,
     return Refusal(RefusalReason::kUnknownTarget,
                    absl::StrCat("no target ", name));
   }
-  const v1::TargetInfo& info = it->second;
-  if (bytes.size() != info.length()) {
+  return it->second;
+}
+
+absl::Status Updater::MatchTarget(absl::string_view name, const v1::TargetInfo& info,
+                                  uint64_t length, const Sha256Digest& digest) {
+  if (length != info.length()) {
     return Refusal(RefusalReason::kTargetLength,
-                   absl::StrCat(name, " is ", bytes.size(), " bytes, trusted ",
+                   absl::StrCat(name, " is ", length, " bytes, trusted ",
                                 info.length()));
   }
-  absl::StatusOr<Sha256Digest> digest = Sha256(bytes);
-  if (!digest.ok() || std::string(digest->begin(), digest->end()) != info.sha256()) {
+  if (std::string(digest.begin(), digest.end()) != info.sha256()) {
     return Refusal(RefusalReason::kTargetHash,
                    absl::StrCat(name, " does not match its trusted SHA-256"));
   }
-  return info;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<NamedTarget> Updater::DirectedTarget(

@@ -26,6 +26,7 @@
 #include "client/trust/trusted_metadata.h"
 #include "client/trust/wall_clock.h"
 #include "proto/trust.pb.h"
+#include "tools/base/sha256.h"
 
 namespace fedtiny::client::trust {
 
@@ -77,6 +78,15 @@ class Updater {
   absl::StatusOr<v1::TargetInfo> CheckTarget(absl::string_view name,
                                              absl::string_view bytes) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // TrustedTarget is the trusted, unexpired entry of target `name`, before
+  // anything is downloaded (its length bounds the download):
+  // kNoTrustedTargets, kExpired or kUnknownTarget refusals.
+  absl::StatusOr<v1::TargetInfo> TrustedTarget(absl::string_view name) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // MatchTarget checks a download's length and SHA-256 (hashed as it arrived)
+  // against `info`: kTargetLength or kTargetHash refusals.
+  static absl::Status MatchTarget(absl::string_view name, const v1::TargetInfo& info,
+                                  uint64_t length, const Sha256Digest& digest);
 
   // DirectedTarget returns the target the trusted targets direct
   // `device_class` to run: kNoTrustedTargets, kExpired or kNoDirective.

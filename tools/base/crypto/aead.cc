@@ -134,4 +134,59 @@ absl::StatusOr<SecureBytes> Aes256GcmOpen(absl::string_view key,
   return out;
 }
 
+struct Aes256GcmStreamOpener::Ctx {
+  EvpCipherCtxPtr evp;
+};
+
+absl::StatusOr<Aes256GcmStreamOpener> Aes256GcmStreamOpener::Start(absl::string_view key,
+                                                                   absl::string_view nonce,
+                                                                   absl::string_view aad) {
+  if (absl::Status s = CheckSizes(key, nonce); !s.ok()) return s;
+  absl::StatusOr<EvpCipherCtxPtr> evp = crypto::Start(false, key, nonce, aad);
+  if (!evp.ok()) return evp.status();
+  return Aes256GcmStreamOpener(new Ctx{*std::move(evp)});
+}
+
+Aes256GcmStreamOpener::Aes256GcmStreamOpener(Aes256GcmStreamOpener&& o) noexcept
+    : ctx_(o.ctx_) {
+  o.ctx_ = nullptr;
+}
+
+Aes256GcmStreamOpener& Aes256GcmStreamOpener::operator=(Aes256GcmStreamOpener&& o) noexcept {
+  if (this != &o) {
+    delete ctx_;
+    ctx_ = o.ctx_;
+    o.ctx_ = nullptr;
+  }
+  return *this;
+}
+
+Aes256GcmStreamOpener::~Aes256GcmStreamOpener() { delete ctx_; }
+
+absl::Status Aes256GcmStreamOpener::Update(absl::string_view in, uint8_t* out) {
+  if (ctx_ == nullptr) return absl::FailedPreconditionError("aead: the stream is finished");
+  if (!crypto::Update(ctx_->evp.get(), in, out)) {
+    return OpenSslError(absl::StatusCode::kInternal, "aead: open");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Aes256GcmStreamOpener::Finish(absl::string_view tag) {
+  if (ctx_ == nullptr) return absl::FailedPreconditionError("aead: the stream is finished");
+  std::unique_ptr<Ctx> ctx(ctx_);
+  ctx_ = nullptr;
+  if (tag.size() != kGcmTagBytes) return absl::InvalidArgumentError("aead: the tag is not 16 bytes");
+  std::string t(tag);
+  if (EVP_CIPHER_CTX_ctrl(ctx->evp.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, t.data()) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "aead: open");
+  }
+  unsigned char none[16];
+  int len = 0;
+  if (EVP_CipherFinal_ex(ctx->evp.get(), none, &len) != 1) {
+    ClearOpenSslErrors();
+    return absl::UnauthenticatedError("aead: the tag does not verify");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace fedtiny::crypto

@@ -50,6 +50,36 @@ absl::StatusOr<SecureBytes> Aes256GcmOpen(absl::string_view key,
                                           absl::string_view aad,
                                           absl::string_view sealed);
 
+// Aes256GcmStreamOpener is Aes256GcmOpen for ciphertext that arrives in
+// pieces (a bundle decrypted while it downloads): Update decrypts each piece
+// into the caller's buffer, Finish checks the tag. Until Finish returns OK the
+// plaintext written is unauthenticated: the caller must not use it, and wipes
+// it when Finish fails. Not thread-safe (one stream); owns its OpenSSL
+// context; movable.
+class Aes256GcmStreamOpener {
+ public:
+  // kInvalidArgument for a key or nonce of the wrong size; kInternal if
+  // OpenSSL fails.
+  static absl::StatusOr<Aes256GcmStreamOpener> Start(absl::string_view key,
+                                                     absl::string_view nonce,
+                                                     absl::string_view aad);
+  Aes256GcmStreamOpener(Aes256GcmStreamOpener&&) noexcept;
+  Aes256GcmStreamOpener& operator=(Aes256GcmStreamOpener&&) noexcept;
+  ~Aes256GcmStreamOpener();
+
+  // Decrypts `in` into `out` (in.size() bytes). kInternal if OpenSSL fails.
+  absl::Status Update(absl::string_view in, uint8_t* out);
+  // Checks the 16-byte tag over everything Updated (constant time, in
+  // OpenSSL). kUnauthenticated if it does not verify; kInvalidArgument for a
+  // tag of another size. The stream is finished either way.
+  absl::Status Finish(absl::string_view tag);
+
+ private:
+  struct Ctx;
+  explicit Aes256GcmStreamOpener(Ctx* ctx) : ctx_(ctx) {}
+  Ctx* ctx_ = nullptr;
+};
+
 }  // namespace fedtiny::crypto
 
 #endif  // FEDTINY_TOOLS_BASE_CRYPTO_AEAD_H_
