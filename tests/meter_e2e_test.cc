@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "coordinator/clock.h"
@@ -76,15 +77,25 @@ class MeterE2eTest : public ::testing::Test {
     return ctx;
   }
 
-  absl::Status Enroll() {
+  // The answer of one EnrollMeter call, not installed (as if lost on the way).
+  absl::StatusOr<Signed> EnrollAnswer(const std::string& secret = kSecret,
+                                      std::optional<uint64_t> counter = std::nullopt) {
     MeterEnrollRequest req;
     req.set_device_id("d1");
-    req.set_device_secret(kSecret);
+    req.set_device_secret(secret);
     req.set_package("pkg");
+    req.set_has_counter(counter.has_value());
+    req.set_counter(counter.value_or(0));
     MeterEnrollResponse resp;
     absl::Status s = FromGrpcStatus(stub_->EnrollMeter(Ctx().get(), req, &resp));
     if (!s.ok()) return s;
-    return dev_->meter->InstallGrant(resp.grant());
+    return resp.grant();
+  }
+
+  absl::Status Enroll() {
+    absl::StatusOr<Signed> grant = EnrollAnswer();
+    if (!grant.ok()) return grant.status();
+    return dev_->meter->InstallGrant(*grant);
   }
 
   absl::StatusOr<SyncResponse> Sync() {
@@ -145,6 +156,38 @@ TEST_F(MeterE2eTest, SyncAcceptsMeteredCallsAndRenewsTheGrant) {
   ASSERT_THAT(dev_->meter->AcceptSync(*r), IsOk());
   EXPECT_EQ(dev_->meter->checkpoint_index(), 5u);
   EXPECT_EQ(Usage().accepted_calls, 5u);
+}
+
+TEST_F(MeterE2eTest, ALostEnrollAnswerIsAnsweredAgainUntilTheFirstSync) {
+  absl::StatusOr<Signed> lost = EnrollAnswer();
+  ASSERT_THAT(lost, IsOk());
+  Restart();  // The ledger is durable: the repeat survives a restart too.
+  absl::StatusOr<Signed> again = EnrollAnswer();
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->payload(), lost->payload());  // The same grant: id, calls, times.
+  QuotaGrant a, b;
+  ASSERT_TRUE(a.ParseFromString(lost->payload()) && b.ParseFromString(again->payload()));
+  EXPECT_EQ(a.grant_id(), b.grant_id());
+  EXPECT_FALSE(a.grant_id().empty());
+  // Another enrollment for the same pair stays refused, and says why.
+  absl::StatusOr<Signed> other = EnrollAnswer(kSecret, 7);
+  EXPECT_THAT(other, StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_NE(other.status().message().find("enrolled without a counter"), std::string::npos)
+      << other.status();
+  EXPECT_THAT(EnrollAnswer("another-secret-of-16+"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+
+  ASSERT_THAT(dev_->meter->InstallGrant(*again), IsOk());
+  Charge(3);
+  absl::StatusOr<SyncResponse> r = Sync();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
+  ASSERT_THAT(dev_->meter->AcceptSync(*r), IsOk());
+  // Synced: enrolling again is refused (the device syncs from its checkpoint).
+  absl::StatusOr<Signed> late = EnrollAnswer();
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_NE(late.status().message().find("has synced"), std::string::npos) << late.status();
+  EXPECT_EQ(Usage().accepted_calls, 3u);
 }
 
 TEST_F(MeterE2eTest, WrongSecretIsDenied) {

@@ -232,11 +232,19 @@ TEST_F(MeterTest, ACounterLostInACrashShowsAsAGap) {
 }
 
 TEST_F(MeterTest, LedgerRefusesForeignCheckpointsAndDoubleEnrollment) {
-  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 0),
+  // Before the first sync the same enrollment is answered again; another is not.
+  absl::StatusOr<Signed> again = server_.ledger.Enroll("d1", "pkg", 0);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->payload(), grant_.payload());
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 1),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", std::nullopt),
               StatusIs(absl::StatusCode::kAlreadyExists));
   Charge(2);
   absl::StatusOr<SyncResponse> r = Sync();
   ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 0),
+              StatusIs(absl::StatusCode::kAlreadyExists));
   SyncRequest req = dev_.meter->MakeSyncRequest();
   *req.mutable_checkpoint() = r->checkpoint();
   req.mutable_checkpoint()->mutable_signature()->back() ^= 1;

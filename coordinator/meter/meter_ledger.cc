@@ -90,10 +90,7 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   }
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = entries_.try_emplace({device_id, package});
-  if (!inserted) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("meter: ", device_id, "/", package, " enrolled"));
-  }
+  if (!inserted) return RepeatEnrollment(it->second, counter);
   Entry& e = it->second;
   e.usage.device_id = device_id;
   e.usage.package = package;
@@ -103,6 +100,37 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   absl::StatusOr<Signed> g = c.ok() ? IssueGrant(e, 0) : c.status();
   if (!g.ok()) entries_.erase(it);
   return g;
+}
+
+namespace {
+
+std::string CounterText(std::optional<uint64_t> counter) {
+  return counter ? absl::StrCat("with counter ", *counter) : "without a counter";
+}
+
+}  // namespace
+
+absl::StatusOr<Signed> MeterLedger::RepeatEnrollment(
+    const Entry& e, std::optional<uint64_t> counter) const {
+  const std::string pair = absl::StrCat(e.usage.device_id, "/", e.usage.package);
+  auto grant = e.grants.find(0);
+  if (e.latest != 0 || grant == e.grants.end()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "meter: ", pair, " is enrolled and has synced: it syncs from its checkpoint, "
+        "it does not enroll again"));
+  }
+  const std::optional<uint64_t> enrolled =
+      e.has_counter ? std::optional<uint64_t>(e.accepted.at(0).counter) : std::nullopt;
+  if (counter != enrolled) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "meter: ", pair, " is enrolled ", CounterText(enrolled), "; an enrollment ",
+        CounterText(counter), " is refused (only the same enrollment may be repeated)"));
+  }
+  if (e.usage.cut_off) {
+    return absl::FailedPreconditionError(absl::StrCat("meter: ", pair, " is cut off"));
+  }
+  // The same grant (same payload, grant id and times), signed again.
+  return SignMessage(grant->second);
 }
 
 absl::StatusOr<std::optional<uint64_t>> MeterLedger::BaseOf(

@@ -73,8 +73,12 @@ class MeterLedger {
   // Enroll registers a device for a package and returns its first grant
   // (bound to checkpoint 0). `counter` is the value of the device's
   // monotonic counter, dedicated to the meter, at enrollment (nullopt: none);
-  // every binding must then be the previous value + 1. kAlreadyExists if
-  // enrolled; kInvalidArgument for empty names; kInternal if signing fails.
+  // every binding must then be the previous value + 1. Idempotent until the
+  // first accepted sync: the same enrollment again (a device whose answer was
+  // lost) gets the same grant (the same payload, signed again). kAlreadyExists
+  // for an enrollment that differs (counter or none, another counter value)
+  // or one after a sync; kFailedPrecondition for a repeat while cut off;
+  // kInvalidArgument for empty names; kInternal if signing fails.
   absl::StatusOr<Signed> Enroll(const std::string& device_id,
                                 const std::string& package,
                                 std::optional<uint64_t> counter)
@@ -132,6 +136,10 @@ class MeterLedger {
 
   absl::StatusOr<Signed> SignMessage(
       const google::protobuf::MessageLite& m) const;
+  // RepeatEnrollment answers Enroll for an enrolled pair (see Enroll).
+  absl::StatusOr<Signed> RepeatEnrollment(const Entry& e,
+                                          std::optional<uint64_t> counter) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Signed> IssueGrant(Entry& e, uint64_t index)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Signed> IssueCheckpoint(Entry& e, uint64_t index, Accepted a)
