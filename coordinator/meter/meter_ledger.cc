@@ -27,6 +27,35 @@ struct MeterLedger::Walk {
   }
 };
 
+absl::Status ValidateLedgerOptions(const LedgerOptions& o,
+                                   const std::string& prefix) {
+  const auto bad = [&prefix](const char* field, const std::string& got,
+                             const char* want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, field, " is ", got, "; it must be ", want));
+  };
+  const absl::Duration kLongest = absl::Hours(24 * 3650);
+  const auto check = [&](const char* field, absl::Duration d, bool positive) {
+    if ((positive ? d <= absl::ZeroDuration() : d < absl::ZeroDuration()) ||
+        d > kLongest) {
+      return bad(field, absl::FormatDuration(d),
+                 positive ? "positive and at most 87600h (10 years)"
+                          : "0 or more and at most 87600h (10 years)");
+    }
+    return absl::OkStatus();
+  };
+  if (o.grant_calls < 1) return bad("grant_calls", "0", "at least 1");
+  RETURN_IF_ERROR(check("grant_validity", o.grant_validity, true));
+  RETURN_IF_ERROR(check("grace", o.grace, false));
+  if (o.counter_every < 1) {
+    return bad("counter_every", "0",
+               "at least 1 (and a multiple of the devices' persist_every, 64 by default)");
+  }
+  RETURN_IF_ERROR(check("clock_skew", o.clock_skew, false));
+  if (o.checkpoints_kept < 1) return bad("checkpoints_kept", "0", "at least 1");
+  return absl::OkStatus();
+}
+
 MeterLedger::MeterLedger(crypto::EcPrivateKey key, LedgerOptions options,
                          const coordinator::Clock& clock)
     : key_(std::move(key)), options_(options), clock_(clock) {}

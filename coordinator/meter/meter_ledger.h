@@ -51,6 +51,15 @@ struct LedgerOptions {
   size_t checkpoints_kept = 64;
 };
 
+// ValidateLedgerOptions checks `options` for what a ledger can run with:
+// grant_calls, counter_every and checkpoints_kept at least 1, grant_validity
+// positive, grace and clock_skew not negative, every duration at most 10
+// years (the grant's times stay far from int64 microseconds' limit).
+// kInvalidArgument naming the field as `prefix` + its name (e.g. prefix
+// "--meter_" names the coordinator's flag) and the value given.
+absl::Status ValidateLedgerOptions(const LedgerOptions& options,
+                                   const std::string& prefix);
+
 // What operators see per (device, package).
 struct DeviceUsage {
   std::string device_id;
