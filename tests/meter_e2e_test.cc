@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "client/transport/metering_client.h"
 #include "coordinator/meter/billing_csv.h"
 
 #include "coordinator/clock.h"
@@ -207,6 +208,36 @@ TEST_F(MeterE2eTest, ALostEnrollAnswerIsAnsweredAgainUntilTheFirstSync) {
   EXPECT_EQ(Usage().accepted_calls, 3u);
 }
 
+TEST_F(MeterE2eTest, TheSdkClientEnrollsAndSyncsWithTheCheckInSecret) {
+  client::SessionOptions o;
+  o.address = server_->address();
+  o.insecure = true;
+  client::MeteringClient client(o, kSecret);
+  client::MeteringClient impostor(o, "another-secret-of-16+");
+  EXPECT_EQ(dev_->meter->remaining_calls(), 0u);
+  ASSERT_THAT(client.Enroll(*dev_->meter, std::nullopt), IsOk());  // Binds the id's secret.
+  EXPECT_EQ(dev_->meter->remaining_calls(), 10000u);
+  fixture::Device other("d1", key_->public_key(), false, 4);
+  ASSERT_THAT(other.Reopen(), IsOk());
+  EXPECT_THAT(impostor.Enroll(*other.meter, std::nullopt),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(other.meter->remaining_calls(), 0u);
+  Charge(5);
+  EXPECT_THAT(impostor.Sync(*dev_->meter), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(dev_->meter->checkpoint_index(), 0u);
+  // A sync whose answer was lost, then the client's: answered as a repeat.
+  ASSERT_THAT(Sync(), IsOk());
+  absl::StatusOr<SyncResponse> r = client.Sync(*dev_->meter);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
+  EXPECT_EQ(dev_->meter->checkpoint_index(), 5u);
+  Charge(2);
+  ASSERT_THAT(client.Sync(*dev_->meter), IsOk());
+  EXPECT_EQ(dev_->meter->checkpoint_index(), 7u);
+  EXPECT_EQ(Usage().accepted_calls, 7u);
+  EXPECT_EQ(Usage().syncs, 3u);
+}
+
 TEST_F(MeterE2eTest, WrongSecretIsDenied) {
   ASSERT_THAT(Enroll(), IsOk());
   SyncRequest req = dev_->meter->MakeSyncRequest();
@@ -342,16 +373,15 @@ class FlctlMeterTest : public ::testing::Test {
     return d;
   }
 
-  absl::StatusOr<Signed> Enroll(fixture::Device& d) {
-    MeterEnrollRequest req;
-    req.set_device_id(d.options.device_id);
-    req.set_device_secret(kSecret);
-    req.set_package("pkg");
-    MeterEnrollResponse resp;
-    absl::Status s = FromGrpcStatus(stub_->EnrollMeter(CallContext().get(), req, &resp));
-    if (!s.ok()) return s;
-    RETURN_IF_ERROR(d.meter->InstallGrant(resp.grant()));
-    return resp.grant();
+  // The device's SDK client (client/transport/metering_client.h).
+  client::MeteringClient& Client() {
+    if (client_ == nullptr) {
+      client::SessionOptions o;
+      o.address = address_;
+      o.insecure = true;
+      client_ = std::make_unique<client::MeteringClient>(o, kSecret);
+    }
+    return *client_;
   }
 
   absl::StatusOr<SyncResponse> Sync(fixture::Device& d, int calls) {
@@ -359,11 +389,7 @@ class FlctlMeterTest : public ::testing::Test {
       d.clock.Advance(1000);
       RETURN_IF_ERROR(d.meter->Charge());
     }
-    SyncRequest req = d.meter->MakeSyncRequest();
-    req.set_device_secret(kSecret);
-    SyncResponse resp;
-    RETURN_IF_ERROR(FromGrpcStatus(stub_->SyncUsage(CallContext().get(), req, &resp)));
-    return resp;
+    return Client().Sync(*d.meter);
   }
 
   std::pair<int, std::string> Flctl(const std::string& args) {
@@ -388,15 +414,23 @@ class FlctlMeterTest : public ::testing::Test {
   std::unique_ptr<crypto::EcPrivateKey> key_;
   std::unique_ptr<testing::ChildProcess> coordinator_;
   std::unique_ptr<Metering::Stub> stub_;
+  std::unique_ptr<client::MeteringClient> client_;
 };
 
 TEST_F(FlctlMeterTest, ListCsvAndCutoffAfterDevicesSynced) {
-  // The --meter_* flags reach the grant.
   std::unique_ptr<fixture::Device> d1 = NewDevice("d1");
-  absl::StatusOr<Signed> first = Enroll(*d1);
-  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(Client().Enroll(*d1->meter, std::nullopt), IsOk());
+  EXPECT_EQ(d1->meter->remaining_calls(), 20u);
+  // The --meter_* flags reach the grant (the same one again: enrollment is
+  // idempotent until the first sync).
+  MeterEnrollRequest req;
+  req.set_device_id("d1");
+  req.set_device_secret(kSecret);
+  req.set_package("pkg");
+  MeterEnrollResponse resp;
+  ASSERT_THAT(FromGrpcStatus(stub_->EnrollMeter(CallContext().get(), req, &resp)), IsOk());
   QuotaGrant g;
-  ASSERT_TRUE(g.ParseFromString(first->payload()));
+  ASSERT_TRUE(g.ParseFromString(resp.grant().payload()));
   EXPECT_EQ(g.calls(), 20u);
   EXPECT_EQ(g.not_after_us() - g.issued_at_us(), absl::ToInt64Microseconds(absl::Hours(2)));
   EXPECT_EQ(g.grace_us(), absl::ToInt64Microseconds(absl::Minutes(30)));
@@ -405,23 +439,20 @@ TEST_F(FlctlMeterTest, ListCsvAndCutoffAfterDevicesSynced) {
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
   ASSERT_TRUE(r->has_grant());
-  ASSERT_THAT(d1->meter->AcceptSync(*r), IsOk());
+  EXPECT_EQ(d1->meter->checkpoint_index(), 6u);  // Taken by the client.
 
-  // d2 restores a snapshot after a sync: flagged, its 2 calls disputed.
+  // d2 restores a snapshot after a sync: flagged, its 2 calls disputed, and
+  // the client says so.
   std::unique_ptr<fixture::Device> d2 = NewDevice("d2");
-  ASSERT_THAT(Enroll(*d2), IsOk());
-  r = Sync(*d2, 4);
-  ASSERT_THAT(r, IsOk());
-  ASSERT_THAT(d2->meter->AcceptSync(*r), IsOk());
+  ASSERT_THAT(Client().Enroll(*d2->meter, std::nullopt), IsOk());
+  ASSERT_THAT(Sync(*d2, 4), IsOk());
   const auto snapshot = d2->storage.files;
-  r = Sync(*d2, 4);
-  ASSERT_THAT(r, IsOk());
-  ASSERT_THAT(d2->meter->AcceptSync(*r), IsOk());
+  ASSERT_THAT(Sync(*d2, 4), IsOk());
   d2->storage.files = snapshot;
   ASSERT_THAT(d2->Reopen(), IsOk());
   r = Sync(*d2, 2);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->flags(), Contains(METER_FLAG_ROLLBACK)) << r->detail();
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "METER_FLAG_ROLLBACK")) << r.status();
 
   // The table.
   auto [code, out] = Flctl("meter list");
@@ -480,7 +511,6 @@ TEST_F(FlctlMeterTest, ListCsvAndCutoffAfterDevicesSynced) {
   ASSERT_THAT(r, IsOk());
   EXPECT_FALSE(r->has_grant());
   EXPECT_THAT(r->flags(), IsEmpty()) << r->detail();
-  ASSERT_THAT(d1->meter->AcceptSync(*r), IsOk());
   std::tie(code, out) = Flctl("meter csv --device=d1");
   EXPECT_EQ(field(Lines(out).back(), "accepted_calls"), "8") << out;
   EXPECT_EQ(field(Lines(out).back(), "cut_off"), "1") << out;

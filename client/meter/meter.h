@@ -95,6 +95,7 @@ class Meter {
   // error.
   absl::Status AcceptSync(const SyncResponse& response);
 
+  [[nodiscard]] const MeterOptions& options() const { return options_; }
   [[nodiscard]] uint64_t head_index() const { return head_index_; }
   [[nodiscard]] uint64_t checkpoint_index() const {
     return checkpoint_.index();
