@@ -98,8 +98,9 @@ static void PredictWholeModel(void) {
   fedtiny_body* body = NULL;
   CHECK(fedtiny_body_create(&layer, 1, &body) == FEDTINY_OK);
   CHECK(fedtiny_body_input_dim(body) == MIN && fedtiny_body_output_dim(body) == MHID);
-  /* The inputs are read in place: the block holds layer outputs (~4.6 KB). */
-  static unsigned char block[8 << 10];
+  /* The float body reads the inputs in place: the block holds layer outputs
+   * (~4.6 KB); the int8 body also holds the rows quantized (+12.5 KB). */
+  static unsigned char block[24 << 10];
   const int64_t need = fedtiny_model_predictor_bytes(body, head, MROWS);
   printf("model predictor 784-%d-16-%d: %lld bytes of block\n", MHID, CLASSES, (long long)need);
   CHECK(need > 0 && need <= (int64_t)sizeof(block));
@@ -124,6 +125,7 @@ static void PredictWholeModel(void) {
   CHECK(worst < 2e-5);
   CHECK(fedtiny_predict(pred, model_x, MROWS, MHID, probs, classes) == FEDTINY_INVALID_ARGUMENT);
   fedtiny_predictor_release(pred);
+  pred = NULL;
   fedtiny_body_destroy(body);
 
   /* The int8 variant of the same body: calibrated on the device's rows. */
@@ -134,6 +136,9 @@ static void PredictWholeModel(void) {
   CHECK(fedtiny_model_predictor_create(body, head, MROWS, block, sizeof(block), &pred) ==
         FEDTINY_FAILED_PRECONDITION);
   CHECK(fedtiny_body_calibrate(body, model_x, MROWS, MIN) == FEDTINY_OK);
+  const int64_t int8_need = fedtiny_model_predictor_bytes(body, head, MROWS);
+  printf("int8 model predictor: %lld bytes of block\n", (long long)int8_need);
+  CHECK(int8_need > 0 && int8_need <= (int64_t)sizeof(block));
   CHECK(fedtiny_model_predictor_create(body, head, MROWS, block, sizeof(block), &pred) == FEDTINY_OK);
   CHECK(fedtiny_predict(pred, model_x, MROWS, MIN, probs, classes) == FEDTINY_OK);
   int agree = 0;
