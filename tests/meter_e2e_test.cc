@@ -127,7 +127,7 @@ class MeterE2eTest : public ::testing::Test {
 
   void Charge(int n) {
     for (int i = 0; i < n; ++i) {
-      dev_->clock.Advance(1000);
+      dev_->clock.Advance(absl::Microseconds(1000));
       ASSERT_THAT(dev_->meter->Charge(), IsOk()) << i;
     }
   }
@@ -368,7 +368,7 @@ class FlctlMeterTest : public ::testing::Test {
 
   std::unique_ptr<fixture::Device> NewDevice(const std::string& id) {
     auto d = std::make_unique<fixture::Device>(id, key_->public_key(), false, 4);
-    d->clock.Set(absl::ToUnixMicros(absl::Now()));  // The binary runs on the real clock.
+    d->clock.Set(absl::Now());  // The binary runs on the real clock.
     EXPECT_THAT(d->Reopen(), IsOk());
     return d;
   }
@@ -386,7 +386,7 @@ class FlctlMeterTest : public ::testing::Test {
 
   absl::StatusOr<SyncResponse> Sync(fixture::Device& d, int calls) {
     for (int i = 0; i < calls; ++i) {
-      d.clock.Advance(1000);
+      d.clock.Advance(absl::Microseconds(1000));
       RETURN_IF_ERROR(d.meter->Charge());
     }
     return Client().Sync(*d.meter);

@@ -151,8 +151,8 @@ class Fleet {
 
   void Day(Actor& a, int day) {
     Device& d = *a.device;
-    d.clock.Set(kStartUs + (day + 1) * kDayUs +
-                static_cast<int64_t>(rng_() % 1000));
+    d.clock.Set(absl::FromUnixMicros(kStartUs + (day + 1) * kDayUs +
+                                     static_cast<int64_t>(rng_() % 1000)));
     if (day == a.snapshot_day &&
         (a.cheat == kRestore || a.cheat == kRestoreClockBack)) {
       Check(d.meter->Flush().ok(), "flush");
@@ -161,7 +161,7 @@ class Fleet {
     if (day == a.cheat_day) DoCheat(a);
     std::poisson_distribution<int> calls(absl::GetFlag(FLAGS_calls_per_day));
     for (int k = calls(rng_); k > 0; --k) {
-      d.clock.Advance(static_cast<int64_t>(rng_() % 60'000'000));
+      d.clock.Advance(absl::Microseconds(static_cast<int64_t>(rng_() % 60'000'000)));
       if (!d.meter->Charge().ok())
         break;  // Out of grant or expired: wait for a sync.
     }
@@ -173,7 +173,7 @@ class Fleet {
     a.cheated = true;
     switch (a.cheat) {
       case kRestoreClockBack:
-        d.clock.Advance(-10 * kDayUs);
+        d.clock.Advance(absl::Microseconds(-10 * kDayUs));
         [[fallthrough]];
       case kRestore:
         d.storage.files = a.snapshot;
