@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
@@ -20,10 +23,12 @@
 #include "aggregation/random_source.h"
 #include "absl/strings/str_cat.h"
 #include "coordinator/admin_service.h"
+#include "coordinator/meter/meter_ledger.h"
 #include "coordinator/server.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/flags_help.h"
 #include "tools/base/logging.h"
+#include "tools/base/status_macros.h"
 #include "tools/base/stop_signal.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
@@ -42,6 +47,30 @@ ABSL_FLAG(std::string, trust_dir, "",
 ABSL_FLAG(std::string, meter_key, "",
           "PEM P-256 private key that signs metering grants and checkpoints (docs/metering.md); "
           "empty: metering is off.");
+// The ledger's settings (meter::LedgerOptions, docs/metering.md "Grants"),
+// signed into every grant: a change applies fleet-wide at each device's next
+// sync. Defaults are LedgerOptions' own.
+ABSL_FLAG(uint64_t, meter_grant_calls, fedtiny::meter::LedgerOptions().grant_calls,
+          "With --meter_key: metered calls per grant (at least 1).");
+ABSL_FLAG(absl::Duration, meter_grant_validity, fedtiny::meter::LedgerOptions().grant_validity,
+          "With --meter_key: how long a grant is valid from its issue (e.g. 24h; positive).");
+ABSL_FLAG(absl::Duration, meter_grace, fedtiny::meter::LedgerOptions().grace,
+          "With --meter_key: offline grace after a grant's validity (e.g. 72h; 0 for none).");
+ABSL_FLAG(uint64_t, meter_grace_calls, fedtiny::meter::LedgerOptions().grace_calls,
+          "With --meter_key: at most this many calls in the grace (0: none).");
+ABSL_FLAG(uint64_t, meter_counter_every, fedtiny::meter::LedgerOptions().counter_every,
+          "With --meter_key: B, calls between monotonic-counter bindings on devices with a "
+          "counter (at least 1; a multiple of the devices' persist_every, 64 by default).");
+ABSL_FLAG(absl::Duration, meter_clock_skew, fedtiny::meter::LedgerOptions().clock_skew,
+          "With --meter_key: how far ahead of the coordinator a device's record times may be "
+          "before METER_FLAG_CLOCK_BACK.");
+ABSL_FLAG(bool, meter_cut_off_on_flag, fedtiny::meter::LedgerOptions().cut_off_on_flag,
+          "With --meter_key: stop granting to a device and package after any flag (an "
+          "operator restores it with flctl meter cutoff --restore).");
+ABSL_FLAG(int64_t, meter_checkpoints_kept,
+          static_cast<int64_t>(fedtiny::meter::LedgerOptions().checkpoints_kept),
+          "With --meter_key: checkpoints remembered per device and package (at least 1); a "
+          "sync from an older one is refused as a rollback.");
 ABSL_FLAG(bool, encrypt_bundles, true,
           "With --trust_dir: serve bundles encrypted, their keys wrapped to each device's "
           "enrolled key (devices must enroll). --noencrypt_bundles: signed plain bundles.");
@@ -75,6 +104,43 @@ absl::StatusOr<std::string> OperatorToken(const std::string& data_dir) {
   if (!s.ok()) return s;
   std::fprintf(stderr, "created an operator token in %s\n", path.c_str());
   return fresh;
+}
+
+// The ledger's settings from the --meter_* flags; an error names the flag.
+absl::StatusOr<fedtiny::meter::LedgerOptions> MeterOptions(bool metering_on) {
+  const std::vector<const absl::CommandLineFlag*> flags = {
+      &absl::GetFlagReflectionHandle(FLAGS_meter_grant_calls),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_grant_validity),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_grace),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_grace_calls),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_counter_every),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_clock_skew),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_cut_off_on_flag),
+      &absl::GetFlagReflectionHandle(FLAGS_meter_checkpoints_kept)};
+  for (const absl::CommandLineFlag* f : flags) {
+    // (Abseil 20220623 keeps IsSpecifiedOnCommandLine private: a value other
+    // than the default is what shows the operator meant metering.)
+    if (!metering_on && f->CurrentValue() != f->DefaultValue()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", f->Name(), " needs --meter_key (metering is off without it)"));
+    }
+  }
+  fedtiny::meter::LedgerOptions o;
+  o.grant_calls = absl::GetFlag(FLAGS_meter_grant_calls);
+  o.grant_validity = absl::GetFlag(FLAGS_meter_grant_validity);
+  o.grace = absl::GetFlag(FLAGS_meter_grace);
+  o.grace_calls = absl::GetFlag(FLAGS_meter_grace_calls);
+  o.counter_every = absl::GetFlag(FLAGS_meter_counter_every);
+  o.clock_skew = absl::GetFlag(FLAGS_meter_clock_skew);
+  o.cut_off_on_flag = absl::GetFlag(FLAGS_meter_cut_off_on_flag);
+  const int64_t kept = absl::GetFlag(FLAGS_meter_checkpoints_kept);
+  if (kept < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--meter_checkpoints_kept is ", kept, "; it must be at least 1"));
+  }
+  o.checkpoints_kept = static_cast<size_t>(kept);
+  RETURN_IF_ERROR(fedtiny::meter::ValidateLedgerOptions(o, "--meter_"));
+  return o;
 }
 
 void ServeUntilSignal(fedtiny::coordinator::Server& server) {
@@ -120,6 +186,12 @@ int main(int argc, char** argv) {
   options.trust_dir = absl::GetFlag(FLAGS_trust_dir);
   options.encrypt_bundles = absl::GetFlag(FLAGS_encrypt_bundles);
   options.meter_key_file = absl::GetFlag(FLAGS_meter_key);
+  absl::StatusOr<fedtiny::meter::LedgerOptions> meter = MeterOptions(!options.meter_key_file.empty());
+  if (!meter.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", std::string(meter.status().message()).c_str());
+    return 1;
+  }
+  options.meter_options = *meter;
   absl::StatusOr<std::string> token = OperatorToken(options.data_dir);
   if (!token.ok()) {
     std::fprintf(stderr, "coordinator: operator token: %s\n", token.status().ToString().c_str());

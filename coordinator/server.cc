@@ -201,7 +201,7 @@ absl::Status Server::Impl::Load(const Options& options) {
     ASSIGN_OR_RETURN(std::string pem, ReadPem(options.meter_key_file));
     ASSIGN_OR_RETURN(crypto::EcPrivateKey key, crypto::EcPrivateKey::FromPem(pem));
     ASSIGN_OR_RETURN(meter_ledger,
-                     meter::DurableLedger::Open(std::move(key), meter::LedgerOptions(), *clock,
+                     meter::DurableLedger::Open(std::move(key), options.meter_options, *clock,
                                                 options.data_dir + "/meter_ledger.pb"));
   }
   ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random,
@@ -225,6 +225,9 @@ void Server::Impl::Run(absl::Duration tick) {
 
 absl::StatusOr<Server> Server::Start(const Options& options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("a data directory is required");
+  if (!options.meter_key_file.empty()) {
+    RETURN_IF_ERROR(meter::ValidateLedgerOptions(options.meter_options, "meter_options."));
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, MakeCredentials(options));
   auto impl = std::make_unique<Impl>();
   impl->host = options.host;

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "coordinator/clock.h"
+#include "coordinator/meter/meter_ledger.h"
 
 namespace fedtiny::coordinator {
 
@@ -64,6 +65,10 @@ class Server {
     // (docs/metering.md); the ledger persists in <data_dir>/meter_ledger.pb.
     // "": metering calls get FAILED_PRECONDITION "metering not configured".
     std::string meter_key_file;
+    // The ledger's grant size, validity, grace, counter period and cut-off
+    // policy (docs/metering.md); checked by ValidateLedgerOptions (an error
+    // names the field as "meter_options.<field>").
+    meter::LedgerOptions meter_options;
     // Largest message accepted from a client.
     int max_receive_message_bytes = 16 * 1024 * 1024;
     // Null: the wall clock. Tests inject a FakeClock.

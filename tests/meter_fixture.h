@@ -53,7 +53,7 @@ inline constexpr int64_t kStartUs = 1'800'000'000'000'000;  // 2027-01-15.
 struct Device {
   Device(std::string id, const crypto::EcPublicKey& key, bool with_counter,
          uint64_t n)
-      : server_key(key), clock(kStartUs) {
+      : server_key(key), clock(absl::FromUnixMicros(kStartUs)) {
     options.device_id = std::move(id);
     options.package = "pkg";
     options.model_version = 7;
@@ -76,7 +76,7 @@ struct Device {
   bool has_counter = false;
   MapStorage storage;
   FakeMonotonicCounter counter;
-  FakeWallClock clock;
+  FakeClock clock;  // tools/base/clock.h.
   std::unique_ptr<Meter> meter;
 };
 

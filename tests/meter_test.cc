@@ -44,7 +44,7 @@ class MeterTest : public ::testing::Test {
   }
   void Charge(int n) {
     for (int i = 0; i < n; ++i) {
-      dev_.clock.Advance(1000);
+      dev_.clock.Advance(absl::Microseconds(1000));
       ASSERT_THAT(dev_.meter->Charge(), IsOk()) << i;
     }
   }
@@ -76,11 +76,11 @@ TEST_F(MeterTest, SyncAcceptsAnHonestChainAndRenewsTheGrant) {
 
 TEST_F(MeterTest, ExpiryAllowsOnlyTheGraceCalls) {
   Charge(1);
-  dev_.clock.Advance(absl::ToInt64Microseconds(absl::Hours(1)));
+  dev_.clock.Advance(absl::Hours(1));
   Charge(3);  // grace_calls
   EXPECT_THAT(dev_.meter->Charge(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
-  dev_.clock.Set(kStartUs);  // Setting the clock back gains nothing now.
+  dev_.clock.Set(absl::FromUnixMicros(kStartUs));  // Setting the clock back gains nothing now.
   EXPECT_THAT(dev_.meter->Charge(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
@@ -221,7 +221,7 @@ TEST_F(MeterTest, ACounterLostInACrashShowsAsAGap) {
   Charge(7);
   dev_.storage.fail_writes =
       true;  // The binding at 8 increments, then the write fails.
-  dev_.clock.Advance(1000);
+  dev_.clock.Advance(absl::Microseconds(1000));
   EXPECT_THAT(dev_.meter->Charge(), StatusIs(absl::StatusCode::kInternal));
   dev_.storage.fail_writes = false;
   ASSERT_THAT(dev_.Reopen(), IsOk());  // The crash: back to index 4.
@@ -232,11 +232,19 @@ TEST_F(MeterTest, ACounterLostInACrashShowsAsAGap) {
 }
 
 TEST_F(MeterTest, LedgerRefusesForeignCheckpointsAndDoubleEnrollment) {
-  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 0),
+  // Before the first sync the same enrollment is answered again; another is not.
+  absl::StatusOr<Signed> again = server_.ledger.Enroll("d1", "pkg", 0);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->payload(), grant_.payload());
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 1),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", std::nullopt),
               StatusIs(absl::StatusCode::kAlreadyExists));
   Charge(2);
   absl::StatusOr<SyncResponse> r = Sync();
   ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(server_.ledger.Enroll("d1", "pkg", 0),
+              StatusIs(absl::StatusCode::kAlreadyExists));
   SyncRequest req = dev_.meter->MakeSyncRequest();
   *req.mutable_checkpoint() = r->checkpoint();
   req.mutable_checkpoint()->mutable_signature()->back() ^= 1;
@@ -260,7 +268,7 @@ TEST(MeterLedgerTest, ASyncFromAForgottenCheckpointIsARollback) {
   ASSERT_THAT(dev.meter->InstallGrant(*g), IsOk());
   const auto factory = dev.storage.files;
   for (int round = 0; round < 3; ++round) {
-    dev.clock.Advance(1000);
+    dev.clock.Advance(absl::Microseconds(1000));
     ASSERT_THAT(dev.meter->Charge(), IsOk());
     absl::StatusOr<SyncResponse> r =
         server.ledger.Sync(dev.meter->MakeSyncRequest());

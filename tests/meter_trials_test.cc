@@ -56,13 +56,13 @@ class Trials {
     auto c = std::make_unique<Device>(
         d.options.device_id, server_.ledger.public_key(), d.has_counter, kN);
     c->storage.files = d.storage.files;
-    c->clock.Set(d.clock.NowUnixMicros() + Uniform(1, 1000));
+    c->clock.Set(d.clock.Now() + absl::Microseconds(Uniform(1, 1000)));
     EXPECT_THAT(c->Reopen(), IsOk());
     return c;
   }
   void Calls(Device& d, uint64_t n) {
     for (uint64_t i = 0; i < n; ++i) {
-      d.clock.Advance(Uniform(1, 1'000'000));
+      d.clock.Advance(absl::Microseconds(Uniform(1, 1'000'000)));
       ASSERT_THAT(d.meter->Charge(), IsOk());
     }
   }
@@ -91,7 +91,7 @@ class Trials {
     Calls(*d, Uniform(0, 10));
     d->storage.files = snapshot;
     if (Uniform(0, 1))
-      d->clock.Advance(-static_cast<int64_t>(Uniform(1, 1'000'000'000)));
+      d->clock.Advance(-absl::Microseconds(Uniform(1, 1'000'000'000)));
     EXPECT_THAT(d->Reopen(), IsOk());
     Calls(*d, Uniform(0, 10));
     return Sync(*d) > 0;

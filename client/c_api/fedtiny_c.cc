@@ -10,26 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "client/c_api/handles.h"
 #include "client/core/head_trainer.h"
 #include "client/core/model.h"
-#include "client/core/predict.h"
-
-struct fedtiny_head {
-  fedtiny::client::Head head;
-  std::string error;
-};
 
 struct fedtiny_trainer {
   std::unique_ptr<fedtiny::client::HeadTrainer> trainer;
   fedtiny::client::TrainState state;
   std::string error;
-};
-
-struct fedtiny_predictor {
-  fedtiny::client::Body body;  // Empty: the head runs on the caller's features.
-  fedtiny::client::Predictor* predictor;
-  int64_t classes;
-  char error[160];
 };
 
 struct fedtiny_arena_trainer {
@@ -40,10 +28,9 @@ struct fedtiny_arena_trainer {
 
 namespace {
 
+using fedtiny::c_api::Code;
 using fedtiny::client::RowMatrixXf;
 using fedtiny::client::Status;
-
-fedtiny_status Code(const Status& s) { return static_cast<fedtiny_status>(s.code()); }
 
 fedtiny_status Fail(std::string* error, fedtiny_status code, std::string message) {
   if (error != nullptr) *error = std::move(message);
@@ -309,62 +296,6 @@ fedtiny_status fedtiny_arena_train(fedtiny_arena_trainer* trainer, float* params
 
 const char* fedtiny_arena_trainer_error(const fedtiny_arena_trainer* trainer) {
   return trainer == nullptr ? "null trainer" : trainer->error;
-}
-
-int64_t fedtiny_predictor_bytes(const fedtiny_head* head, int64_t max_rows) {
-  if (head == nullptr) return -1;
-  const fedtiny::client::Body none;
-  const int64_t core = fedtiny::client::Predictor::ArenaBytes(none, head->head, max_rows);
-  if (core < 0) return -1;
-  return core + static_cast<int64_t>(sizeof(fedtiny_predictor) + alignof(fedtiny_predictor) +
-                                     fedtiny::client::Arena::kMinAlign);
-}
-
-fedtiny_status fedtiny_predictor_create(const fedtiny_head* head, int64_t max_rows, void* block,
-                                        size_t block_bytes, fedtiny_predictor** out) {
-  if (head == nullptr || block == nullptr || out == nullptr) return FEDTINY_INVALID_ARGUMENT;
-  fedtiny::client::Arena arena(block, block_bytes);
-  void* at = arena.AllocateBytes(sizeof(fedtiny_predictor), alignof(fedtiny_predictor));
-  if (at == nullptr) return FEDTINY_RESOURCE_EXHAUSTED;
-  auto* p = new (at) fedtiny_predictor{{}, nullptr, head->head.num_classes(), {}};
-  auto predictor = fedtiny::client::Predictor::Create(p->body, head->head, max_rows, arena);
-  if (!predictor.ok()) {
-    p->~fedtiny_predictor();
-    return Code(predictor.status());
-  }
-  p->predictor = *predictor;
-  *out = p;
-  return FEDTINY_OK;
-}
-
-fedtiny_status fedtiny_predict(fedtiny_predictor* predictor, const float* features, int64_t n,
-                               int64_t dim, float* probabilities, int32_t* classes) {
-  if (predictor == nullptr) return FEDTINY_INVALID_ARGUMENT;
-  const auto fail = [predictor](const Status& s) {
-    std::snprintf(predictor->error, sizeof(predictor->error), "%s", s.message().c_str());
-    return Code(s);
-  };
-  // Checked before anything is read: the caller's array holds n x dim floats.
-  if (dim != predictor->predictor->input_dim() || n < 1) {
-    return fail(fedtiny::client::InvalidArgumentError(
-        "predict: the features' width differs from the head's input, or no rows"));
-  }
-  const size_t rows = static_cast<size_t>(n);
-  const size_t classes_n = static_cast<size_t>(predictor->classes);
-  const Status s = predictor->predictor->Predict(
-      features, n,
-      probabilities ? fedtiny::client::Span<float>(probabilities, rows * classes_n)
-                    : fedtiny::client::Span<float>(),
-      classes ? fedtiny::client::Span<int32_t>(classes, rows) : fedtiny::client::Span<int32_t>());
-  return s.ok() ? FEDTINY_OK : fail(s);
-}
-
-const char* fedtiny_predictor_error(const fedtiny_predictor* predictor) {
-  return predictor == nullptr ? "null predictor" : predictor->error;
-}
-
-void fedtiny_predictor_release(fedtiny_predictor* predictor) {
-  if (predictor != nullptr) predictor->~fedtiny_predictor();
 }
 
 void fedtiny_arena_trainer_release(fedtiny_arena_trainer* trainer) {

@@ -1,5 +1,5 @@
-/* fedtiny's C API: the device SDK's head trainer (client/core) for apps and
- * firmware written in C. Opaque handles, status codes, no exceptions; every
+/* fedtiny's C API: the device SDK's head trainer and inference (body + head,
+ * client/core) for apps and firmware written in C. Opaque handles, status codes, no exceptions; every
  * array is the caller's. A handle is not thread-safe: use one from one thread at
  * a time (distinct handles are independent). Each handle keeps the message of
  * its last failure (fedtiny_*_error); creation functions report through their
@@ -147,23 +147,88 @@ const char* fedtiny_arena_trainer_error(const fedtiny_arena_trainer* trainer);
  * caller's again. */
 void fedtiny_arena_trainer_release(fedtiny_arena_trainer* trainer);
 
+/* ---- The body --------------------------------------------------------------
+ * The frozen body of a model bundle: dense layers as the coordinator ships
+ * them (proto/model.proto's DenseLayer), float or int8. The arrays are copied
+ * at creation (the body owns its weights, on the heap, like fedtiny_head).
+ *
+ *   fedtiny_body_layer l = {784, 128, 1, weights, NULL, 0, 0, bias};
+ *   fedtiny_body* body;
+ *   fedtiny_body_create(&l, 1, &body);
+ *
+ * An int8 body (every layer int8) runs on the integer kernels and needs its
+ * activation ranges measured once on the device's own examples
+ * (fedtiny_body_calibrate) before a predictor can be made from it; a body
+ * mixing float and int8 layers is refused by the predictor. */
+typedef struct fedtiny_body fedtiny_body;
+
+/* One dense layer, y = act(W x + b), W outputs x inputs. Exactly one of
+ * `weights` (float) and `int8_weights` (W ~= scale * (q - zero_point)) is
+ * set; both are column-major, element (o, i) at i * outputs + o (the wire's
+ * layout). `bias` has `outputs` floats, or is NULL (zero). */
+typedef struct {
+  int64_t inputs;
+  int64_t outputs;
+  int relu;                   /* 1: ReLU; 0: linear. */
+  const float* weights;       /* inputs * outputs floats, or NULL. */
+  const int8_t* int8_weights; /* inputs * outputs values, or NULL. */
+  float scale;                /* int8 only: positive and finite. */
+  int32_t zero_point;         /* int8 only: in [-128, 127]. */
+  const float* bias;
+} fedtiny_body_layer;
+
+/* FEDTINY_INVALID_ARGUMENT for no layers, a zero width, consecutive widths
+ * that disagree, a layer with neither or both weight arrays, a non-finite
+ * weight, bias or scale, or a zero point outside [-128, 127]. */
+fedtiny_status fedtiny_body_create(const fedtiny_body_layer* layers, size_t num_layers,
+                                   fedtiny_body** out);
+/* Measures an int8 body's activation ranges on n examples of `dim` features
+ * (row-major; `dim` must be the body's input width, checked before the array
+ * is read). FEDTINY_INVALID_ARGUMENT (widths, non-finite values) or
+ * FEDTINY_OUT_OF_RANGE (a bias or multiplier does not fit the kernels); the
+ * body is unchanged on error. A float body needs none (calibrating one only
+ * checks the examples). */
+fedtiny_status fedtiny_body_calibrate(fedtiny_body* body, const float* examples, int64_t n,
+                                      int64_t dim);
+int64_t fedtiny_body_input_dim(const fedtiny_body* body);
+int64_t fedtiny_body_output_dim(const fedtiny_body* body);
+const char* fedtiny_body_error(const fedtiny_body* body);
+void fedtiny_body_destroy(fedtiny_body* body);
+
 /* ---- Inference ------------------------------------------------------------
- * Class probabilities from a head on feature rows (the body's outputs), with
- * every buffer carved from the caller's block and no allocation per call
- * (client/core/predict.h). The predictor borrows `head`: keep it alive and do
- * not resize it while the predictor is used; retraining it in place is fine.
- * Release it before reusing its block. */
+ * Class probabilities from body + head on raw input rows, or from a head alone
+ * on feature rows (the body's outputs), with every buffer carved from the
+ * caller's block and no allocation per call (client/core/predict.h). The
+ * predictor borrows `body` and `head`: keep them alive and do not resize the
+ * head while the predictor is used; retraining it in place, or replacing its
+ * parameters with the device's personal head (fedtiny_head_set_params), is
+ * fine. Release it before reusing its block. */
 typedef struct fedtiny_predictor fedtiny_predictor;
 
-/* Bytes of block fedtiny_predictor_create needs for up to `max_rows` rows per
- * call; -1 for a null head or max_rows < 1. */
+/* Bytes of block fedtiny_model_predictor_create needs for up to `max_rows`
+ * rows per call; -1 when creation would refuse the model (null pointers,
+ * max_rows < 1, the body's output width differs from the head's input, a
+ * mixed or uncalibrated int8 body). */
+int64_t fedtiny_model_predictor_bytes(const fedtiny_body* body, const fedtiny_head* head,
+                                      int64_t max_rows);
+/* A predictor running `body` then `head`: fedtiny_predict then takes rows of
+ * the body's input width. FEDTINY_INVALID_ARGUMENT (widths),
+ * FEDTINY_FAILED_PRECONDITION (a mixed or uncalibrated int8 body),
+ * FEDTINY_RESOURCE_EXHAUSTED when the block is too small. */
+fedtiny_status fedtiny_model_predictor_create(const fedtiny_body* body, const fedtiny_head* head,
+                                              int64_t max_rows, void* block, size_t block_bytes,
+                                              fedtiny_predictor** out);
+
+/* The head alone, on feature rows: bytes of block fedtiny_predictor_create
+ * needs for up to `max_rows` rows per call; -1 for a null head or
+ * max_rows < 1. */
 int64_t fedtiny_predictor_bytes(const fedtiny_head* head, int64_t max_rows);
 /* FEDTINY_RESOURCE_EXHAUSTED when the block is too small. */
 fedtiny_status fedtiny_predictor_create(const fedtiny_head* head, int64_t max_rows, void* block,
                                         size_t block_bytes, fedtiny_predictor** out);
-/* n rows of `dim` features (the head's input width, checked before the array
- * is read): `probabilities` (n x classes, may be NULL) and `classes` (n, may be
- * NULL) are filled. */
+/* n rows of `dim` values (the body's input width, or the head's without a
+ * body; checked before the array is read): `probabilities` (n x classes, may
+ * be NULL) and `classes` (n, may be NULL) are filled. */
 fedtiny_status fedtiny_predict(fedtiny_predictor* predictor, const float* features, int64_t n,
                                int64_t dim, float* probabilities, int32_t* classes);
 const char* fedtiny_predictor_error(const fedtiny_predictor* predictor);

@@ -46,7 +46,8 @@ bool Predictor::Layout(int64_t max_rows, Arena& arena) {
   max_rows_ = max_rows;
   input_dim_ = body_.input_dim(head_.input_dim());
   num_classes_ = head_.num_classes();
-  max_width_ = std::max<int64_t>(input_dim_, head_.input_dim());
+  // The inputs are read where they lie: the buffers hold layer outputs only.
+  max_width_ = head_.input_dim();
   for (const BodyLayer& l : body_.layers()) {
     if (const auto* d = std::get_if<DenseLayer>(&l)) max_width_ = std::max(max_width_, d->out());
   }

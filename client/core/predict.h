@@ -70,7 +70,9 @@ class Predictor {
   int64_t max_rows_ = 0;
   int64_t max_width_ = 0;
   int64_t arena_bytes_ = 0;
-  float* ping_ = nullptr;  // max_rows x max_width, alternating layer outputs.
+  // max_rows x the widest layer output (not the input, read in place),
+  // alternating layer outputs.
+  float* ping_ = nullptr;
   float* pong_ = nullptr;
   const float** rows_ = nullptr;  // max_rows row pointers.
   int8_t* int8_scratch_ = nullptr;

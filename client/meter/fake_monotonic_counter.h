@@ -1,6 +1,7 @@
-// Test fakes for monotonic_counter.h: a counter living outside the device's
-// storage (so restoring a snapshot does not turn it back, like hardware) and a
-// settable wall clock. Not thread-safe; values, no ownership.
+// Test fake for monotonic_counter.h: a counter living outside the device's
+// storage (so restoring a snapshot does not turn it back, like hardware). The
+// settable wall clock is tools/base/clock.h's FakeClock. Not thread-safe; a
+// value, no ownership.
 #ifndef FEDTINY_CLIENT_METER_FAKE_MONOTONIC_COUNTER_H_
 #define FEDTINY_CLIENT_METER_FAKE_MONOTONIC_COUNTER_H_
 
@@ -25,16 +26,6 @@ class FakeMonotonicCounter : public MonotonicCounter {
   bool fail_ = false;
 };
 
-class FakeWallClock : public WallClock {
- public:
-  explicit FakeWallClock(int64_t now_us) : now_us_(now_us) {}
-  int64_t NowUnixMicros() override { return now_us_; }
-  void Set(int64_t now_us) { now_us_ = now_us; }
-  void Advance(int64_t us) { now_us_ += us; }
-
- private:
-  int64_t now_us_;
-};
 
 }  // namespace fedtiny::meter
 

@@ -37,7 +37,7 @@ std::string HashString(const uint8_t (&h)[32]) {
 
 Meter::Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
              client::Storage& storage, const client::Crypto& crypto,
-             WallClock& clock, MonotonicCounter* counter, Sha256Context sha)
+             const Clock& clock, MonotonicCounter* counter, Sha256Context sha)
     : options_(std::move(options)),
       server_key_(server_key),
       storage_(storage),
@@ -52,7 +52,7 @@ Meter::Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
 
 absl::StatusOr<std::unique_ptr<Meter>> Meter::Open(
     MeterOptions options, const crypto::EcPublicKey& server_key,
-    client::Storage& storage, const client::Crypto& crypto, WallClock& clock,
+    client::Storage& storage, const client::Crypto& crypto, const Clock& clock,
     MonotonicCounter* counter) {
   if (options.device_id.empty() || options.package.empty() ||
       options.state_path.empty() || options.persist_every == 0) {
@@ -262,7 +262,7 @@ absl::Status Meter::Admit(int64_t now_us) const {
 absl::Status Meter::Charge() {
   // Trusted time never goes back below the last record (a clock set back
   // gains nothing) nor below the grant's issue time.
-  const int64_t now_us = std::max({clock_.NowUnixMicros(), last_time_us_,
+  const int64_t now_us = std::max({absl::ToUnixMicros(clock_.Now()), last_time_us_,
                                    has_grant_ ? grant_.issued_at_us() : 0});
   RETURN_IF_ERROR(Admit(now_us));
   Record r{head_index_ + 1, options_.model_version, now_us, 0};

@@ -31,6 +31,7 @@
 #include "client/core/predict.h"
 #include "client/meter/monotonic_counter.h"
 #include "proto/meter.pb.h"
+#include "tools/base/clock.h"
 #include "tools/base/crypto/ec_key.h"
 #include "tools/base/sha256_context.h"
 
@@ -61,7 +62,7 @@ class Meter {
   // records do not hash to the stored head; kInternal on storage errors.
   static absl::StatusOr<std::unique_ptr<Meter>> Open(
       MeterOptions options, const crypto::EcPublicKey& server_key,
-      client::Storage& storage, const client::Crypto& crypto, WallClock& clock,
+      client::Storage& storage, const client::Crypto& crypto, const Clock& clock,
       MonotonicCounter* counter);
 
   // InstallGrant checks and installs a signed QuotaGrant. kUnauthenticated
@@ -95,6 +96,7 @@ class Meter {
   // error.
   absl::Status AcceptSync(const SyncResponse& response);
 
+  [[nodiscard]] const MeterOptions& options() const { return options_; }
   [[nodiscard]] uint64_t head_index() const { return head_index_; }
   [[nodiscard]] uint64_t checkpoint_index() const {
     return checkpoint_.index();
@@ -106,7 +108,7 @@ class Meter {
  private:
   Meter(MeterOptions options, const crypto::EcPublicKey& server_key,
         client::Storage& storage, const client::Crypto& crypto,
-        WallClock& clock, MonotonicCounter* counter, Sha256Context sha);
+        const Clock& clock, MonotonicCounter* counter, Sha256Context sha);
   // Link replaces h by the next chain hash after record r; false if hashing
   // failed.
   [[nodiscard]] bool Link(uint8_t (&h)[32], const Record& r);
@@ -129,7 +131,9 @@ class Meter {
   const crypto::EcPublicKey& server_key_;
   client::Storage& storage_;
   const client::Crypto& crypto_;
-  WallClock& clock_;
+  // The wall clock grants expire by; its owner can set it (the Meter never
+  // lets trusted time go back below the last time it recorded).
+  const Clock& clock_;
   MonotonicCounter* const counter_;
   Sha256Context sha_;  // The per-call link's hash (OpenSSL, fetched once).
 

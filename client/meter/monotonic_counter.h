@@ -1,7 +1,7 @@
-// The hooks a metered device gives the Meter (issue #14, docs/metering.md): a
+// The hook a metered device gives the Meter (issue #14, docs/metering.md): a
 // hardware monotonic counter where the platform has one (a TPM NV counter, a
 // secure element, an RPMB write counter, Android's Keystore rollback
-// resistance), and the wall clock grants expire by.
+// resistance). The wall clock grants expire by is tools/base/clock.h's Clock.
 #ifndef FEDTINY_CLIENT_METER_MONOTONIC_COUNTER_H_
 #define FEDTINY_CLIENT_METER_MONOTONIC_COUNTER_H_
 
@@ -20,16 +20,6 @@ class MonotonicCounter {
   // Increment adds one and returns the new value (never 0). kUnavailable or
   // kInternal when the hardware fails; the value may then have moved or not.
   virtual absl::StatusOr<uint64_t> Increment() = 0;
-};
-
-// Wall-clock time, which the device's owner can set (the Meter never lets it
-// go back below the last time it recorded). Implementations say their own
-// thread-safety.
-class WallClock {
- public:
-  virtual ~WallClock() = default;
-  // NowUnixMicros returns microseconds since the Unix epoch.
-  virtual int64_t NowUnixMicros() = 0;
 };
 
 }  // namespace fedtiny::meter

@@ -15,17 +15,17 @@ namespace fedtiny::client {
 
 namespace {
 
-// gRPC's retry policy (gRFC A6) for every Federation method: UNAVAILABLE only.
-// DEADLINE_EXCEEDED is final (a late upload stays late), and gRPC never retries
-// past the call's own deadline. Empty when there is nothing to retry.
-std::string RetryServiceConfig(const SessionOptions& o) {
+// gRPC's retry policy (gRFC A6) for every method of `service`: UNAVAILABLE
+// only. DEADLINE_EXCEEDED is final (a late upload stays late), and gRPC never
+// retries past the call's own deadline. Empty when there is nothing to retry.
+std::string RetryServiceConfig(const SessionOptions& o, const std::string& service) {
   if (o.attempts < 2) return "";
   const double initial = std::max(0.001, absl::ToDoubleSeconds(o.backoff));
   return absl::StrFormat(
       R"({"methodConfig": [{"name": [{"service": "%s"}], "retryPolicy": {)"
       R"("maxAttempts": %d, "initialBackoff": "%.3fs", "maxBackoff": "%.3fs", )"
       R"("backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]})",
-      v1::Federation::service_full_name(), std::min(o.attempts, 5), initial, initial * 16);
+      service, std::min(o.attempts, 5), initial, initial * 16);
 }
 
 std::shared_ptr<grpc::ChannelCredentials> Credentials(const SessionOptions& o) {
@@ -37,13 +37,11 @@ std::shared_ptr<grpc::ChannelCredentials> Credentials(const SessionOptions& o) {
 
 }  // namespace
 
-FederationSession::FederationSession(const SessionOptions& options)
-    : options_(options),
-      rng_(options.seed != 0 ? options.seed
-                             : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {
+std::shared_ptr<grpc::Channel> MakeSessionChannel(const SessionOptions& options,
+                                                  const std::string& service) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.chunk_bytes + (1 << 20));
-  const std::string retry = RetryServiceConfig(options);
+  const std::string retry = RetryServiceConfig(options, service);
   if (!retry.empty()) {
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
     args.SetServiceConfigJSON(retry);
@@ -55,8 +53,15 @@ FederationSession::FederationSession(const SessionOptions& options)
   }
   // The policy is ours: a name resolver (DNS TXT records) may not replace it.
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  return grpc::CreateCustomChannel(options.address, Credentials(options), args);
+}
+
+FederationSession::FederationSession(const SessionOptions& options)
+    : options_(options),
+      rng_(options.seed != 0 ? options.seed
+                             : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()))) {
   stub_ = v1::Federation::NewStub(
-      grpc::CreateCustomChannel(options.address, Credentials(options), args));
+      MakeSessionChannel(options, v1::Federation::service_full_name()));
 }
 
 template <typename Call>

@@ -51,6 +51,13 @@ struct SessionOptions {
   uint64_t seed = 0;  // Jitter; 0 = from the clock.
 };
 
+// MakeSessionChannel returns a channel to `options.address` for the gRPC
+// service `service` (its full name): TLS unless `options.insecure` (as
+// SessionOptions says), gRPC's retry policy for UNAVAILABLE over
+// `options.attempts`. Does not block (gRPC connects at the first call).
+std::shared_ptr<grpc::Channel> MakeSessionChannel(const SessionOptions& options,
+                                                  const std::string& service);
+
 // Thread-compatible: one thread uses a session at a time. Owns its channel.
 class FederationSession {
  public:

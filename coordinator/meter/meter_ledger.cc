@@ -27,6 +27,35 @@ struct MeterLedger::Walk {
   }
 };
 
+absl::Status ValidateLedgerOptions(const LedgerOptions& o,
+                                   const std::string& prefix) {
+  const auto bad = [&prefix](const char* field, const std::string& got,
+                             const char* want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, field, " is ", got, "; it must be ", want));
+  };
+  const absl::Duration kLongest = absl::Hours(24 * 3650);
+  const auto check = [&](const char* field, absl::Duration d, bool positive) {
+    if ((positive ? d <= absl::ZeroDuration() : d < absl::ZeroDuration()) ||
+        d > kLongest) {
+      return bad(field, absl::FormatDuration(d),
+                 positive ? "positive and at most 87600h (10 years)"
+                          : "0 or more and at most 87600h (10 years)");
+    }
+    return absl::OkStatus();
+  };
+  if (o.grant_calls < 1) return bad("grant_calls", "0", "at least 1");
+  RETURN_IF_ERROR(check("grant_validity", o.grant_validity, true));
+  RETURN_IF_ERROR(check("grace", o.grace, false));
+  if (o.counter_every < 1) {
+    return bad("counter_every", "0",
+               "at least 1 (and a multiple of the devices' persist_every, 64 by default)");
+  }
+  RETURN_IF_ERROR(check("clock_skew", o.clock_skew, false));
+  if (o.checkpoints_kept < 1) return bad("checkpoints_kept", "0", "at least 1");
+  return absl::OkStatus();
+}
+
 MeterLedger::MeterLedger(crypto::EcPrivateKey key, LedgerOptions options,
                          const coordinator::Clock& clock)
     : key_(std::move(key)), options_(options), clock_(clock) {}
@@ -90,10 +119,7 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   }
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = entries_.try_emplace({device_id, package});
-  if (!inserted) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("meter: ", device_id, "/", package, " enrolled"));
-  }
+  if (!inserted) return RepeatEnrollment(it->second, counter);
   Entry& e = it->second;
   e.usage.device_id = device_id;
   e.usage.package = package;
@@ -103,6 +129,37 @@ absl::StatusOr<Signed> MeterLedger::Enroll(const std::string& device_id,
   absl::StatusOr<Signed> g = c.ok() ? IssueGrant(e, 0) : c.status();
   if (!g.ok()) entries_.erase(it);
   return g;
+}
+
+namespace {
+
+std::string CounterText(std::optional<uint64_t> counter) {
+  return counter ? absl::StrCat("with counter ", *counter) : "without a counter";
+}
+
+}  // namespace
+
+absl::StatusOr<Signed> MeterLedger::RepeatEnrollment(
+    const Entry& e, std::optional<uint64_t> counter) const {
+  const std::string pair = absl::StrCat(e.usage.device_id, "/", e.usage.package);
+  auto grant = e.grants.find(0);
+  if (e.latest != 0 || grant == e.grants.end()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "meter: ", pair, " is enrolled and has synced: it syncs from its checkpoint, "
+        "it does not enroll again"));
+  }
+  const std::optional<uint64_t> enrolled =
+      e.has_counter ? std::optional<uint64_t>(e.accepted.at(0).counter) : std::nullopt;
+  if (counter != enrolled) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "meter: ", pair, " is enrolled ", CounterText(enrolled), "; an enrollment ",
+        CounterText(counter), " is refused (only the same enrollment may be repeated)"));
+  }
+  if (e.usage.cut_off) {
+    return absl::FailedPreconditionError(absl::StrCat("meter: ", pair, " is cut off"));
+  }
+  // The same grant (same payload, grant id and times), signed again.
+  return SignMessage(grant->second);
 }
 
 absl::StatusOr<std::optional<uint64_t>> MeterLedger::BaseOf(

@@ -51,6 +51,15 @@ struct LedgerOptions {
   size_t checkpoints_kept = 64;
 };
 
+// ValidateLedgerOptions checks `options` for what a ledger can run with:
+// grant_calls, counter_every and checkpoints_kept at least 1, grant_validity
+// positive, grace and clock_skew not negative, every duration at most 10
+// years (the grant's times stay far from int64 microseconds' limit).
+// kInvalidArgument naming the field as `prefix` + its name (e.g. prefix
+// "--meter_" names the coordinator's flag) and the value given.
+absl::Status ValidateLedgerOptions(const LedgerOptions& options,
+                                   const std::string& prefix);
+
 // What operators see per (device, package).
 struct DeviceUsage {
   std::string device_id;
@@ -73,8 +82,12 @@ class MeterLedger {
   // Enroll registers a device for a package and returns its first grant
   // (bound to checkpoint 0). `counter` is the value of the device's
   // monotonic counter, dedicated to the meter, at enrollment (nullopt: none);
-  // every binding must then be the previous value + 1. kAlreadyExists if
-  // enrolled; kInvalidArgument for empty names; kInternal if signing fails.
+  // every binding must then be the previous value + 1. Idempotent until the
+  // first accepted sync: the same enrollment again (a device whose answer was
+  // lost) gets the same grant (the same payload, signed again). kAlreadyExists
+  // for an enrollment that differs (counter or none, another counter value)
+  // or one after a sync; kFailedPrecondition for a repeat while cut off;
+  // kInvalidArgument for empty names; kInternal if signing fails.
   absl::StatusOr<Signed> Enroll(const std::string& device_id,
                                 const std::string& package,
                                 std::optional<uint64_t> counter)
@@ -132,6 +145,10 @@ class MeterLedger {
 
   absl::StatusOr<Signed> SignMessage(
       const google::protobuf::MessageLite& m) const;
+  // RepeatEnrollment answers Enroll for an enrolled pair (see Enroll).
+  absl::StatusOr<Signed> RepeatEnrollment(const Entry& e,
+                                          std::optional<uint64_t> counter) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Signed> IssueGrant(Entry& e, uint64_t index)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Signed> IssueCheckpoint(Entry& e, uint64_t index, Accepted a)

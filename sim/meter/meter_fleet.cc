@@ -6,7 +6,9 @@
 // and syncs after the cheat; and the flags raised on honest devices (should be
 // 0).
 //   bazel run -c opt //sim/meter:meter_fleet -- --devices=1000 --days=30
+//   ... --grpc   # through a real coordinator's Metering service on 127.0.0.1
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -16,7 +18,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "proto/meter_chain.h"
+#include "sim/meter/ledger_link.h"
 #include "tests/meter_fixture.h"
 
 ABSL_FLAG(int, devices, 1000, "Devices.");
@@ -29,6 +33,11 @@ ABSL_FLAG(double, calls_per_day, 40,
 ABSL_FLAG(double, online_probability, 0.5,
           "Chance a device syncs on a given day.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
+ABSL_FLAG(bool, grpc, false,
+          "Sync through a real coordinator (Server, metering on) over gRPC on 127.0.0.1 "
+          "instead of calling the ledger in process.");
+ABSL_FLAG(std::string, grpc_data_dir, "",
+          "--grpc: the coordinator's data directory (default: a new one under $TMPDIR).");
 
 namespace fedtiny::meter::fixture {
 namespace {
@@ -57,7 +66,17 @@ struct Actor {
 
 class Fleet {
  public:
-  Fleet() : server_(Options()), rng_(absl::GetFlag(FLAGS_seed)) {}
+  explicit Fleet(std::unique_ptr<sim::LedgerLink> link)
+      : link_(std::move(link)), rng_(absl::GetFlag(FLAGS_seed)) {}
+
+  static LedgerOptions Options() {
+    LedgerOptions o;
+    o.grant_calls = 1'000'000;
+    o.grant_validity = absl::Hours(24 * 7);
+    o.counter_every = 8;
+    o.clock_skew = absl::Hours(48);
+    return o;
+  }
 
   void Populate() {
     const int n = absl::GetFlag(FLAGS_devices);
@@ -65,11 +84,10 @@ class Fleet {
       Actor a;
       const bool counter = Chance(absl::GetFlag(FLAGS_counter_fraction));
       a.device = std::make_unique<Device>(
-          absl::StrCat("dev", i), server_.ledger.public_key(), counter, 4);
+          absl::StrCat("dev", i), link_->public_key(), counter, 4);
       Check(a.device->Reopen().ok(), "open");
-      absl::StatusOr<Signed> g = server_.ledger.Enroll(
-          a.device->options.device_id, "pkg",
-          counter ? std::optional<uint64_t>(0) : std::nullopt);
+      absl::StatusOr<Signed> g = link_->Enroll(
+          a.device->options.device_id, counter ? std::optional<uint64_t>(0) : std::nullopt);
       Check(g.ok() && a.device->meter->InstallGrant(*g).ok(), "enroll");
       if (Chance(absl::GetFlag(FLAGS_cheat_fraction))) {
         a.cheat = static_cast<Cheat>(1 + rng_() % (kCheats - 1));
@@ -84,7 +102,7 @@ class Fleet {
 
   void Run() {
     for (int day = 0; day < absl::GetFlag(FLAGS_days); ++day) {
-      server_.clock.Advance(absl::Hours(24));
+      link_->Advance(absl::Hours(24));
       const size_t n = actors_.size();  // Clones made today start tomorrow.
       for (size_t i = 0; i < n; ++i) Day(actors_[i], day);
     }
@@ -131,14 +149,6 @@ class Fleet {
   }
 
  private:
-  static LedgerOptions Options() {
-    LedgerOptions o;
-    o.grant_calls = 1'000'000;
-    o.grant_validity = absl::Hours(24 * 7);
-    o.counter_every = 8;
-    o.clock_skew = absl::Hours(48);
-    return o;
-  }
   bool Chance(double p) {
     return std::uniform_real_distribution<double>(0, 1)(rng_) < p;
   }
@@ -151,8 +161,8 @@ class Fleet {
 
   void Day(Actor& a, int day) {
     Device& d = *a.device;
-    d.clock.Set(kStartUs + (day + 1) * kDayUs +
-                static_cast<int64_t>(rng_() % 1000));
+    d.clock.Set(absl::FromUnixMicros(kStartUs + (day + 1) * kDayUs +
+                                     static_cast<int64_t>(rng_() % 1000)));
     if (day == a.snapshot_day &&
         (a.cheat == kRestore || a.cheat == kRestoreClockBack)) {
       Check(d.meter->Flush().ok(), "flush");
@@ -161,7 +171,7 @@ class Fleet {
     if (day == a.cheat_day) DoCheat(a);
     std::poisson_distribution<int> calls(absl::GetFlag(FLAGS_calls_per_day));
     for (int k = calls(rng_); k > 0; --k) {
-      d.clock.Advance(static_cast<int64_t>(rng_() % 60'000'000));
+      d.clock.Advance(absl::Microseconds(static_cast<int64_t>(rng_() % 60'000'000)));
       if (!d.meter->Charge().ok())
         break;  // Out of grant or expired: wait for a sync.
     }
@@ -173,7 +183,7 @@ class Fleet {
     a.cheated = true;
     switch (a.cheat) {
       case kRestoreClockBack:
-        d.clock.Advance(-10 * kDayUs);
+        d.clock.Advance(absl::Microseconds(-10 * kDayUs));
         [[fallthrough]];
       case kRestore:
         d.storage.files = a.snapshot;
@@ -183,7 +193,7 @@ class Fleet {
         Check(d.meter->Flush().ok(), "flush");
         Actor c;
         c.device = std::make_unique<Device>(
-            d.options.device_id, server_.ledger.public_key(), d.has_counter, 4);
+            d.options.device_id, link_->public_key(), d.has_counter, 4);
         c.device->storage.files = d.storage.files;
         Check(c.device->Reopen().ok(), "clone");
         c.cheat = kClone;
@@ -213,7 +223,7 @@ class Fleet {
       for (const UsageRecord& r : req.records()) h = *NextHash(h, r);
       req.set_head_hash(AsBytes(h));
     }
-    absl::StatusOr<SyncResponse> r = server_.ledger.Sync(req);
+    absl::StatusOr<SyncResponse> r = link_->Sync(req);
     Check(r.ok(), "sync");
     if (a.cheated) ++a.syncs_after_cheat;
     Actor& owner = Owner(a);
@@ -236,7 +246,7 @@ class Fleet {
     return a;
   }
 
-  Server server_;
+  std::unique_ptr<sim::LedgerLink> link_;
   std::mt19937_64 rng_;
   std::vector<Actor> actors_;
 };
@@ -246,9 +256,36 @@ class Fleet {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  fedtiny::meter::fixture::Fleet fleet;
+  using fedtiny::meter::fixture::Fleet;
+  const absl::Time start = absl::FromUnixMicros(fedtiny::meter::fixture::kStartUs);
+  std::unique_ptr<fedtiny::meter::sim::LedgerLink> link;
+  if (absl::GetFlag(FLAGS_grpc)) {
+    std::string dir = absl::GetFlag(FLAGS_grpc_data_dir);
+    if (dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/meter_fleet.XXXXXX";
+      if (mkdtemp(pattern.data()) == nullptr) {
+        std::perror("meter_fleet: mkdtemp");
+        return 1;
+      }
+      dir = pattern;
+    }
+    absl::StatusOr<std::unique_ptr<fedtiny::meter::sim::LedgerLink>> grpc =
+        fedtiny::meter::sim::GrpcLink(Fleet::Options(), start, dir);
+    if (!grpc.ok()) {
+      std::fprintf(stderr, "meter_fleet: %s\n", grpc.status().ToString().c_str());
+      return 1;
+    }
+    link = *std::move(grpc);
+    std::printf("# syncing over gRPC with a coordinator whose data is in %s\n", dir.c_str());
+  } else {
+    link = fedtiny::meter::sim::InProcessLink(Fleet::Options(), start);
+  }
+  const absl::Time began = absl::Now();
+  Fleet fleet(std::move(link));
   fleet.Populate();
   fleet.Run();
   fleet.Report();
+  std::printf("# %.1f s\n", absl::ToDoubleSeconds(absl::Now() - began));
   return 0;
 }
