@@ -59,14 +59,18 @@ Window& Recorder::Current() {
   const int64_t start = WindowStart(clock_.Now());
   // A clock gone back keeps the open window: no window is reopened.
   if (open_.start_unix_s >= start) return open_;
+  CloseOpen();
+  open_.start_unix_s = start;
+  open_.spec_version = spec_->version();
+  return open_;
+}
+
+void Recorder::CloseOpen() {
   if (open_.start_unix_s >= 0) {
     ring_[next_] = open_;
     next_ = (next_ + 1) % ring_.size();
   }
   open_ = Window{};
-  open_.start_unix_s = start;
-  open_.spec_version = spec_->version();
-  return open_;
 }
 
 void Recorder::Offer(ProbeKind kind, double value, Window& w) {
@@ -139,7 +143,9 @@ std::vector<Window> Recorder::ClosedUnexported() {
   absl::MutexLock lock(&mu_);
   std::vector<Window> out;
   if (!spec_.has_value()) return out;
-  if (open_.start_unix_s >= 0 && WindowStart(clock_.Now()) > open_.start_unix_s) Current();
+  // Closes an open window whose time is over, without opening the next: a
+  // window exists only where something was recorded.
+  if (open_.start_unix_s >= 0 && WindowStart(clock_.Now()) > open_.start_unix_s) CloseOpen();
   for (size_t i = 0; i < ring_.size(); ++i) {
     const Window& w = ring_[(next_ + i) % ring_.size()];
     if (w.start_unix_s >= 0 && !w.exported) out.push_back(w);

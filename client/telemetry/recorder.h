@@ -122,6 +122,8 @@ class Recorder {
   Recorder(RecorderOptions options, const ::fedtiny::Clock& clock, Randomness& rng);
   // The open window for now, after closing the previous one into the ring.
   Window& Current() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the open window (if any) into the ring, leaving none open.
+  void CloseOpen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t WindowStart(absl::Time t) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Offer(fedtiny::telemetry::ProbeKind kind, double value, Window& w)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
