@@ -30,7 +30,7 @@ Recorder::Recorder(RecorderOptions options, const ::fedtiny::Clock& clock, Rando
 absl::Status Recorder::SetSpec(const TelemetrySpec& spec) {
   absl::Status valid = ValidateSpec(spec);
   if (!valid.ok()) return valid;
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   if (!spec_.has_value() || spec_->version() != spec.version() ||
       WindowSeconds(*spec_) != WindowSeconds(spec)) {
     open_ = Window{};
@@ -46,7 +46,7 @@ absl::Status Recorder::SetSpec(const TelemetrySpec& spec) {
 }
 
 std::optional<TelemetrySpec> Recorder::spec() const {
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   return spec_;
 }
 
@@ -81,7 +81,7 @@ void Recorder::Offer(ProbeKind kind, double value, Window& w) {
 
 void Recorder::RecordInference(const Inference& in) {
   if (!enabled()) return;
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
   Window& w = Current();
   const double energy_uj = (options_.cost.active_power_mw * static_cast<double>(in.latency_us) +
@@ -122,7 +122,7 @@ void Recorder::RecordInference(const Inference& in) {
 
 void Recorder::RecordTrainingStep(int64_t latency_us) {
   if (!enabled()) return;
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
   Window& w = Current();
   ++w.training_steps;
@@ -132,7 +132,7 @@ void Recorder::RecordTrainingStep(int64_t latency_us) {
 
 void Recorder::RecordMemory(int64_t arena_bytes, int64_t stack_bytes) {
   if (!enabled()) return;
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
   Window& w = Current();
   w.peak_arena_bytes = std::max(w.peak_arena_bytes, arena_bytes);
@@ -140,7 +140,7 @@ void Recorder::RecordMemory(int64_t arena_bytes, int64_t stack_bytes) {
 }
 
 std::vector<Window> Recorder::ClosedUnexported() {
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   std::vector<Window> out;
   if (!spec_.has_value()) return out;
   // Closes an open window whose time is over, without opening the next: a
@@ -154,7 +154,7 @@ std::vector<Window> Recorder::ClosedUnexported() {
 }
 
 bool Recorder::MarkExported(int64_t start_unix_s) {
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   for (Window& w : ring_) {
     if (w.start_unix_s == start_unix_s && start_unix_s >= 0) {
       w.exported = true;
@@ -165,7 +165,7 @@ bool Recorder::MarkExported(int64_t start_unix_s) {
 }
 
 bool Recorder::HoldsUnexported(int64_t start_unix_s) const {
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   for (const Window& w : ring_) {
     if (w.start_unix_s == start_unix_s && start_unix_s >= 0) return !w.exported;
   }
@@ -191,7 +191,7 @@ WindowSummary Recorder::Summarize(const Window& w, bool open) {
 }
 
 std::vector<WindowSummary> Recorder::Summaries() const {
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   std::vector<WindowSummary> out;
   for (size_t i = 0; i < ring_.size(); ++i) {
     const Window& w = ring_[(next_ + i) % ring_.size()];
@@ -202,7 +202,7 @@ std::vector<WindowSummary> Recorder::Summaries() const {
 }
 
 void Recorder::Erase() {
-  absl::MutexLock lock(&mu_);
+  FastMutexLock lock(&mu_);
   open_ = Window{};
   for (Window& w : ring_) w = Window{};
   next_ = 0;

@@ -32,7 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "client/telemetry/fast_mutex.h"
 #include "client/core/span.h"
 #include "client/telemetry/randomness.h"
 #include "client/telemetry/window.h"
@@ -133,7 +133,7 @@ class Recorder {
   const ::fedtiny::Clock& clock_;
   std::atomic<bool> enabled_{false};
 
-  mutable absl::Mutex mu_;
+  mutable FastMutex mu_;
   Randomness& rng_ ABSL_GUARDED_BY(mu_);
   std::optional<fedtiny::telemetry::TelemetrySpec> spec_ ABSL_GUARDED_BY(mu_);
   int64_t window_s_ ABSL_GUARDED_BY(mu_) = 86400;
