@@ -5,6 +5,7 @@
 #include "client/telemetry/recorder.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -256,6 +257,62 @@ TEST(ReportTest, CarriesTheBinsOfTheWindowAndNoMore) {
   EXPECT_EQ(report.values(2).probe(), "req");
   EXPECT_EQ(report.values(2).bin(), 0u);
   EXPECT_DOUBLE_EQ(ReportEpsilon(report), 150);
+}
+
+}  // namespace
+}  // namespace fedtiny::client::telemetry
+
+namespace fedtiny::client::telemetry {
+namespace {
+
+// The export size per report (docs/observability.md): the eight-probe spec
+// above, every probe with a value, and the largest spec the proto allows
+// (32 probes of 64-byte names). Bytes of the serialized TelemetryReport,
+// computed by hand: each value is a ReportedBin of name, bin and epsilon.
+TEST(ReportTest, ExportSizePerReport) {
+  Fixture f;
+  f.recorder->RecordTrainingStep(500);
+  f.recorder->RecordMemory(5000, 2048);
+  const int32_t cls[] = {3};
+  std::vector<float> features(8, 0.7f);
+  Inference in;
+  in.latency_us = 14;
+  in.classes = Span<const int32_t>(cls, 1);
+  in.features = Span<const float>(features.data(), features.size());
+  in.feature_dim = 8;
+  f.recorder->RecordInference(in);
+  f.clock.Advance(absl::Hours(1));
+  const std::vector<Window> closed = f.recorder->ClosedUnexported();
+  ASSERT_EQ(closed.size(), 1u);
+  const ReportContext ctx{"mnist", 7, "float32", "phone-mid", "v1"};
+  const TelemetrySpec spec = FullSpec(3600);
+  const auto report = BuildReport(closed[0], spec, ctx, *f.rng);
+  ASSERT_EQ(report.values_size(), 8);
+  // Header: task 2+5, model_version 2, variant 2+7, device_class 2+9,
+  // spec_version 2, window start 1+5 (varint of 1.8e9), consent 2+2 = 41.
+  // Each value: tag+len 2, name 2+len, bin 2 (bin 0 is omitted: 0), epsilon 9.
+  size_t want = 41;
+  for (const auto& v : report.values()) {
+    want += 2 + 2 + v.probe().size() + (v.bin() == 0 ? 0 : 2) + 9;
+  }
+  EXPECT_EQ(report.ByteSizeLong(), want);
+  std::printf("report bytes, 8 probes: %zu\n", report.ByteSizeLong());
+
+  TelemetrySpec big;
+  big.set_version(1);
+  for (int i = 0; i < 32; ++i) {
+    auto* p = big.add_probes();
+    p->set_name(std::string(62, 'a') + static_cast<char>('a' + i / 26) +
+                static_cast<char>('a' + i % 26));
+    p->set_kind(fedtiny::telemetry::REQUESTS);
+    for (int e = 0; e <= 64; ++e) p->mutable_binning()->add_edges(e - 1);
+    p->set_epsilon(0.1);
+  }
+  ASSERT_TRUE(ValidateSpec(big).ok());
+  const auto largest = BuildReport(closed[0], big, ctx, *f.rng);
+  ASSERT_EQ(largest.values_size(), 32);
+  EXPECT_LE(largest.ByteSizeLong(), 41u + 32 * (2 + 2 + 64 + 2 + 9));
+  std::printf("report bytes, 32 probes of 64-byte names: %zu\n", largest.ByteSizeLong());
 }
 
 }  // namespace
