@@ -55,8 +55,22 @@ int64_t Recorder::WindowStart(absl::Time t) const {
   return s - ((s % window_s_) + window_s_) % window_s_;
 }
 
-Window& Recorder::Current() {
-  const int64_t start = WindowStart(clock_.Now());
+Window& Recorder::CurrentAt(int64_t monotonic_us) {
+  const int64_t since = monotonic_us - wall_read_monotonic_us_;
+  if (monotonic_us >= 0 && open_.start_unix_s >= 0 && since >= 0 && since < kWallRecheckUs &&
+      wall_read_unix_s_ + 1 < open_.start_unix_s + window_s_) {
+    return open_;  // Read the wall clock under a second ago, and the window goes on.
+  }
+  const absl::Time now = clock_.Now();
+  if (monotonic_us >= 0) {
+    wall_read_monotonic_us_ = monotonic_us;
+    wall_read_unix_s_ = absl::ToUnixSeconds(now);
+  }
+  return Current(now);
+}
+
+Window& Recorder::Current(absl::Time now) {
+  const int64_t start = WindowStart(now);
   // A clock gone back keeps the open window: no window is reopened.
   if (open_.start_unix_s >= start) return open_;
   CloseOpen();
@@ -83,7 +97,7 @@ void Recorder::RecordInference(const Inference& in) {
   if (!enabled()) return;
   FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
-  Window& w = Current();
+  Window& w = CurrentAt(in.end_monotonic_us);
   const double energy_uj = (options_.cost.active_power_mw * static_cast<double>(in.latency_us) +
                             options_.cost.nj_per_mac * static_cast<double>(in.macs)) /
                            1000.0;
@@ -124,7 +138,7 @@ void Recorder::RecordTrainingStep(int64_t latency_us) {
   if (!enabled()) return;
   FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
-  Window& w = Current();
+  Window& w = Current(clock_.Now());
   ++w.training_steps;
   w.training_us.Add(latency_us);
   Offer(fedtiny::telemetry::TRAINING_LATENCY_US, static_cast<double>(latency_us), w);
@@ -134,7 +148,7 @@ void Recorder::RecordMemory(int64_t arena_bytes, int64_t stack_bytes) {
   if (!enabled()) return;
   FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
-  Window& w = Current();
+  Window& w = Current(clock_.Now());
   w.peak_arena_bytes = std::max(w.peak_arena_bytes, arena_bytes);
   w.peak_stack_bytes = std::max(w.peak_stack_bytes, stack_bytes);
 }
@@ -206,6 +220,7 @@ void Recorder::Erase() {
   open_ = Window{};
   for (Window& w : ring_) w = Window{};
   next_ = 0;
+  wall_read_monotonic_us_ = -kWallRecheckUs;
 }
 
 }  // namespace fedtiny::client::telemetry

@@ -62,6 +62,7 @@ struct Inference {
   int64_t macs = 0;              // Multiply-adds of the call (all rows).
   int64_t arena_bytes = 0;       // The predictor's arena (0: unknown).
   int64_t stack_bytes = 0;       // The app's stack bound or measure (0: unknown).
+  int64_t end_monotonic_us = -1; // When the call ended (platform Clock), or -1.
 };
 
 // What the app and the user can view of one window.
@@ -120,8 +121,14 @@ class Recorder {
 
  private:
   Recorder(RecorderOptions options, const ::fedtiny::Clock& clock, Randomness& rng);
-  // The open window for now, after closing the previous one into the ring.
-  Window& Current() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The open window for `now`, after closing the previous one into the ring.
+  Window& Current(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for a call that ended at `monotonic_us` (-1: unknown), reading
+  // the wall clock at most once a second of monotonic time while the open
+  // window lasts (the wall clock is a third of RecordInference's cost). A
+  // window that ends while the device sleeps (the monotonic clock stops) is
+  // closed at most one second of activity late.
+  Window& CurrentAt(int64_t monotonic_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves the open window (if any) into the ring, leaving none open.
   void CloseOpen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t WindowStart(absl::Time t) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -142,6 +149,9 @@ class Recorder {
   Window open_ ABSL_GUARDED_BY(mu_);
   std::vector<Window> ring_ ABSL_GUARDED_BY(mu_);  // Sized once; slot next_ is the oldest.
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  static constexpr int64_t kWallRecheckUs = 1'000'000;
+  int64_t wall_read_monotonic_us_ ABSL_GUARDED_BY(mu_) = -kWallRecheckUs;
+  int64_t wall_read_unix_s_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fedtiny::client::telemetry

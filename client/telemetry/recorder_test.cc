@@ -231,6 +231,34 @@ TEST(RecordingPredictorTest, RecordsLatencyClassesActivationsAndEnergy) {
   EXPECT_EQ(*ProbeValue(w, spec, 7), 31);
 }
 
+// The wall clock is read at most once per second of monotonic time while the
+// open window lasts: a call within that second stays in the window even if
+// the wall clock moved (a sleep), the next one after it goes to the new one.
+TEST(RecorderTest, InferencesReadTheWallClockOncePerMonotonicSecond) {
+  Fixture f;
+  const int32_t cls[] = {1};
+  Inference in;
+  in.classes = Span<const int32_t>(cls, 1);
+  in.end_monotonic_us = 5'000'000;
+  f.recorder->RecordInference(in);
+  f.clock.Advance(absl::Hours(1));  // Past the window's end.
+  in.end_monotonic_us += 999'999;
+  f.recorder->RecordInference(in);
+  std::vector<WindowSummary> s = f.recorder->Summaries();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].requests, 2);
+  in.end_monotonic_us += 1;  // A second after the last wall-clock read.
+  f.recorder->RecordInference(in);
+  s = f.recorder->Summaries();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[1].requests, 1);
+  EXPECT_EQ(s[1].start_unix_s, s[0].start_unix_s + 3600);
+  in.end_monotonic_us = -1;  // Unknown: the wall clock every time.
+  f.clock.Advance(absl::Hours(1));
+  f.recorder->RecordInference(in);
+  EXPECT_EQ(f.recorder->Summaries().size(), 3u);
+}
+
 // With an epsilon so large that k-RR keeps the true bin (p = 1 - 1e-20), the
 // report's bins are the true ones; no probe without a value is reported.
 TEST(ReportTest, CarriesTheBinsOfTheWindowAndNoMore) {

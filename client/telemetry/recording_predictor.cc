@@ -31,7 +31,8 @@ Status RecordingPredictor::Predict(const float* inputs, int64_t rows, Span<float
   const int64_t start = clock_.NowMicros();
   CLIENT_RETURN_IF_ERROR(predictor_.Predict(inputs, rows, probabilities, classes));
   Inference call;
-  call.latency_us = clock_.NowMicros() - start;
+  call.end_monotonic_us = clock_.NowMicros();
+  call.latency_us = call.end_monotonic_us - start;
   call.classes = Span<const int32_t>(classes.data(), classes.size());
   call.features = predictor_.features();
   call.feature_dim = predictor_.feature_dim();
