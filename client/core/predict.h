@@ -10,7 +10,9 @@
 // on the device's own examples). The head is any float head, the global one or
 // the device's personal head (personalization.h).
 //
-// Metering (pay-per-query) wraps this call; see docs/metering.md when it exists.
+// Metering (pay-per-query) wraps this call (docs/metering.md), and so does
+// telemetry's recorder (client/telemetry/recording_predictor.h), which reads
+// features() for its activation probes.
 #ifndef FEDTINY_CLIENT_CORE_PREDICT_H_
 #define FEDTINY_CLIENT_CORE_PREDICT_H_
 
