@@ -35,7 +35,9 @@ fedtiny_status Report(fedtiny_telemetry* t, const absl::Status& s) {
   return static_cast<fedtiny_status>(s.code());
 }
 
-bool Fits(const char* s, size_t field) { return s != nullptr && std::strlen(s) < field; }
+bool Fits(const char* s, size_t field) {
+  return s != nullptr && std::strlen(s) < field;
+}
 
 void Copy(const std::string& from, char* to, size_t field) {
   const size_t n = std::min(from.size(), field - 1);
@@ -47,36 +49,42 @@ void Copy(const std::string& from, char* to, size_t field) {
 
 extern "C" {
 
-fedtiny_status fedtiny_telemetry_create(const char* consent_path, int32_t ring_windows,
+fedtiny_status fedtiny_telemetry_create(const char* consent_path,
+                                        int32_t ring_windows,
                                         fedtiny_telemetry** out) {
-  if (consent_path == nullptr || out == nullptr) return FEDTINY_INVALID_ARGUMENT;
+  if (consent_path == nullptr || out == nullptr)
+    return FEDTINY_INVALID_ARGUMENT;
   auto t = std::make_unique<fedtiny_telemetry>();
   tel::RecorderOptions options;
   options.ring_windows = ring_windows;
   absl::StatusOr<std::unique_ptr<tel::Recorder>> recorder =
       tel::Recorder::Create(options, t->clock, *t->rng);
-  if (!recorder.ok()) return static_cast<fedtiny_status>(recorder.status().code());
+  if (!recorder.ok())
+    return static_cast<fedtiny_status>(recorder.status().code());
   t->recorder = *std::move(recorder);
   absl::StatusOr<std::unique_ptr<tel::Consent>> consent =
       tel::Consent::Open(t->storage, consent_path, t->clock, *t->recorder);
-  if (!consent.ok()) return static_cast<fedtiny_status>(consent.status().code());
+  if (!consent.ok())
+    return static_cast<fedtiny_status>(consent.status().code());
   t->consent = *std::move(consent);
   *out = t.release();
   return FEDTINY_OK;
 }
 
-fedtiny_status fedtiny_consent_grant(fedtiny_telemetry* t, const char* purpose, const char* scope,
-                                     const char* version) {
+fedtiny_status fedtiny_consent_grant(fedtiny_telemetry* t, const char* purpose,
+                                     const char* scope, const char* version) {
   if (t == nullptr) return FEDTINY_INVALID_ARGUMENT;
   fedtiny_consent_record r;
   if (!Fits(purpose, sizeof(r.purpose)) || !Fits(scope, sizeof(r.scope)) ||
       !Fits(version, sizeof(r.version))) {
-    return Report(t, absl::InvalidArgumentError("consent: a null or too long string"));
+    return Report(
+        t, absl::InvalidArgumentError("consent: a null or too long string"));
   }
   return Report(t, t->consent->Grant(purpose, scope, version));
 }
 
-fedtiny_status fedtiny_consent_view(fedtiny_telemetry* t, fedtiny_consent_record* out) {
+fedtiny_status fedtiny_consent_view(fedtiny_telemetry* t,
+                                    fedtiny_consent_record* out) {
   if (t == nullptr || out == nullptr) return FEDTINY_INVALID_ARGUMENT;
   const fedtiny::telemetry::ConsentRecord r = t->consent->record();
   out->granted = r.granted() ? 1 : 0;
@@ -102,7 +110,8 @@ int fedtiny_telemetry_recording(const fedtiny_telemetry* t) {
 }
 
 int32_t fedtiny_telemetry_windows(const fedtiny_telemetry* t) {
-  return t == nullptr ? 0 : static_cast<int32_t>(t->recorder->Summaries().size());
+  return t == nullptr ? 0
+                      : static_cast<int32_t>(t->recorder->Summaries().size());
 }
 
 const char* fedtiny_telemetry_error(const fedtiny_telemetry* t) {

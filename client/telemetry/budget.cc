@@ -23,10 +23,10 @@ int64_t UtcDay(absl::Time t) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PrivacyBudget>> PrivacyBudget::Open(Storage& storage,
-                                                                   std::string path,
-                                                                   const ::fedtiny::Clock& clock) {
-  std::unique_ptr<PrivacyBudget> b(new PrivacyBudget(storage, std::move(path), clock));
+absl::StatusOr<std::unique_ptr<PrivacyBudget>> PrivacyBudget::Open(
+    Storage& storage, std::string path, const ::fedtiny::Clock& clock) {
+  std::unique_ptr<PrivacyBudget> b(
+      new PrivacyBudget(storage, std::move(path), clock));
   StatusOr<std::string> bytes = storage.ReadFile(b->path_);
   if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) return b;
   if (!bytes.ok()) return ToAbsl(bytes.status());
@@ -34,8 +34,8 @@ absl::StatusOr<std::unique_ptr<PrivacyBudget>> PrivacyBudget::Open(Storage& stor
   double spent = 0;
   char tail = 0;
   absl::MutexLock lock(&b->mu_);
-  if (std::sscanf(bytes->c_str(), "fedtiny-privacy-budget 1 %lld %lf%c", &day, &spent, &tail) ==
-          3 &&
+  if (std::sscanf(bytes->c_str(), "fedtiny-privacy-budget 1 %lld %lf%c", &day,
+                  &spent, &tail) == 3 &&
       tail == '\n' && spent >= 0 && std::isfinite(spent)) {
     b->day_ = day;
     b->spent_ = spent;
@@ -46,7 +46,9 @@ absl::StatusOr<std::unique_ptr<PrivacyBudget>> PrivacyBudget::Open(Storage& stor
   return b;
 }
 
-int64_t PrivacyBudget::Today() const { return std::max(day_, UtcDay(clock_.Now())); }
+int64_t PrivacyBudget::Today() const {
+  return std::max(day_, UtcDay(clock_.Now()));
+}
 
 absl::Status PrivacyBudget::Spend(double epsilon, double daily_epsilon) {
   if (!(epsilon > 0) || !std::isfinite(epsilon)) {
@@ -56,17 +58,18 @@ absl::Status PrivacyBudget::Spend(double epsilon, double daily_epsilon) {
   const int64_t today = Today();
   const double spent = today == day_ ? spent_ : 0;
   if (spent + epsilon > daily_epsilon + kSlack) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "privacy budget: a report of epsilon %g would exceed today's %g (%g spent); not sent",
-        epsilon, daily_epsilon, spent));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("privacy budget: a report of epsilon %g would exceed "
+                        "today's %g (%g spent); not sent",
+                        epsilon, daily_epsilon, spent));
   }
-  const std::string line =
-      absl::StrFormat("fedtiny-privacy-budget 1 %d %.17g\n", today, spent + epsilon);
+  const std::string line = absl::StrFormat(
+      "fedtiny-privacy-budget 1 %d %.17g\n", today, spent + epsilon);
   absl::Status stored = ToAbsl(storage_.WriteFileAtomically(path_, line));
   if (!stored.ok()) {
-    return absl::InternalError(
-        absl::StrCat("privacy budget: cannot store the spending, so not sending: ",
-                     stored.message()));
+    return absl::InternalError(absl::StrCat(
+        "privacy budget: cannot store the spending, so not sending: ",
+        stored.message()));
   }
   day_ = today;
   spent_ = spent + epsilon;

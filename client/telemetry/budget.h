@@ -34,8 +34,8 @@ class PrivacyBudget {
  public:
   // Open reads `path` (absent: nothing spent). kInternal on a storage error
   // other than a missing file. Blocks on storage.
-  static absl::StatusOr<std::unique_ptr<PrivacyBudget>> Open(Storage& storage, std::string path,
-                                                             const ::fedtiny::Clock& clock);
+  static absl::StatusOr<std::unique_ptr<PrivacyBudget>> Open(
+      Storage& storage, std::string path, const ::fedtiny::Clock& clock);
 
   // Spend charges `epsilon` to today. kResourceExhausted (nothing charged)
   // when today's spending plus `epsilon` would exceed `daily_epsilon`;
@@ -48,7 +48,8 @@ class PrivacyBudget {
   [[nodiscard]] double SpentToday() const;
 
  private:
-  PrivacyBudget(Storage& storage, std::string path, const ::fedtiny::Clock& clock)
+  PrivacyBudget(Storage& storage, std::string path,
+                const ::fedtiny::Clock& clock)
       : storage_(storage), path_(std::move(path)), clock_(clock) {}
   int64_t Today() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

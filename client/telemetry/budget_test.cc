@@ -37,22 +37,26 @@ TEST(PrivacyBudgetTest, CannotBeExceededAcrossRestarts) {
   EXPECT_DOUBLE_EQ(sent, 3.0);  // 1.5 + 1.5; a third would make 4.5 > 4.
   auto budget = *PrivacyBudget::Open(storage, "budget", clock);
   EXPECT_THAT(budget->Spend(1.0, 4.0), IsOk());  // Exactly 4 is allowed.
-  EXPECT_THAT(budget->Spend(1e-6, 4.0), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(budget->Spend(1e-6, 4.0),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   // The next UTC day starts afresh.
   clock.Set(absl::FromUnixSeconds(20001 * kDay + 1));
   EXPECT_DOUBLE_EQ(budget->SpentToday(), 0);
   EXPECT_THAT(budget->Spend(4.0, 4.0), IsOk());
-  EXPECT_DOUBLE_EQ((*PrivacyBudget::Open(storage, "budget", clock))->SpentToday(), 4.0);
+  EXPECT_DOUBLE_EQ(
+      (*PrivacyBudget::Open(storage, "budget", clock))->SpentToday(), 4.0);
 }
 
 TEST(PrivacyBudgetTest, AClockSetBackKeepsTheStoredDay) {
   MemoryStorage storage;
   FakeClock clock(kNoon);
-  ASSERT_THAT((*PrivacyBudget::Open(storage, "b", clock))->Spend(4.0, 4.0), IsOk());
+  ASSERT_THAT((*PrivacyBudget::Open(storage, "b", clock))->Spend(4.0, 4.0),
+              IsOk());
   clock.Set(kNoon - absl::Hours(24 * 3));
   auto budget = *PrivacyBudget::Open(storage, "b", clock);
   EXPECT_DOUBLE_EQ(budget->SpentToday(), 4.0);
-  EXPECT_THAT(budget->Spend(0.5, 4.0), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(budget->Spend(0.5, 4.0),
+              StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
 TEST(PrivacyBudgetTest, AFailedWriteChargesNothingAndSendsNothing) {
@@ -62,7 +66,8 @@ TEST(PrivacyBudgetTest, AFailedWriteChargesNothingAndSendsNothing) {
   storage.fail_writes = true;
   EXPECT_THAT(budget->Spend(1.0, 4.0), StatusIs(absl::StatusCode::kInternal));
   EXPECT_DOUBLE_EQ(budget->SpentToday(), 0);
-  EXPECT_THAT(budget->Spend(-1, 4.0), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(budget->Spend(-1, 4.0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(PrivacyBudgetTest, ACorruptFileMeansTodayIsUsedUp) {
@@ -70,10 +75,12 @@ TEST(PrivacyBudgetTest, ACorruptFileMeansTodayIsUsedUp) {
   storage.files["b"] = "garbage";
   FakeClock clock(kNoon);
   auto budget = *PrivacyBudget::Open(storage, "b", clock);
-  EXPECT_THAT(budget->Spend(0.1, 4.0), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(budget->Spend(0.1, 4.0),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   clock.Advance(absl::Hours(24));
   EXPECT_THAT(budget->Spend(0.1, 4.0), IsOk());
-  EXPECT_EQ(storage.files["b"], "fedtiny-privacy-budget 1 20001 0.10000000000000001\n");
+  EXPECT_EQ(storage.files["b"],
+            "fedtiny-privacy-budget 1 20001 0.10000000000000001\n");
 }
 
 }  // namespace

@@ -8,9 +8,11 @@ namespace fedtiny::client::telemetry {
 
 using ::fedtiny::telemetry::ConsentRecord;
 
-absl::StatusOr<std::unique_ptr<Consent>> Consent::Open(Storage& storage, std::string path,
-                                                       const ::fedtiny::Clock& clock, Recorder& recorder) {
-  std::unique_ptr<Consent> c(new Consent(storage, std::move(path), clock, recorder));
+absl::StatusOr<std::unique_ptr<Consent>> Consent::Open(
+    Storage& storage, std::string path, const ::fedtiny::Clock& clock,
+    Recorder& recorder) {
+  std::unique_ptr<Consent> c(
+      new Consent(storage, std::move(path), clock, recorder));
   recorder.set_enabled(false);
   StatusOr<std::string> bytes = storage.ReadFile(c->path_);
   if (!bytes.ok() && bytes.status().code() != StatusCode::kNotFound) {
@@ -22,10 +24,12 @@ absl::StatusOr<std::unique_ptr<Consent>> Consent::Open(Storage& storage, std::st
   return c;
 }
 
-absl::Status Consent::Grant(const std::string& purpose, const std::string& scope,
+absl::Status Consent::Grant(const std::string& purpose,
+                            const std::string& scope,
                             const std::string& version) {
   if (purpose.empty() || scope.empty() || version.empty()) {
-    return absl::InvalidArgumentError("consent: purpose, scope and version are required");
+    return absl::InvalidArgumentError(
+        "consent: purpose, scope and version are required");
   }
   ConsentRecord r;
   r.set_granted(true);
@@ -34,7 +38,8 @@ absl::Status Consent::Grant(const std::string& purpose, const std::string& scope
   r.set_version(version);
   r.set_time_unix_s(absl::ToUnixSeconds(clock_.Now()));
   absl::MutexLock lock(&mu_);
-  absl::Status stored = ToAbsl(storage_.WriteFileAtomically(path_, r.SerializeAsString()));
+  absl::Status stored =
+      ToAbsl(storage_.WriteFileAtomically(path_, r.SerializeAsString()));
   if (!stored.ok()) return stored;
   record_ = std::move(r);
   recorder_.set_enabled(true);
@@ -46,7 +51,8 @@ absl::Status Consent::Withdraw() {
   absl::MutexLock lock(&mu_);
   record_.set_granted(false);
   record_.set_time_unix_s(absl::ToUnixSeconds(clock_.Now()));
-  return ToAbsl(storage_.WriteFileAtomically(path_, record_.SerializeAsString()));
+  return ToAbsl(
+      storage_.WriteFileAtomically(path_, record_.SerializeAsString()));
 }
 
 absl::Status Consent::DeleteWithData() {

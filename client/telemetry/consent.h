@@ -33,8 +33,9 @@ class Consent {
  public:
   // Open loads the record at `path` (absent: not granted). kInternal on a
   // storage error other than a missing file. Blocks on storage.
-  static absl::StatusOr<std::unique_ptr<Consent>> Open(Storage& storage, std::string path,
-                                                       const ::fedtiny::Clock& clock, Recorder& recorder);
+  static absl::StatusOr<std::unique_ptr<Consent>> Open(
+      Storage& storage, std::string path, const ::fedtiny::Clock& clock,
+      Recorder& recorder);
 
   // Grant records the user's consent to the text of `version` (time: now)
   // and starts recording. kInvalidArgument for an empty purpose, scope or
@@ -58,8 +59,12 @@ class Consent {
   [[nodiscard]] bool granted() const;
 
  private:
-  Consent(Storage& storage, std::string path, const ::fedtiny::Clock& clock, Recorder& recorder)
-      : storage_(storage), path_(std::move(path)), clock_(clock), recorder_(recorder) {}
+  Consent(Storage& storage, std::string path, const ::fedtiny::Clock& clock,
+          Recorder& recorder)
+      : storage_(storage),
+        path_(std::move(path)),
+        clock_(clock),
+        recorder_(recorder) {}
 
   Storage& storage_;
   const std::string path_;

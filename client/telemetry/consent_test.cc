@@ -23,7 +23,9 @@ std::string TempPath(const std::string& name) {
 }
 
 struct Device {
-  Device() : clock(absl::FromUnixSeconds(1'800'000'000)), rng(MakeSeededRandomness(1)) {
+  Device()
+      : clock(absl::FromUnixSeconds(1'800'000'000)),
+        rng(MakeSeededRandomness(1)) {
     RecorderOptions o;
     o.ring_windows = 2;
     recorder = *Recorder::Create(o, clock, *rng);
@@ -45,7 +47,8 @@ struct Device {
 
 TEST(ConsentTest, OffByDefault) {
   Device d;
-  auto consent = *Consent::Open(d.storage, TempPath("none"), d.clock, *d.recorder);
+  auto consent =
+      *Consent::Open(d.storage, TempPath("none"), d.clock, *d.recorder);
   EXPECT_FALSE(consent->granted());
   EXPECT_FALSE(d.recorder->enabled());
   d.recorder->RecordTrainingStep(5);
@@ -58,8 +61,11 @@ TEST(ConsentTest, GrantedWithdrawnAndPersistedWithMode0600) {
   {
     Device d;
     auto consent = *Consent::Open(d.storage, path, d.clock, *d.recorder);
-    EXPECT_THAT(consent->Grant("", "latency", "v1"), StatusIs(absl::StatusCode::kInvalidArgument));
-    ASSERT_THAT(consent->Grant("model quality and speed", "latency,memory", "v1"), IsOk());
+    EXPECT_THAT(consent->Grant("", "latency", "v1"),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+    ASSERT_THAT(
+        consent->Grant("model quality and speed", "latency,memory", "v1"),
+        IsOk());
     EXPECT_TRUE(d.recorder->enabled());
     d.recorder->RecordTrainingStep(5);
     EXPECT_EQ(d.recorder->Summaries().size(), 1u);
@@ -82,11 +88,13 @@ TEST(ConsentTest, GrantedWithdrawnAndPersistedWithMode0600) {
   d.recorder->RecordTrainingStep(5);
   EXPECT_TRUE(d.recorder->Summaries().empty());  // Nothing recorded after.
   Device again;
-  auto reopened = *Consent::Open(again.storage, path, again.clock, *again.recorder);
+  auto reopened =
+      *Consent::Open(again.storage, path, again.clock, *again.recorder);
   EXPECT_FALSE(reopened->granted());
   EXPECT_FALSE(again.recorder->enabled());
   EXPECT_EQ(reopened->record().time_unix_s(), 1'800'000'060);
-  EXPECT_EQ(reopened->record().version(), "v1");  // What was withdrawn stays viewable.
+  EXPECT_EQ(reopened->record().version(),
+            "v1");  // What was withdrawn stays viewable.
 }
 
 TEST(ConsentTest, DeleteWithDataErasesWindowsAndRecord) {

@@ -18,9 +18,11 @@ std::string Exporter::WhyNot() const {
   return "";
 }
 
-absl::Status Exporter::Send(const TelemetryReport& report, ExportResult& result) {
+absl::Status Exporter::Send(const TelemetryReport& report,
+                            ExportResult& result) {
   // Consent may have been withdrawn while this export ran.
-  if (!consent_.granted()) return absl::FailedPreconditionError("telemetry: no consent");
+  if (!consent_.granted())
+    return absl::FailedPreconditionError("telemetry: no consent");
   absl::Status s = client_.Upload(report);
   if (!s.ok()) return s;
   recorder_.MarkExported(report.window_start_unix_s());
@@ -29,7 +31,8 @@ absl::Status Exporter::Send(const TelemetryReport& report, ExportResult& result)
   return absl::OkStatus();
 }
 
-absl::Status Exporter::SendClosedWindows(const TelemetrySpec& spec, ExportResult& result) {
+absl::Status Exporter::SendClosedWindows(const TelemetrySpec& spec,
+                                         ExportResult& result) {
   for (const Window& w : recorder_.ClosedUnexported()) {
     ReportContext context = context_;
     context.consent_version = consent_.record().version();
@@ -38,8 +41,8 @@ absl::Status Exporter::SendClosedWindows(const TelemetrySpec& spec, ExportResult
     if (epsilon > DailyEpsilon(spec)) {  // Never payable: dropped unsent.
       recorder_.MarkExported(w.start_unix_s);
       return absl::ResourceExhaustedError(absl::StrCat(
-          "telemetry: a report costs epsilon ", epsilon, ", over the daily budget of ",
-          DailyEpsilon(spec), "; dropped"));
+          "telemetry: a report costs epsilon ", epsilon,
+          ", over the daily budget of ", DailyEpsilon(spec), "; dropped"));
     }
     if (epsilon > 0) {
       absl::Status paid = budget_.Spend(epsilon, DailyEpsilon(spec));
@@ -55,11 +58,13 @@ absl::Status Exporter::SendClosedWindows(const TelemetrySpec& spec, ExportResult
 
 absl::StatusOr<ExportResult> Exporter::Export() {
   const std::string why = WhyNot();
-  if (!why.empty()) return absl::FailedPreconditionError(absl::StrCat("telemetry: ", why));
+  if (!why.empty())
+    return absl::FailedPreconditionError(absl::StrCat("telemetry: ", why));
   ExportResult result;
   // A pending report whose window was erased (delete-with-data, a new spec)
   // is dropped with it.
-  if (pending_.has_value() && !recorder_.HoldsUnexported(pending_->window_start_unix_s())) {
+  if (pending_.has_value() &&
+      !recorder_.HoldsUnexported(pending_->window_start_unix_s())) {
     pending_.reset();
   }
   if (pending_.has_value()) {

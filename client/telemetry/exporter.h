@@ -42,8 +42,9 @@ class Exporter {
  public:
   // `context` names the task, model and device class (its consent_version
   // is filled from the consent at each export).
-  Exporter(ReportContext context, Recorder& recorder, Consent& consent, PrivacyBudget& budget,
-           const DeviceState& device, TelemetryClient& client, Randomness& rng)
+  Exporter(ReportContext context, Recorder& recorder, Consent& consent,
+           PrivacyBudget& budget, const DeviceState& device,
+           TelemetryClient& client, Randomness& rng)
       : context_(std::move(context)),
         recorder_(recorder),
         consent_(consent),
@@ -64,7 +65,8 @@ class Exporter {
 
  private:
   // Sends `report`, marking its window exported on success.
-  absl::Status Send(const fedtiny::telemetry::TelemetryReport& report, ExportResult& result);
+  absl::Status Send(const fedtiny::telemetry::TelemetryReport& report,
+                    ExportResult& result);
   absl::Status SendClosedWindows(const fedtiny::telemetry::TelemetrySpec& spec,
                                  ExportResult& result);
 
@@ -75,7 +77,8 @@ class Exporter {
   const DeviceState& device_;
   TelemetryClient& client_;
   Randomness& rng_;
-  std::optional<fedtiny::telemetry::TelemetryReport> pending_;  // Paid for, not yet sent.
+  std::optional<fedtiny::telemetry::TelemetryReport>
+      pending_;  // Paid for, not yet sent.
 };
 
 }  // namespace fedtiny::client::telemetry

@@ -45,7 +45,8 @@ TelemetrySpec Spec(double epsilon_each, double daily) {
   auto* b = s.add_probes();
   b->set_name("train_us");
   b->set_kind(fedtiny::telemetry::TRAINING_LATENCY_US);
-  for (double e : {0.0, 100.0, 1000.0, 10000.0}) b->mutable_binning()->add_edges(e);
+  for (double e : {0.0, 100.0, 1000.0, 10000.0})
+    b->mutable_binning()->add_edges(e);
   b->set_epsilon(epsilon_each);
   return s;
 }
@@ -75,8 +76,9 @@ class Device {
     c.insecure = true;
     c.call_deadline = absl::Seconds(5);
     client = std::make_unique<TelemetryClient>(c);
-    exporter = std::make_unique<Exporter>(ReportContext{"mnist", 7, "float32", "phone-mid", ""},
-                                          *recorder, *consent, *budget, state, *client, *rng_);
+    exporter = std::make_unique<Exporter>(
+        ReportContext{"mnist", 7, "float32", "phone-mid", ""}, *recorder,
+        *consent, *budget, state, *client, *rng_);
   }
   // Records one inference of class 3 and one training step in the open window.
   void Use() {
@@ -116,26 +118,31 @@ class ExporterTest : public ::testing::Test {
 
 TEST_F(ExporterTest, NoCallAtAllWithoutConsentMeteredOrNotCharging) {
   Device d(server_.address(), storage_, clock_);
-  ASSERT_THAT(d.recorder->SetSpec(Spec(1.0, 4.0)), IsOk());  // Shipped with the model.
+  ASSERT_THAT(d.recorder->SetSpec(Spec(1.0, 4.0)),
+              IsOk());  // Shipped with the model.
   // Consent off (the default): nothing recorded, nothing sent.
   d.Use();
   EXPECT_TRUE(d.recorder->Summaries().empty());
   EXPECT_THAT(d.exporter->Export().status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("no consent")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("no consent")));
   // Consent granted, but on a metered network, then not charging.
-  ASSERT_THAT(d.consent->Grant("model quality", "latency,predictions", "v1"), IsOk());
+  ASSERT_THAT(d.consent->Grant("model quality", "latency,predictions", "v1"),
+              IsOk());
   d.Use();
   clock_.Advance(absl::Seconds(kWindow));
   DeviceStatus metered = Plugged();
   metered.unmetered_network = false;
   d.state.Set(metered);
   EXPECT_THAT(d.exporter->Export().status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("metered")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("metered")));
   DeviceStatus battery = Plugged();
   battery.charging = false;
   d.state.Set(battery);
   EXPECT_THAT(d.exporter->Export().status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("charging")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("charging")));
   // Withdrawn while plugged in.
   d.state.Set(Plugged());
   ASSERT_THAT(d.consent->Withdraw(), IsOk());
@@ -145,7 +152,8 @@ TEST_F(ExporterTest, NoCallAtAllWithoutConsentMeteredOrNotCharging) {
 
   // Consent again, plugged in on Wi-Fi: the closed window's report goes, then
   // the spec is refreshed.
-  ASSERT_THAT(d.consent->Grant("model quality", "latency,predictions", "v2"), IsOk());
+  ASSERT_THAT(d.consent->Grant("model quality", "latency,predictions", "v2"),
+              IsOk());
   absl::StatusOr<ExportResult> r = d.exporter->Export();
   ASSERT_THAT(r.status(), IsOk());
   EXPECT_EQ(r->reports_sent, 1);
@@ -159,7 +167,8 @@ TEST_F(ExporterTest, NoCallAtAllWithoutConsentMeteredOrNotCharging) {
   EXPECT_EQ(report.task(), "mnist");
   EXPECT_EQ(report.consent_version(), "v2");
   EXPECT_EQ(report.device_class(), "phone-mid");
-  EXPECT_EQ(report.window_start_unix_s() % kWindow, 0);  // The window, not the time.
+  EXPECT_EQ(report.window_start_unix_s() % kWindow,
+            0);  // The window, not the time.
   EXPECT_EQ(report.window_start_unix_s(), 1'800'000'000 / kWindow * kWindow);
   ASSERT_EQ(report.values_size(), 2);
   for (const auto& v : report.values()) EXPECT_DOUBLE_EQ(v.epsilon(), 1.0);
@@ -179,7 +188,8 @@ TEST_F(ExporterTest, WithdrawnOrDeletedLeavesNothingToExport) {
   clock_.Advance(absl::Seconds(kWindow));
   ASSERT_THAT(d.consent->Withdraw(), IsOk());
   d.Use();  // Not recorded.
-  EXPECT_THAT(d.exporter->Export().status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(d.exporter->Export().status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(Calls(), 1u);
   // Delete with the data, then consent again: the old window is gone.
   ASSERT_THAT(d.consent->DeleteWithData(), IsOk());
@@ -205,12 +215,15 @@ TEST_F(ExporterTest, TheDailyBudgetHoldsAcrossARestart) {
       clock_.Advance(absl::Seconds(kWindow));
     }
     EXPECT_THAT(d.exporter->Export().status(),
-                StatusIs(absl::StatusCode::kResourceExhausted, ::testing::HasSubstr("not sent")));
+                StatusIs(absl::StatusCode::kResourceExhausted,
+                         ::testing::HasSubstr("not sent")));
     EXPECT_EQ(server_.reports().size(), 1u);
   }
   {
-    Device d(server_.address(), storage_, clock_);  // Restarted: windows gone, budget kept.
-    ASSERT_THAT(d.exporter->Export().status(), IsOk());  // Consent persisted; fetches the spec.
+    Device d(server_.address(), storage_,
+             clock_);  // Restarted: windows gone, budget kept.
+    ASSERT_THAT(d.exporter->Export().status(),
+                IsOk());  // Consent persisted; fetches the spec.
     d.Use();
     clock_.Advance(absl::Seconds(kWindow));
     EXPECT_THAT(d.exporter->Export().status(),
@@ -233,7 +246,8 @@ TEST_F(ExporterTest, AReportOverTheWholeDailyBudgetIsDropped) {
   d.Use();
   clock_.Advance(absl::Seconds(kWindow));
   EXPECT_THAT(d.exporter->Export().status(),
-              StatusIs(absl::StatusCode::kResourceExhausted, ::testing::HasSubstr("dropped")));
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::HasSubstr("dropped")));
   EXPECT_TRUE(d.recorder->ClosedUnexported().empty());
   EXPECT_TRUE(server_.reports().empty());
   EXPECT_DOUBLE_EQ(d.budget->SpentToday(), 0);

@@ -30,7 +30,10 @@ class ABSL_LOCKABLE FastMutex {
 // Holds a FastMutex for its scope.
 class ABSL_SCOPED_LOCKABLE FastMutexLock {
  public:
-  explicit FastMutexLock(FastMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
+  explicit FastMutexLock(FastMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu)
+      : mu_(mu) {
+    mu_->Lock();
+  }
   ~FastMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
   FastMutexLock(const FastMutexLock&) = delete;
   FastMutexLock& operator=(const FastMutexLock&) = delete;

@@ -23,7 +23,8 @@ double KrrOtherProbability(double epsilon, int k);
 // KaryRandomizedResponse returns the reported bin for `true_bin` in [0, k):
 // the true bin with probability p, else one of the k - 1 others uniformly
 // (each then has probability (1 - p) / (k - 1) = q). Two draws at most.
-uint32_t KaryRandomizedResponse(uint32_t true_bin, int k, double epsilon, Randomness& rng);
+uint32_t KaryRandomizedResponse(uint32_t true_bin, int k, double epsilon,
+                                Randomness& rng);
 
 }  // namespace fedtiny::client::telemetry
 

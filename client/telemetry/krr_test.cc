@@ -19,7 +19,8 @@ struct Case {
 };
 
 TEST(KrrTest, ProbabilitiesAreTheProtosFormulas) {
-  for (const Case c : {Case{0.1, 2}, Case{1, 4}, Case{2, 10}, Case{4, 64}, Case{30, 3}}) {
+  for (const Case c :
+       {Case{0.1, 2}, Case{1, 4}, Case{2, 10}, Case{4, 64}, Case{30, 3}}) {
     const double e = std::exp(c.epsilon);
     const double p = e / (e + c.k - 1), q = 1 / (e + c.k - 1);
     EXPECT_NEAR(KrrKeepProbability(c.epsilon, c.k), p, 1e-12 * p);
@@ -35,10 +36,12 @@ TEST(KrrTest, OutputFrequenciesMatchPAndQ) {
   for (const Case c : {Case{0.5, 2}, Case{1, 4}, Case{2, 10}, Case{4, 64}}) {
     const uint32_t truth = static_cast<uint32_t>(c.k / 2);
     std::vector<int64_t> counts(c.k);
-    for (int64_t i = 0; i < n; ++i) ++counts[KaryRandomizedResponse(truth, c.k, c.epsilon, *rng)];
+    for (int64_t i = 0; i < n; ++i)
+      ++counts[KaryRandomizedResponse(truth, c.k, c.epsilon, *rng)];
     const double e = std::exp(c.epsilon);
     for (int b = 0; b < c.k; ++b) {
-      const double prob = b == static_cast<int>(truth) ? e / (e + c.k - 1) : 1 / (e + c.k - 1);
+      const double prob =
+          b == static_cast<int>(truth) ? e / (e + c.k - 1) : 1 / (e + c.k - 1);
       const double sd = std::sqrt(n * prob * (1 - prob));
       EXPECT_NEAR(static_cast<double>(counts[b]), n * prob, 5 * sd)
           << "eps " << c.epsilon << " k " << c.k << " bin " << b;
@@ -49,10 +52,12 @@ TEST(KrrTest, OutputFrequenciesMatchPAndQ) {
 TEST(KrrTest, FirstAndLastBinsAreReachable) {
   auto rng = MakeSeededRandomness(3);
   std::vector<int64_t> counts(5);
-  for (int i = 0; i < 20000; ++i) ++counts[KaryRandomizedResponse(0, 5, 0.1, *rng)];
+  for (int i = 0; i < 20000; ++i)
+    ++counts[KaryRandomizedResponse(0, 5, 0.1, *rng)];
   for (int b = 0; b < 5; ++b) EXPECT_GT(counts[b], 3000) << b;
   std::vector<int64_t> last(5);
-  for (int i = 0; i < 20000; ++i) ++last[KaryRandomizedResponse(4, 5, 0.1, *rng)];
+  for (int i = 0; i < 20000; ++i)
+    ++last[KaryRandomizedResponse(4, 5, 0.1, *rng)];
   for (int b = 0; b < 5; ++b) EXPECT_GT(last[b], 3000) << b;
 }
 
@@ -77,7 +82,8 @@ TEST(KrrTest, TheProtosEstimatorRecoversTheFleetDistribution) {
   const double e = std::exp(eps), p = e / (e + k - 1), q = 1 / (e + k - 1);
   for (int i = 0; i < k; ++i) {
     const double est = (static_cast<double>(c[i]) / n - q) / (p - q);
-    const double var = (q * (1 - q) + f[i] * (p - q) * (1 - p - q)) / (n * (p - q) * (p - q));
+    const double var =
+        (q * (1 - q) + f[i] * (p - q) * (1 - p - q)) / (n * (p - q) * (p - q));
     EXPECT_NEAR(est, f[i], 5 * std::sqrt(var)) << i;
   }
 }
@@ -91,7 +97,8 @@ TEST(RandomnessTest, UniformBelowIsUniformAndInRange) {
     ASSERT_LT(v, 7u);
     ++counts[v];
   }
-  for (int64_t c : counts) EXPECT_NEAR(c, n / 7.0, 5 * std::sqrt(n / 7.0 * 6 / 7));
+  for (int64_t c : counts)
+    EXPECT_NEAR(c, n / 7.0, 5 * std::sqrt(n / 7.0 * 6 / 7));
   for (int i = 0; i < 1000; ++i) {
     const double u = rng->UniformUnit();
     ASSERT_GT(u, 0.0);

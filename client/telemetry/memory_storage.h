@@ -19,7 +19,8 @@ class MemoryStorage final : public Storage {
     if (it == files.end()) return NotFoundError(path + " not found");
     return it->second;
   }
-  Status WriteFileAtomically(const std::string& path, std::string_view contents) override {
+  Status WriteFileAtomically(const std::string& path,
+                             std::string_view contents) override {
     if (fail_writes) return InternalError("cannot write " + path);
     files[path] = std::string(contents);
     return OkStatus();
@@ -28,7 +29,9 @@ class MemoryStorage final : public Storage {
     files.erase(path);
     return OkStatus();
   }
-  bool Exists(const std::string& path) override { return files.count(path) > 0; }
+  bool Exists(const std::string& path) override {
+    return files.count(path) > 0;
+  }
 
   std::map<std::string, std::string> files;
   bool fail_writes = false;

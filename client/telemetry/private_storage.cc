@@ -24,7 +24,8 @@ Status PrivateFileStorage::WriteFileAtomically(const std::string& path,
 
 Status PrivateFileStorage::Remove(const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return InternalError(absl::StrCat("cannot delete ", path, ": ", std::strerror(errno)));
+    return InternalError(
+        absl::StrCat("cannot delete ", path, ": ", std::strerror(errno)));
   }
   return OkStatus();
 }

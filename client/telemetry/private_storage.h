@@ -18,7 +18,8 @@ class PrivateFileStorage final : public Storage {
  public:
   StatusOr<std::string> ReadFile(const std::string& path) override;
   // Atomic replace (write, fsync, rename, fsync the directory), mode 0600.
-  Status WriteFileAtomically(const std::string& path, std::string_view contents) override;
+  Status WriteFileAtomically(const std::string& path,
+                             std::string_view contents) override;
   Status Remove(const std::string& path) override;
   bool Exists(const std::string& path) override;
 };

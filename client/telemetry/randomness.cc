@@ -14,7 +14,10 @@ class OpenSslRandomness final : public Randomness {
   uint64_t Next64() override {
     unsigned char bytes[8];
     if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-      std::fputs("telemetry: RAND_bytes failed; refusing to privatize with bad noise\n", stderr);
+      std::fputs(
+          "telemetry: RAND_bytes failed; refusing to privatize with bad "
+          "noise\n",
+          stderr);
       std::abort();
     }
     uint64_t v = 0;

@@ -10,8 +10,8 @@ namespace fedtiny::client::telemetry {
 using ::fedtiny::telemetry::ProbeKind;
 using ::fedtiny::telemetry::TelemetrySpec;
 
-absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(RecorderOptions options,
-                                                           const ::fedtiny::Clock& clock, Randomness& rng) {
+absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
+    RecorderOptions options, const ::fedtiny::Clock& clock, Randomness& rng) {
   if (options.ring_windows < 1 || options.ring_windows > 64) {
     return absl::InvalidArgumentError(
         absl::StrCat("ring_windows must be 1..64, not ", options.ring_windows));
@@ -19,10 +19,12 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(RecorderOptions optio
   if (!(options.cost.active_power_mw >= 0) || !(options.cost.nj_per_mac >= 0)) {
     return absl::InvalidArgumentError("the cost model's figures must be >= 0");
   }
-  return std::unique_ptr<Recorder>(new Recorder(std::move(options), clock, rng));
+  return std::unique_ptr<Recorder>(
+      new Recorder(std::move(options), clock, rng));
 }
 
-Recorder::Recorder(RecorderOptions options, const ::fedtiny::Clock& clock, Randomness& rng)
+Recorder::Recorder(RecorderOptions options, const ::fedtiny::Clock& clock,
+                   Randomness& rng)
     : options_(std::move(options)), clock_(clock), rng_(rng) {
   ring_.resize(static_cast<size_t>(options_.ring_windows));
 }
@@ -57,9 +59,11 @@ int64_t Recorder::WindowStart(absl::Time t) const {
 
 Window& Recorder::CurrentAt(int64_t monotonic_us) {
   const int64_t since = monotonic_us - wall_read_monotonic_us_;
-  if (monotonic_us >= 0 && open_.start_unix_s >= 0 && since >= 0 && since < kWallRecheckUs &&
+  if (monotonic_us >= 0 && open_.start_unix_s >= 0 && since >= 0 &&
+      since < kWallRecheckUs &&
       wall_read_unix_s_ + 1 < open_.start_unix_s + window_s_) {
-    return open_;  // Read the wall clock under a second ago, and the window goes on.
+    return open_;  // Read the wall clock under a second ago, and the window
+                   // goes on.
   }
   const absl::Time now = clock_.Now();
   if (monotonic_us >= 0) {
@@ -98,9 +102,10 @@ void Recorder::RecordInference(const Inference& in) {
   FastMutexLock lock(&mu_);
   if (!spec_.has_value()) return;
   Window& w = CurrentAt(in.end_monotonic_us);
-  const double energy_uj = (options_.cost.active_power_mw * static_cast<double>(in.latency_us) +
-                            options_.cost.nj_per_mac * static_cast<double>(in.macs)) /
-                           1000.0;
+  const double energy_uj =
+      (options_.cost.active_power_mw * static_cast<double>(in.latency_us) +
+       options_.cost.nj_per_mac * static_cast<double>(in.macs)) /
+      1000.0;
   ++w.requests;
   w.rows += static_cast<int64_t>(in.classes.size());
   w.inference_us.Add(in.latency_us);
@@ -116,7 +121,9 @@ void Recorder::RecordInference(const Inference& in) {
         break;
       case fedtiny::telemetry::ACTIVATION: {
         const int64_t unit = slots_[i].unit;
-        if (unit >= in.feature_dim || in.features.size() < rows * in.feature_dim) break;
+        if (unit >= in.feature_dim ||
+            in.features.size() < rows * in.feature_dim)
+          break;
         for (size_t row = 0; row < rows; ++row) {
           r.Offer(in.features[row * in.feature_dim + unit], rng_);
         }
@@ -141,7 +148,8 @@ void Recorder::RecordTrainingStep(int64_t latency_us) {
   Window& w = Current(clock_.Now());
   ++w.training_steps;
   w.training_us.Add(latency_us);
-  Offer(fedtiny::telemetry::TRAINING_LATENCY_US, static_cast<double>(latency_us), w);
+  Offer(fedtiny::telemetry::TRAINING_LATENCY_US,
+        static_cast<double>(latency_us), w);
 }
 
 void Recorder::RecordMemory(int64_t arena_bytes, int64_t stack_bytes) {
@@ -159,7 +167,8 @@ std::vector<Window> Recorder::ClosedUnexported() {
   if (!spec_.has_value()) return out;
   // Closes an open window whose time is over, without opening the next: a
   // window exists only where something was recorded.
-  if (open_.start_unix_s >= 0 && WindowStart(clock_.Now()) > open_.start_unix_s) CloseOpen();
+  if (open_.start_unix_s >= 0 && WindowStart(clock_.Now()) > open_.start_unix_s)
+    CloseOpen();
   for (size_t i = 0; i < ring_.size(); ++i) {
     const Window& w = ring_[(next_ + i) % ring_.size()];
     if (w.start_unix_s >= 0 && !w.exported) out.push_back(w);

@@ -32,8 +32,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "client/telemetry/fast_mutex.h"
 #include "client/core/span.h"
+#include "client/telemetry/fast_mutex.h"
 #include "client/telemetry/randomness.h"
 #include "client/telemetry/window.h"
 #include "proto/telemetry.pb.h"
@@ -56,13 +56,14 @@ struct RecorderOptions {
 // One Predict call, as recording_predictor.h hands it over.
 struct Inference {
   int64_t latency_us = 0;
-  Span<const int32_t> classes;   // One per row.
-  Span<const float> features;    // rows x feature_dim body outputs, or empty.
+  Span<const int32_t> classes;  // One per row.
+  Span<const float> features;   // rows x feature_dim body outputs, or empty.
   int64_t feature_dim = 0;
-  int64_t macs = 0;              // Multiply-adds of the call (all rows).
-  int64_t arena_bytes = 0;       // The predictor's arena (0: unknown).
-  int64_t stack_bytes = 0;       // The app's stack bound or measure (0: unknown).
-  int64_t end_monotonic_us = -1; // When the call ended (platform Clock), or -1.
+  int64_t macs = 0;         // Multiply-adds of the call (all rows).
+  int64_t arena_bytes = 0;  // The predictor's arena (0: unknown).
+  int64_t stack_bytes = 0;  // The app's stack bound or measure (0: unknown).
+  int64_t end_monotonic_us =
+      -1;  // When the call ended (platform Clock), or -1.
 };
 
 // What the app and the user can view of one window.
@@ -80,8 +81,8 @@ struct WindowSummary {
 class Recorder {
  public:
   // kInvalidArgument for ring_windows outside 1..64 or a negative cost.
-  static absl::StatusOr<std::unique_ptr<Recorder>> Create(RecorderOptions options,
-                                                          const ::fedtiny::Clock& clock, Randomness& rng);
+  static absl::StatusOr<std::unique_ptr<Recorder>> Create(
+      RecorderOptions options, const ::fedtiny::Clock& clock, Randomness& rng);
 
   // SetSpec validates (spec.h) and installs the probes. A spec of another
   // version erases the windows recorded under the old one (their reports
@@ -90,8 +91,12 @@ class Recorder {
   absl::Status SetSpec(const fedtiny::telemetry::TelemetrySpec& spec);
   [[nodiscard]] std::optional<fedtiny::telemetry::TelemetrySpec> spec() const;
 
-  void set_enabled(bool enabled) { enabled_.store(enabled, std::memory_order_relaxed); }
-  [[nodiscard]] bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  void set_enabled(bool enabled) {
+    enabled_.store(enabled, std::memory_order_relaxed);
+  }
+  [[nodiscard]] bool enabled() const {
+    return enabled_.load(std::memory_order_relaxed);
+  }
 
   // RecordInference records one Predict call into the window of now. Does
   // nothing while disabled or without a spec. Allocates nothing.
@@ -117,10 +122,13 @@ class Recorder {
 
   [[nodiscard]] const CostModel& cost() const { return options_.cost; }
   // Bytes the windows occupy (fixed at creation).
-  [[nodiscard]] size_t storage_bytes() const { return sizeof(Window) * (ring_.size() + 1); }
+  [[nodiscard]] size_t storage_bytes() const {
+    return sizeof(Window) * (ring_.size() + 1);
+  }
 
  private:
-  Recorder(RecorderOptions options, const ::fedtiny::Clock& clock, Randomness& rng);
+  Recorder(RecorderOptions options, const ::fedtiny::Clock& clock,
+           Randomness& rng);
   // The open window for `now`, after closing the previous one into the ring.
   Window& Current(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The same for a call that ended at `monotonic_us` (-1: unknown), reading
@@ -147,7 +155,8 @@ class Recorder {
   int num_probes_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<ProbeSlot, kMaxProbes> slots_ ABSL_GUARDED_BY(mu_);
   Window open_ ABSL_GUARDED_BY(mu_);
-  std::vector<Window> ring_ ABSL_GUARDED_BY(mu_);  // Sized once; slot next_ is the oldest.
+  std::vector<Window> ring_
+      ABSL_GUARDED_BY(mu_);  // Sized once; slot next_ is the oldest.
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   static constexpr int64_t kWallRecheckUs = 1'000'000;
   int64_t wall_read_monotonic_us_ ABSL_GUARDED_BY(mu_) = -kWallRecheckUs;

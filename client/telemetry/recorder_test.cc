@@ -5,8 +5,8 @@
 #include "client/telemetry/recorder.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -49,7 +49,9 @@ TelemetrySpec FullSpec(int64_t window_s) {
     p->set_epsilon(0.5);
     return p;
   };
-  add("class", fedtiny::telemetry::PREDICTED_CLASS, {})->mutable_binning()->set_categories(10);
+  add("class", fedtiny::telemetry::PREDICTED_CLASS, {})
+      ->mutable_binning()
+      ->set_categories(10);
   add("act3", fedtiny::telemetry::ACTIVATION, {0, 0.5, 1, 2, 4})->set_unit(3);
   add("lat", fedtiny::telemetry::INFERENCE_LATENCY_US, {0, 5, 10, 20, 40});
   add("train", fedtiny::telemetry::TRAINING_LATENCY_US, {0, 100, 1000});
@@ -62,7 +64,8 @@ TelemetrySpec FullSpec(int64_t window_s) {
 
 struct Fixture {
   Fixture(int ring = 8, int64_t window_s = 3600)
-      : clock(absl::FromUnixSeconds(1'800'000'000)), rng(MakeSeededRandomness(5)) {
+      : clock(absl::FromUnixSeconds(1'800'000'000)),
+        rng(MakeSeededRandomness(5)) {
     RecorderOptions o;
     o.ring_windows = ring;
     o.cost = {"phone-mid", 200.0, 0.01};
@@ -87,7 +90,8 @@ TEST(ReservoirTest, KeepsEachObservationWithEqualProbability) {
       ++hits[static_cast<int>(r.sample) * 10 / n];
     }
     const double want = trials / 10.0, sd = std::sqrt(trials * 0.1 * 0.9);
-    for (int d = 0; d < 10; ++d) EXPECT_NEAR(hits[d], want, 5 * sd) << "n " << n << " decile " << d;
+    for (int d = 0; d < 10; ++d)
+      EXPECT_NEAR(hits[d], want, 5 * sd) << "n " << n << " decile " << d;
   }
 }
 
@@ -103,7 +107,8 @@ TEST(LatencyHistogramTest, QuantilesWithinTheBinResolution) {
   }
   std::sort(all.begin(), all.end());
   for (double q : {0.5, 0.95}) {
-    const double exact = static_cast<double>(all[static_cast<size_t>(std::ceil(q * all.size())) - 1]);
+    const double exact = static_cast<double>(
+        all[static_cast<size_t>(std::ceil(q * all.size())) - 1]);
     EXPECT_NEAR(h.Quantile(q), exact, 0.0625 * exact + 1) << q;
   }
   EXPECT_EQ(LatencyHistogram().Quantile(0.5), 0);
@@ -132,7 +137,8 @@ TEST(RecorderTest, WindowsCloseIntoABoundedRing) {
     f.clock.Advance(absl::Hours(1));
   }
   const std::vector<WindowSummary> s = f.recorder->Summaries();
-  // The ring's 4 (window w has w + 1 steps: 16..19) and the 20th, still open: it closes at the next record or export.
+  // The ring's 4 (window w has w + 1 steps: 16..19) and the 20th, still open:
+  // it closes at the next record or export.
   ASSERT_EQ(s.size(), 5u);
   EXPECT_EQ(f.recorder->storage_bytes(), bytes);
   for (size_t i = 0; i < s.size(); ++i) {
@@ -141,7 +147,8 @@ TEST(RecorderTest, WindowsCloseIntoABoundedRing) {
     EXPECT_EQ(s[i].start_unix_s % 3600, 0);
     EXPECT_NEAR(s[i].training_p50_us, 100 + (15 + i) / 2.0, 0.0625 * 110) << i;
   }
-  std::vector<Window> closed = f.recorder->ClosedUnexported();  // Closes the 20th.
+  std::vector<Window> closed =
+      f.recorder->ClosedUnexported();  // Closes the 20th.
   ASSERT_EQ(closed.size(), 4u);
   EXPECT_EQ(closed.back().training_steps, 20);
   EXPECT_TRUE(f.recorder->MarkExported(closed.front().start_unix_s));
@@ -162,7 +169,8 @@ TEST(RecorderTest, ANewSpecVersionStartsOver) {
   EXPECT_THAT(f.recorder->SetSpec(same), IsOk());
   EXPECT_TRUE(f.recorder->Summaries().empty());
   same.mutable_probes(0)->set_epsilon(-1);
-  EXPECT_THAT(f.recorder->SetSpec(same), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(f.recorder->SetSpec(same),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 Head ModelHead(Body& body) {
@@ -194,9 +202,11 @@ TEST(RecordingPredictorTest, RecordsLatencyClassesActivationsAndEnergy) {
     std::vector<int32_t> classes(3);
     ASSERT_THAT(rp.Predict(x.data(), 3, {}, classes), IsOk());
     seen_classes.insert(seen_classes.end(), classes.begin(), classes.end());
-    for (int r = 0; r < 3; ++r) seen_unit3.push_back(p->features()[r * 128 + 3]);
+    for (int r = 0; r < 3; ++r)
+      seen_unit3.push_back(p->features()[r * 128 + 3]);
   }
-  ASSERT_THAT(rp.Predict(x.data(), 1, {}, {}), IsOk());  // Classes into its own buffer.
+  ASSERT_THAT(rp.Predict(x.data(), 1, {}, {}),
+              IsOk());  // Classes into its own buffer.
   const std::vector<WindowSummary> s = f.recorder->Summaries();
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0].requests, 31);
@@ -205,7 +215,8 @@ TEST(RecordingPredictorTest, RecordsLatencyClassesActivationsAndEnergy) {
   EXPECT_EQ(s[0].peak_arena_bytes, p->arena_bytes());
   EXPECT_EQ(s[0].peak_stack_bytes, 2048);
   // 200 mW x 10 us + 0.01 nJ x MACs, in uJ; per call of 3 rows and of 1.
-  const double e3 = (200.0 * 10 + 0.01 * macs * 3) / 1000, e1 = (200.0 * 10 + 0.01 * macs) / 1000;
+  const double e3 = (200.0 * 10 + 0.01 * macs * 3) / 1000,
+               e1 = (200.0 * 10 + 0.01 * macs) / 1000;
   EXPECT_NEAR(s[0].energy_uj_per_inference, (30 * e3 + e1) / 31, 1e-9);
 
   f.clock.Advance(absl::Hours(1));
@@ -215,19 +226,22 @@ TEST(RecordingPredictorTest, RecordsLatencyClassesActivationsAndEnergy) {
   const Window& w = closed[0];
   // Each sampled value is one of the window's observations.
   const double cls = *ProbeValue(w, spec, 0), act = *ProbeValue(w, spec, 1);
-  seen_classes.push_back(-1);  // The last call's class is unknown here; allow any in range.
+  seen_classes.push_back(
+      -1);  // The last call's class is unknown here; allow any in range.
   EXPECT_GE(cls, 0);
   EXPECT_LT(cls, 10);
   EXPECT_EQ(w.probes[1].observations, 91);
   seen_unit3.push_back(p->features()[3]);
-  EXPECT_NE(std::find(seen_unit3.begin(), seen_unit3.end(), static_cast<float>(act)),
-            seen_unit3.end());
+  EXPECT_NE(
+      std::find(seen_unit3.begin(), seen_unit3.end(), static_cast<float>(act)),
+      seen_unit3.end());
   EXPECT_EQ(*ProbeValue(w, spec, 2), 10);
   EXPECT_FALSE(ProbeValue(w, spec, 3).has_value());  // No training step.
   EXPECT_EQ(*ProbeValue(w, spec, 4), static_cast<double>(p->arena_bytes()));
   EXPECT_EQ(*ProbeValue(w, spec, 5), 2048);
   const double energy = *ProbeValue(w, spec, 6);
-  EXPECT_TRUE(std::abs(energy - e3) < 1e-9 || std::abs(energy - e1) < 1e-9) << energy;
+  EXPECT_TRUE(std::abs(energy - e3) < 1e-9 || std::abs(energy - e1) < 1e-9)
+      << energy;
   EXPECT_EQ(*ProbeValue(w, spec, 7), 31);
 }
 
@@ -265,7 +279,8 @@ TEST(ReportTest, CarriesTheBinsOfTheWindowAndNoMore) {
   Fixture f;
   TelemetrySpec spec = FullSpec(3600);
   for (auto& p : *spec.mutable_probes()) p.set_epsilon(50);
-  ASSERT_THAT(f.recorder->SetSpec(spec), IsOk());  // Same version: windows kept.
+  ASSERT_THAT(f.recorder->SetSpec(spec),
+              IsOk());  // Same version: windows kept.
   for (int i = 0; i < 12; ++i) f.recorder->RecordMemory(5000, 0);
   f.recorder->RecordTrainingStep(500);
   f.clock.Advance(absl::Hours(1));
@@ -277,7 +292,8 @@ TEST(ReportTest, CarriesTheBinsOfTheWindowAndNoMore) {
   EXPECT_EQ(report.spec_version(), 3u);
   EXPECT_EQ(report.consent_version(), "v2");
   EXPECT_EQ(report.window_start_unix_s(), closed[0].start_unix_s);
-  ASSERT_EQ(report.values_size(), 3);  // train, arena, req (0 requests is a value).
+  ASSERT_EQ(report.values_size(),
+            3);  // train, arena, req (0 requests is a value).
   EXPECT_EQ(report.values(0).probe(), "train");
   EXPECT_EQ(report.values(0).bin(), 1u);  // 500 in [100, 1000).
   EXPECT_EQ(report.values(1).probe(), "arena");
@@ -340,7 +356,8 @@ TEST(ReportTest, ExportSizePerReport) {
   const auto largest = BuildReport(closed[0], big, ctx, *f.rng);
   ASSERT_EQ(largest.values_size(), 32);
   EXPECT_LE(largest.ByteSizeLong(), 41u + 32 * (2 + 2 + 64 + 2 + 9));
-  std::printf("report bytes, 32 probes of 64-byte names: %zu\n", largest.ByteSizeLong());
+  std::printf("report bytes, 32 probes of 64-byte names: %zu\n",
+              largest.ByteSizeLong());
 }
 
 }  // namespace

@@ -13,8 +13,9 @@ int64_t MacsPerRow(const Body& body, const Head& head) {
   return macs;
 }
 
-RecordingPredictor::RecordingPredictor(Predictor& predictor, Recorder& recorder, Clock& clock,
-                                       int64_t macs_per_row, int64_t stack_bytes)
+RecordingPredictor::RecordingPredictor(Predictor& predictor, Recorder& recorder,
+                                       Clock& clock, int64_t macs_per_row,
+                                       int64_t stack_bytes)
     : predictor_(predictor),
       recorder_(recorder),
       clock_(clock),
@@ -22,14 +23,17 @@ RecordingPredictor::RecordingPredictor(Predictor& predictor, Recorder& recorder,
       stack_bytes_(stack_bytes),
       classes_(static_cast<size_t>(predictor.max_rows())) {}
 
-Status RecordingPredictor::Predict(const float* inputs, int64_t rows, Span<float> probabilities,
+Status RecordingPredictor::Predict(const float* inputs, int64_t rows,
+                                   Span<float> probabilities,
                                    Span<int32_t> classes) {
-  if (!recorder_.enabled()) return predictor_.Predict(inputs, rows, probabilities, classes);
+  if (!recorder_.enabled())
+    return predictor_.Predict(inputs, rows, probabilities, classes);
   if (classes.empty() && rows >= 1 && rows <= predictor_.max_rows()) {
     classes = Span<int32_t>(classes_.data(), static_cast<size_t>(rows));
   }
   const int64_t start = clock_.NowMicros();
-  CLIENT_RETURN_IF_ERROR(predictor_.Predict(inputs, rows, probabilities, classes));
+  CLIENT_RETURN_IF_ERROR(
+      predictor_.Predict(inputs, rows, probabilities, classes));
   Inference call;
   call.end_monotonic_us = clock_.NowMicros();
   call.latency_us = call.end_monotonic_us - start;

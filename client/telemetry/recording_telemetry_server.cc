@@ -11,7 +11,8 @@ using ::fedtiny::telemetry::UploadRequest;
 RecordingTelemetryServer::RecordingTelemetryServer() {
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
   builder.RegisterService(this);
   server_ = builder.BuildAndStart();
   address_ = "127.0.0.1:" + std::to_string(port);
@@ -35,13 +36,15 @@ std::vector<TelemetryReport> RecordingTelemetryServer::reports() const {
   std::vector<TelemetryReport> out;
   for (const RecordedCall& c : calls()) {
     UploadRequest r;
-    if (c.method == "Upload" && r.ParseFromString(c.bytes)) out.push_back(r.report());
+    if (c.method == "Upload" && r.ParseFromString(c.bytes))
+      out.push_back(r.report());
   }
   return out;
 }
 
 grpc::ServerUnaryReactor* RecordingTelemetryServer::GetSpec(
-    grpc::CallbackServerContext* context, const fedtiny::telemetry::GetSpecRequest* request,
+    grpc::CallbackServerContext* context,
+    const fedtiny::telemetry::GetSpecRequest* request,
     fedtiny::telemetry::GetSpecResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::MutexLock lock(&mu_);

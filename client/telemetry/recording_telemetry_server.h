@@ -8,12 +8,12 @@
 #ifndef FEDTINY_CLIENT_TELEMETRY_RECORDING_TELEMETRY_SERVER_H_
 #define FEDTINY_CLIENT_TELEMETRY_RECORDING_TELEMETRY_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -26,7 +26,8 @@ struct RecordedCall {
   std::string bytes;   // The request as it arrived, serialized.
 };
 
-class RecordingTelemetryServer final : public fedtiny::telemetry::Telemetry::CallbackService {
+class RecordingTelemetryServer final
+    : public fedtiny::telemetry::Telemetry::CallbackService {
  public:
   RecordingTelemetryServer();
   ~RecordingTelemetryServer() override;
@@ -35,14 +36,17 @@ class RecordingTelemetryServer final : public fedtiny::telemetry::Telemetry::Cal
   void set_spec(std::optional<fedtiny::telemetry::TelemetrySpec> spec);
   [[nodiscard]] std::vector<RecordedCall> calls() const;
   // The reports of the Upload calls, parsed.
-  [[nodiscard]] std::vector<fedtiny::telemetry::TelemetryReport> reports() const;
+  [[nodiscard]] std::vector<fedtiny::telemetry::TelemetryReport> reports()
+      const;
 
-  grpc::ServerUnaryReactor* GetSpec(grpc::CallbackServerContext* context,
-                                    const fedtiny::telemetry::GetSpecRequest* request,
-                                    fedtiny::telemetry::GetSpecResponse* response) override;
-  grpc::ServerUnaryReactor* Upload(grpc::CallbackServerContext* context,
-                                   const fedtiny::telemetry::UploadRequest* request,
-                                   fedtiny::telemetry::UploadResponse* response) override;
+  grpc::ServerUnaryReactor* GetSpec(
+      grpc::CallbackServerContext* context,
+      const fedtiny::telemetry::GetSpecRequest* request,
+      fedtiny::telemetry::GetSpecResponse* response) override;
+  grpc::ServerUnaryReactor* Upload(
+      grpc::CallbackServerContext* context,
+      const fedtiny::telemetry::UploadRequest* request,
+      fedtiny::telemetry::UploadResponse* response) override;
 
  private:
   mutable absl::Mutex mu_;

@@ -8,7 +8,8 @@ namespace fedtiny::client::telemetry {
 using ::fedtiny::telemetry::TelemetryReport;
 using ::fedtiny::telemetry::TelemetrySpec;
 
-std::optional<double> ProbeValue(const Window& w, const TelemetrySpec& spec, int index) {
+std::optional<double> ProbeValue(const Window& w, const TelemetrySpec& spec,
+                                 int index) {
   switch (spec.probes(index).kind()) {
     case fedtiny::telemetry::REQUESTS:
       return static_cast<double>(w.requests);
@@ -41,7 +42,8 @@ TelemetryReport BuildReport(const Window& w, const TelemetrySpec& spec,
     const int k = NumBins(probe.binning());
     auto* v = report.add_values();
     v->set_probe(probe.name());
-    v->set_bin(KaryRandomizedResponse(BinOf(probe.binning(), *value), k, probe.epsilon(), rng));
+    v->set_bin(KaryRandomizedResponse(BinOf(probe.binning(), *value), k,
+                                      probe.epsilon(), rng));
     v->set_epsilon(probe.epsilon());
   }
   return report;

@@ -31,13 +31,14 @@ struct ReportContext {
 // sampled observation of a distribution, the request count, the peak bytes;
 // nullopt when the window has none.
 std::optional<double> ProbeValue(const Window& window,
-                                 const fedtiny::telemetry::TelemetrySpec& spec, int index);
+                                 const fedtiny::telemetry::TelemetrySpec& spec,
+                                 int index);
 
 // BuildReport privatizes `window` under `spec` (the spec it was recorded
 // under; ValidateSpec'ed).
-fedtiny::telemetry::TelemetryReport BuildReport(const Window& window,
-                                                const fedtiny::telemetry::TelemetrySpec& spec,
-                                                const ReportContext& context, Randomness& rng);
+fedtiny::telemetry::TelemetryReport BuildReport(
+    const Window& window, const fedtiny::telemetry::TelemetrySpec& spec,
+    const ReportContext& context, Randomness& rng);
 
 // ReportEpsilon is the sum of the values' epsilons (sequential composition).
 double ReportEpsilon(const fedtiny::telemetry::TelemetryReport& report);

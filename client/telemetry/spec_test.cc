@@ -20,10 +20,10 @@ Binning Edges(std::initializer_list<double> e) {
 TEST(SpecTest, BinOfFollowsTheProtosRule) {
   const Binning b = Edges({0, 10, 100, 1000});  // k = 3.
   EXPECT_EQ(NumBins(b), 3);
-  EXPECT_EQ(BinOf(b, -5), 0u);    // Below edges[0]: bin 0.
+  EXPECT_EQ(BinOf(b, -5), 0u);  // Below edges[0]: bin 0.
   EXPECT_EQ(BinOf(b, 0), 0u);
   EXPECT_EQ(BinOf(b, 9.99), 0u);
-  EXPECT_EQ(BinOf(b, 10), 1u);    // [10, 100).
+  EXPECT_EQ(BinOf(b, 10), 1u);  // [10, 100).
   EXPECT_EQ(BinOf(b, 99), 1u);
   EXPECT_EQ(BinOf(b, 100), 2u);
   EXPECT_EQ(BinOf(b, 1000), 2u);  // At or above the last edge: k - 1.
@@ -65,24 +65,37 @@ TEST(SpecTest, ValidateSpecRefusesWhatTheProtoForbids) {
     return ValidateSpec(s);
   };
   const auto kInvalid = absl::StatusCode::kInvalidArgument;
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.clear_probes(); }), StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_name("Bad Name"); }),
+  EXPECT_THAT(bad([](TelemetrySpec& s) { s.clear_probes(); }),
               StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(1)->set_name("class"); }),
+  EXPECT_THAT(
+      bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_name("Bad Name"); }),
+      StatusIs(kInvalid));
+  EXPECT_THAT(
+      bad([](TelemetrySpec& s) { s.mutable_probes(1)->set_name("class"); }),
+      StatusIs(kInvalid));
+  EXPECT_THAT(
+      bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_epsilon(0); }),
+      StatusIs(kInvalid));
+  EXPECT_THAT(
+      bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_reference(0, 0.6); }),
+      StatusIs(kInvalid));
+  EXPECT_THAT(bad([](TelemetrySpec& s) {
+                s.mutable_probes(1)->mutable_binning()->set_edges(1, -1);
+              }),
               StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_epsilon(0); }),
+  EXPECT_THAT(bad([](TelemetrySpec& s) {
+                s.mutable_probes(0)->mutable_binning()->set_categories(65);
+              }),
               StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_reference(0, 0.6); }),
-              StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(1)->mutable_binning()->set_edges(1, -1); }),
-              StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(0)->mutable_binning()->set_categories(65); }),
-              StatusIs(kInvalid));
-  EXPECT_THAT(bad([](TelemetrySpec& s) { s.mutable_probes(0)->set_kind(fedtiny::telemetry::PROBE_KIND_UNSPECIFIED); }),
+  EXPECT_THAT(bad([](TelemetrySpec& s) {
+                s.mutable_probes(0)->set_kind(
+                    fedtiny::telemetry::PROBE_KIND_UNSPECIFIED);
+              }),
               StatusIs(kInvalid));
   EXPECT_THAT(bad([](TelemetrySpec& s) {
                 for (int i = 0; i < 31; ++i) *s.add_probes() = s.probes(1);
-                for (int i = 0; i < s.probes_size(); ++i) s.mutable_probes(i)->set_name("p" + std::to_string(i));
+                for (int i = 0; i < s.probes_size(); ++i)
+                  s.mutable_probes(i)->set_name("p" + std::to_string(i));
               }),
               StatusIs(kInvalid));  // 33 probes.
 }

@@ -38,7 +38,8 @@ TelemetrySpec AllProbes() {
     if (kind == fedtiny::telemetry::PREDICTED_CLASS) {
       p->mutable_binning()->set_categories(10);
     } else {
-      for (double e : {0.0, 1.0, 10.0, 100.0, 1000.0}) p->mutable_binning()->add_edges(e);
+      for (double e : {0.0, 1.0, 10.0, 100.0, 1000.0})
+        p->mutable_binning()->add_edges(e);
     }
     p->set_epsilon(0.5);
   };
@@ -107,7 +108,8 @@ void BM_PredictRecorded(benchmark::State& state) {
     benchmark::DoNotOptimize(rp.Predict(m.x.data(), 1, {}, cls).ok());
     benchmark::ClobberMemory();
   }
-  state.counters["window_bytes"] = static_cast<double>(t.recorder->storage_bytes());
+  state.counters["window_bytes"] =
+      static_cast<double>(t.recorder->storage_bytes());
 }
 
 void BM_RecordInference(benchmark::State& state) {
@@ -121,7 +123,8 @@ void BM_RecordInference(benchmark::State& state) {
   in.feature_dim = 128;
   in.macs = 109184;
   in.arena_bytes = 6912;
-  in.end_monotonic_us = 1000;  // As the wrapper passes it: the wall clock is read once.
+  in.end_monotonic_us =
+      1000;  // As the wrapper passes it: the wall clock is read once.
   for (auto _ : state) {
     t.recorder->RecordInference(in);
     benchmark::ClobberMemory();
@@ -147,7 +150,8 @@ BENCHMARK(BM_RecordInference);
 
 int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_model", fedtiny::CpuModelName());
-  benchmark::AddCustomContext("instruction_sets", fedtiny::BuildInstructionSets());
+  benchmark::AddCustomContext("instruction_sets",
+                              fedtiny::BuildInstructionSets());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

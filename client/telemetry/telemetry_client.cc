@@ -1,8 +1,8 @@
 #include "client/telemetry/telemetry_client.h"
 
-#include <algorithm>
-
 #include <grpcpp/grpcpp.h>
+
+#include <algorithm>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -13,10 +13,13 @@ namespace {
 
 using ::fedtiny::telemetry::Telemetry;
 
-std::shared_ptr<grpc::ChannelCredentials> Credentials(const TelemetryClientOptions& o) {
-  if (o.insecure && o.tls_root_cert_pem.empty()) return grpc::InsecureChannelCredentials();
+std::shared_ptr<grpc::ChannelCredentials> Credentials(
+    const TelemetryClientOptions& o) {
+  if (o.insecure && o.tls_root_cert_pem.empty())
+    return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = o.tls_root_cert_pem;  // Empty: the system's trusted roots.
+  ssl.pem_root_certs =
+      o.tls_root_cert_pem;  // Empty: the system's trusted roots.
   return grpc::SslCredentials(ssl);
 }
 
@@ -51,7 +54,8 @@ absl::StatusOr<fedtiny::telemetry::TelemetrySpec> TelemetryClient::GetSpec(
   return response.spec();
 }
 
-absl::Status TelemetryClient::Upload(const fedtiny::telemetry::TelemetryReport& report) {
+absl::Status TelemetryClient::Upload(
+    const fedtiny::telemetry::TelemetryReport& report) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_deadline));
   fedtiny::telemetry::UploadRequest request;

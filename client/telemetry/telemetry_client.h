@@ -37,7 +37,8 @@ class TelemetryClient {
   // GetSpec fetches the task's spec. The server's codes (kNotFound: the task
   // records nothing), kUnavailable, kDeadlineExceeded. Blocks for at most
   // call_deadline.
-  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> GetSpec(const std::string& task);
+  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> GetSpec(
+      const std::string& task);
   // Upload sends one report. The server's codes (kInvalidArgument for a
   // malformed report), kUnavailable, kDeadlineExceeded. Blocks for at most
   // call_deadline.

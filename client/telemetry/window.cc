@@ -9,7 +9,8 @@ namespace fedtiny::client::telemetry {
 void Reservoir::Replace(double value, Randomness& rng) {
   sample = value;
   // The next replacing index m > n: P(m > j) = n / j, so m = floor(n / u) + 1.
-  const double next = std::floor(static_cast<double>(observations) / rng.UniformUnit()) + 1;
+  const double next =
+      std::floor(static_cast<double>(observations) / rng.UniformUnit()) + 1;
   next_replace = next >= 9.0e18 ? std::numeric_limits<int64_t>::max()
                                 : static_cast<int64_t>(next);
 }
@@ -19,8 +20,9 @@ int LatencyHistogram::BinOf(int64_t latency_us) {
   const int octave = 63 - __builtin_clzll(static_cast<uint64_t>(latency_us));
   if (octave >= kOctaves) return kBins - 1;
   // The kPerOctave bits below the leading one (fewer for small values).
-  const int sub = octave >= 3 ? static_cast<int>((latency_us >> (octave - 3)) & 7)
-                              : static_cast<int>((latency_us << (3 - octave)) & 7);
+  const int sub = octave >= 3
+                      ? static_cast<int>((latency_us >> (octave - 3)) & 7)
+                      : static_cast<int>((latency_us << (3 - octave)) & 7);
   return 1 + octave * kPerOctave + sub;
 }
 

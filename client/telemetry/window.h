@@ -41,7 +41,8 @@ struct Reservoir {
 // per power of two up to 2^27 us (134 s; longer ones count in the last bin).
 class LatencyHistogram {
  public:
-  static constexpr int kOctaves = 27, kPerOctave = 8, kBins = 1 + kOctaves * kPerOctave;
+  static constexpr int kOctaves = 27, kPerOctave = 8,
+                       kBins = 1 + kOctaves * kPerOctave;
   void Add(int64_t latency_us);
   // Quantile returns the midpoint of the bin holding the q-quantile (q in
   // [0, 1]), or 0 without observations.
@@ -56,7 +57,8 @@ class LatencyHistogram {
 
 // The recorder's view of one probe, copied out of the spec once.
 struct ProbeSlot {
-  fedtiny::telemetry::ProbeKind kind = fedtiny::telemetry::PROBE_KIND_UNSPECIFIED;
+  fedtiny::telemetry::ProbeKind kind =
+      fedtiny::telemetry::PROBE_KIND_UNSPECIFIED;
   uint32_t unit = 0;
 };
 
