@@ -62,8 +62,8 @@ struct Inference {
   int64_t macs = 0;         // Multiply-adds of the call (all rows).
   int64_t arena_bytes = 0;  // The predictor's arena (0: unknown).
   int64_t stack_bytes = 0;  // The app's stack bound or measure (0: unknown).
-  int64_t end_monotonic_us =
-      -1;  // When the call ended (platform Clock), or -1.
+  // When the call ended (the platform's monotonic Clock), or -1: unknown.
+  int64_t end_monotonic_us = -1;
 };
 
 // What the app and the user can view of one window.
