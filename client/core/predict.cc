@@ -56,6 +56,10 @@ bool Predictor::Layout(int64_t max_rows, Arena& arena) {
   ping_ = arena.Allocate<float>(cells);
   pong_ = arena.Allocate<float>(cells);
   rows_ = arena.Allocate<const float*>(static_cast<size_t>(max_rows));
+  feature_dim_ = head_.input_dim();
+  if (!body_.layers().empty()) {
+    features_ = arena.Allocate<float>(static_cast<size_t>(max_rows * feature_dim_));
+  }
   if (int8_body_) {
     int8_scratch_bytes_ = body_.FeaturesArenaBytes(max_rows);
     int8_scratch_ = arena.Allocate<int8_t>(static_cast<size_t>(int8_scratch_bytes_));
@@ -95,6 +99,7 @@ void Predictor::Dense(const DenseLayer& layer, const float* in, int64_t rows, fl
 
 Status Predictor::Predict(const float* inputs, int64_t rows, Span<float> probabilities,
                           Span<int32_t> classes) {
+  feature_rows_ = 0;
   if (inputs == nullptr || rows < 1 || rows > max_rows_) {
     return InvalidArgumentError(
         StrCat("predict: need inputs and 1 to ", max_rows_, " rows, got ", rows));
@@ -115,17 +120,26 @@ Status Predictor::Predict(const float* inputs, int64_t rows, Span<float> probabi
     cur = next;
     next = next == ping_ ? pong_ : ping_;
   };
+  // The body's last output goes to features_, which no head layer overwrites.
   if (int8_body_) {
     CLIENT_RETURN_IF_ERROR(body_.FeaturesInto(
-        inputs, rows, next,
+        inputs, rows, features_,
         Span<int8_t>(int8_scratch_, static_cast<size_t>(int8_scratch_bytes_))));
-    advance();
+    cur = features_;
   } else {
-    for (const BodyLayer& l : body_.layers()) {
-      Dense(std::get<DenseLayer>(l), cur, rows, next);
-      advance();
+    const size_t n = body_.layers().size();
+    for (size_t i = 0; i < n; ++i) {
+      float* out = i + 1 == n ? features_ : next;
+      Dense(std::get<DenseLayer>(body_.layers()[i]), cur, rows, out);
+      if (out == next) {
+        advance();
+      } else {
+        cur = out;
+      }
     }
   }
+  features_out_ = cur;
+  feature_rows_ = rows;
   for (const DenseLayer& l : head_.layers) {
     Dense(l, cur, rows, next);
     advance();

@@ -10,7 +10,9 @@
 // on the device's own examples). The head is any float head, the global one or
 // the device's personal head (personalization.h).
 //
-// Metering (pay-per-query) wraps this call; see docs/metering.md when it exists.
+// Metering (pay-per-query) wraps this call (docs/metering.md), and so does
+// telemetry's recorder (client/telemetry/recording_predictor.h), which reads
+// features() for its activation probes.
 #ifndef FEDTINY_CLIENT_CORE_PREDICT_H_
 #define FEDTINY_CLIENT_CORE_PREDICT_H_
 
@@ -49,6 +51,18 @@ class Predictor {
   Status Predict(const float* inputs, int64_t rows, Span<float> probabilities,
                  Span<int32_t> classes);
 
+  // The body's outputs (the head's inputs) of the last successful Predict:
+  // rows x feature_dim() floats, row-major; empty before the first call or
+  // after a failed one. For telemetry's activation probes
+  // (client/telemetry/recorder.h). Valid until the next Predict; with an empty
+  // body they are the caller's inputs, so also only while those live. Costs
+  // nothing per call: the body's last layer writes into its own arena buffer
+  // (max_rows x feature_dim floats) that the head reads from.
+  Span<const float> features() const {
+    return Span<const float>(features_out_, static_cast<size_t>(feature_rows_ * feature_dim_));
+  }
+  int64_t feature_dim() const { return feature_dim_; }
+
   int64_t input_dim() const { return input_dim_; }
   int64_t num_classes() const { return num_classes_; }
   int64_t max_rows() const { return max_rows_; }
@@ -69,6 +83,10 @@ class Predictor {
   int64_t num_classes_ = 0;
   int64_t max_rows_ = 0;
   int64_t max_width_ = 0;
+  int64_t feature_dim_ = 0;
+  int64_t feature_rows_ = 0;             // Of the last successful call.
+  float* features_ = nullptr;            // max_rows x feature_dim; null for an empty body.
+  const float* features_out_ = nullptr;  // features_, or the inputs for an empty body.
   int64_t arena_bytes_ = 0;
   // max_rows x the widest layer output (not the input, read in place),
   // alternating layer outputs.

@@ -122,6 +122,37 @@ TEST(PredictTest, Int8BodyRunsTheIntegerPath) {
   }
 }
 
+// features() is the body's output of the last call, checked against the naive
+// body; it survives the head layers (which reuse the other buffers), and a
+// failed call empties it.
+TEST(PredictTest, FeaturesAreTheBodyOutputsOfTheLastCall) {
+  const Model m = FloatModel();
+  const int64_t n = 5;
+  const std::vector<float> x = RandomInputs(n, 784, 8);
+  std::vector<unsigned char> block(Predictor::ArenaBytes(m.body, m.head, 8));
+  Arena arena(block.data(), block.size());
+  Predictor* p = *Predictor::Create(m.body, m.head, 8, arena);
+  EXPECT_TRUE(p->features().empty());
+  EXPECT_EQ(p->feature_dim(), 128);
+  std::vector<int32_t> classes(n);
+  ASSERT_THAT(p->Predict(x.data(), n, {}, classes), IsOk());
+  ASSERT_EQ(p->features().size(), static_cast<size_t>(n * 128));
+  int positive = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    std::vector<double> a(x.begin() + r * 784, x.begin() + (r + 1) * 784);
+    a = NaiveDense(std::get<DenseLayer>(m.body.layers()[0]), a);
+    for (int64_t u = 0; u < 128; ++u) {
+      EXPECT_NEAR(p->features()[r * 128 + u], a[u], 1e-4) << r << "," << u;
+      positive += a[u] > 0;
+    }
+  }
+  EXPECT_GT(positive, 0);  // Not all zero after the ReLU: the check has teeth.
+  ASSERT_THAT(p->Predict(x.data(), 1, {}, Span<int32_t>(classes.data(), 1)), IsOk());
+  EXPECT_EQ(p->features().size(), 128u);
+  EXPECT_FALSE(p->Predict(x.data(), 9, {}, {}).ok());
+  EXPECT_TRUE(p->features().empty());
+}
+
 TEST(PredictTest, RefusalsAreStatusesNotCrashes) {
   const Model m = FloatModel();
   std::vector<unsigned char> block(Predictor::ArenaBytes(m.body, m.head, 4));
