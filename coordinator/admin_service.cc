@@ -13,6 +13,7 @@
 #include "coordinator/page_size.h"
 #include "coordinator/raw_message.h"
 #include "coordinator/task_config.h"
+#include "coordinator/telemetry/fleet_view.h"
 #include "proto/grpc_status.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/logging.h"
@@ -339,6 +340,22 @@ grpc::Status AdminService::DoCutOffDevice(const v1::CutOffDeviceRequest& r,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::DoFleetTelemetry(const v1::TelemetryViewRequest& r,
+                                            v1::TelemetryViewResponse* out) {
+  if (telemetry_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "telemetry not configured");
+  }
+  absl::StatusOr<v1::TaskInfo> task = c()->GetTask(r.task());
+  if (!task.ok()) return ToGrpcStatus(task.status());
+  if (!task->config().has_telemetry()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("task ", r.task(), " has no telemetry spec"));
+  }
+  *out = telemetry::BuildView(task->config().telemetry(), telemetry_->Snapshot(r.task()),
+                              r.window_start_unix_s(), nulls_);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminService::DoGetModel(const v1::GetModelRequest& r, v1::GetModelResponse* out) {
   return Fill(c()->GetModel(r.task(), r.cluster(), r.version()), out);
 }
@@ -482,6 +499,12 @@ grpc::ServerUnaryReactor* AdminService::CutOffDevice(grpc::CallbackServerContext
                                                     const grpc::ByteBuffer* raw,
                                                     grpc::ByteBuffer* out) {
   return Serve(ctx, raw, out, &AdminService::DoCutOffDevice, "CutOffDevice");
+}
+
+grpc::ServerUnaryReactor* AdminService::FleetTelemetry(grpc::CallbackServerContext* ctx,
+                                                      const grpc::ByteBuffer* raw,
+                                                      grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoFleetTelemetry);
 }
 
 }  // namespace fedtiny::coordinator
