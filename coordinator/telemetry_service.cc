@@ -11,7 +11,8 @@ namespace fedtiny::coordinator {
 
 namespace {
 
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const absl::Status& s) {
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& s) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(s));
   return reactor;
@@ -28,47 +29,59 @@ std::string Cut(const std::string& s) {
 absl::StatusOr<fedtiny::telemetry::TelemetrySpec> TelemetryService::SpecOf(
     Coordinator& c, const std::string& task) const {
   absl::StatusOr<v1::TaskInfo> info = c.GetTask(task);
-  if (!info.ok()) return absl::NotFoundError(absl::StrCat("unknown task '", Cut(task), "'"));
+  if (!info.ok())
+    return absl::NotFoundError(absl::StrCat("unknown task '", Cut(task), "'"));
   if (!info->config().has_telemetry()) {
-    return absl::NotFoundError(absl::StrCat("task '", Cut(task), "' records no telemetry"));
+    return absl::NotFoundError(
+        absl::StrCat("task '", Cut(task), "' records no telemetry"));
   }
   return info->config().telemetry();
 }
 
-absl::Status TelemetryService::Accept(const fedtiny::telemetry::TelemetryReport& report,
-                                      const std::string& peer) {
+absl::Status TelemetryService::Accept(
+    const fedtiny::telemetry::TelemetryReport& report,
+    const std::string& peer) {
   Coordinator* c = coordinator_.load(std::memory_order_acquire);
   if (c == nullptr) return absl::UnavailableError("coordinator is loading");
   const absl::Time now = clock_->Now();
   if (!limiter_.Allow(telemetry::PeerHost(peer), now)) {
-    return absl::ResourceExhaustedError("too many telemetry reports from this address; retry later");
+    return absl::ResourceExhaustedError(
+        "too many telemetry reports from this address; retry later");
   }
-  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> spec = SpecOf(*c, report.task());
+  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> spec =
+      SpecOf(*c, report.task());
   if (!spec.ok()) return absl::InvalidArgumentError(spec.status().message());
-  ASSIGN_OR_RETURN(std::vector<v1::ModelVersion> versions, c->ListModels(report.task()));
+  ASSIGN_OR_RETURN(std::vector<v1::ModelVersion> versions,
+                   c->ListModels(report.task()));
   int64_t newest = 0;
-  for (const v1::ModelVersion& v : versions) newest = std::max(newest, v.version());
+  for (const v1::ModelVersion& v : versions)
+    newest = std::max(newest, v.version());
   const int64_t now_s = absl::ToUnixSeconds(now);
   ASSIGN_OR_RETURN(std::vector<telemetry::BinValue> values,
                    telemetry::CheckReport(report, *spec, newest, now_s));
-  const telemetry::CellKey key{report.task(), report.model_version(), report.device_class(),
-                               report.variant(), report.window_start_unix_s()};
+  const telemetry::CellKey key{report.task(), report.model_version(),
+                               report.device_class(), report.variant(),
+                               report.window_start_unix_s()};
   return aggregates_->Add(key, values, telemetry::OldestWindow(*spec, now_s));
 }
 
 grpc::ServerUnaryReactor* TelemetryService::GetSpec(
-    grpc::CallbackServerContext* context, const fedtiny::telemetry::GetSpecRequest* request,
+    grpc::CallbackServerContext* context,
+    const fedtiny::telemetry::GetSpecRequest* request,
     fedtiny::telemetry::GetSpecResponse* response) {
   Coordinator* c = coordinator_.load(std::memory_order_acquire);
-  if (c == nullptr) return Finish(context, absl::UnavailableError("coordinator is loading"));
-  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> spec = SpecOf(*c, request->task());
+  if (c == nullptr)
+    return Finish(context, absl::UnavailableError("coordinator is loading"));
+  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> spec =
+      SpecOf(*c, request->task());
   if (spec.ok()) *response->mutable_spec() = *std::move(spec);
   return Finish(context, spec.status());
 }
 
-grpc::ServerUnaryReactor* TelemetryService::Upload(grpc::CallbackServerContext* context,
-                                                   const fedtiny::telemetry::UploadRequest* request,
-                                                   fedtiny::telemetry::UploadResponse*) {
+grpc::ServerUnaryReactor* TelemetryService::Upload(
+    grpc::CallbackServerContext* context,
+    const fedtiny::telemetry::UploadRequest* request,
+    fedtiny::telemetry::UploadResponse*) {
   return Finish(context, Accept(request->report(), context->peer()));
 }
 

@@ -25,34 +25,40 @@ namespace fedtiny::coordinator {
 
 // Thread-safe. Borrows the Coordinator, the aggregates and the clock, which
 // must outlive it.
-class TelemetryService final : public fedtiny::telemetry::Telemetry::CallbackService {
+class TelemetryService final
+    : public fedtiny::telemetry::Telemetry::CallbackService {
  public:
-  explicit TelemetryService(telemetry::RateLimiter::Options limits) : limiter_(limits) {}
+  explicit TelemetryService(telemetry::RateLimiter::Options limits)
+      : limiter_(limits) {}
 
   // Attach starts serving. Call once.
-  void Attach(Coordinator* coordinator, telemetry::Aggregates* aggregates, const Clock* clock) {
+  void Attach(Coordinator* coordinator, telemetry::Aggregates* aggregates,
+              const Clock* clock) {
     aggregates_ = aggregates;
     clock_ = clock;
     coordinator_.store(coordinator, std::memory_order_release);
   }
 
-  grpc::ServerUnaryReactor* GetSpec(grpc::CallbackServerContext* context,
-                                    const fedtiny::telemetry::GetSpecRequest* request,
-                                    fedtiny::telemetry::GetSpecResponse* response) override;
-  grpc::ServerUnaryReactor* Upload(grpc::CallbackServerContext* context,
-                                   const fedtiny::telemetry::UploadRequest* request,
-                                   fedtiny::telemetry::UploadResponse* response) override;
+  grpc::ServerUnaryReactor* GetSpec(
+      grpc::CallbackServerContext* context,
+      const fedtiny::telemetry::GetSpecRequest* request,
+      fedtiny::telemetry::GetSpecResponse* response) override;
+  grpc::ServerUnaryReactor* Upload(
+      grpc::CallbackServerContext* context,
+      const fedtiny::telemetry::UploadRequest* request,
+      fedtiny::telemetry::UploadResponse* response) override;
 
   // Upload's logic without gRPC: `peer` names the caller for the rate limit.
   // kUnavailable before Attach; kResourceExhausted past the peer's rate or the
   // window's cap; kInvalidArgument for an unknown task, a task without a spec,
   // or a report CheckReport refuses; kInternal when it cannot be saved.
-  absl::Status Accept(const fedtiny::telemetry::TelemetryReport& report, const std::string& peer);
+  absl::Status Accept(const fedtiny::telemetry::TelemetryReport& report,
+                      const std::string& peer);
 
  private:
   // The task's validated spec: kNotFound when unknown or without one.
-  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> SpecOf(Coordinator& c,
-                                                            const std::string& task) const;
+  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> SpecOf(
+      Coordinator& c, const std::string& task) const;
 
   std::atomic<Coordinator*> coordinator_{nullptr};
   telemetry::Aggregates* aggregates_ = nullptr;  // Set before coordinator_.

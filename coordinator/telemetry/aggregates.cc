@@ -34,18 +34,23 @@ absl::Status Aggregates::Load() {
   RETURN_IF_ERROR(file.status());
   // Layout: magic, 64 hex digits of SHA-256(payload), '\n', payload.
   const size_t header = kMagic.size() + 65;
-  if (!absl::StartsWith(*file, kMagic) || file->size() < header || (*file)[header - 1] != '\n') {
-    return absl::DataLossError(absl::StrCat(options_.path, ": not a telemetry state file"));
+  if (!absl::StartsWith(*file, kMagic) || file->size() < header ||
+      (*file)[header - 1] != '\n') {
+    return absl::DataLossError(
+        absl::StrCat(options_.path, ": not a telemetry state file"));
   }
   const absl::string_view payload = absl::string_view(*file).substr(header);
   ASSIGN_OR_RETURN(std::string digest, HexDigest(payload));
   fedtiny::telemetry_state::TelemetryState state;
-  if (file->substr(kMagic.size(), 64) != digest || !state.ParseFromArray(payload.data(), payload.size())) {
-    return absl::DataLossError(absl::StrCat(options_.path, ": checksum mismatch"));
+  if (file->substr(kMagic.size(), 64) != digest ||
+      !state.ParseFromArray(payload.data(), payload.size())) {
+    return absl::DataLossError(
+        absl::StrCat(options_.path, ": checksum mismatch"));
   }
   for (const auto& c : state.cells()) {
-    CellCounts& counts = cells_[CellKey{c.task(), c.model_version(), c.device_class(), c.variant(),
-                                        c.window_start_unix_s()}];
+    CellCounts& counts =
+        cells_[CellKey{c.task(), c.model_version(), c.device_class(),
+                       c.variant(), c.window_start_unix_s()}];
     counts.reports = c.reports();
     for (const auto& p : c.probes()) {
       counts.probes[p.probe()].assign(p.counts().begin(), p.counts().end());
@@ -73,34 +78,41 @@ absl::Status Aggregates::Persist() const {
   }
   const std::string payload = state.SerializeAsString();
   ASSIGN_OR_RETURN(std::string digest, HexDigest(payload));
-  return WriteFileAtomically(options_.path, absl::StrCat(kMagic, digest, "\n", payload), 0600);
+  return WriteFileAtomically(options_.path,
+                             absl::StrCat(kMagic, digest, "\n", payload), 0600);
 }
 
-absl::Status Aggregates::Add(const CellKey& key, const std::vector<BinValue>& values,
+absl::Status Aggregates::Add(const CellKey& key,
+                             const std::vector<BinValue>& values,
                              int64_t drop_before) {
   absl::MutexLock lock(&mu_);
   int64_t in_window = 0;
   for (const auto& [k, c] : cells_) {
-    if (k.task == key.task && k.window_start == key.window_start) in_window += c.reports;
+    if (k.task == key.task && k.window_start == key.window_start)
+      in_window += c.reports;
   }
   if (in_window >= options_.max_reports_per_window) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "task ", key.task, " has ", in_window, " reports in this window: no more are taken"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("task ", key.task, " has ", in_window,
+                     " reports in this window: no more are taken"));
   }
   const auto existing = cells_.find(key);
   for (const BinValue& v : values) {
     if (existing == cells_.end()) break;
     auto p = existing->second.probes.find(v.probe);
-    if (p != existing->second.probes.end() && static_cast<int>(p->second.size()) != v.bins) {
-      return absl::InvalidArgumentError(absl::StrCat("probe ", v.probe, " has ", p->second.size(),
-                                                     " bins here, not ", v.bins));
+    if (p != existing->second.probes.end() &&
+        static_cast<int>(p->second.size()) != v.bins) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("probe ", v.probe, " has ", p->second.size(),
+                       " bins here, not ", v.bins));
     }
   }
   // Apply to a copy, write it, then keep it: a failed write changes nothing.
   std::map<CellKey, CellCounts> next = cells_;
   for (auto it = next.begin(); it != next.end();) {
-    it = it->first.task == key.task && it->first.window_start < drop_before ? next.erase(it)
-                                                                           : std::next(it);
+    it = it->first.task == key.task && it->first.window_start < drop_before
+             ? next.erase(it)
+             : std::next(it);
   }
   CellCounts& cell = next[key];
   ++cell.reports;
@@ -112,12 +124,14 @@ absl::Status Aggregates::Add(const CellKey& key, const std::vector<BinValue>& va
   std::swap(cells_, next);
   if (absl::Status s = Persist(); !s.ok()) {
     std::swap(cells_, next);
-    return absl::InternalError(absl::StrCat("telemetry state not saved: ", s.message()));
+    return absl::InternalError(
+        absl::StrCat("telemetry state not saved: ", s.message()));
   }
   return absl::OkStatus();
 }
 
-std::map<CellKey, CellCounts> Aggregates::Snapshot(const std::string& task) const {
+std::map<CellKey, CellCounts> Aggregates::Snapshot(
+    const std::string& task) const {
   absl::MutexLock lock(&mu_);
   if (task.empty()) return cells_;
   std::map<CellKey, CellCounts> out;

@@ -26,13 +26,15 @@ struct CellKey {
   int64_t window_start = 0;
   bool operator<(const CellKey& o) const {
     return std::tie(task, model_version, device_class, variant, window_start) <
-           std::tie(o.task, o.model_version, o.device_class, o.variant, o.window_start);
+           std::tie(o.task, o.model_version, o.device_class, o.variant,
+                    o.window_start);
   }
 };
 
 struct CellCounts {
   int64_t reports = 0;
-  std::map<std::string, std::vector<int64_t>> probes;  // Probe -> count per bin.
+  std::map<std::string, std::vector<int64_t>>
+      probes;  // Probe -> count per bin.
 };
 
 // One reported value, validated by the caller: `bin` < `bins`.
@@ -59,11 +61,12 @@ class Aggregates {
   // full; kInvalidArgument when a probe's bin count differs from the stored
   // one (the spec changed its binning without a new spec version); kInternal
   // when the file cannot be written (nothing is then counted).
-  absl::Status Add(const CellKey& key, const std::vector<BinValue>& values, int64_t drop_before)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Add(const CellKey& key, const std::vector<BinValue>& values,
+                   int64_t drop_before) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The cells of `task` (every task when empty).
-  std::map<CellKey, CellCounts> Snapshot(const std::string& task) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::map<CellKey, CellCounts> Snapshot(const std::string& task) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   explicit Aggregates(Options options) : options_(std::move(options)) {}

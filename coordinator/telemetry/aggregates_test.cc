@@ -17,7 +17,9 @@ std::string TempPath(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
 }
 
-CellKey Key(int64_t window = 86400) { return CellKey{"t", 3, "m4", "int8", window}; }
+CellKey Key(int64_t window = 86400) {
+  return CellKey{"t", 3, "m4", "int8", window};
+}
 
 TEST(AggregatesTest, CountsSurviveAReopen) {
   const std::string path = TempPath("reopen.pb");
@@ -50,16 +52,20 @@ TEST(AggregatesTest, ACorruptFileIsDataLossNotAnEmptyState) {
   std::string flipped = *bytes;
   flipped.back() ^= 1;
   ASSERT_THAT(WriteFileAtomically(path, flipped), IsOk());
-  EXPECT_THAT(Aggregates::Open({path}).status(), StatusIs(absl::StatusCode::kDataLoss));
-  ASSERT_THAT(WriteFileAtomically(path, bytes->substr(0, bytes->size() - 3)), IsOk());
-  EXPECT_THAT(Aggregates::Open({path}).status(), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(Aggregates::Open({path}).status(),
+              StatusIs(absl::StatusCode::kDataLoss));
+  ASSERT_THAT(WriteFileAtomically(path, bytes->substr(0, bytes->size() - 3)),
+              IsOk());
+  EXPECT_THAT(Aggregates::Open({path}).status(),
+              StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST(AggregatesTest, AFailedWriteCountsNothing) {
   // A path in a missing directory: every write fails.
   auto a = Aggregates::Open({TempPath("missing/dir/state.pb")});
   ASSERT_THAT(a.status(), IsOk());
-  EXPECT_THAT((*a)->Add(Key(), {{"lat", 1, 4}}, 0), StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT((*a)->Add(Key(), {{"lat", 1, 4}}, 0),
+              StatusIs(absl::StatusCode::kInternal));
   EXPECT_TRUE((*a)->Snapshot("").empty());
 }
 
@@ -81,7 +87,8 @@ TEST(AggregatesTest, CapsReportsPerWindowAndDropsOldWindows) {
 TEST(AggregatesTest, RefusesABinCountOtherThanTheStoredOne) {
   auto a = Aggregates::Open({});
   ASSERT_THAT((*a)->Add(Key(), {{"lat", 0, 4}}, 0), IsOk());
-  EXPECT_THAT((*a)->Add(Key(), {{"lat", 0, 5}}, 0), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT((*a)->Add(Key(), {{"lat", 0, 5}}, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ((*a)->Snapshot("t").begin()->second.reports, 1);
 }
 

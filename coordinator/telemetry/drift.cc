@@ -11,17 +11,24 @@ namespace fedtiny::coordinator::telemetry {
 
 const char* DriftStateName(DriftState s) {
   switch (s) {
-    case DriftState::kStable: return "stable";
-    case DriftState::kModerate: return "moderate";
-    case DriftState::kDrift: return "drift";
-    default: return "insufficient_data";
+    case DriftState::kStable:
+      return "stable";
+    case DriftState::kModerate:
+      return "moderate";
+    case DriftState::kDrift:
+      return "drift";
+    default:
+      return "insufficient_data";
   }
 }
 
-double Psi(const std::vector<double>& estimate, const std::vector<double>& reference) {
+double Psi(const std::vector<double>& estimate,
+           const std::vector<double>& reference, double floor) {
   double psi = 0;
   for (size_t i = 0; i < estimate.size() && i < reference.size(); ++i) {
-    const double a = std::max(estimate[i], kPsiFloor), r = std::max(reference[i], kPsiFloor);
+    const double r = std::max(reference[i], kPsiFloor);
+    const double a =
+        std::max(estimate[i], std::max(kPsiFloor, std::min(floor, r)));
     psi += (a - r) * std::log(a / r);
   }
   return psi;
@@ -37,16 +44,24 @@ double Jsd(const std::vector<double>& a, const std::vector<double>& b) {
   return std::max(0.0, jsd);
 }
 
+double PsiFloor(int k, double epsilon, int64_t n) {
+  if (n < 1) return kPsiFloor;
+  return std::max(kPsiFloor, std::sqrt(MaxVariance(k, epsilon, n)));
+}
+
 int64_t NullBucket(int64_t n) {
   if (n < 1) return 1;
-  const int j = static_cast<int>(std::floor(4 * std::log2(static_cast<double>(n)) + 1e-9));
-  return std::min<int64_t>(n, static_cast<int64_t>(std::floor(std::exp2(j / 4.0) + 1e-9)));
+  const int j = static_cast<int>(
+      std::floor(4 * std::log2(static_cast<double>(n)) + 1e-9));
+  return std::min<int64_t>(
+      n, static_cast<int64_t>(std::floor(std::exp2(j / 4.0) + 1e-9)));
 }
 
 namespace {
 
 // FNV-1a over the key's bytes: the same key always draws the same numbers.
-uint64_t SeedOf(const std::vector<double>& reference, double epsilon, int64_t n) {
+uint64_t SeedOf(const std::vector<double>& reference, double epsilon,
+                int64_t n) {
   uint64_t h = 1469598103934665603ull;
   auto mix = [&h](const void* p, size_t size) {
     const unsigned char* b = static_cast<const unsigned char*>(p);
@@ -73,7 +88,8 @@ std::vector<int64_t> Multinomial(int64_t n, const std::vector<double>& probs,
   return counts;
 }
 
-double ComputeNull99(const std::vector<double>& reference, double epsilon, int64_t n) {
+double ComputeNull99(const std::vector<double>& reference, double epsilon,
+                     int64_t n) {
   const int k = static_cast<int>(reference.size());
   const KrrProbabilities r = KrrFor(k, epsilon);
   std::vector<double> reported(k);
@@ -81,7 +97,9 @@ double ComputeNull99(const std::vector<double>& reference, double epsilon, int64
   std::mt19937_64 rng(SeedOf(reference, epsilon, n));
   std::vector<double> psis;
   for (int t = 0; t < kNullTrials; ++t) {
-    psis.push_back(Psi(Estimate(Multinomial(n, reported, rng), epsilon).projected, reference));
+    psis.push_back(
+        Psi(Estimate(Multinomial(n, reported, rng), epsilon).projected,
+            reference, PsiFloor(k, epsilon, n)));
   }
   std::sort(psis.begin(), psis.end());
   return psis[static_cast<size_t>(std::ceil(0.99 * kNullTrials)) - 1];
@@ -89,7 +107,8 @@ double ComputeNull99(const std::vector<double>& reference, double epsilon, int64
 
 }  // namespace
 
-double NullPsiTable::Null99(const std::vector<double>& reference, double epsilon, int64_t n) {
+double NullPsiTable::Null99(const std::vector<double>& reference,
+                            double epsilon, int64_t n) {
   const int64_t bucket = NullBucket(n);
   absl::MutexLock lock(&mu_);
   Key key{reference, epsilon, bucket};
@@ -100,10 +119,13 @@ double NullPsiTable::Null99(const std::vector<double>& reference, double epsilon
   return q;
 }
 
-DriftVerdict Assess(const std::vector<double>& projected, const std::vector<double>& reference,
-                    double epsilon, int64_t n, NullPsiTable& nulls) {
+DriftVerdict Assess(const std::vector<double>& projected,
+                    const std::vector<double>& reference, double epsilon,
+                    int64_t n, NullPsiTable& nulls) {
   DriftVerdict v;
-  v.psi = Psi(projected, reference);
+  v.psi =
+      Psi(projected, reference,
+          PsiFloor(static_cast<int>(reference.size()), epsilon, NullBucket(n)));
   v.jsd = Jsd(projected, reference);
   if (n < kMinReports) return v;
   v.null_psi_99 = nulls.Null99(reference, epsilon, n);

@@ -1,10 +1,15 @@
 // Drift scores of an estimated distribution against a probe's reference, and
 // a noise-aware alert state (docs/observability.md, "Reading drift").
 //
-// PSI (population stability index) = sum_i (a_i - r_i) ln(a_i / r_i), with
-// both sides floored at kPsiFloor (then used as is: a bin the reference never
-// sees counts fully); the usual reading is < 0.1 stable, 0.1..0.25 moderate,
-// > 0.25 drift. JSD (Jensen-Shannon divergence, base 2, in [0, 1]) needs no
+// PSI (population stability index) = sum_i (a_i - r_i) ln(a_i / r_i); the
+// usual reading is < 0.1 stable, 0.1..0.25 moderate, > 0.25 drift. The
+// reference is floored at 1e-4; the estimate at its resolution: a_i >=
+// max(1e-4, min(floor, r_i)), where `floor` is the largest standard deviation
+// of a bin's k-RR estimate at this n and epsilon. A bin estimated at 0 is only
+// known to be below about that, and a bare 1e-4 floor would let noise alone add
+// (r_i - 1e-4) ln(r_i / 1e-4) (0.31 for r_i = 0.05); capping the floor at r_i
+// keeps a floored bin from counting as drift upwards.
+// JSD (Jensen-Shannon divergence, base 2, in [0, 1]) needs no
 // floor. k-RR noise alone inflates PSI at small n, so the alert compares PSI
 // both to those thresholds and to the 99th percentile PSI takes when nothing
 // has drifted (the null), at this n and epsilon.
@@ -34,7 +39,11 @@ enum class DriftState { kInsufficientData, kStable, kModerate, kDrift };
 // "insufficient_data", "stable", "moderate", "drift".
 const char* DriftStateName(DriftState s);
 
-double Psi(const std::vector<double>& estimate, const std::vector<double>& reference);
+double Psi(const std::vector<double>& estimate,
+           const std::vector<double>& reference, double floor = kPsiFloor);
+
+// PsiFloor is max(1e-4, sqrt(max variance)) of a k-bin estimate from n reports.
+double PsiFloor(int k, double epsilon, int64_t n);
 double Jsd(const std::vector<double>& a, const std::vector<double>& b);
 
 // The n a null quantile is computed at: the largest 2^(j/4) <= n. Rounding
@@ -67,11 +76,13 @@ struct DriftVerdict {
   DriftState state = DriftState::kInsufficientData;
 };
 
-// Assess: with n < kMinReports, kInsufficientData (scores still filled);
+// Assess computes PSI with PsiFloor(k, epsilon, NullBucket(n)), as the null is.
+// With n < kMinReports, kInsufficientData (scores still filled);
 // otherwise kDrift if psi > max(0.25, null99), kModerate if psi > max(0.1,
 // null99), else kStable. `projected` is the simplex-projected estimate.
-DriftVerdict Assess(const std::vector<double>& projected, const std::vector<double>& reference,
-                    double epsilon, int64_t n, NullPsiTable& nulls);
+DriftVerdict Assess(const std::vector<double>& projected,
+                    const std::vector<double>& reference, double epsilon,
+                    int64_t n, NullPsiTable& nulls);
 
 }  // namespace fedtiny::coordinator::telemetry
 

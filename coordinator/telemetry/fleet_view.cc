@@ -27,26 +27,32 @@ int Severity(const std::string& alert) {
   return 0;
 }
 
-v1::ProbeView DescribeProbe(const TelemetryProbe& probe, const std::vector<int64_t>& counts,
+v1::ProbeView DescribeProbe(const TelemetryProbe& probe,
+                            const std::vector<int64_t>& counts,
                             NullPsiTable& nulls) {
   v1::ProbeView v;
   v.set_probe(probe.name());
-  v.set_kind(absl::AsciiStrToLower(fedtiny::telemetry::ProbeKind_Name(probe.kind())));
+  v.set_kind(
+      absl::AsciiStrToLower(fedtiny::telemetry::ProbeKind_Name(probe.kind())));
   const FrequencyEstimate e = Estimate(counts, probe.epsilon());
   v.set_reports(e.n);
   v.mutable_estimate()->Add(e.projected.begin(), e.projected.end());
   v.mutable_raw_estimate()->Add(e.raw.begin(), e.raw.end());
-  v.set_per_bin_bound_95(*std::max_element(e.per_bin_95.begin(), e.per_bin_95.end()));
+  v.set_per_bin_bound_95(
+      *std::max_element(e.per_bin_95.begin(), e.per_bin_95.end()));
   v.set_simultaneous_bound_95(e.simultaneous_95);
-  const std::vector<double> edges(probe.binning().edges().begin(), probe.binning().edges().end());
+  const std::vector<double> edges(probe.binning().edges().begin(),
+                                  probe.binning().edges().end());
   v.mutable_edges()->Add(edges.begin(), edges.end());
   if (!edges.empty() && e.n > 0) {
     v.set_p50(Quantile(e.projected, edges, 0.5));
     v.set_p95(Quantile(e.projected, edges, 0.95));
   }
   if (!probe.reference().empty()) {
-    const std::vector<double> ref(probe.reference().begin(), probe.reference().end());
-    const DriftVerdict d = Assess(e.projected, ref, probe.epsilon(), e.n, nulls);
+    const std::vector<double> ref(probe.reference().begin(),
+                                  probe.reference().end());
+    const DriftVerdict d =
+        Assess(e.projected, ref, probe.epsilon(), e.n, nulls);
     v.set_psi(d.psi);
     v.set_jsd(d.jsd);
     v.set_null_psi_99(d.null_psi_99);
@@ -57,8 +63,8 @@ v1::ProbeView DescribeProbe(const TelemetryProbe& probe, const std::vector<int64
 
 }  // namespace
 
-double Quantile(const std::vector<double>& frequencies, const std::vector<double>& edges,
-                double prob) {
+double Quantile(const std::vector<double>& frequencies,
+                const std::vector<double>& edges, double prob) {
   double below = 0;
   for (size_t i = 0; i < frequencies.size(); ++i) {
     if (frequencies[i] > 0 && below + frequencies[i] >= prob) {
@@ -70,9 +76,10 @@ double Quantile(const std::vector<double>& frequencies, const std::vector<double
   return edges.back();
 }
 
-v1::TelemetryViewResponse BuildView(const fedtiny::telemetry::TelemetrySpec& spec,
-                                    const std::map<CellKey, CellCounts>& cells,
-                                    int64_t window_start, NullPsiTable& nulls) {
+v1::TelemetryViewResponse BuildView(
+    const fedtiny::telemetry::TelemetrySpec& spec,
+    const std::map<CellKey, CellCounts>& cells, int64_t window_start,
+    NullPsiTable& nulls) {
   std::map<std::pair<int64_t, std::string>, Group> groups;
   for (const auto& [key, cell] : cells) {
     if (window_start != 0 && key.window_start != window_start) continue;
@@ -81,7 +88,8 @@ v1::TelemetryViewResponse BuildView(const fedtiny::telemetry::TelemetrySpec& spe
     for (const auto& [probe, counts] : cell.probes) {
       std::vector<int64_t>& sum = g.probes[probe];
       if (sum.empty()) sum.assign(counts.size(), 0);
-      if (sum.size() != counts.size()) continue;  // Rebinned without a new version.
+      if (sum.size() != counts.size())
+        continue;  // Rebinned without a new version.
       for (size_t i = 0; i < counts.size(); ++i) sum[i] += counts[i];
     }
   }
@@ -94,9 +102,12 @@ v1::TelemetryViewResponse BuildView(const fedtiny::telemetry::TelemetrySpec& spe
     group->set_reports(g.reports);
     for (const TelemetryProbe& probe : spec.probes()) {
       auto it = g.probes.find(probe.name());
-      if (it == g.probes.end() || static_cast<int>(it->second.size()) != NumBins(probe)) continue;
+      if (it == g.probes.end() ||
+          static_cast<int>(it->second.size()) != NumBins(probe))
+        continue;
       *group->add_probes() = DescribeProbe(probe, it->second, nulls);
-      if (Severity(group->probes().rbegin()->alert()) > Severity(group->alert())) {
+      if (Severity(group->probes().rbegin()->alert()) >
+          Severity(group->alert())) {
         group->set_alert(group->probes().rbegin()->alert());
       }
     }

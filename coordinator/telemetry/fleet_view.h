@@ -19,14 +19,15 @@ namespace fedtiny::coordinator::telemetry {
 // `window_start`'s when non-zero) per (model version, device class), and
 // describes each probe of `spec` that has reports. Probes no longer in the
 // spec are left out.
-v1::TelemetryViewResponse BuildView(const fedtiny::telemetry::TelemetrySpec& spec,
-                                    const std::map<CellKey, CellCounts>& cells,
-                                    int64_t window_start, NullPsiTable& nulls);
+v1::TelemetryViewResponse BuildView(
+    const fedtiny::telemetry::TelemetrySpec& spec,
+    const std::map<CellKey, CellCounts>& cells, int64_t window_start,
+    NullPsiTable& nulls);
 
 // Quantile reads the `prob` quantile off a histogram over `edges`
 // (frequencies.size() == edges.size() - 1), linear within a bin.
-double Quantile(const std::vector<double>& frequencies, const std::vector<double>& edges,
-                double prob);
+double Quantile(const std::vector<double>& frequencies,
+                const std::vector<double>& edges, double prob);
 
 }  // namespace fedtiny::coordinator::telemetry
 

@@ -29,7 +29,8 @@ fedtiny::telemetry::TelemetrySpec Spec() {
   auto* lat = s.add_probes();
   lat->set_name("lat");
   lat->set_kind(fedtiny::telemetry::INFERENCE_LATENCY_US);
-  for (double e : {0.0, 1000.0, 2000.0, 4000.0}) lat->mutable_binning()->add_edges(e);
+  for (double e : {0.0, 1000.0, 2000.0, 4000.0})
+    lat->mutable_binning()->add_edges(e);
   lat->set_epsilon(2);
   return s;
 }
@@ -42,8 +43,8 @@ TEST(FleetViewTest, FlagsTheDriftedClassOnly) {
   const std::vector<double> ref = {0.5, 0.3, 0.15, 0.05}, lat = {0.1, 0.6, 0.3};
   for (const std::string device_class : {"m4", "m7"}) {
     for (int half = 0; half < 2; ++half) {
-      CellCounts& c = cells[CellKey{"t", 5, device_class, half ? "int8" : "float32",
-                                    86400 * (1 + half)}];
+      CellCounts& c = cells[CellKey{
+          "t", 5, device_class, half ? "int8" : "float32", 86400 * (1 + half)}];
       c.reports = 1500;
       c.probes["cls"] = enc.Counts(ref, device_class == "m7" ? 1200 : 1500, 2);
       if (device_class == "m7") {
@@ -67,13 +68,15 @@ TEST(FleetViewTest, FlagsTheDriftedClassOnly) {
   EXPECT_EQ(p.reports(), 3000);
   EXPECT_GT(p.psi(), 0.25);
   EXPECT_GT(p.psi(), p.null_psi_99());
-  // The true histogram's median is 1000 + (0.4 / 0.6) * 1000, its p95 2000 + (0.25 / 0.3) * 2000;
-  // the estimate is within the simultaneous bound of it.
+  // The true histogram's median is 1000 + (0.4 / 0.6) * 1000, its p95 2000 +
+  // (0.25 / 0.3) * 2000; the estimate is within the simultaneous bound of it.
   const v1::ProbeView& l = v.groups(0).probes(1);
   EXPECT_EQ(l.kind(), "inference_latency_us");
   EXPECT_EQ(l.alert(), "");
-  EXPECT_NEAR(l.p50(), 1000 + 1000 * 0.4 / 0.6, 1000 * l.simultaneous_bound_95() / 0.6 + 1);
-  EXPECT_NEAR(l.p95(), 2000 + 2000 * 0.25 / 0.3, 2000 * 2 * l.simultaneous_bound_95() / 0.3 + 1);
+  EXPECT_NEAR(l.p50(), 1000 + 1000 * 0.4 / 0.6,
+              1000 * l.simultaneous_bound_95() / 0.6 + 1);
+  EXPECT_NEAR(l.p95(), 2000 + 2000 * 0.25 / 0.3,
+              2000 * 2 * l.simultaneous_bound_95() / 0.3 + 1);
   // One window only: half the reports, fewer than... still a verdict.
   const v1::TelemetryViewResponse one = BuildView(Spec(), cells, 86400, nulls);
   EXPECT_EQ(one.groups(0).reports(), 1500);

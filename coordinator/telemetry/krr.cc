@@ -16,10 +16,16 @@ namespace {
 
 double Variance(double f, int64_t n, const KrrProbabilities& r) {
   const double d = r.p - r.q;
-  return (r.q * (1 - r.q) + f * d * (1 - r.p - r.q)) / (static_cast<double>(n) * d * d);
+  return (r.q * (1 - r.q) + f * d * (1 - r.p - r.q)) /
+         (static_cast<double>(n) * d * d);
 }
 
 }  // namespace
+
+double MaxVariance(int k, double epsilon, int64_t n) {
+  const KrrProbabilities r = KrrFor(k, epsilon);
+  return std::max(Variance(0, n, r), Variance(1, n, r));
+}
 
 FrequencyEstimate Estimate(const std::vector<int64_t>& counts, double epsilon) {
   const int k = static_cast<int>(counts.size());
@@ -34,15 +40,18 @@ FrequencyEstimate Estimate(const std::vector<int64_t>& counts, double epsilon) {
       e.per_bin_95.push_back(inf);
       continue;
     }
-    const double f = (static_cast<double>(counts[i]) / static_cast<double>(e.n) - r.q) / (r.p - r.q);
+    const double f =
+        (static_cast<double>(counts[i]) / static_cast<double>(e.n) - r.q) /
+        (r.p - r.q);
     e.raw.push_back(f);
     e.variance.push_back(Variance(std::clamp(f, 0.0, 1.0), e.n, r));
     e.per_bin_95.push_back(1.959963984540054 * std::sqrt(e.variance.back()));
   }
-  // The variance is linear in f: its maximum over [0, 1] is at an end.
-  e.max_variance = e.n == 0 ? inf : std::max(Variance(0, e.n, r), Variance(1, e.n, r));
-  e.simultaneous_95 = NormalQuantile(1 - 0.05 / (2.0 * k)) * std::sqrt(e.max_variance);
-  e.projected = e.n == 0 ? std::vector<double>(k, 1.0 / k) : ProjectToSimplex(e.raw);
+  e.max_variance = e.n == 0 ? inf : MaxVariance(k, epsilon, e.n);
+  e.simultaneous_95 =
+      NormalQuantile(1 - 0.05 / (2.0 * k)) * std::sqrt(e.max_variance);
+  e.projected =
+      e.n == 0 ? std::vector<double>(k, 1.0 / k) : ProjectToSimplex(e.raw);
   return e;
 }
 

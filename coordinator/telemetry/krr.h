@@ -16,8 +16,13 @@ struct KrrProbabilities {
   double q = 0;
 };
 
-// KrrFor gives p = e^eps / (e^eps + k - 1), q = 1 / (e^eps + k - 1). k >= 2, eps > 0.
+// KrrFor gives p = e^eps / (e^eps + k - 1), q = 1 / (e^eps + k - 1). k >= 2,
+// eps > 0.
 KrrProbabilities KrrFor(int k, double epsilon);
+
+// MaxVariance is the largest variance of one bin's estimate over f in [0, 1]
+// from n >= 1 reports: the variance is linear in f, so it is at an end.
+double MaxVariance(int k, double epsilon, int64_t n);
 
 // What n reports with counts c_i say about the fleet's frequencies.
 struct FrequencyEstimate {

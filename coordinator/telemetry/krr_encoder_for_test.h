@@ -24,13 +24,15 @@ class TestKrrEncoder {
 
   // A true bin drawn from `frequencies`.
   int Draw(const std::vector<double>& frequencies) {
-    return std::discrete_distribution<int>(frequencies.begin(), frequencies.end())(rng_);
+    return std::discrete_distribution<int>(frequencies.begin(),
+                                           frequencies.end())(rng_);
   }
 
   // Counts of the reports of a fleet of exactly round(n f_i) devices in bin i:
   // what the proto's variance describes (the devices' values fixed, only the
   // randomized response random).
-  std::vector<int64_t> FleetCounts(const std::vector<double>& frequencies, int n, double epsilon) {
+  std::vector<int64_t> FleetCounts(const std::vector<double>& frequencies,
+                                   int n, double epsilon) {
     const int k = static_cast<int>(frequencies.size());
     std::vector<int64_t> counts(k, 0);
     for (int b = 0; b < k; ++b) {
@@ -42,7 +44,8 @@ class TestKrrEncoder {
 
   // Counts of n reports from devices whose true bins are drawn from
   // `frequencies` (sampling adds f (1 - f) / n to each bin's variance).
-  std::vector<int64_t> Counts(const std::vector<double>& frequencies, int n, double epsilon) {
+  std::vector<int64_t> Counts(const std::vector<double>& frequencies, int n,
+                              double epsilon) {
     const int k = static_cast<int>(frequencies.size());
     std::vector<int64_t> counts(k, 0);
     for (int i = 0; i < n; ++i) ++counts[Encode(Draw(frequencies), k, epsilon)];

@@ -9,16 +9,20 @@ bool RateLimiter::Allow(const std::string& peer, absl::Time now) {
   auto it = buckets_.find(peer);
   if (it == buckets_.end()) {
     if (buckets_.size() >= options_.max_peers) {
-      // Forget the longest-idle peer: a forgotten peer starts with a full bucket.
+      // Forget the longest-idle peer: a forgotten peer starts with a full
+      // bucket.
       auto idle = std::min_element(buckets_.begin(), buckets_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
+                                   [](const auto& a, const auto& b) {
+                                     return a.second.last < b.second.last;
+                                   });
       buckets_.erase(idle);
     }
     it = buckets_.emplace(peer, Bucket{options_.burst, now}).first;
   }
   Bucket& b = it->second;
-  const double refill = absl::ToDoubleMinutes(std::max(absl::ZeroDuration(), now - b.last)) *
-                        options_.per_minute;
+  const double refill =
+      absl::ToDoubleMinutes(std::max(absl::ZeroDuration(), now - b.last)) *
+      options_.per_minute;
   b.tokens = std::min(options_.burst, b.tokens + refill);
   b.last = std::max(b.last, now);
   if (b.tokens < 1) return false;

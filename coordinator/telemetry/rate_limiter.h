@@ -20,7 +20,8 @@ class RateLimiter {
   struct Options {
     double per_minute = 60;  // Refill rate of each peer's bucket.
     double burst = 120;      // Bucket size.
-    size_t max_peers = 100000;  // Past it, the longest-idle buckets are forgotten.
+    size_t max_peers =
+        100000;  // Past it, the longest-idle buckets are forgotten.
   };
   explicit RateLimiter(Options options) : options_(options) {}
 

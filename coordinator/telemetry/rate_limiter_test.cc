@@ -12,10 +12,12 @@ TEST(RateLimiterTest, BurstThenRefillPerPeer) {
   EXPECT_FALSE(limiter.Allow("a", t0));
   EXPECT_TRUE(limiter.Allow("b", t0));  // Another peer has its own bucket.
   EXPECT_FALSE(limiter.Allow("a", t0 + absl::Milliseconds(500)));
-  EXPECT_TRUE(limiter.Allow("a", t0 + absl::Seconds(1)));   // One token per second.
+  EXPECT_TRUE(
+      limiter.Allow("a", t0 + absl::Seconds(1)));  // One token per second.
   EXPECT_FALSE(limiter.Allow("a", t0 + absl::Seconds(1)));
   // Refill stops at the burst.
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Allow("a", t0 + absl::Hours(1)));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(limiter.Allow("a", t0 + absl::Hours(1)));
   EXPECT_FALSE(limiter.Allow("a", t0 + absl::Hours(1)));
 }
 

@@ -23,12 +23,14 @@ inline constexpr int64_t kMaxWindowAge = 7;
 // spec's; a window start not a multiple of window_s, after `now_s`, or older
 // than kMaxWindowAge windows; a consent version over 64 bytes; no values, an
 // unknown probe, a probe twice, a bin >= k, an epsilon other than the probe's.
-absl::StatusOr<std::vector<BinValue>> CheckReport(const fedtiny::telemetry::TelemetryReport& report,
-                                                  const fedtiny::telemetry::TelemetrySpec& spec,
-                                                  int64_t newest_version, int64_t now_s);
+absl::StatusOr<std::vector<BinValue>> CheckReport(
+    const fedtiny::telemetry::TelemetryReport& report,
+    const fedtiny::telemetry::TelemetrySpec& spec, int64_t newest_version,
+    int64_t now_s);
 
 // The first window start CheckReport still accepts at `now_s`.
-int64_t OldestWindow(const fedtiny::telemetry::TelemetrySpec& spec, int64_t now_s);
+int64_t OldestWindow(const fedtiny::telemetry::TelemetrySpec& spec,
+                     int64_t now_s);
 
 }  // namespace fedtiny::coordinator::telemetry
 

@@ -10,10 +10,10 @@
 namespace fedtiny::coordinator::telemetry {
 namespace {
 
+using fedtiny::telemetry::TelemetryReport;
 using ::fedtiny::testing::IsOk;
 using ::fedtiny::testing::StatusIs;
 using ::testing::HasSubstr;
-using fedtiny::telemetry::TelemetryReport;
 
 constexpr int64_t kDay = 86400;
 constexpr int64_t kNow = 100 * kDay + 5000;
@@ -61,7 +61,8 @@ void ExpectRefused(const TelemetryReport& r, const std::string& words) {
 }
 
 TEST(ReportCheckTest, AcceptsAWellFormedReport) {
-  absl::StatusOr<std::vector<BinValue>> v = CheckReport(Report(), Spec(), 2, kNow);
+  absl::StatusOr<std::vector<BinValue>> v =
+      CheckReport(Report(), Spec(), 2, kNow);
   ASSERT_THAT(v.status(), IsOk());
   ASSERT_EQ(v->size(), 2u);
   EXPECT_EQ((*v)[0].bin, 3);

@@ -19,7 +19,8 @@ TelemetryProbe Latency(const std::string& name = "latency") {
   TelemetryProbe p;
   p.set_name(name);
   p.set_kind(fedtiny::telemetry::INFERENCE_LATENCY_US);
-  for (double e : {0.0, 1000.0, 2000.0, 5000.0}) p.mutable_binning()->add_edges(e);
+  for (double e : {0.0, 1000.0, 2000.0, 5000.0})
+    p.mutable_binning()->add_edges(e);
   p.set_epsilon(1);
   return p;
 }
@@ -68,7 +69,8 @@ TEST(SpecTest, RefusesBadNamesAndDuplicates) {
 TEST(SpecTest, RefusesTooManyProbes) {
   TelemetrySpec s;
   s.set_daily_epsilon(100);
-  for (int i = 0; i < 33; ++i) *s.add_probes() = Latency("p" + std::to_string(i));
+  for (int i = 0; i < 33; ++i)
+    *s.add_probes() = Latency("p" + std::to_string(i));
   ExpectRefused(s, "at most 32");
   s.mutable_probes()->RemoveLast();
   EXPECT_THAT(ValidateSpec(s).status(), IsOk());
@@ -96,7 +98,8 @@ TEST(SpecTest, RefusesBadBinnings) {
   ExpectRefused(s, "both edges and categories");
   s = Spec();
   s.mutable_probes(0)->clear_binning();
-  for (int i = 0; i <= 64; ++i) s.mutable_probes(0)->mutable_binning()->add_edges(i);
+  for (int i = 0; i <= 64; ++i)
+    s.mutable_probes(0)->mutable_binning()->add_edges(i);
   EXPECT_THAT(ValidateSpec(s).status(), IsOk());  // 64 bins.
   s.mutable_probes(0)->mutable_binning()->add_edges(65);
   ExpectRefused(s, "2..64 bins");
