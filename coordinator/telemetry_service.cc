@@ -28,14 +28,33 @@ std::string Cut(const std::string& s) {
 
 absl::StatusOr<fedtiny::telemetry::TelemetrySpec> TelemetryService::SpecOf(
     Coordinator& c, const std::string& task) const {
-  absl::StatusOr<v1::TaskInfo> info = c.GetTask(task);
-  if (!info.ok())
+  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> spec =
+      c.TelemetrySpecOf(task);
+  if (absl::IsNotFound(spec.status())) {
     return absl::NotFoundError(absl::StrCat("unknown task '", Cut(task), "'"));
-  if (!info->config().has_telemetry()) {
+  }
+  if (!spec.ok()) {
     return absl::NotFoundError(
         absl::StrCat("task '", Cut(task), "' records no telemetry"));
   }
-  return info->config().telemetry();
+  return spec;
+}
+
+absl::StatusOr<int64_t> TelemetryService::NewestVersion(Coordinator& c,
+                                                        const std::string& task,
+                                                        int64_t claimed) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = newest_.find(task);
+    if (it != newest_.end() && claimed <= it->second) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::ModelVersion> versions, c.ListModels(task));
+  int64_t newest = 0;
+  for (const v1::ModelVersion& v : versions)
+    newest = std::max(newest, v.version());
+  absl::MutexLock lock(&mu_);
+  newest_[task] = newest;
+  return newest;
 }
 
 absl::Status TelemetryService::Accept(
@@ -51,11 +70,8 @@ absl::Status TelemetryService::Accept(
   absl::StatusOr<fedtiny::telemetry::TelemetrySpec> spec =
       SpecOf(*c, report.task());
   if (!spec.ok()) return absl::InvalidArgumentError(spec.status().message());
-  ASSIGN_OR_RETURN(std::vector<v1::ModelVersion> versions,
-                   c->ListModels(report.task()));
-  int64_t newest = 0;
-  for (const v1::ModelVersion& v : versions)
-    newest = std::max(newest, v.version());
+  ASSIGN_OR_RETURN(int64_t newest,
+                   NewestVersion(*c, report.task(), report.model_version()));
   const int64_t now_s = absl::ToUnixSeconds(now);
   ASSIGN_OR_RETURN(std::vector<telemetry::BinValue> values,
                    telemetry::CheckReport(report, *spec, newest, now_s));

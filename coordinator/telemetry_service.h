@@ -12,9 +12,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "coordinator/clock.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/telemetry/aggregates.h"
@@ -60,7 +62,15 @@ class TelemetryService final
   absl::StatusOr<fedtiny::telemetry::TelemetrySpec> SpecOf(
       Coordinator& c, const std::string& task) const;
 
+  // The task's newest committed version, read from the store only when a
+  // report names a version above the one last read (versions only grow).
+  absl::StatusOr<int64_t> NewestVersion(Coordinator& c, const std::string& task,
+                                        int64_t claimed)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   std::atomic<Coordinator*> coordinator_{nullptr};
+  absl::Mutex mu_;
+  std::map<std::string, int64_t> newest_ ABSL_GUARDED_BY(mu_);
   telemetry::Aggregates* aggregates_ = nullptr;  // Set before coordinator_.
   const Clock* clock_ = nullptr;                 // Set before coordinator_.
   telemetry::RateLimiter limiter_;
