@@ -280,7 +280,10 @@ grpc::Status AdminService::DoStopTask(const v1::SetTaskStateRequest& r, v1::Task
 }
 
 grpc::Status AdminService::DoDeleteTask(const v1::DeleteTaskRequest& r, v1::DeleteTaskResponse*) {
-  return ToGrpcStatus(c()->DeleteTask(r.task(), r.confirm()));
+  absl::Status s = c()->DeleteTask(r.task(), r.confirm());
+  // A task created again under the name starts without the old telemetry.
+  if (s.ok() && telemetry_ != nullptr) s = telemetry_->DropTask(r.task());
+  return ToGrpcStatus(s);
 }
 
 grpc::Status AdminService::DoUpdateTask(const v1::UpdateTaskRequest& r, v1::TaskInfo* out) {

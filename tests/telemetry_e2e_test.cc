@@ -281,6 +281,21 @@ TEST_F(TelemetryE2eTest, DriftedClassIsFlaggedEverywhereAndSurvivesARestart) {
   ASSERT_TRUE(View(&again).ok());
   ASSERT_EQ(again.groups_size(), 2);
   EXPECT_EQ(again.SerializeAsString(), view.SerializeAsString());
+
+  // Deleting the task drops its counts: created again, it starts empty.
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    v1::DeleteTaskRequest del;
+    del.set_task("vision");
+    del.set_confirm("vision");
+    v1::DeleteTaskResponse resp;
+    ASSERT_TRUE(admin_->DeleteTask(&ctx, del, &resp).ok());
+  }
+  CreateTask(Task("vision", true));
+  v1::TelemetryViewResponse fresh;
+  ASSERT_TRUE(View(&fresh).ok());
+  EXPECT_EQ(fresh.groups_size(), 0);
 }
 
 TEST_F(TelemetryE2eTest, MalformedReportsAreRefusedClearly) {

@@ -130,6 +130,22 @@ absl::Status Aggregates::Add(const CellKey& key,
   return absl::OkStatus();
 }
 
+absl::Status Aggregates::DropTask(const std::string& task) {
+  absl::MutexLock lock(&mu_);
+  std::map<CellKey, CellCounts> next = cells_;
+  for (auto it = next.begin(); it != next.end();) {
+    it = it->first.task == task ? next.erase(it) : std::next(it);
+  }
+  if (next.size() == cells_.size()) return absl::OkStatus();
+  std::swap(cells_, next);
+  if (absl::Status s = Persist(); !s.ok()) {
+    std::swap(cells_, next);
+    return absl::InternalError(
+        absl::StrCat("telemetry state not saved: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 std::map<CellKey, CellCounts> Aggregates::Snapshot(
     const std::string& task) const {
   absl::MutexLock lock(&mu_);

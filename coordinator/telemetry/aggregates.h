@@ -64,6 +64,10 @@ class Aggregates {
   absl::Status Add(const CellKey& key, const std::vector<BinValue>& values,
                    int64_t drop_before) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // DropTask removes every cell of `task` (a deleted task), durably.
+  // kInternal when the file cannot be written (nothing is then dropped).
+  absl::Status DropTask(const std::string& task) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The cells of `task` (every task when empty).
   std::map<CellKey, CellCounts> Snapshot(const std::string& task) const
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -92,5 +92,21 @@ TEST(AggregatesTest, RefusesABinCountOtherThanTheStoredOne) {
   EXPECT_EQ((*a)->Snapshot("t").begin()->second.reports, 1);
 }
 
+TEST(AggregatesTest, DropTaskRemovesOnlyThatTaskDurably) {
+  const std::string path = TempPath("drop.pb");
+  {
+    auto a = Aggregates::Open({path});
+    ASSERT_THAT((*a)->Add(Key(), {{"lat", 0, 4}}, 0), IsOk());
+    CellKey other = Key();
+    other.task = "u";
+    ASSERT_THAT((*a)->Add(other, {{"lat", 0, 4}}, 0), IsOk());
+    ASSERT_THAT((*a)->DropTask("t"), IsOk());
+  }
+  auto b = Aggregates::Open({path});
+  ASSERT_THAT(b.status(), IsOk());
+  EXPECT_TRUE((*b)->Snapshot("t").empty());
+  EXPECT_EQ((*b)->Snapshot("u").size(), 1u);
+}
+
 }  // namespace
 }  // namespace fedtiny::coordinator::telemetry
