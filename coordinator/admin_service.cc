@@ -13,6 +13,7 @@
 #include "coordinator/page_size.h"
 #include "coordinator/raw_message.h"
 #include "coordinator/task_config.h"
+#include "coordinator/telemetry/fleet_view.h"
 #include "proto/grpc_status.h"
 #include "tools/base/constant_time.h"
 #include "tools/base/logging.h"
@@ -279,7 +280,10 @@ grpc::Status AdminService::DoStopTask(const v1::SetTaskStateRequest& r, v1::Task
 }
 
 grpc::Status AdminService::DoDeleteTask(const v1::DeleteTaskRequest& r, v1::DeleteTaskResponse*) {
-  return ToGrpcStatus(c()->DeleteTask(r.task(), r.confirm()));
+  absl::Status s = c()->DeleteTask(r.task(), r.confirm());
+  // A task created again under the name starts without the old telemetry.
+  if (s.ok() && telemetry_ != nullptr) s = telemetry_->DropTask(r.task());
+  return ToGrpcStatus(s);
 }
 
 grpc::Status AdminService::DoUpdateTask(const v1::UpdateTaskRequest& r, v1::TaskInfo* out) {
@@ -336,6 +340,22 @@ grpc::Status AdminService::DoCutOffDevice(const v1::CutOffDeviceRequest& r,
   absl::StatusOr<int> n = meter_->CutOffDevice(r.device_id(), r.package(), !r.restore());
   if (!n.ok()) return ToGrpcStatus(n.status());
   out->set_pairs(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::DoFleetTelemetry(const v1::TelemetryViewRequest& r,
+                                            v1::TelemetryViewResponse* out) {
+  if (telemetry_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "telemetry not configured");
+  }
+  absl::StatusOr<v1::TaskInfo> task = c()->GetTask(r.task());
+  if (!task.ok()) return ToGrpcStatus(task.status());
+  if (!task->config().has_telemetry()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("task ", r.task(), " has no telemetry spec"));
+  }
+  *out = telemetry::BuildView(task->config().telemetry(), telemetry_->Snapshot(r.task()),
+                              r.window_start_unix_s(), nulls_);
   return grpc::Status::OK;
 }
 
@@ -482,6 +502,12 @@ grpc::ServerUnaryReactor* AdminService::CutOffDevice(grpc::CallbackServerContext
                                                     const grpc::ByteBuffer* raw,
                                                     grpc::ByteBuffer* out) {
   return Serve(ctx, raw, out, &AdminService::DoCutOffDevice, "CutOffDevice");
+}
+
+grpc::ServerUnaryReactor* AdminService::FleetTelemetry(grpc::CallbackServerContext* ctx,
+                                                      const grpc::ByteBuffer* raw,
+                                                      grpc::ByteBuffer* out) {
+  return Serve(ctx, raw, out, &AdminService::DoFleetTelemetry);
 }
 
 }  // namespace fedtiny::coordinator

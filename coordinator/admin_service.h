@@ -16,6 +16,8 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/meter/durable_ledger.h"
+#include "coordinator/telemetry/aggregates.h"
+#include "coordinator/telemetry/drift.h"
 #include "proto/admin.grpc.pb.h"
 
 namespace fedtiny::coordinator {
@@ -23,7 +25,7 @@ namespace fedtiny::coordinator {
 using RawAdminService = v1::Admin::WithRawCallbackMethod_CreateTask<v1::Admin::WithRawCallbackMethod_ListTasks<v1::Admin::WithRawCallbackMethod_GetTask<v1::Admin::WithRawCallbackMethod_PauseTask<v1::Admin::WithRawCallbackMethod_ResumeTask<v1::Admin::WithRawCallbackMethod_ListRounds<v1::Admin::WithRawCallbackMethod_GetRound<v1::Admin::WithRawCallbackMethod_ListModels<v1::Admin::WithRawCallbackMethod_Fleet<v1::Admin::WithRawCallbackMethod_Verify<v1::Admin::WithRawCallbackMethod_GetModel<
     v1::Admin::WithRawCallbackMethod_RollbackModel<v1::Admin::WithRawCallbackMethod_PinModel<v1::Admin::WithRawCallbackMethod_StopTask<v1::Admin::WithRawCallbackMethod_DeleteTask<v1::Admin::WithRawCallbackMethod_UpdateTask<v1::Admin::WithRawCallbackMethod_ListAudit<v1::Admin::WithRawCallbackMethod_ListDevices<
     v1::Admin::WithRawCallbackMethod_RevokeDevice<v1::Admin::WithRawCallbackMethod_ListUsage<
-    v1::Admin::WithRawCallbackMethod_CutOffDevice<v1::Admin::Service>>>>>>>>>>>>>>>>>>>>>;
+    v1::Admin::WithRawCallbackMethod_CutOffDevice<v1::Admin::WithRawCallbackMethod_FleetTelemetry<v1::Admin::Service>>>>>>>>>>>>>>>>>>>>>>;
 
 // One operator token and the name the audit log records for it.
 struct NamedToken {
@@ -51,6 +53,10 @@ class AdminService final : public RawAdminService {
     meter_ = meter;
     coordinator_.store(coordinator, std::memory_order_release);
   }
+
+  // `telemetry`: the report counts (borrowed) FleetTelemetry reads; null:
+  // FleetTelemetry gets FAILED_PRECONDITION. Call before Attach.
+  void AttachTelemetry(telemetry::Aggregates* telemetry) { telemetry_ = telemetry; }
 
   // Ends every WatchRounds stream (for shutdown).
   void StopWatches() { stopping_ = true; }
@@ -97,6 +103,8 @@ class AdminService final : public RawAdminService {
                                       grpc::ByteBuffer*) override;
   grpc::ServerUnaryReactor* CutOffDevice(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
                                          grpc::ByteBuffer*) override;
+  grpc::ServerUnaryReactor* FleetTelemetry(grpc::CallbackServerContext*, const grpc::ByteBuffer*,
+                                           grpc::ByteBuffer*) override;
   grpc::Status WatchRounds(grpc::ServerContext*, const v1::WatchRoundsRequest*,
                            grpc::ServerWriter<v1::RoundInfo>*) override;
 
@@ -130,6 +138,7 @@ class AdminService final : public RawAdminService {
   grpc::Status DoRevokeDevice(const v1::RevokeDeviceRequest& r, v1::RevokeDeviceResponse* out);
   grpc::Status DoListUsage(const v1::ListUsageRequest& r, v1::ListUsageResponse* out);
   grpc::Status DoCutOffDevice(const v1::CutOffDeviceRequest& r, v1::CutOffDeviceResponse* out);
+  grpc::Status DoFleetTelemetry(const v1::TelemetryViewRequest& r, v1::TelemetryViewResponse* out);
   // OK with the caller's name in `*who` (a token's name, or "cert:<subject>").
   grpc::Status Authorize(const grpc::ServerContextBase* context, std::string* who) const;
 
@@ -138,6 +147,8 @@ class AdminService final : public RawAdminService {
 
   std::atomic<Coordinator*> coordinator_;
   meter::DurableLedger* meter_ = nullptr;  // Set before coordinator_.
+  telemetry::Aggregates* telemetry_ = nullptr;  // Set before coordinator_.
+  telemetry::NullPsiTable nulls_;
   const std::vector<NamedToken> tokens_;
   const bool mtls_;
   std::atomic<bool> stopping_{false};

@@ -104,6 +104,14 @@ absl::StatusOr<v1::TaskInfo> Coordinator::GetTask(const std::string& task) {
   return t->Info();
 }
 
+absl::StatusOr<fedtiny::telemetry::TelemetrySpec> Coordinator::TelemetrySpecOf(const std::string& task) {
+  ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
+  if (!t->config().has_telemetry()) {
+    return absl::FailedPreconditionError(absl::StrCat("task '", task, "' records no telemetry"));
+  }
+  return t->config().telemetry();
+}
+
 absl::StatusOr<v1::TaskInfo> Coordinator::SetPaused(const std::string& task, bool paused) {
   ASSIGN_OR_RETURN(std::shared_ptr<TaskRunner> t, Find(task));
   return t->SetPaused(paused);

@@ -85,6 +85,10 @@ class Coordinator {
   absl::StatusOr<v1::TaskInfo> CreateTask(const v1::TaskConfig& config);
   std::vector<v1::TaskInfo> ListTasks();
   absl::StatusOr<v1::TaskInfo> GetTask(const std::string& task);
+  // The task's telemetry spec (fixed at creation; edits never change it),
+  // without copying the rest of its config: kNotFound for an unknown task,
+  // kFailedPrecondition for one without a spec.
+  absl::StatusOr<fedtiny::telemetry::TelemetrySpec> TelemetrySpecOf(const std::string& task);
   absl::StatusOr<v1::TaskInfo> SetPaused(const std::string& task, bool paused);
   absl::StatusOr<v1::TaskInfo> StopTask(const std::string& task);
   // Stops the task if needed, then removes it, its rounds, versions and blobs

@@ -18,6 +18,8 @@
 //     fleet --task=T                          devices by class and state
 //     devices --task=T [--state=S] [--page_size=N] [--page_token=P]
 //     devices revoke --device=ID              no more model keys for ID (encrypted bundles)
+//     telemetry --task=T [--window=S]         fleet telemetry per model version and device class
+//     drift --task=T [--window=S]             PSI, JSD and drift alerts per probe
 //     meter list [--device=ID]                metered usage and flags per device and package
 //     meter csv [--device=ID]                 the same as billing records (CSV)
 //     meter cutoff --device=ID [--package=P] [--restore]
@@ -100,6 +102,8 @@ ABSL_FLAG(std::string, widths, "784,128,64,10", "model init: layer widths.");
 ABSL_FLAG(int, body_layers, 1, "model init: how many layers form the frozen body.");
 ABSL_FLAG(std::string, out, "model.pb", "model init, models get: output file.");
 ABSL_FLAG(int, cluster, 0, "models get: cluster.");
+ABSL_FLAG(int64_t, window, 0,
+          "telemetry, drift: one window's start (Unix seconds); 0 = every retained window.");
 ABSL_FLAG(int64_t, model_version, -1, "models get/rollback/pin/unpin: version.");
 ABSL_FLAG(bool, yes, false, "task delete: do not ask for confirmation.");
 ABSL_FLAG(std::string, state, "", "devices: only devices in this state.");
@@ -731,6 +735,52 @@ int Run(const std::vector<std::string>& args) {
                      : absl::StrCat("; next page: --page_token=", r.next_page_token()).c_str());
     return 0;
   }
+  if (cmd == "telemetry" || cmd == "drift") {
+    const std::string task = absl::GetFlag(FLAGS_task);
+    if (task.empty()) Fail(absl::StrCat(cmd, " needs --task=T"));
+    Prepare(ctx);
+    v1::TelemetryViewRequest req;
+    req.set_task(task);
+    req.set_window_start_unix_s(absl::GetFlag(FLAGS_window));
+    v1::TelemetryViewResponse r;
+    Check(stub->FleetTelemetry(&ctx, req, &r));
+    auto fixed = [](double v, int digits) { return absl::StrFormat("%.*f", digits, v); };
+    if (cmd == "telemetry") {
+      Output out({"VERSION", "CLASS", "REPORTS", "PROBE", "KIND", "P50", "P95", "BOUND95",
+                  "ESTIMATE"});
+      for (const v1::TelemetryGroup& g : r.groups()) {
+        if (absl::GetFlag(FLAGS_json)) {  // One TelemetryGroup per line.
+          out.Add(g, {});
+          continue;
+        }
+        for (const v1::ProbeView& p : g.probes()) {
+          std::vector<std::string> est;
+          for (double f : p.estimate()) est.push_back(fixed(f, 3));
+          const bool q = !p.edges().empty();
+          out.Add(p, {absl::StrCat(g.model_version()), g.device_class(), absl::StrCat(p.reports()),
+                      p.probe(), p.kind(), q ? fixed(p.p50(), 1) : "-", q ? fixed(p.p95(), 1) : "-",
+                      fixed(p.simultaneous_bound_95(), 3), absl::StrJoin(est, ",")});
+        }
+      }
+      out.Print();
+    } else {
+      Output out({"VERSION", "CLASS", "PROBE", "REPORTS", "PSI", "JSD", "NULL-PSI-99", "ALERT"});
+      for (const v1::TelemetryGroup& g : r.groups()) {
+        if (absl::GetFlag(FLAGS_json)) {  // One TelemetryGroup per line.
+          out.Add(g, {});
+          continue;
+        }
+        for (const v1::ProbeView& p : g.probes()) {
+          if (p.alert().empty()) continue;
+          out.Add(p, {absl::StrCat(g.model_version()), g.device_class(), p.probe(),
+                      absl::StrCat(p.reports()), fixed(p.psi(), 4), fixed(p.jsd(), 4),
+                      p.null_psi_99() > 0 ? fixed(p.null_psi_99(), 4) : "-", p.alert()});
+        }
+      }
+      out.Print();
+    }
+    return 0;
+  }
   if (cmd == "models" || cmd == "fleet" || cmd == "verify") {
     const std::string task = absl::GetFlag(FLAGS_task);
     if (task.empty()) Fail(absl::StrCat(cmd, " needs --task=T"));
@@ -803,7 +853,7 @@ int main(int argc, char** argv) {
       "rounds --task=T [--watch] | models --task=T | "
       "models get --task=T --model_version=V [--cluster=K] [--out=F] | "
       "models rollback|pin|unpin --task=T --model_version=V [--cluster=K] | "
-      "fleet --task=T | devices --task=T [--state=S] [--page_token=P] | devices revoke --device=ID | "
+      "fleet --task=T | telemetry --task=T [--window=S] | drift --task=T [--window=S] | devices --task=T [--state=S] [--page_token=P] | devices revoke --device=ID | "
       "meter list|csv [--device=ID] | meter cutoff --device=ID [--package=P] [--restore] | "
       "audit [--task=T] | "
       "verify --task=T | model init --widths=... --body_layers=N --out=F | "

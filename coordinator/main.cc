@@ -74,6 +74,12 @@ ABSL_FLAG(int64_t, meter_checkpoints_kept,
 ABSL_FLAG(bool, encrypt_bundles, true,
           "With --trust_dir: serve bundles encrypted, their keys wrapped to each device's "
           "enrolled key (devices must enroll). --noencrypt_bundles: signed plain bundles.");
+ABSL_FLAG(double, telemetry_reports_per_minute, 60,
+          "Telemetry reports one peer address may upload per minute (after a burst of "
+          "--telemetry_burst); reports are anonymous, so this is per address (docs/observability.md).");
+ABSL_FLAG(double, telemetry_burst, 120, "Telemetry reports a peer address may upload at once.");
+ABSL_FLAG(int64_t, telemetry_max_reports_per_window, 1000000,
+          "Telemetry reports a task takes per window; more are refused (RESOURCE_EXHAUSTED).");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -192,6 +198,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.meter_options = *meter;
+  options.telemetry_reports_per_minute = absl::GetFlag(FLAGS_telemetry_reports_per_minute);
+  options.telemetry_burst = absl::GetFlag(FLAGS_telemetry_burst);
+  options.telemetry_max_reports_per_window = absl::GetFlag(FLAGS_telemetry_max_reports_per_window);
   absl::StatusOr<std::string> token = OperatorToken(options.data_dir);
   if (!token.ok()) {
     std::fprintf(stderr, "coordinator: operator token: %s\n", token.status().ToString().c_str());

@@ -26,6 +26,8 @@
 #include "coordinator/metering_service.h"
 #include "coordinator/server_metrics.h"
 #include "coordinator/sqlite_store.h"
+#include "coordinator/telemetry/aggregates.h"
+#include "coordinator/telemetry_service.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/crypto/ec_key.h"
 #include "tools/base/logging.h"
@@ -130,6 +132,8 @@ struct Server::Impl {
   std::atomic<Coordinator*> loaded{nullptr};  // `coordinator` once loaded, for HTTP threads.
   FederationService federation{&metrics};
   MeteringService metering;
+  std::unique_ptr<telemetry::Aggregates> telemetry_counts;
+  std::unique_ptr<TelemetryService> telemetry;  // Registered before the store loads.
   std::unique_ptr<AdminService> admin;  // Registered before the store loads.
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HttpServer> http;
@@ -159,6 +163,9 @@ absl::Status Server::Impl::BindGrpc(const Options& options,
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   builder.RegisterService(&federation);
   builder.RegisterService(&metering);
+  telemetry = std::make_unique<TelemetryService>(telemetry::RateLimiter::Options{
+      options.telemetry_reports_per_minute, options.telemetry_burst});
+  builder.RegisterService(telemetry.get());
   admin = std::make_unique<AdminService>(nullptr, options.admin_token,
                                          !options.tls_client_ca_file.empty());
   builder.RegisterService(admin.get());
@@ -176,7 +183,10 @@ absl::Status Server::Impl::BindHttp(const Options& options) {
   HttpServer::Options o{options.host, options.http_port, options.tls_cert_file,
                         options.tls_key_file};
   HttpServer::Handlers h;
-  h.metrics = [this] { return metrics.Expose(loaded.load(), data_dir); };
+  h.metrics = [this] {
+    Coordinator* c = loaded.load();
+    return metrics.Expose(c, data_dir, c != nullptr ? telemetry_counts.get() : nullptr);
+  };
   h.health = [this] { return readiness.Get(); };
   h.dashboard_json = [this] {
     return DashboardJson(loaded.load(), readiness.Get(), clock->Now());
@@ -204,8 +214,14 @@ absl::Status Server::Impl::Load(const Options& options) {
                      meter::DurableLedger::Open(std::move(key), options.meter_options, *clock,
                                                 options.data_dir + "/meter_ledger.pb"));
   }
+  telemetry::Aggregates::Options counts;
+  counts.path = options.data_dir + "/telemetry.pb";
+  counts.max_reports_per_window = options.telemetry_max_reports_per_window;
+  ASSIGN_OR_RETURN(telemetry_counts, telemetry::Aggregates::Open(counts));
   ASSIGN_OR_RETURN(coordinator, Coordinator::Create(std::move(store), clock.get(), &random,
                                                     std::move(trust)));
+  admin->AttachTelemetry(telemetry_counts.get());
+  telemetry->Attach(coordinator.get(), telemetry_counts.get(), clock.get());
   loaded.store(coordinator.get());
   admin->Attach(coordinator.get(), meter_ledger.get());
   federation.Attach(coordinator.get());
@@ -259,6 +275,7 @@ int Server::http_port() const { return impl_->http ? impl_->http->port() : -1; }
 std::string Server::address() const { return absl::StrCat(impl_->host, ":", impl_->port); }
 Coordinator* Server::coordinator() const { return impl_->coordinator.get(); }
 meter::DurableLedger* Server::meter_ledger() const { return impl_->meter_ledger.get(); }
+telemetry::Aggregates* Server::telemetry() const { return impl_->telemetry_counts.get(); }
 
 void Server::Wait() {
   if (impl_ != nullptr && impl_->server != nullptr) impl_->server->Wait();

@@ -1,4 +1,4 @@
-// The coordinator's gRPC server: the Federation, Metering and Admin services, the gRPC
+// The coordinator's gRPC server: the Federation, Metering, Telemetry and Admin services, the gRPC
 // health service and server reflection, on one port, over durable state in a
 // data directory; optionally an HTTP(S) port with /metrics, /healthz and the
 // live dashboard (coordinator/http_server.h, docs/metrics.md).
@@ -27,6 +27,9 @@ class Coordinator;
 namespace fedtiny::meter {
 class DurableLedger;
 }  // namespace fedtiny::meter
+namespace fedtiny::coordinator::telemetry {
+class Aggregates;
+}  // namespace fedtiny::coordinator::telemetry
 namespace fedtiny::coordinator {
 
 // Server is a move-only handle on a running server; the destructor shuts it
@@ -69,6 +72,13 @@ class Server {
     // policy (docs/metering.md); checked by ValidateLedgerOptions (an error
     // names the field as "meter_options.<field>").
     meter::LedgerOptions meter_options;
+    // Telemetry (docs/observability.md): report counts persist in
+    // <data_dir>/telemetry.pb. Each peer address may upload `per_minute`
+    // reports a minute after a burst of `burst`; a task takes at most
+    // `telemetry_max_reports_per_window` reports per window.
+    double telemetry_reports_per_minute = 60;
+    double telemetry_burst = 120;
+    int64_t telemetry_max_reports_per_window = 1'000'000;
     // Largest message accepted from a client.
     int max_receive_message_bytes = 16 * 1024 * 1024;
     // Null: the wall clock. Tests inject a FakeClock.
@@ -100,6 +110,8 @@ class Server {
   Coordinator* coordinator() const;
   // The meter ledger, or null without a meter key.
   meter::DurableLedger* meter_ledger() const;
+  // The telemetry report counts.
+  telemetry::Aggregates* telemetry() const;
   // Blocks until Shutdown() is called from another thread.
   void Wait();
   // Stops accepting calls and cancels in-flight ones after a short grace period.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "coordinator/telemetry/fleet_view.h"
 
 namespace fedtiny::coordinator {
 
@@ -96,7 +97,20 @@ ServerMetrics::ServerMetrics()
       data_dir_bytes_(registry_.AddGauge("fedtiny_data_dir_bytes",
                                          "Bytes of the files in the data directory.")),
       ready_(registry_.AddGauge("fedtiny_ready",
-                                "1 when the store is loaded and the data directory writable.")) {
+                                "1 when the store is loaded and the data directory writable.")),
+      telemetry_reports_(registry_.AddGauge(
+          "fedtiny_telemetry_reports", "Telemetry reports counted, over the retained windows.",
+          {"task", "version", "class"})),
+      telemetry_psi_(registry_.AddGauge(
+          "fedtiny_telemetry_psi", "PSI of a probe's estimate against its reference.",
+          {"task", "version", "class", "probe"})),
+      telemetry_jsd_(registry_.AddGauge(
+          "fedtiny_telemetry_jsd", "Jensen-Shannon divergence (bits) against the reference.",
+          {"task", "version", "class", "probe"})),
+      telemetry_alert_(registry_.AddGauge(
+          "fedtiny_telemetry_alert",
+          "Drift alert: 0 insufficient data, 1 stable, 2 moderate, 3 drift.",
+          {"task", "version", "class", "probe"})) {
   ready_->With({})->Set(0);
 }
 
@@ -158,10 +172,48 @@ void ServerMetrics::CollectFleetAndStore(Coordinator& coordinator) {
   model_bytes_->ReplaceAll(bytes);
 }
 
-std::string ServerMetrics::Expose(Coordinator* coordinator, const std::string& data_dir) {
+namespace {
+
+double AlertValue(const std::string& alert) {
+  if (alert == "drift") return 3;
+  if (alert == "moderate") return 2;
+  if (alert == "stable") return 1;
+  return 0;
+}
+
+}  // namespace
+
+void ServerMetrics::CollectTelemetry(Coordinator& coordinator, telemetry::Aggregates& aggregates) {
+  std::vector<std::pair<LabelValues, double>> reports, psi, jsd, alert;
+  for (const v1::TaskInfo& t : coordinator.ListTasks()) {
+    if (!t.config().has_telemetry()) continue;
+    const std::string& task = t.config().name();
+    const v1::TelemetryViewResponse view =
+        telemetry::BuildView(t.config().telemetry(), aggregates.Snapshot(task), 0, nulls_);
+    for (const v1::TelemetryGroup& g : view.groups()) {
+      const std::string version = absl::StrCat(g.model_version());
+      reports.push_back({{task, version, g.device_class()}, static_cast<double>(g.reports())});
+      for (const v1::ProbeView& p : g.probes()) {
+        if (p.alert().empty()) continue;
+        const LabelValues labels = {task, version, g.device_class(), p.probe()};
+        psi.push_back({labels, p.psi()});
+        jsd.push_back({labels, p.jsd()});
+        alert.push_back({labels, AlertValue(p.alert())});
+      }
+    }
+  }
+  telemetry_reports_->ReplaceAll(reports);
+  telemetry_psi_->ReplaceAll(psi);
+  telemetry_jsd_->ReplaceAll(jsd);
+  telemetry_alert_->ReplaceAll(alert);
+}
+
+std::string ServerMetrics::Expose(Coordinator* coordinator, const std::string& data_dir,
+                                  telemetry::Aggregates* telemetry) {
   if (coordinator != nullptr) {
     CollectRounds(*coordinator);
     CollectFleetAndStore(*coordinator);
+    if (telemetry != nullptr) CollectTelemetry(*coordinator, *telemetry);
   }
   data_dir_bytes_->With({})->Set(static_cast<double>(DirectoryBytes(data_dir)));
   return registry_.Expose();

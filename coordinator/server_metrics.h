@@ -12,6 +12,8 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/metrics.h"
+#include "coordinator/telemetry/aggregates.h"
+#include "coordinator/telemetry/drift.h"
 #include "proto/admin.pb.h"
 
 namespace fedtiny::coordinator {
@@ -36,14 +38,17 @@ class ServerMetrics {
 
   // Expose refreshes the scrape-time gauges from `coordinator` (null while the
   // store loads) and `data_dir` (walked for its size), then writes everything
-  // in the Prometheus text format. Blocks on the walk.
-  std::string Expose(Coordinator* coordinator, const std::string& data_dir);
+  // in the Prometheus text format. Blocks on the walk. With `telemetry`, also
+  // the fleet view's gauges (fedtiny_telemetry_*) of every task with a spec.
+  std::string Expose(Coordinator* coordinator, const std::string& data_dir,
+                     telemetry::Aggregates* telemetry = nullptr);
 
  private:
   // Round counters and open-round gauges from the coordinator's event totals
   // (no thread reads every event: a progress event per upload costs nothing here).
   void CollectRounds(Coordinator& coordinator);
   void CollectFleetAndStore(Coordinator& coordinator);
+  void CollectTelemetry(Coordinator& coordinator, telemetry::Aggregates& aggregates);
 
   MetricsRegistry registry_;
   CounterFamily* const rpcs_;
@@ -66,6 +71,11 @@ class ServerMetrics {
   GaugeFamily* const model_bytes_;
   GaugeFamily* const data_dir_bytes_;
   GaugeFamily* const ready_;
+  GaugeFamily* const telemetry_reports_;
+  GaugeFamily* const telemetry_psi_;
+  GaugeFamily* const telemetry_jsd_;
+  GaugeFamily* const telemetry_alert_;
+  telemetry::NullPsiTable nulls_;
 };
 
 // The reason label of a refused upload, from the code the Coordinator returned

@@ -8,6 +8,7 @@
 #include "aggregation/factory.h"
 #include "aggregation/random_source.h"
 #include "aggregation/server_optimizer.h"
+#include "coordinator/telemetry/spec.h"
 #include "proto/model_codec.h"
 #include "proto/plan_ranges.h"
 #include "tools/base/status_macros.h"
@@ -137,6 +138,9 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   }
   if (c.keep_versions() < 0 || c.keep_versions() > 1'000'000) {
     return absl::InvalidArgumentError("task: keep_versions must be in [0, 1e6] (0 keeps every blob)");
+  }
+  if (c.has_telemetry()) {
+    ASSIGN_OR_RETURN(*c.mutable_telemetry(), telemetry::ValidateSpec(c.telemetry()));
   }
   RETURN_IF_ERROR(aggregation::ValidateAggregatorSpec(c.aggregator()));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer()).status());

@@ -71,5 +71,30 @@ TEST(ValidateTaskConfigTest, DirectivesNameAKnownVariantAndAPlainClass) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 64")));
 }
 
+// The telemetry spec is validated with the task (coordinator/telemetry/
+// spec_test.cc covers every rule) and gets its defaults.
+TEST(ValidateTaskConfigTest, TelemetrySpecIsValidatedWithDefaults) {
+  v1::TaskConfig c = Config();
+  fedtiny::telemetry::TelemetryProbe* p = c.mutable_telemetry()->add_probes();
+  p->set_name("predicted_class");
+  p->set_kind(fedtiny::telemetry::PREDICTED_CLASS);
+  p->mutable_binning()->set_categories(2);
+  p->add_reference(0.25);
+  p->add_reference(0.75);
+  p->set_epsilon(1);
+  absl::StatusOr<v1::TaskConfig> ok = ValidateTaskConfig(c);
+  ASSERT_THAT(ok.status(), IsOk());
+  EXPECT_EQ(ok->telemetry().window_s(), 86400);
+  EXPECT_EQ(ok->telemetry().daily_epsilon(), 4.0);
+  p->set_epsilon(5);
+  EXPECT_THAT(ValidateTaskConfig(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("over daily_epsilon")));
+  p->set_epsilon(1);
+  p->clear_reference();
+  EXPECT_THAT(ValidateTaskConfig(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("need a reference")));
+  EXPECT_FALSE(ValidateTaskConfig(Config())->has_telemetry());
+}
+
 }  // namespace
 }  // namespace fedtiny::coordinator
