@@ -252,7 +252,9 @@ grep -q "downloaded" "$WORK/firmware.wrongkey.out" && fail "the firmware downloa
 # FEDTINY_MCU_TAMPER_CIPHERTEXT flips one ciphertext byte after the signed
 # target's length and SHA-256 matched (a fault between verification and
 # decryption); AES-256-GCM's tag must refuse it, reported as trust:decrypt
-# through the gateway, exit 1, no training.
+# through the gateway, exit 1, no training. Before the flip, the same build
+# tries the other refusals (a plain bundle, another device's key, a wrong
+# wrapped key, swapped associated data, a wrong model key) on this round's data.
 build_firmware "$TARGETS_KEY_ID" "$TARGETS_KEY_SPKI" mcu-qemu-3 mcu-tamper ON >"$WORK/build.tamper.log" 2>&1 \
   || fail "the tampering firmware build failed: $(tail -5 "$WORK/build.tamper.log")"
 sed 's/^name: .*/name: "mcu-tamper"/; s/^population: .*/population: "mcu-tamper"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
@@ -273,8 +275,18 @@ sed 's/^/  /' "$WORK/firmware.tamper.out"
 [[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, with a flipped ciphertext bit"
 grep -q "^mcu_device: error: decrypt: trust:decrypt: the bundle does not authenticate under its model key" \
   "$WORK/firmware.tamper.out" || fail "no trust:decrypt refusal in the firmware's output"
+# Reported through the gateway (FailureReport): the coordinator logs the reason.
+wait_for 10 "$WORK/coordinator.log" "device mcu-qemu-3 refused the model: trust:decrypt: the bundle does not" \
+  || fail "the coordinator did not record mcu-qemu-3's trust:decrypt refusal: $(tail -3 "$WORK/coordinator.log")"
 grep -q "trained the head\|decrypted the bundle" "$WORK/firmware.tamper.out" \
   && fail "the firmware decrypted or trained despite a flipped ciphertext bit"
+# Before the flip, the same build tried every other refusal on this round's
+# genuine wrapped key and bundle (tools/cross/mcu/refusal_probes.h).
+for probe in "plain bundle" "other device" "wrong key" "scope swapped" "binding swapped" "relabelled" \
+             "wrong model key"; do
+  grep -q "^mcu_device: refusal probe $probe: refused as required: trust:decrypt: " "$WORK/firmware.tamper.out" \
+    || fail "the refusal probe '$probe' was not refused as required"
+done
 
 log "PASS: mcu-qemu-1 (Cortex-M4 under QEMU) and 3 simulated devices reported in committed round 1" \
     "($(since "$t0") s in all)"

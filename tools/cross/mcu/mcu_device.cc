@@ -44,6 +44,7 @@
 #include "tools/cross/mcu/flash_store.h"
 #include "tools/cross/mcu/model_loader.h"
 #include "tools/cross/mcu/ram_usage.h"
+#include "tools/cross/mcu/refusal_probes.h"
 #include "tools/cross/mcu/sealed_bundle.h"
 #include "tools/cross/mcu/targets_check.h"
 
@@ -476,9 +477,9 @@ int Run() {
   const Binding binding = BindingOf(bundle, cluster);
   Wiped<kModelKeyBytes> model_key;
   const double t_unwrap = Seconds();
-  const char* refused = a.wrapped_keys_count < 1 ? kPlainBundle
-                        : UnwrapModelKey(a.wrapped_keys[0].bytes, a.wrapped_keys[0].size, key, binding,
-                                         drbg.rng(), model_key.bytes);
+  const fedtiny_v1_Assignment_wrapped_keys_t* wrapped = a.wrapped_keys_count > 0 ? &a.wrapped_keys[0] : nullptr;
+  const char* refused = UnwrapModelKey(wrapped ? wrapped->bytes : nullptr, wrapped ? wrapped->size : 0, key,
+                                       binding, drbg.rng(), model_key.bytes);
   if (refused != nullptr) {
     ReportFailure(link, a, refused);
     return Fail("decrypt", refused);
@@ -499,6 +500,13 @@ int Run() {
               static_cast<long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes),
               static_cast<unsigned long>(flash.capacity() >> 10),
               static_cast<unsigned long>(reinterpret_cast<uintptr_t>(flash.data())));
+#ifdef FEDTINY_MCU_TAMPER_CIPHERTEXT
+  // The test's tampering build first tries each refusal on this round's data.
+  const ProbeInputs probes{wrapped->bytes, wrapped->size, &key, binding, drbg.rng(), flash.data(),
+                           static_cast<size_t>(bundle.size_bytes), model_key.bytes,
+                           client::Span<uint8_t>(g_plain, sizeof(g_plain))};
+  if (RunRefusalProbes(probes) != 0) return Fail("decrypt", "a refusal probe was not refused as required");
+#endif
   WipedPlain plain;
   const double t_decrypt = Seconds();
   if (const char* e = Decrypt(flash, static_cast<size_t>(bundle.size_bytes), model_key.bytes, binding,

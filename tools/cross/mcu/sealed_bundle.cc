@@ -115,6 +115,7 @@ const char* UnwrapModelKey(const uint8_t* wrapped, size_t size, const DeviceKey&
                            const Binding& expected, client::RandomBytes rng,
                            uint8_t (&model_key)[kModelKeyBytes]) {
   std::memset(model_key, 0, kModelKeyBytes);
+  if (wrapped == nullptr || size == 0) return kPlainBundle;
   fedtiny_v1_WrappedKey w = fedtiny_v1_WrappedKey_init_zero;
   pb_istream_t in = pb_istream_from_buffer(wrapped, size);
   if (!pb_decode(&in, fedtiny_v1_WrappedKey_fields, &w)) return kMalformed;

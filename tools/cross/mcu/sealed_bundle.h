@@ -55,7 +55,8 @@ struct Binding {
 };
 
 // UnwrapModelKey opens a serialized WrappedKey for `device` and `expected`
-// into `model_key`; nullptr or a refusal above. Wipes the shared secret and
+// into `model_key`; nullptr or a refusal above (kPlainBundle when `size` is 0:
+// the assignment carries no wrapped key). Wipes the shared secret and
 // the key-encryption key; on failure `model_key` is zeroed.
 const char* UnwrapModelKey(const uint8_t* wrapped, size_t size, const DeviceKey& device,
                            const Binding& expected, client::RandomBytes rng,
