@@ -3,7 +3,8 @@
 // on the host, aarch64 and bare-metal Cortex-M (cross_targets_test.sh):
 //   MbedTlsCrypto   SHA-256("abc") (FIPS 180-2), ConstantTimeEquals
 //   ECDSA P-256     OpenSSL's signature verifies; a flipped bit in the message
-//                   or the signature, or another key, is refused
+//                   or the signature, or another key, is refused; the same
+//                   through client::SignatureVerifier (MbedTlsSignatureVerifier)
 //   AES-256-GCM     OpenSSL's ciphertext decrypts; a flipped tag, ciphertext or
 //                   AAD bit is refused and the output zeroed
 //   HKDF-SHA256     RFC 5869 test case 1
@@ -23,6 +24,7 @@
 
 #include "client/platform/cortex_m/device_crypto.h"
 #include "client/platform/cortex_m/mbedtls_crypto.h"
+#include "client/platform/cortex_m/mbedtls_signature_verifier.h"
 #include "client/platform/cortex_m/p256_keys.h"
 #include "tools/cross/trust_vectors.h"
 
@@ -108,6 +110,22 @@ void TestEcdsa() {
       "bits,"
       " another key refused\n",
       static_cast<unsigned>(sig.size()));
+}
+
+void TestSignatureVerifier() {
+  const fedtiny::client::MbedTlsSignatureVerifier mbedtls;
+  const fedtiny::client::SignatureVerifier& verifier = mbedtls;
+  const std::string_view key = View(tv::kEcdsaSpki), msg = View(tv::kEcdsaMessage);
+  Check(verifier.VerifyEcdsaP256Sha256(key, msg, View(tv::kEcdsaSignature)).ok(),
+        "SignatureVerifier: OpenSSL's signature does not verify");
+  std::string m = Copy(msg);
+  m[0] ^= 0x01;
+  Check(verifier.VerifyEcdsaP256Sha256(key, m, View(tv::kEcdsaSignature)).code() ==
+            StatusCode::kUnauthenticated,
+        "SignatureVerifier: a flipped message bit verifies");
+  Check(verifier.VerifyEcdsaP256Sha256(key.substr(0, 40), msg, View(tv::kEcdsaSignature)).code() ==
+            StatusCode::kInvalidArgument,
+        "SignatureVerifier: a cut key is not kInvalidArgument");
 }
 
 void TestGcm() {
@@ -226,6 +244,7 @@ void TestDeviceKey() {
 int main() {
   TestMbedTlsCrypto();
   TestEcdsa();
+  TestSignatureVerifier();
   TestGcm();
   TestHkdf();
   TestEcdh();

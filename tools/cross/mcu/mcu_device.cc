@@ -31,6 +31,7 @@
 
 #include "client/core/arena.h"
 #include "client/core/head_trainer.h"
+#include "client/platform/cortex_m/mbedtls_signature_verifier.h"
 #include "client/platform/cortex_m/p256_keys.h"
 #include "client/wire/wire.h"
 #include "mbedtls/platform_util.h"
@@ -257,8 +258,8 @@ bool DecodeSigned(pb_istream_t* stream, const pb_field_t*, void**) {
 // Fetches targets.pb through the gateway and verifies the assigned bundle's
 // entry with the provisioned key (targets_check.h): partial verification.
 // Returns nullptr or a "trust:<reason>".
-const char* FetchSignedTarget(DeviceLink& link, const fedtiny_v1_ModelBundle& bundle, SignedTarget* out,
-                              std::string* error) {
+const char* FetchSignedTarget(DeviceLink& link, const client::SignatureVerifier& verifier,
+                              const fedtiny_v1_ModelBundle& bundle, SignedTarget* out, std::string* error) {
   static uint8_t spki[128];
   const size_t spki_size = ParseHex(FEDTINY_MCU_TARGETS_KEY_SPKI, spki, sizeof(spki));
   if (spki_size == 0) return "trust:provisioned key is not hex";
@@ -280,7 +281,9 @@ const char* FetchSignedTarget(DeviceLink& link, const fedtiny_v1_ModelBundle& bu
     return "trust:metadata (not a Signed envelope of at most 8 KiB)";
   }
   const TrustedKey key{FEDTINY_MCU_TARGETS_KEY_ID, {reinterpret_cast<const char*>(spki), spki_size}};
-  if (const char* e = VerifyTargets(g_targets, key, bundle.target_name, g_targets_version, out)) return e;
+  if (const char* e = VerifyTargets(verifier, g_targets, key, bundle.target_name, g_targets_version, out)) {
+    return e;
+  }
   g_targets_version = out->targets_version;
   std::printf("mcu_device: verified the signed target %s: targets version %lu (%lu bytes of metadata),"
               " ECDSA P-256 by the provisioned key %.16s... in %.2f s (Mbed TLS; QEMU time); expiry not"
@@ -486,7 +489,8 @@ int Run() {
   }
   const double unwrap_s = Seconds() - t_unwrap;
   SignedTarget target;
-  if (const char* e = FetchSignedTarget(link, bundle, &target, &error)) {
+  const client::MbedTlsSignatureVerifier verifier;
+  if (const char* e = FetchSignedTarget(link, verifier, bundle, &target, &error)) {
     ReportFailure(link, a, e);
     return Fail("trust", e);
   }
