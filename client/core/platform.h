@@ -62,6 +62,23 @@ class Crypto {
   virtual bool ConstantTimeEquals(std::string_view a, std::string_view b) const = 0;
 };
 
+// Signature checks for model trust (docs/security.md): the port verifies with
+// its crypto library (Mbed TLS on Cortex-M: client/platform/cortex_m/
+// mbedtls_signature_verifier.h), so portable code verifies without linking
+// one. Not part of Platform: only a port that checks signed metadata provides
+// it. Implementations say their thread-safety.
+class SignatureVerifier {
+ public:
+  virtual ~SignatureVerifier() = default;
+  // VerifyEcdsaP256Sha256 checks `der_signature` (DER, ECDSA) over
+  // SHA-256(message) with the P-256 key `spki_der` (DER SubjectPublicKeyInfo):
+  // proto/trust.proto's "ecdsa-p256-sha256". OK if it verifies;
+  // kInvalidArgument if the key does not parse or is not P-256;
+  // kUnauthenticated if the signature is wrong or malformed.
+  virtual Status VerifyEcdsaP256Sha256(std::string_view spki_der, std::string_view message,
+                                       std::string_view der_signature) const = 0;
+};
+
 // The four together, as an app hands them to the core. Borrows them: they
 // must outlive every object given the Platform.
 struct Platform {

@@ -29,6 +29,8 @@ enum class FrameType : uint8_t {
   kFailureResponse = 8,   // FailureResponse
   kMetadata = 9,          // MetadataRequest (trust metadata, docs/security.md)
   kMetadataResponse = 10, // MetadataResponse
+  kEnroll = 11,           // EnrollRequest (the device's public key, docs/security.md)
+  kEnrollResponse = 12,   // EnrollResponse
   kError = 15,            // code: u8 (gRPC's numbering) | message: UTF-8
 };
 

@@ -78,6 +78,11 @@ std::string Gateway::Handle(const Frame& f) {
           f, FrameType::kMetadataResponse, [stub](auto* c, const auto& r, auto* o) {
             return stub->GetMetadata(c, r, o);
           });
+    case FrameType::kEnroll:
+      return Relay<v1::EnrollRequest, v1::EnrollResponse>(
+          f, FrameType::kEnrollResponse, [stub](auto* c, const auto& r, auto* o) {
+            return stub->Enroll(c, r, o);
+          });
     default:
       ++stats_.errors_out;
       return EncodeFrame(FrameType::kError,

@@ -19,6 +19,8 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
+#include "pb_decode.h"
+#include "tools/base/crypto/ec_key.h"
 #include "tools/base/sha256.h"
 
 namespace fedtiny::gateway {
@@ -277,6 +279,62 @@ TEST(GatewayTest, RelaysGetMetadata) {
   close(fds[1]);
   EXPECT_TRUE(served.ok()) << served;
   EXPECT_EQ(gateway.stats().frames_in, 1u);
+}
+
+// Enroll is relayed (the firmware sends its P-256 public key before its first
+// check-in): the nanopb-encoded request reaches the coordinator, its answer
+// decodes with nanopb, and a second key for the same device id comes back as
+// the coordinator's ALREADY_EXISTS, not the gateway's "no request of frame type".
+TEST(GatewayTest, RelaysEnroll) {
+  coordinator::Server::Options o;
+  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/enroll";
+  o.admin_token = "operator-secret-0123456789";
+  absl::StatusOr<coordinator::Server> server = coordinator::Server::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  Gateway gateway(channel, {});
+  absl::Status served;
+  std::thread relay([&] { served = gateway.Serve(fds[1]); });
+  DeviceLink link(fds[0]);
+
+  auto enroll = [&](const std::string& spki) {
+    fedtiny_v1_EnrollRequest e = fedtiny_v1_EnrollRequest_init_zero;
+    std::strncpy(e.device_id, "mcu-enroll-1", sizeof(e.device_id) - 1);
+    const std::string secret = "mcu-enroll-1-secret-0123456789";
+    e.device_secret.size = static_cast<pb_size_t>(secret.size());
+    std::memcpy(e.device_secret.bytes, secret.data(), secret.size());
+    EXPECT_LE(spki.size(), sizeof(e.device_public_key_spki.bytes));
+    e.device_public_key_spki.size = static_cast<pb_size_t>(spki.size());
+    std::memcpy(e.device_public_key_spki.bytes, spki.data(), spki.size());
+    return link.Call(FrameType::kEnroll, Encoded([&](wire::ByteSink& s) {
+                       return wire::EncodeMessage(fedtiny_v1_EnrollRequest_fields, &e, s);
+                     }));
+  };
+  absl::StatusOr<crypto::EcPrivateKey> key = crypto::EcPrivateKey::Generate();
+  ASSERT_TRUE(key.ok()) << key.status();
+  const Frame r = enroll(key->public_key().spki_der());
+  ASSERT_EQ(r.type, FrameType::kEnrollResponse) << r.payload.substr(1);
+  fedtiny_v1_EnrollResponse response = fedtiny_v1_EnrollResponse_init_zero;
+  pb_istream_t in = pb_istream_from_buffer(reinterpret_cast<const pb_byte_t*>(r.payload.data()),
+                                           r.payload.size());
+  ASSERT_TRUE(pb_decode(&in, fedtiny_v1_EnrollResponse_fields, &response)) << PB_GET_ERROR(&in);
+  EXPECT_FALSE(response.bundles_encrypted);  // No trust directory: plain bundles.
+
+  absl::StatusOr<crypto::EcPrivateKey> other = crypto::EcPrivateKey::Generate();
+  ASSERT_TRUE(other.ok()) << other.status();
+  const Frame again = enroll(other->public_key().spki_der());
+  ASSERT_EQ(again.type, FrameType::kError);
+  ASSERT_FALSE(again.payload.empty());
+  EXPECT_EQ(again.payload[0], static_cast<char>(grpc::StatusCode::ALREADY_EXISTS)) << again.payload.substr(1);
+
+  shutdown(fds[0], SHUT_RDWR);
+  close(fds[0]);
+  relay.join();
+  close(fds[1]);
+  EXPECT_TRUE(served.ok()) << served;
+  EXPECT_EQ(gateway.stats().frames_in, 2u);
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 //
 // For a microcontroller: no protobuf C++ runtime, no Abseil, no exceptions, no
 // heap. Every buffer is the caller's; the largest structs are the nanopb
-// messages themselves (CheckInResponse ~2.5 KB with its 16 bundles, UploadRequest
+// messages themselves (CheckInResponse ~9 KB with its 16 bundles and 16 wrapped
+// model keys of at most 400 bytes each, UploadRequest
 // ~1.5 KB with its 16 metrics), which the caller places where it likes.
 //
 // Model weights never sit in a wire buffer: DecodeModel reads a serialized Model

@@ -14,7 +14,12 @@
 # UNAVAILABLE error. Partial verification (issue #13): the firmware is built with
 # the trust directory's targets key and must print that it verified its signed
 # target; rebuilt with a wrong key, it must exit 1 with "trust:signature" before
-# downloading. Prints the firmware's size. A missing tool or Debian source package is a failure, never
+# downloading. Encrypted bundles (issue #13): the coordinator serves every
+# bundle encrypted; the firmware must enroll its P-256 key (through the
+# gateway's Enroll frames), unwrap its model key and print that it decrypted
+# the bundle; rebuilt to flip one ciphertext byte after verification
+# (FEDTINY_MCU_TAMPER_CIPHERTEXT), it must exit 1 with its decrypt refusal
+# and not train. Prints the firmware's size. A missing tool or Debian source package is a failure, never
 # a skip.
 #   bazel test //tools/cross:mcu_round_test
 set -euo pipefail
@@ -84,13 +89,17 @@ TARGETS_KEY_SPKI=$(spki_of "$TARGETS_KEY_ID")
 log "provisioning the firmware with the targets key $TARGETS_KEY_ID"
 t0=$(now)
 DEBSRC="${FEDTINY_DEBSRC:-${HOME}/.cache/fedtiny/debsrc}"
-build_firmware() {  # key id, SPKI hex
+# Each build gets a fresh 32-byte seed for its device key's DRBG: QEMU's board
+# has no TRNG (tools/cross/mcu/board_entropy.h). Each run is a first boot (QEMU
+# keeps no flash), so every run enrolls a new key: one device id per run.
+build_firmware() {  # key id, SPKI hex, device id, population, tamper (ON/OFF)
   cmake -S "$CROSS" -B "$WORK/m4" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$CROSS/cortex-m4.cmake" \
-    -DFEDTINY_MCU=ON -DFEDTINY_DEBSRC_DIR="$DEBSRC" -DFEDTINY_MCU_DEVICE_ID=mcu-qemu-1 \
-    -DFEDTINY_MCU_POPULATION=mcu-round -DFEDTINY_MCU_TARGETS_KEY_ID="$1" \
-    -DFEDTINY_MCU_TARGETS_KEY_SPKI="$2" && cmake --build "$WORK/m4" --target mcu_device -- -j2
+    -DFEDTINY_MCU=ON -DFEDTINY_DEBSRC_DIR="$DEBSRC" -DFEDTINY_MCU_DEVICE_ID="$3" \
+    -DFEDTINY_MCU_POPULATION="$4" -DFEDTINY_MCU_TARGETS_KEY_ID="$1" \
+    -DFEDTINY_MCU_TARGETS_KEY_SPKI="$2" -DFEDTINY_MCU_ENTROPY_SEED="$(openssl rand -hex 32)" \
+    -DFEDTINY_MCU_TAMPER_CIPHERTEXT="$5" && cmake --build "$WORK/m4" --target mcu_device -- -j2
 }
-if ! build_firmware "$TARGETS_KEY_ID" "$TARGETS_KEY_SPKI" >"$WORK/build.log" 2>&1; then
+if ! build_firmware "$TARGETS_KEY_ID" "$TARGETS_KEY_SPKI" mcu-qemu-1 mcu-round OFF >"$WORK/build.log" 2>&1; then
   grep -E "error|Error|not found" "$WORK/build.log" | head -20 >&2
   fail "the firmware build failed (log above; full log $WORK/build.log)"
 fi
@@ -102,8 +111,9 @@ log "sections (.text = code + read-only data, in flash; .data + .bss = static RA
 arm-none-eabi-size -A "$ELF" | awk '$1 ~ /^\.(text|ARM\.exidx|data|bss|flash_store)$/ { printf "  %-12s %8d bytes at 0x%08x\n", $1, $2, $3 }'
 
 # 2. The coordinator (signing every version: net_fleet's devices verify them) and the task.
-# Plain bundles: the firmware's gateway does not enroll or decrypt yet.
-"$BIN_COORD" --data_dir="$WORK/data" --port=0 --trust_dir="$WORK/keys" --noencrypt_bundles >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
+# Encrypted bundles (the coordinator's default): devices enroll, then each
+# assignment carries the bundle's model key wrapped to the device's key.
+"$BIN_COORD" --data_dir="$WORK/data" --port=0 --trust_dir="$WORK/keys" >"$WORK/coordinator.out" 2>"$WORK/coordinator.log" &
 PIDS+=($!)
 wait_for 30 "$WORK/coordinator.out" "listening on" || fail "the coordinator did not start: $(tail -5 "$WORK/coordinator.log")"
 PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/coordinator.out")
@@ -146,6 +156,10 @@ sed 's/^/  /' "$WORK/firmware.out"
 grep -q "^mcu_device: upload accepted for round 1" "$WORK/firmware.out" || fail "no accepted upload in its output"
 grep -q "^mcu_device: verified the signed target mcu-round/" "$WORK/firmware.out" \
   || fail "the firmware did not say it verified its signed target"
+grep -q "^mcu_device: enrolled its device key with the coordinator (it serves encrypted bundles)" \
+  "$WORK/firmware.out" || fail "the firmware did not enroll its device key"
+grep -q "^mcu_device: decrypted the bundle: " "$WORK/firmware.out" \
+  || fail "the firmware did not say it decrypted the bundle"
 ram=$(sed -n 's/^mcu_device: RAM total \([0-9]*\) bytes .*; allocations during training \(-\{0,1\}[0-9]*\)$/\1 \2/p' \
       "$WORK/firmware.out")
 [[ -n "$ram" ]] || fail "no 'RAM total ... allocations during training' line in the firmware's output"
@@ -188,7 +202,8 @@ for e in errors:
 sys.exit(1 if errors else 0)
 PY
 # 6. The failure path: with no coordinator behind the gateway (127.0.0.1:1), the
-# firmware must say why and exit non-zero, not hang or claim success.
+# firmware must say why and exit non-zero, not hang or claim success. Its
+# first call is Enroll (a first boot: QEMU keeps no flash).
 rm -f "$SOCKDIR/uart0.sock"
 timeout 60 "${QEMU[@]}" >"$WORK/firmware.fail.out" 2>"$WORK/qemu.fail.err" </dev/null &
 QEMU_PID=$!
@@ -200,19 +215,20 @@ rc=0
 wait "$QEMU_PID" || rc=$?
 log "without a coordinator the firmware exited with status $rc:"
 sed 's/^/  /' "$WORK/firmware.fail.out"
-[[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, when its check-in could not reach the coordinator"
-grep -q "^mcu_device: error: check-in: code 14: " "$WORK/firmware.fail.out" \
-  || fail "no UNAVAILABLE (code 14) check-in error in the firmware's output"
+[[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, when it could not reach the coordinator"
+grep -q "^mcu_device: error: enroll: code 14: " "$WORK/firmware.fail.out" \
+  || fail "no UNAVAILABLE (code 14) enroll error in the firmware's output"
 
 # 7. Partial verification refuses a wrong key: the firmware rebuilt with the
 # snapshot key's SPKI under the targets key's id must refuse targets.pb
 # ("trust:signature"), report the failure through the gateway and exit 1,
-# before downloading. A task of its own, one place, gives it an assignment.
+# before downloading. A task of its own, one place, gives it an assignment; a
+# device id of its own, as it enrolls a key of its own.
 SNAPSHOT_KEY_ID=$(key_of snapshot)
 [[ -n "$SNAPSHOT_KEY_ID" ]] || fail "no snapshot key in the trust directory"
-build_firmware "$TARGETS_KEY_ID" "$(spki_of "$SNAPSHOT_KEY_ID")" >"$WORK/build.wrong.log" 2>&1 \
+build_firmware "$TARGETS_KEY_ID" "$(spki_of "$SNAPSHOT_KEY_ID")" mcu-qemu-2 mcu-trust OFF >"$WORK/build.wrong.log" 2>&1 \
   || fail "the wrong-key firmware build failed: $(tail -5 "$WORK/build.wrong.log")"
-sed 's/^name: .*/name: "mcu-trust"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
+sed 's/^name: .*/name: "mcu-trust"/; s/^population: .*/population: "mcu-trust"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
   "$CROSS/mcu/mcu_task.textproto" >"$WORK/trust_task.textproto"
 flctl task create --config="$WORK/trust_task.textproto" --model="$WORK/model.pb" >/dev/null \
   || fail "task create (mcu-trust) failed"
@@ -231,6 +247,46 @@ sed 's/^/  /' "$WORK/firmware.wrongkey.out"
 grep -q "^mcu_device: error: trust: trust:signature" "$WORK/firmware.wrongkey.out" \
   || fail "no trust:signature error in the firmware's output"
 grep -q "downloaded" "$WORK/firmware.wrongkey.out" && fail "the firmware downloaded despite a bad signature"
+
+# 8. Decryption refuses a flipped bit: the firmware rebuilt with
+# FEDTINY_MCU_TAMPER_CIPHERTEXT flips one ciphertext byte after the signed
+# target's length and SHA-256 matched (a fault between verification and
+# decryption); AES-256-GCM's tag must refuse it, reported as trust:decrypt
+# through the gateway, exit 1, no training. Before the flip, the same build
+# tries the other refusals (a plain bundle, another device's key, a wrong
+# wrapped key, swapped associated data, a wrong model key) on this round's data.
+build_firmware "$TARGETS_KEY_ID" "$TARGETS_KEY_SPKI" mcu-qemu-3 mcu-tamper ON >"$WORK/build.tamper.log" 2>&1 \
+  || fail "the tampering firmware build failed: $(tail -5 "$WORK/build.tamper.log")"
+sed 's/^name: .*/name: "mcu-tamper"/; s/^population: .*/population: "mcu-tamper"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
+  "$CROSS/mcu/mcu_task.textproto" >"$WORK/tamper_task.textproto"
+flctl task create --config="$WORK/tamper_task.textproto" --model="$WORK/model.pb" >/dev/null \
+  || fail "task create (mcu-tamper) failed"
+rm -f "$SOCKDIR/uart0.sock"
+timeout 60 "${QEMU[@]}" >"$WORK/firmware.tamper.out" 2>"$WORK/qemu.tamper.err" </dev/null &
+QEMU_PID=$!
+PIDS+=($QEMU_PID)
+for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
+"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server="$SERVER" --insecure 2>"$WORK/gateway.tamper.err" &
+PIDS+=($!)
+rc=0
+wait "$QEMU_PID" || rc=$?
+log "with one ciphertext bit flipped after verification the firmware exited with status $rc:"
+sed 's/^/  /' "$WORK/firmware.tamper.out"
+[[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, with a flipped ciphertext bit"
+grep -q "^mcu_device: error: decrypt: trust:decrypt: the bundle does not authenticate under its model key" \
+  "$WORK/firmware.tamper.out" || fail "no trust:decrypt refusal in the firmware's output"
+# Reported through the gateway (FailureReport): the coordinator logs the reason.
+wait_for 10 "$WORK/coordinator.log" "device mcu-qemu-3 refused the model: trust:decrypt: the bundle does not" \
+  || fail "the coordinator did not record mcu-qemu-3's trust:decrypt refusal: $(tail -3 "$WORK/coordinator.log")"
+grep -q "trained the head\|decrypted the bundle" "$WORK/firmware.tamper.out" \
+  && fail "the firmware decrypted or trained despite a flipped ciphertext bit"
+# Before the flip, the same build tried every other refusal on this round's
+# genuine wrapped key and bundle (tools/cross/mcu/refusal_probes.h).
+for probe in "plain bundle" "other device" "wrong key" "scope swapped" "binding swapped" "relabelled" \
+             "wrong model key"; do
+  grep -q "^mcu_device: refusal probe $probe: refused as required: trust:decrypt: " "$WORK/firmware.tamper.out" \
+    || fail "the refusal probe '$probe' was not refused as required"
+done
 
 log "PASS: mcu-qemu-1 (Cortex-M4 under QEMU) and 3 simulated devices reported in committed round 1" \
     "($(since "$t0") s in all)"

@@ -3,12 +3,18 @@
 // on the host, aarch64 and bare-metal Cortex-M (cross_targets_test.sh):
 //   MbedTlsCrypto   SHA-256("abc") (FIPS 180-2), ConstantTimeEquals
 //   ECDSA P-256     OpenSSL's signature verifies; a flipped bit in the message
-//                   or the signature, or another key, is refused
+//                   or the signature, or another key, is refused; the same
+//                   through client::SignatureVerifier (MbedTlsSignatureVerifier)
 //   AES-256-GCM     OpenSSL's ciphertext decrypts; a flipped tag, ciphertext or
 //                   AAD bit is refused and the output zeroed
 //   HKDF-SHA256     RFC 5869 test case 1
 //   ECDH P-256      the secret equals `openssl pkeyutl -derive`'s; a point off
 //                   the curve is refused
+//   device key      (p256_keys.h) a CTR_DRBG over a test entropy hook makes two
+//                   different P-256 keys whose SPKIs parse back to points with
+//                   the same ECDH secret both ways; a SubjectPublicKeyInfo of
+//                   OpenSSL's point B gives B back; a cut one is refused; a
+//                   failing entropy hook fails the seeding
 // Prints `# ` notes and one `FAIL:` line per failed check; exits 1 if any.
 #include <cstdio>
 #include <cstring>
@@ -18,6 +24,8 @@
 
 #include "client/platform/cortex_m/device_crypto.h"
 #include "client/platform/cortex_m/mbedtls_crypto.h"
+#include "client/platform/cortex_m/mbedtls_signature_verifier.h"
+#include "client/platform/cortex_m/p256_keys.h"
 #include "tools/cross/trust_vectors.h"
 
 namespace {
@@ -104,6 +112,22 @@ void TestEcdsa() {
       static_cast<unsigned>(sig.size()));
 }
 
+void TestSignatureVerifier() {
+  const fedtiny::client::MbedTlsSignatureVerifier mbedtls;
+  const fedtiny::client::SignatureVerifier& verifier = mbedtls;
+  const std::string_view key = View(tv::kEcdsaSpki), msg = View(tv::kEcdsaMessage);
+  Check(verifier.VerifyEcdsaP256Sha256(key, msg, View(tv::kEcdsaSignature)).ok(),
+        "SignatureVerifier: OpenSSL's signature does not verify");
+  std::string m = Copy(msg);
+  m[0] ^= 0x01;
+  Check(verifier.VerifyEcdsaP256Sha256(key, m, View(tv::kEcdsaSignature)).code() ==
+            StatusCode::kUnauthenticated,
+        "SignatureVerifier: a flipped message bit verifies");
+  Check(verifier.VerifyEcdsaP256Sha256(key.substr(0, 40), msg, View(tv::kEcdsaSignature)).code() ==
+            StatusCode::kInvalidArgument,
+        "SignatureVerifier: a cut key is not kInvalidArgument");
+}
+
 void TestGcm() {
   using fedtiny::client::Aes256GcmDecrypt;
   const std::string_view key = View(tv::kGcmKey), iv = View(tv::kGcmIv),
@@ -174,12 +198,57 @@ void TestEcdh() {
 
 }  // namespace
 
+// Test entropy: a counter's bytes (deterministic, as the checks must repeat).
+int TestEntropy(void* context, unsigned char* out, size_t n) {
+  unsigned* counter = static_cast<unsigned*>(context);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>((*counter)++ * 31 + 7);
+  return 0;
+}
+int NoEntropy(void*, unsigned char*, size_t) { return -1; }
+
+void TestDeviceKey() {
+  using fedtiny::client::kP256PointBytes;
+  using fedtiny::client::kP256SpkiBytes;
+  unsigned counter = 0;
+  fedtiny::client::CtrDrbg drbg;
+  Check(drbg.Seed({TestEntropy, &counter}, "trust_selftest").ok(), "CTR_DRBG seeding failed");
+  uint8_t a[32], b[32], spki_a[kP256SpkiBytes], spki_b[kP256SpkiBytes];
+  Check(fedtiny::client::GenerateP256Key(drbg.rng(), a, spki_a).ok() &&
+            fedtiny::client::GenerateP256Key(drbg.rng(), b, spki_b).ok(),
+        "P-256 key generation failed");
+  Check(View(a, 32) != View(b, 32) && View(spki_a, sizeof(spki_a)) != View(spki_b, sizeof(spki_b)),
+        "two generated keys are equal");
+  uint8_t point_a[kP256PointBytes], point_b[kP256PointBytes], ab[32], ba[32];
+  Check(fedtiny::client::P256PointOfSpki(View(spki_a, sizeof(spki_a)), point_a).ok() &&
+            fedtiny::client::P256PointOfSpki(View(spki_b, sizeof(spki_b)), point_b).ok(),
+        "a generated SubjectPublicKeyInfo does not parse");
+  Check(fedtiny::client::EcdhP256SharedSecret(a, View(point_b, sizeof(point_b)), ab, drbg.rng()).ok() &&
+            fedtiny::client::EcdhP256SharedSecret(b, View(point_a, sizeof(point_a)), ba, drbg.rng()).ok() &&
+            View(ab, 32) == View(ba, 32),
+        "ECDH between two generated keys differs by side");
+  // DER SubjectPublicKeyInfo header of an uncompressed P-256 point (RFC 5480).
+  const std::string spki =
+      FromHex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + Copy(View(tv::kEcdhPublicB));
+  uint8_t point[kP256PointBytes];
+  Check(fedtiny::client::P256PointOfSpki(spki, point).ok() &&
+            View(point, sizeof(point)) == View(tv::kEcdhPublicB),
+        "the point of OpenSSL's key B's SubjectPublicKeyInfo is not B");
+  Check(fedtiny::client::P256PointOfSpki(std::string_view(spki).substr(0, 60), point).code() ==
+            StatusCode::kInvalidArgument,
+        "a cut SubjectPublicKeyInfo is accepted");
+  fedtiny::client::CtrDrbg broken;
+  Check(!broken.Seed({NoEntropy, nullptr}, "trust_selftest").ok(), "a failing entropy hook seeds the DRBG");
+  std::printf("# device key: CTR_DRBG + P-256 generation, SPKI round trip, ECDH both ways\n");
+}
+
 int main() {
   TestMbedTlsCrypto();
   TestEcdsa();
+  TestSignatureVerifier();
   TestGcm();
   TestHkdf();
   TestEcdh();
+  TestDeviceKey();
   std::printf(g_failures == 0 ? "trust_selftest: PASS\n"
                               : "trust_selftest: %d FAILED\n",
               g_failures);

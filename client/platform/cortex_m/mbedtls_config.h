@@ -8,6 +8,7 @@
  *   ECDSA P-256 verify   the director's targets metadata (Uptane partial
  *                        verification), SubjectPublicKeyInfo DER keys
  *   ECDH P-256           a key agreement with the server
+ *   P-256 key generation the device's enrolled key (CTR_DRBG, PK write)
  *   HKDF-SHA256          keys from the shared secret
  *   AES-256-GCM          an encrypted model bundle
  *   SHA-256              the bundle's hash, client::Crypto
@@ -30,6 +31,10 @@
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
 /* ECP's internal DRBG (blinding when the caller passes no RNG) needs one. */
 #define MBEDTLS_HMAC_DRBG_C
+/* The device key's generation (p256_keys.h): a CTR_DRBG over the port's
+ * entropy hook, and the public key written as a SubjectPublicKeyInfo. */
+#define MBEDTLS_CTR_DRBG_C
+#define MBEDTLS_PK_WRITE_C
 
 #define MBEDTLS_ECDSA_C
 #define MBEDTLS_ECDH_C

@@ -11,12 +11,18 @@ namespace {
 
 // Not zero-initialized: NOLOAD, like erased-then-written flash nobody loads.
 __attribute__((section(".flash_store"), aligned(4096))) uint8_t g_flash_store[FEDTINY_MCU_FLASH_STORE_BYTES];
+__attribute__((section(".flash_store"), aligned(4096))) uint8_t g_key_slot[4096];
 
 }  // namespace
 
 FlashStore& FlashStore::Board() {
   static FlashStore store(g_flash_store, sizeof(g_flash_store));
   return store;
+}
+
+FlashStore& FlashStore::BoardKeySlot() {
+  static FlashStore slot(g_key_slot, sizeof(g_key_slot));
+  return slot;
 }
 
 bool FlashStore::Erase(size_t bytes) {

@@ -23,6 +23,10 @@ class FlashStore {
   FlashStore(uint8_t* base, size_t capacity) : base_(base), capacity_(capacity) {}
   // The board's area (the `.flash_store` section, FEDTINY_MCU_FLASH_STORE_BYTES).
   static FlashStore& Board();
+  // The board's key sector (4 KiB of `.flash_store` apart from the bundle's
+  // area): the device key's record (device_key.h), which a download never
+  // erases, so a reboot keeps the key.
+  static FlashStore& BoardKeySlot();
 
   // Erase makes the first `bytes` programmable (all 0xFF, as erased flash);
   // false when they exceed the area.

@@ -1,10 +1,13 @@
 // The Cortex-M4 firmware of issue #12 item 6: a microcontroller in a real round.
 // Over the MPS2 board's UART0 and the gateway (client/gateway, fedtiny_gateway)
-// it checks in with the coordinator, verifies the signed targets metadata with
+// it enrolls its P-256 device key once (device_key.h: made on the first boot,
+// kept in flash), checks in with the coordinator, unwraps its bundle's model
+// key from the assignment (sealed_bundle.h), verifies the signed targets metadata with
 // its provisioned targets key (targets_check.h: Uptane's partial verification,
 // issue #13), downloads its model bundle in chunks into flash (flash_store.h),
 // hashing it as it arrives (Mbed TLS's SHA-256) and checking length and hash
-// against the signed target, reads
+// against the signed target, decrypts the bundle
+// into RAM (AES-256-GCM; key and plaintext wiped after use), reads
 // the model where it lies (model_loader.h: the head into RAM, the body streamed
 // from flash per example), trains the head on its own examples
 // (device_examples.h) with client/core's HeadTrainer, and uploads
@@ -28,15 +31,22 @@
 
 #include "client/core/arena.h"
 #include "client/core/head_trainer.h"
+#include "client/platform/cortex_m/mbedtls_signature_verifier.h"
+#include "client/platform/cortex_m/p256_keys.h"
 #include "client/wire/wire.h"
+#include "mbedtls/platform_util.h"
 #include "mbedtls/sha256.h"
 #include "pb_decode.h"
 #include "tools/cross/malloc_counter.h"
+#include "tools/cross/mcu/board_entropy.h"
 #include "tools/cross/mcu/device_examples.h"
+#include "tools/cross/mcu/device_key.h"
 #include "tools/cross/mcu/device_link.h"
 #include "tools/cross/mcu/flash_store.h"
 #include "tools/cross/mcu/model_loader.h"
 #include "tools/cross/mcu/ram_usage.h"
+#include "tools/cross/mcu/refusal_probes.h"
+#include "tools/cross/mcu/sealed_bundle.h"
 #include "tools/cross/mcu/targets_check.h"
 
 #ifndef FEDTINY_MCU_DEVICE_ID
@@ -68,6 +78,9 @@ constexpr size_t kChunkBytes = 2048;      // One DownloadRequest's max_bytes.
 constexpr int kExamples = 40;
 constexpr int kCheckInTries = 60;
 constexpr size_t kMaxMetadata = 8192;     // targets.pb's bound (trust.options).
+// The decrypted bundle's room in RAM: a serialized model of at most 64 KiB
+// (mcu_task.textproto's 784-16-10 float32 model is about 51 KiB).
+constexpr size_t kPlainBytes = 64 << 10;
 
 alignas(16) unsigned char g_arena[kArenaBytes];
 fedtiny_v1_CheckInResponse g_checkin = fedtiny_v1_CheckInResponse_init_zero;
@@ -75,6 +88,19 @@ fedtiny_v1_Signed g_targets = fedtiny_v1_Signed_init_zero;  // role_bytes: 8 KiB
 // The newest targets version verified since power-on: no persistent store, so
 // a reset forgets it (docs/security.md, "On microcontrollers").
 uint64_t g_targets_version = 0;
+// The decrypted bundle, which FlashModel reads as it reads the flash store.
+alignas(16) uint8_t g_plain[kPlainBytes];
+// Secrets in RAM, wiped when they go out of scope (every return of Run()).
+template <size_t N>
+struct Wiped {
+  uint8_t bytes[N] = {};
+  size_t used = N;
+  ~Wiped() { mbedtls_platform_zeroize(bytes, used); }
+};
+struct WipedPlain {
+  size_t used = 0;
+  ~WipedPlain() { mbedtls_platform_zeroize(g_plain, used); }
+};
 
 int Fail(const char* what, const std::string& why) {
   std::printf("mcu_device: error: %s: %s\n", what, why.c_str());
@@ -100,6 +126,53 @@ void CopyString(const char (&from)[N], char (&to)[M]) {
 
 wire::Bytes Secret() {
   return {reinterpret_cast<const uint8_t*>(FEDTINY_MCU_DEVICE_SECRET), std::strlen(FEDTINY_MCU_DEVICE_SECRET)};
+}
+
+// Sends the device key's public half to the coordinator (Federation.Enroll
+// through the gateway). The answer's root is skipped: this device's trust
+// anchor is provisioned (FEDTINY_MCU_TARGETS_KEY_*).
+const char* Enroll(DeviceLink& link, const DeviceKey& key, bool* encrypted, std::string* error) {
+  fedtiny_v1_EnrollRequest e = fedtiny_v1_EnrollRequest_init_zero;
+  std::strncpy(e.device_id, FEDTINY_MCU_DEVICE_ID, sizeof(e.device_id) - 1);
+  const wire::Bytes secret = Secret();
+  if (secret.size > sizeof(e.device_secret.bytes)) return "the device secret is longer than 64 bytes";
+  e.device_secret.size = static_cast<pb_size_t>(secret.size);
+  std::memcpy(e.device_secret.bytes, secret.data, secret.size);
+  e.device_public_key_spki.size = static_cast<pb_size_t>(key.spki().size());
+  std::memcpy(e.device_public_key_spki.bytes, key.spki().data(), key.spki().size());
+  std::string payload;
+  StringSink sink(&payload);
+  wire::Result r = wire::EncodeMessage(fedtiny_v1_EnrollRequest_fields, &e, sink);
+  if (!r.ok()) return r.message();
+  const Frame f = link.Call(FrameType::kEnroll, payload);
+  if (f.type != FrameType::kEnrollResponse) return (*error = DescribeError(f)).c_str();
+  fedtiny_v1_EnrollResponse response = fedtiny_v1_EnrollResponse_init_zero;
+  pb_istream_t in = pb_istream_from_buffer(reinterpret_cast<const uint8_t*>(f.payload.data()), f.payload.size());
+  if (!pb_decode(&in, fedtiny_v1_EnrollResponse_fields, &response)) return "a malformed EnrollResponse";
+  *encrypted = response.bundles_encrypted;
+  return nullptr;
+}
+
+// The device key: loaded from its flash sector, or made and enrolled on the
+// first boot. The DRBG also blinds each ECDH.
+const char* EnrolledKey(DeviceLink& link, client::CtrDrbg& drbg, DeviceKey* key, std::string* error) {
+  const double t0 = Seconds();
+  if (!drbg.Seed(BoardEntropy(), FEDTINY_MCU_DEVICE_ID).ok()) {
+    return "no entropy: this board has no TRNG and no provisioned seed (FEDTINY_MCU_ENTROPY_SEED)";
+  }
+  if (const char* e = DeviceKey::LoadOrCreate(FlashStore::BoardKeySlot(), drbg.rng(), key)) return e;
+  std::printf("mcu_device: device key %.16s... (P-256) %s in %.2f s\n", key->key_id(),
+              key->created() ? "made on this boot (CTR_DRBG over the board's entropy hook) and kept in flash"
+                             : "found in flash",
+              Seconds() - t0);
+  if (key->enrolled()) return nullptr;
+  bool encrypted = false;
+  if (const char* e = Enroll(link, *key, &encrypted, error)) return e;
+  if (const char* e = key->MarkEnrolled()) return e;
+  std::printf("mcu_device: enrolled its device key with the coordinator (it serves %s bundles);"
+              " plain bundles are refused from now on\n", encrypted ? "encrypted" : "plain");
+  std::fflush(stdout);
+  return nullptr;
 }
 
 // Checks in until assigned (a RetryWindow waits its earliest time, at most 2 s).
@@ -185,8 +258,8 @@ bool DecodeSigned(pb_istream_t* stream, const pb_field_t*, void**) {
 // Fetches targets.pb through the gateway and verifies the assigned bundle's
 // entry with the provisioned key (targets_check.h): partial verification.
 // Returns nullptr or a "trust:<reason>".
-const char* FetchSignedTarget(DeviceLink& link, const fedtiny_v1_ModelBundle& bundle, SignedTarget* out,
-                              std::string* error) {
+const char* FetchSignedTarget(DeviceLink& link, const client::SignatureVerifier& verifier,
+                              const fedtiny_v1_ModelBundle& bundle, SignedTarget* out, std::string* error) {
   static uint8_t spki[128];
   const size_t spki_size = ParseHex(FEDTINY_MCU_TARGETS_KEY_SPKI, spki, sizeof(spki));
   if (spki_size == 0) return "trust:provisioned key is not hex";
@@ -208,7 +281,9 @@ const char* FetchSignedTarget(DeviceLink& link, const fedtiny_v1_ModelBundle& bu
     return "trust:metadata (not a Signed envelope of at most 8 KiB)";
   }
   const TrustedKey key{FEDTINY_MCU_TARGETS_KEY_ID, {reinterpret_cast<const char*>(spki), spki_size}};
-  if (const char* e = VerifyTargets(g_targets, key, bundle.target_name, g_targets_version, out)) return e;
+  if (const char* e = VerifyTargets(verifier, g_targets, key, bundle.target_name, g_targets_version, out)) {
+    return e;
+  }
   g_targets_version = out->targets_version;
   std::printf("mcu_device: verified the signed target %s: targets version %lu (%lu bytes of metadata),"
               " ECDSA P-256 by the provisioned key %.16s... in %.2f s (Mbed TLS; QEMU time); expiry not"
@@ -264,6 +339,27 @@ const char* Download(DeviceLink& link, const fedtiny_v1_Assignment& a, const Sig
     return "trust:sha256 (the bundle's bytes are not the signed target's)";
   }
   return nullptr;
+}
+
+Binding BindingOf(const fedtiny_v1_ModelBundle& b, char (&cluster)[24]) {
+  std::snprintf(cluster, sizeof(cluster), "%ld", static_cast<long>(b.cluster));
+  return {b.task, cluster, static_cast<int64_t>(b.version), b.variant};
+}
+
+// Decrypts the verified bundle in the flash store into g_plain with the
+// unwrapped model key. FEDTINY_MCU_TAMPER_CIPHERTEXT (mcu_round_test.sh's
+// negative run) flips one ciphertext byte first, after the signed target's
+// hash matched: a fault between verification and decryption.
+const char* Decrypt(const FlashStore& flash, size_t size, const uint8_t (&model_key)[kModelKeyBytes],
+                    const Binding& expected, size_t* plain_size) {
+  SealedBundle sealed;
+  if (const char* e = ParseSealedBundle(flash.data(), size, &sealed)) return e;
+#ifdef FEDTINY_MCU_TAMPER_CIPHERTEXT
+  const_cast<uint8_t*>(sealed.ciphertext)[sealed.ciphertext_size / 2] ^= 0x01;
+  std::printf("mcu_device: FEDTINY_MCU_TAMPER_CIPHERTEXT: flipped one bit of the ciphertext\n");
+#endif
+  return OpenSealedBundle(sealed, model_key, expected, client::Span<uint8_t>(g_plain, sizeof(g_plain)),
+                          plain_size);
 }
 
 struct Trained {
@@ -367,6 +463,9 @@ int Run() {
   DeviceLink link(uart, kMaxMetadata + 1024);  // Also a download chunk's frame.
   std::string error;
   const double t0 = Seconds();
+  client::CtrDrbg drbg;  // Lives as long as Run(): it blinds every ECDH.
+  DeviceKey key;
+  if (const char* e = EnrolledKey(link, drbg, &key, &error)) return Fail("enroll", e);
   if (const char* e = CheckIn(link, &error)) return Fail("check-in", e);
   const fedtiny_v1_Assignment& a = g_checkin.outcome.assignment;
   if (a.bundles_count < 1) return Fail("check-in", "an assignment without a bundle");
@@ -375,8 +474,23 @@ int Run() {
               static_cast<long>(a.round), static_cast<long>(bundle.version), bundle.variant,
               static_cast<long>(bundle.size_bytes));
   std::fflush(stdout);
+  // The model key, before anything is downloaded: a device that enrolled takes
+  // only a bundle wrapped to it.
+  char cluster[24];
+  const Binding binding = BindingOf(bundle, cluster);
+  Wiped<kModelKeyBytes> model_key;
+  const double t_unwrap = Seconds();
+  const fedtiny_v1_Assignment_wrapped_keys_t* wrapped = a.wrapped_keys_count > 0 ? &a.wrapped_keys[0] : nullptr;
+  const char* refused = UnwrapModelKey(wrapped ? wrapped->bytes : nullptr, wrapped ? wrapped->size : 0, key,
+                                       binding, drbg.rng(), model_key.bytes);
+  if (refused != nullptr) {
+    ReportFailure(link, a, refused);
+    return Fail("decrypt", refused);
+  }
+  const double unwrap_s = Seconds() - t_unwrap;
   SignedTarget target;
-  if (const char* e = FetchSignedTarget(link, bundle, &target, &error)) {
+  const client::MbedTlsSignatureVerifier verifier;
+  if (const char* e = FetchSignedTarget(link, verifier, bundle, &target, &error)) {
     ReportFailure(link, a, e);
     return Fail("trust", e);
   }
@@ -390,14 +504,38 @@ int Run() {
               static_cast<long>(bundle.size_bytes), static_cast<unsigned>(kChunkBytes),
               static_cast<unsigned long>(flash.capacity() >> 10),
               static_cast<unsigned long>(reinterpret_cast<uintptr_t>(flash.data())));
+#ifdef FEDTINY_MCU_TAMPER_CIPHERTEXT
+  // The test's tampering build first tries each refusal on this round's data.
+  const ProbeInputs probes{wrapped->bytes, wrapped->size, &key, binding, drbg.rng(), flash.data(),
+                           static_cast<size_t>(bundle.size_bytes), model_key.bytes,
+                           client::Span<uint8_t>(g_plain, sizeof(g_plain))};
+  if (RunRefusalProbes(probes) != 0) return Fail("decrypt", "a refusal probe was not refused as required");
+#endif
+  WipedPlain plain;
+  const double t_decrypt = Seconds();
+  if (const char* e = Decrypt(flash, static_cast<size_t>(bundle.size_bytes), model_key.bytes, binding,
+                              &plain.used)) {
+    ReportFailure(link, a, e);
+    return Fail("decrypt", e);
+  }
+  mbedtls_platform_zeroize(model_key.bytes, sizeof(model_key.bytes));
+  std::printf("mcu_device: decrypted the bundle: %lu bytes of plaintext in RAM (AES-256-GCM, binding %s/%s/%s/%ld"
+              " as associated data) with the model key unwrapped in %.2f s (ECDH P-256 + HKDF-SHA256 +"
+              " AES-256-GCM), decrypted in %.2f s (Mbed TLS; QEMU time); model key wiped\n",
+              static_cast<unsigned long>(plain.used), binding.task, binding.cluster, binding.variant,
+              static_cast<long>(binding.model_version), unwrap_s, Seconds() - t_decrypt);
+  std::fflush(stdout);
   client::Arena arena(g_arena, sizeof(g_arena));
   FlashModel model;
-  if (const char* e = FlashModel::Open(flash.data(), static_cast<size_t>(bundle.size_bytes), arena, &model)) {
+  if (const char* e = FlashModel::Open(g_plain, plain.used, arena, &model)) {
     return Fail("model", e);
   }
   const size_t model_bytes = arena.used();
   Trained trained;
   if (const char* e = Train(a, model, arena, &trained, &error)) return Fail("training", e);
+  // The plaintext's last reader was training (the body streams from it).
+  mbedtls_platform_zeroize(g_plain, plain.used);
+  plain.used = 0;
   double norm = 0;
   for (float d : trained.delta) norm += static_cast<double>(d) * d;
   std::printf("mcu_device: trained the head (%lu parameters) on %d own examples: loss %.4f, accuracy %.3f,"

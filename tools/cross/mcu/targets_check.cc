@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "client/platform/cortex_m/device_crypto.h"
 #include "pb_decode.h"
 
 namespace fedtiny::mcu {
@@ -36,8 +35,9 @@ int HexDigit(char c) {
 
 }  // namespace
 
-const char* VerifyTargets(const fedtiny_v1_Signed& signed_targets, const TrustedKey& key,
-                          const char* target_name, uint64_t min_version, SignedTarget* out) {
+const char* VerifyTargets(const client::SignatureVerifier& verifier, const fedtiny_v1_Signed& signed_targets,
+                          const TrustedKey& key, const char* target_name, uint64_t min_version,
+                          SignedTarget* out) {
   const fedtiny_v1_Signature* mine = nullptr;
   for (pb_size_t i = 0; i < signed_targets.signatures_count; ++i) {
     if (key.key_id == signed_targets.signatures[i].key_id) mine = &signed_targets.signatures[i];
@@ -47,7 +47,7 @@ const char* VerifyTargets(const fedtiny_v1_Signed& signed_targets, const Trusted
                               signed_targets.role_bytes.size);
   const std::string_view signature(reinterpret_cast<const char*>(mine->signature.bytes),
                                    mine->signature.size);
-  if (!client::EcdsaP256Verify(key.spki_der, role, signature).ok()) return "trust:signature";
+  if (!verifier.VerifyEcdsaP256Sha256(key.spki_der, role, signature).ok()) return "trust:signature";
   // Only now, authenticated, are the role's bytes parsed.
   EntrySearch search{target_name};
   fedtiny_v1_Targets targets = fedtiny_v1_Targets_init_zero;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "client/core/platform.h"
 #include "proto/trust.nanopb.h"
 
 namespace fedtiny::mcu {
@@ -48,9 +49,12 @@ struct SignedTarget {
 //   "trust:rollback"   version below `min_version` (the newest seen)
 //   "trust:no_target"  no entry named `target_name`, or one without a
 //                      32-byte SHA-256
-// Not thread-safe only in that `out` is written.
-const char* VerifyTargets(const fedtiny_v1_Signed& signed_targets, const TrustedKey& key,
-                          const char* target_name, uint64_t min_version, SignedTarget* out);
+// The signature is checked through `verifier` (the port's crypto library:
+// client/core/platform.h), so this file links none. Not thread-safe only in
+// that `out` is written.
+const char* VerifyTargets(const client::SignatureVerifier& verifier, const fedtiny_v1_Signed& signed_targets,
+                          const TrustedKey& key, const char* target_name, uint64_t min_version,
+                          SignedTarget* out);
 
 // ParseHex decodes `hex` (even length, [0-9a-fA-F]) into `out`, at most
 // `capacity` bytes; returns the byte count, or 0 for bad or oversized input.

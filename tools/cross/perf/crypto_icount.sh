@@ -70,7 +70,9 @@ table() {
              "ECDH P-256 shared secret (\`EcdhP256SharedSecret\`):ecdh_p256" \
              "HKDF-SHA256, 32 bytes out:hkdf_sha256_32" \
              "SHA-256 of 64 KiB (\`MbedTlsCrypto::Sha256\`):sha256_64k" \
-             "AES-256-GCM decrypt of 64 KiB, 23 bytes AAD (\`Aes256GcmDecrypt\`):aes256_gcm_decrypt_64k"; do
+             "AES-256-GCM decrypt of 64 KiB, 23 bytes AAD (\`Aes256GcmDecrypt\`):aes256_gcm_decrypt_64k" \
+             "P-256 key generation (\`GenerateP256Key\` over a seeded \`CtrDrbg\`: the MCU's device key):p256_keygen" \
+             "Model key unwrap (the MCU's \`UnwrapModelKey\` less its nanopb decode: SPKI to point, blinded ECDH, HKDF, AES-256-GCM of 32 bytes):unwrap_model_key"; do
     key=${row##*:}
     printf "| %s | %s | %s | %s |\n" "${row%:*}" "$(fmt "$(m cortex-m4 "$key")")" \
       "$(fmt "$(m cortex-m4-nofpu "$key")")" "$(fmt "$(m cortex-m7 "$key")")"
@@ -82,7 +84,7 @@ table() {
   read -r text data bss < <(tdb "$b/cortex_m/libfedtiny_mbedtls.a")
   echo "| Mbed TLS, every module mbedtls_config.h enables (all objects of \`libfedtiny_mbedtls.a\`) | $text | $data | $bss |"
   read -r text data bss < <(linked "$b/crypto_icount_perf.map" libfedtiny_mbedtls.a)
-  echo "| Mbed TLS as linked into \`crypto_icount_perf\` (all five operations; from its link map) | $text | $data | $bss |"
+  echo "| Mbed TLS as linked into \`crypto_icount_perf\` (all seven operations; from its link map) | $text | $data | $bss |"
   read -r text data bss < <(tdb "$b/cortex_m/libfedtiny_cortex_m_crypto.a")
   echo "| client/platform/cortex_m's wrappers (\`libfedtiny_cortex_m_crypto.a\`) | $text | $data | $bss |"
   read -r heap stack < <(awk '$1 == "fedtiny-ram:" { print $3, $5 }' "$work/trust.err")
