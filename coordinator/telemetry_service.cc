@@ -43,17 +43,21 @@ absl::StatusOr<fedtiny::telemetry::TelemetrySpec> TelemetryService::SpecOf(
 absl::StatusOr<int64_t> TelemetryService::NewestVersion(Coordinator& c,
                                                         const std::string& task,
                                                         int64_t claimed) {
+  ASSIGN_OR_RETURN(v1::TaskInfo info, c.GetTask(task));
   {
     absl::MutexLock lock(&mu_);
     auto it = newest_.find(task);
-    if (it != newest_.end() && claimed <= it->second) return it->second;
+    if (it != newest_.end() && it->second.created_ms == info.created_ms() &&
+        claimed <= it->second.version) {
+      return it->second.version;
+    }
   }
   ASSIGN_OR_RETURN(std::vector<v1::ModelVersion> versions, c.ListModels(task));
   int64_t newest = 0;
   for (const v1::ModelVersion& v : versions)
     newest = std::max(newest, v.version());
   absl::MutexLock lock(&mu_);
-  newest_[task] = newest;
+  newest_[task] = Newest{info.created_ms(), newest};
   return newest;
 }
 

@@ -63,14 +63,19 @@ class TelemetryService final
       Coordinator& c, const std::string& task) const;
 
   // The task's newest committed version, read from the store only when a
-  // report names a version above the one last read (versions only grow).
+  // report names a version above the one last read (versions only grow) or
+  // the task was created again under its name since (its creation time).
   absl::StatusOr<int64_t> NewestVersion(Coordinator& c, const std::string& task,
                                         int64_t claimed)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   std::atomic<Coordinator*> coordinator_{nullptr};
   absl::Mutex mu_;
-  std::map<std::string, int64_t> newest_ ABSL_GUARDED_BY(mu_);
+  struct Newest {
+    int64_t created_ms = 0;  // Of the task the version is of.
+    int64_t version = 0;
+  };
+  std::map<std::string, Newest> newest_ ABSL_GUARDED_BY(mu_);
   telemetry::Aggregates* aggregates_ = nullptr;  // Set before coordinator_.
   const Clock* clock_ = nullptr;                 // Set before coordinator_.
   telemetry::RateLimiter limiter_;
