@@ -74,7 +74,8 @@ absl::StatusOr<std::vector<SimDevice>> MakeDevices(
   for (int i = 0; i < o.devices; ++i) {
     SimDevice& d = devices[i];
     d.device_class = i < gateways ? kGateway : kPhone;
-    d.drifts = (o.drift_class == "all" || o.drift_class == d.device_class) && drifts(sim_rng);
+    d.drifts = o.drift.kind != DriftKind::kNone &&
+               (o.drift_class == "all" || o.drift_class == d.device_class) && drifts(sim_rng);
     for (int j = 0; j < o.shard_size; ++j) d.shard.push_back(row(sim_rng));
     const DeviceConfig config{absl::StrCat("dev", i), d.device_class, kTask, 1, macs};
     ASSIGN_OR_RETURN(d.device, VirtualDevice::Create(config, model.spec,
