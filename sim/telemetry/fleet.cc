@@ -14,6 +14,8 @@
 #include "client/telemetry/memory_storage.h"
 #include "client/telemetry/randomness.h"
 #include "client/telemetry/recording_predictor.h"
+#include "client/telemetry/telemetry_client.h"
+#include "sim/telemetry/grpc_coordinator.h"
 #include "sim/telemetry/in_process_coordinator.h"
 #include "sim/telemetry/virtual_device.h"
 #include "tools/base/status_macros.h"
@@ -65,7 +67,8 @@ int64_t DrawLatencyUs(const std::string& device_class, std::mt19937_64& rng) {
 absl::StatusOr<std::vector<SimDevice>> MakeDevices(
     const AuthoredModel& model, const FleetOptions& o, const Images& images,
     client::Predictor& predictor, client::Storage& storage,
-    client::telemetry::Randomness& rng, std::mt19937_64& sim_rng) {
+    client::telemetry::Randomness& rng, client::telemetry::TelemetryClient* client,
+    std::mt19937_64& sim_rng) {
   std::vector<SimDevice> devices(o.devices);
   const int gateways = static_cast<int>(std::lround(o.gateway_fraction * o.devices));
   const int64_t macs = client::telemetry::MacsPerRow(model.body, model.head);
@@ -77,10 +80,10 @@ absl::StatusOr<std::vector<SimDevice>> MakeDevices(
     d.drifts = o.drift.kind != DriftKind::kNone &&
                (o.drift_class == "all" || o.drift_class == d.device_class) && drifts(sim_rng);
     for (int j = 0; j < o.shard_size; ++j) d.shard.push_back(row(sim_rng));
-    const DeviceConfig config{absl::StrCat("dev", i), d.device_class, kTask, 1, macs};
+    const DeviceConfig config{absl::StrCat("dev", i), d.device_class, kTask, 0, macs};
     ASSIGN_OR_RETURN(d.device, VirtualDevice::Create(config, model.spec,
                                                      absl::FromUnixSeconds(kStartUnixS),
-                                                     predictor, storage, rng));
+                                                     predictor, storage, rng, client));
   }
   return devices;
 }
@@ -155,20 +158,36 @@ absl::StatusOr<FleetResult> RunFleet(const AuthoredModel& model, const LabeledIm
   std::unique_ptr<client::telemetry::Randomness> rng =
       client::telemetry::MakeSeededRandomness(o.seed);
   std::mt19937_64 sim_rng(o.seed * 0x9E3779B97F4A7C15ull + 1);
-  ASSIGN_OR_RETURN(std::unique_ptr<InProcessCoordinator> coordinator,
-                   InProcessCoordinator::Create(model.spec, 1));
+  ASSIGN_OR_RETURN(std::unique_ptr<InProcessCoordinator> in_process,
+                   InProcessCoordinator::Create(model.spec, 0));
+  std::unique_ptr<GrpcCoordinator> grpc;
+  std::unique_ptr<client::telemetry::TelemetryClient> client;
+  if (!o.grpc_data_dir.empty()) {
+    ASSIGN_OR_RETURN(grpc, GrpcCoordinator::Start(model, kTask, o.grpc_data_dir,
+                                                  absl::FromUnixSeconds(kStartUnixS)));
+    client::telemetry::TelemetryClientOptions co;
+    co.address = grpc->address();
+    co.insecure = true;  // Loopback.
+    client = std::make_unique<client::telemetry::TelemetryClient>(co);
+  }
   ASSIGN_OR_RETURN(std::vector<SimDevice> devices,
-                   MakeDevices(model, o, images, *predictor, storage, *rng, sim_rng));
+                   MakeDevices(model, o, images, *predictor, storage, *rng, client.get(), sim_rng));
   FleetResult result;
   for (int w = 0; w < o.windows; ++w) {
     RETURN_IF_ERROR(RunWindow(w, o, images, devices, sim_rng));
     const int64_t start = kStartUnixS + w * kDay;
     const absl::Time export_at = absl::FromUnixSeconds(start + kDay + 60);
+    if (grpc != nullptr) grpc->SetTime(export_at);
     for (SimDevice& d : devices) {
-      ASSIGN_OR_RETURN(int sent, d.device->Export(export_at, *coordinator));
+      ASSIGN_OR_RETURN(int sent, d.device->Export(export_at, *in_process));
       result.reports_sent += sent;
     }
-    Collect(w, coordinator->View(kTask, start), devices, o, result);
+    if (grpc != nullptr) {
+      ASSIGN_OR_RETURN(fedtiny::v1::TelemetryViewResponse view, grpc->View(kTask, start));
+      Collect(w, view, devices, o, result);
+    } else {
+      Collect(w, in_process->View(kTask, start), devices, o, result);
+    }
   }
   return result;
 }

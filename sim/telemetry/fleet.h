@@ -3,7 +3,8 @@
 // "phone" and "gateway", each querying the authored model
 // (model_author.h) on its own shard of the Fashion-MNIST test set for a
 // number of daily reporting windows, exporting each window's privatized
-// report to the coordinator's code (in_process_coordinator.h). From a chosen
+// report to the coordinator's code (in_process_coordinator.h, or a real
+// coordinator server over gRPC: grpc_coordinator.h). From a chosen
 // window, a chosen fraction of the devices of a chosen class (or of every
 // class) sees drifted inputs (image_drift.h). After each window the
 // coordinator's fleet view over that window gives, per class, the report
@@ -43,6 +44,9 @@ struct FleetOptions {
   int drift_from_window = 1;
   std::vector<int> shift_classes = {0, 1};  // Label shift's classes.
   uint64_t seed = 1;
+  // Non-empty: devices export with the real Exporter over gRPC to a real
+  // coordinator (grpc_coordinator.h) keeping its data here.
+  std::string grpc_data_dir;
 };
 
 struct ProbeOutcome {

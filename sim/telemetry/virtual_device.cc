@@ -27,7 +27,7 @@ int64_t LatencyClock::NowMicros() {
 absl::StatusOr<std::unique_ptr<VirtualDevice>> VirtualDevice::Create(
     const DeviceConfig& config, const TelemetrySpec& spec, absl::Time now,
     client::Predictor& predictor, client::Storage& storage,
-    client::telemetry::Randomness& rng) {
+    client::telemetry::Randomness& rng, client::telemetry::TelemetryClient* client) {
   std::unique_ptr<VirtualDevice> d(new VirtualDevice(config, now));
   d->rng_ = &rng;
   client::telemetry::RecorderOptions options;
@@ -42,6 +42,11 @@ absl::StatusOr<std::unique_ptr<VirtualDevice>> VirtualDevice::Create(
                                    storage, config.id + "/budget", d->wall_));
   d->predictor_ = std::make_unique<client::telemetry::RecordingPredictor>(
       predictor, *d->recorder_, d->mono_, config.macs_per_row);
+  if (client != nullptr) {
+    d->exporter_ = std::make_unique<client::telemetry::Exporter>(
+        ReportContext{config.task, config.model_version, "float32", config.device_class, ""},
+        *d->recorder_, *d->consent_, *d->budget_, d->state_, *client, rng);
+  }
   return d;
 }
 
@@ -53,6 +58,10 @@ absl::Status VirtualDevice::Query(absl::Time at, const float* image, int64_t lat
 
 absl::StatusOr<int> VirtualDevice::Export(absl::Time at, ReportSink& sink) {
   wall_.Set(at);
+  if (exporter_ != nullptr) {
+    ASSIGN_OR_RETURN(client::telemetry::ExportResult r, exporter_->Export());
+    return r.reports_sent;
+  }
   std::optional<TelemetrySpec> spec = recorder_->spec();
   if (!consent_->granted() || !spec.has_value()) return 0;
   int sent = 0;

@@ -13,7 +13,7 @@
 // inference latency between the two reads RecordingPredictor makes per call.
 //
 // Not thread-safe. Borrows the predictor, the storage, the randomness and
-// the sink, which must outlive it.
+// the client, which must outlive it.
 #ifndef FEDTINY_SIM_TELEMETRY_VIRTUAL_DEVICE_H_
 #define FEDTINY_SIM_TELEMETRY_VIRTUAL_DEVICE_H_
 
@@ -25,11 +25,14 @@
 #include "client/core/platform.h"
 #include "client/core/predict.h"
 #include "client/telemetry/budget.h"
+#include "client/core/eligibility.h"
 #include "client/telemetry/consent.h"
+#include "client/telemetry/exporter.h"
 #include "client/telemetry/randomness.h"
 #include "client/telemetry/recorder.h"
 #include "client/telemetry/recording_predictor.h"
 #include "client/telemetry/report.h"
+#include "client/telemetry/telemetry_client.h"
 #include "sim/telemetry/in_process_coordinator.h"
 #include "tools/base/clock.h"
 
@@ -62,20 +65,23 @@ struct DeviceConfig {
 
 class VirtualDevice {
  public:
-  // Create grants consent and installs `spec` (the model's bundle). The
+  // Create grants consent and installs `spec` (the model's bundle). With a
+  // `client` (may be null) exports go through the real Exporter. The
   // recorder's, consent's and budget's codes.
   static absl::StatusOr<std::unique_ptr<VirtualDevice>> Create(
       const DeviceConfig& config, const fedtiny::telemetry::TelemetrySpec& spec,
       absl::Time now, client::Predictor& predictor, client::Storage& storage,
-      client::telemetry::Randomness& rng);
+      client::telemetry::Randomness& rng, client::telemetry::TelemetryClient* client);
 
   // Query runs one example (kPixels floats) at virtual time `at` taking
   // `latency_us`. The predictor's codes, as absl.
   absl::Status Query(absl::Time at, const float* image, int64_t latency_us);
 
   // Export sends every closed, unexported window's report at virtual time
-  // `at` to `sink`, each paid for first. Returns the reports sent; the
-  // budget's and the sink's codes.
+  // `at`, each paid for first: through the Exporter when made with a client
+  // (`sink` unused), else to `sink`. Returns the reports sent; the
+  // Exporter's, budget's and sink's codes. Blocks on the network with a
+  // client.
   absl::StatusOr<int> Export(absl::Time at, ReportSink& sink);
 
  private:
@@ -90,6 +96,9 @@ class VirtualDevice {
   std::unique_ptr<client::telemetry::Consent> consent_;
   std::unique_ptr<client::telemetry::PrivacyBudget> budget_;
   std::unique_ptr<client::telemetry::RecordingPredictor> predictor_;
+  client::SettableDeviceState state_{{/*charging=*/true, /*idle=*/true,
+                                      /*unmetered_network=*/true, 100, false}};
+  std::unique_ptr<client::telemetry::Exporter> exporter_;  // With a client only.
 };
 
 }  // namespace fedtiny::sim::telemetry
