@@ -10,8 +10,8 @@
 // coordinator's fleet view over that window gives, per class, the report
 // count and each probe's PSI, JSD, null 99th percentile and alert.
 //
-// Deterministic from the seed. Not thread-safe (one run at a time per
-// object); RunFleet borrows its inputs.
+// Deterministic from the seed. RunFleet is thread-compatible (separate calls
+// share nothing but the const model and images they borrow).
 #ifndef FEDTINY_SIM_TELEMETRY_FLEET_H_
 #define FEDTINY_SIM_TELEMETRY_FLEET_H_
 

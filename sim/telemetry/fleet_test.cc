@@ -71,6 +71,7 @@ TEST_F(FleetTest, TheAuthorsModelAndSpec) {
   sum = 0;
   for (int i = 0; i < reference.size(); ++i) {
     sum += reference[i];
+    EXPECT_GT(reference[i], 0) << i;
     if (i > 0) EXPECT_LT(reference[i], 0.15) << i;
   }
   EXPECT_NEAR(sum, 1, 1e-9);

@@ -105,7 +105,11 @@ Binning QuantileBinning(std::vector<float> values, int bins) {
     // A cut at the minimum (a ReLU's zeros) would leave bin 0 empty: put the
     // zeros, and only them, below the first cut.
     if (c <= values.front()) c = values.front() + 1e-6;
-    if (cuts.empty() || c > cuts.back()) cuts.push_back(c);
+    // A cut with no value since the previous one would only make an empty bin.
+    const bool empty_bin =
+        !cuts.empty() && std::lower_bound(values.begin(), values.end(), cuts.back()) ==
+                             std::lower_bound(values.begin(), values.end(), c);
+    if (cuts.empty() || (c > cuts.back() && !empty_bin)) cuts.push_back(c);
   }
   if (cuts.empty()) cuts.push_back(values.front() + 1e-6);
   Binning b;

@@ -49,8 +49,10 @@ struct AuthoredModel {
 absl::StatusOr<AuthoredModel> TrainAndAuthor(const FashionMnist& data,
                                              const AuthorOptions& options);
 
-// QuantileCuts returns up to bins - 1 strictly increasing cut points at the
-// quantiles j / bins of `values` (ties merged), and the Binning over them.
+// QuantileBinning bins `values` (non-empty) at up to bins - 1 strictly
+// increasing cuts, the quantiles j / bins (ties merged; a cut at the minimum
+// moves just above it, so a ReLU's zeros fill bin 0 alone; a cut that would
+// leave an empty bin is skipped), plus an outer edge on each side.
 fedtiny::telemetry::Binning QuantileBinning(std::vector<float> values, int bins);
 
 }  // namespace fedtiny::sim::telemetry
