@@ -74,7 +74,8 @@ struct FleetResult {
 // RunFleet runs one simulation. kInvalidArgument for bad options; the
 // client's and coordinator's codes otherwise (a refused report is an error:
 // the simulated devices are honest).
-absl::StatusOr<FleetResult> RunFleet(const AuthoredModel& model, const LabeledImages& test,
+absl::StatusOr<FleetResult> RunFleet(const AuthoredModel& model,
+                                     const LabeledImages& test,
                                      const FleetOptions& options);
 
 }  // namespace fedtiny::sim::telemetry

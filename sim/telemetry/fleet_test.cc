@@ -44,7 +44,8 @@ class FleetTest : public ::testing::Test {
     return r.ok() ? *std::move(r) : FleetResult{};
   }
 
-  static const ClassWindow& Row(const FleetResult& r, int window, const std::string& c) {
+  static const ClassWindow& Row(const FleetResult& r, int window,
+                                const std::string& c) {
     for (const ClassWindow& row : r.rows)
       if (row.window == window && row.device_class == c) return row;
     ADD_FAILURE() << "no row for window " << window << " class " << c;
@@ -87,12 +88,14 @@ TEST_F(FleetTest, BrightnessOnTheGatewaysIsFlaggedInTheOnsetWindow) {
     EXPECT_EQ(Row(r, 1, kGateway).drifted_devices, 1000);
     EXPECT_EQ(Row(r, 1, kGateway).alert, "drift");
     EXPECT_EQ(FirstDetection(r, 1), 1);
-    for (const auto& [w, c] : {std::pair{0, kGateway}, {0, kPhone}, {1, kPhone}}) {
+    for (const auto& [w, c] :
+         {std::pair{0, kGateway}, {0, kPhone}, {1, kPhone}}) {
       EXPECT_NE(Row(r, w, c).alert, "drift") << "window " << w << " " << c;
       EXPECT_NE(Row(r, w, c).alert, "insufficient_data");
     }
     const AlarmCount clean = CountFalseAlarms(r);
-    EXPECT_EQ(clean.verdicts, 9);  // (window 0: both classes; 1: phone) x 3 probes.
+    EXPECT_EQ(clean.verdicts,
+              9);  // (window 0: both classes; 1: phone) x 3 probes.
     EXPECT_EQ(clean.alarms, 0);
   }
 }

@@ -25,12 +25,12 @@ GrpcCoordinator::GrpcCoordinator(std::shared_ptr<coordinator::FakeClock> clock,
                                  coordinator::Server server)
     : clock_(std::move(clock)),
       server_(std::move(server)),
-      admin_(fedtiny::v1::Admin::NewStub(
-          grpc::CreateChannel(server_.address(), grpc::InsecureChannelCredentials()))) {}
+      admin_(fedtiny::v1::Admin::NewStub(grpc::CreateChannel(
+          server_.address(), grpc::InsecureChannelCredentials()))) {}
 
 absl::StatusOr<std::unique_ptr<GrpcCoordinator>> GrpcCoordinator::Start(
-    const AuthoredModel& model, const std::string& task, const std::string& data_dir,
-    absl::Time now) {
+    const AuthoredModel& model, const std::string& task,
+    const std::string& data_dir, absl::Time now) {
   mkdir(data_dir.c_str(), 0700);
   auto clock = std::make_shared<coordinator::FakeClock>(now);
   coordinator::Server::Options o;
@@ -42,7 +42,8 @@ absl::StatusOr<std::unique_ptr<GrpcCoordinator>> GrpcCoordinator::Start(
   o.telemetry_reports_per_minute = 1e9;
   o.telemetry_burst = 1e9;
   ASSIGN_OR_RETURN(coordinator::Server server, coordinator::Server::Start(o));
-  std::unique_ptr<GrpcCoordinator> c(new GrpcCoordinator(std::move(clock), std::move(server)));
+  std::unique_ptr<GrpcCoordinator> c(
+      new GrpcCoordinator(std::move(clock), std::move(server)));
   fedtiny::v1::CreateTaskRequest request;
   fedtiny::v1::TaskConfig& config = *request.mutable_config();
   config.set_name(task);
@@ -68,7 +69,8 @@ absl::StatusOr<fedtiny::v1::TelemetryViewResponse> GrpcCoordinator::View(
   request.set_task(task);
   request.set_window_start_unix_s(window_start);
   fedtiny::v1::TelemetryViewResponse response;
-  RETURN_IF_ERROR(FromGrpcStatus(admin_->FleetTelemetry(&ctx, request, &response)));
+  RETURN_IF_ERROR(
+      FromGrpcStatus(admin_->FleetTelemetry(&ctx, request, &response)));
   return response;
 }
 

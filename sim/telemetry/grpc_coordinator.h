@@ -28,21 +28,21 @@ class GrpcCoordinator {
   // Start starts the server with its data in `data_dir` (created; it must
   // not hold another coordinator's data) and creates `task`. The server's
   // and the Admin service's codes. Blocks.
-  static absl::StatusOr<std::unique_ptr<GrpcCoordinator>> Start(const AuthoredModel& model,
-                                                                const std::string& task,
-                                                                const std::string& data_dir,
-                                                                absl::Time now);
+  static absl::StatusOr<std::unique_ptr<GrpcCoordinator>> Start(
+      const AuthoredModel& model, const std::string& task,
+      const std::string& data_dir, absl::Time now);
 
   [[nodiscard]] std::string address() const { return server_.address(); }
   void SetTime(absl::Time t) { clock_->Set(t); }
 
   // View is Admin.FleetTelemetry for `task` over the window at
   // `window_start` (0: every retained window). Blocks.
-  absl::StatusOr<fedtiny::v1::TelemetryViewResponse> View(const std::string& task,
-                                                          int64_t window_start);
+  absl::StatusOr<fedtiny::v1::TelemetryViewResponse> View(
+      const std::string& task, int64_t window_start);
 
  private:
-  GrpcCoordinator(std::shared_ptr<coordinator::FakeClock> clock, coordinator::Server server);
+  GrpcCoordinator(std::shared_ptr<coordinator::FakeClock> clock,
+                  coordinator::Server server);
 
   std::shared_ptr<coordinator::FakeClock> clock_;
   coordinator::Server server_;

@@ -31,8 +31,9 @@ void Rotate(double degrees, const float* in, float* out) {
       const int y0 = static_cast<int>(std::floor(y));
       const int x0 = static_cast<int>(std::floor(x));
       const double fy = y - y0, fx = x - x0;
-      const double v = (1 - fy) * ((1 - fx) * At(in, y0, x0) + fx * At(in, y0, x0 + 1)) +
-                       fy * ((1 - fx) * At(in, y0 + 1, x0) + fx * At(in, y0 + 1, x0 + 1));
+      const double v =
+          (1 - fy) * ((1 - fx) * At(in, y0, x0) + fx * At(in, y0, x0 + 1)) +
+          fy * ((1 - fx) * At(in, y0 + 1, x0) + fx * At(in, y0 + 1, x0 + 1));
       out[r * kSide + k] = Clip(v);
     }
   }
@@ -40,11 +41,16 @@ void Rotate(double degrees, const float* in, float* out) {
 
 double DefaultStrength(DriftKind kind) {
   switch (kind) {
-    case DriftKind::kBrightness: return 0.3;
-    case DriftKind::kContrast: return 0.4;
-    case DriftKind::kRotation: return 30;
-    case DriftKind::kLabelShift: return 0.8;
-    case DriftKind::kNone: return 0;
+    case DriftKind::kBrightness:
+      return 0.3;
+    case DriftKind::kContrast:
+      return 0.4;
+    case DriftKind::kRotation:
+      return 30;
+    case DriftKind::kLabelShift:
+      return 0.8;
+    case DriftKind::kNone:
+      return 0;
   }
   return 0;
 }
@@ -55,16 +61,24 @@ absl::StatusOr<Drift> ParseDrift(const std::string& text) {
   const size_t colon = text.find(':');
   const std::string name = text.substr(0, colon);
   Drift d;
-  if (name == "none") d.kind = DriftKind::kNone;
-  else if (name == "brightness") d.kind = DriftKind::kBrightness;
-  else if (name == "contrast") d.kind = DriftKind::kContrast;
-  else if (name == "rotation") d.kind = DriftKind::kRotation;
-  else if (name == "label") d.kind = DriftKind::kLabelShift;
-  else return absl::InvalidArgumentError(absl::StrCat("unknown drift \"", text, "\""));
+  if (name == "none")
+    d.kind = DriftKind::kNone;
+  else if (name == "brightness")
+    d.kind = DriftKind::kBrightness;
+  else if (name == "contrast")
+    d.kind = DriftKind::kContrast;
+  else if (name == "rotation")
+    d.kind = DriftKind::kRotation;
+  else if (name == "label")
+    d.kind = DriftKind::kLabelShift;
+  else
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown drift \"", text, "\""));
   d.strength = DefaultStrength(d.kind);
   if (colon != std::string::npos &&
       !absl::SimpleAtod(text.substr(colon + 1), &d.strength)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad drift strength in \"", text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad drift strength in \"", text, "\""));
   }
   if (d.kind == DriftKind::kLabelShift && (d.strength < 0 || d.strength > 1)) {
     return absl::InvalidArgumentError("label shift strength must be in [0, 1]");
@@ -74,11 +88,16 @@ absl::StatusOr<Drift> ParseDrift(const std::string& text) {
 
 std::string DriftName(const Drift& drift) {
   switch (drift.kind) {
-    case DriftKind::kNone: return "none";
-    case DriftKind::kBrightness: return absl::StrCat("brightness:", drift.strength);
-    case DriftKind::kContrast: return absl::StrCat("contrast:", drift.strength);
-    case DriftKind::kRotation: return absl::StrCat("rotation:", drift.strength);
-    case DriftKind::kLabelShift: return absl::StrCat("label:", drift.strength);
+    case DriftKind::kNone:
+      return "none";
+    case DriftKind::kBrightness:
+      return absl::StrCat("brightness:", drift.strength);
+    case DriftKind::kContrast:
+      return absl::StrCat("contrast:", drift.strength);
+    case DriftKind::kRotation:
+      return absl::StrCat("rotation:", drift.strength);
+    case DriftKind::kLabelShift:
+      return absl::StrCat("label:", drift.strength);
   }
   return "?";
 }
@@ -92,7 +111,8 @@ void ApplyImageDrift(const Drift& drift, const float* in, float* out) {
       double mean = 0;
       for (int i = 0; i < kPixels; ++i) mean += in[i];
       mean /= kPixels;
-      for (int i = 0; i < kPixels; ++i) out[i] = Clip(mean + drift.strength * (in[i] - mean));
+      for (int i = 0; i < kPixels; ++i)
+        out[i] = Clip(mean + drift.strength * (in[i] - mean));
       return;
     }
     case DriftKind::kRotation:

@@ -12,7 +12,8 @@ using Image = std::array<float, kPixels>;
 
 Image Ramp() {
   Image im;
-  for (int i = 0; i < kPixels; ++i) im[i] = static_cast<float>(i % kSide) / (kSide - 1);
+  for (int i = 0; i < kPixels; ++i)
+    im[i] = static_cast<float>(i % kSide) / (kSide - 1);
   return im;
 }
 
@@ -50,7 +51,8 @@ TEST(ApplyImageDrift, RotationTurnsAboutTheCentre) {
   ApplyImageDrift({DriftKind::kRotation, 0}, in.data(), out.data());
   EXPECT_EQ(out, in);
   ApplyImageDrift({DriftKind::kRotation, 180}, in.data(), out.data());
-  // Row 3 -> 27 - 3 = 24, column 13 -> 14: the point mirrored through (13.5, 13.5).
+  // Row 3 -> 27 - 3 = 24, column 13 -> 14: the point mirrored through
+  // (13.5, 13.5).
   EXPECT_NEAR(out[24 * kSide + 14], 1, 1e-5);
   EXPECT_NEAR(out[3 * kSide + 13], 0, 1e-5);
   ApplyImageDrift({DriftKind::kRotation, 90}, in.data(), out.data());

@@ -43,12 +43,13 @@ class InProcessCoordinator final : public ReportSink {
 
   // View is the fleet view of `task` over the window starting at
   // `window_start` (0: every retained window).
-  [[nodiscard]] fedtiny::v1::TelemetryViewResponse View(
-      const std::string& task, int64_t window_start);
+  [[nodiscard]] fedtiny::v1::TelemetryViewResponse View(const std::string& task,
+                                                        int64_t window_start);
 
  private:
-  InProcessCoordinator(fedtiny::telemetry::TelemetrySpec spec, int64_t newest_version,
-                       std::unique_ptr<coordinator::telemetry::Aggregates> aggregates)
+  InProcessCoordinator(
+      fedtiny::telemetry::TelemetrySpec spec, int64_t newest_version,
+      std::unique_ptr<coordinator::telemetry::Aggregates> aggregates)
       : spec_(std::move(spec)),
         newest_version_(newest_version),
         aggregates_(std::move(aggregates)) {}

@@ -53,7 +53,8 @@ absl::StatusOr<AuthoredModel> TrainAndAuthor(const FashionMnist& data,
 // increasing cuts, the quantiles j / bins (ties merged; a cut at the minimum
 // moves just above it, so a ReLU's zeros fill bin 0 alone; a cut that would
 // leave an empty bin is skipped), plus an outer edge on each side.
-fedtiny::telemetry::Binning QuantileBinning(std::vector<float> values, int bins);
+fedtiny::telemetry::Binning QuantileBinning(std::vector<float> values,
+                                            int bins);
 
 }  // namespace fedtiny::sim::telemetry
 

@@ -27,7 +27,8 @@ TEST(QuantileBinning, ReluZerosFillBinZeroAlone) {
   for (float x : v) ++count[client::telemetry::BinOf(b, x)];
   EXPECT_EQ(count[0], 600);
   for (size_t i = 1; i < count.size(); ++i) EXPECT_EQ(count[i], 100) << i;
-  for (int i = 1; i < b.edges_size(); ++i) EXPECT_GT(b.edges(i), b.edges(i - 1));
+  for (int i = 1; i < b.edges_size(); ++i)
+    EXPECT_GT(b.edges(i), b.edges(i - 1));
 }
 
 TEST(QuantileBinning, ConstantValuesStillMakeTwoBins) {

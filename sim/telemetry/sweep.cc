@@ -21,7 +21,8 @@ void Add(AlarmCount& total, const AlarmCount& c) {
 
 int FirstDetection(const FleetResult& run, int onset) {
   for (const ClassWindow& row : run.rows) {
-    if (row.window >= onset && row.drifted_devices > 0 && row.alert == "drift") return row.window;
+    if (row.window >= onset && row.drifted_devices > 0 && row.alert == "drift")
+      return row.window;
   }
   return -1;
 }
@@ -39,15 +40,20 @@ AlarmCount CountFalseAlarms(const FleetResult& run) {
   return c;
 }
 
-absl::StatusOr<std::string> SweepTable(const AuthoredModel& model, const LabeledImages& test,
-                                       const FleetOptions& base, const std::vector<Drift>& drifts,
+absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
+                                       const LabeledImages& test,
+                                       const FleetOptions& base,
+                                       const std::vector<Drift>& drifts,
                                        int seeds) {
   std::string out = absl::StrFormat(
-      "%d devices (%.0f%% gateways), drift: %.0f%% of %s from window %d of %d, %d seeds\n\n"
-      "| drift | detected in onset window | mean windows to detect | false alarms, drifted "
-      "runs | false alarms, drift-free runs |\n| --- | ---: | ---: | ---: | ---: |\n",
-      base.devices, 100 * base.gateway_fraction, 100 * base.drift_fraction, base.drift_class,
-      base.drift_from_window, base.windows, seeds);
+      "%d devices (%.0f%% gateways), drift: %.0f%% of %s from window %d of %d, "
+      "%d seeds\n\n"
+      "| drift | detected in onset window | mean windows to detect | false "
+      "alarms, drifted "
+      "runs | false alarms, drift-free runs |\n| --- | ---: | ---: | ---: | "
+      "---: |\n",
+      base.devices, 100 * base.gateway_fraction, 100 * base.drift_fraction,
+      base.drift_class, base.drift_from_window, base.windows, seeds);
   AlarmCount clean;
   for (int s = 1; s <= seeds; ++s) {
     FleetOptions o = base;
@@ -69,10 +75,12 @@ absl::StatusOr<std::string> SweepTable(const AuthoredModel& model, const Labeled
       if (w >= 0) ++detected, windows += w - o.drift_from_window + 1;
       Add(in_drifted, CountFalseAlarms(r));
     }
-    absl::StrAppend(&out, "| ", DriftName(drift), " | ", Percent(in_onset, seeds), " | ",
-                    detected > 0 ? absl::StrFormat("%.2f", 1.0 * windows / detected) : "never",
-                    " | ", Percent(in_drifted.alarms, in_drifted.verdicts), " | ",
-                    Percent(clean.alarms, clean.verdicts), " |\n");
+    absl::StrAppend(
+        &out, "| ", DriftName(drift), " | ", Percent(in_onset, seeds), " | ",
+        detected > 0 ? absl::StrFormat("%.2f", 1.0 * windows / detected)
+                     : "never",
+        " | ", Percent(in_drifted.alarms, in_drifted.verdicts), " | ",
+        Percent(clean.alarms, clean.verdicts), " |\n");
   }
   return out;
 }

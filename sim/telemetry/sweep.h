@@ -37,8 +37,10 @@ AlarmCount CountFalseAlarms(const FleetResult& run);
 // per drift, detection in the onset window, mean windows to detection (1:
 // in the onset window's reports), false alarms in the drifted runs (before
 // onset and on the clean class), and false alarms over the drift-free runs.
-absl::StatusOr<std::string> SweepTable(const AuthoredModel& model, const LabeledImages& test,
-                                       const FleetOptions& base, const std::vector<Drift>& drifts,
+absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
+                                       const LabeledImages& test,
+                                       const FleetOptions& base,
+                                       const std::vector<Drift>& drifts,
                                        int seeds);
 
 }  // namespace fedtiny::sim::telemetry

@@ -22,10 +22,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/core/eligibility.h"
 #include "client/core/platform.h"
 #include "client/core/predict.h"
 #include "client/telemetry/budget.h"
-#include "client/core/eligibility.h"
 #include "client/telemetry/consent.h"
 #include "client/telemetry/exporter.h"
 #include "client/telemetry/randomness.h"
@@ -71,7 +71,8 @@ class VirtualDevice {
   static absl::StatusOr<std::unique_ptr<VirtualDevice>> Create(
       const DeviceConfig& config, const fedtiny::telemetry::TelemetrySpec& spec,
       absl::Time now, client::Predictor& predictor, client::Storage& storage,
-      client::telemetry::Randomness& rng, client::telemetry::TelemetryClient* client);
+      client::telemetry::Randomness& rng,
+      client::telemetry::TelemetryClient* client);
 
   // Query runs one example (kPixels floats) at virtual time `at` taking
   // `latency_us`. The predictor's codes, as absl.
@@ -98,7 +99,8 @@ class VirtualDevice {
   std::unique_ptr<client::telemetry::RecordingPredictor> predictor_;
   client::SettableDeviceState state_{{/*charging=*/true, /*idle=*/true,
                                       /*unmetered_network=*/true, 100, false}};
-  std::unique_ptr<client::telemetry::Exporter> exporter_;  // With a client only.
+  std::unique_ptr<client::telemetry::Exporter>
+      exporter_;  // With a client only.
 };
 
 }  // namespace fedtiny::sim::telemetry
