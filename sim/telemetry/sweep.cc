@@ -40,47 +40,63 @@ AlarmCount CountFalseAlarms(const FleetResult& run) {
   return c;
 }
 
-absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
-                                       const LabeledImages& test,
-                                       const FleetOptions& base,
-                                       const std::vector<Drift>& drifts,
-                                       int seeds) {
-  std::string out = absl::StrFormat(
-      "%d devices (%.0f%% gateways), drift: %.0f%% of %s from window %d of %d, "
-      "%d seeds\n\n"
-      "| drift | detected in onset window | mean windows to detect | false "
-      "alarms, drifted "
-      "runs | false alarms, drift-free runs |\n| --- | ---: | ---: | ---: | "
-      "---: |\n",
-      base.devices, 100 * base.gateway_fraction, 100 * base.drift_fraction,
-      base.drift_class, base.drift_from_window, base.windows, seeds);
-  AlarmCount clean;
+absl::StatusOr<SweepScores> Sweep(const AuthoredModel& model,
+                                  const LabeledImages& test,
+                                  const FleetOptions& base,
+                                  const std::vector<Drift>& drifts, int seeds) {
+  SweepScores scores;
+  scores.seeds = seeds;
   for (int s = 1; s <= seeds; ++s) {
     FleetOptions o = base;
     o.seed = static_cast<uint64_t>(s);
     o.drift = Drift{};
     ASSIGN_OR_RETURN(FleetResult r, RunFleet(model, test, o));
-    Add(clean, CountFalseAlarms(r));
+    Add(scores.drift_free, CountFalseAlarms(r));
   }
   for (const Drift& drift : drifts) {
-    int64_t in_onset = 0, detected = 0, windows = 0;
-    AlarmCount in_drifted;
+    DriftScore score{drift};
     for (int s = 1; s <= seeds; ++s) {
       FleetOptions o = base;
       o.seed = static_cast<uint64_t>(s);
       o.drift = drift;
       ASSIGN_OR_RETURN(FleetResult r, RunFleet(model, test, o));
       const int w = FirstDetection(r, o.drift_from_window);
-      in_onset += w == o.drift_from_window;
-      if (w >= 0) ++detected, windows += w - o.drift_from_window + 1;
-      Add(in_drifted, CountFalseAlarms(r));
+      score.in_onset_window += w == o.drift_from_window;
+      if (w >= 0) {
+        ++score.detected;
+        score.windows_to_detect += w - o.drift_from_window + 1;
+      }
+      Add(score.in_drifted_runs, CountFalseAlarms(r));
     }
+    scores.drifts.push_back(score);
+  }
+  return scores;
+}
+
+absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
+                                       const LabeledImages& test,
+                                       const FleetOptions& base,
+                                       const std::vector<Drift>& drifts,
+                                       int seeds) {
+  ASSIGN_OR_RETURN(SweepScores scores, Sweep(model, test, base, drifts, seeds));
+  std::string out = absl::StrFormat(
+      "%d devices (%.0f%% gateways), drift: %.0f%% of %s from window %d of %d, "
+      "%d seeds\n\n"
+      "| drift | detected in onset window | mean windows to detect | false "
+      "alarms, drifted runs | false alarms, drift-free runs |\n"
+      "| --- | ---: | ---: | ---: | ---: |\n",
+      base.devices, 100 * base.gateway_fraction, 100 * base.drift_fraction,
+      base.drift_class, base.drift_from_window, base.windows, seeds);
+  for (const DriftScore& d : scores.drifts) {
     absl::StrAppend(
-        &out, "| ", DriftName(drift), " | ", Percent(in_onset, seeds), " | ",
-        detected > 0 ? absl::StrFormat("%.2f", 1.0 * windows / detected)
-                     : "never",
-        " | ", Percent(in_drifted.alarms, in_drifted.verdicts), " | ",
-        Percent(clean.alarms, clean.verdicts), " |\n");
+        &out, "| ", DriftName(d.drift), " | ",
+        Percent(d.in_onset_window, seeds), " | ",
+        d.detected > 0
+            ? absl::StrFormat("%.2f", 1.0 * d.windows_to_detect / d.detected)
+            : "never",
+        " | ", Percent(d.in_drifted_runs.alarms, d.in_drifted_runs.verdicts),
+        " | ", Percent(scores.drift_free.alarms, scores.drift_free.verdicts),
+        " |\n");
   }
   return out;
 }

@@ -32,11 +32,32 @@ struct AlarmCount {
 };
 AlarmCount CountFalseAlarms(const FleetResult& run);
 
-// SweepTable runs `seeds` seeds (1..seeds) of `base` with each of `drifts`,
-// and the same number of drift-free runs, and returns a Markdown table:
-// per drift, detection in the onset window, mean windows to detection (1:
-// in the onset window's reports), false alarms in the drifted runs (before
-// onset and on the clean class), and false alarms over the drift-free runs.
+// The scores of one drift over a sweep's seeds.
+struct DriftScore {
+  Drift drift;
+  int64_t in_onset_window = 0;    // Runs flagged in the onset window.
+  int64_t detected = 0;           // Runs flagged at all.
+  int64_t windows_to_detect = 0;  // Summed over detected runs (1: onset).
+  AlarmCount in_drifted_runs;     // Before onset and on clean classes.
+};
+
+struct SweepScores {
+  int seeds = 0;
+  AlarmCount drift_free;  // Over the drift-free runs.
+  std::vector<DriftScore> drifts;
+};
+
+// Sweep runs `seeds` seeds (1..seeds) of `base` with each of `drifts`, and
+// the same number of drift-free runs. RunFleet's codes.
+absl::StatusOr<SweepScores> Sweep(const AuthoredModel& model,
+                                  const LabeledImages& test,
+                                  const FleetOptions& base,
+                                  const std::vector<Drift>& drifts, int seeds);
+
+// SweepTable runs Sweep and returns a Markdown table: per drift, detection in
+// the onset window, mean windows to detection (1: in the onset window's
+// reports), false alarms in the drifted runs (before onset and on the clean
+// class), and false alarms over the drift-free runs.
 absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
                                        const LabeledImages& test,
                                        const FleetOptions& base,
