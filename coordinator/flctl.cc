@@ -764,7 +764,8 @@ int Run(const std::vector<std::string>& args) {
       }
       out.Print();
     } else {
-      Output out({"VERSION", "CLASS", "PROBE", "REPORTS", "PSI", "JSD", "NULL-PSI-99", "ALERT"});
+      Output out({"VERSION", "CLASS", "PROBE", "REPORTS", "PSI", "JSD", "NULL-PSI-99", "ALERT",
+                  "SHIFT"});
       for (const v1::TelemetryGroup& g : r.groups()) {
         if (absl::GetFlag(FLAGS_json)) {  // One TelemetryGroup per line.
           out.Add(g, {});
@@ -774,7 +775,8 @@ int Run(const std::vector<std::string>& args) {
           if (p.alert().empty()) continue;
           out.Add(p, {absl::StrCat(g.model_version()), g.device_class(), p.probe(),
                       absl::StrCat(p.reports()), fixed(p.psi(), 4), fixed(p.jsd(), 4),
-                      p.null_psi_99() > 0 ? fixed(p.null_psi_99(), 4) : "-", p.alert()});
+                      p.null_psi_99() > 0 ? fixed(p.null_psi_99(), 4) : "-", p.alert(),
+                      p.shift() ? "yes" : "-"});
         }
       }
       out.Print();

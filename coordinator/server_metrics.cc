@@ -110,6 +110,10 @@ ServerMetrics::ServerMetrics()
       telemetry_alert_(registry_.AddGauge(
           "fedtiny_telemetry_alert",
           "Drift alert: 0 insufficient data, 1 stable, 2 moderate, 3 drift.",
+          {"task", "version", "class", "probe"})),
+      telemetry_shift_(registry_.AddGauge(
+          "fedtiny_telemetry_shift",
+          "1 when a probe's PSI is beyond what privacy noise explains (docs/observability.md).",
           {"task", "version", "class", "probe"})) {
   ready_->With({})->Set(0);
 }
@@ -184,7 +188,7 @@ double AlertValue(const std::string& alert) {
 }  // namespace
 
 void ServerMetrics::CollectTelemetry(Coordinator& coordinator, telemetry::Aggregates& aggregates) {
-  std::vector<std::pair<LabelValues, double>> reports, psi, jsd, alert;
+  std::vector<std::pair<LabelValues, double>> reports, psi, jsd, alert, shift;
   for (const v1::TaskInfo& t : coordinator.ListTasks()) {
     if (!t.config().has_telemetry()) continue;
     const std::string& task = t.config().name();
@@ -199,6 +203,7 @@ void ServerMetrics::CollectTelemetry(Coordinator& coordinator, telemetry::Aggreg
         psi.push_back({labels, p.psi()});
         jsd.push_back({labels, p.jsd()});
         alert.push_back({labels, AlertValue(p.alert())});
+        shift.push_back({labels, p.shift() ? 1.0 : 0.0});
       }
     }
   }
@@ -206,6 +211,7 @@ void ServerMetrics::CollectTelemetry(Coordinator& coordinator, telemetry::Aggreg
   telemetry_psi_->ReplaceAll(psi);
   telemetry_jsd_->ReplaceAll(jsd);
   telemetry_alert_->ReplaceAll(alert);
+  telemetry_shift_->ReplaceAll(shift);
 }
 
 std::string ServerMetrics::Expose(Coordinator* coordinator, const std::string& data_dir,

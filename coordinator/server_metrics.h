@@ -75,6 +75,7 @@ class ServerMetrics {
   GaugeFamily* const telemetry_psi_;
   GaugeFamily* const telemetry_jsd_;
   GaugeFamily* const telemetry_alert_;
+  GaugeFamily* const telemetry_shift_;
   telemetry::NullPsiTable nulls_;
 };
 

@@ -273,6 +273,16 @@ TEST_F(TelemetryE2eTest, DriftedClassIsFlaggedEverywhereAndSurvivesARestart) {
   EXPECT_TRUE(absl::StrContains(r->body,
                                 "fedtiny_telemetry_reports{task=\"vision\","
                                 "version=\"0\",class=\"m7\"} 600"));
+  // A drifted class is also a shift beyond noise; the clean one is not.
+  EXPECT_TRUE(
+      absl::StrContains(r->body,
+                        "fedtiny_telemetry_shift{task=\"vision\",version=\"0\","
+                        "class=\"m7\",probe=\"predicted_class\"} 1"))
+      << r->body;
+  EXPECT_TRUE(
+      absl::StrContains(r->body,
+                        "fedtiny_telemetry_shift{task=\"vision\",version=\"0\","
+                        "class=\"m4\",probe=\"predicted_class\"} 0"));
 
   // A restart keeps every counted report.
   server_.reset();

@@ -129,6 +129,7 @@ DriftVerdict Assess(const std::vector<double>& projected,
   v.jsd = Jsd(projected, reference);
   if (n < kMinReports) return v;
   v.null_psi_99 = nulls.Null99(reference, epsilon, n);
+  v.shift = v.psi > std::max(kShiftMinPsi, kShiftFactor * v.null_psi_99);
   if (v.psi > std::max(kPsiDrift, v.null_psi_99)) {
     v.state = DriftState::kDrift;
   } else if (v.psi > std::max(kPsiModerate, v.null_psi_99)) {

@@ -29,6 +29,17 @@ namespace fedtiny::coordinator::telemetry {
 inline constexpr double kPsiFloor = 1e-4;
 inline constexpr double kPsiModerate = 0.1;
 inline constexpr double kPsiDrift = 0.25;
+// A shift: PSI above kShiftFactor times the null's 99th percentile and above
+// kShiftMinPsi (docs/observability.md, "Reading drift"). Unlike the alert
+// states (the usual PSI reading, an effect size), it asks whether privacy
+// noise can explain the estimate at all: a drift in a fraction of a class's
+// devices moves its PSI by the fraction's share only (a 20 % mixture stays
+// below 0.1 even when the drifted devices alone are far past 0.25), yet is
+// beyond noise once reports are many. Twice the 99th percentile keeps false
+// shifts far rarer than 1 %; the floor keeps negligible shifts of huge
+// fleets quiet.
+inline constexpr double kShiftFactor = 2.0;
+inline constexpr double kShiftMinPsi = 0.05;
 // Fewer reports of a probe than this: no verdict (kInsufficientData).
 inline constexpr int64_t kMinReports = 200;
 // Monte Carlo trials behind each null quantile.
@@ -74,6 +85,7 @@ struct DriftVerdict {
   double jsd = 0;
   double null_psi_99 = 0;
   DriftState state = DriftState::kInsufficientData;
+  bool shift = false;  // Beyond noise (kShiftFactor, kShiftMinPsi); never below kMinReports.
 };
 
 // Assess computes PSI with PsiFloor(k, epsilon, NullBucket(n)), as the null is.

@@ -187,6 +187,38 @@ TEST(DriftTest, TwentyPercentShiftedDevicesAreFlaggedAndAnUnshiftedFleetIsNot) {
   }
 }
 
+// A mild drift in a fifth of the devices (half their queries land on one
+// class, as a camera gone wrong would make them) stays below the rubric's
+// "drift", yet is a shift beyond noise at 16,000 reports; 40 fleets that did
+// not drift never are.
+TEST(DriftTest, ShiftFlagsAMixtureTheRubricMissesAndNoiseNever) {
+  const std::vector<double> ref = {0.14, 0.12, 0.11, 0.1, 0.1, 0.09, 0.09, 0.09, 0.08, 0.08};
+  std::vector<double> skewed(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) skewed[i] = 0.5 * ref[i] + (i == 9 ? 0.5 : 0.0);
+  const double eps = 2.0;
+  const int n = 16000;
+  NullPsiTable nulls;
+  int shifts = 0, below_rubric = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    TestKrrEncoder encoder(seed);
+    std::vector<int64_t> counts = encoder.FleetCounts(ref, n * 4 / 5, eps);
+    const std::vector<int64_t> moved = encoder.FleetCounts(skewed, n / 5, eps);
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += moved[i];
+    const DriftVerdict v = Assess(Estimate(counts, eps).projected, ref, eps, n, nulls);
+    shifts += v.shift;
+    below_rubric += v.state != DriftState::kDrift;
+    EXPECT_TRUE(v.shift) << seed << " psi " << v.psi << " null " << v.null_psi_99;
+  }
+  EXPECT_EQ(shifts, 5);
+  EXPECT_EQ(below_rubric, 5);  // The rubric alone would have missed every one.
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    TestKrrEncoder encoder(1000 + seed);
+    const DriftVerdict v =
+        Assess(Estimate(encoder.Counts(ref, n, eps), eps).projected, ref, eps, n, nulls);
+    EXPECT_FALSE(v.shift) << seed << " psi " << v.psi << " null " << v.null_psi_99;
+  }
+}
+
 // At few reports and a small epsilon, noise alone pushes PSI past the fixed
 // thresholds: the null quantile keeps those fleets from being called drifted.
 TEST(DriftTest, NoiseAloneIsNotDriftAtSmallN) {

@@ -57,6 +57,7 @@ v1::ProbeView DescribeProbe(const TelemetryProbe& probe,
     v.set_jsd(d.jsd);
     v.set_null_psi_99(d.null_psi_99);
     v.set_alert(DriftStateName(d.state));
+    v.set_shift(d.shift);
   }
   return v;
 }
@@ -106,6 +107,7 @@ v1::TelemetryViewResponse BuildView(
           static_cast<int>(it->second.size()) != NumBins(probe))
         continue;
       *group->add_probes() = DescribeProbe(probe, it->second, nulls);
+      if (group->probes().rbegin()->shift()) group->set_shift(true);
       if (Severity(group->probes().rbegin()->alert()) >
           Severity(group->alert())) {
         group->set_alert(group->probes().rbegin()->alert());

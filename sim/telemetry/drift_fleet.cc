@@ -59,17 +59,18 @@ namespace fedtiny::sim::telemetry {
 namespace {
 
 void PrintRun(const FleetResult& r) {
-  std::printf("%-6s %-8s %7s %7s %-9s  %s\n", "window", "class", "drifted",
-              "reports", "alert", "probe: psi / jsd / null99 / alert");
+  std::printf("%-6s %-8s %7s %7s %-9s %-5s  %s\n", "window", "class", "drifted",
+              "reports", "alert", "shift", "probe: psi / jsd / null99 / alert");
   for (const ClassWindow& row : r.rows) {
-    std::printf("%-6d %-8s %7lld %7lld %-9s ", row.window,
+    std::printf("%-6d %-8s %7lld %7lld %-9s %-5s ", row.window,
                 row.device_class.c_str(),
                 static_cast<long long>(row.drifted_devices),
-                static_cast<long long>(row.reports), row.alert.c_str());
+                static_cast<long long>(row.reports), row.alert.c_str(),
+                row.shift ? "yes" : "-");
     for (const ProbeOutcome& p : row.probes) {
       if (p.alert.empty()) continue;
-      std::printf(" %s: %.3f / %.3f / %.3f / %s;", p.probe.c_str(), p.psi,
-                  p.jsd, p.null_psi_99, p.alert.c_str());
+      std::printf(" %s: %.3f / %.3f / %.3f / %s%s;", p.probe.c_str(), p.psi,
+                  p.jsd, p.null_psi_99, p.alert.c_str(), p.shift ? " (shift)" : "");
     }
     std::printf("\n");
   }

@@ -146,10 +146,10 @@ void Collect(int w, const fedtiny::v1::TelemetryViewResponse& view,
     drifted[d.device_class] += d.drifts && w >= o.drift_from_window;
   for (const fedtiny::v1::TelemetryGroup& g : view.groups()) {
     ClassWindow row{w,           g.device_class(), drifted[g.device_class()],
-                    g.reports(), g.alert(),        {}};
+                    g.reports(), g.alert(),        g.shift(), {}};
     for (const fedtiny::v1::ProbeView& p : g.probes())
       row.probes.push_back({p.probe(), p.reports(), p.psi(), p.jsd(),
-                            p.null_psi_99(), p.alert()});
+                            p.null_psi_99(), p.alert(), p.shift()});
     out.rows.push_back(std::move(row));
   }
 }

@@ -54,6 +54,7 @@ struct ProbeOutcome {
   int64_t reports = 0;
   double psi = 0, jsd = 0, null_psi_99 = 0;
   std::string alert;  // "" for a probe without a reference.
+  bool shift = false;  // Beyond what privacy noise explains.
 };
 
 // One device class in one window, as the coordinator saw it.
@@ -63,6 +64,7 @@ struct ClassWindow {
   int64_t drifted_devices = 0;  // Of this class, drifting in this window.
   int64_t reports = 0;
   std::string alert;  // The worst probe's.
+  bool shift = false;  // Some probe's.
   std::vector<ProbeOutcome> probes;
 };
 

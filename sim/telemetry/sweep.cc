@@ -15,13 +15,15 @@ std::string Percent(int64_t part, int64_t whole) {
 void Add(AlarmCount& total, const AlarmCount& c) {
   total.verdicts += c.verdicts;
   total.alarms += c.alarms;
+  total.shifts += c.shifts;
 }
 
 }  // namespace
 
-int FirstDetection(const FleetResult& run, int onset) {
+int FirstDetection(const FleetResult& run, int onset, bool shift) {
   for (const ClassWindow& row : run.rows) {
-    if (row.window >= onset && row.drifted_devices > 0 && row.alert == "drift")
+    if (row.window >= onset && row.drifted_devices > 0 &&
+        (shift ? row.shift : row.alert == "drift"))
       return row.window;
   }
   return -1;
@@ -35,6 +37,7 @@ AlarmCount CountFalseAlarms(const FleetResult& run) {
       if (p.alert.empty() || p.alert == "insufficient_data") continue;
       ++c.verdicts;
       c.alarms += p.alert == "drift";
+      c.shifts += p.shift;
     }
   }
   return c;
@@ -62,6 +65,8 @@ absl::StatusOr<SweepScores> Sweep(const AuthoredModel& model,
       ASSIGN_OR_RETURN(FleetResult r, RunFleet(model, test, o));
       const int w = FirstDetection(r, o.drift_from_window);
       score.in_onset_window += w == o.drift_from_window;
+      score.shift_in_onset_window +=
+          FirstDetection(r, o.drift_from_window, /*shift=*/true) == o.drift_from_window;
       if (w >= 0) {
         ++score.detected;
         score.windows_to_detect += w - o.drift_from_window + 1;
@@ -83,8 +88,9 @@ absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
       "%d devices (%.0f%% gateways), drift: %.0f%% of %s from window %d of %d, "
       "%d seeds\n\n"
       "| drift | detected in onset window | mean windows to detect | false "
-      "alarms, drifted runs | false alarms, drift-free runs |\n"
-      "| --- | ---: | ---: | ---: | ---: |\n",
+      "alarms, drifted runs | false alarms, drift-free runs | shift in onset "
+      "window | false shifts, drift-free runs |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
       base.devices, 100 * base.gateway_fraction, 100 * base.drift_fraction,
       base.drift_class, base.drift_from_window, base.windows, seeds);
   for (const DriftScore& d : scores.drifts) {
@@ -96,7 +102,8 @@ absl::StatusOr<std::string> SweepTable(const AuthoredModel& model,
             : "never",
         " | ", Percent(d.in_drifted_runs.alarms, d.in_drifted_runs.verdicts),
         " | ", Percent(scores.drift_free.alarms, scores.drift_free.verdicts),
-        " |\n");
+        " | ", Percent(d.shift_in_onset_window, seeds), " | ",
+        Percent(scores.drift_free.shifts, scores.drift_free.verdicts), " |\n");
   }
   return out;
 }

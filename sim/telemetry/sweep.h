@@ -23,12 +23,13 @@
 namespace fedtiny::sim::telemetry {
 
 // FirstDetection is the first window >= `onset` in which a drifting class is
-// flagged, or -1.
-int FirstDetection(const FleetResult& run, int onset);
+// flagged ("drift", or with `shift` a shift beyond noise), or -1.
+int FirstDetection(const FleetResult& run, int onset, bool shift = false);
 
 struct AlarmCount {
   int64_t verdicts = 0;  // Probe verdicts on classes without drifting devices.
   int64_t alarms = 0;    // Of which "drift".
+  int64_t shifts = 0;    // Of which a shift beyond noise.
 };
 AlarmCount CountFalseAlarms(const FleetResult& run);
 
@@ -39,6 +40,7 @@ struct DriftScore {
   int64_t detected = 0;           // Runs flagged at all.
   int64_t windows_to_detect = 0;  // Summed over detected runs (1: onset).
   AlarmCount in_drifted_runs;     // Before onset and on clean classes.
+  int64_t shift_in_onset_window = 0;  // Runs with a shift in the onset window.
 };
 
 struct SweepScores {
