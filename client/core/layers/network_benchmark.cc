@@ -61,9 +61,9 @@ void BM_DsCnnForward(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * rows);
-  state.counters["us_per_example"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * rows) * 1e-6,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_example"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * rows),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["MMACs_per_example"] = static_cast<double>(net.multiply_adds()) * 1e-6;
   state.counters["params"] = static_cast<double>(net.num_params());
   state.counters["arena_bytes"] = static_cast<double>(net.ArenaBytes());
