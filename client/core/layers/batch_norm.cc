@@ -31,8 +31,7 @@ Status Fold(const BatchNorm& bn, int64_t channels, std::vector<float>& params) {
     for (size_t at = o; at < bias; at += n) {
       params[at] = static_cast<float>(params[at] * s);
     }
-    params[bias + o] =
-        static_cast<float>((double{params[bias + o]} - bn.mean[o]) * s + bn.beta[o]);
+    params[bias + o] = static_cast<float>((double{params[bias + o]} - bn.mean[o]) * s + bn.beta[o]);
   }
   return OkStatus();
 }

@@ -8,8 +8,8 @@ namespace fedtiny::client::layers {
 
 StatusOr<Shape> Conv2d::OutputShape(Shape in) const {
   if (in_channels < 1 || out_channels < 1 || in.c != in_channels) {
-    return InvalidArgumentError(StrCat(kName, ": ", in.c, " input channels, expected ",
-                                       in_channels, " (out_channels ", out_channels, ")"));
+    return InvalidArgumentError(StrCat(kName, ": ", in.c, " input channels, expected ", in_channels,
+                                       " (out_channels ", out_channels, ")"));
   }
   if (static_cast<int64_t>(params.size()) != num_params() || !ValidActivation(activation)) {
     return InvalidArgumentError(StrCat(kName, ": ", params.size(), " parameters, expected ",
@@ -20,10 +20,10 @@ StatusOr<Shape> Conv2d::OutputShape(Shape in) const {
 
 void Conv2d::Forward(Shape in, const float* x, float* y) const {
   const Window& k = window;
-  const int32_t out_h = WindowOutput(in.h, k.padding.top, k.padding.bottom, k.kernel_h,
-                                     k.stride_h, k.dilation_h);
-  const int32_t out_w = WindowOutput(in.w, k.padding.left, k.padding.right, k.kernel_w,
-                                     k.stride_w, k.dilation_w);
+  const int32_t out_h =
+      WindowOutput(in.h, k.padding.top, k.padding.bottom, k.kernel_h, k.stride_h, k.dilation_h);
+  const int32_t out_w =
+      WindowOutput(in.w, k.padding.left, k.padding.right, k.kernel_w, k.stride_w, k.dilation_w);
   const int64_t ci = in_channels, co = out_channels;
   const float* weights = params.data();
   const float* bias = weights + int64_t{k.kernel_h} * k.kernel_w * ci * co;

@@ -31,9 +31,7 @@ struct Dense {
   Activation activation = Activation::kNone;
   std::vector<float> params;
 
-  [[nodiscard]] int64_t num_params() const {
-    return (int64_t{in_features} + 1) * out_features;
-  }
+  [[nodiscard]] int64_t num_params() const { return (int64_t{in_features} + 1) * out_features; }
   // 1 x 1 x out_features; kInvalidArgument when in.size() != in_features,
   // params of the wrong size or an unknown activation.
   [[nodiscard]] StatusOr<Shape> OutputShape(Shape in) const;

@@ -123,9 +123,9 @@ Network NetworkOf(const TorchCase& c) {
   EXPECT_TRUE(FoldBatchNorm(BnOf(c, "0"), conv).ok());
   EXPECT_TRUE(FoldBatchNorm(BnOf(c, "1"), dw).ok());
   EXPECT_TRUE(FoldBatchNorm(BnOf(c, "2"), pw).ok());
-  StatusOr<Network> net = Network::Create(
-      InShape(c), {conv, dw, pw, MaxPool2d{window(3, 2, 1)}, AvgPool2d{window(2, 1, 0), true},
-                   GlobalAvgPool2d{}, fc});
+  StatusOr<Network> net =
+      Network::Create(InShape(c), {conv, dw, pw, MaxPool2d{window(3, 2, 1)},
+                                   AvgPool2d{window(2, 1, 0), true}, GlobalAvgPool2d{}, fc});
   EXPECT_TRUE(net.ok()) << net.status().message();
   return *std::move(net);
 }
@@ -134,7 +134,8 @@ Network NetworkOf(const TorchCase& c) {
 double MaxError(const std::vector<float>& got, const std::vector<float>& want) {
   double worst = 0;
   for (size_t k = 0; k < got.size(); ++k) {
-    const double d = std::fabs(double{got[k]} - want[k]) / std::max(1.0, std::fabs(double{want[k]}));
+    const double d =
+        std::fabs(double{got[k]} - want[k]) / std::max(1.0, std::fabs(double{want[k]}));
     worst = std::max(worst, std::isnan(d) ? 1e30 : d);
   }
   return worst;
@@ -175,9 +176,9 @@ TEST(LayersTorchTest, EveryCaseMatchesPyTorch) {
     EXPECT_LE(err, kTolerance) << c.name;
     worst[c.type] = std::max(worst[c.type], err);
   }
-  for (const char* type : {"conv2d", "depthwise_conv2d", "avg_pool2d", "max_pool2d",
-                           "global_avg_pool2d", "flatten", "activation", "dense", "conv2d_bn",
-                           "depthwise_conv2d_bn", "dense_bn", "network"}) {
+  for (const char* type :
+       {"conv2d", "depthwise_conv2d", "avg_pool2d", "max_pool2d", "global_avg_pool2d", "flatten",
+        "activation", "dense", "conv2d_bn", "depthwise_conv2d_bn", "dense_bn", "network"}) {
     ASSERT_EQ(worst.count(type), 1u) << "no case of type " << type;
     std::printf("max error vs PyTorch, %-20s %.3g\n", type, worst[type]);
   }

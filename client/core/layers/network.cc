@@ -105,4 +105,3 @@ int64_t Network::multiply_adds() const {
 }
 
 }  // namespace fedtiny::client::layers
-
