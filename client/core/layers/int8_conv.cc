@@ -89,21 +89,28 @@ void Int8Conv2d::Forward(Shape in, const int8_t* x, int8_t* y) const {
   const Window& k = window;
   const int32_t out_h = OutH(k, in), out_w = OutW(k, in);
   const int64_t ci = in_channels, co = out_channels;
+  const int64_t per_output = int64_t{k.kernel_h} * k.kernel_w * ci;
   const int32_t offset = -quant.input.zero_point;
   for (int32_t oy = 0; oy < out_h; ++oy) {
     for (int32_t ox = 0; ox < out_w; ++ox) {
       int8_t* out = y + (int64_t{oy} * out_w + ox) * co;
       for (int64_t o = 0; o < co; ++o) {
+        const int8_t* wo = weights.data() + o * per_output;  // OHWI: this output's filter.
         int32_t acc = quant.bias[static_cast<size_t>(o)];
         for (int32_t ky = 0; ky < k.kernel_h; ++ky) {
           const int32_t iy = oy * k.stride_h - k.padding.top + ky * k.dilation_h;
-          if (iy < 0 || iy >= in.h) continue;
+          if (iy < 0 || iy >= in.h) continue;  // Padding is the zero point: adds nothing.
           for (int32_t kx = 0; kx < k.kernel_w; ++kx) {
             const int32_t ix = ox * k.stride_w - k.padding.left + kx * k.dilation_w;
             if (ix < 0 || ix >= in.w) continue;
             const int8_t* xp = x + (int64_t{iy} * in.w + ix) * ci;
-            const int8_t* wp = weights.data() + (int64_t{ky} * k.kernel_w + kx) * ci * co + o;
-            for (int64_t i = 0; i < ci; ++i) acc += (xp[i] + offset) * int32_t{wp[i * co]};
+            const int8_t* wp = wo + (int64_t{ky} * k.kernel_w + kx) * ci;
+            int32_t dot = 0, sum = 0;  // sum(w * x) and sum(w), the offset applied once.
+            for (int64_t i = 0; i < ci; ++i) {
+              dot += int32_t{xp[i]} * wp[i];
+              sum += wp[i];
+            }
+            acc += dot + offset * sum;
           }
         }
         out[o] = Requantize(quant, static_cast<size_t>(o), acc);
@@ -127,24 +134,34 @@ void Int8DepthwiseConv2d::Forward(Shape in, const int8_t* x, int8_t* y) const {
   const int32_t out_h = OutH(k, in), out_w = OutW(k, in);
   const int64_t ci = in_channels, m = channel_multiplier, co = ci * m;
   const int32_t offset = -quant.input.zero_point;
+  constexpr int64_t kBlock = 32;  // Output channels accumulated at once, on the stack.
+  int32_t acc[kBlock];
   for (int32_t oy = 0; oy < out_h; ++oy) {
     for (int32_t ox = 0; ox < out_w; ++ox) {
       int8_t* out = y + (int64_t{oy} * out_w + ox) * co;
-      for (int64_t o = 0; o < co; ++o) {
-        int32_t acc = quant.bias[static_cast<size_t>(o)];
-        const int64_t c = o / m;
+      for (int64_t o0 = 0; o0 < co; o0 += kBlock) {
+        const int64_t n = std::min(kBlock, co - o0);
+        for (int64_t j = 0; j < n; ++j) acc[j] = quant.bias[static_cast<size_t>(o0 + j)];
         for (int32_t ky = 0; ky < k.kernel_h; ++ky) {
           const int32_t iy = oy * k.stride_h - k.padding.top + ky * k.dilation_h;
           if (iy < 0 || iy >= in.h) continue;
           for (int32_t kx = 0; kx < k.kernel_w; ++kx) {
             const int32_t ix = ox * k.stride_w - k.padding.left + kx * k.dilation_w;
             if (ix < 0 || ix >= in.w) continue;
-            const int32_t xv = x[(int64_t{iy} * in.w + ix) * ci + c] + offset;
-            acc += xv *
-                   int32_t{weights[static_cast<size_t>((int64_t{ky} * k.kernel_w + kx) * co + o)]};
+            const int8_t* xp = x + (int64_t{iy} * in.w + ix) * ci;
+            const int8_t* wp = weights.data() + (int64_t{ky} * k.kernel_w + kx) * co + o0;
+            if (m == 1) {
+              for (int64_t j = 0; j < n; ++j) acc[j] += (int32_t{xp[o0 + j]} + offset) * wp[j];
+            } else {
+              for (int64_t j = 0; j < n; ++j) {
+                acc[j] += (int32_t{xp[(o0 + j) / m]} + offset) * wp[j];
+              }
+            }
           }
         }
-        out[o] = Requantize(quant, static_cast<size_t>(o), acc);
+        for (int64_t j = 0; j < n; ++j) {
+          out[o0 + j] = Requantize(quant, static_cast<size_t>(o0 + j), acc[j]);
+        }
       }
     }
   }
@@ -158,8 +175,12 @@ StatusOr<Int8Conv2d> QuantizeConv2d(const Conv2d& layer, Int8Params input, Int8P
   q.in_channels = layer.in_channels;
   q.out_channels = layer.out_channels;
   q.window = layer.window;
+  std::vector<int8_t> hwio;
   CLIENT_RETURN_IF_ERROR(QuantizeChannels("int8 conv2d", layer.params, layer.out_channels,
-                                          layer.activation, input, output, q.weights, q.quant));
+                                          layer.activation, input, output, hwio, q.quant));
+  const size_t co = static_cast<size_t>(layer.out_channels), per_output = hwio.size() / co;
+  q.weights.resize(hwio.size());
+  for (size_t k = 0; k < hwio.size(); ++k) q.weights[(k % co) * per_output + k / co] = hwio[k];
   return q;
 }
 

@@ -13,10 +13,11 @@
 // Padded cells are the real value 0, i.e. input.zero_point: they add nothing
 // and are skipped, as in the float path.
 //
-// Weights keep the float layers' layouts (conv2d.h's HWIO, depthwise's
-// [kh][kw][channels]). Quantizing (QuantizeConv2d, QuantizeDepthwiseConv2d) is
-// setup code and allocates; Forward is integer only and allocates nothing.
-// Value types; thread-safe to read.
+// Weights: Conv2d's are OHWI ([out][kh][kw][in], TFLite's: each output's filter
+// contiguous, an int8 dot product per tap); depthwise keeps the float layout
+// ([kh][kw][channels], accumulated in blocks of 32 channels on the stack). Quantizing
+// (QuantizeConv2d, QuantizeDepthwiseConv2d) is setup code and allocates; Forward is integer only
+// and allocates nothing. Value types; thread-safe to read.
 #ifndef FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 #define FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 
@@ -48,7 +49,7 @@ struct Int8Conv2d {
   int32_t in_channels = 1;
   int32_t out_channels = 1;
   Window window;
-  std::vector<int8_t> weights;  // [kh][kw][in][out].
+  std::vector<int8_t> weights;  // [out][kh][kw][in] (OHWI).
   Int8ChannelQuant quant;
 
   // As Conv2d::OutputShape (the channel count and the window).

@@ -67,6 +67,13 @@ double Bound(const Int8ChannelQuant& q, size_t o, double w_abs, double x_max, in
          0.25 * sx * sw * taps + 0.5 * sx * sw + 1e-6;
 }
 
+// The int8 weight at index k of the float layer's weight layout.
+int8_t QWeight(const Int8Conv2d& q, size_t k) {  // HWIO -> OHWI.
+  const size_t co = static_cast<size_t>(q.out_channels), per_output = q.weights.size() / co;
+  return q.weights[(k % co) * per_output + k / co];
+}
+int8_t QWeight(const Int8DepthwiseConv2d& q, size_t k) { return q.weights[k]; }
+
 // Runs the float layer and its int8 version on one random example and checks
 // every output within the bounds; returns the largest error against the float
 // layer in output steps, and raises *worst_int to the largest difference (in
@@ -98,7 +105,7 @@ double CheckAgainstFloat(const FloatLayer& layer, const Case& c, int64_t taps, Q
   FloatLayer dequantized = layer;
   dequantized.activation = Activation::kNone;  // The clamp below is the int8 activation.
   for (size_t k = 0; k < weight_count; ++k) {
-    dequantized.params[k] = q->weights[k] * q->quant.weight_scales[k % channels];
+    dequantized.params[k] = QWeight(*q, k) * q->quant.weight_scales[k % channels];
   }
   for (size_t o = 0; o < channels; ++o) {
     dequantized.params[weight_count + o] =
@@ -186,6 +193,15 @@ TEST(Int8ConvTest, WeightsArePerChannelSymmetric) {
   StatusOr<Int8DepthwiseConv2d> q = QuantizeDepthwiseConv2d(layer, {0.1f, 0}, {0.1f, 0});
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->weights, (std::vector<int8_t>{127, -127}));
+  // Conv2d's weights go to OHWI: HWIO (1x1, in 2, out 3) w[i][o] = 10 * i + o.
+  Conv2d conv{2, 3, Window{}, Activation::kNone, {0, 1, 2, 10, 11, 12, 0, 0, 0}};
+  StatusOr<Int8Conv2d> qc = QuantizeConv2d(conv, {0.1f, 0}, {0.1f, 0});
+  ASSERT_TRUE(qc.ok());
+  for (int o = 0; o < 3; ++o) {
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_NEAR(qc->weights[o * 2 + i] * qc->quant.weight_scales[o], 10.f * i + o, 0.05f);
+    }
+  }
   EXPECT_FLOAT_EQ(q->quant.weight_scales[0], 0.5f / 127);
   EXPECT_FLOAT_EQ(q->quant.weight_scales[1], 2.f / 127);
 }

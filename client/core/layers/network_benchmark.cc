@@ -4,10 +4,12 @@
 // example, multiply-adds, parameters and arena bytes; prints the CPU model and
 // the build's instruction sets (docs/benchmarks.md has the figures).
 //   bazel run -c opt //client/core/layers:network_benchmark
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "client/core/layers/int8_conv.h"
 #include "client/core/layers/network.h"
 #include "tools/base/cpu_check.h"
 
@@ -69,6 +71,63 @@ void BM_DsCnnForward(benchmark::State& state) {
   state.counters["arena_bytes"] = static_cast<double>(net.ArenaBytes());
 }
 BENCHMARK(BM_DsCnnForward)->Arg(1)->Arg(10);
+
+// The same body's five convolutions in int8 (int8_conv.h: TFLite Micro's
+// reference loops, not yet optimized), one example per iteration, against the
+// float Network's whole forward above. Ranges calibrated on 8 random examples.
+void BM_DsCnnInt8Convolutions(benchmark::State& state) {
+  Network net = DsCnn();
+  std::vector<unsigned char> block(static_cast<size_t>(net.ArenaBytes()));
+  Arena arena(block.data(), block.size());
+  if (!net.Bind(arena).ok()) state.SkipWithError("Bind failed");
+  // Each layer's float output range over calibration examples.
+  std::mt19937 rng(2);
+  const int kCalibration = 8;
+  const std::vector<float> calib = Random(kCalibration * 784, rng);
+  const size_t convs = 5;
+  std::vector<std::vector<float>> acts(convs + 1);
+  acts[0] = calib;
+  for (size_t l = 0; l < convs; ++l) {
+    const Shape in = net.shapes()[l], out = net.shapes()[l + 1];
+    acts[l + 1].resize(static_cast<size_t>(kCalibration * out.size()));
+    for (int r = 0; r < kCalibration; ++r) {
+      Forward(net.layers()[l], in, acts[l].data() + r * in.size(),
+              acts[l + 1].data() + r * out.size());
+    }
+  }
+  std::vector<Int8Params> params;
+  for (const std::vector<float>& a : acts) {
+    auto [lo, hi] = std::minmax_element(a.begin(), a.end());
+    params.push_back(Int8ParamsForRange(*lo, *hi));
+  }
+  std::vector<Int8Conv2d> conv;
+  std::vector<Int8DepthwiseConv2d> dw;
+  for (size_t l = 0; l < convs; ++l) {
+    if (l % 2 == 0) {
+      conv.push_back(*QuantizeConv2d(std::get<Conv2d>(net.layers()[l]), params[l], params[l + 1]));
+    } else {
+      dw.push_back(*QuantizeDepthwiseConv2d(std::get<DepthwiseConv2d>(net.layers()[l]), params[l],
+                                            params[l + 1]));
+    }
+  }
+  std::vector<int8_t> x(784), ping(14 * 14 * 32), pong(14 * 14 * 32);
+  QuantizeInput(calib.data(), 784, params[0], x.data());
+  const std::vector<Shape>& s = net.shapes();
+  for (auto _ : state) {
+    conv[0].Forward(s[0], x.data(), ping.data());
+    dw[0].Forward(s[1], ping.data(), pong.data());
+    conv[1].Forward(s[2], pong.data(), ping.data());
+    dw[1].Forward(s[3], ping.data(), pong.data());
+    conv[2].Forward(s[4], pong.data(), ping.data());
+    benchmark::DoNotOptimize(ping.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["ns_per_example"] =
+      benchmark::Counter(static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_DsCnnInt8Convolutions);
 
 }  // namespace
 }  // namespace fedtiny::client::layers
