@@ -18,9 +18,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "client/core/layers/torch_cases.h"
 #include "gtest/gtest.h"
 
 namespace fedtiny::client::layers {
@@ -167,6 +170,70 @@ TEST(Int8ConvTest, DepthwiseWithinQuantizationErrorOfFloat) {
       "int8 depthwise_conv2d: vs float %.2f output steps, vs dequantized "
       "reference %.0f\n",
       worst, worst_int);
+}
+
+// The int8 output, dequantized, against PyTorch's float64 output within the
+// quantization error (the ranges from the case's input and PyTorch's output);
+// returns the largest error in output steps.
+template <typename FloatLayer, typename QuantizeFn>
+double CheckAgainstTorch(const TorchCase& c, const FloatLayer& layer, int64_t taps,
+                         QuantizeFn quantize) {
+  const std::vector<float>& x = c.f("x");
+  const std::vector<float>& want = c.f("y");
+  const auto [xlo, xhi] = Range(x);
+  const auto [ylo, yhi] = Range(want);
+  const Int8Params in_params = Int8ParamsForRange(xlo, xhi);
+  auto q = quantize(layer, in_params, Int8ParamsForRange(ylo, yhi));
+  EXPECT_TRUE(q.ok()) << c.name << ": " << q.status().message();
+  if (!q.ok()) return 0;
+  EXPECT_EQ(q->OutputShape(InShape(c))->size(), static_cast<int64_t>(want.size())) << c.name;
+  std::vector<int8_t> qx(x.size()), qy(want.size());
+  QuantizeInput(x.data(), static_cast<int64_t>(x.size()), in_params, qx.data());
+  q->Forward(InShape(c), qx.data(), qy.data());
+  std::vector<float> got(qy.size());
+  DequantizeOutput(qy.data(), static_cast<int64_t>(qy.size()), q->quant.output, got.data());
+  const size_t channels = q->quant.bias.size(), weight_count = layer.params.size() - channels;
+  std::vector<double> w_abs(channels, 0);
+  for (size_t k = 0; k < weight_count; ++k) w_abs[k % channels] += std::fabs(layer.params[k]);
+  const double x_max = std::max(std::fabs(xlo), std::fabs(xhi));
+  double worst = 0;
+  for (size_t k = 0; k < got.size(); ++k) {
+    const size_t o = k % channels;
+    const double err = std::fabs(double{got[k]} - want[k]);
+    EXPECT_LE(err, Bound(q->quant, o, w_abs[o], x_max, taps, layer.activation))
+        << c.name << " output " << k;
+    worst = std::max(worst, err / q->quant.output.scale);
+  }
+  return worst;
+}
+
+TEST(Int8ConvTest, TorchCasesWithinQuantizationError) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  const std::string root = srcdir ? std::string(srcdir) + "/" + (ws ? ws : "__main__") + "/" : "";
+  std::string error;
+  const std::vector<TorchCase> cases =
+      ReadTorchCases(root + "client/core/layers/testdata/torch_cases.txt", &error);
+  ASSERT_TRUE(error.empty()) << error;
+  double worst_conv = 0, worst_dw = 0;
+  int checked = 0;
+  for (const TorchCase& c : cases) {
+    if (c.type == "conv2d") {
+      const Conv2d layer = ConvOf(c);
+      const int64_t taps =
+          int64_t{layer.window.kernel_h} * layer.window.kernel_w * layer.in_channels;
+      worst_conv = std::max(worst_conv, CheckAgainstTorch(c, layer, taps, QuantizeConv2d));
+      ++checked;
+    } else if (c.type == "depthwise_conv2d") {
+      const DepthwiseConv2d layer = DepthwiseOf(c);
+      const int64_t taps = int64_t{layer.window.kernel_h} * layer.window.kernel_w;
+      worst_dw = std::max(worst_dw, CheckAgainstTorch(c, layer, taps, QuantizeDepthwiseConv2d));
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 8);
+  std::printf("int8 vs PyTorch: conv2d %.2f output steps, depthwise_conv2d %.2f\n", worst_conv,
+              worst_dw);
 }
 
 TEST(Int8ConvTest, RefusesBadParameters) {

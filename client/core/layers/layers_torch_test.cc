@@ -28,58 +28,6 @@ std::string CasesPath() {
   return root + "client/core/layers/testdata/torch_cases.txt";
 }
 
-Shape InShape(const TorchCase& c) { return Shape{c.i("in")[0], c.i("in")[1], c.i("in")[2]}; }
-
-Window WindowOf(const TorchCase& c) {
-  Window w;
-  w.kernel_h = c.i("kernel")[0];
-  w.kernel_w = c.i("kernel")[1];
-  w.stride_h = c.i("stride")[0];
-  w.stride_w = c.i("stride")[1];
-  w.dilation_h = c.i("dilation")[0];
-  w.dilation_w = c.i("dilation")[1];
-  w.padding = Padding{c.i("pad")[0], c.i("pad")[1], c.i("pad")[2], c.i("pad")[3]};
-  return w;
-}
-
-Activation ActOf(const TorchCase& c) {
-  return c.i("act").empty() ? Activation::kNone : static_cast<Activation>(c.i("act")[0]);
-}
-
-BatchNorm BnOf(const TorchCase& c, const std::string& suffix = "") {
-  return BatchNorm{c.f("gamma" + suffix), c.f("beta" + suffix), c.f("mean" + suffix),
-                   c.f("var" + suffix), c.f("eps" + suffix).at(0)};
-}
-
-Conv2d ConvOf(const TorchCase& c) {
-  Conv2d l;
-  l.in_channels = InShape(c).c;
-  l.out_channels = c.i("out_channels")[0];
-  l.window = WindowOf(c);
-  l.activation = ActOf(c);
-  l.params = c.f("params");
-  return l;
-}
-
-DepthwiseConv2d DepthwiseOf(const TorchCase& c) {
-  DepthwiseConv2d l;
-  l.in_channels = InShape(c).c;
-  l.channel_multiplier = c.i("multiplier")[0];
-  l.window = WindowOf(c);
-  l.activation = ActOf(c);
-  l.params = c.f("params");
-  return l;
-}
-
-Dense DenseOf(const TorchCase& c) {
-  Dense l;
-  l.in_features = static_cast<int32_t>(InShape(c).size());
-  l.out_features = c.i("out_features")[0];
-  l.activation = ActOf(c);
-  l.params = c.f("params");
-  return l;
-}
-
 // The layer a single-layer case describes (its batch norm folded in).
 LayerSpec LayerOf(const TorchCase& c) {
   const std::string& t = c.type;

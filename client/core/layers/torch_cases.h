@@ -8,6 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "client/core/layers/batch_norm.h"
+#include "client/core/layers/conv2d.h"
+#include "client/core/layers/dense.h"
+#include "client/core/layers/depthwise_conv2d.h"
+#include "client/core/layers/shape.h"
+#include "client/core/layers/window.h"
+
 namespace fedtiny::client::layers {
 
 // One case: its name, its type, and its integer and float arrays by key. A
@@ -25,6 +32,15 @@ struct TorchCase {
 // ReadTorchCases parses `path`; an empty vector and `error` set when the file
 // cannot be read or is malformed.
 std::vector<TorchCase> ReadTorchCases(const std::string& path, std::string* error);
+
+// The pieces of a case as the core's types (the keys torch_cases.py writes).
+Shape InShape(const TorchCase& c);
+Window WindowOf(const TorchCase& c);
+Activation ActOf(const TorchCase& c);
+BatchNorm BnOf(const TorchCase& c, const std::string& suffix = "");  // Views into c.
+Conv2d ConvOf(const TorchCase& c);
+DepthwiseConv2d DepthwiseOf(const TorchCase& c);
+Dense DenseOf(const TorchCase& c);
 
 }  // namespace fedtiny::client::layers
 
