@@ -17,8 +17,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v arm-none-eabi-g++ >/dev/null 2>&1 ||
   fail "'arm-none-eabi-g++' not found. Run tools/setup (Debian package gcc-arm-none-eabi)."
 
-# Library sources only: tests and benchmarks run on the host with gtest.
-mapfile -t sources < <(ls client/core/*.cc client/core/*.h | grep -v -e '_test\.cc$' -e '_benchmark\.cc$')
+# Library sources only: tests and benchmarks run on the host with gtest (and
+# client/core/layers' test-only case reader).
+mapfile -t sources < <(ls client/core/*.cc client/core/*.h client/core/layers/*.cc client/core/layers/*.h |
+  grep -v -e '_test\.cc$' -e '_benchmark\.cc$' -e 'layers/torch_cases\.')
 [[ ${#sources[@]} -gt 10 ]] || fail "found only ${#sources[@]} core sources under ${ROOT}"
 
 # 1. Includes: the standard library, Eigen, the core, tools/base's three
