@@ -34,6 +34,7 @@
 #include "coordinator/trust/keys_command.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
+#include "tests/e2e_data.h"
 #include "tests/small_model.h"
 #include "tools/base/crypto/envelope.h"
 #include "tools/base/sha256.h"
@@ -51,40 +52,18 @@ constexpr char kToken[] = "operator-secret-0123456789";
 const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 const client::DeviceStatus kPlugged{true, true, true, 90, false};
 
+using testing::LocalData;
+
+// Three classes over the features (the hostile tests use 6 of them).
+LocalData Data(int n, uint32_t seed, int width = 16) {
+  return testing::SeparableData(n, seed, width, 3);
+}
+v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
+  return testing::SmallTask(name, goal, rounds);
+}
+
 std::string TmpDir(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-}
-
-struct LocalData {
-  RowMatrixXf x;
-  std::vector<int32_t> y;
-};
-
-LocalData Data(int n, uint32_t seed, int width = 16) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g;
-  LocalData d{RowMatrixXf(n, width), std::vector<int32_t>(n)};
-  for (int i = 0; i < n; ++i) {
-    d.y[i] = static_cast<int32_t>(rng() % 3);
-    for (int j = 0; j < width; ++j) d.x(i, j) = g(rng) + 2.f * (j % 3 == d.y[i]);
-  }
-  return d;
-}
-
-v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
-  v1::TaskConfig c;
-  c.set_name(name);
-  c.set_population("phones");
-  *c.mutable_model() = testing::SmallModel();
-  c.mutable_plan()->set_epochs(1);
-  c.mutable_plan()->set_batch_size(8);
-  c.mutable_plan()->set_learning_rate(0.1f);
-  c.set_rounds(rounds);
-  c.set_clients_per_round(goal);
-  c.set_over_selection(1.0);
-  c.set_min_reports(goal);
-  c.set_round_deadline_ms(60'000);
-  return c;
 }
 
 std::string DeviceId(int i) { return absl::StrCat("device-", i); }

@@ -19,6 +19,7 @@
 #include "coordinator/clock.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
+#include "tests/e2e_data.h"
 #include "tests/small_model.h"
 #include "proto/admin.grpc.pb.h"
 
@@ -35,24 +36,11 @@ constexpr char kToken[] = "operator-secret-0123456789";
 const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 const DeviceStatus kPlugged{true, true, true, 90, false};
 
+using testing::LocalData;
+using testing::SeparableData;
+
 std::string TmpDir(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-}
-
-struct LocalData {
-  RowMatrixXf x;
-  std::vector<int32_t> y;
-};
-
-LocalData Data(int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g;
-  LocalData d{RowMatrixXf(n, 16), std::vector<int32_t>(n)};
-  for (int i = 0; i < n; ++i) {
-    d.y[i] = static_cast<int32_t>(rng() % 4);
-    for (int j = 0; j < 16; ++j) d.x(i, j) = g(rng) + 2.f * (j % 4 == d.y[i]);
-  }
-  return d;
 }
 
 // An eligible phone checking in for the "phones" population.
@@ -71,18 +59,8 @@ v1::CheckInRequest EligibleCheckIn(const std::string& device_id, const std::stri
 }
 
 v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
-  v1::TaskConfig c;
-  c.set_name(name);
-  c.set_population("phones");
-  *c.mutable_model() = testing::SmallModel();
+  v1::TaskConfig c = testing::SmallTask(name, goal, rounds);
   c.mutable_plan()->set_epochs(2);
-  c.mutable_plan()->set_batch_size(8);
-  c.mutable_plan()->set_learning_rate(0.1f);
-  c.set_rounds(rounds);
-  c.set_clients_per_round(goal);
-  c.set_over_selection(1.0);
-  c.set_min_reports(goal);
-  c.set_round_deadline_ms(60'000);
   c.set_aggregator("trimmed_mean:beta=0.2");
   return c;
 }
@@ -156,7 +134,7 @@ TEST_F(E2eTest, RealParticipantsCompleteRoundsAndTheModelImproves) {
   std::vector<LocalData> data;
   for (int i = 0; i < 4; ++i) {
     devices.push_back(Device(i, &plugged));
-    data.push_back(Data(60, 10 + i));
+    data.push_back(SeparableData(60, 10 + i));
   }
   double first_loss = 0, last_loss = 0;
   for (int round = 1; round <= 3; ++round) {
@@ -404,7 +382,7 @@ TEST_F(E2eTest, DeviceUnpluggedMidEpochResumesAndPauseStopsAdmission) {
     mutable int left_;
   } flip(5);
   auto device = Device(1, &flip);
-  LocalData d = Data(80, 3);
+  LocalData d = SeparableData(80, 3);
   RoundResult paused = device->RunOnce(d.x, d.y);
   ASSERT_EQ(paused.kind, RoundResult::Kind::kPaused) << paused.why;
   EXPECT_EQ(paused.why, "not charging");
@@ -441,7 +419,7 @@ TEST_F(E2eTest, WatchStreamsRoundEventsAndRestartAbandonsOpenRounds) {
   });
   absl::SleepFor(absl::Milliseconds(200));
   SettableDeviceState state(kPlugged);
-  LocalData d = Data(40, 5);
+  LocalData d = SeparableData(40, 5);
   auto a = Device(1, &state), b = Device(2, &state);
   ASSERT_EQ(a->RunOnce(d.x, d.y).kind, RoundResult::Kind::kUploaded);
   ASSERT_EQ(b->RunOnce(d.x, d.y).kind, RoundResult::Kind::kUploaded);
@@ -472,7 +450,7 @@ TEST_F(E2eTest, WatchStreamsRoundEventsAndRestartAbandonsOpenRounds) {
 TEST_F(E2eTest, ADeviceKeepsItsSecretAcrossAppRestartsAndNobodyElseGetsItsId) {
   ASSERT_TRUE(Create(Task("ids", 2, 5)).ok());
   SettableDeviceState plugged(kPlugged);
-  const LocalData d = Data(40, 5);
+  const LocalData d = SeparableData(40, 5);
   client::SessionOptions s;
   s.address = server_->address();
   s.insecure = true;

@@ -24,6 +24,7 @@
 #include "coordinator/clock.h"
 #include "coordinator/server.h"
 #include "gtest/gtest.h"
+#include "tests/e2e_data.h"
 #include "tests/small_model.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/federation.grpc.pb.h"
@@ -37,6 +38,8 @@ namespace {
 using grpc::health::v1::HealthCheckResponse;
 
 constexpr char kToken[] = "operator-secret-0123456789";
+
+using testing::SmallTask;
 
 std::string TmpDir(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
@@ -68,22 +71,6 @@ std::map<std::string, double> ParseExposition(const std::string& text) {
     out[series] = v;
   }
   return out;
-}
-
-v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
-  v1::TaskConfig c;
-  c.set_name(name);
-  c.set_population("phones");
-  *c.mutable_model() = testing::SmallModel();
-  c.mutable_plan()->set_epochs(1);
-  c.mutable_plan()->set_batch_size(8);
-  c.mutable_plan()->set_learning_rate(0.1f);
-  c.set_rounds(rounds);
-  c.set_clients_per_round(goal);
-  c.set_over_selection(1.0);
-  c.set_min_reports(goal);
-  c.set_round_deadline_ms(60'000);
-  return c;
 }
 
 class HttpMetricsTest : public ::testing::Test {
@@ -149,7 +136,7 @@ TEST_F(HttpMetricsTest, CountersMoveByWhatRealCallsDid) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("authorization", std::string("Bearer ") + kToken);
   v1::CreateTaskRequest create;
-  *create.mutable_config() = Task("activity", 2, 3);
+  *create.mutable_config() = SmallTask("activity", 2, 3);
   v1::TaskInfo info;
   ASSERT_TRUE(admin->CreateTask(&ctx, create, &info).ok());
 

@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
 #include "proto/admin.grpc.pb.h"
+#include "tests/e2e_data.h"
 #include "tests/small_model.h"
 #include "tools/base/crypto/ec_key.h"
 
@@ -39,40 +40,12 @@ constexpr char kToken[] = "operator-secret-0123456789";
 const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 const client::DeviceStatus kPlugged{true, true, true, 90, false};
 
+using testing::LocalData;
+using testing::SeparableData;
+using testing::SmallTask;
+
 std::string TmpDir(const std::string& name) {
   return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-}
-
-struct LocalData {
-  RowMatrixXf x;
-  std::vector<int32_t> y;
-};
-
-LocalData Data(int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g;
-  LocalData d{RowMatrixXf(n, 16), std::vector<int32_t>(n)};
-  for (int i = 0; i < n; ++i) {
-    d.y[i] = static_cast<int32_t>(rng() % 4);
-    for (int j = 0; j < 16; ++j) d.x(i, j) = g(rng) + 2.f * (j % 4 == d.y[i]);
-  }
-  return d;
-}
-
-v1::TaskConfig Task(const std::string& name, int goal, int rounds) {
-  v1::TaskConfig c;
-  c.set_name(name);
-  c.set_population("phones");
-  *c.mutable_model() = testing::SmallModel();
-  c.mutable_plan()->set_epochs(1);
-  c.mutable_plan()->set_batch_size(8);
-  c.mutable_plan()->set_learning_rate(0.1f);
-  c.set_rounds(rounds);
-  c.set_clients_per_round(goal);
-  c.set_over_selection(1.0);
-  c.set_min_reports(goal);
-  c.set_round_deadline_ms(60'000);
-  return c;
 }
 
 class TrustE2eTest : public ::testing::Test {
@@ -150,7 +123,7 @@ class TrustE2eTest : public ::testing::Test {
   // Runs one round with devices 0..n-1; each must upload.
   void Round(std::vector<std::unique_ptr<Participant>>& devices) {
     for (size_t i = 0; i < devices.size(); ++i) {
-      LocalData d = Data(40, 7 + i);
+      LocalData d = SeparableData(40, 7 + i);
       RoundResult r = devices[i]->RunOnce(d.x, d.y);
       ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
     }
@@ -167,7 +140,7 @@ class TrustE2eTest : public ::testing::Test {
 };
 
 TEST_F(TrustE2eTest, DevicesVerifyEverySignedVersionAcrossARestart) {
-  Create(Task("signed", 2, 3));
+  Create(SmallTask("signed", 2, 3));
   std::vector<std::unique_ptr<Participant>> devices;
   for (int i = 0; i < 2; ++i) devices.push_back(Device(i, Enroll(i)));
   EXPECT_EQ(server_->coordinator()->enrollments().size(), 2u);
@@ -192,7 +165,7 @@ TEST_F(TrustE2eTest, DevicesVerifyEverySignedVersionAcrossARestart) {
 }
 
 TEST_F(TrustE2eTest, BundleNotMatchingItsTargetIsRefusedAndReported) {
-  Create(Task("tampered", 1, 2));
+  Create(SmallTask("tampered", 1, 2));
   // The repository signs other bytes for the bundle the coordinator serves (a
   // compromised server, or a store altered behind its back).
   absl::StatusOr<std::map<int, std::string>> models =
@@ -208,7 +181,7 @@ TEST_F(TrustE2eTest, BundleNotMatchingItsTargetIsRefusedAndReported) {
   ASSERT_TRUE(server_->coordinator()->trust()->Publish("tampered", {{{0, "float32"}, fake}}, {}).ok());
 
   std::unique_ptr<Participant> device = Device(0, Enroll(0));
-  LocalData d = Data(40, 3);
+  LocalData d = SeparableData(40, 3);
   RoundResult r = device->RunOnce(d.x, d.y);
   ASSERT_EQ(r.kind, RoundResult::Kind::kFailed);
   EXPECT_TRUE(absl::StartsWith(r.why, "trust:target_hash")) << r.why;
@@ -224,7 +197,7 @@ TEST_F(TrustE2eTest, BundleNotMatchingItsTargetIsRefusedAndReported) {
 TEST_F(TrustE2eTest, DirectedVariantIsServedAndEnforcedOnTheDevice) {
   // The task directs class "phone" to the int8 variant, although these
   // devices have an FPU and RAM enough for float32.
-  v1::TaskConfig c = Task("directed", 1, 3);
+  v1::TaskConfig c = SmallTask("directed", 1, 3);
   (*c.mutable_variant_by_class())["phone"] = "int8";
   Create(c);
   std::vector<std::unique_ptr<Participant>> devices;
@@ -250,7 +223,7 @@ TEST_F(TrustE2eTest, DirectedVariantIsServedAndEnforcedOnTheDevice) {
     same[{std::stoi(info.cluster()), info.variant()}] = b;
   }
   ASSERT_TRUE(server_->coordinator()->trust()->Publish("directed", same, {{"phone", "float32"}}).ok());
-  LocalData d = Data(40, 9);
+  LocalData d = SeparableData(40, 9);
   RoundResult r = devices[0]->RunOnce(d.x, d.y);
   ASSERT_EQ(r.kind, RoundResult::Kind::kFailed);
   EXPECT_TRUE(absl::StartsWith(r.why, "trust:directive_mismatch: class phone is directed to the "
@@ -266,7 +239,7 @@ TEST_F(TrustE2eTest, DirectedVariantIsServedAndEnforcedOnTheDevice) {
 }
 
 TEST_F(TrustE2eTest, RotatedReleaseKeyIsPickedUpAfterARestart) {
-  Create(Task("rotated", 1, 3));
+  Create(SmallTask("rotated", 1, 3));
   std::vector<std::unique_ptr<Participant>> devices;
   devices.push_back(Device(0, Enroll(0)));
   Round(devices);
@@ -283,7 +256,7 @@ TEST_F(TrustE2eTest, RotatedReleaseKeyIsPickedUpAfterARestart) {
 }
 
 TEST_F(TrustE2eTest, RotatedKeysArePickedUpWhileRunning) {
-  Create(Task("live", 1, 4));
+  Create(SmallTask("live", 1, 4));
   std::vector<std::unique_ptr<Participant>> devices;
   devices.push_back(Device(0, Enroll(0)));
   Round(devices);
@@ -318,9 +291,9 @@ TEST_F(TrustE2eTest, RotatedKeysArePickedUpWhileRunning) {
 TEST_F(TrustE2eTest, CoordinatorWithoutTrustIsRefused) {
   const std::string root = Enroll(0);
   Restart("");  // No trust directory: nothing is signed, no metadata served.
-  Create(Task("unsigned", 1, 1));
+  Create(SmallTask("unsigned", 1, 1));
   std::unique_ptr<Participant> device = Device(0, root);
-  LocalData d = Data(40, 3);
+  LocalData d = SeparableData(40, 3);
   RoundResult r = device->RunOnce(d.x, d.y);
   ASSERT_EQ(r.kind, RoundResult::Kind::kFailed);
   EXPECT_TRUE(absl::StartsWith(r.why, "trust:")) << r.why;
