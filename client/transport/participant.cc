@@ -203,12 +203,19 @@ absl::StatusOr<Participant::ModelBytes> Participant::FetchModel(const v1::Assign
   absl::StatusOr<v1::TargetInfo> info = SignedTargetOf(a, index);
   if (!info.ok()) return info.status();
   if (!info->encrypted()) {
-    absl::StatusOr<std::string> bytes = session_.DownloadBundle(a, b, held_version);
-    if (!bytes.ok()) return prefixed(bytes.status());
-    absl::Status s = updater_->VerifyTarget(b.target_name(), *bytes);
-    cost_.verified_bytes += static_cast<int64_t>(bytes->size());
+    // Hashed once, as it arrives: the digest serves the signed target too.
+    absl::StatusOr<Sha256Digest> digest =
+        session_.DownloadBundleTo(a, b, held_version, [&out](absl::string_view chunk) {
+          out.plain.append(chunk.data(), chunk.size());
+          return absl::OkStatus();
+        });
+    if (!digest.ok()) return prefixed(digest.status());
+    const absl::Time start = absl::Now();
+    absl::Status s =
+        trust::Updater::MatchTarget(b.target_name(), *info, out.plain.size(), *digest);
+    cost_.verify_time += absl::Now() - start;
+    cost_.verified_bytes += static_cast<int64_t>(out.plain.size());
     if (!s.ok()) return s;
-    out.plain = *std::move(bytes);
     return out;
   }
   // Encrypted: the key first, then the bundle hashed and decrypted as its

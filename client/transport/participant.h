@@ -61,7 +61,9 @@ struct TrustCost {
   int64_t metadata_files = 0;
   int64_t refreshes = 0;
   absl::Duration refresh_time;  // Fetching and verifying metadata.
-  absl::Duration verify_time;   // Hashing bundles against their targets.
+  // Checking downloaded bundles against their signed targets (the SHA-256
+  // itself runs as the chunks arrive, in the download).
+  absl::Duration verify_time;
   int64_t verified_bytes = 0;
   absl::Duration decrypt_time;  // Unwrapping model keys and decrypting bundles.
   int64_t decrypted_bytes = 0;  // Encrypted bundle bytes opened.

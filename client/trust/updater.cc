@@ -82,18 +82,11 @@ absl::StatusOr<const Verified<v1::Targets>*> Updater::CurrentTargets() const {
 
 absl::Status Updater::VerifyTarget(absl::string_view name,
                                    absl::string_view bytes) const {
-  return CheckTarget(name, bytes).status();
-}
-
-absl::StatusOr<v1::TargetInfo> Updater::CheckTarget(absl::string_view name,
-                                                    absl::string_view bytes) const {
   absl::StatusOr<v1::TargetInfo> info = TrustedTarget(name);
   if (!info.ok()) return info.status();
   absl::StatusOr<Sha256Digest> digest = Sha256(bytes);
   if (!digest.ok()) return digest.status();
-  absl::Status s = MatchTarget(name, *info, bytes.size(), *digest);
-  if (!s.ok()) return s;
-  return info;
+  return MatchTarget(name, *info, bytes.size(), *digest);
 }
 
 absl::StatusOr<v1::TargetInfo> Updater::TrustedTarget(absl::string_view name) const {

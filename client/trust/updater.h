@@ -73,11 +73,6 @@ class Updater {
   // kTargetHash refusals.
   absl::Status VerifyTarget(absl::string_view name, absl::string_view bytes) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // CheckTarget is VerifyTarget returning the trusted entry the bytes matched
-  // (what they are: task, cluster, version, variant, encrypted).
-  absl::StatusOr<v1::TargetInfo> CheckTarget(absl::string_view name,
-                                             absl::string_view bytes) const
-      ABSL_LOCKS_EXCLUDED(mu_);
   // TrustedTarget is the trusted, unexpired entry of target `name`, before
   // anything is downloaded (its length bounds the download):
   // kNoTrustedTargets, kExpired or kUnknownTarget refusals.
