@@ -28,6 +28,16 @@ uint64_t NextVersion(uint64_t last, absl::Time now) {
   return std::max<uint64_t>(last + 1, static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixSeconds(now))));
 }
 
+// The repository signs targets, snapshot and timestamp: a threshold of each
+// role's keys must be held (kFailedPrecondition otherwise).
+absl::Status CheckOnlineKeys(const KeyDir& keys) {
+  for (v1::RoleType role : {v1::ROLE_TYPE_TARGETS, v1::ROLE_TYPE_SNAPSHOT,
+                            v1::ROLE_TYPE_TIMESTAMP}) {
+    RETURN_IF_ERROR(keys.KeysFor(role).status());
+  }
+  return absl::OkStatus();
+}
+
 bool FileExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
@@ -42,10 +52,7 @@ bool NearExpiry(int64_t expires_unix_s, absl::Duration lifetime, absl::Time now)
 absl::StatusOr<std::unique_ptr<TrustRepository>> TrustRepository::Open(const Options& options,
                                                                        const Clock* clock) {
   ASSIGN_OR_RETURN(KeyDir keys, LoadKeyDir(options.trust_dir));
-  for (v1::RoleType role : {v1::ROLE_TYPE_TARGETS, v1::ROLE_TYPE_SNAPSHOT,
-                            v1::ROLE_TYPE_TIMESTAMP}) {
-    RETURN_IF_ERROR(keys.KeysFor(role).status());
-  }
+  RETURN_IF_ERROR(CheckOnlineKeys(keys));
   std::unique_ptr<TrustRepository> repo(new TrustRepository(options, clock, std::move(keys)));
   absl::MutexLock lock(&repo->mu_);
   RETURN_IF_ERROR(repo->Load());
@@ -196,10 +203,7 @@ absl::Status TrustRepository::ReloadKeys() {
 absl::Status TrustRepository::ReloadKeysLocked() {
   ASSIGN_OR_RETURN(KeyDir next, LoadKeyDir(options_.trust_dir));
   if (next.root.version() <= keys_.root.version()) return absl::OkStatus();
-  for (v1::RoleType role : {v1::ROLE_TYPE_TARGETS, v1::ROLE_TYPE_SNAPSHOT,
-                            v1::ROLE_TYPE_TIMESTAMP}) {
-    RETURN_IF_ERROR(next.KeysFor(role).status());
-  }
+  RETURN_IF_ERROR(CheckOnlineKeys(next));
   KeyDir before = std::move(keys_);
   keys_ = std::move(next);
   absl::Status s = Republish(true, true);
