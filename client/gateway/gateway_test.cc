@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +71,48 @@ class DeviceLink {
   FrameDecoder decoder_;
 };
 
+// A coordinator on 127.0.0.1 without a trust directory, its data in
+// $TEST_TMPDIR/<name>.
+absl::StatusOr<coordinator::Server> StartServer(const std::string& name) {
+  coordinator::Server::Options o;
+  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  o.admin_token = "operator-secret-0123456789";
+  return coordinator::Server::Start(o);
+}
+
+// The gateway serving one end of a socketpair on its own thread, relaying to
+// `server`; the test is the microcontroller on the other end (link()). Owns
+// both ends and the thread; Finish() must be called once before destruction.
+class Relay {
+ public:
+  explicit Relay(const coordinator::Server& server)
+      : gateway_(grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()), {}) {
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds_) != 0) return;
+    thread_ = std::thread([this] { served_ = gateway_.Serve(fds_[1]); });
+    link_ = std::make_unique<DeviceLink>(fds_[0]);
+  }
+  bool ok() const { return link_ != nullptr; }
+  DeviceLink& link() { return *link_; }
+  const Gateway& gateway() const { return gateway_; }
+
+  // Closes the device's end, waits for the gateway to see it and stop, and
+  // returns what Serve returned.
+  absl::Status Finish() {
+    shutdown(fds_[0], SHUT_RDWR);
+    close(fds_[0]);
+    thread_.join();
+    close(fds_[1]);
+    return served_;
+  }
+
+ private:
+  Gateway gateway_;
+  int fds_[2] = {-1, -1};
+  absl::Status served_;
+  std::thread thread_;
+  std::unique_ptr<DeviceLink> link_;
+};
+
 std::string Encoded(const std::function<wire::Result(wire::ByteSink&)>& encode) {
   std::vector<uint8_t> buf(1 << 16);
   wire::BufferSink sink(buf.data(), buf.size());
@@ -88,20 +131,12 @@ class StringSink : public wire::ByteSink {
 };
 
 TEST(GatewayTest, AMicrocontrollerTakesPartInARealRoundThroughTheGateway) {
-  coordinator::Server::Options o;
-  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/gateway";
-  o.admin_token = "operator-secret-0123456789";
-  absl::StatusOr<coordinator::Server> server = coordinator::Server::Start(o);
+  absl::StatusOr<coordinator::Server> server = StartServer("gateway");
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(server->coordinator()->CreateTask(Task()).ok());
-  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
-
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  Gateway gateway(channel, {});
-  absl::Status served;
-  std::thread relay([&] { served = gateway.Serve(fds[1]); });
-  DeviceLink link(fds[0]);
+  Relay relay(*server);
+  ASSERT_TRUE(relay.ok());
+  DeviceLink& link = relay.link();
 
   // Noise on the line first: answered DATA_LOSS, and the link goes on.
   link.Send("\x01\x02noise" + EncodeFrame(FrameType::kCheckIn, "x").substr(0, 9) + "garbage!!!!");
@@ -191,7 +226,8 @@ TEST(GatewayTest, AMicrocontrollerTakesPartInARealRoundThroughTheGateway) {
   EXPECT_EQ(static_cast<int>(again.payload[0]), grpc::StatusCode::ALREADY_EXISTS) << again.payload.substr(1);
 
   // A phone over gRPC completes the round.
-  auto stub = v1::Federation::NewStub(channel);
+  auto stub = v1::Federation::NewStub(
+      grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
   v1::CheckInRequest phone;
   phone.set_device_id("phone-1");
   phone.set_device_secret("phone-1-secret-0123456789");
@@ -236,31 +272,21 @@ TEST(GatewayTest, AMicrocontrollerTakesPartInARealRoundThroughTheGateway) {
   EXPECT_EQ(devices->devices(0).device_class(), "mcu-m4");
   EXPECT_EQ(devices->devices(0).rounds_contributed(), 1);
 
-  shutdown(fds[0], SHUT_RDWR);
-  close(fds[0]);
-  relay.join();
-  close(fds[1]);
+  const absl::Status served = relay.Finish();
   EXPECT_TRUE(served.ok()) << served;
-  EXPECT_GE(gateway.stats().frames_in, 4u);
-  EXPECT_GE(gateway.stats().bad_frames, 1u);
+  EXPECT_GE(relay.gateway().stats().frames_in, 4u);
+  EXPECT_GE(relay.gateway().stats().bad_frames, 1u);
 }
 
 // GetMetadata is relayed (the firmware's partial verification fetches
 // targets.pb): the coordinator's own answer comes back, here NOT_FOUND from one
 // without a trust directory, not the gateway's "no request of frame type".
 TEST(GatewayTest, RelaysGetMetadata) {
-  coordinator::Server::Options o;
-  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/metadata";
-  o.admin_token = "operator-secret-0123456789";
-  absl::StatusOr<coordinator::Server> server = coordinator::Server::Start(o);
+  absl::StatusOr<coordinator::Server> server = StartServer("metadata");
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  Gateway gateway(channel, {});
-  absl::Status served;
-  std::thread relay([&] { served = gateway.Serve(fds[1]); });
-  DeviceLink link(fds[0]);
+  Relay relay(*server);
+  ASSERT_TRUE(relay.ok());
+  DeviceLink& link = relay.link();
 
   fedtiny_v1_MetadataRequest m = fedtiny_v1_MetadataRequest_init_zero;
   std::strncpy(m.path, "targets.pb", sizeof(m.path) - 1);
@@ -273,12 +299,9 @@ TEST(GatewayTest, RelaysGetMetadata) {
   EXPECT_EQ(r.payload[0], static_cast<char>(grpc::StatusCode::NOT_FOUND)) << r.payload.substr(1);
   EXPECT_NE(r.payload.find("serves no trust metadata"), std::string::npos) << r.payload.substr(1);
 
-  shutdown(fds[0], SHUT_RDWR);
-  close(fds[0]);
-  relay.join();
-  close(fds[1]);
+  const absl::Status served = relay.Finish();
   EXPECT_TRUE(served.ok()) << served;
-  EXPECT_EQ(gateway.stats().frames_in, 1u);
+  EXPECT_EQ(relay.gateway().stats().frames_in, 1u);
 }
 
 // Enroll is relayed (the firmware sends its P-256 public key before its first
@@ -286,18 +309,11 @@ TEST(GatewayTest, RelaysGetMetadata) {
 // decodes with nanopb, and a second key for the same device id comes back as
 // the coordinator's ALREADY_EXISTS, not the gateway's "no request of frame type".
 TEST(GatewayTest, RelaysEnroll) {
-  coordinator::Server::Options o;
-  o.data_dir = std::string(std::getenv("TEST_TMPDIR")) + "/enroll";
-  o.admin_token = "operator-secret-0123456789";
-  absl::StatusOr<coordinator::Server> server = coordinator::Server::Start(o);
+  absl::StatusOr<coordinator::Server> server = StartServer("enroll");
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials());
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  Gateway gateway(channel, {});
-  absl::Status served;
-  std::thread relay([&] { served = gateway.Serve(fds[1]); });
-  DeviceLink link(fds[0]);
+  Relay relay(*server);
+  ASSERT_TRUE(relay.ok());
+  DeviceLink& link = relay.link();
 
   auto enroll = [&](const std::string& spki) {
     fedtiny_v1_EnrollRequest e = fedtiny_v1_EnrollRequest_init_zero;
@@ -329,12 +345,9 @@ TEST(GatewayTest, RelaysEnroll) {
   ASSERT_FALSE(again.payload.empty());
   EXPECT_EQ(again.payload[0], static_cast<char>(grpc::StatusCode::ALREADY_EXISTS)) << again.payload.substr(1);
 
-  shutdown(fds[0], SHUT_RDWR);
-  close(fds[0]);
-  relay.join();
-  close(fds[1]);
+  const absl::Status served = relay.Finish();
   EXPECT_TRUE(served.ok()) << served;
-  EXPECT_EQ(gateway.stats().frames_in, 2u);
+  EXPECT_EQ(relay.gateway().stats().frames_in, 2u);
 }
 
 }  // namespace
