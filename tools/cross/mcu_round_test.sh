@@ -219,6 +219,27 @@ sed 's/^/  /' "$WORK/firmware.fail.out"
 grep -q "^mcu_device: error: enroll: code 14: " "$WORK/firmware.fail.out" \
   || fail "no UNAVAILABLE (code 14) enroll error in the firmware's output"
 
+# Runs the firmware as built last through a gateway, as the only device of a
+# task of its own: NAME (task and population, one device a round) and TAG
+# (the output files' suffix: $WORK/firmware.TAG.out, qemu.TAG.err,
+# gateway.TAG.err). Sets rc to the firmware's exit status.
+run_alone() {
+  local name=$1 tag=$2
+  sed "s/^name: .*/name: \"$name\"/; s/^population: .*/population: \"$name\"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/" \
+    "$CROSS/mcu/mcu_task.textproto" >"$WORK/$tag.task.textproto"
+  flctl task create --config="$WORK/$tag.task.textproto" --model="$WORK/model.pb" >/dev/null \
+    || fail "task create ($name) failed"
+  rm -f "$SOCKDIR/uart0.sock"
+  timeout 60 "${QEMU[@]}" >"$WORK/firmware.$tag.out" 2>"$WORK/qemu.$tag.err" </dev/null &
+  QEMU_PID=$!
+  PIDS+=($QEMU_PID)
+  for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
+  "$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server="$SERVER" --insecure 2>"$WORK/gateway.$tag.err" &
+  PIDS+=($!)
+  rc=0
+  wait "$QEMU_PID" || rc=$?
+}
+
 # 7. Partial verification refuses a wrong key: the firmware rebuilt with the
 # snapshot key's SPKI under the targets key's id must refuse targets.pb
 # ("trust:signature"), report the failure through the gateway and exit 1,
@@ -228,19 +249,7 @@ SNAPSHOT_KEY_ID=$(key_of snapshot)
 [[ -n "$SNAPSHOT_KEY_ID" ]] || fail "no snapshot key in the trust directory"
 build_firmware "$TARGETS_KEY_ID" "$(spki_of "$SNAPSHOT_KEY_ID")" mcu-qemu-2 mcu-trust OFF >"$WORK/build.wrong.log" 2>&1 \
   || fail "the wrong-key firmware build failed: $(tail -5 "$WORK/build.wrong.log")"
-sed 's/^name: .*/name: "mcu-trust"/; s/^population: .*/population: "mcu-trust"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
-  "$CROSS/mcu/mcu_task.textproto" >"$WORK/trust_task.textproto"
-flctl task create --config="$WORK/trust_task.textproto" --model="$WORK/model.pb" >/dev/null \
-  || fail "task create (mcu-trust) failed"
-rm -f "$SOCKDIR/uart0.sock"
-timeout 60 "${QEMU[@]}" >"$WORK/firmware.wrongkey.out" 2>"$WORK/qemu.wrongkey.err" </dev/null &
-QEMU_PID=$!
-PIDS+=($QEMU_PID)
-for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
-"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server="$SERVER" --insecure 2>"$WORK/gateway.wrongkey.err" &
-PIDS+=($!)
-rc=0
-wait "$QEMU_PID" || rc=$?
+run_alone mcu-trust wrongkey
 log "provisioned with a wrong targets key the firmware exited with status $rc:"
 sed 's/^/  /' "$WORK/firmware.wrongkey.out"
 [[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, with a wrong targets key"
@@ -257,19 +266,7 @@ grep -q "downloaded" "$WORK/firmware.wrongkey.out" && fail "the firmware downloa
 # wrapped key, swapped associated data, a wrong model key) on this round's data.
 build_firmware "$TARGETS_KEY_ID" "$TARGETS_KEY_SPKI" mcu-qemu-3 mcu-tamper ON >"$WORK/build.tamper.log" 2>&1 \
   || fail "the tampering firmware build failed: $(tail -5 "$WORK/build.tamper.log")"
-sed 's/^name: .*/name: "mcu-tamper"/; s/^population: .*/population: "mcu-tamper"/; s/^clients_per_round: .*/clients_per_round: 1/; s/^min_reports: .*/min_reports: 1/' \
-  "$CROSS/mcu/mcu_task.textproto" >"$WORK/tamper_task.textproto"
-flctl task create --config="$WORK/tamper_task.textproto" --model="$WORK/model.pb" >/dev/null \
-  || fail "task create (mcu-tamper) failed"
-rm -f "$SOCKDIR/uart0.sock"
-timeout 60 "${QEMU[@]}" >"$WORK/firmware.tamper.out" 2>"$WORK/qemu.tamper.err" </dev/null &
-QEMU_PID=$!
-PIDS+=($QEMU_PID)
-for _ in $(seq 100); do [[ -S "$SOCKDIR/uart0.sock" ]] && break; sleep 0.1; done
-"$BIN_GATEWAY" --link="unix:$SOCKDIR/uart0.sock" --server="$SERVER" --insecure 2>"$WORK/gateway.tamper.err" &
-PIDS+=($!)
-rc=0
-wait "$QEMU_PID" || rc=$?
+run_alone mcu-tamper tamper
 log "with one ciphertext bit flipped after verification the firmware exited with status $rc:"
 sed 's/^/  /' "$WORK/firmware.tamper.out"
 [[ $rc == 1 ]] || fail "the firmware exited with $rc, not 1, with a flipped ciphertext bit"
