@@ -186,23 +186,26 @@ void BM_ChunksPlain(benchmark::State& state) {
   Report(state, f.plain.size());
 }
 
-// Feeds every chunk of the encrypted bundle (SHA-256 and decryption).
-bool FeedEncrypted(Fixture& f, crypto::BundleStreamOpener& opener) {
+// An opener fed every chunk of the encrypted bundle, as a download feeds it
+// (SHA-256 and decryption of each chunk); an error if any step failed.
+absl::StatusOr<crypto::BundleStreamOpener> FedOpener(Fixture& f) {
+  absl::StatusOr<crypto::BundleStreamOpener> opener =
+      crypto::BundleStreamOpener::Start(f.model_key, Binding(), f.encrypted_bytes.size());
+  if (!opener.ok()) return opener.status();
   Sha256Hasher h;
   for (size_t at = 0; at < f.encrypted_bytes.size(); at += kChunk) {
     const absl::string_view chunk = absl::string_view(f.encrypted_bytes).substr(at, kChunk);
-    if (!h.Update(chunk).ok() || !opener.Update(chunk).ok()) return false;
+    if (absl::Status s = h.Update(chunk); !s.ok()) return s;
+    if (absl::Status s = opener->Update(chunk); !s.ok()) return s;
   }
   benchmark::DoNotOptimize(h.Finish());
-  return true;
+  return opener;
 }
 
 void BM_ChunksEncrypted(benchmark::State& state) {
   Fixture& f = Get(state.range(0));
   for (auto _ : state) {
-    absl::StatusOr<crypto::BundleStreamOpener> opener =
-        crypto::BundleStreamOpener::Start(f.model_key, Binding(), f.encrypted_bytes.size());
-    if (!opener.ok() || !FeedEncrypted(f, *opener)) state.SkipWithError("failed");
+    if (!FedOpener(f).ok()) state.SkipWithError("failed");
   }
   Report(state, f.plain.size());
 }
@@ -215,9 +218,11 @@ void BM_AfterLastByteEncrypted(benchmark::State& state) {
   Fixture& f = Get(state.range(0));
   for (auto _ : state) {
     state.PauseTiming();
-    absl::StatusOr<crypto::BundleStreamOpener> opener =
-        crypto::BundleStreamOpener::Start(f.model_key, Binding(), f.encrypted_bytes.size());
-    if (!opener.ok() || !FeedEncrypted(f, *opener)) state.SkipWithError("failed");
+    absl::StatusOr<crypto::BundleStreamOpener> opener = FedOpener(f);
+    if (!opener.ok()) {
+      state.SkipWithError("failed");
+      break;
+    }
     absl::StatusOr<crypto::SecureBytes> plain;
     EvictCaches();
     state.ResumeTiming();
@@ -235,9 +240,11 @@ void BM_AfterLastByteTagOnly(benchmark::State& state) {
   Fixture& f = Get(state.range(0));
   for (auto _ : state) {
     state.PauseTiming();
-    absl::StatusOr<crypto::BundleStreamOpener> opener =
-        crypto::BundleStreamOpener::Start(f.model_key, Binding(), f.encrypted_bytes.size());
-    if (!opener.ok() || !FeedEncrypted(f, *opener)) state.SkipWithError("failed");
+    absl::StatusOr<crypto::BundleStreamOpener> opener = FedOpener(f);
+    if (!opener.ok()) {
+      state.SkipWithError("failed");
+      break;
+    }
     absl::StatusOr<crypto::SecureBytes> plain;
     EvictCaches();
     state.ResumeTiming();
