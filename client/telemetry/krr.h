@@ -3,7 +3,8 @@
 //   p = e^eps / (e^eps + k - 1)
 // and each other bin with probability
 //   q = 1 / (e^eps + k - 1),
-// which is eps-locally differentially private (p / q = e^eps). The coordinator
+// which is eps-locally differentially private (p / q = e^eps); p and q come
+// from proto/telemetry_krr.h, which the coordinator shares. The coordinator
 // inverts it (f_i = (c_i / n - q) / (p - q)); see the proto for the estimator.
 //
 // Free functions; as thread-safe as the Randomness passed in.
@@ -15,10 +16,6 @@
 #include "client/telemetry/randomness.h"
 
 namespace fedtiny::client::telemetry {
-
-// KrrKeepProbability is p, KrrOtherProbability is q (k >= 2, eps > 0).
-double KrrKeepProbability(double epsilon, int k);
-double KrrOtherProbability(double epsilon, int k);
 
 // KaryRandomizedResponse returns the reported bin for `true_bin` in [0, k):
 // the true bin with probability p, else one of the k - 1 others uniformly

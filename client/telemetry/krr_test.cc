@@ -9,6 +9,7 @@
 
 #include "client/telemetry/randomness.h"
 #include "gtest/gtest.h"
+#include "proto/telemetry_krr.h"
 
 namespace fedtiny::client::telemetry {
 namespace {
@@ -23,8 +24,9 @@ TEST(KrrTest, ProbabilitiesAreTheProtosFormulas) {
        {Case{0.1, 2}, Case{1, 4}, Case{2, 10}, Case{4, 64}, Case{30, 3}}) {
     const double e = std::exp(c.epsilon);
     const double p = e / (e + c.k - 1), q = 1 / (e + c.k - 1);
-    EXPECT_NEAR(KrrKeepProbability(c.epsilon, c.k), p, 1e-12 * p);
-    EXPECT_NEAR(KrrOtherProbability(c.epsilon, c.k), q, 1e-12 * q);
+    const fedtiny::telemetry::KrrProbabilities r = fedtiny::telemetry::KrrFor(c.k, c.epsilon);
+    EXPECT_NEAR(r.p, p, 1e-12 * p);
+    EXPECT_NEAR(r.q, q, 1e-12 * q);
     EXPECT_NEAR(p + (c.k - 1) * q, 1.0, 1e-12);
     EXPECT_NEAR(std::log(p / q), c.epsilon, 1e-9);  // The privacy ratio.
   }

@@ -7,11 +7,6 @@
 
 namespace fedtiny::coordinator::telemetry {
 
-KrrProbabilities KrrFor(int k, double epsilon) {
-  const double e = std::exp(epsilon);
-  return {e / (e + k - 1), 1.0 / (e + k - 1)};
-}
-
 namespace {
 
 double Variance(double f, int64_t n, const KrrProbabilities& r) {

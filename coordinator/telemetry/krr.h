@@ -8,17 +8,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "proto/telemetry_krr.h"
+
 namespace fedtiny::coordinator::telemetry {
 
-// p: the probability of reporting the true bin; q: of each other bin.
-struct KrrProbabilities {
-  double p = 0;
-  double q = 0;
-};
-
-// KrrFor gives p = e^eps / (e^eps + k - 1), q = 1 / (e^eps + k - 1). k >= 2,
-// eps > 0.
-KrrProbabilities KrrFor(int k, double epsilon);
+// The report probabilities, shared with the devices (proto/telemetry_krr.h).
+using ::fedtiny::telemetry::KrrFor;
+using ::fedtiny::telemetry::KrrProbabilities;
 
 // MaxVariance is the largest variance of one bin's estimate over f in [0, 1]
 // from n >= 1 reports: the variance is linear in f, so it is at an end.
