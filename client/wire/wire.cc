@@ -182,6 +182,11 @@ bool DecodeLayer(pb_istream_t* stream, const pb_field_t*, void** arg) {
   if (!pb_decode(stream, fedtiny_v1_DenseLayer_fields, &l.msg)) {
     return Fail(m, StreamError(*stream, "bad layer"));
   }
+  if (l.msg.activation != fedtiny_v1_Activation_ACTIVATION_NONE) {
+    // Only a convolutional body sets it, which this decoder refuses: a silent
+    // ReLU6 -> identity would change the model.
+    return Fail(m, "dense layer activation field not supported on this device");
+  }
   LayerInfo info;
   info.stack = l.stack;
   info.index = l.index;
@@ -195,6 +200,12 @@ bool DecodeLayer(pb_istream_t* stream, const pb_field_t*, void** arg) {
   return true;
 }
 
+// Model.layers: a convolutional body (issue 16), which microcontrollers do
+// not decode from the wire yet; refused rather than skipped.
+bool RefuseConvLayers(pb_istream_t*, const pb_field_t*, void** arg) {
+  return Fail(static_cast<ModelContext*>(*arg), "convolutional body not supported by this decoder");
+}
+
 Result DecodeModelFrom(pb_istream_t* stream, float* scratch, size_t scratch_floats, ModelSink& sink,
                        ModelInfo* info) {
   if (scratch == nullptr || scratch_floats == 0) return Result::Error("no scratch buffer");
@@ -206,6 +217,8 @@ Result DecodeModelFrom(pb_istream_t* stream, float* scratch, size_t scratch_floa
   msg.body.arg = &body;
   msg.head.funcs.decode = &DecodeLayer;
   msg.head.arg = &head;
+  msg.layers.funcs.decode = &RefuseConvLayers;
+  msg.layers.arg = &m;
   if (!pb_decode(stream, fedtiny_v1_Model_fields, &msg)) {
     return Result::Error(m.error != nullptr ? m.error : StreamError(*stream, "bad model"));
   }

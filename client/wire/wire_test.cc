@@ -383,6 +383,27 @@ TEST(WireModelTest, BadInputsAreCleanErrors) {
   EXPECT_FALSE(DecodeModel(U8(bytes), bytes.size(), nullptr, 0, s, &info).ok());
 }
 
+// A convolutional body (issue 16) is refused, not skipped: skipping it would
+// hand the head raw pixels. So is a dense layer's ReLU6 (a silent identity).
+TEST(WireModelTest, ConvolutionalBodyAndActivationFieldAreRefused) {
+  float scratch[4];
+  CollectSink s;
+  ModelInfo info;
+  v1::Model conv;
+  conv.set_input_dim(4);
+  conv.add_layers()->mutable_flatten();
+  std::string bytes = conv.SerializeAsString();
+  Result r = DecodeModel(U8(bytes), bytes.size(), scratch, 4, s, &info);
+  EXPECT_FALSE(r.ok());
+  EXPECT_STREQ(r.message(), "convolutional body not supported by this decoder");
+  v1::Model relu6;
+  relu6.add_head()->set_activation(v1::ACTIVATION_RELU6);
+  bytes = relu6.SerializeAsString();
+  r = DecodeModel(U8(bytes), bytes.size(), scratch, 4, s, &info);
+  EXPECT_FALSE(r.ok());
+  EXPECT_STREQ(r.message(), "dense layer activation field not supported on this device");
+}
+
 // ----- Fuzz-style: random mutations never crash and fail cleanly -----
 
 std::string Mutate(std::mt19937& rng, std::string s) {
