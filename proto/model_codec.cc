@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "proto/layer_codec.h"
 #include "tools/base/int8_quant.h"
 #include "tools/base/status_macros.h"
 
@@ -66,6 +67,7 @@ v1::DenseLayer Int8Layer(const v1::DenseLayer& l) {
 }  // namespace
 
 absl::Status ValidateBody(const v1::Model& model) {
+  if (HasConvBody(model)) return NetworkFromProto(model).status();
   int64_t width = model.input_dim();
   for (int i = 0; i < model.body_size(); ++i) {
     const v1::DenseLayer& l = model.body(i);
@@ -86,6 +88,10 @@ absl::Status ValidateHead(const v1::Model& model) {
     if (l.weights().values_size() == 0) {
       return absl::InvalidArgumentError(absl::StrCat("head layer ", i, ": must be float32"));
     }
+    if (l.activation() != v1::ACTIVATION_NONE) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("head layer ", i, ": the head's activation is `relu` (ReLU or none)"));
+    }
     if (i > 0 && model.head(i - 1).outputs() != l.inputs()) {
       return absl::InvalidArgumentError(
           absl::StrCat("head layer ", i, " input width differs from layer ", i - 1));
@@ -100,8 +106,12 @@ absl::Status ValidateHead(const v1::Model& model) {
 absl::Status ValidateModel(const v1::Model& model) {
   RETURN_IF_ERROR(ValidateBody(model));
   RETURN_IF_ERROR(ValidateHead(model));
-  const int64_t features =
+  int64_t features =
       model.body_size() == 0 ? model.input_dim() : model.body(model.body_size() - 1).outputs();
+  if (HasConvBody(model)) {
+    ASSIGN_OR_RETURN(const client::layers::Network net, NetworkFromProto(model));
+    features = net.output().size();
+  }
   if (features != model.head(0).inputs()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the body's output width (", features, ") differs from the head's input (",

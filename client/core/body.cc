@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/core/arena.h"
 #include "client/core/int8_bundle.h"
 #include "client/core/int8_inference.h"
 #include "client/core/model.h"
@@ -81,6 +82,24 @@ StatusOr<RowMatrixXf> RunInt8(const Int8Body& body, const RowMatrixXf& x) {
 
 }  // namespace
 
+Body::Body(layers::Network front)
+    : front_(std::make_shared<const layers::Network>(std::move(front))) {}
+
+StatusOr<RowMatrixXf> Body::RunFront(const RowMatrixXf& inputs) const {
+  if (front_ == nullptr || inputs.rows() == 0) return inputs;
+  if (inputs.cols() != front_->input().size()) {
+    return InvalidArgumentError(StrCat("body: convolutional front takes ", front_->input().size(),
+                                       " values per example, got ", inputs.cols()));
+  }
+  layers::Network net = *front_;
+  std::vector<unsigned char> block(static_cast<size_t>(net.ArenaBytes()));
+  Arena arena(block.data(), block.size());
+  if (Status s = net.Bind(arena); !s.ok()) return s;
+  RowMatrixXf out(inputs.rows(), net.output().size());
+  if (Status s = net.Forward(inputs.data(), inputs.rows(), out.data()); !s.ok()) return s;
+  return out;
+}
+
 bool Body::HasInt8() const {
   return std::any_of(layers_.begin(), layers_.end(), [](const BodyLayer& l) {
     return std::holds_alternative<QuantizedDenseLayer>(l);
@@ -88,15 +107,19 @@ bool Body::HasInt8() const {
 }
 
 StatusOr<RowMatrixXf> Body::FloatReferenceFeatures(const RowMatrixXf& inputs) const {
-  return Run({}, inputs);
+  StatusOr<RowMatrixXf> x = RunFront(inputs);
+  if (!x.ok()) return x.status();
+  return Run({}, *x);
 }
 
 StatusOr<RowMatrixXf> Body::Features(const RowMatrixXf& inputs) const {
-  if (calibrated_ || !HasInt8() || inputs.rows() == 0) return Run(runs_, inputs);
+  StatusOr<RowMatrixXf> x = RunFront(inputs);
+  if (!x.ok()) return x.status();
+  if (calibrated_ || !HasInt8() || x->rows() == 0) return Run(runs_, *x);
   StatusOr<std::vector<Int8Run>> runs =
-      PlanRuns(inputs.topRows(std::min<int64_t>(inputs.rows(), kImplicitCalibrationRows)), false);
+      PlanRuns(x->topRows(std::min<int64_t>(x->rows(), kImplicitCalibrationRows)), false);
   if (!runs.ok()) return runs.status();
-  return Run(*runs, inputs);
+  return Run(*runs, *x);
 }
 
 StatusOr<RowMatrixXf> Body::Run(const std::vector<Int8Run>& runs,
@@ -150,7 +173,10 @@ StatusOr<std::vector<Int8Run>> Body::PlanRuns(const RowMatrixXf& examples, bool 
 }
 
 Status Body::Calibrate(const RowMatrixXf& examples) {
-  StatusOr<std::vector<Int8Run>> runs = PlanRuns(examples, true);
+  if (examples.rows() < 1) return InvalidArgumentError("calibrate: no examples");
+  StatusOr<RowMatrixXf> x = RunFront(examples);
+  if (!x.ok()) return x.status();
+  StatusOr<std::vector<Int8Run>> runs = PlanRuns(*x, true);
   if (!runs.ok()) return runs.status();
   runs_ = *std::move(runs);
   calibrated_ = true;
@@ -158,7 +184,7 @@ Status Body::Calibrate(const RowMatrixXf& examples) {
 }
 
 int64_t Body::FeaturesArenaBytes(int64_t rows) const {
-  if (!calibrated_ || runs_.size() != 1 || runs_[0].body.layers.size() != layers_.size() ||
+  if (front_ != nullptr || !calibrated_ || runs_.size() != 1 || runs_[0].body.layers.size() != layers_.size() ||
       rows < 1)
     return 0;
   return RunArenaBytes(runs_[0].body, rows);
@@ -180,14 +206,16 @@ Status Body::FeaturesInto(const float* inputs, int64_t rows, float* out,
 }
 
 int64_t Body::input_dim(int64_t fallback) const {
+  if (front_ != nullptr) return front_->input().size();
   return layers_.empty() ? fallback : InOf(layers_.front());
 }
 int64_t Body::output_dim(int64_t fallback) const {
-  return layers_.empty() ? fallback : OutOf(layers_.back());
+  if (!layers_.empty()) return OutOf(layers_.back());
+  return front_ != nullptr ? front_->output().size() : fallback;
 }
 
 int64_t Body::weight_bytes() const {
-  int64_t bytes = 0;
+  int64_t bytes = front_ != nullptr ? front_->num_params() * 4 : 0;
   for (const BodyLayer& l : layers_) {
     if (const auto* d = std::get_if<DenseLayer>(&l)) {
       bytes += (d->w.size() + d->b.size()) * 4;

@@ -6,11 +6,13 @@
 #define FEDTINY_CLIENT_CORE_MODEL_H_
 
 #include <cstdint>
+#include <memory>
 #include <variant>
 #include <vector>
 
 #include "Eigen/Core"
 #include "client/core/int8_inference.h"
+#include "client/core/layers/network.h"
 #include "client/core/span.h"
 #include "client/core/status.h"
 
@@ -58,7 +60,8 @@ struct Int8Run {
   Int8Body body;
 };
 
-// The frozen body. Consecutive int8 layers run as integer kernels
+// The frozen body: dense layers, or a convolutional front (issue 16: a
+// layers::Network on NHWC examples, float32, its output flattened). Consecutive int8 dense layers run as integer kernels
 // (int8_inference.h: int8 weights and activations, int32 accumulation,
 // requantization between layers); a run's float input is quantized on entry
 // and its int8 output dequantized on exit; float layers run in float.
@@ -81,6 +84,10 @@ class Body {
 
   Body() = default;
   explicit Body(std::vector<BodyLayer> layers) : layers_(std::move(layers)) {}
+  // A convolutional body: `front` (unbound; each call binds its own copy to
+  // a buffer of its own, so calls may run concurrently) and no dense layers
+  // (a Dense is one of the front's layer types).
+  explicit Body(layers::Network front);
 
   // Runs the body on `inputs` (n x input_dim, row-major): n x output_dim.
   // kInvalidArgument when the width does not match, or when an uncalibrated
@@ -111,12 +118,15 @@ class Body {
   // (null pointers, rows < 1), kResourceExhausted (arena too small). Only an
   // error status allocates (its message).
   Status FeaturesInto(const float* inputs, int64_t rows, float* out, Span<int8_t> arena) const;
-  // 0 when FeaturesInto would fail with kFailedPrecondition.
+  // 0 when FeaturesInto would fail with kFailedPrecondition (always, with a
+  // convolutional front).
   [[nodiscard]] int64_t FeaturesArenaBytes(int64_t rows) const;
 
   int64_t input_dim(int64_t fallback) const;
   int64_t output_dim(int64_t fallback) const;
   const std::vector<BodyLayer>& layers() const { return layers_; }
+  // The convolutional front, or null.
+  const layers::Network* front() const { return front_.get(); }
   int64_t weight_bytes() const;
 
  private:
@@ -125,7 +135,11 @@ class Body {
   StatusOr<std::vector<Int8Run>> PlanRuns(const RowMatrixXf& examples, bool strict) const;
   StatusOr<RowMatrixXf> Run(const std::vector<Int8Run>& runs, const RowMatrixXf& inputs) const;
   bool HasInt8() const;
+  // The front's output for `inputs` (n x front input size), or `inputs`
+  // without a front. kInvalidArgument for a width mismatch.
+  StatusOr<RowMatrixXf> RunFront(const RowMatrixXf& inputs) const;
 
+  std::shared_ptr<const layers::Network> front_;  // Shared by copies; immutable.
   std::vector<BodyLayer> layers_;
   std::vector<Int8Run> runs_;
   bool calibrated_ = false;

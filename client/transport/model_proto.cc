@@ -4,6 +4,7 @@
 #include <variant>
 #include <vector>
 
+#include "proto/layer_codec.h"
 #include "proto/model_codec.h"
 #include "tools/base/status_macros.h"
 
@@ -56,6 +57,10 @@ void PutInt8(const QuantizedDenseLayer& q, v1::DenseLayer& l) {
 }  // namespace
 
 absl::StatusOr<Body> BodyFromProto(const v1::Model& model) {
+  if (HasConvBody(model)) {
+    ASSIGN_OR_RETURN(layers::Network front, NetworkFromProto(model));
+    return Body(std::move(front));
+  }
   RETURN_IF_ERROR(ValidateBody(model));
   std::vector<BodyLayer> layers;
   for (const v1::DenseLayer& l : model.body()) {
@@ -78,6 +83,9 @@ absl::StatusOr<Head> HeadFromProto(const v1::Model& model) {
 v1::Model ModelToProto(const Body& body, const Head& head) {
   v1::Model m;
   m.set_input_dim(static_cast<int32_t>(body.input_dim(head.input_dim())));
+  if (const layers::Network* front = body.front(); front != nullptr) {
+    SetConvBody(front->input(), front->layers(), m);
+  }
   for (const BodyLayer& l : body.layers()) {
     if (const auto* d = std::get_if<DenseLayer>(&l)) {
       PutFloat(*d, *m.add_body());

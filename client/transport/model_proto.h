@@ -11,7 +11,8 @@
 
 namespace fedtiny::client {
 
-// BodyFromProto: the body, float32 and int8 layers as sent. kInvalidArgument
+// BodyFromProto: the body, float32 and int8 layers as sent; a convolutional
+// body (Model.layers) becomes the Body's front (proto/layer_codec.h). kInvalidArgument
 // naming the layer when ValidateBody (proto/model_codec.h) fails.
 absl::StatusOr<Body> BodyFromProto(const v1::Model& model);
 
@@ -20,7 +21,8 @@ absl::StatusOr<Body> BodyFromProto(const v1::Model& model);
 absl::StatusOr<Head> HeadFromProto(const v1::Model& model);
 
 // ModelToProto: the wire model of `body` and `head`; `input_dim` is the body's,
-// or the head's without a body. Float32 body layers stay float32.
+// or the head's without a body. Float32 body layers stay float32; a front goes
+// to Model.layers.
 v1::Model ModelToProto(const Body& body, const Head& head);
 
 }  // namespace fedtiny::client

@@ -96,3 +96,74 @@ TEST(ModelProtoTest, RefusesWhatTheChecksRefuse) {
 
 }  // namespace
 }  // namespace fedtiny::client
+
+namespace fedtiny::client {
+namespace {
+
+// A small convolutional body: 6x5x2 -> conv 3x3 (4 ch, ReLU) -> max pool 2x2
+// -> flatten -> dense 8 (ReLU6): what ONNX import makes.
+layers::Network SampleFront() {
+  layers::Conv2d conv;
+  conv.in_channels = 2;
+  conv.out_channels = 4;
+  conv.window.kernel_h = 3;
+  conv.window.kernel_w = 3;
+  conv.window.padding = layers::Padding::Symmetric(1);
+  conv.activation = layers::Activation::kRelu;
+  conv.params.resize(static_cast<size_t>(conv.num_params()));
+  for (size_t i = 0; i < conv.params.size(); ++i) conv.params[i] = std::sin(0.7f * i);
+  layers::MaxPool2d pool;
+  pool.window.kernel_h = pool.window.kernel_w = 2;
+  pool.window.stride_h = pool.window.stride_w = 2;
+  layers::Dense dense;
+  dense.in_features = 3 * 2 * 4;
+  dense.out_features = 5;
+  dense.activation = layers::Activation::kRelu6;
+  dense.params.resize(static_cast<size_t>(dense.num_params()));
+  for (size_t i = 0; i < dense.params.size(); ++i) dense.params[i] = std::cos(0.3f * i);
+  return *layers::Network::Create({6, 5, 2}, {conv, pool, layers::Flatten{}, dense});
+}
+
+TEST(ModelProtoTest, ConvolutionalBodyRoundTripsAndFeaturizesRowByRow) {
+  const Body body(SampleFront());
+  EXPECT_EQ(body.input_dim(0), 60);
+  EXPECT_EQ(body.output_dim(0), 5);
+  const v1::Model m = ModelToProto(body, MakeHead({5, 3}, 2));
+  EXPECT_EQ(m.body_size(), 0);
+  EXPECT_EQ(m.layers_size(), 4);
+  EXPECT_THAT(ValidateModel(m), IsOk());
+  v1::Model parsed;
+  ASSERT_TRUE(parsed.ParseFromString(m.SerializeAsString()));
+  absl::StatusOr<Body> back = BodyFromProto(parsed);
+  ASSERT_THAT(back, IsOk());
+  ASSERT_NE(back->front(), nullptr);
+  EXPECT_EQ(ModelToProto(*back, MakeHead({5, 3}, 2)).SerializeAsString(), m.SerializeAsString());
+
+  // Several rows at once equal each row through a bound network of its own.
+  RowMatrixXf x(3, 60);
+  for (int64_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.11f * i) * 2;
+  absl::StatusOr<RowMatrixXf> features = ToAbsl(back->Features(x));
+  ASSERT_THAT(features, IsOk());
+  ASSERT_EQ(features->cols(), 5);
+  layers::Network net = SampleFront();
+  std::vector<unsigned char> block(static_cast<size_t>(net.ArenaBytes()));
+  Arena arena(block.data(), block.size());
+  ASSERT_TRUE(net.Bind(arena).ok());
+  for (int r = 0; r < 3; ++r) {
+    float y[5];
+    ASSERT_TRUE(net.Forward(x.row(r).data(), 1, y).ok());
+    for (int k = 0; k < 5; ++k) EXPECT_EQ((*features)(r, k), y[k]) << r << "," << k;
+  }
+  EXPECT_EQ(*ToAbsl(back->FloatReferenceFeatures(x)), *features);
+  // A wrong width is an error, not a read past the row.
+  EXPECT_THAT(ToAbsl(back->Features(RowMatrixXf::Zero(2, 59))),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // The head must take the front's output.
+  EXPECT_THAT(ValidateModel(ModelToProto(body, MakeHead({6, 3}, 2))),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // The arena path is the int8 dense body's only.
+  EXPECT_EQ(back->FeaturesArenaBytes(1), 0);
+}
+
+}  // namespace
+}  // namespace fedtiny::client
