@@ -8,7 +8,15 @@
 namespace fedtiny::coordinator {
 
 VariantTemplates TemplatesOf(const v1::TaskConfig& config) {
-  return VariantTemplates{config.model(), Int8BodyVariant(config.model())};
+  VariantTemplates out;
+  out["float32"] = config.model();
+  out["int8"] = Int8BodyVariant(config.model());
+  for (const auto& [name, variant] : config.body_variants()) {
+    v1::Model m = variant.model();
+    *m.mutable_head() = config.model().head();
+    out[name] = std::move(m);
+  }
+  return out;
 }
 
 std::string TargetNameOf(const std::string& task, int cluster, const std::string& variant,
@@ -20,9 +28,8 @@ absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,
                                        const VariantTemplates& templates, int cluster,
                                        int64_t version, const std::vector<float>& head) {
   BundleMap out;
-  for (const v1::Model* tmpl : {&templates.float32, &templates.int8}) {
-    const std::string variant = tmpl == &templates.float32 ? "float32" : "int8";
-    v1::Model model = *tmpl;
+  for (const auto& [variant, tmpl] : templates) {
+    v1::Model model = tmpl;
     RETURN_IF_ERROR(SetHeadParams(head, model));
     auto b = std::make_shared<Bundle>();
     b->bytes = model.SerializeAsString();

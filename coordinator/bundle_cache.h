@@ -1,5 +1,6 @@
 // What devices download: a task's model with one cluster's head, serialized once
-// per variant ("float32", and "int8" with an int8 body), with its SHA-256. The
+// per variant ("float32", "int8" with an int8 body, and the task's other body
+// variants), with its SHA-256. The
 // float32 bytes are also the blob a committed version stores.
 #ifndef FEDTINY_COORDINATOR_BUNDLE_CACHE_H_
 #define FEDTINY_COORDINATOR_BUNDLE_CACHE_H_
@@ -35,19 +36,18 @@ struct Bundle {
 // (cluster, variant) -> bundle.
 using BundleMap = std::map<std::pair<int, std::string>, std::shared_ptr<const Bundle>>;
 
-// A task's two model variants without their head: the config's model and its
-// int8-body variant (quantized once per task, not once per commit).
-struct VariantTemplates {
-  v1::Model float32;
-  v1::Model int8;
-};
+// A task's model variants without their head, by name: "float32" (the
+// config's model), "int8" (its body quantized once per task, not once per
+// commit, or the config's body_variants["int8"] when given) and every other
+// body variant, each with the config's head layers.
+using VariantTemplates = std::map<std::string, v1::Model>;
 VariantTemplates TemplatesOf(const v1::TaskConfig& config);
 
 // TargetNameOf names a bundle in the signed targets metadata.
 std::string TargetNameOf(const std::string& task, int cluster, const std::string& variant,
                          int64_t version);
 
-// Both variants of `cluster` at `version`. kInvalidArgument for a head that does
+// Every variant of `cluster` at `version`. kInvalidArgument for a head that does
 // not fit the config's model or is not finite.
 absl::StatusOr<BundleMap> BuildBundles(const v1::TaskConfig& config,
                                        const VariantTemplates& templates, int cluster,

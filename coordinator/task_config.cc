@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
 #include "aggregation/random_source.h"
@@ -16,6 +17,47 @@
 namespace fedtiny::coordinator {
 
 namespace {
+
+// Variant names travel in ModelBundle.variant (15 characters on devices) and
+// in target names "<task>/<cluster>/<variant>/<version>".
+bool VariantNameOk(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name == "float32") return false;
+  for (char ch : name) {
+    if (!absl::ascii_islower(ch) && !absl::ascii_isdigit(ch) && ch != '_' && ch != '-') return false;
+  }
+  return true;
+}
+
+absl::Status ValidateBodyVariants(const v1::TaskConfig& c) {
+  if (c.body_variants_size() > 8) {
+    return absl::InvalidArgumentError("task: body_variants: at most 8 variants");
+  }
+  if (c.body_variants_size() == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const int64_t width, BodyOutputWidth(c.model()));
+  for (const auto& [name, variant] : c.body_variants()) {
+    const std::string at = absl::StrCat("task: body_variants['", name.substr(0, 64), "']");
+    if (!VariantNameOk(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ": a name is 1-15 characters of [a-z0-9_-], not \"float32\""));
+    }
+    if (variant.below_ram_bytes() < 0 || !std::isfinite(variant.proxy_accuracy())) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": below_ram_bytes >= 0"));
+    }
+    absl::StatusOr<int64_t> out = BodyOutputWidth(variant.model());
+    if (!out.ok()) return absl::InvalidArgumentError(absl::StrCat(at, ": ", out.status().message()));
+    if (*out != width) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": its body outputs ", *out,
+                                                     " values, the task's head takes ", width));
+    }
+    if (variant.model().input_dim() != c.model().input_dim()) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": its input width ",
+                                                     variant.model().input_dim(), " is not the task's ",
+                                                     c.model().input_dim()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 
 constexpr int64_t kDefaultMaxExamples = 1'000'000;
 constexpr int64_t kMaxMaxExamples = int64_t{1} << 40;  // Any weight sum stays exact in double.
@@ -130,12 +172,13 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
           "task: variant_by_class: device class '", device_class.substr(0, 64),
           "' must be 1..64 bytes, not \"*\", without '/'"));
     }
-    if (variant != "float32" && variant != "int8") {
+    if (variant != "float32" && variant != "int8" && !c.body_variants().contains(variant)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "task: variant_by_class[", device_class, "] is '", variant.substr(0, 64),
-          "': must be \"float32\" or \"int8\""));
+          "': must be \"float32\", \"int8\" or a name in body_variants"));
     }
   }
+  RETURN_IF_ERROR(ValidateBodyVariants(c));
   if (c.keep_versions() < 0 || c.keep_versions() > 1'000'000) {
     return absl::InvalidArgumentError("task: keep_versions must be in [0, 1e6] (0 keeps every blob)");
   }
@@ -206,8 +249,18 @@ std::string VariantFor(const v1::TaskConfig& config, const std::string& device_c
                        const v1::DeviceCapabilities& device) {
   auto directed = config.variant_by_class().find(device_class);
   if (directed != config.variant_by_class().end()) return directed->second;
-  return !device.has_fpu() || device.ram_bytes() < config.int8_below_ram_bytes() ? "int8"
-                                                                                   : "float32";
+  if (!device.has_fpu() || device.ram_bytes() < config.int8_below_ram_bytes()) return "int8";
+  const std::string* best = nullptr;
+  int64_t best_bound = 0;
+  for (const auto& [name, variant] : config.body_variants()) {
+    const int64_t bound = variant.below_ram_bytes();
+    if (name == "int8" || bound <= 0 || device.ram_bytes() >= bound) continue;
+    if (best == nullptr || bound < best_bound || (bound == best_bound && name < *best)) {
+      best = &name;
+      best_bound = bound;
+    }
+  }
+  return best != nullptr ? *best : "float32";
 }
 
 absl::StatusOr<std::vector<std::vector<float>>> InitialHeads(const v1::TaskConfig& config) {

@@ -31,7 +31,9 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& config, int64_t dim);
 
 // The model variant a device gets: the one the task's variant_by_class directs
 // for its class; otherwise "int8" (int8 body) for a device without an FPU or
-// with less RAM than the task's int8_below_ram_bytes, else "float32".
+// with less RAM than the task's int8_below_ram_bytes; otherwise the body
+// variant with the smallest below_ram_bytes above the device's RAM (ties: the
+// first name); else "float32".
 std::string VariantFor(const v1::TaskConfig& config, const std::string& device_class,
                        const v1::DeviceCapabilities& device);
 

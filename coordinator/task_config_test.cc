@@ -2,8 +2,12 @@
 // task's per-class directives (variant_by_class).
 #include "coordinator/task_config.h"
 
+#include <cmath>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/layer_codec.h"
 #include "tests/small_model.h"
 #include "tools/base/status_matchers.h"
 
@@ -51,13 +55,87 @@ TEST(VariantForTest, DirectiveOverridesCapabilitiesForItsClassOnly) {
   EXPECT_EQ(VariantFor(c, "Gateway", Device(1 << 30, true)), "float32");  // Exact names.
 }
 
+// A convolutional body for SmallModel's head (16 = 4x4x1 in, 12 out):
+// conv 3x3 (`channels`, ReLU) -> global average pool -> dense 12.
+v1::BodyVariant ConvVariant(int channels, int64_t below_ram_bytes) {
+  client::layers::Conv2d conv;
+  conv.out_channels = channels;
+  conv.window.kernel_h = conv.window.kernel_w = 3;
+  conv.window.padding = client::layers::Padding::Symmetric(1);
+  conv.activation = client::layers::Activation::kRelu;
+  conv.params.assign(static_cast<size_t>(conv.num_params()), 0.1f);
+  client::layers::Dense dense;
+  dense.in_features = channels;
+  dense.out_features = 12;
+  dense.params.assign(static_cast<size_t>(dense.num_params()), 0.2f);
+  v1::BodyVariant v;
+  SetConvBody({4, 4, 1}, {conv, client::layers::GlobalAvgPool2d{}, dense}, *v.mutable_model());
+  v.set_below_ram_bytes(below_ram_bytes);
+  return v;
+}
+
+TEST(VariantForTest, BodyVariantsGoToDevicesShortOfRam) {
+  v1::TaskConfig c = Config();  // int8 below 1 MiB.
+  (*c.mutable_body_variants())["small"] = ConvVariant(4, 1 << 28);
+  (*c.mutable_body_variants())["tiny"] = ConvVariant(2, 1 << 25);
+  (*c.mutable_body_variants())["spare"] = ConvVariant(2, 0);  // Directed only.
+  ASSERT_THAT(ValidateTaskConfig(c).status(), IsOk());
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 30, true)), "float32");
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 27, true)), "small");
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 24, true)), "tiny");  // The tightest bound.
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 19, true)), "int8");  // int8 comes first.
+  EXPECT_EQ(VariantFor(c, "phone", Device(1 << 24, false)), "int8");
+  (*c.mutable_variant_by_class())["gateway"] = "spare";
+  ASSERT_THAT(ValidateTaskConfig(c).status(), IsOk());
+  EXPECT_EQ(VariantFor(c, "gateway", Device(1 << 30, true)), "spare");
+}
+
+TEST(ValidateTaskConfigTest, BodyVariantsAreNamedAndFitTheHead) {
+  for (const char* bad : {"float32", "Small", "a/b", "", "sixteen-chars-xx"}) {
+    v1::TaskConfig c = Config();
+    (*c.mutable_body_variants())[bad] = ConvVariant(4, 1);
+    EXPECT_THAT(ValidateTaskConfig(c).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a name is")))
+        << bad;
+  }
+  {  // The body must hand the head its 12 inputs.
+    v1::TaskConfig c = Config();
+    v1::BodyVariant v = ConvVariant(4, 1);
+    v1::DenseLayer* d = v.mutable_model()->mutable_layers(2)->mutable_dense();
+    d->set_outputs(11);
+    d->mutable_weights()->mutable_values()->Truncate(44);
+    d->mutable_bias()->mutable_values()->Truncate(11);
+    (*c.mutable_body_variants())["small"] = v;
+    EXPECT_THAT(ValidateTaskConfig(c).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outputs 11 values")));
+  }
+  {  // A body that does not pass its own checks, named.
+    v1::TaskConfig c = Config();
+    v1::BodyVariant v = ConvVariant(4, 1);
+    v.mutable_model()->mutable_layers(0)->mutable_conv2d()->mutable_bias()->set_values(0, NAN);
+    (*c.mutable_body_variants())["small"] = v;
+    EXPECT_THAT(ValidateTaskConfig(c).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("body_variants['small']: layer 0 (conv2d): non-finite")));
+  }
+  {
+    v1::TaskConfig c = Config();
+    (*c.mutable_body_variants())["small"] = ConvVariant(4, -1);
+    EXPECT_THAT(ValidateTaskConfig(c).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  v1::TaskConfig many = Config();
+  for (int i = 0; i < 9; ++i) (*many.mutable_body_variants())["v" + std::to_string(i)] = ConvVariant(2, 1);
+  EXPECT_THAT(ValidateTaskConfig(many).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 8")));
+}
+
 TEST(ValidateTaskConfigTest, DirectivesNameAKnownVariantAndAPlainClass) {
   v1::TaskConfig c = Config();
   (*c.mutable_variant_by_class())["gateway"] = "int8";
   EXPECT_THAT(ValidateTaskConfig(c).status(), IsOk());
   (*c.mutable_variant_by_class())["gateway"] = "fp16";
   EXPECT_THAT(ValidateTaskConfig(c).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"float32\" or \"int8\"")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"float32\", \"int8\" or a name in body_variants")));
   for (const char* bad : {"", "*", "a/b"}) {
     v1::TaskConfig d = Config();
     (*d.mutable_variant_by_class())[bad] = "int8";

@@ -103,15 +103,19 @@ absl::Status ValidateHead(const v1::Model& model) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateModel(const v1::Model& model) {
+absl::StatusOr<int64_t> BodyOutputWidth(const v1::Model& model) {
   RETURN_IF_ERROR(ValidateBody(model));
-  RETURN_IF_ERROR(ValidateHead(model));
-  int64_t features =
-      model.body_size() == 0 ? model.input_dim() : model.body(model.body_size() - 1).outputs();
   if (HasConvBody(model)) {
     ASSIGN_OR_RETURN(const client::layers::Network net, NetworkFromProto(model));
-    features = net.output().size();
+    return net.output().size();
   }
+  return model.body_size() == 0 ? int64_t{model.input_dim()}
+                                : int64_t{model.body(model.body_size() - 1).outputs()};
+}
+
+absl::Status ValidateModel(const v1::Model& model) {
+  ASSIGN_OR_RETURN(const int64_t features, BodyOutputWidth(model));
+  RETURN_IF_ERROR(ValidateHead(model));
   if (features != model.head(0).inputs()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the body's output width (", features, ") differs from the head's input (",

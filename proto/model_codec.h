@@ -13,6 +13,7 @@
 #ifndef FEDTINY_PROTO_MODEL_CODEC_H_
 #define FEDTINY_PROTO_MODEL_CODEC_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -28,6 +29,10 @@ namespace fedtiny {
 // positive finite scale), finite values, and takes the previous layer's output
 // width (the first takes `input_dim`). kInvalidArgument naming the layer.
 absl::Status ValidateBody(const v1::Model& model);
+
+// BodyOutputWidth: ValidateBody, then the width the body hands the head
+// (input_dim without a body). kInvalidArgument.
+absl::StatusOr<int64_t> BodyOutputWidth(const v1::Model& model);
 
 // ValidateHead: at least one head layer, each as a body layer but float32 only,
 // consecutive widths agree and the last layer is linear (logits).

@@ -5,6 +5,7 @@
 #define FEDTINY_SIM_CLIENT_DATA_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "client/core/model.h"
@@ -27,12 +28,20 @@ class ClientDataSource {
   // Device k's training data (made on demand by generating sources).
   virtual ClientData Get(int64_t k) const = 0;
   // Device k's data as the body of the model variant it received sees it
-  // (`int8`: the int8 body; sources without a body ignore it). A reference to
+  // (`variant`: "float32", "int8" or a task's body variant; sources without a
+  // body, or without that variant, give the float32 body's). A reference to
   // stored data when the source keeps it (no copy), else made into `scratch`.
-  virtual const ClientData& View(int64_t k, bool int8, ClientData& scratch) const {
-    (void)int8;
+  virtual const ClientData& View(int64_t k, const std::string& variant,
+                                 ClientData& scratch) const {
+    (void)variant;
     scratch = Get(k);
     return scratch;
+  }
+  // Multiply-adds of one example through `variant`'s body (0: no body), which
+  // a device spends featurizing its data each round.
+  virtual double BodyMultiplyAdds(const std::string& variant) const {
+    (void)variant;
+    return 0;
   }
 };
 

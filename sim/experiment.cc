@@ -36,29 +36,66 @@ using client::DenseLayer;
 using client::Head;
 using client::RowMatrixXf;
 
-// Client data computed once (the body's features of each device's images).
+// Client data computed once: each device's examples through the body of
+// every model variant (float32, int8, the task's body variants).
 class PrecomputedSource final : public ClientDataSource {
  public:
-  // `int8_clients` (the same examples through the int8 body) may be empty when
-  // no device receives the int8 variant.
-  PrecomputedSource(std::vector<ClientData> clients, std::vector<ClientData> int8_clients,
-                    int64_t dim)
-      : clients_(std::move(clients)), int8_clients_(std::move(int8_clients)), dim_(dim) {}
-  int64_t num_clients() const override { return static_cast<int64_t>(clients_.size()); }
+  struct Variant {
+    std::vector<ClientData> clients;
+    double multiply_adds = 0;  // Of the variant's body, per example.
+  };
+  // `variants` must hold "float32"; a device given a variant not held sees
+  // the float32 body's features.
+  PrecomputedSource(std::map<std::string, Variant> variants, int64_t dim)
+      : variants_(std::move(variants)), f32_(variants_.at("float32")), dim_(dim) {}
+  int64_t num_clients() const override { return static_cast<int64_t>(f32_.clients.size()); }
   int64_t feature_dim() const override { return dim_; }
   int64_t NumExamples(int64_t k) const override {
-    return static_cast<int64_t>(clients_[k].labels.size());
+    return static_cast<int64_t>(f32_.clients[k].labels.size());
   }
-  ClientData Get(int64_t k) const override { return clients_[k]; }
-  const ClientData& View(int64_t k, bool int8, ClientData&) const override {
-    return int8 && !int8_clients_.empty() ? int8_clients_[k] : clients_[k];
+  ClientData Get(int64_t k) const override { return f32_.clients[k]; }
+  const ClientData& View(int64_t k, const std::string& variant, ClientData&) const override {
+    return Of(variant).clients[k];
+  }
+  double BodyMultiplyAdds(const std::string& variant) const override {
+    return Of(variant).multiply_adds;
   }
 
  private:
-  const std::vector<ClientData> clients_;
-  const std::vector<ClientData> int8_clients_;
+  const Variant& Of(const std::string& variant) const {
+    auto it = variants_.find(variant);
+    return it == variants_.end() ? f32_ : it->second;
+  }
+  const std::map<std::string, Variant> variants_;
+  const Variant& f32_;
   const int64_t dim_;
 };
+
+// Body::Features over `threads` threads (rows split in blocks; a
+// convolutional body costs about 1 M multiply-adds per image).
+absl::StatusOr<RowMatrixXf> ParallelFeatures(const Body& body, const RowMatrixXf& x, int threads) {
+  const int64_t n = x.rows();
+  const int64_t block = std::max<int64_t>(256, (n + threads - 1) / threads);
+  std::vector<absl::StatusOr<RowMatrixXf>> parts(static_cast<size_t>((n + block - 1) / block));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < parts.size(); i = next++) {
+      const int64_t at = static_cast<int64_t>(i) * block;
+      parts[i] = client::ToAbsl(body.Features(x.middleRows(at, std::min(block, n - at))));
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  if (parts.empty()) return client::ToAbsl(body.Features(x));
+  for (const auto& p : parts) RETURN_IF_ERROR(p.status());
+  RowMatrixXf out(n, parts[0]->cols());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.middleRows(static_cast<int64_t>(i) * block, parts[i]->rows()) = *parts[i];
+  }
+  return out;
+}
 
 // A task name (1-64 of [a-z0-9-]) from a run name.
 std::string TaskNameOf(const std::string& run) {
@@ -152,26 +189,56 @@ absl::StatusOr<ExperimentResult> RunExperiment(
   if (c.task.name().empty()) c.task.set_name(TaskNameOf(c.name));
   {
     v1::TaskConfig probe = c.task;
-    *probe.mutable_model() = client::ModelToProto(
-        Body({client::MakeHead({784, 128}, 1).layers[0]}), client::MakeHead({128, 64, 10}, 1));
+    *probe.mutable_model() =
+        c.initial_model.head_size() > 0
+            ? c.initial_model
+            : client::ModelToProto(Body({client::MakeHead({784, 128}, 1).layers[0]}),
+                                   client::MakeHead({128, 64, 10}, 1));
     RETURN_IF_ERROR(coordinator::ValidateTaskConfig(probe).status());
   }
   RETURN_IF_ERROR(aggregation::ParseAttack(c.attack).status());
   ExperimentResult result;
+  std::map<std::string, RowMatrixXf> variant_train, variant_test;
 
-  // The frozen body; the task's model is that body and a fresh head. Devices
-  // see the body of the variant the coordinator sends them (float32, or int8
-  // for small devices), so features are computed through both, once.
-  ASSIGN_OR_RETURN(DenseLayer layer, PretrainBody(c, data, &result.pretrain_accuracy));
-  *c.task.mutable_model() = client::ModelToProto(Body({layer}), client::MakeHead({128, 64, 10}, c.seed + 1));
+  // The frozen body; the task's model is that body and a fresh head: the
+  // dense body pre-trained here, or the operator's (initial_model). Devices
+  // see the body of the variant the coordinator sends them (float32, int8
+  // for small devices, or a body variant), so features are computed through
+  // each, once.
+  std::vector<int64_t> head_dims = {128, 64, 10};
+  if (c.initial_model.head_size() > 0) {
+    head_dims = {c.initial_model.head(0).inputs()};
+    for (const v1::DenseLayer& l : c.initial_model.head()) head_dims.push_back(l.outputs());
+    *c.task.mutable_model() = c.initial_model;
+    *c.task.mutable_model()->mutable_head() =
+        client::ModelToProto(Body(), client::MakeHead(head_dims, c.seed + 1)).head();
+  } else {
+    ASSIGN_OR_RETURN(DenseLayer layer, PretrainBody(c, data, &result.pretrain_accuracy));
+    *c.task.mutable_model() =
+        client::ModelToProto(Body({layer}), client::MakeHead(head_dims, c.seed + 1));
+  }
+  if (head_dims.back() != 10) {
+    return absl::InvalidArgumentError("experiment: the model's head must output 10 classes");
+  }
+  RETURN_IF_ERROR(coordinator::ValidateTaskConfig(c.task).status());
   result.config = c;
-  ASSIGN_OR_RETURN(const Body body_f32, client::BodyFromProto(c.task.model()));
-  ASSIGN_OR_RETURN(const Body body_i8, client::BodyFromProto(Int8BodyVariant(c.task.model())));
-  ASSIGN_OR_RETURN(RowMatrixXf train_f32, client::ToAbsl(body_f32.Features(data.train.images)));
-  ASSIGN_OR_RETURN(RowMatrixXf test_f32, client::ToAbsl(body_f32.Features(data.test.images)));
-  RowMatrixXf train_i8;
-  if (c.heterogeneous) {
-    ASSIGN_OR_RETURN(train_i8, client::ToAbsl(body_i8.Features(data.train.images)));
+  const int64_t dim = head_dims.front();
+  std::map<std::string, PrecomputedSource::Variant> variants;
+  RowMatrixXf test_f32;
+  for (const auto& [name, model] : coordinator::TemplatesOf(c.task)) {
+    if (name == "int8" && !c.heterogeneous) continue;
+    ASSIGN_OR_RETURN(const Body body, client::BodyFromProto(model));
+    ASSIGN_OR_RETURN(RowMatrixXf train, ParallelFeatures(body, data.train.images, c.threads));
+    ASSIGN_OR_RETURN(RowMatrixXf test, ParallelFeatures(body, data.test.images, c.threads));
+    if (name == "float32") test_f32 = test;
+    variant_test[name] = std::move(test);
+    VariantReport& report = result.variants[name];
+    report.body_multiply_adds = body.multiply_adds();
+    report.bundle_bytes = static_cast<int64_t>(model.ByteSizeLong());
+    PrecomputedSource::Variant& v = variants[name];
+    v.multiply_adds = static_cast<double>(body.multiply_adds());
+    v.clients.resize(static_cast<size_t>(c.clients));
+    variant_train[name] = std::move(train);
   }
 
   // Partition the non-proxy examples and give each client its features.
@@ -183,25 +250,36 @@ absl::StatusOr<ExperimentResult> RunExperiment(
   const Population population(c.clients, c.attacker_fraction, c.heterogeneous, c.seed);
   std::vector<std::array<int32_t, 10>> group_perm;
   for (int g = 0; g < c.cluster_groups; ++g) group_perm.push_back(GroupPermutation(g, c.seed));
-  std::vector<ClientData> clients(c.clients), clients_i8(c.heterogeneous ? c.clients : 0);
-  for (int k = 0; k < c.clients; ++k) {
-    clients[k].features.resize(parts[k].size(), 128);
-    if (c.heterogeneous) clients_i8[k].features.resize(parts[k].size(), 128);
-    for (size_t i = 0; i < parts[k].size(); ++i) {
-      const int64_t row = parts[k][i] + c.proxy;
-      clients[k].features.row(i) = train_f32.row(row);
-      if (c.heterogeneous) clients_i8[k].features.row(i) = train_i8.row(row);
-      // Devices of data group k % cluster_groups see permuted labels.
-      clients[k].labels.push_back(group_perm[k % c.cluster_groups][data.train.labels[row]]);
+  for (auto& [name, v] : variants) {
+    const RowMatrixXf& train = variant_train.at(name);
+    for (int k = 0; k < c.clients; ++k) {
+      ClientData& d = v.clients[k];
+      d.features.resize(static_cast<int64_t>(parts[k].size()), dim);
+      for (size_t i = 0; i < parts[k].size(); ++i) {
+        const int64_t row = parts[k][i] + c.proxy;
+        d.features.row(static_cast<int64_t>(i)) = train.row(row);
+        // Devices of data group k % cluster_groups see permuted labels.
+        d.labels.push_back(group_perm[k % c.cluster_groups][data.train.labels[row]]);
+      }
     }
-    if (c.heterogeneous) clients_i8[k].labels = clients[k].labels;
   }
+  variant_train.clear();
 
-  const PrecomputedSource source(std::move(clients), std::move(clients_i8), 128);
+  const PrecomputedSource source(std::move(variants), dim);
+  std::vector<Head> last_heads;
   const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
+    last_heads = h;
     return EvaluateGroups(h, test_f32, data.test.labels, c.cluster_groups, c.seed, groups);
   };
   RETURN_IF_ERROR(RunInProcess(c, source, population, evaluate, result, on_round));
+  // Each variant's accuracy with the final heads: what its devices see.
+  for (auto& [name, report] : result.variants) {
+    std::vector<double> groups;
+    ASSIGN_OR_RETURN(client::Evaluation e,
+                     EvaluateGroups(last_heads, variant_test.at(name), data.test.labels,
+                                    c.cluster_groups, c.seed, &groups));
+    report.final_accuracy = e.accuracy;
+  }
   return result;
 }
 

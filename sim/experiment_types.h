@@ -30,6 +30,12 @@ struct ExperimentConfig {
   double alpha = 0.5;
   int proxy = 6000;
   int pretrain_epochs = 3;
+  // A model brought by the operator (e.g. imported from ONNX, tools/onnx):
+  // when it has a head, its body is the frozen body instead of the dense one
+  // pre-trained here, and its head's shape (freshly initialized with the
+  // run's seed, as the dense workload's, so that rounds compare fairly) is
+  // what federates. The task's body_variants may add variants of that body.
+  v1::Model initial_model;
   double attacker_fraction = 0;
   std::string attack = "sign_flip";
   bool heterogeneous = true;  // Device classes, windows, drop-outs, int8 variants.
@@ -81,6 +87,13 @@ struct RoundRecord {
   double wall_s = 0;          // Wall time since federation started.
 };
 
+// One model variant of the experiment's task (float32, int8, body variants).
+struct VariantReport {
+  int64_t body_multiply_adds = 0;  // Per example.
+  int64_t bundle_bytes = 0;        // The variant's model as devices download it.
+  double final_accuracy = 0;       // Test accuracy through this body, final heads.
+};
+
 struct ExperimentResult {
   ExperimentConfig config;
   std::string aggregator_name;
@@ -91,6 +104,7 @@ struct ExperimentResult {
   int64_t client_updates = 0;    // Client trainings performed.
   // Per device class, over every round: bundles_crypto.csv.
   std::map<std::string, BundleCryptoCost> bundle_crypto;
+  std::map<std::string, VariantReport> variants;  // By variant name.
 };
 
 }  // namespace fedtiny::sim

@@ -138,7 +138,7 @@ void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
   for (int tries = 0; counted < c.personalize_devices && tries < 20 * c.personalize_devices; ++tries) {
     const int64_t k = pick(rng);
     if (data.NumExamples(k) < 10) continue;
-    const ClientData& d = data.View(k, false, scratch);
+    const ClientData& d = data.View(k, "float32", scratch);
     const int64_t n = static_cast<int64_t>(d.labels.size()), cut = n * 4 / 5;
     const client::RowMatrixXf train_x = d.features.topRows(cut), test_x = d.features.bottomRows(n - cut);
     const absl::Span<const int32_t> train_y(d.labels.data(), cut), test_y(d.labels.data() + cut, n - cut);
@@ -199,8 +199,7 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
     ClientData scratch;
     for (size_t i = next++; i < devices.size(); i = next++) {
       SimDevice& dev = *devices[i];
-      const bool int8 = dev.assignment.bundles(0).variant() == "int8";
-      const ClientData& d = data.View(dev.id, int8, scratch);
+      const ClientData& d = data.View(dev.id, dev.assignment.bundles(0).variant(), scratch);
       const client::TrainPlan p = client::TrainPlanOf(plan, absl::StrCat(dev.id),
                                                       dev.assignment.round(),
                                                       static_cast<int64_t>(d.labels.size()));
@@ -316,8 +315,12 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       const BundleCryptoCost crypto = CostOf(cls, down, dev.assignment.bundles_size());
       result.bundle_crypto[cls.name].Add(crypto);
       const int64_t up = static_cast<int64_t>((*dev.heads)[0].num_params() * sizeof(float));
-      const double flops = 6.0 * static_cast<double>((*dev.heads)[0].num_params()) *
-                           static_cast<double>(data.NumExamples(dev.id)) * task.plan().epochs();
+      // Training the head (forward and backward, per epoch), after one
+      // forward of the variant's body over the device's examples.
+      const double examples = static_cast<double>(data.NumExamples(dev.id));
+      const double flops =
+          6.0 * static_cast<double>((*dev.heads)[0].num_params()) * examples * task.plan().epochs() +
+          2.0 * data.BodyMultiplyAdds(dev.assignment.bundles(0).variant()) * examples;
       dev.secs = population.RoundSeconds(dev.id, down, up, flops) + crypto.verify_s +
                  crypto.decrypt_s;
       rec.bytes_down += down;

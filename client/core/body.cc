@@ -214,6 +214,13 @@ int64_t Body::output_dim(int64_t fallback) const {
   return front_ != nullptr ? front_->output().size() : fallback;
 }
 
+int64_t Body::multiply_adds() const {
+  if (front_ != nullptr) return front_->multiply_adds();
+  int64_t n = 0;
+  for (const BodyLayer& l : layers_) n += InOf(l) * OutOf(l);
+  return n;
+}
+
 int64_t Body::weight_bytes() const {
   int64_t bytes = front_ != nullptr ? front_->num_params() * 4 : 0;
   for (const BodyLayer& l : layers_) {

@@ -125,6 +125,8 @@ class Body {
   int64_t input_dim(int64_t fallback) const;
   int64_t output_dim(int64_t fallback) const;
   const std::vector<BodyLayer>& layers() const { return layers_; }
+  // Multiply-adds of one example through the body (front or dense layers).
+  [[nodiscard]] int64_t multiply_adds() const;
   // The convolutional front, or null.
   const layers::Network* front() const { return front_.get(); }
   int64_t weight_bytes() const;

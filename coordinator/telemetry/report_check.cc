@@ -44,9 +44,15 @@ absl::Status CheckHeader(const TelemetryReport& r, const TelemetrySpec& spec,
                             " is not one of the task's (0..", newest_version,
                             ")"));
   }
-  if (r.variant() != "float32" && r.variant() != "int8") {
+  // "float32", "int8" or a task's body variant (admin.proto's names).
+  const bool variant_ok =
+      !r.variant().empty() && r.variant().size() <= 15 &&
+      std::all_of(r.variant().begin(), r.variant().end(), [](char ch) {
+        return absl::ascii_islower(ch) || absl::ascii_isdigit(ch) || ch == '_' || ch == '-';
+      });
+  if (!variant_ok) {
     return Bad(absl::StrCat("variant ", Quote(r.variant()),
-                            " is not \"float32\" or \"int8\""));
+                            " is not a variant name (1-15 of [a-z0-9_-])"));
   }
   if (!ValidClass(r.device_class())) {
     return Bad(absl::StrCat("device_class ", Quote(r.device_class()),

@@ -18,7 +18,7 @@ inline constexpr int64_t kMaxWindowAge = 7;
 // CheckReport validates `report` against its task's validated `spec`, the
 // task's newest committed model version and the time `now_s`, and returns its
 // cell and values. kInvalidArgument naming what is wrong: a model version
-// below 0 or above `newest_version`; a variant other than "float32"/"int8"; a
+// below 0 or above `newest_version`; a variant that is not a variant name; a
 // device class outside [A-Za-z0-9_.:-]{1,64}; a spec version other than the
 // spec's; a window start not a multiple of window_s, after `now_s`, or older
 // than kMaxWindowAge windows; a consent version over 64 bytes; no values, an

@@ -77,7 +77,9 @@ TEST(ReportCheckTest, RefusesEachMalformedField) {
   r.set_model_version(-1);
   ExpectRefused(r, "model_version -1");
   r = Report();
-  r.set_variant("fp16");
+  r.set_variant("FP16");  // Body variants have names (admin.proto), but not this one.
+  ExpectRefused(r, "variant");
+  r.set_variant("a-name-of-16-chr");
   ExpectRefused(r, "variant");
   r = Report();
   r.set_device_class(std::string("a\0b", 3));
