@@ -545,6 +545,10 @@ absl::Status Importer::Pad(const NodeProto& n) {
   pending_pad_.bottom += static_cast<int32_t>(pads[6]);
   pending_pad_.right += static_cast<int32_t>(pads[7]);
   has_pending_pad_ = true;
+  const layers::Padding& p = pending_pad_;
+  if (std::max({p.top, p.left, p.bottom, p.right}) > kMaxDim) {
+    return Refuse(n, "padding out of range");
+  }
   return absl::OkStatus();
 }
 
