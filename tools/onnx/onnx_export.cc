@@ -28,25 +28,33 @@ class Exporter {
   explicit Exporter(onnx::GraphProto* g) : g_(g) {}
 
   void Input(layers::Shape in, int rank);
-  void Layer(const layers::LayerSpec& layer, layers::Shape in, layers::Shape out);
+  void Layer(const layers::LayerSpec& layer, layers::Shape in,
+             layers::Shape out);
   void Output(layers::Shape out);
 
  private:
-  onnx::NodeProto* Node(const std::string& op, std::vector<std::string> constants = {});
+  onnx::NodeProto* Node(const std::string& op,
+                        std::vector<std::string> constants = {});
   std::string Const(const std::string& what, const std::vector<int64_t>& dims,
                     const std::vector<float>& values);
-  void Ints(onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v);
+  void Ints(onnx::NodeProto* n, const std::string& name,
+            std::vector<int64_t> v);
   void Int(onnx::NodeProto* n, const std::string& name, int64_t v);
-  void Window(onnx::NodeProto* n, const layers::Window& w, bool kernel_dilation);
+  void Window(onnx::NodeProto* n, const layers::Window& w,
+              bool kernel_dilation);
   void Act(layers::Activation act);
 
   void Emit(const layers::Conv2d& l, layers::Shape in);
   void Emit(const layers::DepthwiseConv2d& l, layers::Shape in);
   void Emit(const layers::AvgPool2d& l, layers::Shape);
   void Emit(const layers::MaxPool2d& l, layers::Shape);
-  void Emit(const layers::GlobalAvgPool2d&, layers::Shape) { Node("GlobalAveragePool"); }
+  void Emit(const layers::GlobalAvgPool2d&, layers::Shape) {
+    Node("GlobalAveragePool");
+  }
   void Emit(const layers::Flatten&, layers::Shape);
-  void Emit(const layers::ActivationLayer& l, layers::Shape) { Act(l.activation); }
+  void Emit(const layers::ActivationLayer& l, layers::Shape) {
+    Act(l.activation);
+  }
   void Emit(const layers::Dense& l, layers::Shape in);
 
   onnx::GraphProto* g_;
@@ -57,7 +65,8 @@ class Exporter {
   int count_ = 0;
 };
 
-onnx::NodeProto* Exporter::Node(const std::string& op, std::vector<std::string> constants) {
+onnx::NodeProto* Exporter::Node(const std::string& op,
+                                std::vector<std::string> constants) {
   onnx::NodeProto* n = g_->add_node();
   n->set_op_type(op);
   n->set_name(absl::StrCat(op, "_", count_++));
@@ -68,14 +77,16 @@ onnx::NodeProto* Exporter::Node(const std::string& op, std::vector<std::string> 
   return n;
 }
 
-std::string Exporter::Const(const std::string& what, const std::vector<int64_t>& dims,
+std::string Exporter::Const(const std::string& what,
+                            const std::vector<int64_t>& dims,
                             const std::vector<float>& values) {
   const std::string name = absl::StrCat("c", count_, "_", what);
   SetFloatTensor(name, dims, values, g_->add_initializer());
   return name;
 }
 
-void Exporter::Ints(onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v) {
+void Exporter::Ints(onnx::NodeProto* n, const std::string& name,
+                    std::vector<int64_t> v) {
   auto* a = n->add_attribute();
   a->set_name(name);
   a->set_type(onnx::AttributeProto::INTS);
@@ -89,7 +100,8 @@ void Exporter::Int(onnx::NodeProto* n, const std::string& name, int64_t v) {
   a->set_i(v);
 }
 
-void Exporter::Window(onnx::NodeProto* n, const layers::Window& w, bool dilations) {
+void Exporter::Window(onnx::NodeProto* n, const layers::Window& w,
+                      bool dilations) {
   Ints(n, "kernel_shape", {w.kernel_h, w.kernel_w});
   Ints(n, "strides", {w.stride_h, w.stride_w});
   if (dilations) Ints(n, "dilations", {w.dilation_h, w.dilation_w});
@@ -113,9 +125,11 @@ void Exporter::Emit(const layers::Conv2d& l, layers::Shape) {
   std::vector<float> w(kk * in * out);
   for (int64_t o = 0; o < out; ++o)
     for (int64_t i = 0; i < in; ++i)
-      for (int64_t k = 0; k < kk; ++k) w[(o * in + i) * kk + k] = l.params[(k * in + i) * out + o];
+      for (int64_t k = 0; k < kk; ++k)
+        w[(o * in + i) * kk + k] = l.params[(k * in + i) * out + o];
   const std::vector<float> b(l.params.end() - out, l.params.end());
-  const std::string wn = Const("weight", {out, in, l.window.kernel_h, l.window.kernel_w}, w);
+  const std::string wn =
+      Const("weight", {out, in, l.window.kernel_h, l.window.kernel_w}, w);
   onnx::NodeProto* n = Node("Conv", {wn, Const("bias", {out}, b)});
   Window(n, l.window, true);
   Int(n, "group", 1);
@@ -123,12 +137,14 @@ void Exporter::Emit(const layers::Conv2d& l, layers::Shape) {
 }
 
 void Exporter::Emit(const layers::DepthwiseConv2d& l, layers::Shape) {
-  const int64_t kk = int64_t{l.window.kernel_h} * l.window.kernel_w, out = l.out_channels();
+  const int64_t kk = int64_t{l.window.kernel_h} * l.window.kernel_w,
+                out = l.out_channels();
   std::vector<float> w(kk * out);
   for (int64_t o = 0; o < out; ++o)
     for (int64_t k = 0; k < kk; ++k) w[o * kk + k] = l.params[k * out + o];
   const std::vector<float> b(l.params.end() - out, l.params.end());
-  const std::string wn = Const("weight", {out, 1, l.window.kernel_h, l.window.kernel_w}, w);
+  const std::string wn =
+      Const("weight", {out, 1, l.window.kernel_h, l.window.kernel_w}, w);
   onnx::NodeProto* n = Node("Conv", {wn, Const("bias", {out}, b)});
   Window(n, l.window, true);
   Int(n, "group", l.in_channels);
@@ -171,7 +187,8 @@ void Exporter::Emit(const layers::Dense& l, layers::Shape in) {
   Act(l.activation);
 }
 
-void Exporter::Layer(const layers::LayerSpec& layer, layers::Shape in, layers::Shape) {
+void Exporter::Layer(const layers::LayerSpec& layer, layers::Shape in,
+                     layers::Shape) {
   std::visit([&](const auto& l) { Emit(l, in); }, layer);
 }
 
@@ -196,7 +213,8 @@ void Exporter::Input(layers::Shape in, int rank) {
 }
 
 void Exporter::Output(layers::Shape out) {
-  // The last node's output becomes "logits" (an Identity when no layer made a node).
+  // The last node's output becomes "logits" (an Identity when no layer made a
+  // node).
   if (g_->node_size() == 0) Node("Identity");
   g_->mutable_node(g_->node_size() - 1)->set_output(0, "logits");
   if (rank_ == 2) {
@@ -225,10 +243,12 @@ absl::StatusOr<std::string> ExportOnnx(const ImportedModel& model) {
   const bool flat = model.input.h == 1 && model.input.w == 1 &&
                     std::holds_alternative<layers::Dense>(all.front());
   e.Input(model.input, flat ? 2 : 4);
-  for (size_t i = 0; i < all.size(); ++i) e.Layer(all[i], net.shapes()[i], net.shapes()[i + 1]);
+  for (size_t i = 0; i < all.size(); ++i)
+    e.Layer(all[i], net.shapes()[i], net.shapes()[i + 1]);
   e.Output(net.output());
   std::string bytes;
-  if (!m.SerializeToString(&bytes)) return absl::InternalError("ONNX serialization failed");
+  if (!m.SerializeToString(&bytes))
+    return absl::InternalError("ONNX serialization failed");
   return bytes;
 }
 

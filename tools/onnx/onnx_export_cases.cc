@@ -22,7 +22,8 @@ int Main(const std::string& dir) {
   for (const auto& [name, m] : TestModels(3)) {
     auto bytes = ExportOnnx(m);
     if (!bytes.ok()) {
-      std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(bytes.status().message()).c_str());
+      std::fprintf(stderr, "%s: %s\n", name.c_str(),
+                   std::string(bytes.status().message()).c_str());
       return 1;
     }
     std::ofstream(dir + "/" + name + ".onnx", std::ios::binary) << *bytes;
@@ -32,13 +33,15 @@ int Main(const std::string& dir) {
     for (float& v : x) v = dist(rng);
     const std::vector<float> y = RunModel(m, x, rows);
     if (y.empty()) return 1;
-    cases << "case " << name << " " << rows << " " << in.c << " " << in.h << " " << in.w << "\n";
+    cases << "case " << name << " " << rows << " " << in.c << " " << in.h << " "
+          << in.w << "\n";
     char buf[32];
     cases << "x";  // NCHW: channel slowest.
     for (int r = 0; r < rows; ++r)
       for (int c = 0; c < in.c; ++c)
         for (int i = 0; i < in.h * in.w; ++i) {
-          std::snprintf(buf, sizeof(buf), " %.9g", x[(r * in.h * in.w + i) * in.c + c]);
+          std::snprintf(buf, sizeof(buf), " %.9g",
+                        x[(r * in.h * in.w + i) * in.c + c]);
           cases << buf;
         }
     cases << "\ny";

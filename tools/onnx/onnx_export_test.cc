@@ -1,7 +1,8 @@
 // ExportOnnx: importing the export gives back the same parameters and the same
-// function (the core's outputs bit for bit), for hand-made models of every layer
-// type and for the PyTorch exports; the graph is named and versioned as
-// promised. onnx_export_check_test runs the exports in an independent evaluator.
+// function (the core's outputs bit for bit), for hand-made models of every
+// layer type and for the PyTorch exports; the graph is named and versioned as
+// promised. onnx_export_check_test runs the exports in an independent
+// evaluator.
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -72,10 +73,11 @@ TEST(OnnxExportTest, RoundTripOfPyTorchExports) {
   const char* ws = std::getenv("TEST_WORKSPACE");
   const std::string root =
       srcdir ? std::string(srcdir) + "/" + (ws ? ws : "__main__") + "/" : "";
-  for (const char* name :
-       {"conv_bn_relu", "depthwise_relu6", "pools", "reshape_flatten", "dense_only"}) {
+  for (const char* name : {"conv_bn_relu", "depthwise_relu6", "pools",
+                           "reshape_flatten", "dense_only"}) {
     SCOPED_TRACE(name);
-    std::ifstream f(root + "tools/onnx/testdata/" + name + ".onnx", std::ios::binary);
+    std::ifstream f(root + "tools/onnx/testdata/" + name + ".onnx",
+                    std::ios::binary);
     std::stringstream s;
     s << f.rdbuf();
     auto m = ImportOnnx(s.str(), 1);
@@ -98,8 +100,9 @@ TEST(OnnxExportTest, NamesAndVersions) {
   EXPECT_EQ(m.graph().output(0).name(), "logits");
   std::vector<std::string> ops;
   for (const auto& n : m.graph().node()) ops.push_back(n.op_type());
-  EXPECT_THAT(ops, ElementsAre("Conv", "Relu", "Conv", "Clip", "AveragePool", "MaxPool", "Clip",
-                               "Flatten", "Gemm", "Relu", "Gemm"));
+  EXPECT_THAT(
+      ops, ElementsAre("Conv", "Relu", "Conv", "Clip", "AveragePool", "MaxPool",
+                       "Clip", "Flatten", "Gemm", "Relu", "Gemm"));
   // The dense-only model takes [N, F].
   auto dense = ExportOnnx(models[3].second);
   ASSERT_THAT(dense, IsOk());

@@ -1,11 +1,11 @@
-// ImportOnnx (onnx_model.h): walks the graph's chain from its input to its output,
-// one node at a time, turning each into a core layer (or into a change of the last
-// one: batch-norm folding, a fused activation, a MatMul's bias).
+// ImportOnnx (onnx_model.h): walks the graph's chain (onnx_graph.h) from its
+// input to its output, one node at a time, turning each into a core layer (or
+// into a change of the last one: batch-norm folding, a fused activation, a
+// MatMul's bias).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
-#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -19,6 +19,7 @@
 #include "client/platform/linux/status_bridge.h"
 #include "third_party/onnx/onnx.pb.h"
 #include "tools/base/status_macros.h"
+#include "tools/onnx/onnx_graph.h"
 #include "tools/onnx/onnx_model.h"
 #include "tools/onnx/onnx_tensor.h"
 
@@ -28,52 +29,14 @@ namespace {
 namespace layers = client::layers;
 using onnx::NodeProto;
 
-constexpr int64_t kMaxDim = 1 << 16;  // Far above any input a device runs.
-
-const std::set<std::string>& Supported() {
-  static const auto* ops = new std::set<std::string>{
-      "Conv",    "BatchNormalization", "Relu",   "Clip",     "AveragePool", "MaxPool",
-      "GlobalAveragePool", "Flatten", "Reshape", "Gemm",    "MatMul",      "Add",
-      "Pad",     "Identity",           "Constant"};
-  return *ops;
-}
-
-absl::Status Refuse(const NodeProto& n, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("operator '", n.op_type(), "' (node '", n.name(), "'): ", why));
-}
-
-const onnx::AttributeProto* Attr(const NodeProto& n, absl::string_view name) {
-  for (const auto& a : n.attribute()) {
-    if (a.name() == name) return &a;
-  }
-  return nullptr;
-}
-int64_t IntAttr(const NodeProto& n, absl::string_view name, int64_t dflt) {
-  const auto* a = Attr(n, name);
-  return a != nullptr ? a->i() : dflt;
-}
-float FloatAttr(const NodeProto& n, absl::string_view name, float dflt) {
-  const auto* a = Attr(n, name);
-  return a != nullptr ? a->f() : dflt;
-}
-std::vector<int64_t> IntsAttr(const NodeProto& n, absl::string_view name,
-                              std::vector<int64_t> dflt) {
-  const auto* a = Attr(n, name);
-  if (a == nullptr) return dflt;
-  return std::vector<int64_t>(a->ints().begin(), a->ints().end());
-}
-
 // The state of the walk: the activation so far (NHWC shape; rank 2 or 4 in
 // ONNX's terms) and the layers made.
 class Importer {
  public:
-  absl::StatusOr<ImportedModel> Run(const onnx::ModelProto& model, int head_layers);
+  absl::StatusOr<ImportedModel> Run(const onnx::ModelProto& model,
+                                    int head_layers);
 
  private:
-  absl::Status ReadConstants(const onnx::GraphProto& g);
-  absl::Status ReadInput(const onnx::GraphProto& g);
-  absl::StatusOr<std::vector<const NodeProto*>> Chain(const onnx::GraphProto& g);
   absl::Status Convert(const NodeProto& n);
   // Const reads constant input `input`: floats (of `size` values unless -1),
   // or int64 values when `ints`.
@@ -82,7 +45,8 @@ class Importer {
   bool HasInput(const NodeProto& n, int i) const {
     return n.input_size() > i && !n.input(i).empty();
   }
-  absl::StatusOr<layers::Padding> WindowPadding(const NodeProto& n, int kh, int kw,
+  absl::StatusOr<layers::Padding> WindowPadding(const NodeProto& n, int kh,
+                                                int kw,
                                                 const layers::Window& w) const;
   absl::Status Push(const NodeProto& n, layers::LayerSpec layer, bool foldable);
 
@@ -93,14 +57,14 @@ class Importer {
   absl::Status Pool(const NodeProto& n, bool average);
   absl::Status Flatten(const NodeProto& n);
   absl::Status Reshape(const NodeProto& n);
-  absl::Status Dense(const NodeProto& n, const Tensor& w, bool transposed, const Tensor* bias);
+  absl::Status Dense(const NodeProto& n, const Tensor& w, bool transposed,
+                     const Tensor* bias);
   absl::Status Gemm(const NodeProto& n);
   absl::Status Add(const NodeProto& n);
   absl::Status Pad(const NodeProto& n);
 
   int64_t opset_ = 13;
   std::map<std::string, const onnx::TensorProto*> constants_;
-  std::string input_name_;
   layers::Shape input_;
   layers::Shape shape_;
   int rank_ = 4;
@@ -114,120 +78,32 @@ class Importer {
   std::vector<layers::LayerSpec> layers_;
 };
 
-absl::Status Importer::ReadConstants(const onnx::GraphProto& g) {
-  for (const auto& t : g.initializer()) constants_[t.name()] = &t;
-  for (const auto& n : g.node()) {
-    if (n.op_type() == "Constant") {
-      const auto* value = Attr(n, "value");
-      if (value == nullptr || !value->has_t() || n.output_size() != 1) {
-        return Refuse(n, "only the 'value' (tensor) form is supported");
-      }
-      constants_[n.output(0)] = &value->t();
-    } else if (n.op_type() == "Identity" && n.input_size() == 1 &&
-               constants_.count(n.input(0)) > 0 && n.output_size() == 1) {
-      constants_[n.output(0)] = constants_[n.input(0)];
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Importer::ReadInput(const onnx::GraphProto& g) {
-  std::vector<const onnx::ValueInfoProto*> inputs;
-  for (const auto& in : g.input()) {
-    if (constants_.count(in.name()) == 0) inputs.push_back(&in);
-  }
-  if (inputs.size() != 1 || g.output_size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("the graph has ", inputs.size(), " inputs and ",
-                                                   g.output_size(),
-                                                   " outputs (one of each supported)"));
-  }
-  const auto& type = inputs[0]->type().tensor_type();
-  const auto& dims = type.shape().dim();
-  if (type.elem_type() != onnx::TensorProto::FLOAT || (dims.size() != 4 && dims.size() != 2)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input '", inputs[0]->name(), "': a float tensor [N, C, H, W] or [N, F] is needed"));
-  }
-  std::vector<int32_t> size;
-  for (int i = 1; i < dims.size(); ++i) {
-    if (!dims[i].has_dim_value() || dims[i].dim_value() < 1 || dims[i].dim_value() > kMaxDim) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", inputs[0]->name(), "': dimension ",
-                                                     i, " is dynamic or out of range"));
-    }
-    size.push_back(static_cast<int32_t>(dims[i].dim_value()));
-  }
-  input_name_ = inputs[0]->name();
-  rank_ = dims.size();
-  input_ = rank_ == 4 ? layers::Shape{size[1], size[2], size[0]} : layers::Shape{1, 1, size[0]};
-  if (input_.size() > kMaxDim * 64) return absl::InvalidArgumentError("input too large");
-  shape_ = input_;
-  return absl::OkStatus();
-}
-
-// Chain orders the nodes from the input to the output; each consumes the
-// previous one's output and constants only.
-absl::StatusOr<std::vector<const NodeProto*>> Importer::Chain(const onnx::GraphProto& g) {
-  std::multimap<std::string, const NodeProto*> consumers;
-  int data_nodes = 0;
-  for (const auto& n : g.node()) {
-    if (n.output_size() > 0 && constants_.count(n.output(0)) > 0) continue;
-    ++data_nodes;
-    if (n.output_size() == 0 || n.output(0).empty()) return Refuse(n, "has no output");
-    int data_inputs = 0;
-    for (const auto& in : n.input()) {
-      if (in.empty() || constants_.count(in) > 0) continue;
-      ++data_inputs;
-      consumers.emplace(in, &n);
-    }
-    if (data_inputs != 1) {
-      return Refuse(n, absl::StrCat("takes ", data_inputs,
-                                    " non-constant inputs; only a chain of single-input "
-                                    "operators is supported"));
-    }
-    for (int i = 1; i < n.output_size(); ++i) {
-      if (!n.output(i).empty()) return Refuse(n, "a second output is not supported");
-    }
-  }
-  std::vector<const NodeProto*> chain;
-  std::string at = input_name_;
-  while (at != g.output(0).name()) {
-    const auto range = consumers.equal_range(at);
-    const auto count = std::distance(range.first, range.second);
-    if (count != 1 || static_cast<int>(chain.size()) >= data_nodes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the graph is not a chain: tensor '", at, "' feeds ", count,
-                       " nodes before reaching the output '", g.output(0).name(), "'"));
-    }
-    chain.push_back(range.first->second);
-    at = chain.back()->output(0);
-  }
-  if (static_cast<int>(chain.size()) != data_nodes) {
-    return absl::InvalidArgumentError(absl::StrCat("the graph is not a chain: ",
-                                                   data_nodes - chain.size(),
-                                                   " nodes are off the input-to-output path"));
-  }
-  return chain;
-}
-
-absl::StatusOr<Tensor> Importer::Const(const NodeProto& n, int input, int64_t size,
-                                       bool ints) const {
-  if (!HasInput(n, input)) return Refuse(n, absl::StrCat("input ", input, " is missing"));
+absl::StatusOr<Tensor> Importer::Const(const NodeProto& n, int input,
+                                       int64_t size, bool ints) const {
+  if (!HasInput(n, input))
+    return Refuse(n, absl::StrCat("input ", input, " is missing"));
   const auto it = constants_.find(n.input(input));
   if (it == constants_.end()) {
-    return Refuse(n, absl::StrCat("input '", n.input(input), "' must be a constant"));
+    return Refuse(
+        n, absl::StrCat("input '", n.input(input), "' must be a constant"));
   }
   ASSIGN_OR_RETURN(Tensor t, ReadTensor(*it->second));
-  if ((ints ? t.ints.size() : t.floats.size()) != static_cast<size_t>(t.size())) {
+  if ((ints ? t.ints.size() : t.floats.size()) !=
+      static_cast<size_t>(t.size())) {
     return Refuse(n, absl::StrCat("tensor '", n.input(input), "' must hold ",
                                   ints ? "int64" : "float", " values"));
   }
-  if (size >= 0 && (t.size() != size || t.floats.size() != static_cast<size_t>(size))) {
-    return Refuse(n, absl::StrCat("tensor '", n.input(input), "' holds ", t.size(),
-                                  " values, ", size, " float values expected"));
+  if (size >= 0 &&
+      (t.size() != size || t.floats.size() != static_cast<size_t>(size))) {
+    return Refuse(n,
+                  absl::StrCat("tensor '", n.input(input), "' holds ", t.size(),
+                               " values, ", size, " float values expected"));
   }
   return t;
 }
 
-absl::Status Importer::Push(const NodeProto& n, layers::LayerSpec layer, bool foldable) {
+absl::Status Importer::Push(const NodeProto& n, layers::LayerSpec layer,
+                            bool foldable) {
   const auto out = client::ToAbsl(layers::OutputShape(layer, shape_));
   if (!out.ok()) return Refuse(n, out.status().message());
   shape_ = *out;
@@ -238,8 +114,8 @@ absl::Status Importer::Push(const NodeProto& n, layers::LayerSpec layer, bool fo
 
 // WindowPadding is the padding of a Conv or pooling node (pads or auto_pad),
 // plus any Pad just before it.
-absl::StatusOr<layers::Padding> Importer::WindowPadding(const NodeProto& n, int kh, int kw,
-                                                        const layers::Window& w) const {
+absl::StatusOr<layers::Padding> Importer::WindowPadding(
+    const NodeProto& n, int kh, int kw, const layers::Window& w) const {
   const auto* auto_pad = Attr(n, "auto_pad");
   const std::string mode = auto_pad != nullptr ? auto_pad->s() : "NOTSET";
   layers::Padding p;
@@ -253,10 +129,12 @@ absl::StatusOr<layers::Padding> Importer::WindowPadding(const NodeProto& n, int 
     for (int64_t v : pads) {
       if (v < 0 || v > kMaxDim) return Refuse(n, absl::StrCat("padding ", v));
     }
-    p = layers::Padding{static_cast<int32_t>(pads[0]), static_cast<int32_t>(pads[1]),
-                        static_cast<int32_t>(pads[2]), static_cast<int32_t>(pads[3])};
+    p = layers::Padding{
+        static_cast<int32_t>(pads[0]), static_cast<int32_t>(pads[1]),
+        static_cast<int32_t>(pads[2]), static_cast<int32_t>(pads[3])};
   } else if (mode != "VALID") {
-    return Refuse(n, absl::StrCat("auto_pad ", mode, " (NOTSET, VALID or SAME_UPPER)"));
+    return Refuse(
+        n, absl::StrCat("auto_pad ", mode, " (NOTSET, VALID or SAME_UPPER)"));
   }
   p.top += pending_pad_.top;
   p.left += pending_pad_.left;
@@ -266,15 +144,18 @@ absl::StatusOr<layers::Padding> Importer::WindowPadding(const NodeProto& n, int 
 }
 
 // Window reads kernel_shape (or `kernel`), strides and dilations.
-absl::StatusOr<layers::Window> ReadWindow(const NodeProto& n, std::vector<int64_t> kernel) {
+absl::StatusOr<layers::Window> ReadWindow(const NodeProto& n,
+                                          std::vector<int64_t> kernel) {
   kernel = IntsAttr(n, "kernel_shape", kernel);
   const auto strides = IntsAttr(n, "strides", {1, 1});
   const auto dilations = IntsAttr(n, "dilations", {1, 1});
   if (kernel.size() != 2 || strides.size() != 2 || dilations.size() != 2) {
     return Refuse(n, "kernel_shape, strides and dilations must be 2-D");
   }
-  for (int64_t v : {kernel[0], kernel[1], strides[0], strides[1], dilations[0], dilations[1]}) {
-    if (v < 1 || v > kMaxDim) return Refuse(n, "kernel, strides and dilations must be >= 1");
+  for (int64_t v : {kernel[0], kernel[1], strides[0], strides[1], dilations[0],
+                    dilations[1]}) {
+    if (v < 1 || v > kMaxDim)
+      return Refuse(n, "kernel, strides and dilations must be >= 1");
   }
   layers::Window w;
   w.kernel_h = static_cast<int32_t>(kernel[0]);
@@ -289,8 +170,10 @@ absl::StatusOr<layers::Window> ReadWindow(const NodeProto& n, std::vector<int64_
 absl::Status Importer::Conv(const NodeProto& n) {
   if (rank_ != 4) return Refuse(n, "needs a 4-D input");
   ASSIGN_OR_RETURN(Tensor w, Const(n, 1));
-  if (w.dims.size() != 4 || w.floats.empty()) return Refuse(n, "weights must be 4-D floats");
-  const int64_t out = w.dims[0], per_group = w.dims[1], kh = w.dims[2], kw = w.dims[3];
+  if (w.dims.size() != 4 || w.floats.empty())
+    return Refuse(n, "weights must be 4-D floats");
+  const int64_t out = w.dims[0], per_group = w.dims[1], kh = w.dims[2],
+                kw = w.dims[3];
   ASSIGN_OR_RETURN(layers::Window window, ReadWindow(n, {kh, kw}));
   if (window.kernel_h != kh || window.kernel_w != kw) {
     return Refuse(n, "kernel_shape differs from the weights");
@@ -306,7 +189,8 @@ absl::Status Importer::Conv(const NodeProto& n) {
   const int64_t group = IntAttr(n, "group", 1), in = shape_.c;
   std::vector<float> params;
   if (group == 1 && per_group == in) {
-    layers::Conv2d conv{static_cast<int32_t>(in), static_cast<int32_t>(out), window};
+    layers::Conv2d conv{static_cast<int32_t>(in), static_cast<int32_t>(out),
+                        window};
     params.resize(kh * kw * in * out);
     for (int64_t o = 0; o < out; ++o)
       for (int64_t i = 0; i < in; ++i)
@@ -318,24 +202,31 @@ absl::Status Importer::Conv(const NodeProto& n) {
     return Push(n, std::move(conv), true);
   }
   if (group == in && group > 1 && per_group == 1 && out % in == 0) {
-    layers::DepthwiseConv2d dw{static_cast<int32_t>(in), static_cast<int32_t>(out / in), window};
+    layers::DepthwiseConv2d dw{static_cast<int32_t>(in),
+                               static_cast<int32_t>(out / in), window};
     params.resize(kh * kw * out);
     for (int64_t o = 0; o < out; ++o)
-      for (int64_t k = 0; k < kh * kw; ++k) params[k * out + o] = w.floats[o * kh * kw + k];
+      for (int64_t k = 0; k < kh * kw; ++k)
+        params[k * out + o] = w.floats[o * kh * kw + k];
     params.insert(params.end(), bias.begin(), bias.end());
     dw.params = std::move(params);
     return Push(n, std::move(dw), true);
   }
-  return Refuse(n, absl::StrCat("group ", group, " with ", in, " input channels and weights ",
-                                out, "x", per_group, " (only group 1, or depthwise: group = ",
-                                "input channels)"));
+  return Refuse(
+      n, absl::StrCat(
+             "group ", group, " with ", in, " input channels and weights ", out,
+             "x", per_group,
+             " (only group 1, or depthwise: group = ", "input channels)"));
 }
 
 absl::Status Importer::BatchNormalization(const NodeProto& n) {
-  if (IntAttr(n, "training_mode", 0) != 0) return Refuse(n, "training_mode must be 0");
+  if (IntAttr(n, "training_mode", 0) != 0)
+    return Refuse(n, "training_mode must be 0");
   if (!foldable_ || layers_.empty()) {
-    return Refuse(n, "only directly after a Conv, depthwise Conv, Gemm or MatMul (it is folded "
-                     "into that layer)");
+    return Refuse(n,
+                  "only directly after a Conv, depthwise Conv, Gemm or MatMul "
+                  "(it is folded "
+                  "into that layer)");
   }
   const int64_t c = shape_.c;  // Channels, or features on a 1 x 1 x F vector.
   Tensor t[4];
@@ -399,29 +290,35 @@ absl::Status Importer::Clip(const NodeProto& n) {
   if (lo == 0.f && hi >= std::numeric_limits<float>::max()) {
     return Activation(n, layers::Activation::kRelu);
   }
-  return Refuse(n, absl::StrCat("Clip(", lo, ", ", hi,
-                                ") is neither ReLU (min 0) nor ReLU6 (min 0, max 6)"));
+  return Refuse(
+      n, absl::StrCat("Clip(", lo, ", ", hi,
+                      ") is neither ReLU (min 0) nor ReLU6 (min 0, max 6)"));
 }
 
 absl::Status Importer::Pool(const NodeProto& n, bool average) {
   if (rank_ != 4) return Refuse(n, "needs a 4-D input");
-  if (IntAttr(n, "ceil_mode", 0) != 0) return Refuse(n, "ceil_mode=1 is not supported");
+  if (IntAttr(n, "ceil_mode", 0) != 0)
+    return Refuse(n, "ceil_mode=1 is not supported");
   ASSIGN_OR_RETURN(layers::Window window, ReadWindow(n, {}));
   if (window.dilation_h != 1 || window.dilation_w != 1) {
     return Refuse(n, "dilations other than 1 are not supported");
   }
   bool count_pad = IntAttr(n, "count_include_pad", 0) != 0;
   if (has_pending_pad_) {
-    // A zero Pad is counted by the pooling; its own padding must be counted too.
+    // A zero Pad is counted by the pooling; its own padding must be counted
+    // too.
     const auto own = IntsAttr(n, "pads", {0, 0, 0, 0});
-    const bool own_pads = Attr(n, "auto_pad") != nullptr ||
-                          std::any_of(own.begin(), own.end(), [](int64_t v) { return v != 0; });
+    const bool own_pads =
+        Attr(n, "auto_pad") != nullptr ||
+        std::any_of(own.begin(), own.end(), [](int64_t v) { return v != 0; });
     if (!average || (own_pads && !count_pad)) {
-      return Refuse(n, "a Pad before it only as zeros counted by an AveragePool");
+      return Refuse(n,
+                    "a Pad before it only as zeros counted by an AveragePool");
     }
     count_pad = true;
   }
-  ASSIGN_OR_RETURN(window.padding, WindowPadding(n, window.kernel_h, window.kernel_w, window));
+  ASSIGN_OR_RETURN(window.padding,
+                   WindowPadding(n, window.kernel_h, window.kernel_w, window));
   has_pending_pad_ = false;
   pending_pad_ = layers::Padding{};
   if (average) return Push(n, layers::AvgPool2d{window, count_pad}, false);
@@ -443,26 +340,31 @@ absl::Status Importer::Flatten(const NodeProto& n) {
 absl::Status Importer::Reshape(const NodeProto& n) {
   ASSIGN_OR_RETURN(Tensor s, Const(n, 1, -1, true));
   const int64_t size = shape_.size();
-  const bool flat = s.ints.size() == 2 &&
-                    (s.ints[0] == 1 || (s.ints[0] == 0 && IntAttr(n, "allowzero", 0) == 0) ||
-                     (s.ints[0] == -1 && s.ints[1] == size)) &&
-                    (s.ints[1] == -1 || s.ints[1] == size);
-  if (!flat) return Refuse(n, "only a reshape to [N, -1] (a flatten) is supported");
+  const bool flat =
+      s.ints.size() == 2 &&
+      (s.ints[0] == 1 || (s.ints[0] == 0 && IntAttr(n, "allowzero", 0) == 0) ||
+       (s.ints[0] == -1 && s.ints[1] == size)) &&
+      (s.ints[1] == -1 || s.ints[1] == size);
+  if (!flat)
+    return Refuse(n, "only a reshape to [N, -1] (a flatten) is supported");
   return Flatten(n);
 }
 
 // Dense adds a dense layer from `w` ([in, out], or [out, in] when transposed).
-absl::Status Importer::Dense(const NodeProto& n, const Tensor& w, bool transposed,
-                             const Tensor* bias) {
+absl::Status Importer::Dense(const NodeProto& n, const Tensor& w,
+                             bool transposed, const Tensor* bias) {
   if (rank_ != 2) return Refuse(n, "needs a 2-D input (Flatten first)");
-  if (w.dims.size() != 2 || w.floats.empty()) return Refuse(n, "weights must be 2-D floats");
+  if (w.dims.size() != 2 || w.floats.empty())
+    return Refuse(n, "weights must be 2-D floats");
   const int64_t in = transposed ? w.dims[1] : w.dims[0];
   const int64_t out = transposed ? w.dims[0] : w.dims[1];
   if (in != shape_.c) {
-    return Refuse(n, absl::StrCat("weights take ", in, " inputs, the activation has ", shape_.c));
+    return Refuse(n, absl::StrCat("weights take ", in,
+                                  " inputs, the activation has ", shape_.c));
   }
   if (bias != nullptr && bias->size() != out && bias->size() != 1) {
-    return Refuse(n, absl::StrCat("bias holds ", bias->size(), " values, ", out, " expected"));
+    return Refuse(n, absl::StrCat("bias holds ", bias->size(), " values, ", out,
+                                  " expected"));
   }
   layers::Dense d{static_cast<int32_t>(in), static_cast<int32_t>(out)};
   d.params.resize((in + 1) * out);
@@ -471,15 +373,18 @@ absl::Status Importer::Dense(const NodeProto& n, const Tensor& w, bool transpose
     // Column i of PyTorch's CHW flatten is cell (y, x), channel c of the map.
     int64_t j = i;
     if (chw_columns_) {
-      const int64_t c = i / (int64_t{m.h} * m.w), y = i / m.w % m.h, x = i % m.w;
+      const int64_t c = i / (int64_t{m.h} * m.w), y = i / m.w % m.h,
+                    x = i % m.w;
       j = (y * m.w + x) * m.c + c;
     }
     for (int64_t o = 0; o < out; ++o) {
-      d.params[j * out + o] = transposed ? w.floats[o * in + i] : w.floats[i * out + o];
+      d.params[j * out + o] =
+          transposed ? w.floats[o * in + i] : w.floats[i * out + o];
     }
   }
   for (int64_t o = 0; o < out; ++o) {
-    d.params[in * out + o] = bias == nullptr ? 0.f : bias->floats[bias->size() == 1 ? 0 : o];
+    d.params[in * out + o] =
+        bias == nullptr ? 0.f : bias->floats[bias->size() == 1 ? 0 : o];
   }
   chw_columns_ = false;
   return Push(n, std::move(d), true);
@@ -495,18 +400,23 @@ absl::Status Importer::Gemm(const NodeProto& n) {
   if (HasInput(n, 2)) {
     ASSIGN_OR_RETURN(bias, Const(n, 2));
   }
-  return Dense(n, w, IntAttr(n, "transB", 0) != 0, HasInput(n, 2) ? &bias : nullptr);
+  return Dense(n, w, IntAttr(n, "transB", 0) != 0,
+               HasInput(n, 2) ? &bias : nullptr);
 }
 
-// Add is a MatMul's (or Gemm's) bias: a constant added to a dense layer's output.
+// Add is a MatMul's (or Gemm's) bias: a constant added to a dense layer's
+// output.
 absl::Status Importer::Add(const NodeProto& n) {
-  auto* d = layers_.empty() ? nullptr : std::get_if<layers::Dense>(&layers_.back());
-  if (!foldable_ || d == nullptr) return Refuse(n, "only as the bias of a MatMul or Gemm");
+  auto* d =
+      layers_.empty() ? nullptr : std::get_if<layers::Dense>(&layers_.back());
+  if (!foldable_ || d == nullptr)
+    return Refuse(n, "only as the bias of a MatMul or Gemm");
   const int bias_input = constants_.count(n.input(0)) > 0 ? 0 : 1;
   ASSIGN_OR_RETURN(Tensor b, Const(n, bias_input));
-  if (b.floats.size() != static_cast<size_t>(d->out_features) && b.floats.size() != 1) {
-    return Refuse(n, absl::StrCat("bias holds ", b.size(), " values, ", d->out_features,
-                                  " expected"));
+  if (b.floats.size() != static_cast<size_t>(d->out_features) &&
+      b.floats.size() != 1) {
+    return Refuse(n, absl::StrCat("bias holds ", b.size(), " values, ",
+                                  d->out_features, " expected"));
   }
   const int64_t at = int64_t{d->in_features} * d->out_features;
   for (int64_t o = 0; o < d->out_features; ++o) {
@@ -519,7 +429,8 @@ absl::Status Importer::Add(const NodeProto& n) {
 absl::Status Importer::Pad(const NodeProto& n) {
   if (rank_ != 4) return Refuse(n, "needs a 4-D input");
   const auto* mode = Attr(n, "mode");
-  if (mode != nullptr && mode->s() != "constant") return Refuse(n, "only mode 'constant'");
+  if (mode != nullptr && mode->s() != "constant")
+    return Refuse(n, "only mode 'constant'");
   std::vector<int64_t> pads;
   float value = 0.f;
   if (opset_ >= 11) {
@@ -533,12 +444,13 @@ absl::Status Importer::Pad(const NodeProto& n) {
     pads = IntsAttr(n, "pads", {});
     value = FloatAttr(n, "value", 0.f);
   }
-  if (pads.size() != 8 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 ||
-      value != 0.f) {
+  if (pads.size() != 8 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 ||
+      pads[5] != 0 || value != 0.f) {
     return Refuse(n, "only zeros on height and width");
   }
   for (int i : {2, 3, 6, 7}) {
-    if (pads[i] < 0 || pads[i] > kMaxDim) return Refuse(n, "padding out of range");
+    if (pads[i] < 0 || pads[i] > kMaxDim)
+      return Refuse(n, "padding out of range");
   }
   pending_pad_.top += static_cast<int32_t>(pads[2]);
   pending_pad_.left += static_cast<int32_t>(pads[3]);
@@ -562,7 +474,8 @@ absl::Status Importer::Convert(const NodeProto& n) {
   if (op == "BatchNormalization") return BatchNormalization(n);
   if (op == "Relu") return Activation(n, layers::Activation::kRelu);
   if (op == "Clip") return Clip(n);
-  if (op == "AveragePool" || op == "MaxPool") return Pool(n, op == "AveragePool");
+  if (op == "AveragePool" || op == "MaxPool")
+    return Pool(n, op == "AveragePool");
   if (op == "GlobalAveragePool") {
     if (rank_ != 4) return Refuse(n, "needs a 4-D input");
     return Push(n, layers::GlobalAvgPool2d{}, false);
@@ -580,29 +493,25 @@ absl::Status Importer::Convert(const NodeProto& n) {
   return Refuse(n, "unsupported");
 }
 
-absl::StatusOr<ImportedModel> Importer::Run(const onnx::ModelProto& model, int head_layers) {
-  if (head_layers < 1) return absl::InvalidArgumentError("head_layers must be at least 1");
-  for (const auto& o : model.opset_import()) {
-    if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
-  }
-  const onnx::GraphProto& g = model.graph();
-  for (const auto& n : g.node()) {
-    if ((!n.domain().empty() && n.domain() != "ai.onnx") || Supported().count(n.op_type()) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unsupported operator '", n.domain().empty() ? "" : n.domain() + ".", n.op_type(),
-          "' (node '", n.name(), "')"));
-    }
-  }
-  if (g.node_size() == 0) return absl::InvalidArgumentError("the ONNX graph has no nodes");
-  RETURN_IF_ERROR(ReadConstants(g));
-  RETURN_IF_ERROR(ReadInput(g));
-  ASSIGN_OR_RETURN(const std::vector<const NodeProto*> chain, Chain(g));
-  for (const NodeProto* n : chain) RETURN_IF_ERROR(Convert(*n));
-  if (has_pending_pad_) return absl::InvalidArgumentError("the graph ends with a Pad");
+absl::StatusOr<ImportedModel> Importer::Run(const onnx::ModelProto& model,
+                                            int head_layers) {
+  if (head_layers < 1)
+    return absl::InvalidArgumentError("head_layers must be at least 1");
+  ASSIGN_OR_RETURN(GraphChain g, ReadChain(model));
+  opset_ = g.opset;
+  constants_ = std::move(g.constants);
+  const std::vector<int32_t>& dims = g.input_dims;  // C, H, W or F.
+  rank_ = dims.size() == 3 ? 4 : 2;
+  input_ = rank_ == 4 ? layers::Shape{dims[1], dims[2], dims[0]}
+                      : layers::Shape{1, 1, dims[0]};
+  shape_ = input_;
+  for (const NodeProto* n : g.chain) RETURN_IF_ERROR(Convert(*n));
+  if (has_pending_pad_)
+    return absl::InvalidArgumentError("the graph ends with a Pad");
   const int n = static_cast<int>(layers_.size());
   if (head_layers > n) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("head_layers ", head_layers, " but the model has ", n, " layers"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "head_layers ", head_layers, " but the model has ", n, " layers"));
   }
   ImportedModel out;
   out.input = input_;
@@ -614,27 +523,34 @@ absl::StatusOr<ImportedModel> Importer::Run(const onnx::ModelProto& model, int h
     auto* d = std::get_if<layers::Dense>(&layers_[i]);
     if (d == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "the last ", head_layers, " layers must be dense (Gemm or MatMul) to form the head; "
-          "layer ", i, " is ", layers::LayerName(layers_[i])));
+          "the last ", head_layers,
+          " layers must be dense (Gemm or MatMul) to form the head; "
+          "layer ",
+          i, " is ", layers::LayerName(layers_[i])));
     }
     out.head.push_back(std::move(*d));
   }
   if (out.head.back().activation != layers::Activation::kNone) {
     return absl::InvalidArgumentError(
-        "the last layer has an activation; the head must end with logits (no Relu/Clip)");
+        "the last layer has an activation; the head must end with logits (no "
+        "Relu/Clip)");
   }
   return out;
 }
 
 }  // namespace
 
-absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view onnx_bytes, int head_layers) {
+absl::StatusOr<ImportedModel> ImportOnnx(absl::string_view onnx_bytes,
+                                         int head_layers) {
   onnx::ModelProto model;
   if (onnx_bytes.size() > (size_t{1} << 30) ||
-      !model.ParseFromArray(onnx_bytes.data(), static_cast<int>(onnx_bytes.size()))) {
-    return absl::InvalidArgumentError("not an ONNX model: the protobuf does not parse");
+      !model.ParseFromArray(onnx_bytes.data(),
+                            static_cast<int>(onnx_bytes.size()))) {
+    return absl::InvalidArgumentError(
+        "not an ONNX model: the protobuf does not parse");
   }
-  if (!model.has_graph()) return absl::InvalidArgumentError("not an ONNX model: no graph");
+  if (!model.has_graph())
+    return absl::InvalidArgumentError("not an ONNX model: no graph");
   return Importer().Run(model, head_layers);
 }
 

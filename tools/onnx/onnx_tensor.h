@@ -1,6 +1,6 @@
 // Reading and writing ONNX TensorProtos (initializers and Constant values) for
-// onnx_model: float32 and int64 tensors stored as raw_data (little-endian) or in
-// the typed fields. External data and other element types are refused.
+// onnx_model: float32 and int64 tensors stored as raw_data (little-endian) or
+// in the typed fields. External data and other element types are refused.
 //
 // Free functions; thread-safe.
 #ifndef FEDTINY_TOOLS_ONNX_ONNX_TENSOR_H_

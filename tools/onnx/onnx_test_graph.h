@@ -22,7 +22,8 @@ inline onnx::AttributeProto Int(const std::string& name, int64_t v) {
   a.set_i(v);
   return a;
 }
-inline onnx::AttributeProto Ints(const std::string& name, std::vector<int64_t> v) {
+inline onnx::AttributeProto Ints(const std::string& name,
+                                 std::vector<int64_t> v) {
   onnx::AttributeProto a;
   a.set_name(name);
   a.set_type(onnx::AttributeProto::INTS);
@@ -57,11 +58,14 @@ class TestGraph {
     tensors_.push_back("input");
   }
 
-  void ExtraInput(const std::string& name) { *g()->add_input() = g()->input(0); g()->mutable_input(g()->input_size() - 1)->set_name(name); }
+  void ExtraInput(const std::string& name) {
+    *g()->add_input() = g()->input(0);
+    g()->mutable_input(g()->input_size() - 1)->set_name(name);
+  }
 
   // Init adds an initializer (raw_data, or float_data when `float_data`).
-  void Init(const std::string& name, std::vector<int64_t> dims, std::vector<float> values,
-            bool float_data = false) {
+  void Init(const std::string& name, std::vector<int64_t> dims,
+            std::vector<float> values, bool float_data = false) {
     onnx::TensorProto* t = g()->add_initializer();
     SetFloatTensor(name, dims, values, t);
     if (float_data) {
@@ -72,14 +76,16 @@ class TestGraph {
 
   // Node adds `op` on the last tensor and `constants`.
   void Node(const std::string& op, std::vector<std::string> constants,
-            std::vector<onnx::AttributeProto> attrs = {}, std::string name = "") {
+            std::vector<onnx::AttributeProto> attrs = {},
+            std::string name = "") {
     std::vector<std::string> inputs = {tensors_.back()};
     inputs.insert(inputs.end(), constants.begin(), constants.end());
     Raw(op, inputs, attrs, name);
   }
   // Raw adds `op` on exactly `inputs`.
   void Raw(const std::string& op, std::vector<std::string> inputs,
-           std::vector<onnx::AttributeProto> attrs = {}, std::string name = "") {
+           std::vector<onnx::AttributeProto> attrs = {},
+           std::string name = "") {
     onnx::NodeProto* n = g()->add_node();
     n->set_op_type(op);
     n->set_name(name.empty() ? absl::StrCat(op, tensors_.size()) : name);

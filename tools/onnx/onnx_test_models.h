@@ -19,7 +19,8 @@ std::vector<std::pair<std::string, ImportedModel>> TestModels(uint32_t seed);
 
 // RunModel is the body then the head on `rows` NHWC examples, by
 // client::layers::Network (empty when the layers do not chain).
-std::vector<float> RunModel(const ImportedModel& m, const std::vector<float>& x, int rows);
+std::vector<float> RunModel(const ImportedModel& m, const std::vector<float>& x,
+                            int rows);
 
 }  // namespace fedtiny::onnx_io
 
