@@ -346,6 +346,41 @@ TEST(OnnxImportTest, RefusesWhatTheLayersCannotRun) {
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("neither ReLU")));
   }
+  {  // Gemm scaled by alpha.
+    TestGraph g({1, 2});
+    g.Init("w", {2, 2}, {1.f, 0.f, 0.f, 1.f});
+    g.Node("Gemm", {"w"}, {Float("alpha", 2.f)}, "fc");
+    EXPECT_THAT(
+        ImportOnnx(g.Bytes(), 1),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 HasSubstr("operator 'Gemm' (node 'fc'): only transA=0, "
+                           "alpha=1, beta=1")));
+  }
+  {  // Add that is not a dense layer's bias.
+    TestGraph g({1, 2});
+    g.Init("b", {2}, {1.f, 2.f});
+    g.Node("Add", {"b"}, {}, "add0");
+    EXPECT_THAT(ImportOnnx(g.Bytes(), 1),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("only as the bias of a MatMul or Gemm")));
+  }
+  {  // Pad before a max pooling (zeros would win over negative inputs).
+    TestGraph g({1, 2, 4, 4});
+    g.InitInts("p", {8}, {0, 0, 1, 1, 0, 0, 1, 1});
+    g.Node("Pad", {"p"});
+    g.Node("MaxPool", {}, {Ints("kernel_shape", {2, 2})}, "mp");
+    EXPECT_THAT(ImportOnnx(g.Bytes(), 1),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("operator 'MaxPool' (node 'mp')")));
+  }
+  {  // Reshape to anything but [N, -1].
+    TestGraph g({1, 2, 4, 4});
+    g.InitInts("s", {3}, {1, 2, -1});
+    g.Node("Reshape", {"s"});
+    EXPECT_THAT(ImportOnnx(g.Bytes(), 1),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("only a reshape to [N, -1]")));
+  }
 }
 
 TEST(OnnxImportTest, RefusesBadTensors) {

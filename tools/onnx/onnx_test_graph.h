@@ -38,6 +38,14 @@ inline onnx::AttributeProto Str(const std::string& name, const std::string& v) {
   return a;
 }
 
+inline onnx::AttributeProto Float(const std::string& name, float v) {
+  onnx::AttributeProto a;
+  a.set_name(name);
+  a.set_type(onnx::AttributeProto::FLOAT);
+  a.set_f(v);
+  return a;
+}
+
 class TestGraph {
  public:
   // `dims` of the float input "input"; -1 is a dynamic (named) dimension.
@@ -72,6 +80,16 @@ class TestGraph {
       t->clear_raw_data();
       for (float v : values) t->add_float_data(v);
     }
+  }
+
+  // InitInts adds an int64 initializer (int64_data).
+  void InitInts(const std::string& name, std::vector<int64_t> dims,
+                std::vector<int64_t> values) {
+    onnx::TensorProto* t = g()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int64_t v : values) t->add_int64_data(v);
   }
 
   // Node adds `op` on the last tensor and `constants`.
