@@ -30,7 +30,8 @@ namespace layers = client::layers;
 using onnx::NodeProto;
 
 // The state of the walk: the activation so far (NHWC shape; rank 2 or 4 in
-// ONNX's terms) and the layers made.
+// ONNX's terms) and the layers made. One Run per Importer; not thread-safe; it
+// points into the ModelProto given to Run, which outlives it.
 class Importer {
  public:
   absl::StatusOr<ImportedModel> Run(const onnx::ModelProto& model,
