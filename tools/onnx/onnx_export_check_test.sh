@@ -2,9 +2,8 @@
 # ExportOnnx checked outside the project: onnx_export_cases exports seeded models
 # of every layer type with the core's outputs on random inputs; onnx_eval.py
 # loads each with the `onnx` package (check_model), evaluates it with its own
-# torch.nn.functional evaluator and compares (1e-5). Where python3 with onnx
-# and torch is missing (Debian: python3-onnx, python3-torch) it says SKIP and
-# passes: onnx_export_test still checks the round trip.
+# torch.nn.functional evaluator and compares (1e-5). tools/setup installs
+# python3-onnx and python3-torch; without them the test fails and says so.
 set -euo pipefail
 if [[ -n "${TEST_SRCDIR:-}" ]]; then
   ROOT="${TEST_SRCDIR}/${TEST_WORKSPACE:-__main__}"
@@ -20,8 +19,8 @@ for candidate in /usr/bin/python3 python3; do
   fi
 done
 if [[ -z "${PY}" ]]; then
-  echo "SKIP: no python3 with onnx, torch and numpy"
-  exit 0
+  echo "FAIL: no python3 with onnx, torch and numpy (tools/setup installs python3-onnx python3-torch)" >&2
+  exit 1
 fi
 OUT="${TEST_TMPDIR:-$(mktemp -d)}/exports"
 mkdir -p "${OUT}"
