@@ -59,12 +59,6 @@ Status QuantizeChannels(const char* name, const std::vector<float>& params, int6
   return OkStatus();
 }
 
-int8_t Requantize(const Int8ChannelQuant& q, size_t o, int32_t acc) {
-  int32_t v = MultiplyByQuantizedMultiplier(acc, q.multipliers[o], q.shifts[o]);
-  v += q.output.zero_point;
-  return static_cast<int8_t>(std::min(q.activation_max, std::max(q.activation_min, v)));
-}
-
 // The output height and width of `k` over `in` (OutputShape accepted it).
 int32_t OutH(const Window& k, Shape in) {
   return WindowOutput(in.h, k.padding.top, k.padding.bottom, k.kernel_h, k.stride_h, k.dilation_h);
@@ -113,7 +107,7 @@ void Int8Conv2d::Forward(Shape in, const int8_t* x, int8_t* y) const {
             acc += dot + offset * sum;
           }
         }
-        out[o] = Requantize(quant, static_cast<size_t>(o), acc);
+        out[o] = RequantizeChannel(quant, static_cast<size_t>(o), acc);
       }
     }
   }
@@ -160,7 +154,7 @@ void Int8DepthwiseConv2d::Forward(Shape in, const int8_t* x, int8_t* y) const {
           }
         }
         for (int64_t j = 0; j < n; ++j) {
-          out[o0 + j] = Requantize(quant, static_cast<size_t>(o0 + j), acc[j]);
+          out[o0 + j] = RequantizeChannel(quant, static_cast<size_t>(o0 + j), acc[j]);
         }
       }
     }

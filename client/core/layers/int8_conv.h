@@ -21,6 +21,8 @@
 #ifndef FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 #define FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -45,7 +47,17 @@ struct Int8ChannelQuant {
   int32_t activation_max = 127;
 };
 
+// RequantizeChannel: output channel o's int32 accumulator as the output's int8
+// (multiplier, shift, zero point, then the activation clamp).
+inline int8_t RequantizeChannel(const Int8ChannelQuant& q, size_t o, int32_t acc) {
+  int32_t v = MultiplyByQuantizedMultiplier(acc, q.multipliers[o], q.shifts[o]);
+  v += q.output.zero_point;
+  return static_cast<int8_t>(std::min(q.activation_max, std::max(q.activation_min, v)));
+}
+
 struct Int8Conv2d {
+  static constexpr const char* kName = "conv2d";
+
   int32_t in_channels = 1;
   int32_t out_channels = 1;
   Window window;
@@ -59,6 +71,8 @@ struct Int8Conv2d {
 };
 
 struct Int8DepthwiseConv2d {
+  static constexpr const char* kName = "depthwise_conv2d";
+
   int32_t in_channels = 1;
   int32_t channel_multiplier = 1;
   Window window;
