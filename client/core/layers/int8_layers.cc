@@ -60,7 +60,7 @@ void Int8AvgPool2d::Forward(Shape in, const int8_t* x, int8_t* y) const {
           }
         }
         const int32_t v = RoundedAverage(sum, count) + zero;
-        out[ch] = static_cast<int8_t>(std::min(127, std::max(-128, v)));
+        out[ch] = static_cast<int8_t>(std::clamp<int32_t>(v, -128, 127));
       }
     }
   }
@@ -103,7 +103,7 @@ void Int8GlobalAvgPool2d::Forward(Shape in, const int8_t* x, int8_t* y) const {
     int32_t sum = 0;
     for (int64_t p = 0; p < cells; ++p) sum += x[p * c + ch] - zero;
     const int32_t v = RoundedAverage(sum, cells) + zero;
-    y[ch] = static_cast<int8_t>(std::min(127, std::max(-128, v)));
+    y[ch] = static_cast<int8_t>(std::clamp<int32_t>(v, -128, 127));
   }
 }
 
