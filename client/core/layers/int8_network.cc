@@ -76,6 +76,12 @@ Status CheckChannels(const Int8ChannelQuant& q, Extent e) {
 // its output params in *out_params.
 template <typename T>
 StatusOr<Shape> CheckLayer(const T& layer, Shape in, Int8Params params, Int8Params* out_params) {
+  if constexpr (std::is_same_v<T, Int8DepthwiseConv2d>) {
+    // out_channels() multiplies in int32.
+    if (int64_t{layer.in_channels} * layer.channel_multiplier > INT32_MAX) {
+      return InvalidArgumentError("in_channels * channel_multiplier over 2^31 - 1");
+    }
+  }
   CLIENT_ASSIGN_OR_RETURN(Shape out, layer.OutputShape(in));
   if constexpr (kHasChannels<T>) {
     CLIENT_RETURN_IF_ERROR(CheckChannels(layer.quant, ExtentOf(layer)));
