@@ -344,6 +344,12 @@ std::vector<NetCase> Cases() {
                    {MaxPool2d{Square(3, 2, 1)}, Flatten{}, Dense{9, 6, Activation::kRelu6, {}},
                     ActivationLayer{Activation::kRelu}, Dense{6, 3, Activation::kNone, {}}},
                    1.5f});
+  // A convolution whose receptive field (3x3x37 = 333) spans the kernel's
+  // 256-element chunks mid-tap and whose 70 outputs span its 64-channel blocks.
+  cases.push_back({"wide_conv", Shape{6, 5, 37},
+                   {Conv2d{37, 70, Win(3, 3, 1, 2, Pad(1, 0, 1, 2)), Activation::kRelu, {}},
+                    GlobalAvgPool2d{}, Dense{70, 3, Activation::kNone, {}}},
+                   -0.5f});
   return cases;
 }
 
