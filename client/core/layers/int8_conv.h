@@ -14,10 +14,12 @@
 // and are skipped, as in the float path.
 //
 // Weights: Conv2d's are OHWI ([out][kh][kw][in], TFLite's: each output's filter
-// contiguous, an int8 dot product per tap); depthwise keeps the float layout
-// ([kh][kw][channels], accumulated in blocks of 32 channels on the stack). Quantizing
-// (QuantizeConv2d, QuantizeDepthwiseConv2d) is setup code and allocates; Forward is integer only
-// and allocates nothing. Value types; thread-safe to read.
+// contiguous, in the order of the receptive field, which Forward widens to int16
+// once per output pixel for one dot product per output channel); depthwise keeps
+// the float layout ([kh][kw][channels], accumulated in blocks of 32 channels on
+// the stack). Quantizing (QuantizeConv2d, QuantizeDepthwiseConv2d) is setup code
+// and allocates; Forward is integer only and allocates nothing. Value types;
+// thread-safe to read.
 #ifndef FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 #define FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 
