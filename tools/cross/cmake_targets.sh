@@ -1,7 +1,9 @@
 # Sourced by tools/cross/sizes.sh, perf/icount.sh and perf/crypto_icount.sh: the CMake
 # targets of tools/cross and how to build and run their programs.
 #   cross_build TARGET WORKDIR [PROGRAM...]  configures and builds into WORKDIR/TARGET
-#                                            (log WORKDIR/TARGET.log); dies on failure
+#                                            (log WORKDIR/TARGET.log); dies on failure;
+#                                            CROSS_CMAKE_ARGS (an array, if set) adds
+#                                            configure options
 #   cross_run TARGET PROGRAM_PATH            runs it (QEMU for non-host targets;
 #                                            Cortex-M with -icount shift=0)
 #   cross_doc_args "$@"                      the doc scripts' arguments: sets `mode`
@@ -37,7 +39,7 @@ cross_build() {
   local t=$1 work=$2 tc=()
   shift 2
   [[ -n "${CROSS_TOOLCHAIN[$t]}" ]] && tc=(-DCMAKE_TOOLCHAIN_FILE="$CROSS_DIR/${CROSS_TOOLCHAIN[$t]}")
-  { cmake -S "$CROSS_DIR" -B "$work/$t" -G Ninja "${tc[@]}" \
+  { cmake -S "$CROSS_DIR" -B "$work/$t" -G Ninja "${tc[@]}" ${CROSS_CMAKE_ARGS[@]+"${CROSS_CMAKE_ARGS[@]}"} \
       && cmake --build "$work/$t" -- -j1 "$@"; } >"$work/$t.log" 2>&1 \
     || { tail -30 "$work/$t.log" >&2; cross_die "the $t build failed (log above)"; }
 }

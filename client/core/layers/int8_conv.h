@@ -14,13 +14,17 @@
 // and are skipped, as in the float path.
 //
 // Weights: Conv2d's are OHWI ([out][kh][kw][in], TFLite's: each output's filter
-// contiguous, an int8 dot product per tap); depthwise keeps the float layout
-// ([kh][kw][channels], accumulated in blocks of 32 channels on the stack). Quantizing
-// (QuantizeConv2d, QuantizeDepthwiseConv2d) is setup code and allocates; Forward is integer only
-// and allocates nothing. Value types; thread-safe to read.
+// contiguous, in the order of the receptive field, which Forward widens to int16
+// once per output pixel for one dot product per output channel); depthwise keeps
+// the float layout ([kh][kw][channels], accumulated in blocks of 32 channels on
+// the stack). Quantizing (QuantizeConv2d, QuantizeDepthwiseConv2d) is setup code
+// and allocates; Forward is integer only and allocates nothing. Value types;
+// thread-safe to read.
 #ifndef FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 #define FEDTINY_CLIENT_CORE_LAYERS_INT8_CONV_H_
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -45,7 +49,17 @@ struct Int8ChannelQuant {
   int32_t activation_max = 127;
 };
 
+// RequantizeChannel: output channel o's int32 accumulator as the output's int8
+// (multiplier, shift, zero point, then the activation clamp).
+inline int8_t RequantizeChannel(const Int8ChannelQuant& q, size_t o, int32_t acc) {
+  int32_t v = MultiplyByQuantizedMultiplier(acc, q.multipliers[o], q.shifts[o]);
+  v += q.output.zero_point;
+  return static_cast<int8_t>(std::min(q.activation_max, std::max(q.activation_min, v)));
+}
+
 struct Int8Conv2d {
+  static constexpr const char* kName = "conv2d";
+
   int32_t in_channels = 1;
   int32_t out_channels = 1;
   Window window;
@@ -59,6 +73,8 @@ struct Int8Conv2d {
 };
 
 struct Int8DepthwiseConv2d {
+  static constexpr const char* kName = "depthwise_conv2d";
+
   int32_t in_channels = 1;
   int32_t channel_multiplier = 1;
   Window window;

@@ -1,15 +1,16 @@
 // A small DS-CNN body on 28x28x1 in float32 (issue 16): conv 3x3/2 to
 // 14x14x16, two depthwise-separable blocks (dw 3x3 + pw 1x1 to 32, then
 // dw 3x3/2 + pw 1x1 to 64), global average pooling, dense to 10. Time per
-// example, multiply-adds, parameters and arena bytes; prints the CPU model and
-// the build's instruction sets (docs/benchmarks.md has the figures).
+// example, multiply-adds, parameters and arena bytes, in float32 and as an
+// Int8Network; prints the CPU model and the build's instruction sets
+// (docs/benchmarks.md has the figures).
 //   bazel run -c opt //client/core/layers:network_benchmark
 #include <algorithm>
 #include <random>
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "client/core/layers/int8_conv.h"
+#include "client/core/layers/int8_network.h"
 #include "client/core/layers/network.h"
 #include "tools/base/cpu_check.h"
 
@@ -72,62 +73,44 @@ void BM_DsCnnForward(benchmark::State& state) {
 }
 BENCHMARK(BM_DsCnnForward)->Arg(1)->Arg(10);
 
-// The same body's five convolutions in int8 (int8_conv.h: TFLite Micro's
-// reference loops, not yet optimized), one example per iteration, against the
-// float Network's whole forward above. Ranges calibrated on 8 random examples.
-void BM_DsCnnInt8Convolutions(benchmark::State& state) {
+// The same body as an Int8Network (int8_network.h: TFLite Micro's reference
+// arithmetic, per-channel weight scales), calibrated on 8 random examples.
+// arg 0: rows per call; arg 1: 1 for float in and out (Forward: quantize,
+// layers, dequantize), 0 for int8 in and out (ForwardInt8).
+void BM_DsCnnInt8Forward(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  const bool with_io = state.range(1) != 0;
   Network net = DsCnn();
-  std::vector<unsigned char> block(static_cast<size_t>(net.ArenaBytes()));
-  Arena arena(block.data(), block.size());
-  if (!net.Bind(arena).ok()) state.SkipWithError("Bind failed");
-  // Each layer's float output range over calibration examples.
   std::mt19937 rng(2);
-  const int kCalibration = 8;
-  const std::vector<float> calib = Random(kCalibration * 784, rng);
-  const size_t convs = 5;
-  std::vector<std::vector<float>> acts(convs + 1);
-  acts[0] = calib;
-  for (size_t l = 0; l < convs; ++l) {
-    const Shape in = net.shapes()[l], out = net.shapes()[l + 1];
-    acts[l + 1].resize(static_cast<size_t>(kCalibration * out.size()));
-    for (int r = 0; r < kCalibration; ++r) {
-      Forward(net.layers()[l], in, acts[l].data() + r * in.size(),
-              acts[l + 1].data() + r * out.size());
-    }
+  const std::vector<float> calib = Random(8 * 784, rng);
+  StatusOr<Int8Network> q = QuantizeNetwork(net, calib.data(), 8);
+  if (!q.ok()) {
+    state.SkipWithError(q.status().message().c_str());
+    return;
   }
-  std::vector<Int8Params> params;
-  for (const std::vector<float>& a : acts) {
-    auto [lo, hi] = std::minmax_element(a.begin(), a.end());
-    params.push_back(Int8ParamsForRange(*lo, *hi));
-  }
-  std::vector<Int8Conv2d> conv;
-  std::vector<Int8DepthwiseConv2d> dw;
-  for (size_t l = 0; l < convs; ++l) {
-    if (l % 2 == 0) {
-      conv.push_back(*QuantizeConv2d(std::get<Conv2d>(net.layers()[l]), params[l], params[l + 1]));
-    } else {
-      dw.push_back(*QuantizeDepthwiseConv2d(std::get<DepthwiseConv2d>(net.layers()[l]), params[l],
-                                            params[l + 1]));
-    }
-  }
-  std::vector<int8_t> x(784), ping(14 * 14 * 32), pong(14 * 14 * 32);
-  QuantizeInput(calib.data(), 784, params[0], x.data());
-  const std::vector<Shape>& s = net.shapes();
+  std::vector<unsigned char> block(static_cast<size_t>(q->ArenaBytes()));
+  Arena arena(block.data(), block.size());
+  if (!q->Bind(arena).ok()) state.SkipWithError("Bind failed");
+  const std::vector<float> x = Random(rows * 784, rng);
+  std::vector<float> y(static_cast<size_t>(rows * 10));
+  std::vector<int8_t> qx(x.size()), qy(y.size());
+  QuantizeInput(x.data(), static_cast<int64_t>(x.size()), q->input_quant(), qx.data());
   for (auto _ : state) {
-    conv[0].Forward(s[0], x.data(), ping.data());
-    dw[0].Forward(s[1], ping.data(), pong.data());
-    conv[1].Forward(s[2], pong.data(), ping.data());
-    dw[1].Forward(s[3], ping.data(), pong.data());
-    conv[2].Forward(s[4], pong.data(), ping.data());
-    benchmark::DoNotOptimize(ping.data());
+    if (with_io) {
+      benchmark::DoNotOptimize(q->Forward(x.data(), rows, y.data()));
+    } else {
+      benchmark::DoNotOptimize(q->ForwardInt8(qx.data(), rows, qy.data()));
+    }
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(state.iterations() * rows);
   state.counters["ns_per_example"] =
-      benchmark::Counter(static_cast<double>(state.iterations()),
+      benchmark::Counter(static_cast<double>(state.iterations() * rows),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["weight_bytes"] = static_cast<double>(q->weight_bytes());
+  state.counters["arena_bytes"] = static_cast<double>(q->ArenaBytes());
 }
-BENCHMARK(BM_DsCnnInt8Convolutions);
+BENCHMARK(BM_DsCnnInt8Forward)->ArgNames({"rows", "with_io"})->Args({1, 0})->Args({1, 1})->Args({10, 1});
 
 }  // namespace
 }  // namespace fedtiny::client::layers
