@@ -9,8 +9,6 @@
 #include "client/platform/linux/status_bridge.h"
 
 namespace fedtiny {
-namespace {
-
 namespace ly = client::layers;
 
 absl::StatusOr<ly::Activation> ActivationFromProto(v1::Activation a, const std::string& where) {
@@ -63,6 +61,8 @@ v1::Window WindowToProto(const ly::Window& w) {
   out.set_pad_right(w.padding.right);
   return out;
 }
+
+namespace {
 
 // The flat params (weights then bias) of float32 tensors of `weights` and
 // `bias` values; a clear error for int8 or miscounted tensors.

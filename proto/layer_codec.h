@@ -8,6 +8,7 @@
 #ifndef FEDTINY_PROTO_LAYER_CODEC_H_
 #define FEDTINY_PROTO_LAYER_CODEC_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -17,6 +18,15 @@
 #include "proto/model.pb.h"
 
 namespace fedtiny {
+
+// The pieces every layer type shares (also used by proto/int8_layer_codec.h).
+// ActivationFromProto: kInvalidArgument "<where>: unknown activation N".
+absl::StatusOr<client::layers::Activation> ActivationFromProto(v1::Activation a,
+                                                               const std::string& where);
+v1::Activation ActivationToProto(client::layers::Activation a);
+// Zero strides and dilations read as 1 (proto3's default).
+client::layers::Window WindowFromProto(const v1::Window& w);
+v1::Window WindowToProto(const client::layers::Window& w);
 
 // HasConvBody: the model's body is Model.layers (not the dense Model.body).
 bool HasConvBody(const v1::Model& model);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "proto/int8_layer_codec.h"
 #include "proto/layer_codec.h"
 #include "tools/base/int8_quant.h"
 #include "tools/base/status_macros.h"
@@ -67,6 +68,7 @@ v1::DenseLayer Int8Layer(const v1::DenseLayer& l) {
 }  // namespace
 
 absl::Status ValidateBody(const v1::Model& model) {
+  if (HasInt8ConvBody(model)) return Int8NetworkFromProto(model).status();
   if (HasConvBody(model)) return NetworkFromProto(model).status();
   int64_t width = model.input_dim();
   for (int i = 0; i < model.body_size(); ++i) {
@@ -104,11 +106,15 @@ absl::Status ValidateHead(const v1::Model& model) {
 }
 
 absl::StatusOr<int64_t> BodyOutputWidth(const v1::Model& model) {
-  RETURN_IF_ERROR(ValidateBody(model));
+  if (HasInt8ConvBody(model)) {
+    ASSIGN_OR_RETURN(const client::layers::Int8Network net, Int8NetworkFromProto(model));
+    return net.output().size();
+  }
   if (HasConvBody(model)) {
     ASSIGN_OR_RETURN(const client::layers::Network net, NetworkFromProto(model));
     return net.output().size();
   }
+  RETURN_IF_ERROR(ValidateBody(model));
   return model.body_size() == 0 ? int64_t{model.input_dim()}
                                 : int64_t{model.body(model.body_size() - 1).outputs()};
 }

@@ -24,7 +24,8 @@
 namespace fedtiny {
 
 // ValidateBody: a convolutional body (Model.layers) must pass
-// NetworkFromProto (proto/layer_codec.h). Otherwise every body layer has positive widths, a bias of `outputs`
+// NetworkFromProto (proto/layer_codec.h), or Int8NetworkFromProto
+// (proto/int8_layer_codec.h) in its int8 form. Otherwise every body layer has positive widths, a bias of `outputs`
 // values, exactly inputs x outputs float32 or int8 weights (int8 with a
 // positive finite scale), finite values, and takes the previous layer's output
 // width (the first takes `input_dim`). kInvalidArgument naming the layer.

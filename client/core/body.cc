@@ -85,19 +85,50 @@ StatusOr<RowMatrixXf> RunInt8(const Int8Body& body, const RowMatrixXf& x) {
 Body::Body(layers::Network front)
     : front_(std::make_shared<const layers::Network>(std::move(front))) {}
 
-StatusOr<RowMatrixXf> Body::RunFront(const RowMatrixXf& inputs) const {
-  if (front_ == nullptr || inputs.rows() == 0) return inputs;
-  if (inputs.cols() != front_->input().size()) {
-    return InvalidArgumentError(StrCat("body: convolutional front takes ", front_->input().size(),
+Body::Body(layers::Int8Network front)
+    : int8_front_(std::make_shared<const layers::Int8Network>(std::move(front))) {}
+
+namespace {
+
+// `front`'s outputs for `inputs`, on a copy bound to a buffer of this call's.
+template <typename Net>
+StatusOr<RowMatrixXf> RunNetwork(Net net, const RowMatrixXf& inputs) {
+  if (inputs.cols() != net.input().size()) {
+    return InvalidArgumentError(StrCat("body: convolutional front takes ", net.input().size(),
                                        " values per example, got ", inputs.cols()));
   }
-  layers::Network net = *front_;
   std::vector<unsigned char> block(static_cast<size_t>(net.ArenaBytes()));
   Arena arena(block.data(), block.size());
   if (Status s = net.Bind(arena); !s.ok()) return s;
   RowMatrixXf out(inputs.rows(), net.output().size());
   if (Status s = net.Forward(inputs.data(), inputs.rows(), out.data()); !s.ok()) return s;
   return out;
+}
+
+// Multiply-adds of one example through an int8 front's weighted layers.
+int64_t Int8MultiplyAdds(const layers::Int8Network& net) {
+  int64_t n = 0;
+  for (size_t i = 0; i < net.layers().size(); ++i) {
+    const layers::Shape out = net.shapes()[i + 1];
+    const layers::Int8LayerSpec& l = net.layers()[i];
+    if (const auto* c = std::get_if<layers::Int8Conv2d>(&l)) {
+      n += out.size() * c->window.kernel_h * c->window.kernel_w * c->in_channels;
+    } else if (const auto* d = std::get_if<layers::Int8DepthwiseConv2d>(&l)) {
+      n += out.size() * d->window.kernel_h * d->window.kernel_w;
+    } else if (const auto* e = std::get_if<layers::Int8Dense>(&l)) {
+      n += int64_t{e->in_features} * e->out_features;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+StatusOr<RowMatrixXf> Body::RunFront(const RowMatrixXf& inputs) const {
+  if (inputs.rows() == 0) return inputs;
+  if (front_ != nullptr) return RunNetwork(*front_, inputs);
+  if (int8_front_ != nullptr) return RunNetwork(*int8_front_, inputs);
+  return inputs;
 }
 
 bool Body::HasInt8() const {
@@ -184,7 +215,7 @@ Status Body::Calibrate(const RowMatrixXf& examples) {
 }
 
 int64_t Body::FeaturesArenaBytes(int64_t rows) const {
-  if (front_ != nullptr || !calibrated_ || runs_.size() != 1 || runs_[0].body.layers.size() != layers_.size() ||
+  if (front_ != nullptr || int8_front_ != nullptr || !calibrated_ || runs_.size() != 1 || runs_[0].body.layers.size() != layers_.size() ||
       rows < 1)
     return 0;
   return RunArenaBytes(runs_[0].body, rows);
@@ -207,15 +238,18 @@ Status Body::FeaturesInto(const float* inputs, int64_t rows, float* out,
 
 int64_t Body::input_dim(int64_t fallback) const {
   if (front_ != nullptr) return front_->input().size();
+  if (int8_front_ != nullptr) return int8_front_->input().size();
   return layers_.empty() ? fallback : InOf(layers_.front());
 }
 int64_t Body::output_dim(int64_t fallback) const {
   if (!layers_.empty()) return OutOf(layers_.back());
-  return front_ != nullptr ? front_->output().size() : fallback;
+  if (front_ != nullptr) return front_->output().size();
+  return int8_front_ != nullptr ? int8_front_->output().size() : fallback;
 }
 
 int64_t Body::multiply_adds() const {
   if (front_ != nullptr) return front_->multiply_adds();
+  if (int8_front_ != nullptr) return Int8MultiplyAdds(*int8_front_);
   int64_t n = 0;
   for (const BodyLayer& l : layers_) n += InOf(l) * OutOf(l);
   return n;
@@ -223,6 +257,7 @@ int64_t Body::multiply_adds() const {
 
 int64_t Body::weight_bytes() const {
   int64_t bytes = front_ != nullptr ? front_->num_params() * 4 : 0;
+  if (int8_front_ != nullptr) bytes = int8_front_->weight_bytes();
   for (const BodyLayer& l : layers_) {
     if (const auto* d = std::get_if<DenseLayer>(&l)) {
       bytes += (d->w.size() + d->b.size()) * 4;

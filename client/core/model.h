@@ -12,6 +12,7 @@
 
 #include "Eigen/Core"
 #include "client/core/int8_inference.h"
+#include "client/core/layers/int8_network.h"
 #include "client/core/layers/network.h"
 #include "client/core/span.h"
 #include "client/core/status.h"
@@ -61,7 +62,8 @@ struct Int8Run {
 };
 
 // The frozen body: dense layers, or a convolutional front (issue 16: a
-// layers::Network on NHWC examples, float32, its output flattened). Consecutive int8 dense layers run as integer kernels
+// layers::Network on NHWC examples, float32, or its int8 form, a
+// layers::Int8Network quantized by the server; the output flattened). Consecutive int8 dense layers run as integer kernels
 // (int8_inference.h: int8 weights and activations, int32 accumulation,
 // requantization between layers); a run's float input is quantized on entry
 // and its int8 output dequantized on exit; float layers run in float.
@@ -88,6 +90,7 @@ class Body {
   // a buffer of its own, so calls may run concurrently) and no dense layers
   // (a Dense is one of the front's layer types).
   explicit Body(layers::Network front);
+  explicit Body(layers::Int8Network front);
 
   // Runs the body on `inputs` (n x input_dim, row-major): n x output_dim.
   // kInvalidArgument when the width does not match, or when an uncalibrated
@@ -127,8 +130,9 @@ class Body {
   const std::vector<BodyLayer>& layers() const { return layers_; }
   // Multiply-adds of one example through the body (front or dense layers).
   [[nodiscard]] int64_t multiply_adds() const;
-  // The convolutional front, or null.
+  // The convolutional front (float or int8), or null.
   const layers::Network* front() const { return front_.get(); }
+  const layers::Int8Network* int8_front() const { return int8_front_.get(); }
   int64_t weight_bytes() const;
 
  private:
@@ -141,7 +145,9 @@ class Body {
   // without a front. kInvalidArgument for a width mismatch.
   StatusOr<RowMatrixXf> RunFront(const RowMatrixXf& inputs) const;
 
-  std::shared_ptr<const layers::Network> front_;  // Shared by copies; immutable.
+  // At most one front. Shared by copies; immutable.
+  std::shared_ptr<const layers::Network> front_;
+  std::shared_ptr<const layers::Int8Network> int8_front_;
   std::vector<BodyLayer> layers_;
   std::vector<Int8Run> runs_;
   bool calibrated_ = false;

@@ -4,6 +4,7 @@
 #include <variant>
 #include <vector>
 
+#include "proto/int8_layer_codec.h"
 #include "proto/layer_codec.h"
 #include "proto/model_codec.h"
 #include "tools/base/status_macros.h"
@@ -57,6 +58,10 @@ void PutInt8(const QuantizedDenseLayer& q, v1::DenseLayer& l) {
 }  // namespace
 
 absl::StatusOr<Body> BodyFromProto(const v1::Model& model) {
+  if (HasInt8ConvBody(model)) {
+    ASSIGN_OR_RETURN(layers::Int8Network front, Int8NetworkFromProto(model));
+    return Body(std::move(front));
+  }
   if (HasConvBody(model)) {
     ASSIGN_OR_RETURN(layers::Network front, NetworkFromProto(model));
     return Body(std::move(front));
@@ -85,6 +90,10 @@ v1::Model ModelToProto(const Body& body, const Head& head) {
   m.set_input_dim(static_cast<int32_t>(body.input_dim(head.input_dim())));
   if (const layers::Network* front = body.front(); front != nullptr) {
     SetConvBody(front->input(), front->layers(), m);
+  }
+  if (const layers::Int8Network* front = body.int8_front(); front != nullptr) {
+    // Only a clamp no activation makes fails, and no quantizer makes one.
+    if (!SetInt8ConvBody(*front, m).ok()) m.clear_layers();
   }
   for (const BodyLayer& l : body.layers()) {
     if (const auto* d = std::get_if<DenseLayer>(&l)) {
