@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
 #include "tools/onnx/onnx_model.h"
+#include "tools/onnx/onnx_test_cases.h"
 #include "tools/onnx/onnx_test_graph.h"
 
 namespace fedtiny::onnx_io {
@@ -30,49 +31,6 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 constexpr double kTolerance = 1e-5;
-
-std::string TestData(const std::string& file) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  std::string root =
-      srcdir ? std::string(srcdir) + "/" + (ws ? ws : "__main__") + "/" : "";
-  return root + "tools/onnx/testdata/" + file;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-struct Case {
-  std::string name;
-  int rows = 0;
-  std::vector<float> x;
-  std::vector<double> y;
-};
-
-std::vector<Case> ReadCases() {
-  std::ifstream f(TestData("cases.txt"));
-  std::vector<Case> cases;
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream in(line);
-    std::string key;
-    in >> key;
-    if (key == "case") {
-      cases.emplace_back();
-      int in_size, out_size;
-      in >> cases.back().name >> cases.back().rows >> in_size >> out_size;
-    } else if (key == "x") {
-      for (float v; in >> v;) cases.back().x.push_back(v);
-    } else if (key == "y") {
-      for (double v; in >> v;) cases.back().y.push_back(v);
-    }
-  }
-  return cases;
-}
 
 std::vector<std::string> Names(const ImportedModel& m) {
   std::vector<std::string> names;
