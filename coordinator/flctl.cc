@@ -2,7 +2,7 @@
 //
 //   flctl [--server=HOST:PORT ($FLCTL_SERVER)] [--token_file=F] [--tls_ca=ca.pem | --insecure] [--json] COMMAND
 //     tasks                                   list tasks
-//     task create --config=task.textproto [--model=model.pb]
+//     task create --config=task.textproto [--model=model.pb] [--variants=variants.pb]
 //     task get NAME
 //     task edit NAME [--rounds=N] [--clients_per_round=N] [--round_deadline_s=S]
 //               [--min_reports=N] [--over_selection=X] [--eligibility=...]
@@ -15,6 +15,14 @@
 //     models get --task=T --model_version=V [--cluster=K] [--out=F]
 //     models rollback --task=T --model_version=V [--cluster=K]
 //     models pin|unpin --task=T --model_version=V [--cluster=K]
+//     models export --task=T --model_version=V [--cluster=K] --out=F.onnx
+//                                             a committed version as ONNX (float32)
+//     models import M.onnx --head_layers=N [--proxy_images=F --proxy_labels=F]
+//               [--proxy_count=K] [--variant=NAME=F.onnx:BELOW_RAM_BYTES,...]
+//               --out=model.pb [--variants_out=variants.pb]
+//                                             offline: a task's model from ONNX, the
+//                                             int8 variant calibrated on the proxy data,
+//                                             accuracy per variant
 //     fleet --task=T                          devices by class and state
 //     devices --task=T [--state=S] [--page_size=N] [--page_token=P]
 //     devices revoke --device=ID              no more model keys for ID (encrypted bundles)
@@ -60,6 +68,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "coordinator/json_output.h"
+#include "coordinator/models/import_command.h"
 #include "coordinator/trust/keys_command.h"
 #include "coordinator/top_view.h"
 #include "absl/strings/ascii.h"
@@ -77,6 +86,7 @@
 #include "tools/base/flags_help.h"
 #include "tools/base/stop_signal.h"
 #include "tools/base/sha256.h"
+#include "tools/onnx/onnx_task.h"
 
 ABSL_FLAG(std::string, server, "",
           "Coordinator address; default $FLCTL_SERVER, else 127.0.0.1:50051.");
@@ -98,9 +108,21 @@ ABSL_FLAG(int, limit, 20, "Rounds to list.");
 ABSL_FLAG(bool, watch, false, "rounds: keep streaming round events.");
 ABSL_FLAG(std::string, config, "", "task create: TaskConfig in text format.");
 ABSL_FLAG(std::string, model, "", "task create: binary Model to use as the initial model.");
+ABSL_FLAG(std::string, variants, "",
+          "task create: binary TaskConfig whose body_variants join the config's (models import "
+          "--variants_out).");
+ABSL_FLAG(int, head_layers, 1, "models import: the model's last N dense layers form the head.");
+ABSL_FLAG(std::string, proxy_images, "", "models import: IDX images (gzip or not) to calibrate "
+          "the int8 variant and measure accuracy on.");
+ABSL_FLAG(std::string, proxy_labels, "", "models import: IDX labels of --proxy_images.");
+ABSL_FLAG(int64_t, proxy_count, 0, "models import: use the first K proxy examples (0: all).");
+ABSL_FLAG(std::vector<std::string>, variant, {},
+          "models import: body variants NAME=FILE.onnx:BELOW_RAM_BYTES (comma-separated).");
+ABSL_FLAG(std::string, variants_out, "variants.pb",
+          "models import: where the variant catalogue goes (for task create --variants).");
 ABSL_FLAG(std::string, widths, "784,128,64,10", "model init: layer widths.");
 ABSL_FLAG(int, body_layers, 1, "model init: how many layers form the frozen body.");
-ABSL_FLAG(std::string, out, "model.pb", "model init, models get: output file.");
+ABSL_FLAG(std::string, out, "model.pb", "model init, models get|import|export: output file.");
 ABSL_FLAG(int, cluster, 0, "models get: cluster.");
 ABSL_FLAG(int64_t, window, 0,
           "telemetry, drift: one window's start (Unix seconds); 0 = every retained window.");
@@ -451,10 +473,35 @@ int ModelInit() {
   return 0;
 }
 
+int ModelsImport(const std::vector<std::string>& args) {
+  if (args.size() != 3) Fail("models import needs the ONNX file: models import M.onnx --head_layers=N ...");
+  fedtiny::coordinator::ImportArgs a;
+  a.onnx_path = args[2];
+  a.head_layers = absl::GetFlag(FLAGS_head_layers);
+  a.proxy_images = absl::GetFlag(FLAGS_proxy_images);
+  a.proxy_labels = absl::GetFlag(FLAGS_proxy_labels);
+  a.proxy_count = absl::GetFlag(FLAGS_proxy_count);
+  a.variants = absl::GetFlag(FLAGS_variant);
+  absl::StatusOr<fedtiny::coordinator::ImportResult> r = fedtiny::coordinator::RunImport(a);
+  if (!r.ok()) Fail(std::string(r.status().message()));
+  for (const auto& [path, bytes] :
+       {std::pair{absl::GetFlag(FLAGS_out), r->model.SerializeAsString()},
+        std::pair{absl::GetFlag(FLAGS_variants_out), r->variants.SerializeAsString()}}) {
+    absl::Status s = fedtiny::WriteFileAtomically(path, bytes);
+    if (!s.ok()) Fail(std::string(s.message()));
+  }
+  std::printf("%s", fedtiny::coordinator::FormatReport(r->report).c_str());
+  std::printf("wrote %s (%d body layers, %d head layers) and %s (%d body variants)\n",
+              absl::GetFlag(FLAGS_out).c_str(), r->model.layers_size(), r->model.head_size(),
+              absl::GetFlag(FLAGS_variants_out).c_str(), r->variants.body_variants_size());
+  return 0;
+}
+
 int Run(const std::vector<std::string>& args) {
   const std::string cmd = args.empty() ? "" : args[0];
   const std::string sub = args.size() > 1 ? args[1] : "";
   if (cmd == "model" && sub == "init") return ModelInit();
+  if (cmd == "models" && sub == "import") return ModelsImport(args);
   if (cmd == "keys") {
     const fedtiny::coordinator::KeysArgs k{sub, absl::GetFlag(FLAGS_dir), absl::GetFlag(FLAGS_role),
                                            absl::GetFlag(FLAGS_key_id)};
@@ -488,6 +535,15 @@ int Run(const std::vector<std::string>& args) {
     if (!absl::GetFlag(FLAGS_model).empty() &&
         !req.mutable_config()->mutable_model()->ParseFromString(ReadAll(absl::GetFlag(FLAGS_model)))) {
       Fail(absl::StrCat(absl::GetFlag(FLAGS_model), ": not a binary Model"));
+    }
+    if (!absl::GetFlag(FLAGS_variants).empty()) {
+      v1::TaskConfig variants;
+      if (!variants.ParseFromString(ReadAll(absl::GetFlag(FLAGS_variants)))) {
+        Fail(absl::StrCat(absl::GetFlag(FLAGS_variants), ": not a binary TaskConfig"));
+      }
+      for (const auto& [name, v] : variants.body_variants()) {
+        (*req.mutable_config()->mutable_body_variants())[name] = v;
+      }
     }
     v1::TaskInfo info;
     Check(stub->CreateTask(&ctx, req, &info));
@@ -589,11 +645,14 @@ int Run(const std::vector<std::string>& args) {
     out.Print();
     return 0;
   }
-  if (cmd == "models" && args.size() > 1 && args[1] == "get") {
-    // models get: one committed version, verified, written as a Model file.
+  if (cmd == "models" && (sub == "get" || sub == "export")) {
+    // models get: one committed version, verified, written as a Model file;
+    // models export: the same as ONNX.
     const std::string task = absl::GetFlag(FLAGS_task);
     const int64_t version = absl::GetFlag(FLAGS_model_version);
-    if (task.empty() || version < 0) Fail("models get needs --task=T --model_version=V [--cluster=K] [--out=F]");
+    if (task.empty() || version < 0) {
+      Fail(absl::StrCat("models ", sub, " needs --task=T --model_version=V [--cluster=K] [--out=F]"));
+    }
     Prepare(ctx);
     v1::GetModelRequest req;
     req.set_task(task);
@@ -605,12 +664,20 @@ int Run(const std::vector<std::string>& args) {
     if (!digest.ok() || fedtiny::DigestToHex(*digest) != r.version().sha256()) {
       Fail("the model received does not match its SHA-256");
     }
-    absl::Status written = fedtiny::WriteFileAtomically(absl::GetFlag(FLAGS_out), r.model());
+    std::string bytes = r.model();
+    if (sub == "export") {
+      v1::Model model;
+      if (!model.ParseFromString(r.model())) Fail("the model received does not parse");
+      absl::StatusOr<std::string> onnx = fedtiny::onnx_io::OnnxFromModel(model);
+      if (!onnx.ok()) Fail(absl::StrCat("export: ", onnx.status().message()));
+      bytes = *std::move(onnx);
+    }
+    absl::Status written = fedtiny::WriteFileAtomically(absl::GetFlag(FLAGS_out), bytes);
     if (!written.ok()) Fail(std::string(written.message()));
     Output out({"TASK", "CLUSTER", "VERSION", "BYTES", "SHA256", "FILE"});
     const v1::ModelVersion& m = r.version();
     out.Add(m, {m.task(), absl::StrCat(m.cluster()), absl::StrCat(m.version()),
-                absl::StrCat(r.model().size()), m.sha256().substr(0, 12), absl::GetFlag(FLAGS_out)});
+                absl::StrCat(bytes.size()), m.sha256().substr(0, 12), absl::GetFlag(FLAGS_out)});
     out.Print();
     return 0;
   }
@@ -850,11 +917,14 @@ int Run(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "flctl [flags] tasks | task create --config=F [--model=M] | task get T | "
+      "flctl [flags] tasks | task create --config=F [--model=M] [--variants=V] | task get T | "
       "task edit T [--rounds=N ...] | task delete T [--yes] | pause T | resume T | stop T | "
       "rounds --task=T [--watch] | models --task=T | "
       "models get --task=T --model_version=V [--cluster=K] [--out=F] | "
       "models rollback|pin|unpin --task=T --model_version=V [--cluster=K] | "
+      "models export --task=T --model_version=V [--cluster=K] --out=F.onnx | "
+      "models import M.onnx --head_layers=N [--proxy_images=F --proxy_labels=F] "
+      "[--variant=NAME=F.onnx:BELOW_RAM,...] --out=model.pb [--variants_out=V] | "
       "fleet --task=T | telemetry --task=T [--window=S] | drift --task=T [--window=S] | devices --task=T [--state=S] [--page_token=P] | devices revoke --device=ID | "
       "meter list|csv [--device=ID] | meter cutoff --device=ID [--package=P] [--restore] | "
       "audit [--task=T] | "
