@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "google/protobuf/text_format.h"
@@ -22,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "sim/experiment.h"
+#include "coordinator/models/import_command.h"
 #include "sim/fashion_mnist.h"
 #include "sim/report.h"
 
@@ -66,6 +68,13 @@ ABSL_FLAG(std::string, task_config, "",
           "epochs, batch, lr, prox_mu, momentum, clip_norm, aggregator, server_optimizer, clusters).");
 ABSL_FLAG(std::string, write_task_config, "",
           "Write the task as run (validated, with its model) in text format, for `flctl task create`.");
+ABSL_FLAG(std::string, model, "",
+          "An ONNX model to federate instead of the dense body pre-trained here (as `flctl "
+          "models import` makes it: its body frozen, --head_layers dense layers federated from a "
+          "fresh initialization; the int8 variant calibrated on the proxy split).");
+ABSL_FLAG(int, head_layers, 2, "--model: its last N dense layers form the head.");
+ABSL_FLAG(std::vector<std::string>, variant, {},
+          "--model: body variants NAME=FILE.onnx:BELOW_RAM_BYTES, as flctl models import.");
 ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
 ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
 
@@ -126,6 +135,27 @@ int main(int argc, char** argv) {
   c.personalize_devices = absl::GetFlag(FLAGS_personalize_devices);
   c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
 
+  if (!absl::GetFlag(FLAGS_model).empty()) {
+    // The import the operator runs (flctl models import), on the proxy split.
+    fedtiny::coordinator::ImportArgs a;
+    a.onnx_path = absl::GetFlag(FLAGS_model);
+    a.head_layers = absl::GetFlag(FLAGS_head_layers);
+    a.proxy_images = absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/train-images-idx3-ubyte.gz");
+    a.proxy_labels = absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/train-labels-idx1-ubyte.gz");
+    a.proxy_count = c.proxy;
+    a.variants = absl::GetFlag(FLAGS_variant);
+    absl::StatusOr<fedtiny::coordinator::ImportResult> imported = fedtiny::coordinator::RunImport(a);
+    if (!imported.ok()) {
+      std::fprintf(stderr, "sim: %s\n", imported.status().ToString().c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "imported %s:\n%s", a.onnx_path.c_str(),
+                 fedtiny::coordinator::FormatReport(imported->report).c_str());
+    c.initial_model = imported->model;
+    for (const auto& [name, v] : imported->variants.body_variants()) {
+      (*t.mutable_body_variants())[name] = v;
+    }
+  }
   const bool synthetic = absl::GetFlag(FLAGS_dataset) == "synthetic";
   if (!synthetic && absl::GetFlag(FLAGS_dataset) != "fmnist") {
     std::fprintf(stderr, "sim: --dataset must be fmnist or synthetic\n");
@@ -177,7 +207,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sim: %s\n", written.ToString().c_str());
     return 1;
   }
-  if (!synthetic) {
+  if (!synthetic && absl::GetFlag(FLAGS_model).empty()) {
     std::printf("pre-trained body + head accuracy: %.2f%%\n", 100 * r->pretrain_accuracy);
   }
   struct rusage usage;
@@ -193,6 +223,12 @@ int main(int argc, char** argv) {
               100 * r->final_accuracy, static_cast<int>(r->rounds.size()),
               static_cast<long long>(r->client_updates),
               r->fl_seconds, r->client_updates / r->fl_seconds);
+  for (const auto& [name, v] : r->variants) {
+    std::printf("variant %-8s bundle %7lld bytes, body %8lld multiply-adds/example, "
+                "test accuracy %.2f%%\n",
+                name.c_str(), static_cast<long long>(v.bundle_bytes),
+                static_cast<long long>(v.body_multiply_adds), 100 * v.final_accuracy);
+  }
   std::printf("report: %s/report.html\n", dir.c_str());
   std::printf("%s", fedtiny::sim::SummaryJson(*r).c_str());
   return 0;

@@ -153,10 +153,13 @@ int main(int argc, char** argv) {
     s.insecure = absl::GetFlag(FLAGS_insecure);
     if (!absl::GetFlag(FLAGS_tls_ca).empty()) s.tls_root_cert_pem = *ca;
     s.seed = static_cast<uint64_t>(i) + 1;
-    classes[i] = i % 5 == 0 ? "mcu-m7" : "phone";
+    // One in five is a microcontroller (no FPU: the int8 body); one in five a
+    // low-end phone (1 GiB: a task's body variant for short RAM, if any).
+    classes[i] = i % 5 == 0 ? "mcu-m7" : i % 5 == 1 ? "phone-low" : "phone";
     fedtiny::client::DeviceProfile p{"net-" + std::to_string(i), absl::GetFlag(FLAGS_population),
                                      classes[i]};
     p.has_fpu = i % 5 != 0;
+    if (i % 5 == 1) p.ram_bytes = int64_t{1} << 30;
     const std::string ckpt =
         absl::GetFlag(FLAGS_checkpoint_dir) + "/net-fleet-" + std::to_string(i) + ".ckpt";
     if (absl::GetFlag(FLAGS_trust)) {

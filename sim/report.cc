@@ -194,6 +194,15 @@ std::string BundleCryptoCsv(const ExperimentResult& r) {
   return csv;
 }
 
+std::string VariantsCsv(const ExperimentResult& r) {
+  std::string csv = "variant,bundle_bytes,body_multiply_adds,final_accuracy\n";
+  for (const auto& [name, v] : r.variants) {
+    absl::StrAppendFormat(&csv, "%s,%d,%d,%.4f\n", name, v.bundle_bytes, v.body_multiply_adds,
+                          v.final_accuracy);
+  }
+  return csv;
+}
+
 absl::Status WriteRunFiles(const std::string& dir, const ExperimentResult& r) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -201,6 +210,7 @@ absl::Status WriteRunFiles(const std::string& dir, const ExperimentResult& r) {
   absl::Status s = WriteFileAtomically(dir + "/rounds.csv", RoundsCsv(r));
   if (s.ok()) s = WriteFileAtomically(dir + "/summary.json", SummaryJson(r));
   if (s.ok()) s = WriteFileAtomically(dir + "/bundle_crypto.csv", BundleCryptoCsv(r));
+  if (s.ok()) s = WriteFileAtomically(dir + "/variants.csv", VariantsCsv(r));
   if (s.ok()) s = WriteFileAtomically(dir + "/report.html", HtmlReport(r.config.name, {r}));
   return s;
 }

@@ -19,6 +19,9 @@ std::string HtmlReport(const std::string& title, const std::vector<ExperimentRes
 // The modelled verification and decryption cost per device class
 // (ExperimentResult::bundle_crypto), as CSV.
 std::string BundleCryptoCsv(const ExperimentResult& r);
+// One line per model variant: download size, body multiply-adds per example,
+// test accuracy through its body with the final heads.
+std::string VariantsCsv(const ExperimentResult& r);
 
 // Writes rounds.csv, summary.json, bundle_crypto.csv and report.html into
 // `dir` (created if needed), each atomically. kInternal naming the path on I/O errors.

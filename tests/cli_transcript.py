@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the transcript in docs/cli.md against a real fleet, as written.
+"""Runs a doc's transcript (docs/cli.md, docs/models.md) against a real fleet, as written.
 
 The transcript is the ```console block between the markers
 `<!-- transcript:begin -->` and `<!-- transcript:end -->`. Every line starting
@@ -7,12 +7,14 @@ with "$ " is a command (a trailing backslash continues it); the lines after it,
 up to the next command, are what it printed when the transcript was recorded.
 All commands run in order in one bash process (so exports and background jobs
 carry over), in a scratch folder holding coordinator/testdata, with the real
-binaries first on PATH, and PORT / HTTP_PORT set to free loopback ports.
+binaries first on PATH, and PORT / HTTP_PORT set to free loopback ports. The
+repository files a transcript reads (coordinator/testdata, sim/models,
+tools/onnx/onnx_eval.py) are copied in where they exist.
 
 Checked: every command exits 0 (background ones excepted); a command whose
 recorded output starts with a table header (a line of upper-case column names)
-prints that same header now; and, with a real terminal (script(1)), `flctl
-rounds --watch` draws its refreshing screen.
+prints that same header now; and, when the transcript uses `flctl rounds
+--watch`, with a real terminal (script(1)) it draws its refreshing screen.
 
   cli_transcript.py check DOC BINDIR...   # the test
   cli_transcript.py record DOC BINDIR...  # prints a fresh transcript to paste
@@ -69,8 +71,14 @@ def main():
     if len(steps) < 10:
         sys.exit(f"{doc}: only {len(steps)} commands in the transcript")
     work = tempfile.mkdtemp(prefix="transcript-", dir=os.environ.get("TEST_TMPDIR"))
-    shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(doc)), "..", "coordinator", "testdata"),
-                    os.path.join(work, "coordinator", "testdata"))
+    root = os.path.join(os.path.dirname(os.path.abspath(doc)), "..")
+    for rel in ("coordinator/testdata", "sim/models", "tools/onnx/onnx_eval.py"):
+        src, dst = os.path.join(root, rel), os.path.join(work, rel)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst)
+        elif os.path.isfile(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy(src, dst)
     env = dict(os.environ)
     env["PATH"] = ":".join(os.path.abspath(d) for d in bindirs) + ":" + env["PATH"]
     env["PORT"], env["HTTP_PORT"] = str(free_port()), str(free_port())
@@ -108,6 +116,11 @@ def main():
     if mode == "record":
         print("\n".join(record))
         return 0
+    if not any("rounds" in cmd and "--watch" in cmd for cmd, _ in steps):
+        for f in failures:
+            print("FAIL:", f)
+        print(f"transcript: {len(steps)} commands, {len(failures)} failure(s)")
+        return 1 if failures else 0
     # The refreshing screen needs a terminal: script(1) gives flctl one.
     token = open(os.path.join(work, "demo", "admin.token")).read().strip()
     screen_env = dict(env, FLCTL_TOKEN=token)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/onnx/eval_cases.h"
 #include "tools/onnx/onnx_model.h"
 #include "tools/onnx/onnx_test_models.h"
 
@@ -33,23 +34,7 @@ int Main(const std::string& dir) {
     for (float& v : x) v = dist(rng);
     const std::vector<float> y = RunModel(m, x, rows);
     if (y.empty()) return 1;
-    cases << "case " << name << " " << rows << " " << in.c << " " << in.h << " "
-          << in.w << "\n";
-    char buf[32];
-    cases << "x";  // NCHW: channel slowest.
-    for (int r = 0; r < rows; ++r)
-      for (int c = 0; c < in.c; ++c)
-        for (int i = 0; i < in.h * in.w; ++i) {
-          std::snprintf(buf, sizeof(buf), " %.9g",
-                        x[(r * in.h * in.w + i) * in.c + c]);
-          cases << buf;
-        }
-    cases << "\ny";
-    for (float v : y) {
-      std::snprintf(buf, sizeof(buf), " %.9g", v);
-      cases << buf;
-    }
-    cases << "\nend\n";
+    WriteEvalCase(cases, name, rows, in, x, y);
   }
   return cases.good() ? 0 : 1;
 }
