@@ -19,6 +19,8 @@
 #include "client/core/head_trainer.h"
 #include "client/transport/model_proto.h"
 #include "client/platform/linux/linux_platform.h"
+#include "proto/int8_layer_codec.h"
+#include "proto/layer_codec.h"
 #include "proto/model_codec.h"
 #include "tests/fuzz/coordinator_fixture.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -355,6 +357,34 @@ void ModelCodec() {
   v1::Model bad = m;
   bad.mutable_head(0)->mutable_bias()->add_values(1);
   Write("model_codec", "bad_bias", bad.SerializeAsString());
+  // A convolutional body (4x4x1 -> conv 3x3 x2 -> max pool -> flatten -> dense
+  // 3) for the head of `two`, and its int8 form.
+  {
+    namespace ly = client::layers;
+    ly::Conv2d conv;
+    conv.out_channels = 2;
+    conv.window.kernel_h = conv.window.kernel_w = 3;
+    conv.window.padding = ly::Padding::Symmetric(1);
+    conv.activation = ly::Activation::kRelu;
+    for (int64_t i = 0; i < conv.num_params(); ++i) conv.params.push_back(0.1f * (i % 7) - 0.3f);
+    ly::MaxPool2d pool;
+    pool.window.kernel_h = pool.window.kernel_w = pool.window.stride_h = pool.window.stride_w = 2;
+    ly::Dense dense;
+    dense.in_features = 8;
+    dense.out_features = 3;
+    for (int64_t i = 0; i < dense.num_params(); ++i) dense.params.push_back(0.05f * (i % 5));
+    v1::Model conv_model = client::ModelToProto(client::Body(), two);
+    const std::vector<ly::LayerSpec> layers = {conv, pool, ly::Flatten{}, dense};
+    SetConvBody({4, 4, 1}, layers, conv_model);
+    Write("model_codec", "conv_body", conv_model.SerializeAsString());
+    const ly::Network net = *ly::Network::Create({4, 4, 1}, layers);
+    std::vector<float> examples(8 * 16);
+    for (size_t i = 0; i < examples.size(); ++i) examples[i] = static_cast<float>(i % 11) / 10;
+    const ly::Int8Network q = *ly::QuantizeNetwork(net, examples.data(), 8);
+    if (SetInt8ConvBody(q, conv_model).ok()) {
+      Write("model_codec", "int8_conv_body", conv_model.SerializeAsString());
+    }
+  }
 
   // Quantize's scale (hi - lo) / 255 overflows to +Inf or underflows to 0.
   v1::Model wide = m;
