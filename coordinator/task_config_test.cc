@@ -55,30 +55,13 @@ TEST(VariantForTest, DirectiveOverridesCapabilitiesForItsClassOnly) {
   EXPECT_EQ(VariantFor(c, "Gateway", Device(1 << 30, true)), "float32");  // Exact names.
 }
 
-// A convolutional body for SmallModel's head (16 = 4x4x1 in, 12 out):
-// conv 3x3 (`channels`, ReLU) -> global average pool -> dense 12.
-v1::BodyVariant ConvVariant(int channels, int64_t below_ram_bytes) {
-  client::layers::Conv2d conv;
-  conv.out_channels = channels;
-  conv.window.kernel_h = conv.window.kernel_w = 3;
-  conv.window.padding = client::layers::Padding::Symmetric(1);
-  conv.activation = client::layers::Activation::kRelu;
-  conv.params.assign(static_cast<size_t>(conv.num_params()), 0.1f);
-  client::layers::Dense dense;
-  dense.in_features = channels;
-  dense.out_features = 12;
-  dense.params.assign(static_cast<size_t>(dense.num_params()), 0.2f);
-  v1::BodyVariant v;
-  SetConvBody({4, 4, 1}, {conv, client::layers::GlobalAvgPool2d{}, dense}, *v.mutable_model());
-  v.set_below_ram_bytes(below_ram_bytes);
-  return v;
-}
+using fedtiny::testing::ConvBodyVariant;
 
 TEST(VariantForTest, BodyVariantsGoToDevicesShortOfRam) {
   v1::TaskConfig c = Config();  // int8 below 1 MiB.
-  (*c.mutable_body_variants())["small"] = ConvVariant(4, 1 << 28);
-  (*c.mutable_body_variants())["tiny"] = ConvVariant(2, 1 << 25);
-  (*c.mutable_body_variants())["spare"] = ConvVariant(2, 0);  // Directed only.
+  (*c.mutable_body_variants())["small"] = ConvBodyVariant(4, 1 << 28);
+  (*c.mutable_body_variants())["tiny"] = ConvBodyVariant(2, 1 << 25);
+  (*c.mutable_body_variants())["spare"] = ConvBodyVariant(2, 0);  // Directed only.
   ASSERT_THAT(ValidateTaskConfig(c).status(), IsOk());
   EXPECT_EQ(VariantFor(c, "phone", Device(1 << 30, true)), "float32");
   EXPECT_EQ(VariantFor(c, "phone", Device(1 << 27, true)), "small");
@@ -93,14 +76,14 @@ TEST(VariantForTest, BodyVariantsGoToDevicesShortOfRam) {
 TEST(ValidateTaskConfigTest, BodyVariantsAreNamedAndFitTheHead) {
   for (const char* bad : {"float32", "Small", "a/b", "", "sixteen-chars-xx"}) {
     v1::TaskConfig c = Config();
-    (*c.mutable_body_variants())[bad] = ConvVariant(4, 1);
+    (*c.mutable_body_variants())[bad] = ConvBodyVariant(4, 1);
     EXPECT_THAT(ValidateTaskConfig(c).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a name is")))
         << bad;
   }
   {  // The body must hand the head its 12 inputs.
     v1::TaskConfig c = Config();
-    v1::BodyVariant v = ConvVariant(4, 1);
+    v1::BodyVariant v = ConvBodyVariant(4, 1);
     v1::DenseLayer* d = v.mutable_model()->mutable_layers(2)->mutable_dense();
     d->set_outputs(11);
     d->mutable_weights()->mutable_values()->Truncate(44);
@@ -111,7 +94,7 @@ TEST(ValidateTaskConfigTest, BodyVariantsAreNamedAndFitTheHead) {
   }
   {  // A body that does not pass its own checks, named.
     v1::TaskConfig c = Config();
-    v1::BodyVariant v = ConvVariant(4, 1);
+    v1::BodyVariant v = ConvBodyVariant(4, 1);
     v.mutable_model()->mutable_layers(0)->mutable_conv2d()->mutable_bias()->set_values(0, NAN);
     (*c.mutable_body_variants())["small"] = v;
     EXPECT_THAT(ValidateTaskConfig(c).status(),
@@ -120,11 +103,11 @@ TEST(ValidateTaskConfigTest, BodyVariantsAreNamedAndFitTheHead) {
   }
   {
     v1::TaskConfig c = Config();
-    (*c.mutable_body_variants())["small"] = ConvVariant(4, -1);
+    (*c.mutable_body_variants())["small"] = ConvBodyVariant(4, -1);
     EXPECT_THAT(ValidateTaskConfig(c).status(), StatusIs(absl::StatusCode::kInvalidArgument));
   }
   v1::TaskConfig many = Config();
-  for (int i = 0; i < 9; ++i) (*many.mutable_body_variants())["v" + std::to_string(i)] = ConvVariant(2, 1);
+  for (int i = 0; i < 9; ++i) (*many.mutable_body_variants())["v" + std::to_string(i)] = ConvBodyVariant(2, 1);
   EXPECT_THAT(ValidateTaskConfig(many).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 8")));
 }

@@ -199,6 +199,78 @@ TEST_F(E2eTest, RealParticipantsCompleteRoundsAndTheModelImproves) {
   EXPECT_EQ(Rounds("activity").size(), 3u);
 }
 
+// The variant catalogue over real gRPC: a device short of RAM is served the
+// task's smaller convolutional body, which feeds the same head; devices on
+// either body train and upload into one model.
+TEST_F(E2eTest, BodyVariantsAreServedByRamAndTrainedThrough) {
+  v1::TaskConfig c = Task("variants", 4, 2);
+  c.set_over_selection(1.25);  // Room for the probe below besides the four devices.
+  (*c.mutable_body_variants())["small"] = testing::ConvBodyVariant(3, int64_t{2} << 30);
+  ASSERT_TRUE(Create(c).ok());
+  // What a 1 GiB phone is assigned, fetched and decoded as a device does.
+  v1::CheckInRequest ci = EligibleCheckIn("probe-low");
+  ci.mutable_capabilities()->set_ram_bytes(int64_t{1} << 30);
+  v1::CheckInResponse resp;
+  ASSERT_TRUE(federation_->CheckIn(Ctx("").get(), ci, &resp).ok());
+  ASSERT_TRUE(resp.has_assignment());
+  const v1::ModelBundle& b = resp.assignment().bundles(0);
+  EXPECT_EQ(b.variant(), "small");
+  EXPECT_EQ(b.target_name(), "variants/0/small/0");
+  std::string bytes;
+  while (static_cast<int64_t>(bytes.size()) < b.size_bytes()) {
+    v1::DownloadRequest dl;
+    dl.set_task(resp.assignment().task());
+    dl.set_round(resp.assignment().round());
+    dl.set_upload_token(resp.assignment().upload_token());
+    dl.set_variant(b.variant());
+    dl.set_offset(static_cast<int64_t>(bytes.size()));
+    v1::DownloadResponse dr;
+    ASSERT_TRUE(federation_->Download(Ctx("").get(), dl, &dr).ok());
+    ASSERT_FALSE(dr.data().empty());
+    bytes += dr.data();
+  }
+  v1::Model served;
+  ASSERT_TRUE(served.ParseFromString(bytes));
+  absl::StatusOr<client::Body> body = client::BodyFromProto(served);
+  ASSERT_TRUE(body.ok()) << body.status();
+  ASSERT_NE(body->front(), nullptr);
+  EXPECT_EQ(body->output_dim(0), 12);
+  // The task's head (version 0: the config's), whatever the body.
+  ASSERT_EQ(served.head_size(), c.model().head_size());
+  for (int k = 0; k < served.head_size(); ++k) {
+    EXPECT_EQ(served.head(k).SerializeAsString(), c.model().head(k).SerializeAsString());
+  }
+
+  // Real participants, two on each body, two rounds of all four.
+  SettableDeviceState plugged(kPlugged);
+  std::vector<std::unique_ptr<Participant>> devices;
+  for (int i = 0; i < 4; ++i) {
+    client::SessionOptions s;
+    s.address = server_->address();
+    s.insecure = true;
+    s.seed = i + 1;
+    client::DeviceProfile p{"variant-device-" + std::to_string(i), "phones"};
+    if (i % 2 == 1) p.ram_bytes = int64_t{1} << 30;
+    devices.push_back(std::make_unique<Participant>(p, s, &plugged,
+                                                    TmpDir("variant-ckpt-" + std::to_string(i))));
+  }
+  // The probe's assignment takes a place in round 1; it never uploads.
+  clock_->Advance(absl::Seconds(1));
+  for (int round = 1; round <= 2; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      const LocalData d = SeparableData(60, 20 + i);
+      RoundResult r = devices[i]->RunOnce(d.x, d.y);
+      ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << "device " << i << ": " << r.why;
+    }
+    clock_->Advance(absl::Seconds(5));
+  }
+  std::vector<v1::RoundInfo> rounds = Rounds("variants");
+  ASSERT_EQ(rounds.size(), 2u);
+  EXPECT_EQ(rounds[0].state(), v1::COMMITTED);
+  EXPECT_EQ(rounds[1].state(), v1::COMMITTED);
+  EXPECT_EQ(rounds[1].reported(), 4);
+}
+
 TEST_F(E2eTest, EveryBadUploadGetsItsDocumentedCode) {
   ASSERT_TRUE(Create(Task("bad", 2, 5)).ok());
   v1::CheckInRequest ci = EligibleCheckIn("d1");
