@@ -1,4 +1,4 @@
-# Sourced by tools/cross/sizes.sh, perf/icount.sh and perf/crypto_icount.sh: the CMake
+# Sourced by tools/cross/sizes.sh, perf/*icount.sh and cnn_model_test.sh: the CMake
 # targets of tools/cross and how to build and run their programs.
 #   cross_build TARGET WORKDIR [PROGRAM...]  configures and builds into WORKDIR/TARGET
 #                                            (log WORKDIR/TARGET.log); dies on failure;
