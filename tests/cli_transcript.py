@@ -96,7 +96,7 @@ def main():
             # Braces, not a subshell: exports and variables carry to later steps.
             script.append(f"{{ {cmd}\n}} > {out} 2>&1; echo $? > {out}.rc")
     script.append("kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; exit 0")
-    proc = subprocess.run(["bash", "-c", "\n".join(script)], env=env, timeout=240)
+    proc = subprocess.run(["bash", "-c", "\n".join(script)], env=env, timeout=600)  # A hang guard.
     failures = []
     record = []
     for n, (cmd, expected) in enumerate(steps):
