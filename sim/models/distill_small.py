@@ -25,7 +25,7 @@ Flatten/Gemm only) and ds_cnn_distilled.json (parameters, multiply-adds, proxy a
 test accuracy of the student body + teacher head, next to the teacher's).
 
 Deterministic on one machine (fixed seeds, CPU, two threads, deterministic
-algorithms; sim/models/distill_regen_test.sh). 2 to 6 minutes on two cores,
+algorithms; sim/models/distill_regen_test.sh). 2 to 10 minutes on two cores,
 depending on how busy they are.
   /usr/bin/python3 sim/models/distill_small.py --out sim/models
 """
