@@ -145,7 +145,8 @@ def export(model, path, check_x, teacher_proto):
         raise RuntimeError(f"{path}: operators {sorted(set(ops) - ALLOWED_OPS)} left")
     gemm_w = lambda p: [numpy_helper.to_array(t) for n in p.graph.node if n.op_type == "Gemm"
                         for t in p.graph.initializer if t.name in n.input[1:]]
-    if not all(np.array_equal(a, b) for a, b in zip(gemm_w(proto), gemm_w(teacher_proto))):
+    ours, theirs = gemm_w(proto), gemm_w(teacher_proto)
+    if len(ours) != len(theirs) or not all(np.array_equal(a, b) for a, b in zip(ours, theirs)):
         raise RuntimeError(f"{path}: the head is not the teacher's")
     return ops, seq, diff
 
