@@ -59,6 +59,10 @@ grpc::ServerUnaryReactor* FederationService::CheckIn(grpc::CallbackServerContext
       "CheckIn", context, request, response, [this](Coordinator& c, const auto& r) {
         absl::StatusOr<v1::CheckInResponse> out = c.CheckIn(r);
         metrics_->RecordCheckIn(CheckInOutcome(out));
+        if (out.ok() && out->has_assignment() && out->assignment().bundles_size() > 0) {
+          metrics_->RecordAssignment(out->assignment().task(),
+                                     out->assignment().bundles(0).variant());
+        }
         return out;
       });
 }

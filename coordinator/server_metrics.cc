@@ -65,6 +65,10 @@ ServerMetrics::ServerMetrics()
       checkins_(registry_.AddCounter(
           "fedtiny_checkins_total",
           "Check-ins by outcome: assigned, retry, or the error code in lower case.", {"outcome"})),
+      assignments_(registry_.AddCounter(
+          "fedtiny_assignments_total",
+          "Assignments by task and the model variant served (float32, int8, a body variant).",
+          {"task", "variant"})),
       uploads_accepted_(
           registry_.AddCounter("fedtiny_uploads_accepted_total", "Uploads accepted.")),
       uploads_rejected_(registry_.AddCounter(
@@ -128,6 +132,10 @@ void ServerMetrics::RecordRpc(const std::string& method, absl::StatusCode code, 
 
 void ServerMetrics::RecordCheckIn(const std::string& outcome) {
   checkins_->With({outcome})->Add(1);
+}
+
+void ServerMetrics::RecordAssignment(const std::string& task, const std::string& variant) {
+  assignments_->With({task, variant})->Add(1);
 }
 
 void ServerMetrics::RecordUpload(const absl::Status& status) {

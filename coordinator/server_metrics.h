@@ -30,6 +30,9 @@ class ServerMetrics {
   // RecordCheckIn counts a check-in by outcome: "assigned", "retry", or the
   // error code in lower case ("invalid_argument", ...).
   void RecordCheckIn(const std::string& outcome);
+  // RecordAssignment counts an assignment by task and the model variant it
+  // serves ("float32", "int8" or a body variant: docs/models.md).
+  void RecordAssignment(const std::string& task, const std::string& variant);
   // RecordUpload counts an upload as accepted, or rejected by a reason named
   // after its status code (UploadRejectReason).
   void RecordUpload(const absl::Status& status);
@@ -56,6 +59,7 @@ class ServerMetrics {
   CounterFamily* const sent_bytes_;
   HistogramFamily* const latency_;
   CounterFamily* const checkins_;
+  CounterFamily* const assignments_;
   CounterFamily* const uploads_accepted_;
   CounterFamily* const uploads_rejected_;
   CounterFamily* const rounds_opened_;

@@ -193,6 +193,7 @@ TEST_F(HttpMetricsTest, CountersMoveByWhatRealCallsDid) {
   EXPECT_EQ(m["fedtiny_rounds_abandoned_total{task=\"activity\"}"], 0);
   EXPECT_EQ(m["fedtiny_checkins_total{outcome=\"assigned\"}"], 2);
   EXPECT_EQ(m["fedtiny_checkins_total{outcome=\"invalid_argument\"}"], 1);
+  EXPECT_EQ(m["fedtiny_assignments_total{task=\"activity\",variant=\"float32\"}"], 2);
   EXPECT_EQ(m["fedtiny_uploads_accepted_total"], 2);
   EXPECT_EQ(m["fedtiny_uploads_rejected_total{reason=\"late\"}"], 1);
   EXPECT_EQ(m["fedtiny_rpcs_total{method=\"Upload\",code=\"OK\"}"], 2);
