@@ -315,6 +315,11 @@ absl::StatusOr<ly::Int8Network> Int8NetworkFromProto(const v1::Model& model) {
       return absl::InvalidArgumentError("an int8 activation is over the limit of 2^24 values");
     }
   }
+  if (net->multiply_adds() > (int64_t{1} << 32)) {  // As proto/layer_codec.cc.
+    return absl::InvalidArgumentError(absl::StrCat("the body takes ", net->multiply_adds(),
+                                                   " multiply-adds per example, over the limit of ",
+                                                   int64_t{1} << 32));
+  }
   return net;
 }
 

@@ -111,6 +111,10 @@ bool Positive(int32_t v) { return v >= 1 && v <= (1 << 16); }
 // four dimensions of 2^16 cannot wrap.
 constexpr double kMaxTensorFloats = double{1 << 24};
 
+// A body's work per example: 2^32 multiply-adds (minutes per example on a
+// microcontroller); sizes alone would let a valid body cost 2^48.
+constexpr int64_t kMaxMultiplyAdds = int64_t{1} << 32;
+
 absl::Status CheckCount(double count, const std::string& where) {
   if (count > kMaxTensorFloats) {
     return absl::InvalidArgumentError(
@@ -307,6 +311,11 @@ absl::StatusOr<ly::Network> NetworkFromProto(const v1::Model& model) {
   }
   absl::StatusOr<ly::Network> net = client::ToAbsl(ly::Network::Create(input, std::move(layers)));
   if (!net.ok()) return net.status();
+  if (net->multiply_adds() > kMaxMultiplyAdds) {
+    return absl::InvalidArgumentError(absl::StrCat("the body takes ", net->multiply_adds(),
+                                                   " multiply-adds per example, over the limit of ",
+                                                   kMaxMultiplyAdds));
+  }
   for (size_t i = 1; i < net->shapes().size(); ++i) {
     const ly::Shape& out = net->shapes()[i];
     if (absl::Status s = CheckCount(static_cast<double>(out.size()),

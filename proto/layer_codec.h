@@ -43,7 +43,8 @@ v1::Layer LayerToProto(const client::layers::LayerSpec& layer);
 
 // NetworkFromProto: the float body of a model with HasConvBody, every shape
 // checked from input_shape on (layers::Network::Create), and input_dim equal to
-// input_shape's size. kInvalidArgument naming the layer.
+// input_shape's size; no tensor or activation over 2^24 values, no more than
+// 2^32 multiply-adds per example. kInvalidArgument naming the layer.
 absl::StatusOr<client::layers::Network> NetworkFromProto(const v1::Model& model);
 
 // SetConvBody: writes `input` and `layers` as the model's body (input_shape,

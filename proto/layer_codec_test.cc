@@ -180,6 +180,22 @@ TEST(LayerCodec, RefusesMalformedLayersNamingThem) {
     EXPECT_THAT(NetworkFromProto(bad),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("over the limit")));
   }
+  {  // Valid sizes, too much work: a 256x256 depthwise kernel over 512x512 is
+     // 2^34 multiply-adds per example.
+    v1::Model heavy;
+    ly::DepthwiseConv2d dw;
+    dw.window.kernel_h = dw.window.kernel_w = 256;
+    dw.window.padding = ly::Padding{128, 128, 127, 127};
+    dw.params.assign(static_cast<size_t>(dw.num_params()), 0.f);
+    SetConvBody({512, 512, 1}, {dw}, heavy);
+    EXPECT_THAT(NetworkFromProto(heavy),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("multiply-adds per example")));
+    dw.window.kernel_h = dw.window.kernel_w = 3;  // The same body, light: accepted.
+    dw.window.padding = ly::Padding::Symmetric(1);
+    dw.params.assign(static_cast<size_t>(dw.num_params()), 0.f);
+    SetConvBody({512, 512, 1}, {dw}, heavy);
+    EXPECT_THAT(NetworkFromProto(heavy), IsOk());
+  }
   {  // Shapes are checked in order: a dense that does not take the flattened width.
     v1::Model bad = m;
     bad.mutable_layers(7)->mutable_dense()->set_inputs(9);

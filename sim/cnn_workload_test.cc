@@ -75,6 +75,7 @@ TEST(CnnWorkloadTest, BeatsTheDenseBodyAtTheSameRoundsAndReportsItsVariants) {
   EXPECT_NEAR(i8.final_accuracy, f32.final_accuracy, 0.01);
   EXPECT_LT(i8.bundle_bytes, f32.bundle_bytes);
   EXPECT_EQ(f32.body_multiply_adds, imported->report[0].multiply_adds);
+  EXPECT_EQ(i8.body_multiply_adds, f32.body_multiply_adds);  // Int8Network counts alike.
   EXPECT_GT(f32.body_multiply_adds, 5 * dense->variants.at("float32").body_multiply_adds);
   // A conv bundle is a fraction of the dense one's (784 x 128 float weights).
   EXPECT_LT(f32.bundle_bytes, dense->variants.at("float32").bundle_bytes / 4);

@@ -105,23 +105,6 @@ StatusOr<RowMatrixXf> RunNetwork(Net net, const RowMatrixXf& inputs) {
   return out;
 }
 
-// Multiply-adds of one example through an int8 front's weighted layers.
-int64_t Int8MultiplyAdds(const layers::Int8Network& net) {
-  int64_t n = 0;
-  for (size_t i = 0; i < net.layers().size(); ++i) {
-    const layers::Shape out = net.shapes()[i + 1];
-    const layers::Int8LayerSpec& l = net.layers()[i];
-    if (const auto* c = std::get_if<layers::Int8Conv2d>(&l)) {
-      n += out.size() * c->window.kernel_h * c->window.kernel_w * c->in_channels;
-    } else if (const auto* d = std::get_if<layers::Int8DepthwiseConv2d>(&l)) {
-      n += out.size() * d->window.kernel_h * d->window.kernel_w;
-    } else if (const auto* e = std::get_if<layers::Int8Dense>(&l)) {
-      n += int64_t{e->in_features} * e->out_features;
-    }
-  }
-  return n;
-}
-
 }  // namespace
 
 StatusOr<RowMatrixXf> Body::RunFront(const RowMatrixXf& inputs) const {
@@ -249,7 +232,7 @@ int64_t Body::output_dim(int64_t fallback) const {
 
 int64_t Body::multiply_adds() const {
   if (front_ != nullptr) return front_->multiply_adds();
-  if (int8_front_ != nullptr) return Int8MultiplyAdds(*int8_front_);
+  if (int8_front_ != nullptr) return int8_front_->multiply_adds();
   int64_t n = 0;
   for (const BodyLayer& l : layers_) n += InOf(l) * OutOf(l);
   return n;

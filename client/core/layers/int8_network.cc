@@ -248,6 +248,21 @@ Status Int8Network::ForwardInt8(const int8_t* inputs, int64_t rows, int8_t* outp
   return OkStatus();
 }
 
+int64_t Int8Network::multiply_adds() const {
+  int64_t n = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Shape out = shapes_[i + 1];
+    if (const auto* c = std::get_if<Int8Conv2d>(&layers_[i])) {
+      n += out.size() * c->window.kernel_h * c->window.kernel_w * c->in_channels;
+    } else if (const auto* d = std::get_if<Int8DepthwiseConv2d>(&layers_[i])) {
+      n += out.size() * d->window.kernel_h * d->window.kernel_w;
+    } else if (const auto* f = std::get_if<Int8Dense>(&layers_[i])) {
+      n += int64_t{f->in_features} * f->out_features;
+    }
+  }
+  return n;
+}
+
 int64_t Int8Network::weight_bytes() const {
   int64_t n = 0;
   for (const Int8LayerSpec& layer : layers_) {

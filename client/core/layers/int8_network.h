@@ -83,6 +83,9 @@ class Int8Network {
   // bias and a float weight scale per output channel (the per-tensor params,
   // multipliers and shifts, derived from them, are not counted).
   [[nodiscard]] int64_t weight_bytes() const;
+  // Multiply-adds of one example's convolutions and dense layers (as
+  // Network::multiply_adds).
+  [[nodiscard]] int64_t multiply_adds() const;
 
  private:
   Int8Network(std::vector<Int8LayerSpec> layers, std::vector<Shape> shapes,
