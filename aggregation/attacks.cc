@@ -70,7 +70,7 @@ absl::StatusOr<AttackConfig> ParseAttack(absl::string_view spec) {
   } else if (name == "ipm") {
     c = {Kind::kIpm, 3.0};
   } else if (name == "alie") {
-    c = {Kind::kAlie, 1.5};
+    c = {Kind::kAlie, 0, /*tau_from_round=*/true};
   } else if (name == "gaussian") {
     c = {Kind::kGaussian, 1.0};
   } else if (name == "scaling") {
@@ -89,7 +89,36 @@ absl::StatusOr<AttackConfig> ParseAttack(absl::string_view spec) {
       return absl::InvalidArgumentError(
           absl::StrCat("attack '", name, "': bad parameter '", head[1], "'"));
     }
+    c.tau_from_round = false;
   }
+  return c;
+}
+
+absl::StatusOr<double> AlieZMax(int n, int f) {
+  if (n < 1 || f < 0 || f >= n) {
+    return absl::InvalidArgumentError(absl::StrCat("alie: need 0 <= f < n, got n=", n, " f=", f));
+  }
+  const int s = n / 2 + 1 - f;
+  const double p = static_cast<double>(n - s) / n;
+  if (p >= 1) return absl::InvalidArgumentError("alie: f too large for z_max");
+  if (p <= 0.5) return 0.0;  // At most half the updates to win: no room beyond the mean.
+  // Phi^-1(p) by bisection on Phi(z) = erfc(-z / sqrt 2) / 2, monotone in z;
+  // 200 halvings of [0, 40] reach double precision.
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = (lo + hi) / 2;
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+absl::StatusOr<AttackConfig> ForRound(const AttackConfig& config, int n, int f) {
+  if (!config.tau_from_round) return config;
+  AttackConfig c = config;
+  absl::StatusOr<double> z = AlieZMax(n, f);
+  if (!z.ok()) return z.status();
+  c.tau = *z;
+  c.tau_from_round = false;
   return c;
 }
 
@@ -103,6 +132,9 @@ absl::StatusOr<Eigen::VectorXf> CraftAttack(const AttackConfig& c,
   if (n < (needs_two ? 2 : 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("attack needs at least ", needs_two ? 2 : 1, " honest updates"));
+  }
+  if (c.tau_from_round) {
+    return absl::InvalidArgumentError("attack: bare alie needs the round's (n, f): ForRound");
   }
   const Eigen::VectorXf mean = honest.colwise().mean().transpose();
   const float tau = static_cast<float>(c.tau);

@@ -69,8 +69,30 @@ TEST(Attacks, BadInput) {
   EXPECT_THAT(ParseAttack("alie:sigma=2"), StatusIs(absl::StatusCode::kInvalidArgument));
   SeededRandomSource src(1);
   ConstRowMatrixMap one(kThree, 1, 3);
-  EXPECT_THAT(CraftAttack(*ParseAttack("alie"), one, {}, src),
+  EXPECT_THAT(CraftAttack(*ParseAttack("alie:tau=1.5"), one, {}, src),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  // A bare alie has no strength until the round's (n, f) are known.
+  ConstRowMatrixMap three(kThree, 3, 3);
+  EXPECT_THAT(CraftAttack(*ParseAttack("alie"), three, {}, src),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(AlieZMax(10, 10), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(AlieZMax(10, -1), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// z_max = Phi^-1((n - s) / n), s = floor(n / 2 + 1) - f; the reference values
+// are Python's statistics.NormalDist().inv_cdf.
+TEST(Attacks, AlieZMaxMatchesTheInverseNormal) {
+  EXPECT_NEAR(*AlieZMax(40, 20), 1.959963984540054, 1e-9);   // p = 39/40.
+  EXPECT_NEAR(*AlieZMax(100, 20), 0.4958503473474533, 1e-9); // p = 0.69.
+  EXPECT_NEAR(*AlieZMax(50, 12), 0.5828415072712162, 1e-9);  // p = 0.72.
+  EXPECT_EQ(*AlieZMax(100, 0), 0.0);  // s = 51: p = 0.49, nothing to gain.
+  AttackConfig bare = *ParseAttack("alie");
+  EXPECT_TRUE(bare.tau_from_round);
+  AttackConfig round = *ForRound(bare, 100, 20);
+  EXPECT_FALSE(round.tau_from_round);
+  EXPECT_NEAR(round.tau, 0.4958503473474533, 1e-9);
+  // An explicit strength is kept whatever the round.
+  EXPECT_EQ(ForRound(*ParseAttack("alie:tau=1.5"), 100, 20)->tau, 1.5);
 }
 
 TEST(Clustering, PerClusterAggregationIsIndependent) {

@@ -178,6 +178,36 @@ absl::StatusOr<client::Evaluation> EvaluateGroups(const std::vector<Head>& heads
   return total;
 }
 
+// The comparison runs of compare_with_fedavg, on the same data source (the
+// same devices, features and seed): FedAvg under the experiment's attack,
+// then FedAvg without attackers. Skipped where they would repeat the run.
+absl::Status Compare(const ExperimentConfig& c, const ClientDataSource& source,
+                     const EvaluateFn& evaluate, ExperimentResult& result) {
+  struct Reference {
+    const char* label;
+    bool same_attack;
+  };
+  for (const Reference& ref : {Reference{"fedavg, same attack", true},
+                               Reference{"fedavg, no attackers", false}}) {
+    const double attackers = ref.same_attack ? c.attacker_fraction : 0.0;
+    // Without attackers there is no "same attack"; FedAvg is not compared with itself.
+    if ((ref.same_attack && c.attacker_fraction == 0) ||
+        (c.task.aggregator() == "fedavg" && attackers == c.attacker_fraction)) {
+      continue;
+    }
+    ExperimentConfig rc = c;
+    rc.task.set_aggregator("fedavg");
+    rc.attacker_fraction = attackers;
+    rc.personalize_devices = 0;
+    rc.compare_with_fedavg = false;
+    const Population population(rc.clients, rc.attacker_fraction, rc.heterogeneous, rc.seed);
+    ExperimentResult r;
+    RETURN_IF_ERROR(RunInProcess(rc, source, population, evaluate, r, nullptr));
+    result.comparisons.push_back({ref.label, "fedavg", attackers, r.final_accuracy});
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ExperimentResult> RunExperiment(
@@ -272,6 +302,9 @@ absl::StatusOr<ExperimentResult> RunExperiment(
     return EvaluateGroups(h, test_f32, data.test.labels, c.cluster_groups, c.seed, groups);
   };
   RETURN_IF_ERROR(RunInProcess(c, source, population, evaluate, result, on_round));
+  const std::vector<Head> final_heads = last_heads;
+  if (c.compare_with_fedavg) RETURN_IF_ERROR(Compare(c, source, evaluate, result));
+  last_heads = final_heads;
   // Each variant's accuracy with the final heads: what its devices see.
   for (auto& [name, report] : result.variants) {
     std::vector<double> groups;

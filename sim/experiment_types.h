@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "client/core/personalization.h"
 #include "proto/admin.pb.h"
 
 namespace fedtiny::sim {
@@ -44,6 +45,12 @@ struct ExperimentConfig {
   int eval_every = 1;      // Evaluate the test set every k rounds (and the last).
   // Devices sampled at each evaluation for local/personalized accuracy (0: off).
   int personalize_devices = 0;
+  // After the run, the same devices and data again with FedAvg under the same
+  // attack and with FedAvg and no attackers (the clean reference): what the
+  // defence bought, in one run (ExperimentResult::comparisons).
+  bool compare_with_fedavg = false;
+  // How those devices personalize (client::PersonalizeHead; seed per device).
+  client::PersonalizationPlan personal_plan;
   uint64_t seed = 1;
 };
 
@@ -79,7 +86,9 @@ struct RoundRecord {
   std::vector<double> group_accuracy;  // Per data group, with the head it picks.
   // On sampled devices' own held-out examples (when personalize_devices > 0):
   double local_accuracy = 0;         // The global head the device picks.
-  double personalized_accuracy = 0;  // That head fine-tuned on the device's data.
+  double personalized_accuracy = 0;  // The device's personal head (PersonalizeHead).
+  int personal_devices = 0;          // Devices scored; which head each kept:
+  int personal_kept_global = 0, personal_last_layer = 0, personal_ditto = 0;
   double accuracy = 0;        // Test accuracy of the global model after the round.
   double loss = 0;
   int64_t bytes_down = 0;
@@ -94,6 +103,14 @@ struct VariantReport {
   double final_accuracy = 0;       // Test accuracy through this body, final heads.
 };
 
+// A reference run beside the experiment (compare_with_fedavg).
+struct ComparisonRun {
+  std::string label;       // e.g. "fedavg, same attack".
+  std::string aggregator;
+  double attacker_fraction = 0;
+  double final_accuracy = 0;
+};
+
 struct ExperimentResult {
   ExperimentConfig config;
   std::string aggregator_name;
@@ -105,6 +122,7 @@ struct ExperimentResult {
   // Per device class, over every round: bundles_crypto.csv.
   std::map<std::string, BundleCryptoCost> bundle_crypto;
   std::map<std::string, VariantReport> variants;  // By variant name.
+  std::vector<ComparisonRun> comparisons;          // When compare_with_fedavg.
 };
 
 }  // namespace fedtiny::sim

@@ -57,6 +57,13 @@ ABSL_FLAG(double, synthetic_alpha, 1.0, "Synthetic: how much device models diffe
 ABSL_FLAG(double, synthetic_beta, 1.0, "Synthetic: how much device inputs differ.");
 ABSL_FLAG(int, personalize_devices, 50,
           "Devices sampled at each evaluation for local vs personalized accuracy (0: off).");
+ABSL_FLAG(double, personal_lr, 0.01, "Personal heads: fine-tuning learning rate.");
+ABSL_FLAG(int, personal_epochs, 20, "Personal heads: at most this many epochs (early stopping).");
+ABSL_FLAG(double, ditto_lambda, 0.1, "Personal heads: Ditto's proximal weight (0: Ditto off).");
+ABSL_FLAG(bool, personal_last_layer, true, "Personal heads: try fine-tuning the last layer alone.");
+ABSL_FLAG(bool, compare, false,
+          "After the run, FedAvg on the same devices under the same attack and without "
+          "attackers: what the aggregator bought (tools/demo turns it on; ~2 s on the defaults).");
 ABSL_FLAG(double, min_report_fraction, 0.5,
           "Fewer reports than this x per_round by the deadline: the round is abandoned.");
 ABSL_FLAG(double, deadline_s, 900, "Round deadline, virtual seconds.");
@@ -133,6 +140,11 @@ int main(int argc, char** argv) {
   c.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
   c.eval_every = absl::GetFlag(FLAGS_eval_every);
   c.personalize_devices = absl::GetFlag(FLAGS_personalize_devices);
+  c.compare_with_fedavg = absl::GetFlag(FLAGS_compare);
+  c.personal_plan.learning_rate = static_cast<float>(absl::GetFlag(FLAGS_personal_lr));
+  c.personal_plan.max_epochs = absl::GetFlag(FLAGS_personal_epochs);
+  c.personal_plan.ditto_lambda = static_cast<float>(absl::GetFlag(FLAGS_ditto_lambda));
+  c.personal_plan.last_layer = absl::GetFlag(FLAGS_personal_last_layer);
   c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
 
   if (!absl::GetFlag(FLAGS_model).empty()) {
@@ -215,14 +227,23 @@ int main(int argc, char** argv) {
   std::printf("peak memory: %.0f MB; mean wall time per round: %.3f s\n",
               usage.ru_maxrss / 1024.0, r->fl_seconds / static_cast<double>(r->rounds.size()));
   if (r->rounds.back().personalized_accuracy > 0) {
-    std::printf("on devices' own held-out data: global head %.2f%%, personalized head %.2f%%\n",
-                100 * r->rounds.back().local_accuracy, 100 * r->rounds.back().personalized_accuracy);
+    const fedtiny::sim::RoundRecord& last = r->rounds.back();
+    std::printf("on devices' own held-out data: global head %.2f%%, personal head %.2f%% "
+                "(%d devices kept: global %d, last layer %d, Ditto %d)\n",
+                100 * last.local_accuracy, 100 * last.personalized_accuracy,
+                last.personal_devices, last.personal_kept_global, last.personal_last_layer,
+                last.personal_ditto);
   }
   std::printf("final test accuracy: %.2f%% after %d rounds (%lld client updates in %.1f s, "
               "%.0f updates/s)\n",
               100 * r->final_accuracy, static_cast<int>(r->rounds.size()),
               static_cast<long long>(r->client_updates),
               r->fl_seconds, r->client_updates / r->fl_seconds);
+  for (const fedtiny::sim::ComparisonRun& cmp : r->comparisons) {
+    std::printf("compare: %-22s final test accuracy %.2f%% (%s, %.0f%% attackers)\n",
+                cmp.label.c_str(), 100 * cmp.final_accuracy, cmp.aggregator.c_str(),
+                100 * cmp.attacker_fraction);
+  }
   for (const auto& [name, v] : r->variants) {
     std::printf("variant %-8s bundle %7lld bytes, body %8lld multiply-adds/example, "
                 "test accuracy %.2f%%\n",

@@ -142,6 +142,25 @@ std::string RoundsCsv(const ExperimentResult& r) {
   return csv;
 }
 
+namespace {
+
+// ", \"compare\": [...]" for the comparison runs, or nothing.
+std::string ComparisonsJson(const ExperimentResult& r) {
+  if (r.comparisons.empty()) return "";
+  std::string out = ", \"compare\": [";
+  for (size_t i = 0; i < r.comparisons.size(); ++i) {
+    const ComparisonRun& cmp = r.comparisons[i];
+    absl::StrAppend(&out, i > 0 ? ", " : "",
+                    absl::StrFormat("{\"label\": %s, \"aggregator\": %s, \"attacker_fraction\": %g, "
+                                    "\"final_accuracy\": %.4f}",
+                                    JsonString(cmp.label), JsonString(cmp.aggregator),
+                                    cmp.attacker_fraction, cmp.final_accuracy));
+  }
+  return out + "]";
+}
+
+}  // namespace
+
 std::string SummaryJson(const ExperimentResult& r) {
   const ExperimentConfig& c = r.config;
   return absl::StrFormat(
@@ -151,15 +170,17 @@ std::string SummaryJson(const ExperimentResult& r) {
       "\"heterogeneous\": %s, \"clusters\": %d, \"cluster_groups\": %d, \"seed\": %d, "
       "\"pretrain_accuracy\": %.4f, "
       "\"final_accuracy\": %.4f, \"final_local_accuracy\": %.4f, "
-      "\"final_personalized_accuracy\": %.4f, \"fl_seconds\": %.3f, \"client_updates\": %d, "
-      "\"client_updates_per_s\": %.1f}\n",
+      "\"final_personalized_accuracy\": %.4f, \"personal_kept\": {\"global\": %d, "
+      "\"last_layer\": %d, \"ditto\": %d}, \"fl_seconds\": %.3f, \"client_updates\": %d, "
+      "\"client_updates_per_s\": %.1f%s}\n",
       JsonString(c.name), JsonString(r.aggregator_name), JsonString(c.task.server_optimizer()),
       c.task.rounds(), c.clients, c.task.clients_per_round(), c.task.plan().epochs(),
       c.task.plan().batch_size(), c.task.plan().learning_rate(), JsonString(c.partition),
       c.alpha, c.attacker_fraction, JsonString(c.attack), c.heterogeneous ? "true" : "false",
       c.task.clusters(), c.cluster_groups, c.seed, r.pretrain_accuracy, r.final_accuracy, r.rounds.back().local_accuracy,
-      r.rounds.back().personalized_accuracy, r.fl_seconds, r.client_updates,
-      r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0);
+      r.rounds.back().personalized_accuracy, r.rounds.back().personal_kept_global,
+      r.rounds.back().personal_last_layer, r.rounds.back().personal_ditto, r.fl_seconds, r.client_updates,
+      r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0, ComparisonsJson(r));
 }
 
 std::string HtmlReport(const std::string& title, const std::vector<ExperimentResult>& runs) {

@@ -4,6 +4,7 @@
 #include "client/platform/linux/status_bridge.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -125,40 +126,57 @@ absl::StatusOr<std::vector<Head>> CurrentHeads(Federation& fed, const std::strin
 }
 
 // Local vs personalized accuracy on `devices` sampled devices: each device's
-// examples split 80/20; the head its data picks is scored on the 20%, then a copy
-// fine-tuned on the 80% (one epoch, the round's plan) is scored on the same 20%.
+// examples split 80/20; the head its data picks is scored on the 20%, then the
+// device's personal head (client::PersonalizeHead on the 80%: last-layer
+// fine-tuning and Ditto with early stopping on a validation part of the 80%,
+// the global head kept when neither wins there) is scored on the same 20%.
 void Personalize(const ExperimentConfig& c, const std::vector<Head>& heads,
                  const ClientDataSource& data, int round, RoundRecord& rec) {
   std::mt19937_64 rng(c.seed * 7 + static_cast<uint64_t>(round));
   std::uniform_int_distribution<int64_t> pick(0, data.num_clients() - 1);
   double local = 0, personal = 0;
   int counted = 0;
-  const v1::Plan& plan = c.task.plan();
+  std::array<int, 3> chosen{};
   ClientData scratch;
   for (int tries = 0; counted < c.personalize_devices && tries < 20 * c.personalize_devices; ++tries) {
     const int64_t k = pick(rng);
     if (data.NumExamples(k) < 10) continue;
     const ClientData& d = data.View(k, "float32", scratch);
+    // A random 80/20 split: partitions list a device's examples class by
+    // class, so the last rows would over-represent its last class.
     const int64_t n = static_cast<int64_t>(d.labels.size()), cut = n * 4 / 5;
-    const client::RowMatrixXf train_x = d.features.topRows(cut), test_x = d.features.bottomRows(n - cut);
-    const absl::Span<const int32_t> train_y(d.labels.data(), cut), test_y(d.labels.data() + cut, n - cut);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    client::RowMatrixXf train_x(cut, d.features.cols()), test_x(n - cut, d.features.cols());
+    std::vector<int32_t> train_y, test_y;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t from = order[static_cast<size_t>(i)];
+      (i < cut ? train_x.row(i) : test_x.row(i - cut)) = d.features.row(from);
+      (i < cut ? train_y : test_y).push_back(d.labels[static_cast<size_t>(from)]);
+    }
     auto choice = client::PickCluster(heads, train_x, train_y);
     if (!choice.ok()) continue;
     const Head& global = heads[choice->cluster];
-    auto mine = client::FineTunePersonalHead(
-        global, train_x, train_y,
-        client::TrainPlan{1, plan.batch_size(), plan.learning_rate(), 0.f, 0.f, static_cast<uint64_t>(k)});
+    client::PersonalizationPlan plan = c.personal_plan;
+    plan.seed = static_cast<uint64_t>(k) * 1000003u + static_cast<uint64_t>(round);
+    auto mine = client::PersonalizeHead(global, train_x, train_y, plan);
     auto g = client::Evaluate(global, test_x, test_y);
     if (!mine.ok() || !g.ok()) continue;
-    auto p = client::Evaluate(*mine, test_x, test_y);
+    auto p = client::Evaluate(mine->head, test_x, test_y);
     if (!p.ok()) continue;
     local += g->accuracy;
     personal += p->accuracy;
+    ++chosen[static_cast<size_t>(mine->method)];
     ++counted;
   }
   if (counted > 0) {
     rec.local_accuracy = local / counted;
     rec.personalized_accuracy = personal / counted;
+    rec.personal_devices = counted;
+    rec.personal_kept_global = chosen[0];
+    rec.personal_last_layer = chosen[1];
+    rec.personal_ditto = chosen[2];
   }
 }
 
@@ -250,10 +268,15 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
                        coordinator::FakeClock& clock, const EvaluateFn& evaluate,
                        ExperimentResult& result,
                        const std::function<void(const RoundRecord&)>& on_round) {
-  ASSIGN_OR_RETURN(aggregation::AttackConfig attack, aggregation::ParseAttack(c.attack));
   const v1::TaskConfig& task = c.task;
   const double deadline_s = task.round_deadline_ms() / 1000.0;
   const int goal = task.clients_per_round();
+  // A bare "alie" takes z_max for the round as the attackers expect it: the
+  // goal's reports, the attacker fraction of them malicious.
+  ASSIGN_OR_RETURN(aggregation::AttackConfig parsed, aggregation::ParseAttack(c.attack));
+  ASSIGN_OR_RETURN(const aggregation::AttackConfig attack,
+                   aggregation::ForRound(parsed, goal,
+                                         static_cast<int>(std::lround(c.attacker_fraction * goal))));
   aggregation::SeededRandomSource attack_noise(c.seed ^ 0xA77AC4ull);
   std::mt19937_64 rng(c.seed ^ 0x5E1EC7ull);
   std::uniform_real_distribution<double> unit(0, 1);
