@@ -60,6 +60,8 @@ ABSL_FLAG(int, personalize_devices, 50,
 ABSL_FLAG(double, personal_lr, 0.01, "Personal heads: fine-tuning learning rate.");
 ABSL_FLAG(int, personal_epochs, 20, "Personal heads: at most this many epochs (early stopping).");
 ABSL_FLAG(double, ditto_lambda, 0.1, "Personal heads: Ditto's proximal weight (0: Ditto off).");
+ABSL_FLAG(int, personal_min_gain, 2,
+          "Personal heads: net examples a personal head must win (cross-validated) to be kept.");
 ABSL_FLAG(bool, personal_last_layer, true, "Personal heads: try fine-tuning the last layer alone.");
 ABSL_FLAG(bool, compare, false,
           "After the run, FedAvg on the same devices under the same attack and without "
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   c.personal_plan.max_epochs = absl::GetFlag(FLAGS_personal_epochs);
   c.personal_plan.ditto_lambda = static_cast<float>(absl::GetFlag(FLAGS_ditto_lambda));
   c.personal_plan.last_layer = absl::GetFlag(FLAGS_personal_last_layer);
+  c.personal_plan.min_gain_examples = absl::GetFlag(FLAGS_personal_min_gain);
   c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
 
   if (!absl::GetFlag(FLAGS_model).empty()) {

@@ -42,7 +42,10 @@ struct PersonalizationPlan {
   float learning_rate = 0.01f;   // Below the federated plan's: a head already good.
   float ditto_lambda = 0.1f;     // Ditto's proximal weight (0: Ditto not tried).
   bool last_layer = true;        // Try fine-tuning the last layer alone (FedRep).
-  double validation_fraction = 0.25;  // Of the local examples, never trained on.
+  int folds = 4;                 // Cross-validation folds over the local examples.
+  // Examples a personal head must get right beyond the global head's, pooled
+  // over the folds, to replace it (more than this many, net).
+  int min_gain_examples = 2;
   uint64_t seed = 0;             // The split and the shuffles.
 };
 
@@ -56,22 +59,34 @@ struct ValidationScore {
   bool BetterThan(const ValidationScore& o) const {
     return accuracy > o.accuracy || (accuracy == o.accuracy && loss < o.loss);
   }
+  // Better on both counts: what a personal head needs to replace the global
+  // one (a lower loss alone, on a few examples, is mostly the early stopping
+  // having picked its epoch on those same examples).
+  bool Dominates(const ValidationScore& o, double margin = 0) const {
+    return accuracy > o.accuracy + margin && loss < o.loss;
+  }
 };
 
 struct PersonalHead {
   Head head;
   PersonalMethod method = PersonalMethod::kGlobal;
-  ValidationScore global, last_layer, ditto;  // On the validation split.
-  int64_t validation_examples = 0;
+  // Cross-validated scores (pooled over the folds' held-out examples) and
+  // the epochs early stopping chose for each candidate.
+  ValidationScore global, last_layer, ditto;
+  int last_layer_epochs = 0, ditto_epochs = 0;
+  int64_t validation_examples = 0;  // Examples scored (all, once each); 0: too few.
 };
 
-// Splits the local examples (shuffled by plan.seed) into training and
-// validation parts, trains each candidate on the training part with early
-// stopping on the validation part (the best epoch's weights are kept), and
-// returns the candidate that scores best there; the global head wins ties,
-// so personalizing never trades a known score for an unknown one. With fewer
-// than 2 validation or training examples the global head is returned as is.
+// Chooses the device's head by k-fold cross-validation on its examples
+// (shuffled by plan.seed): for each candidate, every fold trains from the
+// global head an epoch at a time and is scored on its held-out part; the
+// epoch count with the best pooled score is the candidate's (early stopping
+// on local splits, over every example rather than one small split). A
+// candidate replaces the global head only when it dominates it (higher
+// pooled accuracy and lower loss), then it is trained that many epochs on all
+// the examples. Fewer than 2 x folds examples: the global head as is.
 // kInvalidArgument for a malformed plan or data that does not fit the head.
+// Cost: about folds x 2 x (chosen epochs + patience) epochs of local training.
 StatusOr<PersonalHead> PersonalizeHead(const Head& global, const RowMatrixXf& features,
                                        Span<const int32_t> labels,
                                        const PersonalizationPlan& plan);

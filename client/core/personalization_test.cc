@@ -66,7 +66,8 @@ TEST(PersonalizeHeadTest, LearnsTheLocalLabelMixTheGlobalHeadCannotKnow) {
   StatusOr<PersonalHead> p = PersonalizeHead(global, local.x, local.y, plan);
   ASSERT_THAT(p, IsOk());
   EXPECT_NE(p->method, PersonalMethod::kGlobal);
-  EXPECT_EQ(p->validation_examples, 20);
+  EXPECT_EQ(p->validation_examples, 80);  // Each held out once, by one of 4 folds.
+  EXPECT_GT(p->method == PersonalMethod::kDitto ? p->ditto_epochs : p->last_layer_epochs, 0);
   // Every candidate's start is the global head: its best is never below.
   EXPECT_FALSE(p->global.BetterThan(p->last_layer));
   EXPECT_FALSE(p->global.BetterThan(p->ditto));
@@ -122,7 +123,7 @@ TEST(PersonalizeHeadTest, RefusesABadPlanOrData) {
   const Head global = TrainedGlobal();
   const Data local = Sample(40, {0, 1}, 4);
   PersonalizationPlan bad;
-  bad.validation_fraction = 1;
+  bad.folds = 1;
   EXPECT_THAT(PersonalizeHead(global, local.x, local.y, bad),
               StatusIs(absl::StatusCode::kInvalidArgument));
   bad = PersonalizationPlan();
