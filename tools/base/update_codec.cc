@@ -265,6 +265,10 @@ bool EncodeCompressed(const float* x, size_t dim, const CompressionSpec& spec, u
   }
   ApplySigns(y.data(), padded, seed);
   for (size_t b = 0; b < padded; b += block) Fwht(y.data() + b, block);
+  for (float v : y) {
+    // Values near FLT_MAX can sum past it in the rotation.
+    if (!std::isfinite(v)) return Fail(error, "compression: the rotated delta overflows float32");
+  }
   const std::vector<uint32_t> idx = KeptIndices(padded, CompressedKept(spec, dim), seed);
   float lo = static_cast<float>(-spec.range), hi = static_cast<float>(spec.range);
   if (spec.range <= 0) {

@@ -215,6 +215,9 @@ TEST(UpdateCodecTest, EncodeRefusesWhatItCannotCarry) {
   EXPECT_FALSE(EncodeCompressed(x.data(), 3, Spec("hadamard:bits=4"), 1, 1, &bytes, &error));
   EXPECT_FALSE(EncodeCompressed(x.data(), 0, Spec("hadamard:bits=4"), 1, 1, &bytes, &error));
   EXPECT_FALSE(EncodeCompressed(x.data(), 2, Spec(""), 1, 1, &bytes, &error));
+  const std::vector<float> huge = {3e38f, 3e38f};  // Finite, but the rotation overflows.
+  EXPECT_FALSE(EncodeCompressed(huge.data(), 2, Spec("hadamard:bits=4"), 0, 1, &bytes, &error));
+  EXPECT_NE(error.find("overflows"), std::string::npos) << error;
 }
 
 class DecodeRefusalTest : public ::testing::Test {
