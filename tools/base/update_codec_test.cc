@@ -85,6 +85,23 @@ TEST(UpdateCodecTest, LevelsAreTheNaiveRotationRounded) {
     ASSERT_GE(double(levels[i]), std::floor(t) - 1e-3) << i;
     ASSERT_LE(double(levels[i]), std::ceil(t) + 1e-3) << i;
   }
+  // Random-k: level j is the rounded y[perm[j]], perm from the documented
+  // selection stream (partial Fisher-Yates).
+  const CompressionSpec half = Spec("hadamard:bits=8,k=0.5");
+  ASSERT_TRUE(EncodeCompressed(x.data(), x.size(), half, seed, 99, &bytes, &error)) << error;
+  ASSERT_TRUE(CompressedLevels(bytes, half, 3000, seed, &levels, &error)) << error;
+  ASSERT_EQ(levels.size(), 1536u);
+  std::vector<uint32_t> perm(3072);
+  for (uint32_t i = 0; i < perm.size(); ++i) perm[i] = i;
+  SplitMix64 g{seed ^ 0xd1b54a32d192ed03ULL};
+  for (size_t i = 0; i < levels.size(); ++i) std::swap(perm[i], perm[i + g.Next() % (3072 - i)]);
+  lo = hi = y[perm[0]];
+  for (size_t j = 0; j < levels.size(); ++j) lo = std::min(lo, y[perm[j]]), hi = std::max(hi, y[perm[j]]);
+  for (size_t j = 0; j < levels.size(); ++j) {
+    const double t = (y[perm[j]] - lo) / ((hi - lo) / 255);
+    ASSERT_GE(double(levels[j]), std::floor(t) - 1e-3) << j;
+    ASSERT_LE(double(levels[j]), std::ceil(t) + 1e-3) << j;
+  }
 }
 
 // Mean of decode(encode(x)) over `trials` draws; per coordinate |mean - x|
@@ -150,14 +167,57 @@ TEST(UpdateCodecTest, ErrorMatchesTheClosedForm) {
     for (int t = 0; t < trials; ++t) {
       ASSERT_TRUE(EncodeCompressed(x.data(), d, spec, seed, t, &bytes, &error)) << error;
       ASSERT_TRUE(DecodeCompressed(bytes, spec, d, seed, &out, &error)) << error;
-      // Coordinates past d (padding) are dropped, so measure the full error
-      // through its padded part too: the rotation preserves norms only on P.
       for (size_t i = 0; i < d; ++i) got += (double(out[i]) - x[i]) * (double(out[i]) - x[i]);
     }
     got /= trials;
     // Truncation to d keeps a d/P share of the error in expectation.
     EXPECT_NEAR(got, want * d / 256, 0.1 * want * d / 256) << bits << " bits";
   }
+}
+
+TEST(UpdateCodecTest, RandomKErrorMatchesTheClosedForm) {
+  // d = P = 256 (no truncation), k = 0.25: m = 64 kept values scaled by
+  // s = 4. Given the seed (rotation and kept set, rebuilt here from the
+  // header's definition), E|decode - x|^2 = sum over kept i of
+  // (s - 1)^2 y_i^2 + s^2 (y_i - l_i)(u_i - y_i), plus y_i^2 over the others.
+  const size_t d = 256, m = 64;
+  const double scale = double(d) / m;
+  const std::vector<float> x = RandomDelta(d, 5);
+  const CompressionSpec spec = Spec("hadamard:bits=2,k=0.25");
+  ASSERT_EQ(CompressedKept(spec, d), m);
+  double want = 0, got = 0;
+  const int trials = 4000;
+  std::string bytes, error;
+  std::vector<float> out;
+  for (int t = 0; t < trials; ++t) {
+    const uint64_t seed = CompressionSeed("task", t, "device");
+    const std::vector<double> y = NaiveRotation(x, d, d, seed);
+    std::vector<uint32_t> perm(d);
+    for (uint32_t i = 0; i < d; ++i) perm[i] = i;
+    SplitMix64 g{seed ^ 0xd1b54a32d192ed03ULL};
+    for (size_t i = 0; i < m; ++i) std::swap(perm[i], perm[i + g.Next() % (d - i)]);
+    double lo = y[perm[0]], hi = y[perm[0]];
+    for (size_t j = 0; j < m; ++j) lo = std::min(lo, y[perm[j]]), hi = std::max(hi, y[perm[j]]);
+    const double step = (hi - lo) / 3;
+    std::vector<bool> kept(d, false);
+    double rounding = 0;  // At most m step^2 / 4.
+    for (size_t j = 0; j < m; ++j) {
+      const double v = y[perm[j]];
+      const double l = std::min(lo + step * std::floor((v - lo) / step), hi - step);
+      rounding += (v - l) * (l + step - v);
+      want += (scale - 1) * (scale - 1) * v * v;
+      kept[perm[j]] = true;
+    }
+    ASSERT_LE(rounding, m * step * step / 4 * (1 + 1e-9));
+    want += scale * scale * rounding;
+    for (size_t i = 0; i < d; ++i) {
+      if (!kept[i]) want += y[i] * y[i];
+    }
+    ASSERT_TRUE(EncodeCompressed(x.data(), d, spec, seed, 77 + t, &bytes, &error)) << error;
+    ASSERT_TRUE(DecodeCompressed(bytes, spec, d, seed, &out, &error)) << error;
+    for (size_t i = 0; i < d; ++i) got += (double(out[i]) - x[i]) * (double(out[i]) - x[i]);
+  }
+  EXPECT_NEAR(got / trials, want / trials, 0.05 * want / trials);
 }
 
 TEST(UpdateCodecTest, SizesShrink) {
