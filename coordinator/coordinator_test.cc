@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <future>
 #include <thread>
 
@@ -25,6 +26,7 @@
 #include "tools/base/logging.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_matchers.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::coordinator {
 namespace {
@@ -350,6 +352,69 @@ TEST_F(CoordinatorTest, RetryWindowsForPausedFinishedAndUnknown) {
   r = c_->CheckIn(stranger);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->retry().earliest_ms(), 60'000);
+}
+
+// Compressed uploads (docs/protocol.md, "Compressed updates"): the spec
+// reaches the device in its assignment; the coordinator decodes with it and
+// the upload's seed, and refuses anything else as malformed, naming why.
+TEST_F(CoordinatorTest, CompressedUploadsDecodeOrAreRefusedByName) {
+  v1::TaskConfig config = Config("z", 2);
+  config.set_compression("hadamard:bits=8,k=0.5");
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  v1::TaskConfig plain = Config("plain", 1);
+  plain.set_population("tablets");
+  ASSERT_THAT(c_->CreateTask(plain), IsOk());
+  CompressionSpec spec;
+  std::string error;
+  ASSERT_TRUE(ParseCompressionSpec(config.compression(), &spec, &error));
+  const v1::Assignment a = Admit("d1");
+  ASSERT_EQ(a.task(), "z");
+  EXPECT_EQ(a.compression(), "hadamard:bits=8,k=0.5");
+  auto compressed = [&](const v1::Assignment& as, const std::string& id, const CompressionSpec& s,
+                        const std::string& token) {
+    v1::UploadRequest u = Upload(as, id, 0.01f);
+    const std::vector<float> delta(kDim, 0.01f);
+    std::string bytes;
+    EXPECT_TRUE(EncodeCompressed(delta.data(), kDim, s, CompressionSeed(as.task(), as.round(), token), 7,
+                                 &bytes, &error));
+    u.clear_delta();
+    u.set_compressed_delta(bytes);
+    return u;
+  };
+  auto refused = [&](const v1::UploadRequest& u, const std::string& why) {
+    EXPECT_THAT(c_->Upload(u), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(why)));
+  };
+  refused(compressed(a, "d1", spec, "another token"), "seed");
+  CompressionSpec four = spec;
+  four.bits = 4;
+  refused(compressed(a, "d1", four, a.upload_token()), "4 bits, the task's compression has 8");
+  v1::UploadRequest good = compressed(a, "d1", spec, a.upload_token());
+  v1::UploadRequest cut = good;
+  cut.mutable_compressed_delta()->pop_back();
+  refused(cut, "bytes, expected");
+  v1::UploadRequest both = good;
+  both.set_delta(Upload(a, "d1", 0.01f).delta());
+  refused(both, "exclude each other");
+  std::mt19937 g(3);
+  for (int i = 0; i < 200; ++i) {  // Header corruptions before the range: refused, never a crash.
+    v1::UploadRequest bad = good;
+    (*bad.mutable_compressed_delta())[g() % 20] ^= static_cast<char>(1 + g() % 255);
+    EXPECT_FALSE(c_->Upload(bad).ok());
+  }
+  ASSERT_THAT(c_->Upload(good), IsOk());
+  // The float32 form stays accepted (devices on nanopb do not compress).
+  ASSERT_THAT(c_->Upload(Upload(Admit("d2"), "d2", 0.01f)), IsOk());
+  EXPECT_EQ(Models("z").size(), 2u);  // Committed: version 1 beside version 0.
+  // A task without compression refuses compressed bytes.
+  v1::CheckInRequest tablet = CheckIn("d3");
+  tablet.set_population("tablets");
+  absl::StatusOr<v1::CheckInResponse> r = c_->CheckIn(tablet);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->has_assignment());
+  const v1::Assignment p = r->assignment();
+  ASSERT_EQ(p.task(), "plain");
+  EXPECT_EQ(p.compression(), "");
+  refused(compressed(p, "d3", spec, p.upload_token()), "takes float32 deltas");
 }
 
 TEST_F(CoordinatorTest, TaskConfigBoundsExampleCountsAndMetrics) {

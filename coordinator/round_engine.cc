@@ -251,6 +251,9 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
                                    "cluster must be in [0, ", config_.clusters,
                                    ") and example_count in [1, ", config_.max_example_count, "]")));
   }
+  if (!u.malformed.empty()) {
+    return Reject(round, "malformed", absl::InvalidArgumentError(u.malformed));
+  }
   if (absl::Status m = CheckMetrics(u); !m.ok()) return Reject(round, "malformed", m);
   const double norm2 = SquaredNorm(u.delta);  // Inf/NaN make it non-finite and fail below.
   if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {

@@ -94,6 +94,9 @@ struct Upload {
   std::vector<float> delta;
   std::map<std::string, double> metrics;
   std::string secret_key;  // As DeviceCheckIn::secret_key.
+  // Why the delta's bytes could not be decoded (a compressed_delta the task's
+  // spec refuses): the upload is refused as malformed with this message.
+  std::string malformed;
 };
 
 struct RoundStats {

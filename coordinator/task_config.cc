@@ -13,6 +13,7 @@
 #include "proto/model_codec.h"
 #include "proto/plan_ranges.h"
 #include "tools/base/status_macros.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::coordinator {
 
@@ -68,6 +69,21 @@ bool ValidName(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
+}
+
+// The compression spec devices receive (docs/protocol.md, "Compressed
+// updates"); "none" is stored as "". 64 bytes: what nanopb devices hold.
+absl::Status ValidateCompression(v1::TaskConfig& c) {
+  if (c.compression().size() > 64) {
+    return absl::InvalidArgumentError("task: compression: at most 64 bytes");
+  }
+  CompressionSpec spec;
+  std::string error;
+  if (!ParseCompressionSpec(c.compression(), &spec, &error)) {
+    return absl::InvalidArgumentError(absl::StrCat("task: ", error));
+  }
+  if (spec.none()) c.clear_compression();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -185,6 +201,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.has_telemetry()) {
     ASSIGN_OR_RETURN(*c.mutable_telemetry(), telemetry::ValidateSpec(c.telemetry()));
   }
+  RETURN_IF_ERROR(ValidateCompression(c));
   RETURN_IF_ERROR(aggregation::ValidateAggregatorSpec(c.aggregator()));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(c.server_optimizer()).status());
   return c;

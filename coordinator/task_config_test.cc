@@ -157,5 +157,26 @@ TEST(ValidateTaskConfigTest, TelemetrySpecIsValidatedWithDefaults) {
   EXPECT_FALSE(ValidateTaskConfig(Config())->has_telemetry());
 }
 
+TEST(ValidateTaskConfigTest, CompressionIsASpecDevicesCanHold) {
+  v1::TaskConfig c = Config();
+  c.set_compression("hadamard:bits=2,k=0.25");
+  absl::StatusOr<v1::TaskConfig> ok = ValidateTaskConfig(c);
+  ASSERT_THAT(ok.status(), IsOk());
+  EXPECT_EQ(ok->compression(), "hadamard:bits=2,k=0.25");
+  c.set_compression("none");
+  ok = ValidateTaskConfig(c);
+  ASSERT_THAT(ok.status(), IsOk());
+  EXPECT_EQ(ok->compression(), "");  // Stored as "": devices send float32.
+  for (const char* bad : {"hadamard:bits=3", "hadamard:bits=4,k=0", "gzip", "hadamard:bits=4,range=nan"}) {
+    c.set_compression(bad);
+    EXPECT_THAT(ValidateTaskConfig(c).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("task: compression: ")))
+        << bad;
+  }
+  c.set_compression("hadamard:bits=4,k=0.5" + std::string(60, '0'));
+  EXPECT_THAT(ValidateTaskConfig(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 64 bytes")));
+}
+
 }  // namespace
 }  // namespace fedtiny::coordinator

@@ -15,6 +15,7 @@
 #include "proto/model_codec.h"
 #include "tools/base/logging.h"
 #include "tools/base/status_macros.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::coordinator {
 
@@ -346,6 +347,7 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
   asg->set_round(a.round);
   asg->set_upload_token(a.token);
   *asg->mutable_plan() = config_.plan();
+  asg->set_compression(config_.compression());
   asg->set_deadline_ms(absl::ToInt64Milliseconds(a.deadline - now));
   for (int k = 0; k < config_.clusters(); ++k) {
     *asg->add_bundles() = bundles_.at({k, variant})->meta;
@@ -382,6 +384,40 @@ absl::StatusOr<v1::DownloadResponse> TaskRunner::Download(const v1::DownloadRequ
   return out;
 }
 
+void TaskRunner::DecodeUpdate(const v1::UploadRequest& r, coordinator::Upload& u) {
+  if (r.compressed_delta().empty()) {
+    // A partial float leaves the delta empty, which the engine refuses as malformed.
+    // The float32 form stays accepted under a compression spec: devices on
+    // nanopb (client/wire) do not compress.
+    absl::StatusOr<std::vector<float>> delta = DecodeDelta(r.delta());
+    if (delta.ok()) u.delta = *std::move(delta);
+    return;
+  }
+  if (!r.delta().empty()) {
+    u.malformed = "delta and compressed_delta exclude each other";
+    return;
+  }
+  if (compression_.none()) {
+    u.malformed = "compressed_delta: this task takes float32 deltas (its compression is none)";
+    return;
+  }
+  int64_t dim = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    dim = engine_->config().dim;
+  }
+  // The token is the device's part of the seed; a fixed range shares the
+  // round's seed so that levels sum (tools/base/update_codec.h).
+  const uint64_t seed = CompressionSeed(name(), r.round(),
+                                        compression_.range > 0 ? "" : r.upload_token());
+  std::string error;
+  if (!DecodeCompressed(r.compressed_delta(), compression_, static_cast<size_t>(dim), seed, &u.delta,
+                        &error)) {
+    u.malformed = error;
+    u.delta.clear();
+  }
+}
+
 absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
   const absl::Time now = env_.clock->Now();
   coordinator::Upload u;
@@ -391,9 +427,7 @@ absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
   u.model_version = r.model_version();
   u.example_count = r.example_count();
   u.secret_key = SecretKeyOf(r.device_secret());
-  // A partial float leaves the delta empty, which the engine refuses as malformed.
-  absl::StatusOr<std::vector<float>> delta = DecodeDelta(r.delta());
-  if (delta.ok()) u.delta = *std::move(delta);
+  DecodeUpdate(r, u);
   for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
   std::optional<std::string> device;
   v1::RoundInfo progress;

@@ -34,6 +34,7 @@
 #include "coordinator/trust/model_keys.h"
 #include "proto/admin.pb.h"
 #include "proto/federation.pb.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::coordinator {
 
@@ -149,11 +150,20 @@ class TaskRunner {
       : config_(std::move(config)),
         templates_(TemplatesOf(config_)),
         body_prefix_bytes_(BodyPrefixBytes(config_)),
+        compression_(CompressionOf(config_)),
         created_ms_(created_ms),
         env_(env),
         current_(config_) {}
 
   absl::Status Restore(int state) ABSL_LOCKS_EXCLUDED(mu_);
+  // The upload's delta into u.delta, or why not into u.malformed (refused
+  // after the token checks); compressed ones with the task's spec.
+  void DecodeUpdate(const v1::UploadRequest& r, coordinator::Upload& u) ABSL_LOCKS_EXCLUDED(mu_);
+  static CompressionSpec CompressionOf(const v1::TaskConfig& config) {
+    CompressionSpec s;  // Validated at creation; none if unreadable.
+    std::string error;
+    return ParseCompressionSpec(config.compression(), &s, &error) ? s : CompressionSpec{};
+  }
   absl::StatusOr<BlobChecks> CheckBlobs();
   absl::StatusOr<VersionRow> RollBack(const VersionRow& bad, const absl::Status& why);
   // Takes the closed round (if any) and commits or abandons it.
@@ -191,6 +201,7 @@ class TaskRunner {
   const v1::TaskConfig config_;
   const VariantTemplates templates_;
   const int64_t body_prefix_bytes_;
+  const CompressionSpec compression_;  // config_.compression, parsed.
   const int64_t created_ms_;
   const RunnerEnv env_;
   FleetTracker fleet_;

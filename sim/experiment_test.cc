@@ -55,6 +55,23 @@ TEST(ExperimentTest, SameSeedSameRun) {
   }
 }
 
+// The simulated devices upload what the task's compression asks (the same
+// encoder as the SDK): bytes_up counts the compressed size, and the
+// coordinator decodes and accepts every upload.
+TEST(ExperimentTest, CompressedUploadsShrinkAndStillLearn) {
+  ExperimentConfig c = Small();
+  c.task.set_compression("hadamard:bits=2,k=0.5");
+  absl::StatusOr<ExperimentResult> r = RunExperiment(c, Data());
+  ASSERT_THAT(r, IsOk());
+  // The 128-64-10 head: 8,906 values padded to 9,216; 4,608 kept at 2 bits.
+  const int64_t per_update = 28 + 4608 * 2 / 8;
+  for (const RoundRecord& rec : r->rounds) {
+    EXPECT_EQ(rec.reported, 20);
+    EXPECT_EQ(rec.bytes_up, 20 * per_update);
+  }
+  EXPECT_GT(r->final_accuracy, 0.70);
+}
+
 TEST(ExperimentTest, SignFlipBreaksFedAvgNotTheGeometricMedian) {
   ExperimentConfig c = Small();
   c.attacker_fraction = 0.3;

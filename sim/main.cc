@@ -84,6 +84,9 @@ ABSL_FLAG(std::string, model, "",
 ABSL_FLAG(int, head_layers, 2, "--model: its last N dense layers form the head.");
 ABSL_FLAG(std::vector<std::string>, variant, {},
           "--model: body variants NAME=FILE.onnx:BELOW_RAM_BYTES, as flctl models import.");
+ABSL_FLAG(std::string, compression, "",
+          "TaskConfig.compression: devices upload compressed deltas, e.g. hadamard:bits=4,k=0.25 "
+          "(docs/protocol.md, \"Compressed updates\"); empty: float32. Applies with --task_config too.");
 ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
 ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
 
@@ -130,6 +133,7 @@ int main(int argc, char** argv) {
     t.set_server_optimizer(absl::GetFlag(FLAGS_server_optimizer));
     t.set_clusters(absl::GetFlag(FLAGS_clusters));
   }
+  if (!absl::GetFlag(FLAGS_compression).empty()) t.set_compression(absl::GetFlag(FLAGS_compression));
   c.clients = absl::GetFlag(FLAGS_clients);
   c.partition = absl::GetFlag(FLAGS_partition);
   c.alpha = absl::GetFlag(FLAGS_alpha);

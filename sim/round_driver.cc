@@ -24,7 +24,8 @@
 #include "client/transport/limits.h"
 #include "coordinator/memory_store.h"
 #include "client/transport/model_proto.h"
-#include "proto/delta_codec.h"
+#include "proto/upload_delta.h"
+#include "tools/base/update_codec.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
 
@@ -201,7 +202,10 @@ v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int 
   u.set_cluster(cluster);
   u.set_model_version(dev.assignment.bundles(cluster).version());
   u.set_example_count(examples);
-  u.set_delta(EncodeDelta(delta));
+  // The task's compression (sim --compression) as a device would: the noise
+  // differs per experiment seed, device and round.
+  SetUploadDelta(dev.assignment, delta,
+                 CompressionSeed("sim-noise", dev.assignment.round(), absl::StrCat(c.seed, "/", dev.id)), u);
   for (const auto& [name, value] : metrics) (*u.mutable_metrics())[name] = value;
   return u;
 }
@@ -404,7 +408,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
           up = std::move(d->upload);
         }
         set_time(now + d->secs);
-        rec.bytes_up += static_cast<int64_t>(up.delta().size());
+        rec.bytes_up += UploadDeltaBytes(up);
         const absl::Status s = fed.Upload(up);
         if (s.ok()) {
           ++rec.reported;

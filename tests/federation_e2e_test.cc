@@ -199,6 +199,32 @@ TEST_F(E2eTest, RealParticipantsCompleteRoundsAndTheModelImproves) {
   EXPECT_EQ(Rounds("activity").size(), 3u);
 }
 
+// A task that asks for compressed updates (docs/protocol.md, "Compressed
+// updates"): real participants learn the spec from their assignment, send
+// compressed_delta, and the server decodes, accepts and commits every one.
+TEST_F(E2eTest, CompressedUploadsAreDecodedAndCommitted) {
+  v1::TaskConfig c = Task("squeeze", 3, 2);
+  c.set_compression("hadamard:bits=2,k=0.5");
+  ASSERT_TRUE(Create(c).ok());
+  SettableDeviceState plugged(kPlugged);
+  for (int round = 1; round <= 2; ++round) {
+    for (int i = 0; i < 3; ++i) {
+      std::unique_ptr<Participant> device = Device(10 * round + i, &plugged);
+      const LocalData d = SeparableData(60, 20 + i);
+      RoundResult r = device->RunOnce(d.x, d.y);
+      ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
+    }
+    clock_->Advance(absl::Seconds(5));
+  }
+  std::vector<v1::RoundInfo> rounds = Rounds("squeeze");
+  ASSERT_EQ(rounds.size(), 2u);
+  for (const v1::RoundInfo& r : rounds) {
+    EXPECT_EQ(r.state(), v1::COMMITTED);
+    EXPECT_EQ(r.reported(), 3);
+    EXPECT_TRUE(r.rejected().empty());
+  }
+}
+
 // The variant catalogue over real gRPC: a device short of RAM is served the
 // task's smaller convolutional body, which feeds the same head; devices on
 // either body train and upload into one model.

@@ -59,7 +59,7 @@ grpc::Status HostileFederation::Download(grpc::ServerContext*,
 }
 
 grpc::Status HostileFederation::Upload(grpc::ServerContext* context,
-                                       const v1::UploadRequest*,
+                                       const v1::UploadRequest* request,
                                        v1::UploadResponse*) {
   std::string previous;
   const auto& meta = context->client_metadata();
@@ -68,6 +68,7 @@ grpc::Status HostileFederation::Upload(grpc::ServerContext* context,
   absl::MutexLock lock(&mu_);
   const int i = seen_.uploads++;
   seen_.upload_previous_attempts.push_back(previous);
+  seen_.last_upload = *request;
   if (i < static_cast<int>(script_.upload_codes.size()) &&
       script_.upload_codes[i] != grpc::StatusCode::OK) {
     return grpc::Status(script_.upload_codes[i], "scripted");

@@ -38,6 +38,7 @@ struct Seen {
   // The "grpc-previous-rpc-attempts" header of each Upload ("" when absent):
   // gRPC's retry policy sets it on its retries.
   std::vector<std::string> upload_previous_attempts;
+  v1::UploadRequest last_upload;  // The newest Upload's request.
 };
 
 // Thread-safe (gRPC's threads call it). Owns its server; the destructor stops

@@ -13,7 +13,8 @@
 #include "client/transport/model_proto.h"
 #include "client/trust/refusal.h"
 #include "client/platform/linux/linux_platform.h"
-#include "proto/delta_codec.h"
+#include "proto/upload_delta.h"
+#include "tools/base/update_codec.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/crypto/bundle_stream.h"
 #include "tools/base/crypto/envelope.h"
@@ -376,7 +377,9 @@ RoundResult Participant::Participate(const v1::Assignment& a, const RowMatrixXf&
   up.set_cluster(r.cluster);
   up.set_model_version(bundle.version());
   up.set_example_count(update->example_count);
-  up.set_delta(EncodeDelta(update->delta));
+  // Compressed when the assignment asks (docs/client.md); the noise seed only
+  // has to differ per upload.
+  SetUploadDelta(a, update->delta, CompressionSeed("noise", a.round(), a.upload_token()), up);
   double loss = 0;
   for (const auto& [name, value] : update->metrics) {
     (*up.mutable_metrics())[name] = value;

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/base/status_matchers.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::client {
 namespace {
@@ -146,6 +147,26 @@ TEST(ParticipantTest, PlansAtTheEdgesOfTheRangesAreAccepted) {
   const RoundResult r = device.Run();
   EXPECT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
   EXPECT_EQ(server.seen().uploads, 1);
+}
+
+// The assignment's compression decides the upload's form (docs/client.md).
+TEST(ParticipantTest, CompressesTheUploadAsTheAssignmentAsks) {
+  Script s = WithPlan(SanePlan());
+  s.check_in.mutable_assignment()->set_compression("hadamard:bits=2");
+  HostileFederation server(s);
+  Device device(server);
+  const RoundResult r = device.Run();
+  ASSERT_EQ(r.kind, RoundResult::Kind::kUploaded) << r.why;
+  const v1::UploadRequest& up = server.seen().last_upload;
+  EXPECT_TRUE(up.delta().empty());
+  CompressionSpec spec;
+  std::string error;
+  ASSERT_TRUE(ParseCompressionSpec("hadamard:bits=2", &spec, &error));
+  const v1::Assignment& a = s.check_in.assignment();
+  std::vector<float> delta;  // A 6-3 head: 21 values, padded to 32.
+  EXPECT_TRUE(DecodeCompressed(up.compressed_delta(), spec, 21,
+                               CompressionSeed(a.task(), a.round(), a.upload_token()), &delta, &error))
+      << error;
 }
 
 TEST(ParticipantTest, ADivergedUpdateIsReportedNotUploaded) {

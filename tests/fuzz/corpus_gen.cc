@@ -25,6 +25,7 @@
 #include "tests/fuzz/coordinator_fixture.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tools/base/byte_io.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::fuzz {
 namespace {
@@ -606,6 +607,34 @@ void StoredState() {
           rows(empty_layer, {{0, 0}}, "", 0));
 }
 
+// update_codec: [spec][dim - 1: uint16][seed: uint64][mode] then a valid
+// compressed delta (mode 0) or float32 values (mode 1), for every spec of the
+// harness; and finite values whose rotation overflows float32 (refused).
+void UpdateCodecCorpus() {
+  const char* specs[] = {"hadamard:bits=8", "hadamard:bits=4", "hadamard:bits=2",
+                         "hadamard:bits=1", "hadamard:bits=2,k=0.25", "hadamard:bits=4,k=0.5,range=0.1"};
+  auto head = [](int spec, uint16_t dim_minus_1, uint64_t seed, uint8_t mode) {
+    std::string in(1, static_cast<char>(spec));
+    PutValue<uint16_t>(in, dim_minus_1);
+    PutValue<uint64_t>(in, seed);
+    in.push_back(static_cast<char>(mode));
+    return in;
+  };
+  std::vector<float> x(70);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * float((i * 7) % 13) - 0.05f;
+  for (int s = 0; s < 6; ++s) {
+    CompressionSpec spec;
+    std::string error, bytes;
+    if (!ParseCompressionSpec(specs[s], &spec, &error) ||
+        !EncodeCompressed(x.data(), x.size(), spec, 1234 + s, 9, &bytes, &error)) {
+      std::abort();
+    }
+    Write("update_codec", "decode-" + std::to_string(s), head(s, 69, 1234 + s, 0) + bytes);
+    Write("update_codec", "roundtrip-" + std::to_string(s), head(s, 69, 1234 + s, 1) + Floats(x));
+  }
+  Write("update_codec", "rotation-overflow", head(1, 1, 7, 1) + Floats({3e38f, 3e38f}));
+}
+
 }  // namespace
 }  // namespace fedtiny::fuzz
 
@@ -623,6 +652,7 @@ int main(int argc, char** argv) {
   fedtiny::fuzz::Admin();
   fedtiny::fuzz::ModelCodec();
   fedtiny::fuzz::ByteIo();
+  fedtiny::fuzz::UpdateCodecCorpus();
   fedtiny::fuzz::TrainState();
   fedtiny::fuzz::ExampleStoreCorpus();
   fedtiny::fuzz::OptimizerState();
