@@ -402,14 +402,17 @@ absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
     absl::MutexLock lock(&mu_);
     device = engine_->DeviceForToken(u.token);
     accepted = engine_->Accept(u, now);
-    if (accepted.ok()) progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+    // An asynchronous task may have no round open (uploads wait for the next).
+    if (accepted.ok() && engine_->current()) {
+      progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+    }
   }
   if (!accepted.ok()) {
     if (device) fleet_.Rejected(*device, RejectionReason(accepted));
     return accepted;
   }
   if (device) fleet_.Reported(*device, r.cluster());
-  env_.events->Emit(std::move(progress));
+  if (progress.round() != 0) env_.events->Emit(std::move(progress));
   MaybeCommit(now);
   return absl::OkStatus();
 }
