@@ -201,7 +201,18 @@ std::optional<std::variant<Admitted, RetryLater>> RoundEngine::Readmit(const Dev
 
 void RoundEngine::CancelOpen(int64_t round) {
   if (!open_ || open_->stats.round != round || round != next_round_ - 1) return;
-  if (async()) carry_ = std::move(*open_);  // Its counts wait for the next opening.
+  if (async()) {
+    // Its counts wait for the next opening; the admission that opened it is undone.
+    carry_ = std::move(*open_);
+    for (auto it = async_tokens_.begin(); it != async_tokens_.end();) {
+      auto here = it++;
+      if (here->second.round != round) continue;
+      if (!here->second.p.reported && !here->second.p.failed) --in_flight_;
+      --carry_.stats.selected;
+      async_token_of_device_.erase(here->second.p.device_id);
+      async_tokens_.erase(here);
+    }
+  }
   open_.reset();
   --next_round_;
 }

@@ -97,6 +97,9 @@ absl::Status RoundEngine::AsyncAccept(const Upload& u, absl::Time now) {
   }
   const int64_t tau = current - u.model_version;
   if (tau > config_.async->max_staleness) {
+    // The device's round is over (it cannot make this update fresher): its slot is free.
+    if (!t.p.failed) --in_flight_;
+    t.p.failed = true;
     return Reject(round, "too_stale", absl::FailedPreconditionError(absl::StrCat(
                                           "update is ", tau, " versions behind cluster ", u.cluster,
                                           " (max_staleness ", config_.async->max_staleness, ")")));

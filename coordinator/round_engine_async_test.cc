@@ -133,7 +133,7 @@ TEST_F(AsyncEngineTest, StalenessWeightsMatchHandComputation) {
 }
 
 TEST_F(AsyncEngineTest, RefusesUpdatesStalerThanMaxStaleness) {
-  EngineConfig config = AsyncConfig(10, 1);
+  EngineConfig config = AsyncConfig(3, 1);
   config.async->max_staleness = 1;
   auto e = Make(config);
   Admitted old1 = Admit(*e, 0), old2 = Admit(*e, 1);
@@ -146,6 +146,7 @@ TEST_F(AsyncEngineTest, RefusesUpdatesStalerThanMaxStaleness) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   Admitted fresh = Admit(*e, 4);
   EXPECT_EQ(e->current()->rejected.at("too_stale"), 1);  // Counted while none was open.
+  Admit(*e, 5);  // The refused device's round is over: its slot was freed.
   // Claiming a version newer than the one the token was admitted at is fine up
   // to the current one; beyond it, or before admission, it is malformed.
   EXPECT_THAT(e->Accept(Up(old2, {0.f, 0.f}, 3), kT0),
@@ -201,6 +202,18 @@ TEST_F(AsyncEngineTest, RefusesReplaysAndExpiredTokens) {
   Upload never = Up(a1, {0.f, 0.f}, 0);
   never.round = 99;
   EXPECT_THAT(e->Accept(never, later), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(AsyncEngineTest, CancelOpenUndoesTheAdmission) {
+  auto e = Make(AsyncConfig(1, 5));
+  Admitted a = Admit(*e, 0);
+  e->CancelOpen(a.round);
+  EXPECT_FALSE(e->current());
+  Admitted again = Admit(*e, 1);  // The slot is free again, the number reused.
+  EXPECT_EQ(again.round, a.round);
+  EXPECT_EQ(e->current()->selected, 1);
+  EXPECT_THAT(e->Accept(Up(a, {0.f, 0.f}, 0), kT0),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(AsyncEngineTest, RefusesBadAsyncConfig) {

@@ -297,7 +297,9 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
   std::optional<v1::RoundInfo> opened;
   mu_.Lock();
   std::variant<Admitted, RetryLater> result = engine_->CheckIn(d, now);
-  if (auto* a = std::get_if<Admitted>(&result); a != nullptr && a->round != recorded_round_) {
+  // (An asynchronous task re-admits a device into the round of its live token,
+  // which may be an earlier, recorded one.)
+  if (auto* a = std::get_if<Admitted>(&result); a != nullptr && a->round > recorded_round_) {
     // A new round: recorded before anyone hears of it, or it never happened (a
     // round number is never handed out that the store does not know). The
     // record syncs to disk, so it is written without the lock; check-ins that
