@@ -330,6 +330,40 @@ TEST_F(CoordinatorTest, LateUploadsCountInTheirOwnRound) {
   EXPECT_EQ(r2->rejected().count("late"), 0u);
 }
 
+// FedBuff through the whole coordinator: a version per K uploads, tokens valid
+// across rounds, and a device re-admitted into the (recorded) round of its token.
+TEST_F(CoordinatorTest, AsyncTaskCommitsEveryBufferAcrossRounds) {
+  v1::TaskConfig config = Config("a", 2);
+  config.mutable_async()->set_concurrency(3);
+  config.mutable_async()->set_buffer(2);
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  v1::Assignment a0 = Admit("d0"), a1 = Admit("d1"), a2 = Admit("d2");
+  absl::StatusOr<v1::CheckInResponse> full = c_->CheckIn(CheckIn("d3"));
+  ASSERT_THAT(full, IsOk());
+  EXPECT_FALSE(full->has_assignment());  // Three train already.
+  ASSERT_THAT(c_->Upload(Upload(a0, "d0", 1.f)), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(a1, "d1", 3.f)), IsOk());
+  absl::StatusOr<v1::RoundInfo> r1 = c_->GetRound("a", 1);
+  ASSERT_THAT(r1, IsOk());
+  EXPECT_EQ(r1->state(), v1::COMMITTED);
+  v1::Assignment a3 = Admit("d3");
+  EXPECT_EQ(a3.round(), 2);
+  EXPECT_EQ(a3.bundles(0).version(), 1);
+  // d2 lost its answer and checks in again: a fresh token for round 1, which
+  // is recorded already (round 2 is the open one).
+  v1::Assignment again = Admit("d2");
+  EXPECT_EQ(again.round(), 1);
+  EXPECT_NE(again.upload_token(), a2.upload_token());
+  v1::UploadRequest stale = Upload(again, "d2", 5.f);
+  stale.set_model_version(0);  // Trained from version 0: staleness 1.
+  ASSERT_THAT(c_->Upload(stale), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(a3, "d3", 1.f)), IsOk());
+  absl::StatusOr<v1::RoundInfo> r2 = c_->GetRound("a", 2);
+  ASSERT_THAT(r2, IsOk());
+  EXPECT_EQ(r2->state(), v1::COMMITTED);
+  EXPECT_EQ(Models("a").size(), 3u);  // Versions 0, 1, 2.
+}
+
 TEST_F(CoordinatorTest, RetryWindowsForPausedFinishedAndUnknown) {
   v1::TaskConfig config = Config("t", 1);
   config.set_rounds(1);
