@@ -395,8 +395,8 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
   return closed;
 }
 
-void RoundEngine::ApplyAggregates(aggregation::ClusteredAggregator& agg,
-                                  ClosedRound& closed) const {
+void RoundEngine::ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed,
+                                  const std::map<int, double>& scale) const {
   const auto opt_config = *aggregation::ParseServerOptimizer(config_.server_optimizer);
   absl::StatusOr<std::map<int, Eigen::VectorXf>> deltas = agg.ReportAll();
   if (!deltas.ok()) {
@@ -404,6 +404,7 @@ void RoundEngine::ApplyAggregates(aggregation::ClusteredAggregator& agg,
     return;
   }
   for (auto& [cluster, delta] : *deltas) {
+    if (auto f = scale.find(cluster); f != scale.end()) delta *= static_cast<float>(f->second);
     const ClusterModel& m = models_.at(cluster);
     absl::StatusOr<aggregation::ServerOptimizer> opt =
         m.optimizer_state.empty()

@@ -32,9 +32,11 @@ namespace fedtiny::coordinator {
 // a "round" is one buffer flush. Devices are admitted at any time while fewer
 // than `concurrency` hold a live token (a token lives `deadline` from its
 // admission, across rounds); an upload trained from version v of a cluster at
-// version V (tau = V - v) weighs (1 + tau)^-staleness_exponent times its
-// example count, and tau > max_staleness is refused ("too_stale"). Once a
-// cluster has `buffer` updates, the round closes with that cluster's aggregate.
+// version V (tau = V - v) weighs s = (1 + tau)^-staleness_exponent times its
+// example count n, and tau > max_staleness is refused ("too_stale"). Once a
+// cluster has `buffer` updates, the round closes with that cluster's aggregate,
+// scaled by sum(n s) / sum(n): for FedAvg, sum(n s delta) / sum(n), FedBuff's
+// step, so that a stale buffer moves the model less.
 struct AsyncEngineConfig {
   int concurrency = 1;
   int buffer = 1;
@@ -267,9 +269,11 @@ class RoundEngine {
   void CountMetrics(OpenRound& r, const Upload& u);
   // Validity of an upload's fields: kInvalidArgument ("malformed") or OK.
   absl::Status CheckUpload(const Upload& u) const;
-  // Aggregates `agg` per cluster, applies the server optimizer and fills the
-  // new heads into `closed` (closed.commit when every cluster's result is finite).
-  void ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed) const;
+  // Aggregates `agg` per cluster, multiplies each cluster's aggregate by its
+  // `scale` (absent: 1), applies the server optimizer and fills the new heads
+  // into `closed` (closed.commit when every cluster's result is finite).
+  void ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed,
+                       const std::map<int, double>& scale = {}) const;
 
   // Asynchronous tasks (round_engine_async.cc).
   struct AsyncToken {
@@ -280,7 +284,8 @@ class RoundEngine {
   };
   struct Buffered {
     std::vector<float> delta;
-    double weight = 0;
+    double weight = 0;     // example_count x (1 + tau)^-a.
+    double examples = 0;
     std::string device_id;
   };
   bool async() const { return config_.async.has_value(); }

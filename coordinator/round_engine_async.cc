@@ -106,7 +106,8 @@ absl::Status RoundEngine::AsyncAccept(const Upload& u, absl::Time now) {
   }
   const double weight = static_cast<double>(u.example_count) *
                         std::pow(1.0 + static_cast<double>(tau), -config_.async->staleness_exponent);
-  buffers_[u.cluster].push_back(Buffered{u.delta, weight, t.p.device_id});
+  buffers_[u.cluster].push_back(
+      Buffered{u.delta, weight, static_cast<double>(u.example_count), t.p.device_id});
   if (!t.p.failed) --in_flight_;
   t.p.reported = true;
   CountMetrics(Tally(), u);
@@ -144,17 +145,22 @@ std::optional<ClosedRound> RoundEngine::AsyncTakeClosedRound(absl::Time now) {
   ClosedRound closed;
   closed.stats = open_->stats;
   closed.stats.closed = now;
+  std::map<int, double> scale;  // sum(n s) / sum(n) per cluster: FedBuff's step size.
   for (const auto& [cluster, n] : flush) {
+    double weights = 0, examples = 0;
     for (size_t i = 0; i < n; ++i) {
       const Buffered& u = buffers_[cluster][i];
+      weights += u.weight;
+      examples += u.examples;
       absl::Status s = agg.Accumulate(u.delta, u.weight, {u.device_id, cluster});
       if (!s.ok()) {
         closed.reason = absl::StrCat("cluster ", cluster, ": ", s.message());
         return closed;
       }
     }
+    scale[cluster] = weights / examples;
   }
-  ApplyAggregates(agg, closed);
+  ApplyAggregates(agg, closed, scale);
   return closed;
 }
 

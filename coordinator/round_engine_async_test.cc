@@ -107,8 +107,9 @@ TEST_F(AsyncEngineTest, FlushesAtBufferSize) {
 }
 
 // Version 0 head (1, 1). Flush 1 (tau 0 for both): plain example-weighted mean.
-// Flush 2: an update from version 0 (tau 1, weight 10 * 2^-0.5) with one from
-// version 1 (tau 0, weight 30), computed here by hand in double.
+// Flush 2: an update from version 0 (tau 1, s = 2^-0.5, 10 examples) with one
+// from version 1 (tau 0, 30 examples): FedBuff's step sum(n s delta) / sum(n),
+// computed here by hand in double.
 TEST_F(AsyncEngineTest, StalenessWeightsMatchHandComputation) {
   auto e = Make(AsyncConfig(10, 2));
   Admitted a0 = Admit(*e, 0), a1 = Admit(*e, 1), a2 = Admit(*e, 2);
@@ -127,8 +128,8 @@ TEST_F(AsyncEngineTest, StalenessWeightsMatchHandComputation) {
   // The upload that arrived between rounds is counted in round 2.
   EXPECT_EQ(c->stats.reported, 2);
   const double w2 = 10 * std::pow(2.0, -0.5), w3 = 30;
-  EXPECT_NEAR(c->heads.at(0)[0], h1x + (w2 * 2 + w3 * 0) / (w2 + w3), 1e-6);
-  EXPECT_NEAR(c->heads.at(0)[1], h1y + (w2 * -1 + w3 * 4) / (w2 + w3), 1e-6);
+  EXPECT_NEAR(c->heads.at(0)[0], h1x + (w2 * 2 + w3 * 0) / 40, 1e-6);
+  EXPECT_NEAR(c->heads.at(0)[1], h1y + (w2 * -1 + w3 * 4) / 40, 1e-6);
   EXPECT_EQ(c->versions.at(0), 2);
 }
 
