@@ -177,6 +177,9 @@ class RoundEngine {
   // than kMaxUploadMetrics metrics, a long
   // name or a non-finite value). Each rejection is counted in the stats of the
   // round the upload names: the open round's, or LateRejections() for a closed one.
+  // Asynchronous tasks (AsyncEngineConfig) forget a token at its accepted upload
+  // (a replay is "bad_token") and count every rejection in the open round, or
+  // the next one when none is open.
   absl::Status Accept(const Upload& upload, absl::Time now);
 
   // Uploads refused by reason for a recently closed round (the newest 64 kept).
@@ -295,6 +298,9 @@ class RoundEngine {
   std::optional<ClosedRound> AsyncTakeClosedRound(absl::Time now);
   // Drops the tokens whose lifetime ended before `now`, freeing their slots.
   void ExpireTokens(absl::Time now);
+  // Drops a token that uploaded: what is kept stays bounded by the devices in
+  // flight (and those that failed, until their tokens expire).
+  void Forget(absl::flat_hash_map<std::string, AsyncToken>::iterator it);
   // Where uploads count: the open round, or carry_ while none is open.
   OpenRound& Tally() { return open_ && !open_->closing ? *open_ : carry_; }
 

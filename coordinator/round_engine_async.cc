@@ -83,9 +83,6 @@ absl::Status RoundEngine::AsyncAccept(const Upload& u, absl::Time now) {
   if (now > t.deadline) {
     return Reject(round, "late", absl::DeadlineExceededError("upload token expired"));
   }
-  if (t.p.reported) {
-    return Reject(round, "duplicate", absl::AlreadyExistsError("this token already uploaded"));
-  }
   if (absl::Status m = CheckUpload(u); !m.ok()) return Reject(round, "malformed", m);
   // The device trained from the version it was admitted at, or a newer one it
   // downloaded later; anything else is not what it trained from.
@@ -109,12 +106,26 @@ absl::Status RoundEngine::AsyncAccept(const Upload& u, absl::Time now) {
   buffers_[u.cluster].push_back(
       Buffered{u.delta, weight, static_cast<double>(u.example_count), t.p.device_id});
   if (!t.p.failed) --in_flight_;
-  t.p.reported = true;
   CountMetrics(Tally(), u);
   if (config_.cooldown > absl::ZeroDuration()) {
     cooldown_until_[t.p.device_id] = now + config_.cooldown;
   }
+  Forget(it);  // A replay finds no token: refused as bad_token.
   return absl::OkStatus();
+}
+
+void RoundEngine::Forget(absl::flat_hash_map<std::string, AsyncToken>::iterator it) {
+  const std::string key = it->first;
+  auto [first, last] = expiries_.equal_range(it->second.deadline);
+  for (auto e = first; e != last; ++e) {
+    if (e->second == key) {
+      expiries_.erase(e);
+      break;
+    }
+  }
+  auto dev = async_token_of_device_.find(it->second.p.device_id);
+  if (dev != async_token_of_device_.end() && dev->second == key) async_token_of_device_.erase(dev);
+  async_tokens_.erase(it);
 }
 
 absl::Status RoundEngine::AsyncFail(int64_t round, const std::string& token) {

@@ -185,8 +185,10 @@ TEST_F(AsyncEngineTest, RefusesReplaysAndExpiredTokens) {
   auto e = Make(AsyncConfig(2, 5));
   Admitted a0 = Admit(*e, 0), a1 = Admit(*e, 1);
   ASSERT_THAT(e->Accept(Up(a0, {0.f, 0.f}, 0), kT0), IsOk());
+  // A token that uploaded is forgotten: its replay is refused as unknown.
   EXPECT_THAT(e->Accept(Up(a0, {0.f, 0.f}, 0), kT0),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(e->current()->rejected.at("bad_token"), 1);
   Upload other = Up(a1, {0.f, 0.f}, 0);
   other.secret_key = "not-key";
   EXPECT_THAT(e->Accept(other, kT0), StatusIs(absl::StatusCode::kPermissionDenied));
