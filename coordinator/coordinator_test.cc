@@ -364,6 +364,28 @@ TEST_F(CoordinatorTest, AsyncTaskCommitsEveryBufferAcrossRounds) {
   EXPECT_EQ(Models("a").size(), 3u);  // Versions 0, 1, 2.
 }
 
+// What a restart costs an asynchronous task (docs/protocol.md): its tokens and
+// buffered updates (memory only); never a round number or a committed version.
+TEST_F(CoordinatorTest, AsyncTaskRestartsWithoutItsTokensAndBuffers) {
+  v1::TaskConfig config = Config("a", 2);
+  config.mutable_async()->set_concurrency(4);
+  config.mutable_async()->set_buffer(2);
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  v1::Assignment a0 = Admit("d0"), a1 = Admit("d1");
+  ASSERT_THAT(c_->Upload(Upload(a0, "d0", 1.f)), IsOk());  // Buffered, not committed.
+  Restart();
+  EXPECT_THAT(c_->Upload(Upload(a1, "d1", 1.f)), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::Assignment b0 = Admit("d0"), b1 = Admit("d1");
+  EXPECT_GT(b0.round(), a0.round());  // Round 1 was abandoned at the restart.
+  EXPECT_EQ(b0.bundles(0).version(), 0);
+  ASSERT_THAT(c_->Upload(Upload(b0, "d0", 1.f)), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(b1, "d1", 1.f)), IsOk());
+  absl::StatusOr<v1::RoundInfo> r = c_->GetRound("a", b0.round());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->state(), v1::COMMITTED);
+  EXPECT_EQ(Models("a").size(), 2u);
+}
+
 TEST_F(CoordinatorTest, RetryWindowsForPausedFinishedAndUnknown) {
   v1::TaskConfig config = Config("t", 1);
   config.set_rounds(1);
