@@ -84,6 +84,17 @@ absl::Status RoundEngine::AsyncAccept(const Upload& u, absl::Time now) {
     return Reject(round, "late", absl::DeadlineExceededError("upload token expired"));
   }
   if (absl::Status m = CheckUpload(u); !m.ok()) return Reject(round, "malformed", m);
+  // (Synchronous rounds learn size and finiteness from their aggregator at
+  // once; a buffer would only find out at its flush, which one bad update must
+  // not spoil.)
+  if (static_cast<int64_t>(u.delta.size()) != config_.dim) {
+    return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
+                                          "delta has ", u.delta.size(), " values, the head has ",
+                                          config_.dim)));
+  }
+  if (!std::all_of(u.delta.begin(), u.delta.end(), [](float v) { return std::isfinite(v); })) {
+    return Reject(round, "malformed", absl::InvalidArgumentError("delta has a non-finite value"));
+  }
   // The device trained from the version it was admitted at, or a newer one it
   // downloaded later; anything else is not what it trained from.
   const int64_t current = models_.at(u.cluster).version;

@@ -156,6 +156,15 @@ TEST_F(AsyncEngineTest, RefusesUpdatesStalerThanMaxStaleness) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(e->Accept(Up(old2, {0.f, 0.f}, 1), kT0), IsOk());  // tau = 1.
   EXPECT_EQ(e->current()->rejected.at("malformed"), 2);
+  // A delta of the wrong size never reaches a buffer (it would spoil its flush).
+  EXPECT_THAT(e->Accept(Up(fresh, {0.f}, 2), kT0), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(e->Accept(Up(fresh, {0.f, 0.f, 0.f}, 2), kT0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(e->Accept(Up(fresh, {0.f, NAN}, 2), kT0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(e->Accept(Up(fresh, {INFINITY, 0.f}, 2), kT0),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(e->Accept(Up(fresh, {0.f, 0.f}, 2), kT0), IsOk());
 }
 
 TEST_F(AsyncEngineTest, FlushesPerCluster) {
