@@ -332,6 +332,62 @@ TEST_F(CoordinatorTest, LateUploadsCountInTheirOwnRound) {
   EXPECT_EQ(r2->rejected().count("late"), 0u);
 }
 
+// FedBuff through the whole coordinator: a version per K uploads, tokens valid
+// across rounds, and a device re-admitted into the (recorded) round of its token.
+TEST_F(CoordinatorTest, AsyncTaskCommitsEveryBufferAcrossRounds) {
+  v1::TaskConfig config = Config("a", 2);
+  config.mutable_async()->set_concurrency(3);
+  config.mutable_async()->set_buffer(2);
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  v1::Assignment a0 = Admit("d0"), a1 = Admit("d1"), a2 = Admit("d2");
+  absl::StatusOr<v1::CheckInResponse> full = c_->CheckIn(CheckIn("d3"));
+  ASSERT_THAT(full, IsOk());
+  EXPECT_FALSE(full->has_assignment());  // Three train already.
+  ASSERT_THAT(c_->Upload(Upload(a0, "d0", 1.f)), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(a1, "d1", 3.f)), IsOk());
+  absl::StatusOr<v1::RoundInfo> r1 = c_->GetRound("a", 1);
+  ASSERT_THAT(r1, IsOk());
+  EXPECT_EQ(r1->state(), v1::COMMITTED);
+  v1::Assignment a3 = Admit("d3");
+  EXPECT_EQ(a3.round(), 2);
+  EXPECT_EQ(a3.bundles(0).version(), 1);
+  // d2 lost its answer and checks in again: a fresh token for round 1, which
+  // is recorded already (round 2 is the open one).
+  v1::Assignment again = Admit("d2");
+  EXPECT_EQ(again.round(), 1);
+  EXPECT_NE(again.upload_token(), a2.upload_token());
+  v1::UploadRequest stale = Upload(again, "d2", 5.f);
+  stale.set_model_version(0);  // Trained from version 0: staleness 1.
+  ASSERT_THAT(c_->Upload(stale), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(a3, "d3", 1.f)), IsOk());
+  absl::StatusOr<v1::RoundInfo> r2 = c_->GetRound("a", 2);
+  ASSERT_THAT(r2, IsOk());
+  EXPECT_EQ(r2->state(), v1::COMMITTED);
+  EXPECT_EQ(Models("a").size(), 3u);  // Versions 0, 1, 2.
+}
+
+// What a restart costs an asynchronous task (docs/protocol.md): its tokens and
+// buffered updates (memory only); never a round number or a committed version.
+TEST_F(CoordinatorTest, AsyncTaskRestartsWithoutItsTokensAndBuffers) {
+  v1::TaskConfig config = Config("a", 2);
+  config.mutable_async()->set_concurrency(4);
+  config.mutable_async()->set_buffer(2);
+  ASSERT_THAT(c_->CreateTask(config), IsOk());
+  v1::Assignment a0 = Admit("d0"), a1 = Admit("d1");
+  ASSERT_THAT(c_->Upload(Upload(a0, "d0", 1.f)), IsOk());  // Buffered, not committed.
+  Restart();
+  EXPECT_THAT(c_->Upload(Upload(a1, "d1", 1.f)), StatusIs(absl::StatusCode::kPermissionDenied));
+  v1::Assignment b0 = Admit("d0"), b1 = Admit("d1");
+  EXPECT_GT(b0.round(), a0.round());  // Round 1 was abandoned at the restart.
+  EXPECT_EQ(b0.bundles(0).version(), 0);
+  ASSERT_THAT(c_->Upload(Upload(b0, "d0", 1.f)), IsOk());
+  ASSERT_THAT(c_->Upload(Upload(b1, "d1", 1.f)), IsOk());
+  absl::StatusOr<v1::RoundInfo> r = c_->GetRound("a", b0.round());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->state(), v1::COMMITTED);
+  EXPECT_EQ(Models("a").size(), 2u);
+}
+
 TEST_F(CoordinatorTest, RetryWindowsForPausedFinishedAndUnknown) {
   v1::TaskConfig config = Config("t", 1);
   config.set_rounds(1);

@@ -53,6 +53,13 @@ absl::StatusOr<std::unique_ptr<RoundEngine>> RoundEngine::Create(
         "engine: need a task name, rounds >= 1, goal >= 1, over_selection in [1, 100], "
         "1 <= min_reports <= goal, deadline > 0, clusters >= 1, dim >= 1");
   }
+  if (const auto& a = config.async;
+      a && (a->concurrency < 1 || a->buffer < 1 || a->max_staleness < 0 ||
+            !(a->staleness_exponent >= 0 && a->staleness_exponent <= 10))) {
+    return absl::InvalidArgumentError(
+        "engine: async needs concurrency >= 1, buffer >= 1, max_staleness >= 0 and "
+        "staleness_exponent in [0, 10]");
+  }
   ASSIGN_OR_RETURN(aggregation::AggregatorFactory factory,
                    aggregation::ParseAggregatorSpec(config.aggregator, {random}));
   RETURN_IF_ERROR(aggregation::ParseServerOptimizer(config.server_optimizer).status());
@@ -110,6 +117,16 @@ std::string RoundEngine::NewToken() {
 
 void RoundEngine::Open(absl::Time now) {
   OpenRound r;
+  if (async()) {
+    // Tokens carry their own deadlines; what arrived between rounds counts here.
+    r = std::move(carry_);
+    carry_ = OpenRound{};
+    r.stats.round = next_round_++;
+    r.stats.opened = now;
+    r.deadline = absl::InfiniteFuture();
+    open_ = std::move(r);
+    return;
+  }
   r.stats.round = next_round_++;
   r.stats.opened = now;
   r.deadline = now + config_.deadline;
@@ -138,6 +155,7 @@ std::variant<Admitted, RetryLater> RoundEngine::CheckIn(const DeviceCheckIn& d,
     }
     cooldown_until_.erase(cool);
   }
+  if (async()) return AsyncCheckIn(d, now);
   if (auto again = Readmit(d)) return *std::move(again);
   if (!open_) Open(now);
   OpenRound& r = *open_;
@@ -183,12 +201,26 @@ std::optional<std::variant<Admitted, RetryLater>> RoundEngine::Readmit(const Dev
 
 void RoundEngine::CancelOpen(int64_t round) {
   if (!open_ || open_->stats.round != round || round != next_round_ - 1) return;
+  if (async()) {
+    // Its counts wait for the next opening; the admission that opened it is undone.
+    carry_ = std::move(*open_);
+    for (auto it = async_tokens_.begin(); it != async_tokens_.end();) {
+      auto here = it++;
+      if (here->second.round != round) continue;
+      if (!here->second.p.reported && !here->second.p.failed) --in_flight_;
+      --carry_.stats.selected;
+      async_token_of_device_.erase(here->second.p.device_id);
+      async_tokens_.erase(here);
+    }
+  }
   open_.reset();
   --next_round_;
 }
 
 absl::Status RoundEngine::Reject(int64_t round, const char* reason, absl::Status status) {
-  if (open_ && round == open_->stats.round) {
+  if (async()) {
+    ++Tally().stats.rejected[reason];
+  } else if (open_ && round == open_->stats.round) {
     ++open_->stats.rejected[reason];
   } else if (auto it = late_rejections_.find(round); it != late_rejections_.end()) {
     ++it->second[reason];
@@ -217,7 +249,26 @@ absl::Status RoundEngine::CheckMetrics(const Upload& u) const {
   return absl::OkStatus();
 }
 
+absl::Status RoundEngine::CheckUpload(const Upload& u) const {
+  if (u.cluster < 0 || u.cluster >= config_.clusters || u.example_count <= 0 ||
+      u.example_count > config_.max_example_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster must be in [0, ", config_.clusters, ") and example_count in [1, ",
+        config_.max_example_count, "]"));
+  }
+  if (!u.malformed.empty()) return absl::InvalidArgumentError(u.malformed);
+  RETURN_IF_ERROR(CheckMetrics(u));
+  const double norm2 = SquaredNorm(u.delta);  // Inf/NaN make it non-finite and fail below.
+  if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {
+    return absl::InvalidArgumentError(absl::StrCat("update norm ", std::sqrt(norm2),
+                                                   " exceeds the task's max_update_norm ",
+                                                   config_.max_update_norm));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
+  if (async()) return AsyncAccept(u, now);
   const int64_t round = u.round;
   if (!open_ || u.round != open_->stats.round) {
     if (u.round >= next_round_ || u.round < 1) {
@@ -245,22 +296,7 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
   if (p.reported) {
     return Reject(round, "duplicate", absl::AlreadyExistsError("this token already uploaded"));
   }
-  if (u.cluster < 0 || u.cluster >= config_.clusters || u.example_count <= 0 ||
-      u.example_count > config_.max_example_count) {
-    return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
-                                   "cluster must be in [0, ", config_.clusters,
-                                   ") and example_count in [1, ", config_.max_example_count, "]")));
-  }
-  if (!u.malformed.empty()) {
-    return Reject(round, "malformed", absl::InvalidArgumentError(u.malformed));
-  }
-  if (absl::Status m = CheckMetrics(u); !m.ok()) return Reject(round, "malformed", m);
-  const double norm2 = SquaredNorm(u.delta);  // Inf/NaN make it non-finite and fail below.
-  if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {
-    return Reject(round, "malformed", absl::InvalidArgumentError(absl::StrCat(
-                                      "update norm ", std::sqrt(norm2),
-                                      " exceeds the task's max_update_norm ", config_.max_update_norm)));
-  }
+  if (absl::Status m = CheckUpload(u); !m.ok()) return Reject(round, "malformed", m);
   if (u.model_version != models_.at(u.cluster).version) {
     return Reject(round, "stale", absl::FailedPreconditionError(absl::StrCat(
                                "update trained from version ", u.model_version,
@@ -271,6 +307,11 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
                                             {p.device_id, u.cluster});
   if (!s.ok()) return Reject(round, "malformed", s);
   p.reported = true;
+  CountMetrics(r, u);
+  return absl::OkStatus();
+}
+
+void RoundEngine::CountMetrics(OpenRound& r, const Upload& u) {
   ++r.stats.reported;
   ++r.stats.cluster_reported[u.cluster];
   // Example-weighted running means of the accepted metrics, overall and per cluster.
@@ -290,10 +331,16 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
     update(r.stats.cluster_metrics[u.cluster][name], r.cluster_metric_weights[{u.cluster, name}],
            value);
   }
-  return absl::OkStatus();
 }
 
 absl::Status RoundEngine::CheckToken(int64_t round, const std::string& token) const {
+  if (async()) {
+    auto it = async_tokens_.find(SecretKeyOf(token));
+    if (it == async_tokens_.end() || it->second.round != round) {
+      return absl::PermissionDeniedError("upload token was not issued for this round");
+    }
+    return absl::OkStatus();
+  }
   if (!open_ || round != open_->stats.round) {
     return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));
   }
@@ -304,6 +351,11 @@ absl::Status RoundEngine::CheckToken(int64_t round, const std::string& token) co
 }
 
 std::optional<std::string> RoundEngine::DeviceForToken(const std::string& token) const {
+  if (async()) {
+    auto it = async_tokens_.find(SecretKeyOf(token));
+    if (it == async_tokens_.end()) return std::nullopt;
+    return it->second.p.device_id;
+  }
   if (!open_) return std::nullopt;
   auto it = open_->by_token.find(SecretKeyOf(token));
   if (it == open_->by_token.end()) return std::nullopt;
@@ -311,6 +363,7 @@ std::optional<std::string> RoundEngine::DeviceForToken(const std::string& token)
 }
 
 absl::Status RoundEngine::Fail(int64_t round, const std::string& token, absl::Time) {
+  if (async()) return AsyncFail(round, token);
   if (!open_ || round != open_->stats.round) {
     return absl::NotFoundError(absl::StrCat("round ", round, " is not open"));
   }
@@ -326,6 +379,7 @@ absl::Status RoundEngine::Fail(int64_t round, const std::string& token, absl::Ti
 }
 
 std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
+  if (async()) return AsyncTakeClosedRound(now);
   if (!open_ || open_->closing) return std::nullopt;
   OpenRound& r = *open_;
   if (r.stats.reported < config_.goal && now < r.deadline) return std::nullopt;
@@ -338,13 +392,20 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
                                  config_.min_reports, ")");
     return closed;
   }
+  ApplyAggregates(*r.aggregator, closed);
+  return closed;
+}
+
+void RoundEngine::ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed,
+                                  const std::map<int, double>& scale) const {
   const auto opt_config = *aggregation::ParseServerOptimizer(config_.server_optimizer);
-  absl::StatusOr<std::map<int, Eigen::VectorXf>> deltas = r.aggregator->ReportAll();
+  absl::StatusOr<std::map<int, Eigen::VectorXf>> deltas = agg.ReportAll();
   if (!deltas.ok()) {
     closed.reason = std::string(deltas.status().message());  // Abandoned, as below.
-    return closed;
+    return;
   }
   for (auto& [cluster, delta] : *deltas) {
+    if (auto f = scale.find(cluster); f != scale.end()) delta *= static_cast<float>(f->second);
     const ClusterModel& m = models_.at(cluster);
     absl::StatusOr<aggregation::ServerOptimizer> opt =
         m.optimizer_state.empty()
@@ -360,16 +421,15 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
       // Never half-committed: one bad cluster abandons the whole round.
       closed.reason = absl::StrCat("cluster ", cluster, ": ", s.message());
       closed.heads.clear();
-      return closed;
+      return;
     }
     closed.heads[cluster].assign(head.data(), head.data() + head.size());
     closed.optimizer_states[cluster] = opt->Serialize();
     closed.versions[cluster] = m.version + 1;
-    closed.participants[cluster] = static_cast<int>(r.aggregator->num_updates(cluster));
+    closed.participants[cluster] = static_cast<int>(agg.num_updates(cluster));
   }
   closed.commit = !closed.heads.empty();
   if (!closed.commit) closed.reason = "no cluster had enough updates to aggregate";
-  return closed;
 }
 
 std::optional<ClosedRound> RoundEngine::AbandonOpenRound(absl::Time now, std::string reason) {
@@ -387,7 +447,7 @@ absl::Status RoundEngine::Reconfigure(EngineConfig c) {
   if (c.task != o.task || c.clusters != o.clusters || c.dim != o.dim ||
       c.aggregator != o.aggregator || c.server_optimizer != o.server_optimizer ||
       c.max_example_count != o.max_example_count || c.max_update_norm != o.max_update_norm ||
-      c.accepted_metrics != o.accepted_metrics) {
+      c.accepted_metrics != o.accepted_metrics || c.async != o.async) {
     return absl::InvalidArgumentError(
         "only rounds, goal, over-selection, minimum reports, deadline, eligibility, cooldown "
         "and class quotas may change while a task runs");
@@ -409,6 +469,7 @@ absl::Status RoundEngine::ReplaceModel(int cluster, ClusterModel model) {
                                                    " parameters, the task's has ", config_.dim));
   }
   it->second = std::move(model);
+  buffers_.erase(cluster);  // Asynchronous: trained from the model replaced.
   return absl::OkStatus();
 }
 
@@ -422,6 +483,13 @@ void RoundEngine::FinishRound(const ClosedRound& closed, bool committed) {
     }
     ++committed_rounds_;
   }
+  // Asynchronous: the flushed updates leave the buffer either way (an
+  // aggregate that failed would fail again); later arrivals stay.
+  for (const auto& [cluster, n] : flushing_) {
+    std::vector<Buffered>& b = buffers_[cluster];
+    b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(std::min(n, b.size())));
+  }
+  flushing_.clear();
   if (open_ && open_->stats.round == closed.stats.round) {
     // Later uploads for this round are counted here (late_rejections_).
     late_rejections_[closed.stats.round];

@@ -28,6 +28,27 @@
 
 namespace fedtiny::coordinator {
 
+// Asynchronous buffered rounds (FedBuff, Nguyen et al. 2022; TaskConfig.async):
+// a "round" is one buffer flush. Devices are admitted at any time while fewer
+// than `concurrency` hold a live token (a token lives `deadline` from its
+// admission, across rounds); an upload trained from version v of a cluster at
+// version V (tau = V - v) weighs s = (1 + tau)^-staleness_exponent times its
+// example count n, and tau > max_staleness is refused ("too_stale"). Once a
+// cluster has `buffer` updates, the round closes with that cluster's aggregate,
+// scaled by sum(n s) / sum(n): for FedAvg, sum(n s delta) / sum(n), FedBuff's
+// step, so that a stale buffer moves the model less.
+struct AsyncEngineConfig {
+  int concurrency = 1;
+  int buffer = 1;
+  double staleness_exponent = 0.5;
+  int max_staleness = 100;
+  bool operator==(const AsyncEngineConfig& o) const {
+    return concurrency == o.concurrency && buffer == o.buffer &&
+           staleness_exponent == o.staleness_exponent && max_staleness == o.max_staleness;
+  }
+  bool operator!=(const AsyncEngineConfig& o) const { return !(*this == o); }
+};
+
 struct EngineConfig {
   std::string task;
   int rounds = 10;             // Committed rounds wanted.
@@ -49,6 +70,9 @@ struct EngineConfig {
   std::vector<std::string> accepted_metrics = {"train_loss", "loss", "accuracy"};
   // Uploads whose delta has a larger L2 norm are malformed.
   double max_update_norm = 1e4;
+  // Set: asynchronous rounds; goal, over_selection, min_reports and class
+  // quotas are then unused and `deadline` is each token's lifetime.
+  std::optional<AsyncEngineConfig> async;
 };
 
 // What the engine keeps of a secret (an upload token, a device secret): its
@@ -104,7 +128,9 @@ struct RoundStats {
   absl::Time opened, closed;
   int selected = 0, reported = 0, failed = 0;
   // late, duplicate, bad_token, wrong_device, wrong_round, malformed, stale,
-  // unknown_metric (metrics dropped from accepted uploads).
+  // too_stale (asynchronous tasks), unknown_metric (metrics dropped from
+  // accepted uploads). An asynchronous round also counts what arrived while no
+  // round was open or while the previous one was being committed.
   std::map<std::string, int> rejected;
   std::map<std::string, double> metrics;  // Example-weighted means, each over the uploads that sent it.
   // The same per cluster, and each cluster's accepted uploads.
@@ -147,12 +173,16 @@ class RoundEngine {
   // kDeadlineExceeded (round closed or past its deadline: "late"),
   // kPermissionDenied (token not issued in this round: "bad_token"; token of
   // another device's secret: "wrong_device"), kAlreadyExists ("duplicate"),
-  // kFailedPrecondition (trained from another version: "stale"),
+  // kFailedPrecondition (trained from another version: "stale"; in an
+  // asynchronous task, more than max_staleness versions behind: "too_stale"),
   // kInvalidArgument ("malformed": size, NaN/Inf, example count outside
   // [1, max_example_count], an L2 norm above max_update_norm, cluster, more
   // than kMaxUploadMetrics metrics, a long
   // name or a non-finite value). Each rejection is counted in the stats of the
   // round the upload names: the open round's, or LateRejections() for a closed one.
+  // Asynchronous tasks (AsyncEngineConfig) forget a token at its accepted upload
+  // (a replay is "bad_token") and count every rejection in the open round, or
+  // the next one when none is open.
   absl::Status Accept(const Upload& upload, absl::Time now);
 
   // Uploads refused by reason for a recently closed round (the newest 64 kept).
@@ -173,7 +203,9 @@ class RoundEngine {
   absl::Status Fail(int64_t round, const std::string& token, absl::Time now);
 
   // If the open round reached its goal, or its deadline passed at `now`, closes
-  // it and returns the result to persist. At most one round is closing.
+  // it and returns the result to persist. At most one round is closing. An
+  // asynchronous round closes once some cluster has `buffer` updates buffered;
+  // only such clusters get a new version, the others keep their buffers.
   std::optional<ClosedRound> TakeClosedRound(absl::Time now);
 
   // After persisting: `committed` applies the new heads and versions; otherwise
@@ -218,7 +250,7 @@ class RoundEngine {
     bool failed = false;
   };
   struct OpenRound {
-    RoundStats stats;
+    RoundStats stats;  // Asynchronous tasks: also the carry-over (see carry_).
     absl::Time deadline;
     bool closing = false;
     absl::flat_hash_map<std::string, Participant> by_token;
@@ -239,6 +271,41 @@ class RoundEngine {
   std::optional<std::variant<Admitted, RetryLater>> Readmit(const DeviceCheckIn& d);
   absl::Status CheckMetrics(const Upload& u) const;
   std::string NewToken();
+  // Counts an accepted upload's metrics in `r` (example-weighted running means).
+  void CountMetrics(OpenRound& r, const Upload& u);
+  // Validity of an upload's fields: kInvalidArgument ("malformed") or OK.
+  absl::Status CheckUpload(const Upload& u) const;
+  // Aggregates `agg` per cluster, multiplies each cluster's aggregate by its
+  // `scale` (absent: 1), applies the server optimizer and fills the new heads
+  // into `closed` (closed.commit when every cluster's result is finite).
+  void ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed,
+                       const std::map<int, double>& scale = {}) const;
+
+  // Asynchronous tasks (round_engine_async.cc).
+  struct AsyncToken {
+    Participant p;
+    int64_t round = 0;
+    absl::Time deadline;
+    std::vector<int64_t> versions;  // Each cluster's version at admission.
+  };
+  struct Buffered {
+    std::vector<float> delta;
+    double weight = 0;     // example_count x (1 + tau)^-a.
+    double examples = 0;
+    std::string device_id;
+  };
+  bool async() const { return config_.async.has_value(); }
+  std::variant<Admitted, RetryLater> AsyncCheckIn(const DeviceCheckIn& d, absl::Time now);
+  absl::Status AsyncAccept(const Upload& u, absl::Time now);
+  absl::Status AsyncFail(int64_t round, const std::string& token);
+  std::optional<ClosedRound> AsyncTakeClosedRound(absl::Time now);
+  // Drops the tokens whose lifetime ended before `now`, freeing their slots.
+  void ExpireTokens(absl::Time now);
+  // Drops a token that uploaded: what is kept stays bounded by the devices in
+  // flight (and those that failed, until their tokens expire).
+  void Forget(absl::flat_hash_map<std::string, AsyncToken>::iterator it);
+  // Where uploads count: the open round, or carry_ while none is open.
+  OpenRound& Tally() { return open_ && !open_->closing ? *open_ : carry_; }
 
   EngineConfig config_;
   std::map<int, ClusterModel> models_;
@@ -254,6 +321,17 @@ class RoundEngine {
   // Check-in rate estimate for pace steering (devices per second, EWMA).
   double checkin_rate_ = 0;
   absl::Time last_checkin_ = absl::InfinitePast();
+
+  // Asynchronous tasks only. Tokens live across rounds, by SecretKeyOf(token).
+  absl::flat_hash_map<std::string, AsyncToken> async_tokens_;
+  absl::flat_hash_map<std::string, std::string> async_token_of_device_;
+  std::multimap<absl::Time, std::string> expiries_;  // Token deadline -> key.
+  int in_flight_ = 0;  // Live tokens that have neither uploaded nor failed.
+  std::map<int, std::vector<Buffered>> buffers_;  // Per cluster, arrival order.
+  std::map<int, size_t> flushing_;  // Buffered updates the closing round took.
+  // Counts of what arrived while no round was open (or one was committing);
+  // the next round opened starts from them.
+  OpenRound carry_;
 };
 
 }  // namespace fedtiny::coordinator

@@ -86,6 +86,21 @@ absl::Status ValidateCompression(v1::TaskConfig& c) {
   return absl::OkStatus();
 }
 
+// Fills the defaults of an asynchronous task (a = 0.5, tau_max = 100) and
+// checks the ranges (docs/protocol.md, "Asynchronous tasks").
+absl::Status ValidateAsync(v1::AsyncConfig& a) {
+  if (a.staleness_exponent() == 0) a.set_staleness_exponent(0.5);
+  if (a.max_staleness() == 0) a.set_max_staleness(100);
+  if (a.concurrency() < 1 || a.concurrency() > 1'000'000 || a.buffer() < 1 ||
+      a.buffer() > 10'000 || !(a.staleness_exponent() > 0 && a.staleness_exponent() <= 10) ||
+      a.max_staleness() < 1 || a.max_staleness() > 1'000'000) {
+    return absl::InvalidArgumentError(
+        "task: async needs concurrency in [1, 1e6], buffer in [1, 1e4], staleness_exponent in "
+        "(0, 10] and max_staleness in [1, 1e6]");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
@@ -109,6 +124,10 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
   e.max_example_count = c.max_example_count();
   e.max_update_norm = c.max_update_norm();
   e.accepted_metrics.assign(c.accepted_metrics().begin(), c.accepted_metrics().end());
+  if (c.has_async()) {
+    e.async = AsyncEngineConfig{c.async().concurrency(), c.async().buffer(),
+                                c.async().staleness_exponent(), c.async().max_staleness()};
+  }
   return e;
 }
 
@@ -178,6 +197,7 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
         "1 <= min_reports <= clients_per_round; round_deadline_ms in [1, one week]; "
         "cooldown_ms in [0, 365 weeks]; clusters in [1, 64]");
   }
+  if (c.has_async()) RETURN_IF_ERROR(ValidateAsync(*c.mutable_async()));
   if (c.variant_by_class_size() > 64) {
     return absl::InvalidArgumentError("task: variant_by_class names at most 64 device classes");
   }

@@ -3,7 +3,9 @@
 #include "coordinator/task_config.h"
 
 #include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -176,6 +178,38 @@ TEST(ValidateTaskConfigTest, CompressionIsASpecDevicesCanHold) {
   c.set_compression("hadamard:bits=4,k=0.5" + std::string(60, '0'));
   EXPECT_THAT(ValidateTaskConfig(c).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 64 bytes")));
+}
+
+TEST(AsyncConfigTest, FillsDefaultsAndReachesTheEngine) {
+  v1::TaskConfig c = Config();
+  c.mutable_async()->set_concurrency(130);
+  c.mutable_async()->set_buffer(10);
+  absl::StatusOr<v1::TaskConfig> v = ValidateTaskConfig(c);
+  ASSERT_THAT(v, IsOk());
+  EXPECT_EQ(v->async().staleness_exponent(), 0.5);
+  EXPECT_EQ(v->async().max_staleness(), 100);
+  const EngineConfig e = EngineConfigOf(*v, 4);
+  ASSERT_TRUE(e.async.has_value());
+  EXPECT_EQ(e.async->concurrency, 130);
+  EXPECT_EQ(e.async->buffer, 10);
+  EXPECT_FALSE(EngineConfigOf(Config(), 4).async.has_value());
+}
+
+TEST(AsyncConfigTest, RefusesOutOfRangeValues) {
+  for (auto edit : std::vector<std::function<void(v1::AsyncConfig&)>>{
+           [](v1::AsyncConfig& a) { a.set_concurrency(0); },
+           [](v1::AsyncConfig& a) { a.set_buffer(-1); },
+           [](v1::AsyncConfig& a) { a.set_buffer(10'001); },
+           [](v1::AsyncConfig& a) { a.set_staleness_exponent(-0.5); },
+           [](v1::AsyncConfig& a) { a.set_staleness_exponent(NAN); },
+           [](v1::AsyncConfig& a) { a.set_max_staleness(-1); }}) {
+    v1::TaskConfig c = Config();
+    c.mutable_async()->set_concurrency(10);
+    c.mutable_async()->set_buffer(5);
+    edit(*c.mutable_async());
+    EXPECT_THAT(ValidateTaskConfig(c).status(), StatusIs(absl::StatusCode::kInvalidArgument))
+        << c.async().DebugString();
+  }
 }
 
 }  // namespace

@@ -298,7 +298,9 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
   std::optional<v1::RoundInfo> opened;
   mu_.Lock();
   std::variant<Admitted, RetryLater> result = engine_->CheckIn(d, now);
-  if (auto* a = std::get_if<Admitted>(&result); a != nullptr && a->round != recorded_round_) {
+  // (An asynchronous task re-admits a device into the round of its live token,
+  // which may be an earlier, recorded one.)
+  if (auto* a = std::get_if<Admitted>(&result); a != nullptr && a->round > recorded_round_) {
     // A new round: recorded before anyone hears of it, or it never happened (a
     // round number is never handed out that the store does not know). The
     // record syncs to disk, so it is written without the lock; check-ins that
@@ -436,14 +438,17 @@ absl::Status TaskRunner::Upload(const v1::UploadRequest& r) {
     absl::MutexLock lock(&mu_);
     device = engine_->DeviceForToken(u.token);
     accepted = engine_->Accept(u, now);
-    if (accepted.ok()) progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+    // An asynchronous task may have no round open (uploads wait for the next).
+    if (accepted.ok() && engine_->current()) {
+      progress = RoundInfoOf(*engine_->current(), v1::OPEN, {});
+    }
   }
   if (!accepted.ok()) {
     if (device) fleet_.Rejected(*device, RejectionReason(accepted));
     return accepted;
   }
   if (device) fleet_.Reported(*device, r.cluster());
-  env_.events->Emit(std::move(progress));
+  if (progress.round() != 0) env_.events->Emit(std::move(progress));
   MaybeCommit(now);
   return absl::OkStatus();
 }

@@ -277,7 +277,8 @@ absl::StatusOr<ExperimentResult> RunExperiment(
       absl::MakeConstSpan(data.train.labels).subspan(c.proxy);
   ASSIGN_OR_RETURN(Partition parts,
                    MakePartition(c.partition, fed_labels, 10, c.clients, c.alpha, rng));
-  const Population population(c.clients, c.attacker_fraction, c.heterogeneous, c.seed);
+  const Population population(c.clients, c.attacker_fraction, c.heterogeneous, c.seed,
+                              c.speed_sigma);
   std::vector<std::array<int32_t, 10>> group_perm;
   for (int g = 0; g < c.cluster_groups; ++g) group_perm.push_back(GroupPermutation(g, c.seed));
   for (auto& [name, v] : variants) {
@@ -334,7 +335,7 @@ absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
   result.config = c;
   const SyntheticSource source(options);
   const Population population(static_cast<int>(options.clients), c.attacker_fraction,
-                              c.heterogeneous, c.seed);
+                              c.heterogeneous, c.seed, c.speed_sigma);
   // Test set: held-out examples of up to 1,000 devices spread over the population.
   const int64_t eval_devices = std::min<int64_t>(1000, options.clients);
   client::RowMatrixXf test_x(eval_devices * 20, kSyntheticDim);

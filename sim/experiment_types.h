@@ -52,6 +52,10 @@ struct ExperimentConfig {
   // How those devices personalize (client::PersonalizeHead; seed per device).
   client::PersonalizationPlan personal_plan;
   uint64_t seed = 1;
+  // Lognormal device speeds: compute speed x exp(N(0, speed_sigma^2)) per device.
+  double speed_sigma = 0;
+  // Reported: virtual time and uploads until the test accuracy first reaches it (0: off).
+  double target_accuracy = 0;
 };
 
 // What verifying and decrypting encrypted bundles cost virtual devices
@@ -94,6 +98,8 @@ struct RoundRecord {
   int64_t bytes_down = 0;
   int64_t bytes_up = 0;
   double wall_s = 0;          // Wall time since federation started.
+  // Uploads the devices sent during the round (accepted or refused).
+  int64_t uploads() const { return reported + rejected; }
 };
 
 // One model variant of the experiment's task (float32, int8, body variants).

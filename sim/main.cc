@@ -89,6 +89,17 @@ ABSL_FLAG(std::string, compression, "",
           "(docs/protocol.md, \"Compressed updates\"); empty: float32. Applies with --task_config too.");
 ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
 ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
+ABSL_FLAG(int, async_concurrency, 0,
+          "Asynchronous buffered rounds (FedBuff) with this many devices training at once "
+          "(0: synchronous rounds).");
+ABSL_FLAG(int, async_buffer, 10, "Asynchronous: updates per cluster per committed version (K).");
+ABSL_FLAG(double, staleness_exponent, 0.5, "Asynchronous: weight (1 + staleness)^-a.");
+ABSL_FLAG(int, max_staleness, 100, "Asynchronous: updates staler than this are refused.");
+ABSL_FLAG(double, speed_sigma, 0,
+          "Lognormal device speeds: each device's compute speed x exp(N(0, sigma^2)).");
+ABSL_FLAG(double, target_accuracy, 0,
+          "Report the virtual time and uploads until the test accuracy first reaches this.");
+ABSL_FLAG(double, gap_s, 60, "Virtual seconds between synchronous rounds.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fedtiny simulator: federated training on Fashion-MNIST");
@@ -132,6 +143,12 @@ int main(int argc, char** argv) {
     t.set_aggregator(absl::GetFlag(FLAGS_aggregator));
     t.set_server_optimizer(absl::GetFlag(FLAGS_server_optimizer));
     t.set_clusters(absl::GetFlag(FLAGS_clusters));
+    if (absl::GetFlag(FLAGS_async_concurrency) > 0) {
+      t.mutable_async()->set_concurrency(absl::GetFlag(FLAGS_async_concurrency));
+      t.mutable_async()->set_buffer(absl::GetFlag(FLAGS_async_buffer));
+      t.mutable_async()->set_staleness_exponent(absl::GetFlag(FLAGS_staleness_exponent));
+      t.mutable_async()->set_max_staleness(absl::GetFlag(FLAGS_max_staleness));
+    }
   }
   if (!absl::GetFlag(FLAGS_compression).empty()) t.set_compression(absl::GetFlag(FLAGS_compression));
   c.clients = absl::GetFlag(FLAGS_clients);
@@ -153,6 +170,9 @@ int main(int argc, char** argv) {
   c.personal_plan.last_layer = absl::GetFlag(FLAGS_personal_last_layer);
   c.personal_plan.min_gain_examples = absl::GetFlag(FLAGS_personal_min_gain);
   c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
+  c.speed_sigma = absl::GetFlag(FLAGS_speed_sigma);
+  c.target_accuracy = absl::GetFlag(FLAGS_target_accuracy);
+  c.gap_s = absl::GetFlag(FLAGS_gap_s);
 
   if (!absl::GetFlag(FLAGS_model).empty()) {
     // The import the operator runs (flctl models import), on the proxy split.
@@ -256,6 +276,13 @@ int main(int argc, char** argv) {
                 "test accuracy %.2f%%\n",
                 name.c_str(), static_cast<long long>(v.bundle_bytes),
                 static_cast<long long>(v.body_multiply_adds), 100 * v.final_accuracy);
+  }
+  if (c.target_accuracy > 0) {
+    const fedtiny::sim::TargetReached t = fedtiny::sim::TimeToTarget(*r, c.target_accuracy);
+    std::printf("target %.2f%%: %s\n", 100 * c.target_accuracy,
+                t.round < 0 ? "not reached"
+                            : absl::StrCat("round ", t.round, ", ", t.virtual_time_s,
+                                           " virtual s, ", t.uploads, " uploads").c_str());
   }
   std::printf("report: %s/report.html\n", dir.c_str());
   std::printf("%s", fedtiny::sim::SummaryJson(*r).c_str());

@@ -29,7 +29,7 @@ const std::vector<DeviceClass>& DefaultCatalogue() {
 }
 
 Population::Population(int num_devices, double attacker_fraction, bool heterogeneous,
-                       uint64_t seed)
+                       uint64_t seed, double speed_sigma)
     : heterogeneous_(heterogeneous) {
   const std::vector<DeviceClass>& cat = DefaultCatalogue();
   std::mt19937_64 rng(seed ^ 0xD1CE5EEDull);
@@ -56,6 +56,11 @@ Population::Population(int num_devices, double attacker_fraction, bool heterogen
   for (int i = 0; i < num_devices; ++i) ids[i] = i;
   std::shuffle(ids.begin(), ids.end(), rng);
   for (int k = 0; k < attackers; ++k) devices_[ids[k]].attacker = true;
+  if (speed_sigma > 0) {
+    std::mt19937_64 speed_rng(seed ^ 0x5BEEDull);
+    std::lognormal_distribution<double> speed(0, speed_sigma);
+    for (Device& d : devices_) d.speed = static_cast<float>(speed(speed_rng));
+  }
 }
 
 const DeviceClass& Population::class_of(int id) const {
@@ -73,7 +78,7 @@ bool Population::Available(int id, double t) const {
 double Population::RoundSeconds(int id, int64_t down_bytes, int64_t up_bytes,
                                 double flops) const {
   const DeviceClass& c = class_of(id);
-  return 2 * c.latency_s + down_bytes / c.down_bytes_per_s + flops / c.flops_per_s +
+  return 2 * c.latency_s + down_bytes / c.down_bytes_per_s + flops / (c.flops_per_s * devices_[id].speed) +
          up_bytes / c.up_bytes_per_s;
 }
 

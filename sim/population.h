@@ -35,20 +35,25 @@ struct Device {
   int16_t device_class;
   float phase_hours;  // Offset of the daily window.
   bool attacker;
+  float speed = 1.f;  // Compute speed multiplier (lognormal with speed_sigma > 0).
 };
 
 // Population owns its devices. Immutable after construction; thread-safe.
 class Population {
  public:
   // `heterogeneous` false gives every device the phone-high class, always eligible.
-  Population(int num_devices, double attacker_fraction, bool heterogeneous, uint64_t seed);
+  // `speed_sigma` > 0 multiplies each device's compute speed by exp(N(0,
+  // speed_sigma^2)), fixed per device (drawn from its own stream, so the rest
+  // of the population is the same as with 0).
+  Population(int num_devices, double attacker_fraction, bool heterogeneous, uint64_t seed,
+             double speed_sigma = 0);
 
   const Device& device(int id) const { return devices_[id]; }
   const DeviceClass& class_of(int id) const;
   int size() const { return static_cast<int>(devices_.size()); }
   // Whether device `id` is eligible at virtual time `t` seconds.
   bool Available(int id, double t) const;
-  // Virtual seconds for a round: download, train, upload.
+  // Virtual seconds for a round: download, train (at the device's speed), upload.
   double RoundSeconds(int id, int64_t down_bytes, int64_t up_bytes, double flops) const;
 
  private:

@@ -161,9 +161,30 @@ std::string ComparisonsJson(const ExperimentResult& r) {
 
 }  // namespace
 
+TargetReached TimeToTarget(const ExperimentResult& r, double target) {
+  int64_t uploads = 0;
+  for (const RoundRecord& rec : r.rounds) {
+    uploads += rec.uploads();
+    if (rec.evaluated && rec.accuracy >= target) return {rec.round, rec.virtual_time_s, uploads};
+  }
+  return {};
+}
+
 std::string SummaryJson(const ExperimentResult& r) {
   const ExperimentConfig& c = r.config;
-  return absl::StrFormat(
+  int64_t uploads = 0;
+  for (const RoundRecord& rec : r.rounds) uploads += rec.uploads();
+  const TargetReached t = TimeToTarget(r, c.target_accuracy);
+  // Asynchronous tasks and the time to the target: appended at the end.
+  const std::string tail = absl::StrFormat(
+      ", \"virtual_time_s\": %.1f, \"uploads\": %d, \"speed_sigma\": %g, "
+      "\"async_concurrency\": %d, \"async_buffer\": %d, \"staleness_exponent\": %g, "
+      "\"max_staleness\": %d, \"target_accuracy\": %g, \"target_round\": %d, "
+      "\"time_to_target_s\": %.1f, \"uploads_to_target\": %d}\n",
+      r.rounds.empty() ? 0.0 : r.rounds.back().virtual_time_s, uploads, c.speed_sigma,
+      c.task.async().concurrency(), c.task.async().buffer(), c.task.async().staleness_exponent(),
+      c.task.async().max_staleness(), c.target_accuracy, t.round, t.virtual_time_s, t.uploads);
+  std::string head = absl::StrFormat(
       "{\"name\": %s, \"aggregator\": %s, \"server_optimizer\": %s, \"rounds\": %d, "
       "\"clients\": %d, \"per_round\": %d, \"epochs\": %d, \"batch\": %d, \"lr\": %g, "
       "\"partition\": %s, \"alpha\": %g, \"attacker_fraction\": %g, \"attack\": %s, "
@@ -181,6 +202,8 @@ std::string SummaryJson(const ExperimentResult& r) {
       r.rounds.back().personalized_accuracy, r.rounds.back().personal_kept_global,
       r.rounds.back().personal_last_layer, r.rounds.back().personal_ditto, r.fl_seconds, r.client_updates,
       r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0, ComparisonsJson(r));
+  head.resize(head.size() - 2);  // The closing "}\n", replaced by the tail.
+  return head + tail;
 }
 
 std::string HtmlReport(const std::string& title, const std::vector<ExperimentResult>& runs) {

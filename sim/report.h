@@ -12,6 +12,17 @@
 namespace fedtiny::sim {
 
 std::string RoundsCsv(const ExperimentResult& r);
+
+// When a run first reached a test accuracy: the first evaluated round at or
+// above `target`, its virtual time, and the uploads sent up to and including
+// it (RoundRecord::uploads). round = -1 when never reached.
+struct TargetReached {
+  int round = -1;
+  double virtual_time_s = -1;
+  int64_t uploads = -1;
+};
+TargetReached TimeToTarget(const ExperimentResult& r, double target);
+
 std::string SummaryJson(const ExperimentResult& r);
 // `runs` share the report: one curve each (e.g. a method comparison).
 std::string HtmlReport(const std::string& title, const std::vector<ExperimentResult>& runs);

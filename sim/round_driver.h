@@ -16,15 +16,12 @@
 #include "client/core/model.h"
 #include "coordinator/clock.h"
 #include "sim/client_data.h"
+#include "sim/device_round.h"
 #include "sim/experiment_types.h"
 #include "sim/federation.h"
 #include "sim/population.h"
 
 namespace fedtiny::sim {
-
-// Evaluates the current heads; fills per-group accuracies when it has groups.
-using EvaluateFn = std::function<absl::StatusOr<client::Evaluation>(
-    const std::vector<client::Head>& heads, std::vector<double>* group_accuracy)>;
 
 // Runs rounds of the task `config.task` (created on `federation` already, its
 // config as validated) until it has committed config.task.rounds() rounds (at
@@ -39,14 +36,12 @@ absl::Status RunRounds(const ExperimentConfig& config, const ClientDataSource& d
 
 // The experiment in process: a Coordinator over a MemoryStore on a virtual
 // clock, the task created from config.task (validated by the coordinator's own
-// validator; kInvalidArgument naming the field otherwise), then RunRounds.
+// validator; kInvalidArgument naming the field otherwise), then RunRounds, or
+// RunAsyncRounds (sim/async_driver.h) when the task is asynchronous.
 absl::Status RunInProcess(const ExperimentConfig& config, const ClientDataSource& data,
                           const Population& population, const EvaluateFn& evaluate,
                           ExperimentResult& result,
                           const std::function<void(const RoundRecord&)>& on_round);
-
-// The device secret of virtual device `k` (16..64 bytes, stable per seed).
-std::string SimDeviceSecret(uint64_t seed, int64_t k);
 
 // The virtual clock's origin.
 inline const absl::Time kSimEpoch = absl::FromUnixSeconds(1'800'000'000);
