@@ -16,6 +16,7 @@
 #include "sim/device_round.h"
 #include "client/core/round.h"
 #include "coordinator/memory_store.h"
+#include "proto/upload_delta.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::sim {
