@@ -49,6 +49,13 @@ struct EngineConfig {
   std::vector<std::string> accepted_metrics = {"train_loss", "loss", "accuracy"};
   // Uploads whose delta has a larger L2 norm are malformed.
   double max_update_norm = 1e4;
+  // With clusters > 1: warm-up rounds until the heads have been started. In a
+  // warm-up round devices get the shared head (cluster 0) only; at its close the
+  // updates are grouped by direction (spherical k-means, k-means++ seeding,
+  // aggregation/kmeans.h) and every head becomes the shared head plus its
+  // group's aggregate, so each group of devices finds its own head (IFCA from
+  // random heads can leave two groups on one head). false: IFCA's plain start.
+  bool cluster_warmup = false;
 };
 
 // What the engine keeps of a secret (an upload token, a device secret): its
@@ -199,6 +206,10 @@ class RoundEngine {
   void Stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }
   bool done() const { return stopped_ || committed_rounds_ >= config_.rounds; }
+  // How many heads devices are offered this round: 1 while warming up (see
+  // EngineConfig::cluster_warmup), else every cluster. The heads are warmed up
+  // once any cluster other than 0 has a committed version.
+  int offered_clusters() const;
   int committed_rounds() const { return committed_rounds_; }
   const EngineConfig& config() const { return config_; }
   const std::map<int, ClusterModel>& models() const { return models_; }
@@ -224,6 +235,11 @@ class RoundEngine {
     std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
     std::map<std::string, double> metric_weights;  // Example weight seen per metric.
     std::map<std::pair<int, std::string>, double> cluster_metric_weights;
+    // Warm-up rounds keep the updates (up to kMaxWarmupFloats) to cluster them.
+    bool warmup = false;
+    std::vector<float> warmup_rows;
+    std::vector<std::pair<double, aggregation::ClientInfo>> warmup_meta;
+    std::map<int, int> warmup_counts;  // Updates per group, once clustered.
   };
 
   RoundEngine(EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,
@@ -236,6 +252,12 @@ class RoundEngine {
   std::optional<std::variant<Admitted, RetryLater>> Readmit(const DeviceCheckIn& d);
   absl::Status CheckMetrics(const Upload& u) const;
   std::string NewToken();
+  bool WarmingUp() const;
+  // The warm-up round's per-cluster aggregates: its updates grouped by
+  // k-means into config_.clusters groups, each group aggregated by the task's
+  // method. Falls back to the round's own aggregator (cluster 0 only) when the
+  // updates hold fewer than `clusters` distinct directions.
+  absl::StatusOr<std::map<int, Eigen::VectorXf>> WarmupDeltas(OpenRound& r);
 
   EngineConfig config_;
   std::map<int, ClusterModel> models_;

@@ -93,6 +93,7 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
   e.max_example_count = c.max_example_count();
   e.max_update_norm = c.max_update_norm();
   e.accepted_metrics.assign(c.accepted_metrics().begin(), c.accepted_metrics().end());
+  e.cluster_warmup = c.cluster_start() == "kmeans";
   return e;
 }
 
@@ -124,6 +125,10 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.aggregator().empty()) c.set_aggregator("fedavg");
   if (c.server_optimizer().empty()) c.set_server_optimizer("sgd");
   if (c.clusters() == 0) c.set_clusters(1);
+  if (c.cluster_start().empty() && c.clusters() > 1) c.set_cluster_start("kmeans");
+  if (!c.cluster_start().empty() && c.cluster_start() != "kmeans" && c.cluster_start() != "random") {
+    return absl::InvalidArgumentError("task: cluster_start must be \"kmeans\" or \"random\"");
+  }
   if (c.max_example_count() == 0) c.set_max_example_count(kDefaultMaxExamples);
   if (c.max_update_norm() == 0) c.set_max_update_norm(1e4);
   if (!(c.max_update_norm() > 0 && c.max_update_norm() <= 1e30)) {

@@ -65,7 +65,8 @@ ABSL_FLAG(double, clip_norm, 0, "Clients clip their update to this L2 norm (0: o
 ABSL_FLAG(std::string, task_config, "",
           "TaskConfig in text format (as `flctl task create --config` takes); replaces the "
           "task flags (rounds, per_round, over_selection, min_report_fraction, deadline_s, "
-          "epochs, batch, lr, prox_mu, momentum, clip_norm, aggregator, server_optimizer, clusters).");
+          "epochs, batch, lr, prox_mu, momentum, clip_norm, aggregator, server_optimizer, clusters, "
+          "cluster_start).");
 ABSL_FLAG(std::string, write_task_config, "",
           "Write the task as run (validated, with its model) in text format, for `flctl task create`.");
 ABSL_FLAG(std::string, model, "",
@@ -76,6 +77,9 @@ ABSL_FLAG(int, head_layers, 2, "--model: its last N dense layers form the head."
 ABSL_FLAG(std::vector<std::string>, variant, {},
           "--model: body variants NAME=FILE.onnx:BELOW_RAM_BYTES, as flctl models import.");
 ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
+ABSL_FLAG(std::string, cluster_start, "",
+          "With --clusters > 1: kmeans (default: a warm-up round clusters the updates) or "
+          "random (IFCA's plain start).");
 ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
 
 int main(int argc, char** argv) {
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
     t.set_aggregator(absl::GetFlag(FLAGS_aggregator));
     t.set_server_optimizer(absl::GetFlag(FLAGS_server_optimizer));
     t.set_clusters(absl::GetFlag(FLAGS_clusters));
+    t.set_cluster_start(absl::GetFlag(FLAGS_cluster_start));
   }
   c.clients = absl::GetFlag(FLAGS_clients);
   c.partition = absl::GetFlag(FLAGS_partition);
