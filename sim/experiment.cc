@@ -304,11 +304,19 @@ absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
                               c.heterogeneous, c.seed);
   // Test set: held-out examples of up to 1,000 devices spread over the population.
   const int64_t eval_devices = std::min<int64_t>(1000, options.clients);
-  client::RowMatrixXf test_x(eval_devices * 20, kSyntheticDim);
-  std::vector<int32_t> test_y;
+  std::vector<ClientData> held_out;
+  int64_t rows = 0;
   for (int64_t i = 0; i < eval_devices; ++i) {
-    const ClientData t = source.Test(i * (options.clients / eval_devices), 20);
-    test_x.middleRows(i * 20, 20) = t.features;
+    const int64_t k = i * (options.clients / eval_devices);
+    const int64_t n = options.test_examples > 0 ? options.test_examples
+                                                : std::max<int64_t>(1, source.NumExamples(k) / 4);
+    held_out.push_back(source.Test(k, n));
+    rows += n;
+  }
+  client::RowMatrixXf test_x(rows, kSyntheticDim);
+  std::vector<int32_t> test_y;
+  for (const ClientData& t : held_out) {
+    test_x.middleRows(static_cast<int64_t>(test_y.size()), t.features.rows()) = t.features;
     test_y.insert(test_y.end(), t.labels.begin(), t.labels.end());
   }
   const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {

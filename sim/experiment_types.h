@@ -44,6 +44,13 @@ struct ExperimentConfig {
   int eval_every = 1;      // Evaluate the test set every k rounds (and the last).
   // Devices sampled at each evaluation for local/personalized accuracy (0: off).
   int personalize_devices = 0;
+  // FedProx's straggler model (Li et al. 2020): in every round this fraction of
+  // the admitted devices (rounded, chosen at random) are stragglers that stop
+  // after a uniformly random number of local steps in [1, epochs x batches),
+  // as the paper's reference code does. They upload that partial work
+  // (FedProx), or, with drop_stragglers, nothing at all (FedAvg as the paper runs it).
+  double straggler_fraction = 0;
+  bool drop_stragglers = false;
   uint64_t seed = 1;
 };
 

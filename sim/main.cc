@@ -55,6 +55,16 @@ ABSL_FLAG(bool, quiet, false, "No per-round lines.");
 ABSL_FLAG(std::string, dataset, "fmnist", "fmnist, or synthetic (LEAF Synthetic(alpha, beta), lazy).");
 ABSL_FLAG(double, synthetic_alpha, 1.0, "Synthetic: how much device models differ.");
 ABSL_FLAG(double, synthetic_beta, 1.0, "Synthetic: how much device inputs differ.");
+ABSL_FLAG(double, synthetic_size_sigma, 1.0,
+          "Synthetic: examples per device ~ exp(N(4, sigma^2)) + offset (FedProx: 2).");
+ABSL_FLAG(int64_t, synthetic_size_offset, 0, "Synthetic: added to each device's count (FedProx: 50).");
+ABSL_FLAG(int64_t, synthetic_max_examples, 500, "Synthetic: examples per device at most.");
+ABSL_FLAG(int64_t, synthetic_test_examples, 20,
+          "Synthetic: held-out examples per evaluated device (0: a quarter of its own count).");
+ABSL_FLAG(double, straggler_fraction, 0,
+          "Per round, this fraction of the admitted devices stop after a random number of "
+          "local steps in [1, epochs x batches) (FedProx's stragglers).");
+ABSL_FLAG(bool, drop_stragglers, false, "Stragglers upload nothing (FedAvg as FedProx runs it).");
 ABSL_FLAG(int, personalize_devices, 50,
           "Devices sampled at each evaluation for local vs personalized accuracy (0: off).");
 ABSL_FLAG(double, min_report_fraction, 0.5,
@@ -139,6 +149,8 @@ int main(int argc, char** argv) {
   c.eval_every = absl::GetFlag(FLAGS_eval_every);
   c.personalize_devices = absl::GetFlag(FLAGS_personalize_devices);
   c.cluster_groups = absl::GetFlag(FLAGS_cluster_groups);
+  c.straggler_fraction = absl::GetFlag(FLAGS_straggler_fraction);
+  c.drop_stragglers = absl::GetFlag(FLAGS_drop_stragglers);
 
   if (!absl::GetFlag(FLAGS_model).empty()) {
     // The import the operator runs (flctl models import), on the proxy split.
@@ -189,6 +201,10 @@ int main(int argc, char** argv) {
   so.clients = c.clients;
   so.alpha = absl::GetFlag(FLAGS_synthetic_alpha);
   so.beta = absl::GetFlag(FLAGS_synthetic_beta);
+  so.size_sigma = absl::GetFlag(FLAGS_synthetic_size_sigma);
+  so.size_offset = absl::GetFlag(FLAGS_synthetic_size_offset);
+  so.max_examples = absl::GetFlag(FLAGS_synthetic_max_examples);
+  so.test_examples = absl::GetFlag(FLAGS_synthetic_test_examples);
   so.seed = c.seed;
   absl::StatusOr<fedtiny::sim::ExperimentResult> r =
       synthetic ? fedtiny::sim::RunSyntheticExperiment(c, so, print)

@@ -168,6 +168,8 @@ struct SimDevice {
   v1::Assignment assignment;
   std::shared_ptr<const std::vector<Head>> heads;  // Decoded from its bundles.
   double secs = 0;          // Virtual seconds from check-in to upload.
+  bool straggler = false;   // ExperimentConfig::straggler_fraction.
+  uint64_t straggle_draw = 0;  // Picks its step budget in TrainAll.
   absl::StatusOr<client::DeviceUpdate> update = absl::UnknownError("not trained");
   v1::UploadRequest upload;  // Built by the worker that trained it.
 };
@@ -217,13 +219,22 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
       // A batch larger than the data trains as one batch of all of it, so the
       // trainer sized for the plan's batch serves every device.
       trainer->set_seed(p.seed);
+      // A straggler is stopped, as a device whose time runs out, after a
+      // uniformly random number of steps in [1, epochs x batches); its partial
+      // work is its update. Others may always continue.
+      const int64_t batches = (static_cast<int64_t>(d.labels.size()) + p.batch_size - 1) / p.batch_size;
+      const int64_t steps = static_cast<int64_t>(p.epochs) * batches;
+      const int64_t budget =
+          dev.straggler && steps > 1 ? 1 + static_cast<int64_t>(dev.straggle_draw % (steps - 1)) : -1;
       dev.update = client::ToAbsl(client::RunRound(
           *dev.heads, d.features, d.labels, plan.clip_norm(),
           [&](int, Head& head) -> client::StatusOr<client::LocalTraining> {
             client::TrainState state;
+            int64_t taken = 0;
             CLIENT_ASSIGN_OR_RETURN(
                 client::TrainResult r,
-                trainer->Train(head, d.features, d.labels, [] { return true; }, state));
+                trainer->Train(head, d.features, d.labels,
+                               [&] { return budget < 0 || taken++ < budget; }, state));
             return client::LocalTraining{true, "", r};
           }));
       if (dev.update.ok()) {
@@ -239,6 +250,19 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
 }
 
 
+// Marks round(fraction x admitted) of the admitted devices, chosen at random,
+// as stragglers (as FedProx's reference code picks them among the selected).
+void MarkStragglers(double fraction, std::mt19937_64& rng, std::vector<SimDevice>& admitted) {
+  std::vector<size_t> order(admitted.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  const size_t n = static_cast<size_t>(std::lround(std::clamp(fraction, 0.0, 1.0) * admitted.size()));
+  for (size_t i = 0; i < n; ++i) {
+    admitted[order[i]].straggler = true;
+    admitted[order[i]].straggle_draw = rng();
+  }
+}
+
 }  // namespace
 
 std::string SimDeviceSecret(uint64_t seed, int64_t k) {
@@ -251,6 +275,9 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
                        ExperimentResult& result,
                        const std::function<void(const RoundRecord&)>& on_round) {
   ASSIGN_OR_RETURN(aggregation::AttackConfig attack, aggregation::ParseAttack(c.attack));
+  if (!(c.straggler_fraction >= 0 && c.straggler_fraction <= 1)) {
+    return absl::InvalidArgumentError("experiment: straggler_fraction must be in [0, 1]");
+  }
   const v1::TaskConfig& task = c.task;
   const double deadline_s = task.round_deadline_ms() / 1000.0;
   const int goal = task.clients_per_round();
@@ -269,6 +296,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
     result.aggregator_name = agg->Name();
   }
   BundleHeads bundles;
+  std::mt19937_64 straggle_rng(c.seed ^ 0x57A661E5ull);  // Its own stream: other runs unchanged.
   int committed = 0;
   const auto start = std::chrono::steady_clock::now();
   double now = 0;
@@ -303,6 +331,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       admitted.push_back(std::move(dev));
     }
     rec.selected = static_cast<int>(admitted.size());
+    if (c.straggler_fraction > 0) MarkStragglers(c.straggler_fraction, straggle_rng, admitted);
     // Who finishes, and when (virtual time).
     std::vector<SimDevice*> finishers;
     for (SimDevice& dev : admitted) {
@@ -350,6 +379,10 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       next += chunk.size();
       std::vector<SimDevice*> honest;
       for (SimDevice* d : chunk) {
+        if (c.drop_stragglers && d->straggler) {
+          ++rec.stragglers;  // Dropped: neither trained nor uploaded.
+          continue;
+        }
         if (!population.device(d->id).attacker) honest.push_back(d);
       }
       TrainAll(c, data, honest);
@@ -364,6 +397,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
         }
       }
       for (SimDevice* d : chunk) {
+        if (c.drop_stragglers && d->straggler) continue;
         const bool attacker = population.device(d->id).attacker;
         v1::UploadRequest up;
         if (attacker) {
