@@ -319,10 +319,25 @@ absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
     test_x.middleRows(static_cast<int64_t>(test_y.size()), t.features.rows()) = t.features;
     test_y.insert(test_y.end(), t.labels.begin(), t.labels.end());
   }
+  std::vector<Head> last;  // The heads of the latest evaluation.
   const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
+    last = h;
     return EvaluateGroups(h, test_x, test_y, 1, c.seed, groups);
   };
   RETURN_IF_ERROR(RunInProcess(c, source, population, evaluate, result, on_round));
+  if (options.clients <= 1000 && last.size() == 1) {
+    // Example-weighted over devices, as the paper's training loss.
+    double loss = 0;
+    int64_t n = 0;
+    for (int64_t k = 0; k < options.clients; ++k) {
+      const ClientData d = source.Get(k);
+      absl::StatusOr<client::Evaluation> e = client::ToAbsl(client::Evaluate(last[0], d.features, d.labels));
+      if (!e.ok()) return e.status();
+      loss += e->loss * static_cast<double>(d.labels.size());
+      n += static_cast<int64_t>(d.labels.size());
+    }
+    result.final_train_loss = n > 0 ? loss / static_cast<double>(n) : -1;
+  }
   return result;
 }
 

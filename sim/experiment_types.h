@@ -107,6 +107,9 @@ struct ExperimentResult {
   double pretrain_accuracy = 0;  // Body + pre-trained head on the test set.
   std::vector<RoundRecord> rounds;
   double final_accuracy = 0;
+  // Synthetic data with at most 1,000 devices: the final head's loss over every
+  // device's training examples (the FedProx paper's "training loss"); -1 otherwise.
+  double final_train_loss = -1;
   double fl_seconds = 0;         // Wall time of the federated rounds alone.
   int64_t client_updates = 0;    // Client trainings performed.
   // Per device class, over every round: bundles_crypto.csv.

@@ -152,7 +152,7 @@ std::string SummaryJson(const ExperimentResult& r) {
       "\"pretrain_accuracy\": %.4f, "
       "\"final_accuracy\": %.4f, \"final_local_accuracy\": %.4f, "
       "\"final_personalized_accuracy\": %.4f, \"fl_seconds\": %.3f, \"client_updates\": %d, "
-      "\"client_updates_per_s\": %.1f, \"final_group_accuracy\": [%s]}\n",
+      "\"client_updates_per_s\": %.1f, \"final_group_accuracy\": [%s], \"final_train_loss\": %.4f}\n",
       JsonString(c.name), JsonString(r.aggregator_name), JsonString(c.task.server_optimizer()),
       c.task.rounds(), c.clients, c.task.clients_per_round(), c.task.plan().epochs(),
       c.task.plan().batch_size(), c.task.plan().learning_rate(), JsonString(c.partition),
@@ -161,7 +161,8 @@ std::string SummaryJson(const ExperimentResult& r) {
       r.rounds.back().personalized_accuracy, r.fl_seconds, r.client_updates,
       r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0,
       absl::StrJoin(r.rounds.back().group_accuracy, ", ",
-                    [](std::string* out, double a) { absl::StrAppendFormat(out, "%.4f", a); }));
+                    [](std::string* out, double a) { absl::StrAppendFormat(out, "%.4f", a); }),
+      r.final_train_loss);
 }
 
 std::string HtmlReport(const std::string& title, const std::vector<ExperimentResult>& runs) {

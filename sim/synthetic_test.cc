@@ -1,5 +1,6 @@
 #include "sim/synthetic.h"
 
+#include <cmath>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -115,6 +116,9 @@ TEST(SyntheticTest, StragglersStopEarlyOrAreDropped) {
   }
   EXPECT_EQ(dropped->client_updates, 3);
   EXPECT_NE(partial->rounds.back().loss, full->rounds.back().loss);
+  // The final head's loss on the devices' training data (30 devices: computed).
+  EXPECT_GT(full->final_train_loss, 0);
+  EXPECT_TRUE(std::isfinite(full->final_train_loss));
   c.straggler_fraction = 1.5;
   EXPECT_THAT(RunSyntheticExperiment(c, o).status(),
               ::fedtiny::testing::StatusIs(absl::StatusCode::kInvalidArgument));
