@@ -18,13 +18,16 @@ namespace fedtiny::coordinator {
 namespace {
 
 constexpr double kRateWindowS = 60;  // Time constant of the check-in rate estimate.
-// A warm-up round keeps at most this many update floats (256 MiB) to cluster;
-// uploads past it still count towards the shared head's fallback aggregate.
-constexpr size_t kMaxWarmupFloats = size_t{1} << 26;
-// k-means of the warm-up: Lloyd steps per start and k-means++ starts (the
-// lowest inertia wins), enough for a few hundred updates in well under a second.
+// A warm-up round keeps at most this many update floats (64 MiB) to cluster;
+// later uploads count only towards the shared head's fallback aggregate.
+constexpr size_t kMaxWarmupFloats = size_t{1} << 24;
+// k-means of the warm-up: Lloyd steps per start and at most 8 k-means++ starts
+// (the lowest inertia wins); fewer starts when rows x dim x clusters x steps
+// would pass kWarmupBudget multiply-adds (seconds, once per task): 8 starts for
+// a few hundred updates of a 10,000-parameter head take well under a second.
 constexpr int kWarmupLloydSteps = 20;
 constexpr int kWarmupRestarts = 8;
+constexpr double kWarmupBudget = 2e10;
 
 // Sum of squares in double (a float sum overflows for finite values above
 // ~1e19), with four independent accumulators so the adds overlap.
@@ -402,7 +405,11 @@ absl::StatusOr<std::map<int, Eigen::VectorXf>> RoundEngine::WarmupDeltas(OpenRou
   if (n < config_.clusters) return r.aggregator->ReportAll();
   absl::StatusOr<aggregation::KMeansResult> groups = aggregation::SphericalKMeans(
       aggregation::ConstRowMatrixMap(r.warmup_rows.data(), n, config_.dim),
-      {config_.clusters, kWarmupLloydSteps, kWarmupRestarts}, *random_);
+      {config_.clusters, kWarmupLloydSteps,
+       static_cast<int>(std::clamp(kWarmupBudget / (static_cast<double>(n) * config_.dim *
+                                                    config_.clusters * kWarmupLloydSteps),
+                                   1.0, static_cast<double>(kWarmupRestarts)))},
+      *random_);
   if (!groups.ok()) return r.aggregator->ReportAll();  // Fewer distinct directions than heads.
   aggregation::ClusteredAggregator per_group(config_.clusters, config_.dim, factory_);
   for (int64_t i = 0; i < n; ++i) {
