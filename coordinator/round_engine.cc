@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "aggregation/factory.h"
+#include "aggregation/kmeans.h"
 #include "aggregation/server_optimizer.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_macros.h"
@@ -17,6 +18,16 @@ namespace fedtiny::coordinator {
 namespace {
 
 constexpr double kRateWindowS = 60;  // Time constant of the check-in rate estimate.
+// A warm-up round keeps at most this many update floats (64 MiB) to cluster;
+// later uploads count only towards the shared head's fallback aggregate.
+constexpr size_t kMaxWarmupFloats = size_t{1} << 24;
+// k-means of the warm-up: Lloyd steps per start and at most 8 k-means++ starts
+// (the lowest inertia wins); fewer starts when rows x dim x clusters x steps
+// would pass kWarmupBudget multiply-adds (seconds, once per task): 8 starts for
+// a few hundred updates of a 10,000-parameter head take well under a second.
+constexpr int kWarmupLloydSteps = 20;
+constexpr int kWarmupRestarts = 8;
+constexpr double kWarmupBudget = 2e10;
 
 // Sum of squares in double (a float sum overflows for finite values above
 // ~1e19), with four independent accumulators so the adds overlap.
@@ -132,6 +143,7 @@ void RoundEngine::Open(absl::Time now) {
   r.deadline = now + config_.deadline;
   r.aggregator = std::make_unique<aggregation::ClusteredAggregator>(config_.clusters,
                                                                     config_.dim, factory_);
+  r.warmup = WarmingUp();
   open_ = std::move(r);
 }
 
@@ -249,11 +261,11 @@ absl::Status RoundEngine::CheckMetrics(const Upload& u) const {
   return absl::OkStatus();
 }
 
-absl::Status RoundEngine::CheckUpload(const Upload& u) const {
-  if (u.cluster < 0 || u.cluster >= config_.clusters || u.example_count <= 0 ||
+absl::Status RoundEngine::CheckUpload(const Upload& u, int clusters) const {
+  if (u.cluster < 0 || u.cluster >= clusters || u.example_count <= 0 ||
       u.example_count > config_.max_example_count) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "cluster must be in [0, ", config_.clusters, ") and example_count in [1, ",
+        "cluster must be in [0, ", clusters, ") and example_count in [1, ",
         config_.max_example_count, "]"));
   }
   if (!u.malformed.empty()) return absl::InvalidArgumentError(u.malformed);
@@ -296,7 +308,9 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
   if (p.reported) {
     return Reject(round, "duplicate", absl::AlreadyExistsError("this token already uploaded"));
   }
-  if (absl::Status m = CheckUpload(u); !m.ok()) return Reject(round, "malformed", m);
+  if (absl::Status m = CheckUpload(u, r.warmup ? 1 : config_.clusters); !m.ok()) {
+    return Reject(round, "malformed", m);
+  }
   if (u.model_version != models_.at(u.cluster).version) {
     return Reject(round, "stale", absl::FailedPreconditionError(absl::StrCat(
                                "update trained from version ", u.model_version,
@@ -306,6 +320,10 @@ absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {
   absl::Status s = r.aggregator->Accumulate(u.delta, static_cast<double>(u.example_count),
                                             {p.device_id, u.cluster});
   if (!s.ok()) return Reject(round, "malformed", s);
+  if (r.warmup && r.warmup_rows.size() + u.delta.size() <= kMaxWarmupFloats) {
+    r.warmup_rows.insert(r.warmup_rows.end(), u.delta.begin(), u.delta.end());
+    r.warmup_meta.push_back({static_cast<double>(u.example_count), {p.device_id, 0}});
+  }
   p.reported = true;
   CountMetrics(r, u);
   return absl::OkStatus();
@@ -392,21 +410,23 @@ std::optional<ClosedRound> RoundEngine::TakeClosedRound(absl::Time now) {
                                  config_.min_reports, ")");
     return closed;
   }
-  ApplyAggregates(*r.aggregator, closed);
+  ApplyAggregates(*r.aggregator, closed, {}, r.warmup ? &r : nullptr);
   return closed;
 }
 
 void RoundEngine::ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed,
-                                  const std::map<int, double>& scale) const {
+                                  const std::map<int, double>& scale, OpenRound* warmup) {
   const auto opt_config = *aggregation::ParseServerOptimizer(config_.server_optimizer);
-  absl::StatusOr<std::map<int, Eigen::VectorXf>> deltas = agg.ReportAll();
+  absl::StatusOr<std::map<int, Eigen::VectorXf>> deltas =
+      warmup != nullptr ? WarmupDeltas(*warmup) : agg.ReportAll();
   if (!deltas.ok()) {
     closed.reason = std::string(deltas.status().message());  // Abandoned, as below.
     return;
   }
   for (auto& [cluster, delta] : *deltas) {
     if (auto f = scale.find(cluster); f != scale.end()) delta *= static_cast<float>(f->second);
-    const ClusterModel& m = models_.at(cluster);
+    // A warm-up round's aggregates all apply to the shared head.
+    const ClusterModel& m = models_.at(warmup != nullptr ? 0 : cluster);
     absl::StatusOr<aggregation::ServerOptimizer> opt =
         m.optimizer_state.empty()
             ? absl::StatusOr<aggregation::ServerOptimizer>(
@@ -425,11 +445,47 @@ void RoundEngine::ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedR
     }
     closed.heads[cluster].assign(head.data(), head.data() + head.size());
     closed.optimizer_states[cluster] = opt->Serialize();
-    closed.versions[cluster] = m.version + 1;
-    closed.participants[cluster] = static_cast<int>(agg.num_updates(cluster));
+    closed.versions[cluster] = models_.at(cluster).version + 1;
+    closed.participants[cluster] = warmup == nullptr || warmup->warmup_counts.empty()
+                                       ? static_cast<int>(agg.num_updates(cluster))
+                                       : warmup->warmup_counts.at(cluster);
   }
   closed.commit = !closed.heads.empty();
   if (!closed.commit) closed.reason = "no cluster had enough updates to aggregate";
+}
+
+bool RoundEngine::WarmingUp() const {
+  if (!config_.cluster_warmup || config_.clusters < 2) return false;
+  return std::all_of(models_.begin(), models_.end(),
+                     [](const auto& m) { return m.first == 0 || m.second.version == 0; });
+}
+
+int RoundEngine::offered_clusters() const {
+  if (open_) return open_->warmup ? 1 : config_.clusters;
+  return WarmingUp() ? 1 : config_.clusters;
+}
+
+absl::StatusOr<std::map<int, Eigen::VectorXf>> RoundEngine::WarmupDeltas(OpenRound& r) {
+  const int64_t n = static_cast<int64_t>(r.warmup_meta.size());
+  if (n < config_.clusters) return r.aggregator->ReportAll();
+  absl::StatusOr<aggregation::KMeansResult> groups = aggregation::SphericalKMeans(
+      aggregation::ConstRowMatrixMap(r.warmup_rows.data(), n, config_.dim),
+      {config_.clusters, kWarmupLloydSteps,
+       static_cast<int>(std::clamp(kWarmupBudget / (static_cast<double>(n) * config_.dim *
+                                                    config_.clusters * kWarmupLloydSteps),
+                                   1.0, static_cast<double>(kWarmupRestarts)))},
+      *random_);
+  if (!groups.ok()) return r.aggregator->ReportAll();  // Fewer distinct directions than heads.
+  aggregation::ClusteredAggregator per_group(config_.clusters, config_.dim, factory_);
+  for (int64_t i = 0; i < n; ++i) {
+    aggregation::ClientInfo info = r.warmup_meta[i].second;
+    info.cluster_id = groups->labels[i];
+    RETURN_IF_ERROR(per_group.Accumulate(
+        absl::MakeConstSpan(r.warmup_rows.data() + i * config_.dim, config_.dim),
+        r.warmup_meta[i].first, info));
+    ++r.warmup_counts[info.cluster_id];
+  }
+  return per_group.ReportAll();
 }
 
 std::optional<ClosedRound> RoundEngine::AbandonOpenRound(absl::Time now, std::string reason) {
@@ -447,7 +503,8 @@ absl::Status RoundEngine::Reconfigure(EngineConfig c) {
   if (c.task != o.task || c.clusters != o.clusters || c.dim != o.dim ||
       c.aggregator != o.aggregator || c.server_optimizer != o.server_optimizer ||
       c.max_example_count != o.max_example_count || c.max_update_norm != o.max_update_norm ||
-      c.accepted_metrics != o.accepted_metrics || c.async != o.async) {
+      c.accepted_metrics != o.accepted_metrics || c.async != o.async ||
+      c.cluster_warmup != o.cluster_warmup) {
     return absl::InvalidArgumentError(
         "only rounds, goal, over-selection, minimum reports, deadline, eligibility, cooldown "
         "and class quotas may change while a task runs");

@@ -73,6 +73,13 @@ struct EngineConfig {
   // Set: asynchronous rounds; goal, over_selection, min_reports and class
   // quotas are then unused and `deadline` is each token's lifetime.
   std::optional<AsyncEngineConfig> async;
+  // With clusters > 1: warm-up rounds until the heads have been started. In a
+  // warm-up round devices get the shared head (cluster 0) only; at its close the
+  // updates are grouped by direction (spherical k-means, k-means++ seeding,
+  // aggregation/kmeans.h) and every head becomes the shared head plus its
+  // group's aggregate, so each group of devices finds its own head (IFCA from
+  // random heads can leave two groups on one head). false: IFCA's plain start.
+  bool cluster_warmup = false;
 };
 
 // What the engine keeps of a secret (an upload token, a device secret): its
@@ -234,6 +241,10 @@ class RoundEngine {
   void Stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }
   bool done() const { return stopped_ || committed_rounds_ >= config_.rounds; }
+  // How many heads devices are offered this round: 1 while warming up (see
+  // EngineConfig::cluster_warmup), else every cluster. The heads are warmed up
+  // once any cluster other than 0 has a committed version.
+  int offered_clusters() const;
   int committed_rounds() const { return committed_rounds_; }
   const EngineConfig& config() const { return config_; }
   const std::map<int, ClusterModel>& models() const { return models_; }
@@ -259,6 +270,11 @@ class RoundEngine {
     std::unique_ptr<aggregation::ClusteredAggregator> aggregator;
     std::map<std::string, double> metric_weights;  // Example weight seen per metric.
     std::map<std::pair<int, std::string>, double> cluster_metric_weights;
+    // Warm-up rounds keep the updates (up to kMaxWarmupFloats) to cluster them.
+    bool warmup = false;
+    std::vector<float> warmup_rows;
+    std::vector<std::pair<double, aggregation::ClientInfo>> warmup_meta;
+    std::map<int, int> warmup_counts;  // Updates per group, once clustered.
   };
 
   RoundEngine(EngineConfig config, std::map<int, ClusterModel> models, int64_t next_round,
@@ -273,13 +289,15 @@ class RoundEngine {
   std::string NewToken();
   // Counts an accepted upload's metrics in `r` (example-weighted running means).
   void CountMetrics(OpenRound& r, const Upload& u);
-  // Validity of an upload's fields: kInvalidArgument ("malformed") or OK.
-  absl::Status CheckUpload(const Upload& u) const;
-  // Aggregates `agg` per cluster, multiplies each cluster's aggregate by its
-  // `scale` (absent: 1), applies the server optimizer and fills the new heads
-  // into `closed` (closed.commit when every cluster's result is finite).
+  // Validity of an upload's fields, for a round offering `clusters` heads:
+  // kInvalidArgument ("malformed") or OK.
+  absl::Status CheckUpload(const Upload& u, int clusters) const;
+  // Aggregates `agg` per cluster (a warm-up round `warmup`: its updates grouped
+  // by WarmupDeltas), multiplies each cluster's aggregate by its `scale`
+  // (absent: 1), applies the server optimizer and fills the new heads into
+  // `closed` (closed.commit when every cluster's result is finite).
   void ApplyAggregates(aggregation::ClusteredAggregator& agg, ClosedRound& closed,
-                       const std::map<int, double>& scale = {}) const;
+                       const std::map<int, double>& scale = {}, OpenRound* warmup = nullptr);
 
   // Asynchronous tasks (round_engine_async.cc).
   struct AsyncToken {
@@ -306,6 +324,12 @@ class RoundEngine {
   void Forget(absl::flat_hash_map<std::string, AsyncToken>::iterator it);
   // Where uploads count: the open round, or carry_ while none is open.
   OpenRound& Tally() { return open_ && !open_->closing ? *open_ : carry_; }
+  bool WarmingUp() const;
+  // The warm-up round's per-cluster aggregates: its updates grouped by
+  // k-means into config_.clusters groups, each group aggregated by the task's
+  // method. Falls back to the round's own aggregator (cluster 0 only) when the
+  // updates hold fewer than `clusters` distinct directions.
+  absl::StatusOr<std::map<int, Eigen::VectorXf>> WarmupDeltas(OpenRound& r);
 
   EngineConfig config_;
   std::map<int, ClusterModel> models_;

@@ -83,7 +83,7 @@ absl::Status RoundEngine::AsyncAccept(const Upload& u, absl::Time now) {
   if (now > t.deadline) {
     return Reject(round, "late", absl::DeadlineExceededError("upload token expired"));
   }
-  if (absl::Status m = CheckUpload(u); !m.ok()) return Reject(round, "malformed", m);
+  if (absl::Status m = CheckUpload(u, config_.clusters); !m.ok()) return Reject(round, "malformed", m);
   // (Synchronous rounds learn size and finiteness from their aggregator at
   // once; a buffer would only find out at its flush, which one bad update must
   // not spoil.)

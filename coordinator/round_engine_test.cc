@@ -293,6 +293,82 @@ TEST_F(EngineTest, ClustersAggregateIndependentlyAndTheTaskEnds) {
   EXPECT_EQ(std::get<RetryLater>(e->CheckIn(Device(5), kT0)).reason, "done");
 }
 
+// Cluster warm-up: in the first round every device trains the shared head
+// (cluster 0); the engine groups the updates by direction (k-means++) and each
+// head starts from the shared head plus its group's FedAvg aggregate. Plain
+// IFCA would move cluster 0 by the mean of all four and leave the others.
+TEST_F(EngineTest, WarmUpStartsEachHeadFromItsGroupsAggregate) {
+  EngineConfig c = Config();
+  c.clusters = 2;
+  c.cluster_warmup = true;
+  c.goal = 6;
+  c.over_selection = 1;
+  c.rounds = 2;
+  auto e = Make(c);
+  EXPECT_EQ(e->offered_clusters(), 1);
+  std::vector<Admitted> a;
+  for (int i = 0; i < 6; ++i) a.push_back(Admit(*e, i));
+  // Two groups: near +x (weights 10, 30, 20) and near +y (weights 10, 10, 20).
+  const std::vector<std::vector<float>> deltas = {{1, 0.1f, 0}, {0.1f, 2, 0}, {2, 0, 0.1f},
+                                                  {0, 1, 0.1f}, {3, 0.2f, 0}, {0, 4, 0}};
+  const int64_t counts[] = {10, 10, 30, 10, 20, 20};
+  Upload other = Up(a[0], deltas[0], counts[0]);
+  other.cluster = 1;  // Only the shared head is offered in the warm-up round.
+  EXPECT_THAT(e->Accept(other, kT0), StatusIs(absl::StatusCode::kInvalidArgument));
+  for (int i = 0; i < 6; ++i) ASSERT_THAT(e->Accept(Up(a[i], deltas[i], counts[i]), kT0), IsOk());
+  std::optional<ClosedRound> closed = e->TakeClosedRound(kT0);
+  ASSERT_TRUE(closed && closed->commit) << (closed ? closed->reason : "");
+  ASSERT_EQ(closed->heads.size(), 2u);
+  // Naive: the example-weighted mean of each group, added to the shared head (all ones).
+  auto mean = [&](std::vector<int> rows) {
+    std::vector<double> m(3, 0);
+    double w = 0;
+    for (int i : rows) {
+      for (int j = 0; j < 3; ++j) m[j] += counts[i] * double{deltas[i][j]};
+      w += counts[i];
+    }
+    for (double& x : m) x = 1 + x / w;
+    return m;
+  };
+  const std::vector<double> gx = mean({0, 2, 4}), gy = mean({1, 3, 5});
+  const int cx = closed->heads.at(0)[0] > closed->heads.at(1)[0] ? 0 : 1;
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_NEAR(closed->heads.at(cx)[j], gx[j], 1e-5);
+    EXPECT_NEAR(closed->heads.at(1 - cx)[j], gy[j], 1e-5);
+  }
+  EXPECT_EQ(closed->versions.at(0), 1);
+  EXPECT_EQ(closed->versions.at(1), 1);
+  EXPECT_EQ(closed->participants.at(cx), 3);
+  e->FinishRound(*closed, true);
+  // From the next round on, devices pick among all heads.
+  EXPECT_EQ(e->offered_clusters(), 2);
+  Admitted next = Admit(*e, 7, kT0 + absl::Minutes(1));
+  Upload u = Up(next, {1, 1, 1});
+  u.cluster = 1;
+  u.model_version = 1;
+  EXPECT_THAT(e->Accept(u, kT0 + absl::Minutes(1)), IsOk());
+}
+
+// Fewer updates than clusters: no grouping exists, so the warm-up round
+// commits the shared head alone, and the next round warms up again.
+TEST_F(EngineTest, WarmUpWithTooFewUpdatesMovesOnlyTheSharedHead) {
+  EngineConfig c = Config();
+  c.clusters = 3;
+  c.cluster_warmup = true;
+  c.goal = 2;
+  c.min_reports = 1;
+  auto e = Make(c);
+  Admitted a = Admit(*e, 0), b = Admit(*e, 1);
+  ASSERT_THAT(e->Accept(Up(a, {1, 0, 0}), kT0), IsOk());
+  ASSERT_THAT(e->Accept(Up(b, {0, 1, 0}), kT0), IsOk());
+  std::optional<ClosedRound> closed = e->TakeClosedRound(kT0);
+  ASSERT_TRUE(closed && closed->commit);
+  EXPECT_EQ(closed->heads.size(), 1u);
+  EXPECT_NEAR(closed->heads.at(0)[0], 1.5, 1e-6);
+  e->FinishRound(*closed, true);
+  EXPECT_EQ(e->offered_clusters(), 1);
+}
+
 TEST_F(EngineTest, PausedTasksAdmitNobody) {
   auto e = Make();
   e->set_paused(true);

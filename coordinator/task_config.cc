@@ -128,6 +128,8 @@ EngineConfig EngineConfigOf(const v1::TaskConfig& c, int64_t dim) {
     e.async = AsyncEngineConfig{c.async().concurrency(), c.async().buffer(),
                                 c.async().staleness_exponent(), c.async().max_staleness()};
   }
+  // Asynchronous tasks start their heads as IFCA does (no warm-up round).
+  e.cluster_warmup = c.cluster_start() == "kmeans" && !c.has_async();
   return e;
 }
 
@@ -159,6 +161,10 @@ absl::StatusOr<v1::TaskConfig> ValidateTaskConfig(v1::TaskConfig c) {
   if (c.aggregator().empty()) c.set_aggregator("fedavg");
   if (c.server_optimizer().empty()) c.set_server_optimizer("sgd");
   if (c.clusters() == 0) c.set_clusters(1);
+  if (c.cluster_start().empty() && c.clusters() > 1) c.set_cluster_start("kmeans");
+  if (!c.cluster_start().empty() && c.cluster_start() != "kmeans" && c.cluster_start() != "random") {
+    return absl::InvalidArgumentError("task: cluster_start must be \"kmeans\" or \"random\"");
+  }
   if (c.max_example_count() == 0) c.set_max_example_count(kDefaultMaxExamples);
   if (c.max_update_norm() == 0) c.set_max_update_norm(1e4);
   if (!(c.max_update_norm() > 0 && c.max_update_norm() <= 1e30)) {

@@ -134,6 +134,24 @@ TEST(ValidateTaskConfigTest, DirectivesNameAKnownVariantAndAPlainClass) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 64")));
 }
 
+// Tasks with several heads warm them up by default (docs/aggregation.md,
+// "Cluster warm-up"); "random" keeps IFCA's plain start; nothing else is known.
+TEST(ValidateTaskConfigTest, ClusterStartDefaultsToKMeansWarmUp) {
+  v1::TaskConfig c = Config();
+  c.set_clusters(4);
+  absl::StatusOr<v1::TaskConfig> v = ValidateTaskConfig(c);
+  ASSERT_THAT(v, IsOk());
+  EXPECT_EQ(v->cluster_start(), "kmeans");
+  EXPECT_TRUE(EngineConfigOf(*v, 10).cluster_warmup);
+  c.set_cluster_start("random");
+  v = ValidateTaskConfig(c);
+  ASSERT_THAT(v, IsOk());
+  EXPECT_FALSE(EngineConfigOf(*v, 10).cluster_warmup);
+  c.set_cluster_start("kmeans++");
+  EXPECT_THAT(ValidateTaskConfig(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cluster_start")));
+}
+
 // The telemetry spec is validated with the task (coordinator/telemetry/
 // spec_test.cc covers every rule) and gets its defaults.
 TEST(ValidateTaskConfigTest, TelemetrySpecIsValidatedWithDefaults) {

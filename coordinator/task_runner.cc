@@ -351,7 +351,8 @@ absl::StatusOr<v1::CheckInResponse> TaskRunner::CheckIn(const v1::CheckInRequest
   *asg->mutable_plan() = config_.plan();
   asg->set_compression(config_.compression());
   asg->set_deadline_ms(absl::ToInt64Milliseconds(a.deadline - now));
-  for (int k = 0; k < config_.clusters(); ++k) {
+  // A warm-up round offers the shared head only (EngineConfig::cluster_warmup).
+  for (int k = 0; k < engine_->offered_clusters(); ++k) {
     *asg->add_bundles() = bundles_.at({k, variant})->meta;
   }
   mu_.Unlock();

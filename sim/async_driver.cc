@@ -205,6 +205,9 @@ absl::Status RunAsyncRounds(const ExperimentConfig& c, const ClientDataSource& d
   if (c.attacker_fraction > 0) {
     return absl::InvalidArgumentError("async: attackers are not simulated for asynchronous tasks");
   }
+  if (c.straggler_fraction > 0) {
+    return absl::InvalidArgumentError("async: stragglers are not simulated for asynchronous tasks");
+  }
   if (!c.task.has_async() || c.eval_every < 1) {
     return absl::InvalidArgumentError("async: the task must be asynchronous, eval_every >= 1");
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -212,13 +213,22 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
       // A batch larger than the data trains as one batch of all of it, so the
       // trainer sized for the plan's batch serves every device.
       trainer->set_seed(p.seed);
+      // A straggler is stopped, as a device whose time runs out, after a
+      // uniformly random number of steps in [1, epochs x batches); its partial
+      // work is its update. Others may always continue.
+      const int64_t batches = (static_cast<int64_t>(d.labels.size()) + p.batch_size - 1) / p.batch_size;
+      const int64_t steps = static_cast<int64_t>(p.epochs) * batches;
+      const int64_t budget =
+          dev.straggler && steps > 1 ? 1 + static_cast<int64_t>(dev.straggle_draw % (steps - 1)) : -1;
       dev.update = client::ToAbsl(client::RunRound(
           *dev.heads, d.features, d.labels, plan.clip_norm(),
           [&](int, Head& head) -> client::StatusOr<client::LocalTraining> {
             client::TrainState state;
+            int64_t taken = 0;
             CLIENT_ASSIGN_OR_RETURN(
                 client::TrainResult r,
-                trainer->Train(head, d.features, d.labels, [] { return true; }, state));
+                trainer->Train(head, d.features, d.labels,
+                               [&] { return budget < 0 || taken++ < budget; }, state));
             return client::LocalTraining{true, "", r};
           }));
       if (dev.update.ok()) {
@@ -231,6 +241,17 @@ void TrainAll(const ExperimentConfig& c, const ClientDataSource& data, std::vect
   for (int t = 1; t < c.threads; ++t) pool.emplace_back(worker);
   worker();
   for (std::thread& t : pool) t.join();
+}
+
+void MarkStragglers(double fraction, std::mt19937_64& rng, std::vector<SimDevice>& admitted) {
+  std::vector<size_t> order(admitted.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  const size_t n = static_cast<size_t>(std::lround(std::clamp(fraction, 0.0, 1.0) * admitted.size()));
+  for (size_t i = 0; i < n; ++i) {
+    admitted[order[i]].straggler = true;
+    admitted[order[i]].straggle_draw = rng();
+  }
 }
 
 

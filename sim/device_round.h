@@ -72,6 +72,8 @@ struct SimDevice {
   v1::Assignment assignment;
   std::shared_ptr<const std::vector<client::Head>> heads;  // Decoded from its bundles.
   double secs = 0;  // Virtual seconds from check-in to upload.
+  bool straggler = false;      // ExperimentConfig::straggler_fraction.
+  uint64_t straggle_draw = 0;  // Picks its step budget in TrainAll.
   absl::StatusOr<client::DeviceUpdate> update = absl::UnknownError("not trained");
   v1::UploadRequest upload;  // Built by the worker that trained it.
 };
@@ -98,6 +100,10 @@ v1::UploadRequest UploadOf(const ExperimentConfig& c, const SimDevice& dev, int 
 // devices' uploads (dev.upload, when dev.update is ok). Blocks.
 void TrainAll(const ExperimentConfig& c, const ClientDataSource& data,
               std::vector<SimDevice*>& devices);
+
+// Marks round(fraction x admitted) of the admitted devices, chosen at random,
+// as stragglers (as FedProx's reference code picks them among the selected).
+void MarkStragglers(double fraction, std::mt19937_64& rng, std::vector<SimDevice>& admitted);
 
 }  // namespace fedtiny::sim
 

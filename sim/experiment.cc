@@ -338,17 +338,40 @@ absl::StatusOr<ExperimentResult> RunSyntheticExperiment(
                               c.heterogeneous, c.seed, c.speed_sigma);
   // Test set: held-out examples of up to 1,000 devices spread over the population.
   const int64_t eval_devices = std::min<int64_t>(1000, options.clients);
-  client::RowMatrixXf test_x(eval_devices * 20, kSyntheticDim);
-  std::vector<int32_t> test_y;
+  std::vector<ClientData> held_out;
+  int64_t rows = 0;
   for (int64_t i = 0; i < eval_devices; ++i) {
-    const ClientData t = source.Test(i * (options.clients / eval_devices), 20);
-    test_x.middleRows(i * 20, 20) = t.features;
+    const int64_t k = i * (options.clients / eval_devices);
+    const int64_t n = options.test_examples > 0 ? options.test_examples
+                                                : std::max<int64_t>(1, source.NumExamples(k) / 4);
+    held_out.push_back(source.Test(k, n));
+    rows += n;
+  }
+  client::RowMatrixXf test_x(rows, kSyntheticDim);
+  std::vector<int32_t> test_y;
+  for (const ClientData& t : held_out) {
+    test_x.middleRows(static_cast<int64_t>(test_y.size()), t.features.rows()) = t.features;
     test_y.insert(test_y.end(), t.labels.begin(), t.labels.end());
   }
+  std::vector<Head> last;  // The heads of the latest evaluation.
   const EvaluateFn evaluate = [&](const std::vector<Head>& h, std::vector<double>* groups) {
+    last = h;
     return EvaluateGroups(h, test_x, test_y, 1, c.seed, groups);
   };
   RETURN_IF_ERROR(RunInProcess(c, source, population, evaluate, result, on_round));
+  if (options.clients <= 1000 && last.size() == 1) {
+    // Example-weighted over devices, as the paper's training loss.
+    double loss = 0;
+    int64_t n = 0;
+    for (int64_t k = 0; k < options.clients; ++k) {
+      const ClientData d = source.Get(k);
+      absl::StatusOr<client::Evaluation> e = client::ToAbsl(client::Evaluate(last[0], d.features, d.labels));
+      if (!e.ok()) return e.status();
+      loss += e->loss * static_cast<double>(d.labels.size());
+      n += static_cast<int64_t>(d.labels.size());
+    }
+    result.final_train_loss = n > 0 ? loss / static_cast<double>(n) : -1;
+  }
   return result;
 }
 

@@ -51,6 +51,13 @@ struct ExperimentConfig {
   bool compare_with_fedavg = false;
   // How those devices personalize (client::PersonalizeHead; seed per device).
   client::PersonalizationPlan personal_plan;
+  // FedProx's straggler model (Li et al. 2020): in every round this fraction of
+  // the admitted devices (rounded, chosen at random) are stragglers that stop
+  // after a uniformly random number of local steps in [1, epochs x batches),
+  // as the paper's reference code does. They upload that partial work
+  // (FedProx), or, with drop_stragglers, nothing at all (FedAvg as the paper runs it).
+  double straggler_fraction = 0;
+  bool drop_stragglers = false;
   uint64_t seed = 1;
   // Lognormal device speeds: compute speed x exp(N(0, speed_sigma^2)) per device.
   double speed_sigma = 0;
@@ -123,6 +130,9 @@ struct ExperimentResult {
   double pretrain_accuracy = 0;  // Body + pre-trained head on the test set.
   std::vector<RoundRecord> rounds;
   double final_accuracy = 0;
+  // Synthetic data with at most 1,000 devices: the final head's loss over every
+  // device's training examples (the FedProx paper's "training loss"); -1 otherwise.
+  double final_train_loss = -1;
   double fl_seconds = 0;         // Wall time of the federated rounds alone.
   int64_t client_updates = 0;    // Client trainings performed.
   // Per device class, over every round: bundles_crypto.csv.

@@ -55,6 +55,16 @@ ABSL_FLAG(bool, quiet, false, "No per-round lines.");
 ABSL_FLAG(std::string, dataset, "fmnist", "fmnist, or synthetic (LEAF Synthetic(alpha, beta), lazy).");
 ABSL_FLAG(double, synthetic_alpha, 1.0, "Synthetic: how much device models differ.");
 ABSL_FLAG(double, synthetic_beta, 1.0, "Synthetic: how much device inputs differ.");
+ABSL_FLAG(double, synthetic_size_sigma, 1.0,
+          "Synthetic: examples per device ~ exp(N(4, sigma^2)) + offset (FedProx: 2).");
+ABSL_FLAG(int64_t, synthetic_size_offset, 0, "Synthetic: added to each device's count (FedProx: 50).");
+ABSL_FLAG(int64_t, synthetic_max_examples, 500, "Synthetic: examples per device at most.");
+ABSL_FLAG(int64_t, synthetic_test_examples, 20,
+          "Synthetic: held-out examples per evaluated device (0: a quarter of its own count).");
+ABSL_FLAG(double, straggler_fraction, 0,
+          "Per round, this fraction of the admitted devices stop after a random number of "
+          "local steps in [1, epochs x batches) (FedProx's stragglers).");
+ABSL_FLAG(bool, drop_stragglers, false, "Stragglers upload nothing (FedAvg as FedProx runs it).");
 ABSL_FLAG(int, personalize_devices, 50,
           "Devices sampled at each evaluation for local vs personalized accuracy (0: off).");
 ABSL_FLAG(double, personal_lr, 0.01, "Personal heads: fine-tuning learning rate.");
@@ -74,7 +84,8 @@ ABSL_FLAG(double, clip_norm, 0, "Clients clip their update to this L2 norm (0: o
 ABSL_FLAG(std::string, task_config, "",
           "TaskConfig in text format (as `flctl task create --config` takes); replaces the "
           "task flags (rounds, per_round, over_selection, min_report_fraction, deadline_s, "
-          "epochs, batch, lr, prox_mu, momentum, clip_norm, aggregator, server_optimizer, clusters).");
+          "epochs, batch, lr, prox_mu, momentum, clip_norm, aggregator, server_optimizer, clusters, "
+          "cluster_start).");
 ABSL_FLAG(std::string, write_task_config, "",
           "Write the task as run (validated, with its model) in text format, for `flctl task create`.");
 ABSL_FLAG(std::string, model, "",
@@ -88,6 +99,9 @@ ABSL_FLAG(std::string, compression, "",
           "TaskConfig.compression: devices upload compressed deltas, e.g. hadamard:bits=4,k=0.25 "
           "(docs/protocol.md, \"Compressed updates\"); empty: float32. Applies with --task_config too.");
 ABSL_FLAG(int, clusters, 1, "Model heads the coordinator keeps; devices pick one (IFCA).");
+ABSL_FLAG(std::string, cluster_start, "",
+          "With --clusters > 1: kmeans (default: a warm-up round clusters the updates) or "
+          "random (IFCA's plain start).");
 ABSL_FLAG(int, cluster_groups, 1, "Data groups with permuted labels (cluster structure).");
 ABSL_FLAG(int, async_concurrency, 0,
           "Asynchronous buffered rounds (FedBuff) with this many devices training at once "
@@ -149,6 +163,7 @@ int main(int argc, char** argv) {
       t.mutable_async()->set_staleness_exponent(absl::GetFlag(FLAGS_staleness_exponent));
       t.mutable_async()->set_max_staleness(absl::GetFlag(FLAGS_max_staleness));
     }
+    t.set_cluster_start(absl::GetFlag(FLAGS_cluster_start));
   }
   if (!absl::GetFlag(FLAGS_compression).empty()) t.set_compression(absl::GetFlag(FLAGS_compression));
   c.clients = absl::GetFlag(FLAGS_clients);
@@ -173,6 +188,8 @@ int main(int argc, char** argv) {
   c.speed_sigma = absl::GetFlag(FLAGS_speed_sigma);
   c.target_accuracy = absl::GetFlag(FLAGS_target_accuracy);
   c.gap_s = absl::GetFlag(FLAGS_gap_s);
+  c.straggler_fraction = absl::GetFlag(FLAGS_straggler_fraction);
+  c.drop_stragglers = absl::GetFlag(FLAGS_drop_stragglers);
 
   if (!absl::GetFlag(FLAGS_model).empty()) {
     // The import the operator runs (flctl models import), on the proxy split.
@@ -223,6 +240,10 @@ int main(int argc, char** argv) {
   so.clients = c.clients;
   so.alpha = absl::GetFlag(FLAGS_synthetic_alpha);
   so.beta = absl::GetFlag(FLAGS_synthetic_beta);
+  so.size_sigma = absl::GetFlag(FLAGS_synthetic_size_sigma);
+  so.size_offset = absl::GetFlag(FLAGS_synthetic_size_offset);
+  so.max_examples = absl::GetFlag(FLAGS_synthetic_max_examples);
+  so.test_examples = absl::GetFlag(FLAGS_synthetic_test_examples);
   so.seed = c.seed;
   absl::StatusOr<fedtiny::sim::ExperimentResult> r =
       synthetic ? fedtiny::sim::RunSyntheticExperiment(c, so, print)

@@ -193,7 +193,7 @@ std::string SummaryJson(const ExperimentResult& r) {
       "\"final_accuracy\": %.4f, \"final_local_accuracy\": %.4f, "
       "\"final_personalized_accuracy\": %.4f, \"personal_kept\": {\"global\": %d, "
       "\"last_layer\": %d, \"ditto\": %d}, \"fl_seconds\": %.3f, \"client_updates\": %d, "
-      "\"client_updates_per_s\": %.1f%s}\n",
+      "\"client_updates_per_s\": %.1f, \"final_group_accuracy\": [%s], \"final_train_loss\": %.4f%s}\n",
       JsonString(c.name), JsonString(r.aggregator_name), JsonString(c.task.server_optimizer()),
       c.task.rounds(), c.clients, c.task.clients_per_round(), c.task.plan().epochs(),
       c.task.plan().batch_size(), c.task.plan().learning_rate(), JsonString(c.partition),
@@ -201,7 +201,10 @@ std::string SummaryJson(const ExperimentResult& r) {
       c.task.clusters(), c.cluster_groups, c.seed, r.pretrain_accuracy, r.final_accuracy, r.rounds.back().local_accuracy,
       r.rounds.back().personalized_accuracy, r.rounds.back().personal_kept_global,
       r.rounds.back().personal_last_layer, r.rounds.back().personal_ditto, r.fl_seconds, r.client_updates,
-      r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0, ComparisonsJson(r));
+      r.fl_seconds > 0 ? r.client_updates / r.fl_seconds : 0.0,
+      absl::StrJoin(r.rounds.back().group_accuracy, ", ",
+                    [](std::string* out, double a) { absl::StrAppendFormat(out, "%.4f", a); }),
+      r.final_train_loss, ComparisonsJson(r));
   head.resize(head.size() - 2);  // The closing "}\n", replaced by the tail.
   return head + tail;
 }

@@ -32,6 +32,9 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
                        coordinator::FakeClock& clock, const EvaluateFn& evaluate,
                        ExperimentResult& result,
                        const std::function<void(const RoundRecord&)>& on_round) {
+  if (!(c.straggler_fraction >= 0 && c.straggler_fraction <= 1)) {
+    return absl::InvalidArgumentError("experiment: straggler_fraction must be in [0, 1]");
+  }
   const v1::TaskConfig& task = c.task;
   const double deadline_s = task.round_deadline_ms() / 1000.0;
   const int goal = task.clients_per_round();
@@ -51,6 +54,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
   };
   ASSIGN_OR_RETURN(result.aggregator_name, AggregatorNameOf(task.aggregator()));
   BundleHeads bundles;
+  std::mt19937_64 straggle_rng(c.seed ^ 0x57A661E5ull);  // Its own stream: other runs unchanged.
   int committed = 0;
   const auto start = std::chrono::steady_clock::now();
   double now = 0;
@@ -72,6 +76,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       admitted.push_back(std::move(dev));
     }
     rec.selected = static_cast<int>(admitted.size());
+    if (c.straggler_fraction > 0) MarkStragglers(c.straggler_fraction, straggle_rng, admitted);
     // Who finishes, and when (virtual time).
     std::vector<SimDevice*> finishers;
     for (SimDevice& dev : admitted) {
@@ -102,6 +107,10 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
       next += chunk.size();
       std::vector<SimDevice*> honest;
       for (SimDevice* d : chunk) {
+        if (c.drop_stragglers && d->straggler) {
+          ++rec.stragglers;  // Dropped: neither trained nor uploaded.
+          continue;
+        }
         if (!population.device(d->id).attacker) honest.push_back(d);
       }
       TrainAll(c, data, honest);
@@ -116,6 +125,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
         }
       }
       for (SimDevice* d : chunk) {
+        if (c.drop_stragglers && d->straggler) continue;
         const bool attacker = population.device(d->id).attacker;
         v1::UploadRequest up;
         if (attacker) {

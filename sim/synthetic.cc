@@ -21,8 +21,9 @@ std::mt19937_64 Stream(uint64_t seed, int64_t k, uint64_t purpose) {
 
 int64_t SyntheticSource::NumExamples(int64_t k) const {
   std::mt19937_64 rng = Stream(o_.seed, k, 7);
-  std::lognormal_distribution<double> size(4.0, 1.0);
-  return std::clamp(static_cast<int64_t>(size(rng)), o_.min_examples, o_.max_examples);
+  std::lognormal_distribution<double> size(4.0, o_.size_sigma);
+  return std::clamp(static_cast<int64_t>(size(rng)) + o_.size_offset, o_.min_examples,
+                    o_.max_examples);
 }
 
 ClientData SyntheticSource::Make(int64_t k, int64_t n, uint64_t stream) const {

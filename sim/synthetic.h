@@ -6,7 +6,9 @@
 //   x ~ N(v_k, Sigma), Sigma diagonal with Sigma_jj = j^-1.2
 //   y = argmax(W_k x + b_k)
 // alpha controls how much the devices' models differ, beta how much their inputs
-// differ. Example counts follow a log-normal law (as LEAF), capped.
+// differ. Example counts follow a log-normal law (as LEAF), capped:
+//   n_k = clamp(int(exp(N(4, size_sigma^2))) + size_offset, min_examples, max_examples)
+// (the FedProx paper's generator: size_sigma 2, size_offset 50).
 #ifndef FEDTINY_SIM_SYNTHETIC_H_
 #define FEDTINY_SIM_SYNTHETIC_H_
 
@@ -20,6 +22,11 @@ struct SyntheticOptions {
   double beta = 1.0;
   int64_t min_examples = 20;
   int64_t max_examples = 500;
+  double size_sigma = 1.0;
+  int64_t size_offset = 0;
+  // Held-out examples per evaluated device; 0: a quarter of its training
+  // examples (an 80/20 split of its data, as FedProx evaluates).
+  int64_t test_examples = 20;
   uint64_t seed = 1;
 };
 
