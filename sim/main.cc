@@ -293,9 +293,9 @@ int main(int argc, char** argv) {
               static_cast<long long>(r->client_updates),
               r->fl_seconds, r->client_updates / r->fl_seconds);
   for (const fedtiny::sim::ComparisonRun& cmp : r->comparisons) {
-    std::printf("compare: %-22s final test accuracy %.2f%% (%s, %.0f%% attackers)\n",
+    std::printf("compare: %-22s final test accuracy %.2f%% (%s, server %s, %.0f%% attackers)\n",
                 cmp.label.c_str(), 100 * cmp.final_accuracy, cmp.aggregator.c_str(),
-                100 * cmp.attacker_fraction);
+                c.task.server_optimizer().c_str(), 100 * cmp.attacker_fraction);
   }
   for (const auto& [name, v] : r->variants) {
     std::printf("variant %-8s bundle %7lld bytes, body %8lld multiply-adds/example, "

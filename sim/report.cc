@@ -162,6 +162,7 @@ std::string ComparisonsJson(const ExperimentResult& r) {
 }  // namespace
 
 TargetReached TimeToTarget(const ExperimentResult& r, double target) {
+  if (!(target > 0)) return {};  // No target set.
   int64_t uploads = 0;
   for (const RoundRecord& rec : r.rounds) {
     uploads += rec.uploads();
