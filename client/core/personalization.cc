@@ -223,12 +223,14 @@ StatusOr<PersonalHead> PersonalizeHead(const Head& global, const RowMatrixXf& fe
     return true;
   };
 
+  // FedRep/FedPer: the layers below the last are the shared representation;
+  // their outputs are computed once (for the folds and the final training)
+  // and only the last layer trains.
+  Head last;
+  RowMatrixXf below;
   if (plan.last_layer) {
-    // FedRep/FedPer: the layers below the last are the shared representation;
-    // their outputs are computed once and only the last layer trains.
-    Head last;
     last.layers.push_back(global.layers.back());
-    RowMatrixXf below = features;
+    below = features;
     for (size_t l = 0; l + 1 < global.layers.size(); ++l) below = DenseForward(global.layers[l], below);
     const std::vector<Fold> folds = MakeFolds(below, labels, order, plan.folds);
     CLIENT_ASSIGN_OR_RETURN(auto r, CrossValidate(last, folds, tp, plan));
@@ -239,11 +241,11 @@ StatusOr<PersonalHead> PersonalizeHead(const Head& global, const RowMatrixXf& fe
       out.method = PersonalMethod::kLastLayer;
     }
   }
+  // Ditto: the whole head, pulled towards the global one by
+  // lambda / 2 ||v - w||^2 (the trainer's proximal term, anchored at w).
+  TrainPlan dp = tp;
+  dp.proximal_mu = plan.ditto_lambda;
   if (plan.ditto_lambda > 0) {
-    // Ditto: the whole head, pulled towards the global one by
-    // lambda / 2 ||v - w||^2 (the trainer's proximal term, anchored at w).
-    TrainPlan dp = tp;
-    dp.proximal_mu = plan.ditto_lambda;
     const std::vector<Fold> folds = MakeFolds(features, labels, order, plan.folds);
     CLIENT_ASSIGN_OR_RETURN(auto r, CrossValidate(global, folds, dp, plan));
     out.ditto = r.second;
@@ -254,15 +256,9 @@ StatusOr<PersonalHead> PersonalizeHead(const Head& global, const RowMatrixXf& fe
     }
   }
   if (out.method == PersonalMethod::kLastLayer) {
-    Head last;
-    last.layers.push_back(global.layers.back());
-    RowMatrixXf below = features;
-    for (size_t l = 0; l + 1 < global.layers.size(); ++l) below = DenseForward(global.layers[l], below);
     CLIENT_ASSIGN_OR_RETURN(Head trained, TrainOnAll(last, below, labels, tp, epochs));
     out.head.layers.back() = trained.layers.back();
   } else if (out.method == PersonalMethod::kDitto) {
-    TrainPlan dp = tp;
-    dp.proximal_mu = plan.ditto_lambda;
     CLIENT_ASSIGN_OR_RETURN(out.head, TrainOnAll(global, features, labels, dp, epochs));
   }
   return out;
