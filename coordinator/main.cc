@@ -3,6 +3,7 @@
 //   coordinator --data_dir=/var/lib/fedtiny              # 127.0.0.1:50051
 //   coordinator --data_dir=d --host=0.0.0.0 --port=8443 --tls_cert=c.pem --tls_key=k.pem
 //   coordinator --data_dir=d --http_port=9090   # + /metrics, /healthz, /dashboard
+//   coordinator --data_dir=d --postgres="host=/run/postgresql dbname=fedtiny"
 // The operator token is read from --admin_token_file (one token, or "name:token"
 // lines), or created on first start
 // in <data_dir>/admin.token (mode 0600). It is never printed.
@@ -39,6 +40,11 @@ ABSL_FLAG(int, http_port, -1,
           "HTTP port on --host for /metrics, /healthz and the dashboard (HTTPS with --tls_cert); "
           "-1 off, 0 picks a free one.");
 ABSL_FLAG(std::string, data_dir, "coordinator-data", "Where state persists.");
+ABSL_FLAG(std::string, postgres, "",
+          "libpq conninfo (e.g. \"host=/run/postgresql dbname=fedtiny\"): keep tasks, rounds "
+          "and models in that PostgreSQL database instead of SQLite under --data_dir (which "
+          "still holds the token, trust, metering and telemetry files). Prefer PGPASSFILE to a "
+          "password here: flags show in `ps`.");
 ABSL_FLAG(std::string, admin_token_file, "",
           "File holding the operator token; default <data_dir>/admin.token (created).");
 ABSL_FLAG(std::string, trust_dir, "",
@@ -186,6 +192,7 @@ int main(int argc, char** argv) {
   options.port = absl::GetFlag(FLAGS_port);
   options.http_port = absl::GetFlag(FLAGS_http_port);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.postgres = absl::GetFlag(FLAGS_postgres);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);

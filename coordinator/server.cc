@@ -25,6 +25,7 @@
 #include "coordinator/meter/durable_ledger.h"
 #include "coordinator/metering_service.h"
 #include "coordinator/server_metrics.h"
+#include "coordinator/postgres_store.h"
 #include "coordinator/sqlite_store.h"
 #include "coordinator/telemetry/aggregates.h"
 #include "coordinator/telemetry_service.h"
@@ -196,7 +197,12 @@ absl::Status Server::Impl::BindHttp(const Options& options) {
 }
 
 absl::Status Server::Impl::Load(const Options& options) {
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(options.data_dir));
+  std::unique_ptr<Store> store;
+  if (options.postgres.empty()) {
+    ASSIGN_OR_RETURN(store, SqliteStore::Open(options.data_dir));
+  } else {
+    ASSIGN_OR_RETURN(store, PostgresStore::Open(options.postgres));
+  }
   TrustOptions trust;
   trust.enrollment_path = options.data_dir + "/enrolled.pb";
   if (!options.trust_dir.empty()) {

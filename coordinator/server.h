@@ -49,8 +49,14 @@ class Server {
     // PEM CA bundle: client certificates signed by it are verified when
     // presented, and such clients may call the Admin API without a token.
     std::string tls_client_ca_file;
-    // Where tasks, rounds and models persist (created if absent). Required.
+    // Where tasks, rounds and models persist (created if absent). Required:
+    // with `postgres`, it still holds the files beside the store (operator
+    // token, trust state, model keys, metering ledger, telemetry counts).
     std::string data_dir;
+    // A libpq conninfo ("host=/run/postgresql dbname=fedtiny"): tasks, rounds
+    // and models persist in that PostgreSQL database (PostgresStore) instead
+    // of SQLite under data_dir. Never logged (it may hold a password).
+    std::string postgres;
     // Operator token(s) for the Admin API: one token, or "name:token" lines
     // (ParseOperatorTokens in admin_service.h); "" = mutual TLS only.
     std::string admin_token;
