@@ -30,6 +30,27 @@ absl::StatusOr<Eigen::VectorXf> BufferedAggregator::Report() {
   return out;
 }
 
+absl::Status BufferedAggregator::Restore(std::vector<float> rows, std::vector<double> weights) {
+  if (!weights_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(Name(), ": restore into a used aggregator"));
+  }
+  if (rows.size() != weights.size() * static_cast<size_t>(dim_)) {
+    return absl::InvalidArgumentError(absl::StrCat(Name(), ": state rows do not match weights"));
+  }
+  double total = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    absl::Status s = ValidateUpdate(absl::MakeConstSpan(rows).subspan(i * dim_, dim_), dim_,
+                                    weights[i]);
+    if (s.ok()) s = ValidateTotalWeight(total, weights[i]);
+    if (!s.ok()) return s;
+    total += weights[i];
+  }
+  data_ = std::move(rows);
+  weights_ = std::move(weights);
+  total_weight_ = total;
+  return absl::OkStatus();
+}
+
 absl::Status BufferedAggregator::MergeWith(Aggregator&& other) {
   auto* o = dynamic_cast<BufferedAggregator*>(&other);
   if (o == nullptr || o->Name() != Name() || o->dim_ != dim_) {

@@ -41,6 +41,10 @@ class BufferedAggregator : public Aggregator {
     return ConstRowMatrixMap(data_.data(), num_updates(), dim_);
   }
   const std::vector<double>& weights() const { return weights_; }
+  // Sets the buffer of an empty aggregator (aggregation/aggregator_state.h):
+  // `rows` holds weights.size() updates of dim() each. kFailedPrecondition when
+  // it holds updates; kInvalidArgument as Accumulate would refuse one of them.
+  absl::Status Restore(std::vector<float> rows, std::vector<double> weights);
 
  protected:
   explicit BufferedAggregator(int64_t dim) : dim_(dim) {}

@@ -1,5 +1,6 @@
 #include "aggregation/fedavg.h"
 
+#include <cmath>
 #include <utility>
 
 #include "aggregation/row_kernels.h"
@@ -33,6 +34,20 @@ absl::StatusOr<Eigen::VectorXf> FedAvgAggregator::Report() {
   absl::Status finite = ValidateAggregate(out, Name());
   if (!finite.ok()) return finite;
   return out;
+}
+
+absl::Status FedAvgAggregator::Restore(Eigen::VectorXd mean, double total_weight,
+                                       int64_t count) {
+  if (count_ != 0) return absl::FailedPreconditionError("fedavg: restore into a used aggregator");
+  if (mean.size() != dim()) return absl::InvalidArgumentError("fedavg: state of another dim");
+  if (count < 0 || (count == 0) != (total_weight == 0) || !std::isfinite(total_weight) ||
+      total_weight < 0 || !mean.allFinite() || (count == 0 && !mean.isZero(0))) {
+    return absl::InvalidArgumentError("fedavg: inconsistent state");
+  }
+  mean_ = std::move(mean);
+  total_weight_ = total_weight;
+  count_ = count;
+  return absl::OkStatus();
 }
 
 absl::Status FedAvgAggregator::MergeWith(Aggregator&& other) {

@@ -28,6 +28,12 @@ class FedAvgAggregator final : public Aggregator {
   int64_t dim() const override { return mean_.size(); }
   int64_t num_updates() const override { return count_; }
   double total_weight() const { return total_weight_; }
+  // The running weighted mean (aggregation/aggregator_state.h saves it).
+  const Eigen::VectorXd& mean() const { return mean_; }
+  // Sets the state of an empty aggregator (aggregation/aggregator_state.h):
+  // kFailedPrecondition when it holds updates, kInvalidArgument for a mean of
+  // another dimension, a non-finite value, or a count and weight that disagree.
+  absl::Status Restore(Eigen::VectorXd mean, double total_weight, int64_t count);
 
  private:
   Eigen::VectorXd mean_;

@@ -30,6 +30,11 @@ class NormBoundingAggregator final : public Aggregator {
   int64_t num_updates() const override { return inner_->num_updates(); }
   // How many updates were scaled down.
   int64_t num_clipped() const { return num_clipped_; }
+  // The inner aggregator, and the count of clipped updates to restore with it
+  // (aggregation/aggregator_state.h).
+  const Aggregator& inner() const { return *inner_; }
+  Aggregator& mutable_inner() { return *inner_; }
+  void set_num_clipped(int64_t n) { num_clipped_ = n; }
 
  private:
   const double max_norm_;
