@@ -17,6 +17,8 @@ constexpr int kMaxDeviceIdBytes = 128;
 constexpr int kMinSecretBytes = 16;
 constexpr int kMaxSecretBytes = 64;
 
+}  // namespace
+
 absl::Status ValidateCheckIn(const v1::CheckInRequest& r) {
   if (r.device_id().empty() || r.device_id().size() > kMaxDeviceIdBytes) {
     return absl::InvalidArgumentError("check-in: device_id must have 1 to 128 bytes");
@@ -32,8 +34,6 @@ absl::Status ValidateCheckIn(const v1::CheckInRequest& r) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
     std::unique_ptr<Store> store, const Clock* clock, aggregation::RandomSource* random,

@@ -41,6 +41,12 @@ struct TrustOptions {
   std::string model_keys_path;  // "": model keys live in memory only.
 };
 
+// The check-in's own fields: device_id of 1..128 bytes, battery in [0, 100],
+// class and population of at most 64 bytes, a device_secret of 16..64 bytes.
+// kInvalidArgument naming the field. The replicas (coordinator/replica) apply
+// it too.
+absl::Status ValidateCheckIn(const v1::CheckInRequest& request);
+
 // Thread-safe. The registry lock is held only to find or add a task; each task
 // has its own lock (TaskRunner), so tasks never wait on each other and no disk
 // sync happens under a lock that check-ins wait on. Owns the store; borrows the

@@ -105,6 +105,8 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
     PQfinish(conn);
     return s;
   }
+  // Notices ("relation ... already exists, skipping") are not errors: dropped.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(conn, Describe(conn)));
 }
 

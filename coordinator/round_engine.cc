@@ -247,7 +247,7 @@ std::map<std::string, int> RoundEngine::LateRejections(int64_t round) const {
   return it == late_rejections_.end() ? std::map<std::string, int>{} : it->second;
 }
 
-absl::Status RoundEngine::CheckMetrics(const Upload& u) const {
+absl::Status CheckUploadMetrics(const Upload& u) {
   if (u.metrics.size() > kMaxUploadMetrics) {
     return absl::InvalidArgumentError(
         absl::StrCat("at most ", kMaxUploadMetrics, " metrics per upload, got ", u.metrics.size()));
@@ -261,22 +261,28 @@ absl::Status RoundEngine::CheckMetrics(const Upload& u) const {
   return absl::OkStatus();
 }
 
-absl::Status RoundEngine::CheckUpload(const Upload& u, int clusters) const {
+absl::Status CheckUploadFields(const EngineConfig& config, const Upload& u, int clusters) {
   if (u.cluster < 0 || u.cluster >= clusters || u.example_count <= 0 ||
-      u.example_count > config_.max_example_count) {
+      u.example_count > config.max_example_count) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cluster must be in [0, ", clusters, ") and example_count in [1, ",
-        config_.max_example_count, "]"));
+        config.max_example_count, "]"));
   }
   if (!u.malformed.empty()) return absl::InvalidArgumentError(u.malformed);
-  RETURN_IF_ERROR(CheckMetrics(u));
+  RETURN_IF_ERROR(CheckUploadMetrics(u));
   const double norm2 = SquaredNorm(u.delta);  // Inf/NaN make it non-finite and fail below.
-  if (!(std::sqrt(norm2) <= config_.max_update_norm) && std::isfinite(norm2)) {
+  if (!(std::sqrt(norm2) <= config.max_update_norm) && std::isfinite(norm2)) {
     return absl::InvalidArgumentError(absl::StrCat("update norm ", std::sqrt(norm2),
                                                    " exceeds the task's max_update_norm ",
-                                                   config_.max_update_norm));
+                                                   config.max_update_norm));
   }
   return absl::OkStatus();
+}
+
+absl::Status RoundEngine::CheckMetrics(const Upload& u) const { return CheckUploadMetrics(u); }
+
+absl::Status RoundEngine::CheckUpload(const Upload& u, int clusters) const {
+  return CheckUploadFields(config_, u, clusters);
 }
 
 absl::Status RoundEngine::Accept(const Upload& u, absl::Time now) {

@@ -130,6 +130,18 @@ struct Upload {
   std::string malformed;
 };
 
+// The checks of an upload's own fields, for a round offering `clusters`
+// heads: cluster, example count in [1, max_example_count], a decodable delta
+// (`malformed` empty), the metrics (CheckUploadMetrics), a finite delta whose
+// L2 norm is at most max_update_norm. kInvalidArgument ("malformed") naming
+// what is wrong, or OK. It does not check the delta's size against the head
+// (the aggregator does). The round engine applies it, and so do the replicas
+// (coordinator/replica), which accept uploads without an engine.
+absl::Status CheckUploadFields(const EngineConfig& config, const Upload& u, int clusters);
+// At most kMaxUploadMetrics metrics, names of 1..kMaxMetricNameBytes bytes,
+// finite values: kInvalidArgument otherwise.
+absl::Status CheckUploadMetrics(const Upload& u);
+
 struct RoundStats {
   int64_t round = 0;
   absl::Time opened, closed;

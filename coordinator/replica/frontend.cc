@@ -1,0 +1,293 @@
+#include "coordinator/replica/frontend.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "aggregation/aggregator_state.h"
+#include "aggregation/factory.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/round_engine.h"
+#include "coordinator/task_config.h"
+#include "proto/delta_codec.h"
+#include "tools/base/status_macros.h"
+
+namespace fedtiny::coordinator::replica {
+
+namespace {
+
+constexpr int64_t kDefaultChunk = 256 << 10;
+constexpr int64_t kMaxChunk = 4 << 20;
+
+v1::CheckInResponse Retry(absl::Duration earliest, absl::Duration latest) {
+  v1::CheckInResponse out;
+  out.mutable_retry()->set_earliest_ms(absl::ToInt64Milliseconds(earliest));
+  out.mutable_retry()->set_latest_ms(absl::ToInt64Milliseconds(latest));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Frontend::Current> Frontend::ReadCurrent(PgConnection& c, const std::string& task,
+                                                        const char* lock) {
+  ASSIGN_OR_RETURN(PgResult r, c.Exec(absl::StrCat("SELECT round, open, closing, done, deadline_ms "
+                                                   "FROM replica_rounds WHERE task = $1",
+                                                   lock),
+                                      PgParams().Add(task)));
+  Current cur;
+  if (r.rows() == 0) return cur;
+  cur.exists = true;
+  cur.round = r.Int(0, 0);
+  cur.open = r.Int(0, 1) != 0;
+  cur.closing = r.Int(0, 2) != 0;
+  cur.done = r.Int(0, 3) != 0;
+  cur.deadline_ms = r.Int(0, 4);
+  return cur;
+}
+
+std::shared_ptr<const TaskModel> Frontend::AnyModel() {
+  absl::MutexLock lock(&mu_);
+  return model_;
+}
+
+absl::StatusOr<std::shared_ptr<const TaskModel>> Frontend::ModelFor(int64_t round) {
+  absl::MutexLock lock(&mu_);
+  if (model_round_ != round) {
+    // Round `round` opened after the previous one committed: the newest
+    // versions now are the ones its devices train from.
+    ASSIGN_OR_RETURN(model_, TaskModel::Load(*store_, task_));
+    model_round_ = round;
+  }
+  return model_;
+}
+
+std::string Frontend::NewToken() {
+  uint64_t words[2];
+  {
+    absl::MutexLock lock(&random_mu_);
+    random_->Fill(absl::MakeSpan(words, 2));
+  }
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(words), sizeof(words)));
+}
+
+absl::StatusOr<int64_t> Frontend::Admit(PgConnection& c, const v1::CheckInRequest& r,
+                                        const std::string& key, const std::string& token_hash,
+                                        v1::CheckInResponse& retry, int64_t* deadline_ms) {
+  ASSIGN_OR_RETURN(Current cur, ReadCurrent(c, task_));
+  if (cur.done) {
+    retry = Retry(absl::Hours(6), absl::Hours(12));
+    return 0;
+  }
+  if (!cur.exists || !cur.open || cur.closing) {
+    retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Between rounds.
+    return 0;
+  }
+  *deadline_ms = cur.deadline_ms;
+  ASSIGN_OR_RETURN(PgResult mine, c.Exec("SELECT device_key, used FROM replica_admissions WHERE "
+                                         "task = $1 AND round = $2 AND device_id = $3 FOR UPDATE",
+                                         PgParams().Add(task_).Add(cur.round).Add(r.device_id())));
+  if (mine.rows() > 0) {
+    // SHA-256 digests: comparing them says nothing about the secrets.
+    if (mine.Bytes(0, 0) != key) {
+      return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
+    }
+    if (mine.Int(0, 1) != 0) {  // Reported already: back after this round.
+      const absl::Duration left =
+          absl::Milliseconds(std::max<int64_t>(cur.deadline_ms - absl::ToUnixMillis(clock_->Now()), 1000));
+      retry = Retry(left, left + absl::Seconds(30));
+      return 0;
+    }
+    // Admitted again (its app restarted): a fresh token replaces the old one.
+    RETURN_IF_ERROR(c.Exec("UPDATE replica_admissions SET token_hash = $1, replica = $2 WHERE "
+                           "task = $3 AND round = $4 AND device_id = $5",
+                           PgParams().Add(token_hash).Add(replica_id_).Add(task_).Add(cur.round)
+                               .Add(r.device_id()))
+                        .status());
+    return cur.round;
+  }
+  ASSIGN_OR_RETURN(PgResult slot, c.Exec("UPDATE replica_rounds SET admitted = admitted + 1 WHERE "
+                                         "task = $1 AND round = $2 AND open AND NOT closing AND "
+                                         "admitted < cap RETURNING deadline_ms",
+                                         PgParams().Add(task_).Add(cur.round)));
+  if (slot.rows() == 0) {
+    retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Round full.
+    return 0;
+  }
+  RETURN_IF_ERROR(c.Exec("INSERT INTO replica_admissions(task, round, token_hash, device_id, "
+                         "device_key, replica) VALUES($1, $2, $3, $4, $5, $6)",
+                         PgParams().Add(task_).Add(cur.round).Add(token_hash).Add(r.device_id())
+                             .Add(key).Add(replica_id_))
+                      .status());
+  return cur.round;
+}
+
+absl::StatusOr<v1::CheckInResponse> Frontend::CheckIn(const v1::CheckInRequest& r) {
+  RETURN_IF_ERROR(ValidateCheckIn(r));
+  const std::shared_ptr<const TaskModel> any = AnyModel();
+  if (r.population() != any->config.population()) return Retry(absl::Minutes(1), absl::Minutes(5));
+  const DeviceStatus status{r.state().charging(), r.state().idle(), r.state().unmetered_network(),
+                            r.state().battery_percent(), false};
+  if (!any->engine.eligibility.Allows(status)) return Retry(absl::Minutes(1), absl::Minutes(5));
+  const std::string key = SecretKeyOf(r.device_secret());
+  const std::string token = NewToken();
+  v1::CheckInResponse out;
+  int64_t round = 0, deadline_ms = 0;
+  absl::Status s = pool_->Transaction([&](PgConnection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(round, Admit(c, r, key, SecretKeyOf(token), out, &deadline_ms));
+    return absl::OkStatus();
+  });
+  // Two check-ins of one device raced for its admission: the other one won.
+  if (s.code() == absl::StatusCode::kAlreadyExists) return Retry(absl::Seconds(1), absl::Seconds(5));
+  RETURN_IF_ERROR(s);
+  if (round == 0) return out;
+  ASSIGN_OR_RETURN(std::shared_ptr<const TaskModel> model, ModelFor(round));
+  const std::string variant = VariantFor(model->config, r.device_class(), r.capabilities());
+  v1::Assignment* a = out.mutable_assignment();
+  a->set_task(task_);
+  a->set_round(round);
+  a->set_upload_token(token);
+  *a->mutable_plan() = model->config.plan();
+  a->set_compression(model->config.compression());
+  a->set_deadline_ms(std::max<int64_t>(deadline_ms - absl::ToUnixMillis(clock_->Now()), 0));
+  for (const auto& [cluster, m] : model->models) *a->add_bundles() = model->bundles.at({cluster, variant})->meta;
+  return out;
+}
+
+absl::StatusOr<v1::DownloadResponse> Frontend::Download(const v1::DownloadRequest& r) {
+  if (r.task() != task_) return absl::NotFoundError(absl::StrCat("no task ", r.task()));
+  bool admitted = false;
+  Current cur;
+  RETURN_IF_ERROR(pool_->Transaction([&](PgConnection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(cur, ReadCurrent(c, task_));
+    ASSIGN_OR_RETURN(PgResult a, c.Exec("SELECT 1 FROM replica_admissions WHERE task = $1 AND "
+                                        "round = $2 AND token_hash = $3",
+                                        PgParams().Add(task_).Add(r.round())
+                                            .Add(SecretKeyOf(r.upload_token()))));
+    admitted = a.rows() > 0;
+    return absl::OkStatus();
+  }));
+  if (!cur.open || cur.round != r.round()) {
+    return absl::NotFoundError(absl::StrCat("round ", r.round(), " is not open"));
+  }
+  if (!admitted) return absl::PermissionDeniedError("upload token was not issued for this round");
+  ASSIGN_OR_RETURN(std::shared_ptr<const TaskModel> model, ModelFor(cur.round));
+  const std::string variant = r.variant().empty() ? "float32" : r.variant();
+  auto it = model->bundles.find({r.cluster(), variant});
+  if (it == model->bundles.end()) {
+    return absl::NotFoundError(absl::StrCat("no bundle for cluster ", r.cluster(), " variant ", variant));
+  }
+  const std::string& served = it->second->served();
+  if (r.offset() < 0 || r.offset() > static_cast<int64_t>(served.size())) {
+    return absl::OutOfRangeError(absl::StrCat("offset ", r.offset(), " outside [0, ", served.size(), "]"));
+  }
+  const int64_t chunk = r.max_bytes() > 0 ? std::min<int64_t>(r.max_bytes(), kMaxChunk) : kDefaultChunk;
+  v1::DownloadResponse out;
+  *out.mutable_bundle() = it->second->meta;
+  out.set_offset(r.offset());
+  out.set_data(served.substr(r.offset(), chunk));
+  return out;
+}
+
+absl::Status Frontend::Accept(PgConnection& c, const coordinator::Upload& u,
+                              const std::string& device_key, const TaskModel& model) {
+  // The round row FOR KEY SHARE: the leader's close (FOR UPDATE) waits for
+  // this transaction, and any upload after the close sees the round closed;
+  // check-ins (UPDATE admitted, a no-key update) do not conflict with it.
+  ASSIGN_OR_RETURN(Current cur, ReadCurrent(c, task_, " FOR KEY SHARE"));
+  if (u.round < 1 || u.round > cur.round) {
+    return absl::NotFoundError(absl::StrCat("round ", u.round, " was never opened"));
+  }
+  if (u.round < cur.round || !cur.open) {
+    return absl::DeadlineExceededError(absl::StrCat("round ", u.round, " is closed"));
+  }
+  const PgParams token = PgParams().Add(task_).Add(u.round).Add(SecretKeyOf(u.token));
+  ASSIGN_OR_RETURN(PgResult a, c.Exec("SELECT device_id, device_key, used FROM replica_admissions "
+                                      "WHERE task = $1 AND round = $2 AND token_hash = $3 FOR UPDATE",
+                                      token));
+  if (a.rows() == 0) return absl::PermissionDeniedError("upload token was not issued for this round");
+  if (a.Bytes(0, 1) != device_key) {
+    return absl::PermissionDeniedError("upload token was issued to another device");
+  }
+  if (cur.closing || absl::ToUnixMillis(clock_->Now()) > cur.deadline_ms) {
+    return absl::DeadlineExceededError(absl::StrCat("round ", u.round, " passed its deadline"));
+  }
+  if (a.Int(0, 2) != 0) return absl::AlreadyExistsError("this token already uploaded");
+  RETURN_IF_ERROR(CheckUploadFields(model.engine, u, static_cast<int>(model.models.size())));
+  if (u.model_version != model.models.at(u.cluster).version) {
+    return absl::FailedPreconditionError(absl::StrCat("update trained from version ", u.model_version,
+                                                      ", cluster ", u.cluster, " is at ",
+                                                      model.models.at(u.cluster).version));
+  }
+  ASSIGN_OR_RETURN(PgResult used, c.Exec("UPDATE replica_admissions SET used = true WHERE task = $1 "
+                                         "AND round = $2 AND token_hash = $3 AND NOT used",
+                                         token));
+  if (used.Affected() != 1) return absl::AbortedError("upload raced with another; retry");
+  const PgParams key = PgParams().Add(task_).Add(u.round).Add(replica_id_).Add(u.cluster);
+  ASSIGN_OR_RETURN(PgResult partial, c.Exec("SELECT state FROM replica_partials WHERE task = $1 AND "
+                                            "round = $2 AND replica = $3 AND cluster = $4 FOR UPDATE",
+                                            key));
+  ASSIGN_OR_RETURN(std::unique_ptr<aggregation::Aggregator> agg,
+                   aggregation::MakeAggregator(model.engine.aggregator, model.engine.dim));
+  if (partial.rows() > 0) RETURN_IF_ERROR(aggregation::LoadState(partial.Bytes(0, 0), *agg));
+  absl::Status s = agg->Accumulate(u.delta, static_cast<double>(u.example_count),
+                                   {a.Bytes(0, 0), u.cluster});
+  if (!s.ok()) return absl::InvalidArgumentError(s.message());  // Malformed, as the engine says.
+  ASSIGN_OR_RETURN(std::string state, aggregation::SaveState(*agg));
+  PgParams row = PgParams().Add(task_).Add(u.round).Add(replica_id_).Add(u.cluster).Add(state);
+  return c.Exec("INSERT INTO replica_partials VALUES($1, $2, $3, $4, $5, 1) ON CONFLICT (task, "
+                "round, replica, cluster) DO UPDATE SET state = excluded.state, updates = "
+                "replica_partials.updates + 1",
+                row)
+      .status();
+}
+
+absl::Status Frontend::Upload(const v1::UploadRequest& r) {
+  if (r.task() != task_) return absl::NotFoundError(absl::StrCat("no task ", r.task()));
+  coordinator::Upload u;
+  u.round = r.round();
+  u.token = r.upload_token();
+  u.cluster = r.cluster();
+  u.model_version = r.model_version();
+  u.example_count = r.example_count();
+  for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
+  if (!r.compressed_delta().empty()) {
+    u.malformed = "compressed_delta: replicas take float32 deltas";
+  } else if (absl::StatusOr<std::vector<float>> d = DecodeDelta(r.delta()); d.ok()) {
+    u.delta = *std::move(d);
+  } else {
+    u.malformed = std::string(d.status().message());
+  }
+  // The models of the round the upload names, if it is the open one; any
+  // other round is refused (late, wrong_round) before the model matters.
+  Current cur;
+  RETURN_IF_ERROR(pool_->Transaction([&](PgConnection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(cur, ReadCurrent(c, task_));
+    return absl::OkStatus();
+  }));
+  std::shared_ptr<const TaskModel> model;
+  if (cur.open && cur.round == u.round) {
+    ASSIGN_OR_RETURN(model, ModelFor(cur.round));
+  } else {
+    model = AnyModel();
+  }
+  const std::string device_key = SecretKeyOf(r.device_secret());
+  return pool_->Transaction([&](PgConnection& c) { return Accept(c, u, device_key, *model); });
+}
+
+absl::Status Frontend::ReportFailure(const v1::FailureReport& r) {
+  if (r.task() != task_) return absl::NotFoundError(absl::StrCat("no task ", r.task()));
+  return pool_->Transaction([&](PgConnection& c) -> absl::Status {
+    const PgParams token = PgParams().Add(task_).Add(r.round()).Add(SecretKeyOf(r.upload_token()));
+    ASSIGN_OR_RETURN(PgResult a, c.Exec("SELECT 1 FROM replica_admissions WHERE task = $1 AND "
+                                        "round = $2 AND token_hash = $3",
+                                        token));
+    if (a.rows() == 0) return absl::PermissionDeniedError("upload token was not issued for this round");
+    return c.Exec("UPDATE replica_admissions SET failed = true WHERE task = $1 AND round = $2 AND "
+                  "token_hash = $3 AND NOT used",
+                  token)
+        .status();
+  });
+}
+
+}  // namespace fedtiny::coordinator::replica
