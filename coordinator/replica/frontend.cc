@@ -223,23 +223,33 @@ absl::Status Frontend::Accept(PgConnection& c, const coordinator::Upload& u,
                                          "AND round = $2 AND token_hash = $3 AND NOT used",
                                          token));
   if (used.Affected() != 1) return absl::AbortedError("upload raced with another; retry");
+  // The partial row exists before it is read FOR UPDATE: two first uploads
+  // racing on an absent row would each start from nothing, and one would
+  // overwrite the other.
   const PgParams key = PgParams().Add(task_).Add(u.round).Add(replica_id_).Add(u.cluster);
-  ASSIGN_OR_RETURN(PgResult partial, c.Exec("SELECT state FROM replica_partials WHERE task = $1 AND "
-                                            "round = $2 AND replica = $3 AND cluster = $4 FOR UPDATE",
+  RETURN_IF_ERROR(c.Exec("INSERT INTO replica_partials VALUES($1, $2, $3, $4, ''::bytea, 0) "
+                         "ON CONFLICT DO NOTHING",
+                         key)
+                      .status());
+  ASSIGN_OR_RETURN(PgResult partial, c.Exec("SELECT state, updates FROM replica_partials WHERE "
+                                            "task = $1 AND round = $2 AND replica = $3 AND "
+                                            "cluster = $4 FOR UPDATE",
                                             key));
   ASSIGN_OR_RETURN(std::unique_ptr<aggregation::Aggregator> agg,
                    aggregation::MakeAggregator(model.engine.aggregator, model.engine.dim));
-  if (partial.rows() > 0) RETURN_IF_ERROR(aggregation::LoadState(partial.Bytes(0, 0), *agg));
+  if (partial.Int(0, 1) > 0) RETURN_IF_ERROR(aggregation::LoadState(partial.Bytes(0, 0), *agg));
   absl::Status s = agg->Accumulate(u.delta, static_cast<double>(u.example_count),
                                    {a.Bytes(0, 0), u.cluster});
   if (!s.ok()) return absl::InvalidArgumentError(s.message());  // Malformed, as the engine says.
   ASSIGN_OR_RETURN(std::string state, aggregation::SaveState(*agg));
-  PgParams row = PgParams().Add(task_).Add(u.round).Add(replica_id_).Add(u.cluster).Add(state);
-  return c.Exec("INSERT INTO replica_partials VALUES($1, $2, $3, $4, $5, 1) ON CONFLICT (task, "
-                "round, replica, cluster) DO UPDATE SET state = excluded.state, updates = "
-                "replica_partials.updates + 1",
-                row)
-      .status();
+  PgParams row = PgParams().Add(state).Add(agg->num_updates()).Add(task_).Add(u.round)
+                     .Add(replica_id_).Add(u.cluster);
+  ASSIGN_OR_RETURN(PgResult updated,
+                   c.Exec("UPDATE replica_partials SET state = $1, updates = $2 WHERE task = $3 "
+                          "AND round = $4 AND replica = $5 AND cluster = $6",
+                          row));
+  if (updated.Affected() != 1) return absl::InternalError("partial aggregate row vanished");
+  return absl::OkStatus();
 }
 
 absl::Status Frontend::Upload(const v1::UploadRequest& r) {

@@ -178,7 +178,9 @@ absl::StatusOr<std::map<int, std::unique_ptr<aggregation::Aggregator>>> Leader::
                                       PgParams().Add(options_.task).Add(round.round)));
   std::map<int, std::unique_ptr<aggregation::Aggregator>> out;
   *reported = 0;
+  int64_t merged_updates = 0;
   for (int i = 0; i < p.rows(); ++i) {
+    if (p.Int(i, 2) == 0) continue;  // Created by an upload that then failed: empty.
     const int cluster = static_cast<int>(p.Int(i, 0));
     ASSIGN_OR_RETURN(std::unique_ptr<aggregation::Aggregator> part,
                      aggregation::MakeAggregator(model.engine.aggregator, model.engine.dim));
@@ -191,13 +193,15 @@ absl::StatusOr<std::map<int, std::unique_ptr<aggregation::Aggregator>>> Leader::
     }
     *reported += static_cast<int>(p.Int(i, 2));
   }
+  for (const auto& [cluster, agg] : out) merged_updates += agg->num_updates();
   // Every upload marked used is in exactly one partial (one transaction).
   ASSIGN_OR_RETURN(PgResult used, c.Exec("SELECT COUNT(*) FROM replica_admissions WHERE task = $1 "
                                          "AND round = $2 AND used",
                                          PgParams().Add(options_.task).Add(round.round)));
-  if (used.Int(0, 0) != *reported) {
+  if (used.Int(0, 0) != *reported || merged_updates != *reported) {
     return absl::DataLossError(absl::StrCat("round ", round.round, ": ", used.Int(0, 0),
-                                            " uploads marked used but ", *reported, " in partials"));
+                                            " uploads marked used, partials count ", *reported,
+                                            " and hold ", merged_updates));
   }
   return out;
 }
