@@ -46,7 +46,7 @@ using coordinator::testing::PgServer;
 using testing::ChildProcess;
 
 constexpr int kReplicas = 3;
-constexpr int kDevices = 6;
+constexpr int kDevices = 12;
 constexpr int kDim = testing::kSmallHeadParams;
 
 int Kills() {
