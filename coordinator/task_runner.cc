@@ -388,6 +388,16 @@ absl::StatusOr<v1::DownloadResponse> TaskRunner::Download(const v1::DownloadRequ
 }
 
 void TaskRunner::DecodeUpdate(const v1::UploadRequest& r, coordinator::Upload& u) {
+  int64_t dim = 0;
+  if (!r.compressed_delta().empty()) {
+    absl::MutexLock lock(&mu_);
+    dim = engine_->config().dim;
+  }
+  DecodeUploadDelta(name(), compression_, dim, r, u);
+}
+
+void DecodeUploadDelta(const std::string& task, const CompressionSpec& spec, int64_t dim,
+                       const v1::UploadRequest& r, coordinator::Upload& u) {
   if (r.compressed_delta().empty()) {
     // A partial float leaves the delta empty, which the engine refuses as malformed.
     // The float32 form stays accepted under a compression spec: devices on
@@ -400,21 +410,15 @@ void TaskRunner::DecodeUpdate(const v1::UploadRequest& r, coordinator::Upload& u
     u.malformed = "delta and compressed_delta exclude each other";
     return;
   }
-  if (compression_.none()) {
+  if (spec.none()) {
     u.malformed = "compressed_delta: this task takes float32 deltas (its compression is none)";
     return;
   }
-  int64_t dim = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    dim = engine_->config().dim;
-  }
   // The token is the device's part of the seed; a fixed range shares the
   // round's seed so that levels sum (tools/base/update_codec.h).
-  const uint64_t seed = CompressionSeed(name(), r.round(),
-                                        compression_.range > 0 ? "" : r.upload_token());
+  const uint64_t seed = CompressionSeed(task, r.round(), spec.range > 0 ? "" : r.upload_token());
   std::string error;
-  if (!DecodeCompressed(r.compressed_delta(), compression_, static_cast<size_t>(dim), seed, &u.delta,
+  if (!DecodeCompressed(r.compressed_delta(), spec, static_cast<size_t>(dim), seed, &u.delta,
                         &error)) {
     u.malformed = error;
     u.delta.clear();

@@ -83,6 +83,12 @@ class FleetTracker {
   absl::flat_hash_map<std::string, Device> devices_ ABSL_GUARDED_BY(mu_);
 };
 
+// The upload's delta into u.delta, or why not into u.malformed (refused after
+// the token checks): float32 bytes, or a compressed_delta under the task's
+// `spec` for a head of `dim` parameters. Pure; the replicas use it too.
+void DecodeUploadDelta(const std::string& task, const CompressionSpec& spec, int64_t dim,
+                       const v1::UploadRequest& r, coordinator::Upload& u);
+
 // Thread-safe (see the locking note above). Owns its engine and caches.
 class TaskRunner {
  public:
@@ -159,11 +165,16 @@ class TaskRunner {
   // The upload's delta into u.delta, or why not into u.malformed (refused
   // after the token checks); compressed ones with the task's spec.
   void DecodeUpdate(const v1::UploadRequest& r, coordinator::Upload& u) ABSL_LOCKS_EXCLUDED(mu_);
+
+ public:
+  // The task's compression spec, parsed (none when unreadable: validated at creation).
   static CompressionSpec CompressionOf(const v1::TaskConfig& config) {
     CompressionSpec s;  // Validated at creation; none if unreadable.
     std::string error;
     return ParseCompressionSpec(config.compression(), &s, &error) ? s : CompressionSpec{};
   }
+
+ private:
   absl::StatusOr<BlobChecks> CheckBlobs();
   absl::StatusOr<VersionRow> RollBack(const VersionRow& bad, const absl::Status& why);
   // Takes the closed round (if any) and commits or abandons it.

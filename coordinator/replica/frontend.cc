@@ -10,7 +10,9 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/round_engine.h"
 #include "coordinator/task_config.h"
+#include "coordinator/task_runner.h"
 #include "proto/delta_codec.h"
+#include "tools/base/constant_time.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::coordinator::replica {
@@ -95,8 +97,7 @@ absl::StatusOr<int64_t> Frontend::Admit(PgConnection& c, const v1::CheckInReques
                                          "task = $1 AND round = $2 AND device_id = $3 FOR UPDATE",
                                          PgParams().Add(task_).Add(cur.round).Add(r.device_id())));
   if (mine.rows() > 0) {
-    // SHA-256 digests: comparing them says nothing about the secrets.
-    if (mine.Bytes(0, 0) != key) {
+    if (!ConstantTimeEquals(mine.Bytes(0, 0), key)) {
       return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
     }
     if (mine.Int(0, 1) != 0) {  // Reported already: back after this round.
@@ -213,7 +214,7 @@ absl::Status Frontend::Accept(PgConnection& c, const coordinator::Upload& u,
                                       "WHERE task = $1 AND round = $2 AND token_hash = $3 FOR UPDATE",
                                       token));
   if (a.rows() == 0) return absl::PermissionDeniedError("upload token was not issued for this round");
-  if (a.Bytes(0, 1) != device_key) {
+  if (!ConstantTimeEquals(a.Bytes(0, 1), device_key)) {
     return absl::PermissionDeniedError("upload token was issued to another device");
   }
   if (cur.closing || absl::ToUnixMillis(clock_->Now()) > cur.deadline_ms) {
@@ -268,12 +269,9 @@ absl::Status Frontend::Upload(const v1::UploadRequest& r) {
   u.model_version = r.model_version();
   u.example_count = r.example_count();
   for (const auto& [k, v] : r.metrics()) u.metrics[k] = v;
-  if (!r.compressed_delta().empty()) {
-    u.malformed = "compressed_delta: replicas take float32 deltas";
-  } else if (absl::StatusOr<std::vector<float>> d = DecodeDelta(r.delta()); d.ok()) {
-    u.delta = *std::move(d);
-  } else {
-    u.malformed = std::string(d.status().message());
+  {
+    const std::shared_ptr<const TaskModel> any = AnyModel();
+    DecodeUploadDelta(task_, any->compression, any->engine.dim, r, u);
   }
   // The models of the round the upload names, if it is the open one; any
   // other round is refused (late, wrong_round) before the model matters.

@@ -8,7 +8,7 @@
 // the full coordinator's (docs/protocol.md).
 //
 // Not served by replicas (a full coordinator does): enrollment and encrypted
-// bundles, model trust, compressed deltas, asynchronous tasks, cluster
+// bundles, model trust, asynchronous tasks, cluster
 // warm-up, the device-id registry across rounds (a device's id is bound to its
 // secret per round), metering and telemetry.
 #ifndef FEDTINY_COORDINATOR_REPLICA_FRONTEND_H_

@@ -19,7 +19,8 @@ namespace fedtiny::coordinator::replica {
 struct Replica::Impl {
   std::shared_ptr<Clock> clock;
   aggregation::OpenSslRandomSource random;
-  std::unique_ptr<PostgresStore> store;
+  std::unique_ptr<PostgresStore> store;         // The frontend's model loads.
+  std::unique_ptr<PostgresStore> leader_store;  // The leader's, on its own connection.
   std::unique_ptr<PgPool> pool;
   std::unique_ptr<Frontend> frontend;
   std::unique_ptr<FederationService> service;
@@ -74,7 +75,8 @@ absl::StatusOr<Replica> Replica::Start(Options options) {
     lo.conninfo = options.conninfo;
     lo.retry = options.leader_retry;
     lo.tick = options.leader_tick;
-    impl->leader = std::make_unique<Leader>(lo, impl->store.get(), impl->clock.get());
+    ASSIGN_OR_RETURN(impl->leader_store, PostgresStore::Open(options.conninfo));
+    impl->leader = std::make_unique<Leader>(lo, impl->leader_store.get(), impl->clock.get());
     impl->leader->Start();
   }
   return Replica(std::move(impl));

@@ -5,10 +5,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "client/transport/participant.h"
 #include "coordinator/clock.h"
 #include "coordinator/pg_connection.h"
 #include "coordinator/postgres_store.h"
@@ -229,6 +231,34 @@ TEST_F(ReplicaTest, AStandbyTakesOverAndAStaleLeaderIsFencedOut) {
   clock_->Advance(absl::Minutes(2));  // Round 2 is due to close: the step must write.
   EXPECT_EQ(stale.Step().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(Versions().size(), 2u);
+}
+
+// The client SDK end to end through replicas: real participants download,
+// verify, train and upload compressed deltas, each through another replica.
+TEST_F(ReplicaTest, RealParticipantsTrainThroughReplicasWithCompressedUpdates) {
+  Replica::Options oa = Options("a");
+  oa.create->set_compression("hadamard:bits=2,k=0.5");
+  auto a = Replica::Start(oa);
+  ASSERT_THAT(a, IsOk());
+  auto b = Replica::Start(Options("b"));
+  ASSERT_THAT(b, IsOk());
+  ASSERT_TRUE(Admit(*Stub(*a), "opener").round() == 1);  // The first round is open.
+  client::SettableDeviceState plugged(client::DeviceStatus{true, true, true, 90, false});
+  for (int i = 0; i < 2; ++i) {
+    client::SessionOptions so;
+    so.address = (i % 2 == 0 ? a : b)->address();
+    so.insecure = true;
+    so.seed = i + 1;
+    client::Participant device(client::DeviceProfile{"p" + std::to_string(i), "phones"}, so,
+                               &plugged, std::string(std::getenv("TEST_TMPDIR")) + "/p" + std::to_string(i));
+    const ::fedtiny::testing::LocalData d = ::fedtiny::testing::SeparableData(40, 5 + i);
+    const client::RoundResult r = device.RunOnce(d.x, d.y);
+    ASSERT_EQ(r.kind, client::RoundResult::Kind::kUploaded) << r.why;
+    EXPECT_EQ(r.round, 1);
+  }
+  clock_->Advance(absl::Minutes(2));  // "opener" never uploads: the deadline closes it.
+  ASSERT_TRUE(AwaitVersions(2));
+  EXPECT_EQ(Versions()[1].participants, 2);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ absl::StatusOr<std::shared_ptr<const TaskModel>> TaskModel::Load(Store& store,
   m->config = *std::move(valid);
   m->templates = TemplatesOf(m->config);
   m->body_prefix_bytes = TaskRunner::BodyPrefixBytes(m->config);
+  m->compression = TaskRunner::CompressionOf(m->config);
   ASSIGN_OR_RETURN(std::vector<VersionRow> latest, store.LatestVersions(task));
   for (const VersionRow& v : latest) {
     v1::Model model;

@@ -16,6 +16,7 @@
 #include "coordinator/round_engine.h"
 #include "coordinator/store.h"
 #include "proto/admin.pb.h"
+#include "tools/base/update_codec.h"
 
 namespace fedtiny::coordinator::replica {
 
@@ -27,6 +28,7 @@ struct TaskModel {
   std::map<int, ClusterModel> models;  // Cluster -> newest head, version, optimizer.
   BundleMap bundles;                   // Unsigned, unencrypted.
   int64_t body_prefix_bytes = 0;
+  CompressionSpec compression;  // config.compression, parsed.
 
   // Loads `task` from `store` (blocking): kNotFound for an unknown task,
   // kDataLoss for a config that fails validation or an unreadable newest
