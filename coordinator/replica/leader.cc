@@ -77,6 +77,8 @@ void Leader::Run() {
     absl::Status s = Step();
     if (!s.ok()) {
       FT_LOG(WARNING) << "replica " << options_.replica_id << " leading " << options_.task << ": " << s;
+      // A commit whose answer was lost may have landed: start again from the store.
+      model_.reset();
       // Fenced out, or the lock's session is gone: leadership may have moved.
       if (s.code() == absl::StatusCode::kAborted || lock_conn_ == nullptr || lock_conn_->broken()) {
         StepDown();

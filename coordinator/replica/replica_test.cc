@@ -233,6 +233,30 @@ TEST_F(ReplicaTest, AStandbyTakesOverAndAStaleLeaderIsFencedOut) {
   EXPECT_EQ(Versions().size(), 2u);
 }
 
+// PostgreSQL restarts under the replicas: calls meanwhile fail UNAVAILABLE,
+// then everything reconnects and the round that was open completes.
+TEST_F(ReplicaTest, ReplicasRideThroughAPostgresRestart) {
+  auto a = Replica::Start(Options("a"));
+  ASSERT_THAT(a, IsOk());
+  auto s = Stub(*a);
+  const v1::Assignment d1 = Admit(*s, "d1");
+  ASSERT_TRUE(Upload(*s, d1, "d1", 1).ok());
+  ASSERT_THAT(pg_->Stop(), IsOk());
+  {
+    grpc::ClientContext ctx;
+    v1::CheckInResponse resp;
+    EXPECT_EQ(s->CheckIn(&ctx, CheckInOf("d2"), &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  ASSERT_THAT(pg_->Restart(), IsOk());
+  const v1::Assignment d2 = Admit(*s, "d2");
+  EXPECT_EQ(d2.round(), d1.round());
+  ASSERT_TRUE(Upload(*s, d2, "d2", 1).ok());
+  const v1::Assignment d3 = Admit(*s, "d3");
+  ASSERT_TRUE(Upload(*s, d3, "d3", 1).ok());
+  ASSERT_TRUE(AwaitVersions(2));  // The leader got its lock back and committed.
+  EXPECT_EQ(Versions()[1].participants, 3);
+}
+
 // The client SDK end to end through replicas: real participants download,
 // verify, train and upload compressed deltas, each through another replica.
 TEST_F(ReplicaTest, RealParticipantsTrainThroughReplicasWithCompressedUpdates) {
