@@ -86,7 +86,8 @@ PgParams& PgParams::AddNull() {
   return *this;
 }
 
-absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo) {
+absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo,
+                                                                    std::string setup) {
   char* err = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
   if (parsed == nullptr) {
@@ -107,7 +108,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   }
   // Notices ("relation ... already exists, skipping") are not errors: dropped.
   PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<PgConnection>(new PgConnection(conn, Describe(conn)));
+  std::unique_ptr<PgConnection> c(new PgConnection(conn, Describe(conn), std::move(setup)));
+  if (!c->setup_.empty()) RETURN_IF_ERROR(c->Script(c->setup_.c_str()));
+  return c;
 }
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
@@ -120,7 +123,7 @@ absl::Status PgConnection::Reset() {
     return absl::UnavailableError(absl::StrCat("cannot reach PostgreSQL (", description_,
                                                "): ", Trimmed(PQerrorMessage(conn_))));
   }
-  return absl::OkStatus();
+  return setup_.empty() ? absl::OkStatus() : Script(setup_.c_str());
 }
 
 absl::Status PgConnection::ErrorOf(pg_result* result) const {

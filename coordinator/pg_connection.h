@@ -65,7 +65,10 @@ class PgConnection {
   // Connects (blocking). kUnavailable when the server cannot be reached (the
   // message names host and database, never a password); kInvalidArgument for a
   // malformed conninfo.
-  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo);
+  // `setup` (parameterless statements, e.g. "SET synchronous_commit = off")
+  // runs on the new session, and again after every reconnect.
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo,
+                                                               std::string setup = "");
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
@@ -93,12 +96,13 @@ class PgConnection {
   [[nodiscard]] const std::string& description() const { return description_; }
 
  private:
-  PgConnection(pg_conn* conn, std::string description)
-      : conn_(conn), description_(std::move(description)) {}
+  PgConnection(pg_conn* conn, std::string description, std::string setup)
+      : conn_(conn), description_(std::move(description)), setup_(std::move(setup)) {}
   absl::Status ErrorOf(pg_result* result) const;
 
   pg_conn* conn_;
   const std::string description_;
+  const std::string setup_;
 };
 
 }  // namespace fedtiny::coordinator

@@ -76,58 +76,56 @@ std::string Frontend::NewToken() {
 absl::StatusOr<int64_t> Frontend::Admit(PgConnection& c, const v1::CheckInRequest& r,
                                         const std::string& key, const std::string& token_hash,
                                         v1::CheckInResponse& retry, int64_t* deadline_ms) {
-  // An admission commits without waiting for its WAL flush: PostgreSQL's
-  // own crash can lose the last admissions (those devices' uploads are then
-  // refused as bad_token and they check in again), never an upload: an
-  // upload's commit is synchronous and flushes the WAL up to it, admission
-  // included. The row lock on the round's slot count is then held for
-  // microseconds instead of an fsync.
-  RETURN_IF_ERROR(c.Exec("SET LOCAL synchronous_commit = off").status());
-  ASSIGN_OR_RETURN(Current cur, ReadCurrent(c, task_));
-  if (cur.done) {
+  // Two statements, each its own transaction on the admissions pool
+  // (synchronous_commit off, see Replica): the round with this device's
+  // admission if any, then the admission. The round's slot row is locked only
+  // inside the second statement, never across a round trip.
+  ASSIGN_OR_RETURN(PgResult cur, c.Exec(
+      "SELECT r.round, r.open AND NOT r.closing, r.done, r.deadline_ms, a.device_key, a.used, "
+      "a.device_id IS NOT NULL FROM replica_rounds r LEFT JOIN replica_admissions a ON "
+      "a.task = r.task AND a.round = r.round AND a.device_id = $2 WHERE r.task = $1",
+      PgParams().Add(task_).Add(r.device_id())));
+  if (cur.rows() > 0 && cur.Int(0, 2) != 0) {
     retry = Retry(absl::Hours(6), absl::Hours(12));
     return 0;
   }
-  if (!cur.exists || !cur.open || cur.closing) {
+  if (cur.rows() == 0 || cur.Int(0, 1) == 0) {
     retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Between rounds.
     return 0;
   }
-  *deadline_ms = cur.deadline_ms;
-  ASSIGN_OR_RETURN(PgResult mine, c.Exec("SELECT device_key, used FROM replica_admissions WHERE "
-                                         "task = $1 AND round = $2 AND device_id = $3 FOR UPDATE",
-                                         PgParams().Add(task_).Add(cur.round).Add(r.device_id())));
-  if (mine.rows() > 0) {
-    if (!ConstantTimeEquals(mine.Bytes(0, 0), key)) {
+  const int64_t round = cur.Int(0, 0);
+  *deadline_ms = cur.Int(0, 3);
+  if (cur.Int(0, 6) != 0) {
+    if (!ConstantTimeEquals(cur.Bytes(0, 4), key)) {
       return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
     }
-    if (mine.Int(0, 1) != 0) {  // Reported already: back after this round.
+    if (cur.Int(0, 5) != 0) {  // Reported already: back after this round.
       const absl::Duration left =
-          absl::Milliseconds(std::max<int64_t>(cur.deadline_ms - absl::ToUnixMillis(clock_->Now()), 1000));
+          absl::Milliseconds(std::max<int64_t>(*deadline_ms - absl::ToUnixMillis(clock_->Now()), 1000));
       retry = Retry(left, left + absl::Seconds(30));
       return 0;
     }
     // Admitted again (its app restarted): a fresh token replaces the old one.
-    RETURN_IF_ERROR(c.Exec("UPDATE replica_admissions SET token_hash = $1, replica = $2 WHERE "
-                           "task = $3 AND round = $4 AND device_id = $5",
-                           PgParams().Add(token_hash).Add(replica_id_).Add(task_).Add(cur.round)
-                               .Add(r.device_id()))
-                        .status());
-    return cur.round;
+    ASSIGN_OR_RETURN(PgResult again, c.Exec(
+        "UPDATE replica_admissions SET token_hash = $1, replica = $2 WHERE task = $3 AND "
+        "round = $4 AND device_id = $5 AND NOT used RETURNING 1",
+        PgParams().Add(token_hash).Add(replica_id_).Add(task_).Add(round).Add(r.device_id())));
+    if (again.rows() == 0) retry = Retry(absl::Seconds(1), absl::Seconds(5));  // It just uploaded.
+    return again.rows() == 0 ? 0 : round;
   }
-  ASSIGN_OR_RETURN(PgResult slot, c.Exec("UPDATE replica_rounds SET admitted = admitted + 1 WHERE "
-                                         "task = $1 AND round = $2 AND open AND NOT closing AND "
-                                         "admitted < cap RETURNING deadline_ms",
-                                         PgParams().Add(task_).Add(cur.round)));
-  if (slot.rows() == 0) {
-    retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Round full.
+  // A slot and the admission in one statement: both or neither. A second
+  // check-in of the same device racing this one hits the unique key.
+  ASSIGN_OR_RETURN(PgResult admitted, c.Exec(
+      "WITH slot AS (UPDATE replica_rounds SET admitted = admitted + 1 WHERE task = $1 AND "
+      "round = $2 AND open AND NOT closing AND admitted < cap RETURNING round) "
+      "INSERT INTO replica_admissions(task, round, token_hash, device_id, device_key, replica) "
+      "SELECT $1, round, $3, $4, $5, $6 FROM slot RETURNING round",
+      PgParams().Add(task_).Add(round).Add(token_hash).Add(r.device_id()).Add(key).Add(replica_id_)));
+  if (admitted.rows() == 0) {
+    retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Round full (or just closed).
     return 0;
   }
-  RETURN_IF_ERROR(c.Exec("INSERT INTO replica_admissions(task, round, token_hash, device_id, "
-                         "device_key, replica) VALUES($1, $2, $3, $4, $5, $6)",
-                         PgParams().Add(task_).Add(cur.round).Add(token_hash).Add(r.device_id())
-                             .Add(key).Add(replica_id_))
-                      .status());
-  return cur.round;
+  return round;
 }
 
 absl::StatusOr<v1::CheckInResponse> Frontend::CheckIn(const v1::CheckInRequest& r) {
@@ -141,11 +139,13 @@ absl::StatusOr<v1::CheckInResponse> Frontend::CheckIn(const v1::CheckInRequest& 
   const std::string token = NewToken();
   v1::CheckInResponse out;
   int64_t round = 0, deadline_ms = 0;
-  absl::Status s = pool_->Transaction([&](PgConnection& c) -> absl::Status {
+  absl::Status s = admissions_->Run([&](PgConnection& c) -> absl::Status {
+    out.Clear();
     ASSIGN_OR_RETURN(round, Admit(c, r, key, SecretKeyOf(token), out, &deadline_ms));
     return absl::OkStatus();
   });
-  // Two check-ins of one device raced for its admission: the other one won.
+  // Two check-ins of one device raced for its admission (or a retried
+  // statement had landed): come back, and be admitted again then.
   if (s.code() == absl::StatusCode::kAlreadyExists) return Retry(absl::Seconds(1), absl::Seconds(5));
   RETURN_IF_ERROR(s);
   if (round == 0) return out;
@@ -166,7 +166,7 @@ absl::StatusOr<v1::DownloadResponse> Frontend::Download(const v1::DownloadReques
   if (r.task() != task_) return absl::NotFoundError(absl::StrCat("no task ", r.task()));
   bool admitted = false;
   Current cur;
-  RETURN_IF_ERROR(pool_->Transaction([&](PgConnection& c) -> absl::Status {
+  RETURN_IF_ERROR(pool_->Run([&](PgConnection& c) -> absl::Status {
     ASSIGN_OR_RETURN(cur, ReadCurrent(c, task_));
     ASSIGN_OR_RETURN(PgResult a, c.Exec("SELECT 1 FROM replica_admissions WHERE task = $1 AND "
                                         "round = $2 AND token_hash = $3",
@@ -276,7 +276,7 @@ absl::Status Frontend::Upload(const v1::UploadRequest& r) {
   // The models of the round the upload names, if it is the open one; any
   // other round is refused (late, wrong_round) before the model matters.
   Current cur;
-  RETURN_IF_ERROR(pool_->Transaction([&](PgConnection& c) -> absl::Status {
+  RETURN_IF_ERROR(pool_->Run([&](PgConnection& c) -> absl::Status {
     ASSIGN_OR_RETURN(cur, ReadCurrent(c, task_));
     return absl::OkStatus();
   }));

@@ -28,15 +28,21 @@
 
 namespace fedtiny::coordinator::replica {
 
-// Thread-safe. Borrows the pool, the store (for models), the clock and the
+// Thread-safe. Borrows the pools, the store (for models), the clock and the
 // random source (used under the frontend's own lock); all must outlive it.
+// `admissions` runs check-ins: its sessions commit without waiting for the
+// WAL flush (synchronous_commit = off), so a PostgreSQL crash can lose the
+// last admissions (those devices' uploads are refused as bad_token and they
+// check in again), never an upload: `pool`'s commits are synchronous and flush
+// the WAL up to them, admissions included.
 class Frontend {
  public:
-  Frontend(std::string task, std::string replica_id, PgPool* pool, Store* store,
-           const Clock* clock, aggregation::RandomSource* random,
+  Frontend(std::string task, std::string replica_id, PgPool* pool, PgPool* admissions,
+           Store* store, const Clock* clock, aggregation::RandomSource* random,
            std::shared_ptr<const TaskModel> model)
-      : task_(std::move(task)), replica_id_(std::move(replica_id)), pool_(pool), store_(store),
-        clock_(clock), random_(random), model_(std::move(model)) {}
+      : task_(std::move(task)), replica_id_(std::move(replica_id)), pool_(pool),
+        admissions_(admissions), store_(store), clock_(clock), random_(random),
+        model_(std::move(model)) {}
 
   // Codes as docs/protocol.md; kUnavailable when PostgreSQL cannot be reached.
   absl::StatusOr<v1::CheckInResponse> CheckIn(const v1::CheckInRequest& request);
@@ -59,8 +65,8 @@ class Frontend {
   absl::StatusOr<std::shared_ptr<const TaskModel>> ModelFor(int64_t round);
   std::shared_ptr<const TaskModel> AnyModel();
   std::string NewToken();
-  // The admission part of CheckIn, in its transaction: the round admitted into
-  // (0: none, with `retry` set) or an error.
+  // The admission part of CheckIn: the round admitted into (0: none, with
+  // `retry` set) or an error.
   absl::StatusOr<int64_t> Admit(PgConnection& c, const v1::CheckInRequest& r,
                                 const std::string& key, const std::string& token_hash,
                                 v1::CheckInResponse& retry, int64_t* deadline_ms);
@@ -71,6 +77,7 @@ class Frontend {
   const std::string task_;
   const std::string replica_id_;
   PgPool* const pool_;
+  PgPool* const admissions_;
   Store* const store_;
   const Clock* const clock_;
   absl::Mutex random_mu_;

@@ -16,8 +16,16 @@ namespace fedtiny::coordinator::replica {
 // Thread-safe. Owns its connections; each is used by one thread at a time.
 class PgPool {
  public:
-  // Opens `size` connections (blocking). PgConnection::Connect's codes.
-  static absl::StatusOr<std::unique_ptr<PgPool>> Open(const std::string& conninfo, int size);
+  // Opens `size` connections (blocking), each with `setup` (PgConnection::
+  // Connect). PgConnection::Connect's codes.
+  static absl::StatusOr<std::unique_ptr<PgPool>> Open(const std::string& conninfo, int size,
+                                                      const std::string& setup = "");
+
+  // Run borrows a connection (blocking until one is free) and runs `body` on
+  // it outside any explicit transaction (each statement commits by itself).
+  // When the connection turns out dead (a restarted server) it reconnects and
+  // runs `body` once more: callers pass bodies whose retry is harmless.
+  absl::Status Run(const std::function<absl::Status(PgConnection&)>& body);
 
   // Transaction borrows a connection (blocking until one is free) and runs
   // `body` in one transaction on it (PgConnection::Transaction).
@@ -26,6 +34,8 @@ class PgPool {
 
  private:
   PgPool() = default;
+  std::unique_ptr<PgConnection> Borrow();
+  void Return(std::unique_ptr<PgConnection> conn);
   absl::Mutex mu_;
   std::vector<std::unique_ptr<PgConnection>> free_ ABSL_GUARDED_BY(mu_);
 };

@@ -22,6 +22,7 @@ struct Replica::Impl {
   std::unique_ptr<PostgresStore> store;         // The frontend's model loads.
   std::unique_ptr<PostgresStore> leader_store;  // The leader's, on its own connection.
   std::unique_ptr<PgPool> pool;
+  std::unique_ptr<PgPool> admissions;
   std::unique_ptr<Frontend> frontend;
   std::unique_ptr<FederationService> service;
   std::unique_ptr<grpc::Server> server;
@@ -54,9 +55,11 @@ absl::StatusOr<Replica> Replica::Start(Options options) {
         "task ", options.task, ": replicas serve synchronous tasks without cluster warm-up"));
   }
   ASSIGN_OR_RETURN(impl->pool, PgPool::Open(options.conninfo, options.connections));
+  ASSIGN_OR_RETURN(impl->admissions, PgPool::Open(options.conninfo, options.connections,
+                                                  "SET synchronous_commit = off"));
   impl->frontend = std::make_unique<Frontend>(options.task, options.replica_id, impl->pool.get(),
-                                              impl->store.get(), impl->clock.get(), &impl->random,
-                                              std::move(model));
+                                              impl->admissions.get(), impl->store.get(),
+                                              impl->clock.get(), &impl->random, std::move(model));
   impl->service = std::make_unique<FederationService>(impl->frontend.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),

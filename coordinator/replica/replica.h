@@ -33,7 +33,7 @@ class Replica {
     std::optional<v1::TaskConfig> create;
     std::string host = "127.0.0.1";
     int port = 0;         // 0 picks a free one.
-    int connections = 4;  // PostgreSQL connections for requests.
+    int connections = 4;  // PostgreSQL connections for uploads, and as many for check-ins.
     absl::Duration leader_retry = absl::Milliseconds(200);
     absl::Duration leader_tick = absl::Milliseconds(50);
     bool lead = true;  // false: never a leader candidate (benchmarks).
