@@ -9,6 +9,7 @@
 #include "aggregation/factory.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/round_engine.h"
+#include "coordinator/replica/metric_tally.h"
 #include "coordinator/task_config.h"
 #include "coordinator/task_runner.h"
 #include "proto/delta_codec.h"
@@ -235,11 +236,12 @@ absl::Status Frontend::Accept(PgConnection& c, const coordinator::Upload& u,
   // racing on an absent row would each start from nothing, and one would
   // overwrite the other.
   const PgParams key = PgParams().Add(task_).Add(u.round).Add(replica_id_).Add(u.cluster);
-  RETURN_IF_ERROR(c.Exec("INSERT INTO replica_partials VALUES($1, $2, $3, $4, ''::bytea, 0) "
-                         "ON CONFLICT DO NOTHING",
+  RETURN_IF_ERROR(c.Exec("INSERT INTO replica_partials(task, round, replica, cluster, state, "
+                         "updates) VALUES($1, $2, $3, $4, ''::bytea, 0) ON CONFLICT DO NOTHING",
                          key)
                       .status());
-  ASSIGN_OR_RETURN(PgResult partial, c.Exec("SELECT state, updates FROM replica_partials WHERE "
+  ASSIGN_OR_RETURN(PgResult partial, c.Exec("SELECT state, updates, metric_sums, metric_weights "
+                                            "FROM replica_partials WHERE "
                                             "task = $1 AND round = $2 AND replica = $3 AND "
                                             "cluster = $4 FOR UPDATE",
                                             key));
@@ -250,11 +252,15 @@ absl::Status Frontend::Accept(PgConnection& c, const coordinator::Upload& u,
                                    {a.Bytes(0, 0), u.cluster});
   if (!s.ok()) return absl::InvalidArgumentError(s.message());  // Malformed, as the engine says.
   ASSIGN_OR_RETURN(std::string state, aggregation::SaveState(*agg));
-  PgParams row = PgParams().Add(state).Add(agg->num_updates()).Add(task_).Add(u.round)
-                     .Add(replica_id_).Add(u.cluster);
+  ASSIGN_OR_RETURN(MetricTally metrics, MetricTally::Parse(partial.Bytes(0, 2), partial.Bytes(0, 3)));
+  metrics.Add(u, model.engine.accepted_metrics);
+  PgParams row = PgParams().Add(state).Add(agg->num_updates()).Add(metrics.SerializedSums())
+                     .Add(metrics.SerializedWeights()).Add(task_).Add(u.round).Add(replica_id_)
+                     .Add(u.cluster);
   ASSIGN_OR_RETURN(PgResult updated,
-                   c.Exec("UPDATE replica_partials SET state = $1, updates = $2 WHERE task = $3 "
-                          "AND round = $4 AND replica = $5 AND cluster = $6",
+                   c.Exec("UPDATE replica_partials SET state = $1, updates = $2, metric_sums = $3, "
+                          "metric_weights = $4 WHERE task = $5 AND round = $6 AND replica = $7 AND "
+                          "cluster = $8",
                           row));
   if (updated.Affected() != 1) return absl::InternalError("partial aggregate row vanished");
   return absl::OkStatus();

@@ -174,8 +174,10 @@ absl::Status Leader::OpenNext(const TaskModel& model) {
 }
 
 absl::StatusOr<std::map<int, std::unique_ptr<aggregation::Aggregator>>> Leader::Merge(
-    PgConnection& c, const Round& round, const TaskModel& model, int* reported) {
-  ASSIGN_OR_RETURN(PgResult p, c.Exec("SELECT cluster, state, updates FROM replica_partials WHERE "
+    PgConnection& c, const Round& round, const TaskModel& model, int* reported,
+    std::map<int, MetricTally>* metrics) {
+  ASSIGN_OR_RETURN(PgResult p, c.Exec("SELECT cluster, state, updates, metric_sums, metric_weights "
+                                      "FROM replica_partials WHERE "
                                       "task = $1 AND round = $2 ORDER BY replica, cluster",
                                       PgParams().Add(options_.task).Add(round.round)));
   std::map<int, std::unique_ptr<aggregation::Aggregator>> out;
@@ -194,6 +196,8 @@ absl::StatusOr<std::map<int, std::unique_ptr<aggregation::Aggregator>>> Leader::
       RETURN_IF_ERROR(merged->MergeWith(std::move(*part)));
     }
     *reported += static_cast<int>(p.Int(i, 2));
+    ASSIGN_OR_RETURN(MetricTally tally, MetricTally::Parse(p.Bytes(i, 3), p.Bytes(i, 4)));
+    (*metrics)[cluster].Merge(tally);
   }
   for (const auto& [cluster, agg] : out) merged_updates += agg->num_updates();
   // Every upload marked used is in exactly one partial (one transaction).
@@ -263,7 +267,8 @@ absl::Status Leader::Close(const Round& round, const TaskModel& model) {
                                            which));
     if (held.rows() != 1) return absl::AbortedError("the round changed under the leader");
     int reported = 0;
-    ASSIGN_OR_RETURN(auto merged, Merge(c, round, model, &reported));
+    std::map<int, MetricTally> metrics;
+    ASSIGN_OR_RETURN(auto merged, Merge(c, round, model, &reported, &metrics));
     ASSIGN_OR_RETURN(PgResult failed, c.Exec("SELECT COUNT(*) FROM replica_admissions WHERE task = "
                                              "$1 AND round = $2 AND failed AND NOT used",
                                              PgParams().Add(options_.task).Add(round.round)));
@@ -276,6 +281,14 @@ absl::Status Leader::Close(const Round& round, const TaskModel& model) {
     info.set_reported(reported);
     info.set_failed(static_cast<int32_t>(failed.Int(0, 0)));
     info.set_aggregator(model.config.aggregator());
+    MetricTally all;
+    for (const auto& [cluster, tally] : metrics) {
+      all.Merge(tally);
+      for (const auto& [name, mean] : tally.Means()) {
+        (*(*info.mutable_clusters())[cluster].mutable_metrics())[name] = mean;
+      }
+    }
+    for (const auto& [name, mean] : all.Means()) (*info.mutable_metrics())[name] = mean;
     std::vector<VersionRow> versions;
     std::string reason;
     if (reported < model.engine.min_reports) {

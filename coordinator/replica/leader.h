@@ -33,6 +33,7 @@
 #include "coordinator/clock.h"
 #include "aggregation/aggregator.h"
 #include "coordinator/pg_connection.h"
+#include "coordinator/replica/metric_tally.h"
 #include "coordinator/replica/task_model.h"
 #include "coordinator/store.h"
 
@@ -83,9 +84,11 @@ class Leader {
   absl::Status CheckEpoch(PgConnection& c);
   absl::Status OpenNext(const TaskModel& model);
   absl::Status Close(const Round& round, const TaskModel& model);
-  // The merged partials, per cluster; `reported` their update count.
+  // The merged partials, per cluster; `reported` their update count;
+  // `metrics` the tallies per cluster.
   absl::StatusOr<std::map<int, std::unique_ptr<aggregation::Aggregator>>> Merge(
-      PgConnection& c, const Round& round, const TaskModel& model, int* reported);
+      PgConnection& c, const Round& round, const TaskModel& model, int* reported,
+      std::map<int, MetricTally>* metrics);
   absl::StatusOr<std::shared_ptr<const TaskModel>> Model();
 
   const Options options_;

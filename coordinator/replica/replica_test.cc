@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,7 +91,8 @@ class ReplicaTest : public ::testing::Test {
   }
 
   grpc::Status Upload(v1::Federation::Stub& stub, const v1::Assignment& a, const std::string& id,
-                      float value, int64_t examples = 10) {
+                      float value, int64_t examples = 10,
+                      const std::map<std::string, double>& metrics = {}) {
     v1::UploadRequest u;
     u.set_task(a.task());
     u.set_round(a.round());
@@ -99,6 +101,7 @@ class ReplicaTest : public ::testing::Test {
     u.set_example_count(examples);
     u.set_delta(EncodeDelta(std::vector<float>(kDim, value)));
     u.set_device_secret("secret-of-" + id + "-0123456789");
+    u.mutable_metrics()->insert(metrics.begin(), metrics.end());
     grpc::ClientContext ctx;
     v1::UploadResponse resp;
     return stub.Upload(&ctx, u, &resp);
@@ -149,9 +152,9 @@ TEST_F(ReplicaTest, UploadsAreCountedOnceAcrossReplicasAndRefusedWithTheDocument
   future.set_round(9);
   EXPECT_EQ(Upload(*sb, future, "d1", 1).error_code(), grpc::StatusCode::NOT_FOUND);
   // Accepted once; the replay on the other replica is a duplicate.
-  ASSERT_TRUE(Upload(*sb, d1, "d1", 1, 10).ok());
+  ASSERT_TRUE(Upload(*sb, d1, "d1", 1, 10, {{"train_loss", 1.0}, {"made_up", 5}}).ok());
   EXPECT_EQ(Upload(*sa, d1, "d1", 1).error_code(), grpc::StatusCode::ALREADY_EXISTS);
-  ASSERT_TRUE(Upload(*sa, d2, "d2", 4, 30).ok());
+  ASSERT_TRUE(Upload(*sa, d2, "d2", 4, 30, {{"train_loss", 2.0}}).ok());
   // The device that reported is told to come back after the round.
   {
     grpc::ClientContext ctx;
@@ -173,6 +176,20 @@ TEST_F(ReplicaTest, UploadsAreCountedOnceAcrossReplicasAndRefusedWithTheDocument
   const std::vector<float> h0 = *HeadParams(m0), h1 = *HeadParams(m1);
   ASSERT_EQ(h1.size(), static_cast<size_t>(kDim));
   for (int i = 0; i < kDim; ++i) EXPECT_NEAR(h1[i] - h0[i], 2.2f, 1e-5) << i;
+  // The round's record: counts, and metrics weighted by examples across replicas
+  // ((10 x 1 + 30 x 2) / 40; d3 sent none and does not dilute it).
+  v1::RoundInfo info;
+  const std::vector<RoundRow> rounds = *store->Rounds("t", 0);
+  for (const RoundRow& r : rounds) {
+    if (r.round == 1) ASSERT_TRUE(info.ParseFromString(r.info));
+  }
+  EXPECT_EQ(info.state(), v1::COMMITTED);
+  EXPECT_EQ(info.reported(), 3);
+  EXPECT_EQ(info.selected(), 3);
+  EXPECT_EQ(info.versions().at(0), 1);
+  EXPECT_NEAR(info.metrics().at("train_loss"), 1.75, 1e-12);
+  EXPECT_EQ(info.metrics().count("made_up"), 0u);  // Not among the task's metrics.
+  EXPECT_NEAR(info.clusters().at(0).metrics().at("train_loss"), 1.75, 1e-12);
   // An upload for the closed round is late.
   EXPECT_EQ(Upload(*sa, d3, "d3", 1).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }

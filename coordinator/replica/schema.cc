@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS replica_admissions(
 CREATE TABLE IF NOT EXISTS replica_partials(
   task text NOT NULL, round bigint NOT NULL, replica text NOT NULL, cluster integer NOT NULL,
   state bytea NOT NULL, updates integer NOT NULL,
+  metric_sums bytea NOT NULL DEFAULT '', metric_weights bytea NOT NULL DEFAULT '',
   PRIMARY KEY(task, round, replica, cluster));
 )sql";
 

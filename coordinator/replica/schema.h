@@ -16,9 +16,11 @@
 //       One row per admitted device and round: the SHA-256 of its upload token
 //       (never the token) and of its device secret. An upload flips `used` in
 //       the same transaction as it updates its replica's partial aggregate.
-//   replica_partials(task, round, replica, cluster, state, updates, examples)
+//   replica_partials(task, round, replica, cluster, state, updates,
+//                    metric_sums, metric_weights)
 //       Each replica's partial aggregate of a round and cluster
-//       (aggregation/aggregator_state.h), merged by the leader at the close.
+//       (aggregation/aggregator_state.h) and metric tally (metric_tally.h),
+//       merged by the leader at the close.
 #ifndef FEDTINY_COORDINATOR_REPLICA_SCHEMA_H_
 #define FEDTINY_COORDINATOR_REPLICA_SCHEMA_H_
 
