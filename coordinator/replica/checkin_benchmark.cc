@@ -1,9 +1,11 @@
 // Check-ins per second through 1, 2 and 3 replicas over one PostgreSQL server:
 // `--threads` client threads, each a blocking CheckIn loop with a fresh device
-// per call, over one channel balancing round-robin over the replicas. Every
-// check-in is an admission (a round with room for all: goal 10^6, deadline 1 h),
-// so each is one PostgreSQL transaction (read the round, reserve a slot, insert
-// the hashed token) that commits with fsync. Replicas run in this process,
+// per call, over one channel balancing round-robin over the replicas. Two paths:
+// "admit", every check-in an admission (a round with room for all: goal 10^6,
+// deadline 1 h): two statements (read the round, then reserve a slot and insert
+// the hashed token); "full", a round whose one slot is taken: "come back
+// later", mostly from the replica's memory (Replica::Options::full_cache).
+// Replicas run in this process,
 // each with its own gRPC server and connections; PostgreSQL is a throwaway
 // server (coordinator/testing/pg_server.h), so this binary is testonly.
 //   bazel run -c opt //coordinator/replica:checkin_benchmark -- --seconds=5 --threads=8
@@ -29,6 +31,7 @@
 #include "tools/base/cpu_check.h"
 
 ABSL_FLAG(std::string, replicas, "1,2,3", "Replica counts to measure.");
+ABSL_FLAG(std::string, paths, "admit,full", "Check-in paths to measure (admit, full).");
 ABSL_FLAG(int, threads, 8, "Client threads (blocking calls).");
 ABSL_FLAG(double, seconds, 5, "Measured seconds per row (after 1 s of warm-up).");
 ABSL_FLAG(int, connections, 4, "PostgreSQL connections per replica.");
@@ -53,10 +56,10 @@ struct Row {
   int64_t admitted = 0, calls = 0, errors = 0;
 };
 
-Row Measure(testing::PgServer& pg, int replicas) {
-  const std::string db = absl::StrCat("bench", replicas);
+Row Measure(testing::PgServer& pg, int replicas, const std::string& path) {
+  const std::string db = absl::StrCat("bench", replicas, "_", path);
   const std::string conninfo = *pg.CreateDatabase(db);
-  v1::TaskConfig config = ::fedtiny::testing::SmallTask("bench", 1'000'000, 10);
+  v1::TaskConfig config = ::fedtiny::testing::SmallTask("bench", path == "full" ? 1 : 1'000'000, 10);
   config.set_round_deadline_ms(3'600'000);
   std::vector<Replica> running;
   std::string target = "ipv4:";
@@ -129,16 +132,19 @@ int main(int argc, char** argv) {
   }
   std::printf("CPU: %s (%u hardware threads)\n", fedtiny::CpuModelName().c_str(),
               std::thread::hardware_concurrency());
-  std::printf("replicas  client threads  check-ins/s  admitted  errors\n");
-  for (absl::string_view n : absl::StrSplit(absl::GetFlag(FLAGS_replicas), ',')) {
-    int replicas = 0;
-    if (!absl::SimpleAtoi(n, &replicas) || replicas < 1) continue;
-    const fedtiny::coordinator::replica::Row row =
-        fedtiny::coordinator::replica::Measure(**pg, replicas);
-    std::printf("%-9d %-15d %-12.0f %-9lld %lld\n", replicas, absl::GetFlag(FLAGS_threads),
-                row.per_second, static_cast<long long>(row.admitted),
-                static_cast<long long>(row.errors));
-    std::fflush(stdout);
+  std::printf("path   replicas  client threads  check-ins/s  admitted  errors\n");
+  const std::vector<std::string> paths = absl::StrSplit(absl::GetFlag(FLAGS_paths), ',');
+  for (const std::string& path : paths) {
+    for (absl::string_view n : absl::StrSplit(absl::GetFlag(FLAGS_replicas), ',')) {
+      int replicas = 0;
+      if (!absl::SimpleAtoi(n, &replicas) || replicas < 1) continue;
+      const fedtiny::coordinator::replica::Row row =
+          fedtiny::coordinator::replica::Measure(**pg, replicas, path);
+      std::printf("%-6s %-9d %-15d %-12.0f %-9lld %lld\n", path.c_str(), replicas,
+                  absl::GetFlag(FLAGS_threads), row.per_second,
+                  static_cast<long long>(row.admitted), static_cast<long long>(row.errors));
+      std::fflush(stdout);
+    }
   }
   return 0;
 }

@@ -65,6 +65,16 @@ absl::StatusOr<std::shared_ptr<const TaskModel>> Frontend::ModelFor(int64_t roun
   return model_;
 }
 
+bool Frontend::KnownFull() {
+  absl::MutexLock lock(&full_mu_);
+  return clock_->Now() < full_until_;
+}
+
+void Frontend::MarkFull() {
+  absl::MutexLock lock(&full_mu_);
+  full_until_ = clock_->Now() + full_for_;
+}
+
 std::string Frontend::NewToken() {
   uint64_t words[2];
   {
@@ -92,6 +102,7 @@ absl::StatusOr<int64_t> Frontend::Admit(PgConnection& c, const v1::CheckInReques
   }
   if (cur.rows() == 0 || cur.Int(0, 1) == 0) {
     retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Between rounds.
+    MarkFull();
     return 0;
   }
   const int64_t round = cur.Int(0, 0);
@@ -124,6 +135,7 @@ absl::StatusOr<int64_t> Frontend::Admit(PgConnection& c, const v1::CheckInReques
       PgParams().Add(task_).Add(round).Add(token_hash).Add(r.device_id()).Add(key).Add(replica_id_)));
   if (admitted.rows() == 0) {
     retry = Retry(absl::Seconds(1), absl::Seconds(5));  // Round full (or just closed).
+    MarkFull();
     return 0;
   }
   return round;
@@ -136,6 +148,7 @@ absl::StatusOr<v1::CheckInResponse> Frontend::CheckIn(const v1::CheckInRequest& 
   const DeviceStatus status{r.state().charging(), r.state().idle(), r.state().unmetered_network(),
                             r.state().battery_percent(), false};
   if (!any->engine.eligibility.Allows(status)) return Retry(absl::Minutes(1), absl::Minutes(5));
+  if (KnownFull()) return Retry(absl::Seconds(1), absl::Seconds(5));
   const std::string key = SecretKeyOf(r.device_secret());
   const std::string token = NewToken();
   v1::CheckInResponse out;

@@ -35,13 +35,18 @@ namespace fedtiny::coordinator::replica {
 // last admissions (those devices' uploads are refused as bad_token and they
 // check in again), never an upload: `pool`'s commits are synchronous and flush
 // the WAL up to them, admissions included.
+//
+// Most check-ins of a large fleet find no room (the round is full, or between
+// rounds). Once the frontend saw that, it answers "come back later" from memory
+// for `full_for` (so a new round's first admissions through this replica wait
+// at most that long): those answers cost no PostgreSQL statement.
 class Frontend {
  public:
   Frontend(std::string task, std::string replica_id, PgPool* pool, PgPool* admissions,
            Store* store, const Clock* clock, aggregation::RandomSource* random,
-           std::shared_ptr<const TaskModel> model)
-      : task_(std::move(task)), replica_id_(std::move(replica_id)), pool_(pool),
-        admissions_(admissions), store_(store), clock_(clock), random_(random),
+           std::shared_ptr<const TaskModel> model, absl::Duration full_for)
+      : task_(std::move(task)), replica_id_(std::move(replica_id)), full_for_(full_for),
+        pool_(pool), admissions_(admissions), store_(store), clock_(clock), random_(random),
         model_(std::move(model)) {}
 
   // Codes as docs/protocol.md; kUnavailable when PostgreSQL cannot be reached.
@@ -74,8 +79,14 @@ class Frontend {
   absl::Status Accept(PgConnection& c, const coordinator::Upload& u, const std::string& device_key,
                       const TaskModel& model);
 
+  // Whether check-ins are answered "come back later" from memory until then
+  // (a full round, or none open), without reaching PostgreSQL.
+  bool KnownFull();
+  void MarkFull();
+
   const std::string task_;
   const std::string replica_id_;
+  const absl::Duration full_for_;
   PgPool* const pool_;
   PgPool* const admissions_;
   Store* const store_;
@@ -85,6 +96,8 @@ class Frontend {
   absl::Mutex mu_;
   std::shared_ptr<const TaskModel> model_ ABSL_GUARDED_BY(mu_);
   int64_t model_round_ ABSL_GUARDED_BY(mu_) = -1;  // The round model_ is for; -1: startup.
+  absl::Mutex full_mu_;
+  absl::Time full_until_ ABSL_GUARDED_BY(full_mu_) = absl::InfinitePast();
 };
 
 }  // namespace fedtiny::coordinator::replica

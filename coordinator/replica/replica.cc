@@ -59,7 +59,8 @@ absl::StatusOr<Replica> Replica::Start(Options options) {
                                                   "SET synchronous_commit = off"));
   impl->frontend = std::make_unique<Frontend>(options.task, options.replica_id, impl->pool.get(),
                                               impl->admissions.get(), impl->store.get(),
-                                              impl->clock.get(), &impl->random, std::move(model));
+                                              impl->clock.get(), &impl->random, std::move(model),
+                                              options.full_cache);
   impl->service = std::make_unique<FederationService>(impl->frontend.get());
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),

@@ -37,6 +37,9 @@ class Replica {
     absl::Duration leader_retry = absl::Milliseconds(200);
     absl::Duration leader_tick = absl::Milliseconds(50);
     bool lead = true;  // false: never a leader candidate (benchmarks).
+    // After seeing no room for admissions, answer check-ins "come back later"
+    // from memory for this long (Frontend); 0: always ask PostgreSQL.
+    absl::Duration full_cache = absl::Milliseconds(100);
     std::shared_ptr<Clock> clock;  // Null: the wall clock.
   };
 

@@ -68,6 +68,7 @@ class ReplicaTest : public ::testing::Test {
     o.clock = clock_;
     o.leader_retry = absl::Milliseconds(20);
     o.leader_tick = absl::Milliseconds(10);
+    o.full_cache = absl::ZeroDuration();  // The clock is moved by hand (see FullRoundsAre...).
     return o;
   }
 
@@ -111,6 +112,17 @@ class ReplicaTest : public ::testing::Test {
     auto store = PostgresStore::Open(conninfo_);
     EXPECT_THAT(store, IsOk());
     return *(*store)->Versions("t");
+  }
+
+  // Waits until the leader opened `round`.
+  void AwaitOpen(int64_t round) {
+    auto conn = *PgConnection::Connect(conninfo_);
+    for (int i = 0; i < 500; ++i) {
+      auto r = conn->Exec("SELECT round FROM replica_rounds WHERE open");
+      if (r.ok() && r->rows() == 1 && r->Int(0, 0) == round) return;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ADD_FAILURE() << "round " << round << " never opened";
   }
 
   // Waits until `n` versions of cluster 0 exist (version 0 included).
@@ -248,6 +260,34 @@ TEST_F(ReplicaTest, AStandbyTakesOverAndAStaleLeaderIsFencedOut) {
   clock_->Advance(absl::Minutes(2));  // Round 2 is due to close: the step must write.
   EXPECT_EQ(stale.Step().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(Versions().size(), 2u);
+}
+
+// Once a replica saw the round full, it answers check-ins from memory for
+// full_cache, then asks PostgreSQL again.
+TEST_F(ReplicaTest, FullRoundsAreAnsweredFromMemoryForAWhile) {
+  Replica::Options o = Options("a");
+  o.create->set_clients_per_round(1);  // Goal 1, over-selection 1: one slot.
+  o.full_cache = absl::Milliseconds(250);
+  auto a = Replica::Start(o);
+  ASSERT_THAT(a, IsOk());
+  auto s = Stub(*a);
+  AwaitOpen(1);  // Asked before, a check-in would remember "no round" until the clock moves.
+  const v1::Assignment d1 = Admit(*s, "d1");
+  auto check_in = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::CheckInResponse resp;
+    EXPECT_TRUE(s->CheckIn(&ctx, CheckInOf(id), &resp).ok());
+    return resp;
+  };
+  EXPECT_TRUE(check_in("d2").has_retry());  // Full: asked PostgreSQL, and remembered.
+  ASSERT_TRUE(Upload(*s, d1, "d1", 1).ok());  // Goal: round 1 commits, round 2 opens.
+  ASSERT_TRUE(AwaitVersions(2));
+  AwaitOpen(2);
+  EXPECT_TRUE(check_in("d3").has_retry());  // Room now, but the clock did not move.
+  clock_->Advance(absl::Milliseconds(251));
+  const v1::CheckInResponse admitted = check_in("d3");
+  ASSERT_TRUE(admitted.has_assignment());
+  EXPECT_EQ(admitted.assignment().round(), 2);
 }
 
 // PostgreSQL restarts under the replicas: calls meanwhile fail UNAVAILABLE,
