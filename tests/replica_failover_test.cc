@@ -171,6 +171,28 @@ class ReplicaFailoverTest : public ::testing::Test {
     }
   }
 
+  void DumpActivity() {
+    absl::StatusOr<PgResult> a = db_->Exec(
+        "SELECT pid, state, COALESCE(wait_event_type, ''), COALESCE(wait_event, ''), "
+        "(now() - xact_start)::text, left(query, 120) FROM pg_stat_activity WHERE datname = "
+        "current_database() AND pid <> pg_backend_pid()");
+    if (!a.ok()) return;
+    for (int i = 0; i < a->rows(); ++i) {
+      std::printf("slow takeover: pid %lld %s %s/%s xact %s: %s\n",
+                  static_cast<long long>(a->Int(i, 0)), a->Bytes(i, 1).c_str(), a->Bytes(i, 2).c_str(),
+                  a->Bytes(i, 3).c_str(), a->Bytes(i, 4).c_str(), a->Bytes(i, 5).c_str());
+    }
+    absl::StatusOr<PgResult> r = db_->Exec(
+        "SELECT round, open, admitted, cap, deadline_ms FROM replica_rounds WHERE task = $1",
+        PgParams().Add("fl"));
+    if (r.ok() && r->rows() == 1) {
+      std::printf("slow takeover: round %lld open %lld admitted %lld cap %lld\n",
+                  static_cast<long long>(r->Int(0, 0)), static_cast<long long>(r->Int(0, 1)),
+                  static_cast<long long>(r->Int(0, 2)), static_cast<long long>(r->Int(0, 3)));
+    }
+    std::fflush(stdout);
+  }
+
   std::unique_ptr<PgServer> pg_;
   std::string conninfo_;
   std::unique_ptr<PgConnection> db_;
@@ -223,7 +245,14 @@ TEST_F(ReplicaFailoverTest, KillingTheLeaderLosesNothingAndCountsNothingTwice) {
     const std::string after = absl::StrCat(
         "SELECT COUNT(*) FROM versions WHERE task = $1 AND version > ", newest,
         " AND committed_ms >= ", absl::ToUnixMillis(t0));
-    while (Query(after) == 0 && absl::Now() - t0 < absl::Seconds(30)) absl::SleepFor(absl::Milliseconds(5));
+    bool dumped = false;
+    while (Query(after) == 0 && absl::Now() - t0 < absl::Seconds(30)) {
+      absl::SleepFor(absl::Milliseconds(5));
+      if (!dumped && absl::Now() - t0 > absl::Seconds(2)) {
+        dumped = true;  // Slow: say what the sessions are waiting for.
+        DumpActivity();
+      }
+    }
     const absl::Duration took = absl::Now() - t0;
     ASSERT_GT(Query(after), 0) << "no commit within 30 s of kill " << k;
     EXPECT_LT(took, absl::Seconds(10)) << "kill " << k;
