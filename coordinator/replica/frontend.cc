@@ -107,6 +107,9 @@ absl::StatusOr<int64_t> Frontend::Admit(PgConnection& c, const v1::CheckInReques
   }
   const int64_t round = cur.Int(0, 0);
   *deadline_ms = cur.Int(0, 3);
+  // The round's models before its slot: a failure here must not cost a slot
+  // that no device would ever hold.
+  RETURN_IF_ERROR(ModelFor(round).status());
   if (cur.Int(0, 6) != 0) {
     if (!ConstantTimeEquals(cur.Bytes(0, 4), key)) {
       return absl::PermissionDeniedError("check-in: device_id is bound to another device_secret");
