@@ -91,6 +91,7 @@ absl::Status MpiDistribution::Train(const ExperimentConfig& c, const ClientDataS
   std::string bytes = chunk.SerializeAsString();
   RETURN_IF_ERROR(Broadcast(bytes));
   TrainAll(c, data, mine);  // The leader's own shard, while the others train theirs.
+  trained_ += static_cast<int64_t>(mine.size());
   ASSIGN_OR_RETURN(const std::vector<std::string> answers, Gather(""));
   for (int r = 1; r < ranks_; ++r) {
     mpi::TrainedList list;
@@ -156,6 +157,7 @@ absl::StatusOr<mpi::TrainedList> MpiDistribution::TrainOwned(const ExperimentCon
   std::vector<SimDevice*> ptrs;
   for (SimDevice& dev : owned) ptrs.push_back(&dev);
   TrainAll(c, data, ptrs);
+  trained_ += static_cast<int64_t>(ptrs.size());
   mpi::TrainedList out;
   for (size_t i = 0; i < owned.size(); ++i) {
     mpi::Trained* t = out.add_devices();

@@ -38,6 +38,8 @@ class MpiDistribution final : public Distribution {
 
   // The rank that owns device `id` of a population of `n` over `ranks` ranks.
   static int Owner(int64_t id, int64_t n, int ranks);
+  // Devices this rank has trained so far.
+  int64_t trained() const { return trained_; }
   // Every rank's value at the leader (rank order); empty elsewhere. Collective.
   std::vector<int64_t> GatherInt64(int64_t mine) const;
 
@@ -53,6 +55,7 @@ class MpiDistribution final : public Distribution {
 
   int rank_ = 0;
   int ranks_ = 1;
+  mutable int64_t trained_ = 0;
 };
 
 }  // namespace fedtiny::sim

@@ -30,9 +30,12 @@ int main(int argc, char** argv) {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     const std::vector<int64_t> rss = mpi.GatherInt64(usage.ru_maxrss);  // KiB
+    const std::vector<int64_t> trained = mpi.GatherInt64(mpi.trained());
     if (mpi.leader()) {
       std::printf("ranks: %d; peak memory per rank (MB):", mpi.ranks());
       for (int64_t kib : rss) std::printf(" %.0f", kib / 1024.0);
+      std::printf("; devices trained per rank:");
+      for (int64_t n : trained) std::printf(" %lld", static_cast<long long>(n));
       std::printf("\n");
       std::fflush(stdout);
     }
