@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/transport/model_proto.h"
 #include "tools/base/status_macros.h"
 
@@ -63,6 +64,7 @@ std::vector<int64_t> MpiDistribution::GatherInt64(int64_t mine) const {
 absl::Status MpiDistribution::Train(const ExperimentConfig& c, const ClientDataSource& data,
                                     std::vector<SimDevice*>& devices) {
   if (!leader()) return absl::FailedPreconditionError("mpi: Train is the leader's");
+  const absl::Time start = absl::Now();
   mpi::Chunk chunk;
   chunk.set_want_delta(c.attacker_fraction > 0);
   std::map<const std::vector<client::Head>*, int> sets;
@@ -89,11 +91,13 @@ absl::Status MpiDistribution::Train(const ExperimentConfig& c, const ClientDataS
     d->set_straggle_draw(dev.straggle_draw);
   }
   std::string bytes = chunk.SerializeAsString();
+  bytes_out_ += static_cast<int64_t>(bytes.size());
   RETURN_IF_ERROR(Broadcast(bytes));
   TrainAll(c, data, mine);  // The leader's own shard, while the others train theirs.
   trained_ += static_cast<int64_t>(mine.size());
   ASSIGN_OR_RETURN(const std::vector<std::string> answers, Gather(""));
   for (int r = 1; r < ranks_; ++r) {
+    bytes_in_ += static_cast<int64_t>(answers[r].size());
     mpi::TrainedList list;
     if (!list.ParseFromString(answers[r])) {
       return absl::DataLossError(absl::StrCat("mpi: rank ", r, " sent an unreadable answer"));
@@ -115,6 +119,7 @@ absl::Status MpiDistribution::Train(const ExperimentConfig& c, const ClientDataS
       dev.upload = std::move(*t.mutable_upload());
     }
   }
+  train_s_ += absl::ToDoubleSeconds(absl::Now() - start);
   return absl::OkStatus();
 }
 

@@ -40,6 +40,11 @@ class MpiDistribution final : public Distribution {
   static int Owner(int64_t id, int64_t n, int ranks);
   // Devices this rank has trained so far.
   int64_t trained() const { return trained_; }
+  // Leader: wall seconds inside Train (its own training, the broadcast, waiting
+  // for and reading the others' answers) and bytes broadcast and gathered.
+  double train_seconds() const { return train_s_; }
+  int64_t bytes_broadcast() const { return bytes_out_; }
+  int64_t bytes_gathered() const { return bytes_in_; }
   // Every rank's value at the leader (rank order); empty elsewhere. Collective.
   std::vector<int64_t> GatherInt64(int64_t mine) const;
 
@@ -56,6 +61,9 @@ class MpiDistribution final : public Distribution {
   int rank_ = 0;
   int ranks_ = 1;
   mutable int64_t trained_ = 0;
+  double train_s_ = 0;
+  int64_t bytes_out_ = 0;
+  int64_t bytes_in_ = 0;
 };
 
 }  // namespace fedtiny::sim

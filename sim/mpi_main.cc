@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/mpi_distribution.h"
+#include "tools/base/cpu_check.h"
 #include "sim/sim_main.h"
 
 int main(int argc, char** argv) {
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
       std::printf("; devices trained per rank:");
       for (int64_t n : trained) std::printf(" %lld", static_cast<long long>(n));
       std::printf("\n");
+      std::printf("leader: %.2f s in chunk training and exchange; %.1f MB broadcast, %.1f MB "
+                  "gathered; cpu %s (%s)\n",
+                  mpi.train_seconds(), mpi.bytes_broadcast() / 1e6, mpi.bytes_gathered() / 1e6,
+                  fedtiny::CpuModelName().c_str(), fedtiny::BuildInstructionSets().c_str());
       std::fflush(stdout);
     }
   }
