@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/upload_delta.h"
+#include "sim/distribution.h"
 #include "tools/base/status_macros.h"
 
 namespace fedtiny::sim {
@@ -110,7 +111,7 @@ class AsyncLoop {
       busy_.insert(k);
       fresh.push_back(std::move(r));
     }
-    TrainAll(c_, data_, to_train);
+    RETURN_IF_ERROR(TrainDevices(c_, data_, to_train));
     result_.client_updates += static_cast<int64_t>(to_train.size());
     for (Running& r : fresh) {
       flight_.push_back(std::move(r));

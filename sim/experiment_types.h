@@ -21,6 +21,8 @@ namespace fedtiny::sim {
 // left to the validator (half of clients_per_round).
 v1::TaskConfig DefaultExperimentTask();
 
+class Distribution;  // sim/distribution.h
+
 struct ExperimentConfig {
   std::string name = "experiment";  // Run name; the task's name is derived from it when unset.
   // Exactly what `flctl task create` takes: one validator (the coordinator's) serves both.
@@ -59,6 +61,9 @@ struct ExperimentConfig {
   double straggler_fraction = 0;
   bool drop_stragglers = false;
   uint64_t seed = 1;
+  // Not owned; null: devices train in this process. Otherwise the run is
+  // spread over processes (sim/distribution.h, e.g. MPI ranks).
+  Distribution* distribution = nullptr;
   // Lognormal device speeds: compute speed x exp(N(0, speed_sigma^2)) per device.
   double speed_sigma = 0;
   // Reported: virtual time and uploads until the test accuracy first reaches it (0: off).
@@ -138,6 +143,9 @@ struct ExperimentResult {
   // Per device class, over every round: bundles_crypto.csv.
   std::map<std::string, BundleCryptoCost> bundle_crypto;
   std::map<std::string, VariantReport> variants;  // By variant name.
+  // The committed model of each cluster at the end, SHA-256 of its serialized
+  // v1::Model (float32): equal hashes, bit-identical models.
+  std::map<int, std::string> model_sha256;
   std::vector<ComparisonRun> comparisons;          // When compare_with_fedavg.
 };
 

@@ -14,6 +14,8 @@
 #include "aggregation/factory.h"
 #include "sim/async_driver.h"
 #include "sim/device_round.h"
+#include "sim/distribution.h"
+#include "tools/base/sha256.h"
 #include "client/core/round.h"
 #include "coordinator/memory_store.h"
 #include "proto/upload_delta.h"
@@ -24,6 +26,11 @@ namespace fedtiny::sim {
 namespace {
 
 using client::Head;
+
+absl::Status RunHere(const ExperimentConfig& config, const ClientDataSource& data,
+                     const Population& population, const EvaluateFn& evaluate,
+                     ExperimentResult& result,
+                     const std::function<void(const RoundRecord&)>& on_round);
 
 }  // namespace
 
@@ -113,7 +120,7 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
         }
         if (!population.device(d->id).attacker) honest.push_back(d);
       }
-      TrainAll(c, data, honest);
+      RETURN_IF_ERROR(TrainDevices(c, data, honest));
       result.client_updates += static_cast<int64_t>(honest.size());
       // Attackers see the honest cluster-0 updates so far (kept only when some
       // attacker will use them).
@@ -191,6 +198,16 @@ absl::Status RunRounds(const ExperimentConfig& c, const ClientDataSource& data,
     return absl::InternalError("the last round was not evaluated");
   }
   result.final_accuracy = result.rounds.back().accuracy;
+  return RecordModelHashes(fed, task.name(), result);
+}
+
+absl::Status RecordModelHashes(Federation& fed, const std::string& task, ExperimentResult& result) {
+  ASSIGN_OR_RETURN(const auto models, fed.CurrentModels(task));
+  result.model_sha256.clear();
+  for (const auto& [cluster, bytes] : models) {
+    ASSIGN_OR_RETURN(const Sha256Digest digest, Sha256(bytes));
+    result.model_sha256[cluster] = DigestToHex(digest);
+  }
   return absl::OkStatus();
 }
 
@@ -198,6 +215,26 @@ absl::Status RunInProcess(const ExperimentConfig& config, const ClientDataSource
                           const Population& population, const EvaluateFn& evaluate,
                           ExperimentResult& result,
                           const std::function<void(const RoundRecord&)>& on_round) {
+  Distribution* const dist = config.distribution;
+  if (dist == nullptr) return RunHere(config, data, population, evaluate, result, on_round);
+  if (!dist->leader()) {
+    // The task as the leader's coordinator validates it (defaults filled):
+    // devices train with its plan.
+    ExperimentConfig c = config;
+    ASSIGN_OR_RETURN(c.task, coordinator::ValidateTaskConfig(config.task));
+    return dist->Serve(c, data);
+  }
+  const absl::Status run = RunHere(config, data, population, evaluate, result, on_round);
+  const absl::Status end = dist->EndRun();
+  return run.ok() ? end : run;
+}
+
+namespace {
+
+absl::Status RunHere(const ExperimentConfig& config, const ClientDataSource& data,
+                     const Population& population, const EvaluateFn& evaluate,
+                     ExperimentResult& result,
+                     const std::function<void(const RoundRecord&)>& on_round) {
   coordinator::FakeClock clock(kSimEpoch);
   aggregation::SeededRandomSource tokens(config.seed ^ 0x70CE75ull);
   ASSIGN_OR_RETURN(std::unique_ptr<coordinator::Coordinator> coord,
@@ -208,9 +245,12 @@ absl::Status RunInProcess(const ExperimentConfig& config, const ClientDataSource
   c.task = info.config();  // As validated, defaults filled.
   InProcessFederation fed(coord.get());
   if (c.task.has_async()) {
-    return RunAsyncRounds(c, data, population, fed, clock, evaluate, result, on_round);
+    RETURN_IF_ERROR(RunAsyncRounds(c, data, population, fed, clock, evaluate, result, on_round));
+    return RecordModelHashes(fed, c.task.name(), result);
   }
   return RunRounds(c, data, population, fed, clock, evaluate, result, on_round);
 }
+
+}  // namespace
 
 }  // namespace fedtiny::sim

@@ -37,11 +37,16 @@ absl::Status RunRounds(const ExperimentConfig& config, const ClientDataSource& d
 // The experiment in process: a Coordinator over a MemoryStore on a virtual
 // clock, the task created from config.task (validated by the coordinator's own
 // validator; kInvalidArgument naming the field otherwise), then RunRounds, or
-// RunAsyncRounds (sim/async_driver.h) when the task is asynchronous.
+// RunAsyncRounds (sim/async_driver.h) when the task is asynchronous. With
+// config.distribution set, the leader runs this and the others serve its
+// training (sim/distribution.h) until it ends the run.
 absl::Status RunInProcess(const ExperimentConfig& config, const ClientDataSource& data,
                           const Population& population, const EvaluateFn& evaluate,
                           ExperimentResult& result,
                           const std::function<void(const RoundRecord&)>& on_round);
+
+// Sets result.model_sha256 from the task's current models.
+absl::Status RecordModelHashes(Federation& fed, const std::string& task, ExperimentResult& result);
 
 // The virtual clock's origin.
 inline const absl::Time kSimEpoch = absl::FromUnixSeconds(1'800'000'000);
