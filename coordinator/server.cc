@@ -24,6 +24,7 @@
 #include "coordinator/http_server.h"
 #include "coordinator/meter/durable_ledger.h"
 #include "coordinator/metering_service.h"
+#include "coordinator/server_credentials.h"
 #include "coordinator/server_metrics.h"
 #include "coordinator/postgres_store.h"
 #include "coordinator/sqlite_store.h"
@@ -46,26 +47,7 @@ absl::StatusOr<std::string> ReadPem(const std::string& path) {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const Server::Options& o) {
-  const bool has_cert = !o.tls_cert_file.empty(), has_key = !o.tls_key_file.empty();
-  if (has_cert != has_key) {
-    return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
-  }
-  if (!has_cert) {
-    if (!o.tls_client_ca_file.empty()) {
-      return absl::InvalidArgumentError("client certificates need TLS (--tls_cert, --tls_key)");
-    }
-    return grpc::InsecureServerCredentials();
-  }
-  ASSIGN_OR_RETURN(std::string cert, ReadPem(o.tls_cert_file));
-  ASSIGN_OR_RETURN(std::string key, ReadPem(o.tls_key_file));
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({key, cert});
-  if (!o.tls_client_ca_file.empty()) {
-    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(o.tls_client_ca_file));
-    // Devices need no certificate; operators may present one.
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(ssl);
+  return MakeServerCredentials({o.tls_cert_file, o.tls_key_file, o.tls_client_ca_file});
 }
 
 // Readiness: NOT_SERVING with a reason until loaded, then whatever the

@@ -31,6 +31,8 @@ ABSL_FLAG(std::string, task_config, "",
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on; loopback by default.");
 ABSL_FLAG(int, port, 50061, "Port to listen on; 0 picks a free one.");
 ABSL_FLAG(int, connections, 4, "PostgreSQL connections for uploads, and as many for check-ins.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS for the Federation API.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(absl::Duration, full_cache, absl::Milliseconds(100),
           "After seeing a round full (or none open), answer check-ins \"come back later\" "
           "without asking PostgreSQL for this long; 0: always ask.");
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
   o.port = absl::GetFlag(FLAGS_port);
   o.connections = absl::GetFlag(FLAGS_connections);
   o.full_cache = absl::GetFlag(FLAGS_full_cache);
+  o.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  o.tls.key = absl::GetFlag(FLAGS_tls_key);
   if (o.replica_id.empty() || o.task.empty() || o.connections < 1) {
     std::fprintf(stderr, "replica: --replica_id and --task are required, --connections >= 1\n");
     return 1;

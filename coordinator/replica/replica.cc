@@ -62,9 +62,11 @@ absl::StatusOr<Replica> Replica::Start(Options options) {
                                               impl->clock.get(), &impl->random, std::move(model),
                                               options.full_cache);
   impl->service = std::make_unique<FederationService>(impl->frontend.get());
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(options.tls));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),
-                           grpc::InsecureServerCredentials(), &impl->port);
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port), credentials,
+                           &impl->port);
   builder.RegisterService(impl->service.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {

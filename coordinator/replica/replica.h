@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "coordinator/clock.h"
+#include "coordinator/server_credentials.h"
 #include "proto/admin.pb.h"
 
 namespace fedtiny::coordinator::replica {
@@ -41,6 +42,9 @@ class Replica {
     // from memory for this long (Frontend); 0: always ask PostgreSQL.
     absl::Duration full_cache = absl::Milliseconds(100);
     std::shared_ptr<Clock> clock;  // Null: the wall clock.
+    // TLS for the Federation API (coordinator/server_credentials.h); empty:
+    // plaintext, for loopback.
+    TlsFiles tls;
   };
 
   // Connects, creates the schema and (with `create`) the task, binds and

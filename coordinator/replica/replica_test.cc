@@ -23,6 +23,7 @@
 #include "proto/federation.grpc.pb.h"
 #include "tests/e2e_data.h"
 #include "tests/small_model.h"
+#include "tools/base/atomic_file.h"
 #include "tools/base/status_matchers.h"
 
 namespace fedtiny::coordinator::replica {
@@ -204,6 +205,29 @@ TEST_F(ReplicaTest, UploadsAreCountedOnceAcrossReplicasAndRefusedWithTheDocument
   EXPECT_NEAR(info.clusters().at(0).metrics().at("train_loss"), 1.75, 1e-12);
   // An upload for the closed round is late.
   EXPECT_EQ(Upload(*sa, d3, "d3", 1).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(ReplicaTest, TheFederationApiServesOverTls) {
+  Replica::Options o = Options("tls");
+  o.tls = {"tests/certs/server.pem", "tests/certs/server.key", ""};
+  absl::StatusOr<Replica> r = Replica::Start(o);
+  ASSERT_THAT(r, IsOk());
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = *ReadFile("tests/certs/ca.pem");
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  auto tls = v1::Federation::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("localhost:", r->port()), grpc::SslCredentials(ssl), args));
+  v1::Assignment a = Admit(*tls, "dev-tls");
+  EXPECT_FALSE(a.upload_token().empty());
+  // A plaintext client gets nowhere.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::CheckInResponse resp;
+  EXPECT_FALSE(Stub(*r)->CheckIn(&ctx, CheckInOf("dev-plain"), &resp).ok());
+  // Half a key pair is refused at start.
+  o.tls.key.clear();
+  EXPECT_THAT(Replica::Start(o).status(), ::fedtiny::testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ReplicaTest, TheDeadlineClosesTheRoundWithWhatArrived) {
