@@ -217,7 +217,7 @@ TEST_F(ReplicaTest, TheFederationApiServesOverTls) {
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
   auto tls = v1::Federation::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("localhost:", r->port()), grpc::SslCredentials(ssl), args));
+      absl::StrCat("ipv4:127.0.0.1:", r->port()), grpc::SslCredentials(ssl), args));
   v1::Assignment a = Admit(*tls, "dev-tls");
   EXPECT_FALSE(a.upload_token().empty());
   // A plaintext client gets nowhere.
