@@ -9,6 +9,7 @@
 
 #include "coordinator/pg_connection.h"
 #include "coordinator/testing/pg_server.h"
+#include "coordinator/testing/store_rows.h"
 #include "gtest/gtest.h"
 #include "tools/base/sha256.h"
 #include "tools/base/status_matchers.h"
@@ -20,17 +21,9 @@ using ::fedtiny::testing::IsOk;
 using ::fedtiny::testing::StatusIs;
 using testing::PgServer;
 
+// Version `v` of cluster 0.
 VersionRow Version(const std::string& task, int64_t v, const std::string& model) {
-  VersionRow row;
-  row.task = task;
-  row.version = v;
-  row.parent_version = v - 1;
-  row.round = v;
-  row.aggregator = "fedavg";
-  row.model = model;
-  row.size_bytes = model.size();
-  row.sha256_hex = DigestToHex(*Sha256(model));
-  return row;
+  return testing::Version(task, 0, v, model);
 }
 
 class PostgresStoreTest : public ::testing::Test {

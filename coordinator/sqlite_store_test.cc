@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "coordinator/testing/store_rows.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/sha256.h"
@@ -13,34 +14,14 @@ namespace {
 
 using ::fedtiny::testing::IsOk;
 using ::fedtiny::testing::StatusIs;
+using testing::Version;
+using testing::WithBody;
 
 std::string Dir(const std::string& name) {
   const char* d = std::getenv("TEST_TMPDIR");
   return std::string(d != nullptr ? d : "/tmp") + "/" + name;
 }
 
-VersionRow Version(const std::string& task, int cluster, int64_t v, const std::string& model) {
-  VersionRow row;
-  row.task = task;
-  row.cluster = cluster;
-  row.version = v;
-  row.parent_version = v - 1;
-  row.round = v;
-  row.aggregator = "fedavg";
-  row.model = model;
-  row.size_bytes = model.size();
-  row.sha256_hex = DigestToHex(*Sha256(model));
-  row.optimizer_state = "opt" + std::to_string(v);
-  return row;
-}
-
-// A version whose first `body.size()` bytes other versions share.
-VersionRow WithBody(const std::string& task, int64_t v, const std::string& body,
-                    const std::string& head) {
-  VersionRow row = Version(task, 0, v, body + head);
-  row.shared_prefix_bytes = static_cast<int64_t>(body.size());
-  return row;
-}
 
 // The Store contract itself runs for every implementation in
 // store_conformance_test; what follows is SQLite's own: files, the directory

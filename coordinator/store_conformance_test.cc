@@ -13,6 +13,7 @@
 #include "coordinator/postgres_store.h"
 #include "coordinator/sqlite_store.h"
 #include "coordinator/testing/pg_server.h"
+#include "coordinator/testing/store_rows.h"
 #include "gtest/gtest.h"
 #include "tools/base/atomic_file.h"
 #include "tools/base/sha256.h"
@@ -24,6 +25,8 @@ namespace {
 
 using ::fedtiny::testing::IsOk;
 using ::fedtiny::testing::StatusIs;
+using testing::Version;
+using testing::WithBody;
 using testing::PgServer;
 
 // One PostgreSQL server for the whole binary, started at the first use.
@@ -108,28 +111,6 @@ class PostgresBackend final : public Backend {
   const std::string conninfo_;
 };
 
-VersionRow Version(const std::string& task, int cluster, int64_t v, const std::string& model) {
-  VersionRow row;
-  row.task = task;
-  row.cluster = cluster;
-  row.version = v;
-  row.parent_version = v - 1;
-  row.round = v;
-  row.aggregator = "fedavg";
-  row.model = model;
-  row.size_bytes = model.size();
-  row.sha256_hex = DigestToHex(*Sha256(model));
-  row.optimizer_state = "opt" + std::to_string(v);
-  return row;
-}
-
-// A version whose first `body.size()` bytes other versions share.
-VersionRow WithBody(const std::string& task, int64_t v, const std::string& body,
-                    const std::string& head) {
-  VersionRow row = Version(task, 0, v, body + head);
-  row.shared_prefix_bytes = static_cast<int64_t>(body.size());
-  return row;
-}
 
 std::string Hex(const std::string& bytes) { return DigestToHex(*Sha256(bytes)); }
 
