@@ -11,6 +11,7 @@
 
 #include "client/core/model.h"
 #include "proto/admin.pb.h"
+#include "proto/federation.pb.h"
 #include "tests/small_model.h"
 
 namespace fedtiny::testing {
@@ -49,6 +50,20 @@ inline v1::TaskConfig SmallTask(const std::string& name, int goal, int rounds) {
   c.set_min_reports(goal);
   c.set_round_deadline_ms(60'000);
   return c;
+}
+
+// A check-in of device `id` holding `secret` in the "phones" population, in
+// the state every task admits: charging, idle, unmetered, 90% battery.
+inline v1::CheckInRequest EligibleCheckIn(const std::string& id, const std::string& secret) {
+  v1::CheckInRequest r;
+  r.set_device_id(id);
+  r.set_device_secret(secret);
+  r.set_population("phones");
+  r.mutable_state()->set_charging(true);
+  r.mutable_state()->set_idle(true);
+  r.mutable_state()->set_unmetered_network(true);
+  r.mutable_state()->set_battery_percent(90);
+  return r;
 }
 
 }  // namespace fedtiny::testing

@@ -127,14 +127,8 @@ class ReplicaFailoverTest : public ::testing::Test {
   void Device(int index, v1::Federation::Stub& stub) {
     for (int n = 0; !stop_.load(); ++n) {
       const std::string id = absl::StrCat("d", index, "-", n);
-      v1::CheckInRequest ci;
-      ci.set_device_id(id);
-      ci.set_device_secret("secret-" + id + "-0123456789");
-      ci.set_population("phones");
-      ci.mutable_state()->set_charging(true);
-      ci.mutable_state()->set_idle(true);
-      ci.mutable_state()->set_unmetered_network(true);
-      ci.mutable_state()->set_battery_percent(90);
+      const v1::CheckInRequest ci =
+          testing::EligibleCheckIn(id, "secret-" + id + "-0123456789");
       v1::CheckInResponse resp;
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));

@@ -40,15 +40,7 @@ namespace fedtiny::coordinator::replica {
 namespace {
 
 v1::CheckInRequest CheckInOf(const std::string& id) {
-  v1::CheckInRequest r;
-  r.set_device_id(id);
-  r.set_device_secret("secret-of-" + id + "-0123456789");
-  r.set_population("phones");
-  r.mutable_state()->set_charging(true);
-  r.mutable_state()->set_idle(true);
-  r.mutable_state()->set_unmetered_network(true);
-  r.mutable_state()->set_battery_percent(90);
-  return r;
+  return ::fedtiny::testing::EligibleCheckIn(id, "secret-of-" + id + "-0123456789");
 }
 
 struct Row {
